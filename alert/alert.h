@@ -1,0 +1,34 @@
+/* alert.h — webhook delivery of findings from the PostgreSQL outbox.
+ *
+ * The only code that includes curl/curl.h lives in alert/. The alerter thread
+ * claims due outbox rows (FOR UPDATE SKIP LOCKED, so several kaudit processes
+ * can share one outbox), POSTs each to its webhook, records the attempt and
+ * either marks it done, schedules a retry with exponential backoff, or marks
+ * it dead after alert.max_attempts. */
+#ifndef KAUDIT_ALERT_H
+#define KAUDIT_ALERT_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "core/config.h"
+
+/* Which configured webhooks receive a finding (by min_severity, categories
+ * and rules filters; a webhook with no filter receives every finding).
+ * Fills names (capacity c->nwebhooks) and returns the count. Pure. */
+size_t	alert_route(const struct config *c, json_t *finding, const char **names);
+
+struct alerter;
+
+/* Starts the alerter thread. Returns NULL with err on failure. */
+struct alerter *alerter_start(const struct config *c, char *err, size_t errlen);
+/* Asks the thread to stop after the delivery in hand; joins it. Rows not
+ * delivered stay pending in the outbox for the next start. */
+void	alerter_stop(struct alerter *a);
+
+/* Global libcurl init/cleanup, once per process. */
+int	alert_global_init(void);
+void	alert_global_cleanup(void);
+
+#endif

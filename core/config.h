@@ -1,0 +1,93 @@
+/* config.h — the daemon's configuration, read from YAML with libyaml.
+ *
+ * Every key comes from one table in config.c (name, type, default, bounds,
+ * help) that also drives `kaudit check`, `--help` and config/kaudit.example.yaml.
+ * Unknown keys and wrong types are errors reported as `file:line: message`.
+ * Scalars may reference the environment as ${VAR} (an unset VAR is an error). */
+#ifndef KAUDIT_CONFIG_H
+#define KAUDIT_CONFIG_H
+
+#include <stddef.h>
+
+#include "core/buf.h"
+
+enum severity { SEV_INFO, SEV_LOW, SEV_MEDIUM, SEV_HIGH, SEV_CRITICAL };
+
+const char *severity_name(enum severity s);
+int	severity_parse(const char *s, enum severity *out);
+
+struct strlist {
+	char	**v;
+	size_t	  n;
+};
+
+struct kv {
+	char	*key;
+	char	*value;
+};
+
+struct kvlist {
+	struct kv	*v;
+	size_t		 n;
+};
+
+struct webhook_conf {
+	char		*name;
+	char		*url;
+	enum severity	 min_severity;	/* default info: every finding */
+	struct strlist	 categories;	/* empty: every category */
+	struct strlist	 rules;		/* empty: every rule id */
+	struct kvlist	 headers;	/* extra HTTP headers */
+	int		 timeout_ms;	/* default 5000 */
+};
+
+struct config {
+	char		*path;		/* file it was read from, or "(default)" */
+	char		*cluster;	/* cluster name for findings; default "default" */
+
+	/* kafka */
+	char		*brokers;
+	struct strlist	 topics;
+	char		*group;
+	struct kvlist	 kafka_props;	/* passed through to librdkafka */
+
+	/* ingest */
+	int		 workers;		/* default 2 */
+	size_t		 max_message_bytes;	/* default 4 MiB */
+	int		 batch_max;		/* messages per transaction, default 500 */
+	int		 batch_ms;		/* max wait to fill a batch, default 200 */
+	char		*envelope_field;	/* NULL = none */
+
+	/* postgres */
+	char		*pg_url;
+
+	/* alert */
+	struct webhook_conf *webhooks;
+	size_t		 nwebhooks;
+	int		 alert_max_attempts;	/* then dead; default 8 */
+	int		 alert_backoff_ms;	/* first retry delay, doubles; default 1000 */
+	int		 alert_max_backoff_ms;	/* default 300000 */
+	int		 alert_poll_ms;		/* idle poll interval; default 500 */
+	int		 alert_batch;		/* rows claimed at once; default 32 */
+
+	/* rules */
+	struct strlist	 rules;		/* files or folders; default config/rules */
+	struct strlist	 disabled_rules;	/* rule ids */
+	struct strlist	 disabled_tags;
+
+	char		*log_level;	/* debug|info|warn|error */
+};
+
+/* Fills c with every default. */
+void	config_defaults(struct config *c);
+/* Reads and validates path. Returns 0, or -1 with one `file:line: message`
+ * line per problem appended to errs. */
+int	config_load(struct config *c, const char *path, struct buf *errs);
+/* Same, from text already in memory; name is used in messages. */
+int	config_load_text(struct config *c, const char *name, const char *text,
+	    size_t len, struct buf *errs);
+void	config_free(struct config *c);
+/* Writes the documented example config (from the key table) to b. */
+void	config_example(struct buf *b);
+
+#endif

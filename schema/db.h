@@ -1,0 +1,86 @@
+/* db.h — everything kaudit stores in PostgreSQL. The only code that includes
+ * libpq-fe.h lives in schema/. Every statement is prepared with parameters.
+ *
+ * Return convention for operations: 0 ok; -1 error with a message in err.
+ * After an error the connection may have been reset (db_ok() tells), and the
+ * caller retries the whole batch: every write is idempotent. */
+#ifndef KAUDIT_DB_H
+#define KAUDIT_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct db;
+
+struct db *db_connect(const char *url, char *err, size_t errlen);
+void	db_close(struct db *db);
+/* 1 when the connection is usable; otherwise tries one reconnect. */
+int	db_ok(struct db *db);
+
+/* Applies every migration in schema/migrations (compiled in) that the
+ * database does not have yet, each in its own transaction. */
+int	db_migrate(struct db *db, char *err, size_t errlen);
+/* 0 when the database schema is at the version this binary expects;
+ * -1 with e.g. "database schema is at version 0, kaudit needs 1: run
+ * `kaudit migrate -c FILE`" otherwise. */
+int	db_check_schema(struct db *db, char *err, size_t errlen);
+
+struct db_finding {
+	json_t		 *finding;	/* borrowed: the finding object (rules.h) */
+	const char	 *event_json;	/* borrowed: the whole event's JSON text */
+	size_t		  event_len;
+	const char *const *webhooks;	/* names of webhooks that get it */
+	size_t		  nwebhooks;
+};
+
+struct db_ingest_error {
+	const char	*topic;		/* or the file name for `scan` */
+	int32_t		 partition;
+	int64_t		 offset;
+	int32_t		 seq;		/* n-th error within this message */
+	const char	*error;
+	const char	*head;		/* first bytes of the message */
+	size_t		 head_len;	/* at most 1024 are stored */
+	size_t		 size;		/* whole message size */
+};
+
+/* One transaction: inserts the findings (ON CONFLICT (audit_id, rule) DO
+ * NOTHING), one outbox row per (new finding, webhook), and the ingest
+ * errors (idempotent on topic, partition, offset, seq). *inserted receives
+ * the number of findings that were new. */
+int	db_write_batch(struct db *db, const struct db_finding *f, size_t nf,
+	    const struct db_ingest_error *e, size_t ne, size_t *inserted,
+	    char *err, size_t errlen);
+
+/* The alert outbox. */
+struct outbox_item {
+	int64_t	 id;
+	char	*webhook;	/* webhook name */
+	char	*payload;	/* finding JSON text */
+	int	 attempts;	/* attempts made before this one */
+};
+
+/* Begins a transaction and locks up to limit due rows (state 'pending',
+ * next_attempt_at <= now()) with FOR UPDATE SKIP LOCKED. *items is a new
+ * array the caller frees with db_outbox_items_free(). */
+int	db_outbox_claim(struct db *db, int limit, struct outbox_item **items,
+	    size_t *n, char *err, size_t errlen);
+void	db_outbox_items_free(struct outbox_item *items, size_t n);
+
+enum outbox_result { OUTBOX_DONE, OUTBOX_RETRY, OUTBOX_DEAD };
+
+/* Records an attempt on a claimed row inside the claim's transaction:
+ * DONE marks it delivered; RETRY schedules it retry_ms from now; DEAD ends it
+ * (stays queryable). http_status 0 when no response; error may be NULL. */
+int	db_outbox_record(struct db *db, int64_t id, enum outbox_result res,
+	    int http_status, const char *error, long duration_ms, long retry_ms,
+	    char *err, size_t errlen);
+/* Commits the claim's transaction (or rolls it back when commit is 0). */
+int	db_outbox_end(struct db *db, int commit, char *err, size_t errlen);
+
+/* Counts for tests and the demo. */
+int	db_outbox_pending(struct db *db, long *pending, char *err, size_t errlen);
+
+#endif
