@@ -15,7 +15,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 OPT      ?= -O2 -g
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wno-unused-parameter -Wformat=2 -Wvla
-CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -I. $(PKG_CFLAGS) -MMD -MP -pthread
+CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -I. -I$(BUILD)/gen $(PKG_CFLAGS) -MMD -MP -pthread
 LDLIBS   += $(PKG_LIBS) -pthread -lm
 
 ifneq ($(SANITIZE),)
@@ -51,6 +51,21 @@ bin/kaudit: $(MAIN_OBJ) $(BUILD)/libkaudit.a
 $(BUILD)/libkaudit.a: $(LIB_OBJ)
 	@echo "  AR    $@"
 	$(Q)rm -f $@ && ar rcs $@ $^
+
+# The shipped rules and the SQL migrations are compiled into the binary.
+RULE_FILES      := $(sort $(wildcard config/rules/*.yaml))
+MIGRATION_FILES := $(sort $(wildcard schema/migrations/*.sql))
+
+$(BUILD)/gen/rules.inc: $(RULE_FILES) core/embed.sh
+	@mkdir -p $(dir $@)
+	$(Q)sh core/embed.sh embedded_rules $(RULE_FILES) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/migrations.inc: $(MIGRATION_FILES) core/embed.sh
+	@mkdir -p $(dir $@)
+	$(Q)sh core/embed.sh embedded_migrations $(MIGRATION_FILES) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/core/rulefiles.o: $(BUILD)/gen/rules.inc
+$(BUILD)/schema/migrate.o: $(BUILD)/gen/migrations.inc
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

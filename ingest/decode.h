@@ -51,4 +51,13 @@ void	decoded_free(struct decoded *out);
 size_t	decode_message(struct decoded *out, const char *buf, size_t len,
 	    const struct decode_opts *o);
 
+/* For files of any size (kaudit scan): calls fn once per top-level JSON
+ * value of buf (a line of JSON lines, a pretty-printed document, one element
+ * of concatenated values) with the events and errors decoded from it.
+ * Memory is reused between calls: fn must not keep pointers into part.
+ * Error offsets are relative to buf. Returns the total number of events. */
+typedef void (*decode_fn)(void *arg, const struct decoded *part);
+size_t	decode_stream(struct decoded *work, const char *buf, size_t len,
+	    const struct decode_opts *o, decode_fn fn, void *arg);
+
 #endif
