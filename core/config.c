@@ -1,0 +1,675 @@
+/* config.c — the configuration: one key table drives parsing, validation,
+ * defaults and the documented example (`kaudit check --example`).
+ *
+ * The YAML is loaded as a libyaml document (nodes keep their line numbers),
+ * then walked against the table. Every problem is reported as
+ * `file:line: message` and parsing goes on, so one `kaudit check` run lists
+ * them all. Scalars may hold ${VAR} references to the environment, so secrets
+ * (database passwords, webhook tokens) stay out of the file. */
+#include "core/config.h"
+#include "core/log.h"
+#include "core/xmalloc.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yaml.h>
+
+enum ctype {
+	CT_SECTION,	/* a mapping of further keys */
+	CT_STR,
+	CT_INT,
+	CT_SIZE,
+	CT_STRLIST,
+	CT_KV,		/* mapping of scalar -> scalar */
+	CT_SEVERITY,
+	CT_LOGLEVEL,
+	CT_WEBHOOKS,	/* sequence of webhook mappings (webhook_keys) */
+};
+
+struct ckey {
+	const char	*path;
+	enum ctype	 type;
+	size_t		 off;
+	const char	*def;		/* default, as it would be written in YAML */
+	long		 min, max;	/* CT_INT, CT_SIZE */
+	const char	*help;
+};
+
+#define C(f)	offsetof(struct config, f)
+#define W(f)	offsetof(struct webhook_conf, f)
+
+static const struct ckey config_keys[] = {
+	{ "cluster", CT_STR, C(cluster), "default", 0, 0,
+	  "cluster name recorded on every finding (when the event does not carry one)" },
+	{ "kafka", CT_SECTION, 0, NULL, 0, 0, "where audit events come from" },
+	{ "kafka.brokers", CT_STR, C(brokers), "127.0.0.1:9092", 0, 0,
+	  "bootstrap servers, comma-separated" },
+	{ "kafka.topics", CT_STRLIST, C(topics), "[\"k8s-audit\"]", 0, 0,
+	  "topics to consume" },
+	{ "kafka.group", CT_STR, C(group), "kaudit", 0, 0,
+	  "consumer group id; processes with the same group share partitions" },
+	{ "kafka.properties", CT_KV, C(kafka_props), "{}", 0, 0,
+	  "any other librdkafka property, passed through (e.g. security.protocol)" },
+	{ "ingest", CT_SECTION, 0, NULL, 0, 0, "decoding and batching" },
+	{ "ingest.workers", CT_INT, C(workers), "2", 1, 64,
+	  "consumer threads, each with its own Kafka consumer and database connection" },
+	{ "ingest.max_message_bytes", CT_SIZE, C(max_message_bytes), "4194304", 1024, 1L << 30,
+	  "larger messages go to kaudit.ingest_errors instead of the rules" },
+	{ "ingest.batch_max", CT_INT, C(batch_max), "500", 1, 100000,
+	  "messages per database transaction" },
+	{ "ingest.batch_ms", CT_INT, C(batch_ms), "200", 1, 60000,
+	  "longest wait, in ms, to fill a batch" },
+	{ "ingest.envelope_field", CT_STR, C(envelope_field), "\"\"", 0, 0,
+	  "log-shipper envelope field holding the event as a string or object (empty: none)" },
+	{ "postgres", CT_SECTION, 0, NULL, 0, 0, "where findings are stored" },
+	{ "postgres.url", CT_STR, C(pg_url), "postgresql://kaudit@127.0.0.1:5432/kaudit", 0, 0,
+	  "libpq connection URI; use ${VAR} for the password" },
+	{ "alert", CT_SECTION, 0, NULL, 0, 0, "webhook notifications" },
+	{ "alert.webhooks", CT_WEBHOOKS, 0, "[]", 0, 0,
+	  "webhooks; each gets every finding that passes its filters" },
+	{ "alert.max_attempts", CT_INT, C(alert_max_attempts), "8", 1, 1000,
+	  "delivery attempts before a delivery is marked dead" },
+	{ "alert.backoff_ms", CT_INT, C(alert_backoff_ms), "1000", 1, 3600000,
+	  "delay before the first retry; doubles each attempt" },
+	{ "alert.max_backoff_ms", CT_INT, C(alert_max_backoff_ms), "300000", 1, 86400000,
+	  "longest delay between retries" },
+	{ "alert.poll_ms", CT_INT, C(alert_poll_ms), "500", 10, 60000,
+	  "how often the alerter looks for due deliveries when idle" },
+	{ "alert.batch", CT_INT, C(alert_batch), "32", 1, 1000,
+	  "deliveries claimed at once" },
+	{ "rules", CT_STRLIST, C(rules), "[]", 0, 0,
+	  "rule files or folders, read in order; empty: the shipped pack built into kaudit" },
+	{ "disabled_rules", CT_STRLIST, C(disabled_rules), "[]", 0, 0,
+	  "rule ids to switch off" },
+	{ "disabled_tags", CT_STRLIST, C(disabled_tags), "[]", 0, 0,
+	  "rules carrying any of these tags are switched off" },
+	{ "log_level", CT_LOGLEVEL, C(log_level), "info", 0, 0,
+	  "debug, info, warn or error" },
+	{ NULL, 0, 0, NULL, 0, 0, NULL }
+};
+
+static const struct ckey webhook_keys[] = {
+	{ "name", CT_STR, W(name), NULL, 0, 0, "required; unique name recorded with each delivery" },
+	{ "url", CT_STR, W(url), NULL, 0, 0, "required; http or https URL that receives a POST per finding" },
+	{ "min_severity", CT_SEVERITY, W(min_severity), "info", 0, 0,
+	  "only findings at or above this severity" },
+	{ "categories", CT_STRLIST, W(categories), "[]", 0, 0, "only these categories (empty: all)" },
+	{ "rules", CT_STRLIST, W(rules), "[]", 0, 0, "only these rule ids (empty: all)" },
+	{ "headers", CT_KV, W(headers), "{}", 0, 0, "extra HTTP headers, e.g. Authorization: \"Bearer ${TOKEN}\"" },
+	{ "timeout_ms", CT_INT, W(timeout_ms), "5000", 100, 600000, "per-request timeout" },
+	{ NULL, 0, 0, NULL, 0, 0, NULL }
+};
+
+static const char *severity_names[] = { "info", "low", "medium", "high", "critical" };
+
+const char *
+severity_name(enum severity s)
+{
+	return (unsigned)s < 5 ? severity_names[s] : "info";
+}
+
+int
+severity_parse(const char *s, enum severity *out)
+{
+	for (int i = 0; i < 5; i++) {
+		if (strcmp(s, severity_names[i]) == 0) {
+			*out = (enum severity)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Parsing context: the document and where errors go. */
+struct cparse {
+	const char	*file;
+	yaml_document_t	*doc;
+	struct buf	*errs;
+	int		 nerr;
+};
+
+static void
+cerr(struct cparse *p, const yaml_node_t *n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+cerr(struct cparse *p, const yaml_node_t *n, const char *fmt, ...)
+{
+	va_list ap;
+	char msg[512];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	buf_printf(p->errs, "%s:%lu: %s\n", p->file,
+	    n ? (unsigned long)n->start_mark.line + 1 : 1UL, msg);
+	p->nerr++;
+}
+
+/* Expands ${VAR} from the environment. Returns a new string, or NULL after
+ * reporting an unset variable or an unterminated reference. */
+static char *
+expand_env(struct cparse *p, const yaml_node_t *n, const char *s)
+{
+	struct buf b;
+	const char *q, *end;
+
+	buf_init(&b);
+	buf_append(&b, "", 0);
+	for (q = s; *q; q++) {
+		if (q[0] != '$' || q[1] != '{') {
+			buf_putc(&b, *q);
+			continue;
+		}
+		end = strchr(q + 2, '}');
+		if (end == NULL) {
+			cerr(p, n, "unterminated ${ in \"%s\"", s);
+			goto fail;
+		}
+		char name[256];
+		size_t len = (size_t)(end - (q + 2));
+		if (len == 0 || len >= sizeof(name)) {
+			cerr(p, n, "bad environment reference in \"%s\"", s);
+			goto fail;
+		}
+		memcpy(name, q + 2, len);
+		name[len] = '\0';
+		const char *v = getenv(name);
+		if (v == NULL) {
+			cerr(p, n, "environment variable %s is not set", name);
+			goto fail;
+		}
+		buf_puts(&b, v);
+		q = end;
+	}
+	return b.data;
+fail:
+	buf_free(&b);
+	return NULL;
+}
+
+static const char *
+node_kind(const yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_SCALAR_NODE:	 return "a scalar";
+	case YAML_SEQUENCE_NODE: return "a list";
+	case YAML_MAPPING_NODE:	 return "a mapping";
+	default:		 return "nothing";
+	}
+}
+
+static const char *
+scalar(const yaml_node_t *n)
+{
+	return (const char *)n->data.scalar.value;
+}
+
+static int
+is_null_scalar(const yaml_node_t *n)
+{
+	return n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+	    (strcmp(scalar(n), "") == 0 || strcmp(scalar(n), "~") == 0 ||
+	    strcmp(scalar(n), "null") == 0);
+}
+
+static int
+parse_long(struct cparse *p, const yaml_node_t *n, const struct ckey *k, const char *s, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end != '\0') {
+		cerr(p, n, "%s: expected an integer, got \"%s\"", k->path, s);
+		return -1;
+	}
+	if (v < k->min || v > k->max) {
+		cerr(p, n, "%s: %ld is out of range [%ld, %ld]", k->path, v, k->min, k->max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static void
+strlist_free(struct strlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+static void
+kvlist_free(struct kvlist *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->v[i].key);
+		free(l->v[i].value);
+	}
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+static void
+set_str(char **dst, char *v)
+{
+	free(*dst);
+	*dst = v;
+}
+
+/* A scalar node, env-expanded; NULL after reporting. */
+static char *
+node_string(struct cparse *p, const yaml_node_t *n, const char *what)
+{
+	if (n->type != YAML_SCALAR_NODE) {
+		cerr(p, n, "%s: expected a scalar, got %s", what, node_kind(n));
+		return NULL;
+	}
+	return expand_env(p, n, scalar(n));
+}
+
+static void
+set_strlist(struct cparse *p, const yaml_node_t *n, const struct ckey *k, struct strlist *l)
+{
+	yaml_node_item_t *it;
+
+	if (is_null_scalar(n)) {
+		strlist_free(l);
+		return;
+	}
+	if (n->type == YAML_SCALAR_NODE) {	/* a single string stands for a list of one */
+		char *v = node_string(p, n, k->path);
+		if (v) {
+			strlist_free(l);
+			l->v = xmalloc(sizeof(*l->v));
+			l->v[l->n++] = v;
+		}
+		return;
+	}
+	if (n->type != YAML_SEQUENCE_NODE) {
+		cerr(p, n, "%s: expected a list, got %s", k->path, node_kind(n));
+		return;
+	}
+	strlist_free(l);
+	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+		yaml_node_t *e = yaml_document_get_node(p->doc, *it);
+		char *v = node_string(p, e, k->path);
+		if (v == NULL)
+			continue;
+		l->v = xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
+		l->v[l->n++] = v;
+	}
+}
+
+static void
+set_kv(struct cparse *p, const yaml_node_t *n, const struct ckey *k, struct kvlist *l)
+{
+	yaml_node_pair_t *pr;
+
+	if (is_null_scalar(n)) {
+		kvlist_free(l);
+		return;
+	}
+	if (n->type != YAML_MAPPING_NODE) {
+		cerr(p, n, "%s: expected a mapping, got %s", k->path, node_kind(n));
+		return;
+	}
+	kvlist_free(l);
+	for (pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top; pr++) {
+		yaml_node_t *kn = yaml_document_get_node(p->doc, pr->key);
+		yaml_node_t *vn = yaml_document_get_node(p->doc, pr->value);
+		if (kn->type != YAML_SCALAR_NODE) {
+			cerr(p, kn, "%s: keys must be scalars", k->path);
+			continue;
+		}
+		char *v = node_string(p, vn, k->path);
+		if (v == NULL)
+			continue;
+		l->v = xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
+		l->v[l->n].key = xstrdup(scalar(kn));
+		l->v[l->n].value = v;
+		l->n++;
+	}
+}
+
+/* Sets one typed value at base + k->off from node n. */
+static void
+set_value(struct cparse *p, const yaml_node_t *n, const struct ckey *k, char *base)
+{
+	void *dst = base + k->off;
+	char *s;
+	long v;
+
+	switch (k->type) {
+	case CT_STRLIST:
+		set_strlist(p, n, k, dst);
+		return;
+	case CT_KV:
+		set_kv(p, n, k, dst);
+		return;
+	case CT_SECTION:
+	case CT_WEBHOOKS:
+		return;		/* handled by the walkers */
+	default:
+		break;
+	}
+	if ((s = node_string(p, n, k->path)) == NULL)
+		return;
+	switch (k->type) {
+	case CT_STR:
+		set_str(dst, s);
+		return;
+	case CT_INT:
+		if (parse_long(p, n, k, s, &v) == 0)
+			*(int *)dst = (int)v;
+		break;
+	case CT_SIZE:
+		if (parse_long(p, n, k, s, &v) == 0)
+			*(size_t *)dst = (size_t)v;
+		break;
+	case CT_SEVERITY:
+		if (severity_parse(s, dst) != 0)
+			cerr(p, n, "%s: \"%s\" is not one of info, low, medium, high, critical",
+			    k->path, s);
+		break;
+	case CT_LOGLEVEL: {
+		enum log_level lvl;
+		if (log_level_parse(s, &lvl) != 0) {
+			cerr(p, n, "%s: \"%s\" is not one of debug, info, warn, error", k->path, s);
+			break;
+		}
+		set_str(dst, s);
+		return;
+	}
+	default:
+		break;
+	}
+	free(s);
+}
+
+static const struct ckey *
+key_find(const struct ckey *table, const char *path)
+{
+	for (const struct ckey *k = table; k->path; k++)
+		if (strcmp(k->path, path) == 0)
+			return k;
+	return NULL;
+}
+
+static void
+webhook_defaults(struct webhook_conf *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->min_severity = SEV_INFO;
+	w->timeout_ms = 5000;
+}
+
+static void
+webhook_free(struct webhook_conf *w)
+{
+	free(w->name);
+	free(w->url);
+	strlist_free(&w->categories);
+	strlist_free(&w->rules);
+	kvlist_free(&w->headers);
+}
+
+static void
+walk_webhook(struct cparse *p, const yaml_node_t *n, struct webhook_conf *w)
+{
+	yaml_node_pair_t *pr;
+
+	if (n->type != YAML_MAPPING_NODE) {
+		cerr(p, n, "alert.webhooks: each webhook must be a mapping, got %s", node_kind(n));
+		return;
+	}
+	for (pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top; pr++) {
+		yaml_node_t *kn = yaml_document_get_node(p->doc, pr->key);
+		yaml_node_t *vn = yaml_document_get_node(p->doc, pr->value);
+		const struct ckey *k = kn->type == YAML_SCALAR_NODE ?
+		    key_find(webhook_keys, scalar(kn)) : NULL;
+		if (k == NULL) {
+			cerr(p, kn, "alert.webhooks: unknown key \"%s\"",
+			    kn->type == YAML_SCALAR_NODE ? scalar(kn) : "?");
+			continue;
+		}
+		set_value(p, vn, k, (char *)w);
+	}
+	if (w->name == NULL || *w->name == '\0')
+		cerr(p, n, "alert.webhooks: a webhook needs a name");
+	if (w->url == NULL || (strncmp(w->url, "http://", 7) != 0 &&
+	    strncmp(w->url, "https://", 8) != 0))
+		cerr(p, n, "alert.webhooks: webhook \"%s\" needs an http:// or https:// url",
+		    w->name ? w->name : "?");
+}
+
+static void
+walk_webhooks(struct cparse *p, const yaml_node_t *n, struct config *c)
+{
+	yaml_node_item_t *it;
+
+	if (is_null_scalar(n))
+		return;
+	if (n->type != YAML_SEQUENCE_NODE) {
+		cerr(p, n, "alert.webhooks: expected a list, got %s", node_kind(n));
+		return;
+	}
+	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+		yaml_node_t *e = yaml_document_get_node(p->doc, *it);
+		struct webhook_conf w;
+
+		webhook_defaults(&w);
+		walk_webhook(p, e, &w);
+		for (size_t i = 0; w.name && i < c->nwebhooks; i++)
+			if (strcmp(c->webhooks[i].name, w.name) == 0)
+				cerr(p, e, "alert.webhooks: duplicate webhook name \"%s\"", w.name);
+		c->webhooks = xrealloc(c->webhooks, (c->nwebhooks + 1) * sizeof(*c->webhooks));
+		c->webhooks[c->nwebhooks++] = w;
+	}
+}
+
+static void
+walk_mapping(struct cparse *p, const yaml_node_t *n, const char *prefix, struct config *c)
+{
+	yaml_node_pair_t *pr;
+	char path[256];
+
+	if (n->type != YAML_MAPPING_NODE) {
+		cerr(p, n, "%s: expected a mapping, got %s", *prefix ? prefix : "config",
+		    node_kind(n));
+		return;
+	}
+	for (pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top; pr++) {
+		yaml_node_t *kn = yaml_document_get_node(p->doc, pr->key);
+		yaml_node_t *vn = yaml_document_get_node(p->doc, pr->value);
+		const struct ckey *k;
+
+		if (kn->type != YAML_SCALAR_NODE) {
+			cerr(p, kn, "keys must be scalars");
+			continue;
+		}
+		snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", scalar(kn));
+		if ((k = key_find(config_keys, path)) == NULL) {
+			cerr(p, kn, "unknown key \"%s\"", path);
+			continue;
+		}
+		if (k->type == CT_SECTION) {
+			if (!is_null_scalar(vn))
+				walk_mapping(p, vn, path, c);
+		} else if (k->type == CT_WEBHOOKS) {
+			walk_webhooks(p, vn, c);
+		} else {
+			set_value(p, vn, k, (char *)c);
+		}
+	}
+}
+
+void
+config_defaults(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->path = xstrdup("(default)");
+	c->cluster = xstrdup("default");
+	c->brokers = xstrdup("127.0.0.1:9092");
+	c->topics.v = xmalloc(sizeof(char *));
+	c->topics.v[0] = xstrdup("k8s-audit");
+	c->topics.n = 1;
+	c->group = xstrdup("kaudit");
+	c->workers = 2;
+	c->max_message_bytes = 4194304;
+	c->batch_max = 500;
+	c->batch_ms = 200;
+	c->pg_url = xstrdup("postgresql://kaudit@127.0.0.1:5432/kaudit");
+	c->alert_max_attempts = 8;
+	c->alert_backoff_ms = 1000;
+	c->alert_max_backoff_ms = 300000;
+	c->alert_poll_ms = 500;
+	c->alert_batch = 32;
+	c->log_level = xstrdup("info");
+}
+
+static int
+yaml_problem(struct cparse *p, yaml_parser_t *parser)
+{
+	buf_printf(p->errs, "%s:%lu: %s%s%s\n", p->file,
+	    (unsigned long)parser->problem_mark.line + 1,
+	    parser->problem ? parser->problem : "YAML syntax error",
+	    parser->context ? " " : "", parser->context ? parser->context : "");
+	return -1;
+}
+
+int
+config_load_text(struct config *c, const char *name, const char *text, size_t len,
+    struct buf *errs)
+{
+	struct cparse p = { name, NULL, errs, 0 };
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	yaml_node_t *root;
+	int rc = -1;
+
+	set_str(&c->path, xstrdup(name));
+	yaml_parser_initialize(&parser);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		rc = yaml_problem(&p, &parser);
+		yaml_parser_delete(&parser);
+		return rc;
+	}
+	p.doc = &doc;
+	root = yaml_document_get_root_node(&doc);
+	if (root != NULL && !is_null_scalar(root))
+		walk_mapping(&p, root, "", c);
+	if (c->topics.n == 0)
+		cerr(&p, root, "kafka.topics: at least one topic is needed");
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+	rc = p.nerr ? -1 : 0;
+	return rc;
+}
+
+int
+config_load(struct config *c, const char *path, struct buf *errs)
+{
+	FILE *f;
+	struct buf text;
+	char chunk[8192];
+	size_t n;
+	int rc;
+
+	if ((f = fopen(path, "rb")) == NULL) {
+		buf_printf(errs, "%s: cannot open: %s\n", path, strerror(errno));
+		return -1;
+	}
+	buf_init(&text);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_append(&text, chunk, n);
+	if (ferror(f)) {
+		buf_printf(errs, "%s: read error: %s\n", path, strerror(errno));
+		fclose(f);
+		buf_free(&text);
+		return -1;
+	}
+	fclose(f);
+	rc = config_load_text(c, path, buf_cstr(&text), text.len, errs);
+	buf_free(&text);
+	return rc;
+}
+
+void
+config_free(struct config *c)
+{
+	free(c->path);
+	free(c->cluster);
+	free(c->brokers);
+	strlist_free(&c->topics);
+	free(c->group);
+	kvlist_free(&c->kafka_props);
+	free(c->envelope_field);
+	free(c->pg_url);
+	for (size_t i = 0; i < c->nwebhooks; i++)
+		webhook_free(&c->webhooks[i]);
+	free(c->webhooks);
+	strlist_free(&c->rules);
+	strlist_free(&c->disabled_rules);
+	strlist_free(&c->disabled_tags);
+	free(c->log_level);
+	memset(c, 0, sizeof(*c));
+}
+
+static void
+example_keys(struct buf *b, const struct ckey *table, const char *indent, int depth_of_dot)
+{
+	for (const struct ckey *k = table; k->path; k++) {
+		const char *leaf = strrchr(k->path, '.');
+		int depth = 0;
+
+		for (const char *q = k->path; *q; q++)
+			depth += *q == '.';
+		if (depth != depth_of_dot && depth_of_dot >= 0)
+			continue;
+		leaf = leaf ? leaf + 1 : k->path;
+		buf_printf(b, "%s# %s\n", indent, k->help);
+		if (k->type == CT_SECTION) {
+			char sub[64];
+			buf_printf(b, "%s%s:\n", indent, leaf);
+			snprintf(sub, sizeof(sub), "%s  ", indent);
+			for (const struct ckey *s = table; s->path; s++) {
+				size_t pl = strlen(k->path);
+				if (strncmp(s->path, k->path, pl) == 0 && s->path[pl] == '.') {
+					buf_printf(b, "%s# %s\n", sub, s->help);
+					if (s->type == CT_WEBHOOKS) {
+						buf_printf(b, "%s%s:\n", sub, s->path + pl + 1);
+						buf_printf(b, "%s  - name: soc\n%s    url: \"http://127.0.0.1:9000/hook\"\n",
+						    sub, sub);
+						for (const struct ckey *w = webhook_keys + 2; w->path; w++)
+							buf_printf(b, "%s    # %s: %s  (%s)\n", sub, w->path,
+							    w->def, w->help);
+					} else {
+						buf_printf(b, "%s%s: %s\n", sub, s->path + pl + 1, s->def);
+					}
+				}
+			}
+		} else {
+			buf_printf(b, "%s%s: %s\n", indent, leaf, k->def);
+		}
+	}
+}
+
+void
+config_example(struct buf *b)
+{
+	buf_puts(b, "# kaudit configuration: every key with its default.\n"
+	    "# Values may reference the environment as ${VAR}.\n");
+	example_keys(b, config_keys, "", 0);
+}

@@ -1,0 +1,64 @@
+/* main.c — kaudit's entry point: dispatches the subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/cmd.h"
+#include "core/version.h"
+
+static const struct {
+	const char	*name;
+	int		(*fn)(int, char **);
+	const char	*help;
+} commands[] = {
+	{ "run",	cmd_run,	"run the daemon: Kafka -> rules -> PostgreSQL -> webhooks" },
+	{ "scan",	cmd_scan,	"evaluate rules over audit events in files or stdin, no services" },
+	{ "check",	cmd_check,	"validate a config and its rules" },
+	{ "migrate",	cmd_migrate,	"apply database migrations" },
+	{ "rules",	cmd_rules,	"list rules, or run golden rule tests" },
+};
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "kaudit %s — Kubernetes audit-log detection\n"
+	    "\n"
+	    "usage: kaudit COMMAND [options]\n"
+	    "\n", KAUDIT_VERSION);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].help);
+	fprintf(out,
+	    "\n"
+	    "  kaudit run -c FILE [--idle-exit SECONDS]\n"
+	    "  kaudit scan [--rules PATH]... [--stats] [FILE|-]...\n"
+	    "  kaudit check -c FILE [--example]\n"
+	    "  kaudit migrate -c FILE\n"
+	    "  kaudit rules list [--rules PATH]... [--markdown]\n"
+	    "  kaudit rules test DIR\n"
+	    "\n"
+	    "Each command takes -h. kaudit --version prints the version.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+		printf("kaudit %s\n", KAUDIT_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "kaudit: unknown command \"%s\"\n\n", argv[1]);
+	usage(stderr);
+	return 2;
+}
