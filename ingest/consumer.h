@@ -1,0 +1,41 @@
+/* consumer.h — one Kafka consumer per ingest worker (the only code that
+ * includes librdkafka.h lives in ingest/).
+ *
+ * Offsets are stored by hand (enable.auto.offset.store=false) and only after
+ * the batch's findings are committed in PostgreSQL; librdkafka's auto-commit
+ * then commits stored offsets in the background and on close. A crash between
+ * the database commit and the offset commit redelivers messages, whose
+ * findings the unique key (audit_id, rule) absorbs: at-least-once. */
+#ifndef KAUDIT_CONSUMER_H
+#define KAUDIT_CONSUMER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/config.h"
+
+struct consumer;
+
+struct kmsg {
+	const char	*payload;
+	size_t		 len;
+	const char	*topic;
+	int32_t		 partition;
+	int64_t		 offset;
+	void		*priv;		/* the librdkafka message */
+};
+
+struct consumer *consumer_new(const struct config *c, int worker, char *err, size_t errlen);
+/* Fills up to max messages, waiting at most timeout_ms in all. Consumer
+ * errors are logged and counted, not returned. Returns the count. */
+int	consumer_poll_batch(struct consumer *k, struct kmsg *out, int max, int timeout_ms);
+/* Stores the offsets after these messages and releases them. */
+void	consumer_done(struct consumer *k, struct kmsg *msgs, int n);
+/* Releases messages without storing offsets (they will be redelivered). */
+void	consumer_release(struct kmsg *msgs, int n);
+/* 1 once the group has assigned this consumer at least one partition. */
+int	consumer_assigned(const struct consumer *k);
+/* Commits stored offsets synchronously, leaves the group, frees. */
+void	consumer_close(struct consumer *k);
+
+#endif
