@@ -1,6 +1,6 @@
 /* event.h — the one way rules read an audit event.
  *
- * An audit event is a token range inside a tokenized document (see json.h):
+ * An audit event is a token range inside a tokenized document (see jtok.h):
  * one document may hold many events (EventList, JSON array), and a document
  * may have been unwrapped from a shipper envelope or synthesized from another
  * log format. Rules never see which; they read fields through this interface,
@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 
-#include "analyze/json.h"
+#include "analyze/jtok.h"
 
 enum event_field {
 	EF_AUDIT_ID,		/* auditID */
@@ -58,11 +58,11 @@ void	event_index(struct audit_event *ev);
 static inline int
 event_path(const struct audit_event *ev, const char *dotted)
 {
-	return json_path(ev->doc, ev->root, dotted);
+	return jtok_path(ev->doc, ev->root, dotted);
 }
 
 /* String value of a well-known field: pointer into the document or into
- * scratch when escaped (see json_str()); NULL when absent or not a string. */
+ * scratch when escaped (see jtok_str()); NULL when absent or not a string. */
 const char *event_str(const struct audit_event *ev, enum event_field f,
 	    struct buf *scratch, size_t *len);
 
