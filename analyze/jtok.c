@@ -1,0 +1,659 @@
+/* jtok.c — strict RFC 8259 tokenizer into a flat token array, navigation
+ * over it and on-demand unescaping of strings.
+ *
+ * DESIGN: one pass over the text, no recursion: an explicit stack of open
+ * containers (at most JTOK_MAX_DEPTH) replaces the call stack, so hostile
+ * nesting cannot overflow anything. The parser is a small state machine
+ * (value, key, after-value, close) written with gotos because each state is
+ * entered from several places and a loop with a state variable costs a
+ * branch per byte on the hot path. The only allocation is the token array,
+ * grown geometrically and kept across calls. String bodies are skipped with a
+ * byte-class table; escapes are validated there but decoded only when a
+ * caller asks (jtok_str and friends). */
+#include "analyze/jtok.h"
+#include "core/xmalloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define R8(x)	x, x, x, x, x, x, x, x
+#define R16(x)	R8(x), R8(x)
+
+/* Bytes that end a run of plain string content: '"', '\\', controls. */
+static const uint8_t str_stop[256] = {
+	R16(1), R16(1),				/* 0x00-0x1f */
+	0, 0, 1, 0, 0, 0, 0, 0, R8(0),		/* 0x20-0x2f: '"' */
+	R16(0), R16(0),				/* 0x30-0x4f */
+	R8(0), 0, 0, 0, 0, 1, 0, 0, 0,		/* 0x50-0x5f: '\\' */
+	R16(0), R16(0),				/* 0x60-0x7f */
+	R16(0), R16(0), R16(0), R16(0),		/* 0x80-0xbf */
+	R16(0), R16(0), R16(0), R16(0),		/* 0xc0-0xff */
+};
+
+struct jparse {
+	struct jdoc	*d;
+	const unsigned char *s;
+	size_t		 n;
+	size_t		 errpos;
+	const char	*msg;
+};
+
+void
+jdoc_init(struct jdoc *d)
+{
+	memset(d, 0, sizeof(*d));
+}
+
+void
+jdoc_free(struct jdoc *d)
+{
+	free(d->tok);
+	jdoc_init(d);
+}
+
+static int
+jtok_fail(struct jparse *p, size_t pos, const char *msg)
+{
+	p->errpos = pos;
+	p->msg = msg;
+	return -1;
+}
+
+static int
+jtok_grow(struct jparse *p, size_t pos)
+{
+	struct jdoc *d = p->d;
+	uint32_t cap;
+
+	if (d->cap >= JTOK_MAX_TOKENS)
+		return jtok_fail(p, pos, "more than 4194304 tokens");
+	cap = d->cap ? d->cap * 2 : 256;
+	if (cap > JTOK_MAX_TOKENS)
+		cap = JTOK_MAX_TOKENS;
+	d->tok = xrealloc(d->tok, (size_t)cap * sizeof(*d->tok));
+	d->cap = cap;
+	return 0;
+}
+
+/* Appends a token; containers get `next` when they close. */
+static inline int
+jtok_push(struct jparse *p, uint8_t type, size_t start)
+{
+	struct jdoc *d = p->d;
+	struct jtok *t;
+
+	if (d->ntok == d->cap && jtok_grow(p, start) < 0)
+		return -1;
+	t = &d->tok[d->ntok];
+	t->type = type;
+	t->flags = 0;
+	t->start = (uint32_t)start;
+	t->len = 0;
+	t->next = d->ntok + 1;
+	t->size = 0;
+	return (int)d->ntok++;
+}
+
+static inline int
+jtok_hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Reads the 4 hex digits of a \u escape at s[i] (the backslash). */
+static long
+jtok_hex4(const unsigned char *s, size_t n, size_t i)
+{
+	long v = 0;
+	int h;
+
+	if (i + 6 > n || s[i] != '\\' || s[i + 1] != 'u')
+		return -1;
+	for (size_t k = i + 2; k < i + 6; k++) {
+		if ((h = jtok_hexval(s[k])) < 0)
+			return -1;
+		v = v << 4 | h;
+	}
+	return v;
+}
+
+/* Decodes the \u escape at s[*i] (surrogate pairs included) into a code
+ * point and advances *i past it. Returns -1 when malformed. */
+static long
+jtok_ucode(const unsigned char *s, size_t n, size_t *i)
+{
+	long hi, lo;
+
+	if ((hi = jtok_hex4(s, n, *i)) < 0)
+		return -1;
+	*i += 6;
+	if (hi >= 0xdc00 && hi <= 0xdfff)
+		return -2;
+	if (hi < 0xd800 || hi > 0xdbff)
+		return hi;
+	lo = jtok_hex4(s, n, *i);
+	if (lo < 0xdc00 || lo > 0xdfff)
+		return -2;
+	*i += 6;
+	return 0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00);
+}
+
+/* Validates the escape at s[*i] (a backslash) and advances past it. */
+static int
+jtok_scan_escape(struct jparse *p, size_t *i)
+{
+	long cp;
+
+	if (*i + 1 >= p->n)
+		return jtok_fail(p, *i, "unterminated string");
+	switch (p->s[*i + 1]) {
+	case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+		*i += 2;
+		return 0;
+	case 'u':
+		cp = jtok_ucode(p->s, p->n, i);
+		if (cp == -1)
+			return jtok_fail(p, *i, "expected 4 hex digits after \\u");
+		if (cp == -2)
+			return jtok_fail(p, *i, "unpaired UTF-16 surrogate in \\u escape");
+		return 0;
+	default:
+		return jtok_fail(p, *i, "invalid escape, expected one of \"\\/bfnrtu");
+	}
+}
+
+/* *i is just after the opening quote; on success it is at the closing one. */
+static inline int
+jtok_scan_string(struct jparse *p, size_t *i, uint8_t *flags)
+{
+	const unsigned char *s = p->s;
+	size_t k = *i, n = p->n;
+
+	for (;;) {
+		while (k < n && !str_stop[s[k]])
+			k++;
+		if (k >= n)
+			return jtok_fail(p, k, "unterminated string");
+		if (s[k] == '"')
+			break;
+		if (s[k] != '\\')
+			return jtok_fail(p, k, "control character in string");
+		if (jtok_scan_escape(p, &k) < 0)
+			return -1;
+		*flags |= JTOK_ESCAPED;
+	}
+	*i = k;
+	return 0;
+}
+
+#define IS_DIGIT(c)	((unsigned)(c) - '0' < 10u)
+
+static int
+jtok_scan_number(struct jparse *p, size_t *i)
+{
+	const unsigned char *s = p->s;
+	size_t k = *i, n = p->n;
+
+	if (s[k] == '-')
+		k++;
+	if (k < n && s[k] == '0')
+		k++;
+	else if (k < n && IS_DIGIT(s[k]))
+		while (k < n && IS_DIGIT(s[k]))
+			k++;
+	else
+		return jtok_fail(p, k, "invalid number, expected a digit");
+	if (k < n && s[k] == '.') {
+		if (++k >= n || !IS_DIGIT(s[k]))
+			return jtok_fail(p, k, "invalid number, expected a digit after '.'");
+		while (k < n && IS_DIGIT(s[k]))
+			k++;
+	}
+	if (k < n && (s[k] | 0x20) == 'e') {
+		if (++k < n && (s[k] == '+' || s[k] == '-'))
+			k++;
+		if (k >= n || !IS_DIGIT(s[k]))
+			return jtok_fail(p, k, "invalid number, expected a digit in the exponent");
+		while (k < n && IS_DIGIT(s[k]))
+			k++;
+	}
+	*i = k;
+	return 0;
+}
+
+static int
+jtok_scan_literal(struct jparse *p, size_t *i, uint8_t *type)
+{
+	static const struct { const char *w; size_t n; uint8_t type; } lit[] = {
+		{ "true", 4, JT_TRUE }, { "false", 5, JT_FALSE }, { "null", 4, JT_NULL },
+	};
+
+	for (size_t k = 0; k < sizeof(lit) / sizeof(lit[0]); k++) {
+		if (p->s[*i] != lit[k].w[0])
+			continue;
+		if (*i + lit[k].n > p->n || memcmp(p->s + *i, lit[k].w, lit[k].n) != 0)
+			break;
+		*type = lit[k].type;
+		*i += lit[k].n;
+		return 0;
+	}
+	return jtok_fail(p, *i, "expected a value");
+}
+
+#define SKIP_WS() \
+	while (pos < n && (s[pos] == ' ' || s[pos] == '\n' || s[pos] == '\r' || s[pos] == '\t')) \
+		pos++
+
+/* Tokenizes one value starting at text[0]; *used gets the bytes consumed
+ * including trailing whitespace. */
+static int
+jtok_machine(struct jparse *p, size_t *used)
+{
+	struct jdoc *d = p->d;
+	const unsigned char *s = p->s;
+	size_t n = p->n, pos = 0;
+	uint32_t stack[JTOK_MAX_DEPTH], top;
+	int depth = 0, t;
+	uint8_t type;
+
+	d->ntok = 0;
+value:
+	SKIP_WS();
+	if (pos >= n)
+		return jtok_fail(p, pos, "unexpected end of input, expected a value");
+	if (depth > 0 && d->tok[stack[depth - 1]].type == JT_ARR)
+		d->tok[stack[depth - 1]].size++;
+	switch (s[pos]) {
+	case '{':
+	case '[':
+		if (depth == JTOK_MAX_DEPTH)
+			return jtok_fail(p, pos, "nesting deeper than 64 levels");
+		type = s[pos] == '{' ? JT_OBJ : JT_ARR;
+		if ((t = jtok_push(p, type, pos)) < 0)
+			return -1;
+		stack[depth++] = (uint32_t)t;
+		pos++;
+		SKIP_WS();
+		if (pos < n && s[pos] == (type == JT_OBJ ? '}' : ']'))
+			goto close;
+		if (type == JT_OBJ)
+			goto key;
+		goto value;
+	case '"':
+		if ((t = jtok_push(p, JT_STR, pos + 1)) < 0)
+			return -1;
+		pos++;
+		if (jtok_scan_string(p, &pos, &d->tok[t].flags) < 0)
+			return -1;
+		d->tok[t].len = (uint32_t)(pos - d->tok[t].start);
+		pos++;
+		goto after;
+	case '-': case '0': case '1': case '2': case '3': case '4':
+	case '5': case '6': case '7': case '8': case '9':
+		if ((t = jtok_push(p, JT_NUM, pos)) < 0 || jtok_scan_number(p, &pos) < 0)
+			return -1;
+		d->tok[t].len = (uint32_t)(pos - d->tok[t].start);
+		goto after;
+	default:
+		t = (int)pos;
+		if (jtok_scan_literal(p, &pos, &type) < 0 || (t = jtok_push(p, type, (size_t)t)) < 0)
+			return -1;
+		d->tok[t].len = (uint32_t)(pos - d->tok[t].start);
+		goto after;
+	}
+key:
+	SKIP_WS();
+	if (pos >= n || s[pos] != '"')
+		return jtok_fail(p, pos, "expected '\"' starting an object key");
+	d->tok[stack[depth - 1]].size++;
+	if ((t = jtok_push(p, JT_STR, pos + 1)) < 0)
+		return -1;
+	pos++;
+	if (jtok_scan_string(p, &pos, &d->tok[t].flags) < 0)
+		return -1;
+	d->tok[t].len = (uint32_t)(pos - d->tok[t].start);
+	pos++;
+	SKIP_WS();
+	if (pos >= n || s[pos] != ':')
+		return jtok_fail(p, pos, "expected ':'");
+	pos++;
+	goto value;
+after:
+	if (depth == 0)
+		goto done;
+	SKIP_WS();
+	top = stack[depth - 1];
+	if (pos < n && s[pos] == ',') {
+		pos++;
+		if (d->tok[top].type == JT_OBJ)
+			goto key;
+		goto value;
+	}
+	if (pos < n && s[pos] == (d->tok[top].type == JT_OBJ ? '}' : ']'))
+		goto close;
+	return jtok_fail(p, pos, d->tok[top].type == JT_OBJ ?
+	    "expected ',' or '}'" : "expected ',' or ']'");
+close:
+	top = stack[--depth];
+	d->tok[top].len = (uint32_t)(pos + 1 - d->tok[top].start);
+	d->tok[top].next = d->ntok;
+	pos++;
+	goto after;
+done:
+	SKIP_WS();
+	*used = pos;
+	return 0;
+}
+
+static int
+jtok_run(struct jdoc *d, const char *text, size_t len, size_t *used,
+    char *err, size_t errlen)
+{
+	struct jparse p = { d, (const unsigned char *)text, len, 0, NULL };
+	size_t u = 0;
+
+	d->text = text;
+	d->len = len;
+	d->ntok = 0;
+	if (len > UINT32_MAX)
+		jtok_fail(&p, 0, "text longer than 4 GiB");
+	else if (jtok_machine(&p, &u) == 0 && (used != NULL || u == len)) {
+		if (used)
+			*used = u;
+		return 0;
+	} else if (p.msg == NULL)
+		jtok_fail(&p, u, "unexpected data after the value");
+	d->ntok = 0;
+	if (err && errlen)
+		snprintf(err, errlen, "offset %zu: %s", p.errpos, p.msg);
+	return -1;
+}
+
+int
+jtok_parse(struct jdoc *d, const char *text, size_t len, char *err, size_t errlen)
+{
+	return jtok_run(d, text, len, NULL, err, errlen);
+}
+
+int
+jtok_parse_prefix(struct jdoc *d, const char *text, size_t len, size_t *used,
+    char *err, size_t errlen)
+{
+	size_t u = 0;
+
+	if (jtok_run(d, text, len, &u, err, errlen) < 0)
+		return -1;
+	*used = u;
+	return 0;
+}
+
+/* Navigation. */
+
+static inline int
+jtok_key_eq(const struct jdoc *d, int k, const char *key, size_t keylen)
+{
+	const struct jtok *t = &d->tok[k];
+
+	if (!(t->flags & JTOK_ESCAPED))
+		return t->len == keylen && memcmp(d->text + t->start, key, keylen) == 0;
+	return jtok_str_eq(d, k, key, keylen);
+}
+
+/* Keys are compared in order and the first match wins: audit events never
+ * repeat a key, and stopping early halves the average lookup. */
+int
+jtok_get(const struct jdoc *d, int obj, const char *key, size_t keylen)
+{
+	uint32_t i, k;
+
+	if (obj < 0 || d->tok[obj].type != JT_OBJ)
+		return -1;
+	k = (uint32_t)obj + 1;
+	for (i = 0; i < d->tok[obj].size; i++) {
+		if (jtok_key_eq(d, (int)k, key, keylen))
+			return (int)k + 1;
+		k = d->tok[k + 1].next;
+	}
+	return -1;
+}
+
+int
+jtok_getz(const struct jdoc *d, int obj, const char *key)
+{
+	return jtok_get(d, obj, key, strlen(key));
+}
+
+int
+jtok_path(const struct jdoc *d, int t, const char *dotted)
+{
+	const char *dot;
+
+	while (t >= 0) {
+		dot = strchr(dotted, '.');
+		if (dot == NULL)
+			return jtok_get(d, t, dotted, strlen(dotted));
+		t = jtok_get(d, t, dotted, (size_t)(dot - dotted));
+		dotted = dot + 1;
+	}
+	return -1;
+}
+
+int
+jtok_at(const struct jdoc *d, int arr, uint32_t i)
+{
+	uint32_t k;
+
+	if (arr < 0 || d->tok[arr].type != JT_ARR || i >= d->tok[arr].size)
+		return -1;
+	k = (uint32_t)arr + 1;
+	while (i-- > 0)
+		k = d->tok[k].next;
+	return (int)k;
+}
+
+int
+jtok_first(const struct jdoc *d, int t)
+{
+	if (t < 0 || (d->tok[t].type != JT_OBJ && d->tok[t].type != JT_ARR) ||
+	    d->tok[t].size == 0)
+		return -1;
+	return t + 1;
+}
+
+int
+jtok_next(const struct jdoc *d, int parent, int child)
+{
+	uint32_t k;
+
+	if (parent < 0 || child < 0)
+		return -1;
+	if (d->tok[parent].type == JT_OBJ)
+		k = d->tok[child + 1].next;
+	else
+		k = d->tok[child].next;
+	return k < d->tok[parent].next ? (int)k : -1;
+}
+
+/* Strings. */
+
+static int
+jtok_utf8(long cp, char *out)
+{
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (char)(0xc0 | cp >> 6);
+		out[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (char)(0xe0 | cp >> 12);
+		out[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+		out[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	out[0] = (char)(0xf0 | cp >> 18);
+	out[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+	out[2] = (char)(0x80 | (cp >> 6 & 0x3f));
+	out[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+/* Decodes the escape at src[*i] (a backslash) into out[0..4), advances *i
+ * and returns the byte count, or -1 when malformed. */
+static int
+jtok_esc(const char *src, size_t n, size_t *i, char *out)
+{
+	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+	const char *f;
+	long cp;
+
+	if (*i + 1 >= n)
+		return -1;
+	if (src[*i + 1] == 'u') {
+		cp = jtok_ucode((const unsigned char *)src, n, i);
+		return cp < 0 ? -1 : jtok_utf8(cp, out);
+	}
+	if (src[*i + 1] == '\0' || (f = strchr(from, src[*i + 1])) == NULL)
+		return -1;
+	out[0] = to[f - from];
+	*i += 2;
+	return 1;
+}
+
+int
+jtok_unescape(const char *src, size_t n, struct buf *out)
+{
+	const char *bs;
+	size_t i = 0, end;
+	char u[4];
+	int k;
+
+	buf_append(out, "", 0);
+	while (i < n) {
+		bs = memchr(src + i, '\\', n - i);
+		end = bs ? (size_t)(bs - src) : n;
+		buf_append(out, src + i, end - i);
+		if (bs == NULL)
+			break;
+		i = end;
+		if ((k = jtok_esc(src, n, &i, u)) < 0)
+			return -1;
+		buf_append(out, u, (size_t)k);
+	}
+	return 0;
+}
+
+const char *
+jtok_str(const struct jdoc *d, int t, struct buf *scratch, size_t *len)
+{
+	const struct jtok *k;
+
+	if (t < 0 || d->tok[t].type != JT_STR)
+		return NULL;
+	k = &d->tok[t];
+	if (!(k->flags & JTOK_ESCAPED)) {
+		if (len)
+			*len = k->len;
+		return d->text + k->start;
+	}
+	if (scratch == NULL)
+		return NULL;
+	buf_reset(scratch);
+	if (jtok_unescape(d->text + k->start, k->len, scratch) < 0)
+		return NULL;
+	if (len)
+		*len = scratch->len;
+	return scratch->data;
+}
+
+int
+jtok_str_eq(const struct jdoc *d, int t, const char *s, size_t n)
+{
+	const char *src;
+	size_t i = 0, j = 0, sn;
+	char u[4];
+	int k;
+
+	if (t < 0 || d->tok[t].type != JT_STR)
+		return 0;
+	src = d->text + d->tok[t].start;
+	sn = d->tok[t].len;
+	if (!(d->tok[t].flags & JTOK_ESCAPED))
+		return sn == n && memcmp(src, s, n) == 0;
+	while (i < sn) {
+		if (src[i] != '\\') {
+			if (j >= n || s[j++] != src[i++])
+				return 0;
+			continue;
+		}
+		if ((k = jtok_esc(src, sn, &i, u)) < 0 || j + (size_t)k > n ||
+		    memcmp(s + j, u, (size_t)k) != 0)
+			return 0;
+		j += (size_t)k;
+	}
+	return j == n;
+}
+
+char *
+jtok_strdup(const struct jdoc *d, int t)
+{
+	struct buf b;
+
+	if (t < 0 || d->tok[t].type != JT_STR)
+		return NULL;
+	if (!(d->tok[t].flags & JTOK_ESCAPED))
+		return xstrndup(d->text + d->tok[t].start, d->tok[t].len);
+	buf_init(&b);
+	if (jtok_unescape(d->text + d->tok[t].start, d->tok[t].len, &b) < 0) {
+		buf_free(&b);
+		return NULL;
+	}
+	return b.data;
+}
+
+int
+jtok_num(const struct jdoc *d, int t, double *out)
+{
+	char small[64], *tmp = small;
+	const struct jtok *k;
+
+	*out = 0;
+	if (t < 0 || d->tok[t].type != JT_NUM)
+		return -1;
+	k = &d->tok[t];
+	if (k->len >= sizeof(small))
+		tmp = xmalloc(k->len + 1);
+	memcpy(tmp, d->text + k->start, k->len);
+	tmp[k->len] = '\0';
+	*out = strtod(tmp, NULL);
+	if (tmp != small)
+		free(tmp);
+	return 0;
+}
+
+const char *
+jtok_raw(const struct jdoc *d, int t, size_t *len)
+{
+	const struct jtok *k;
+
+	if (t < 0) {
+		*len = 0;
+		return NULL;
+	}
+	k = &d->tok[t];
+	if (k->type == JT_STR) {
+		*len = k->len + 2;
+		return d->text + k->start - 1;
+	}
+	*len = k->len;
+	return d->text + k->start;
+}
