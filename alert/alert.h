@@ -27,6 +27,10 @@ struct alerter *alerter_start(const struct config *c, char *err, size_t errlen);
  * delivered stay pending in the outbox for the next start. */
 void	alerter_stop(struct alerter *a);
 
+/* 1 when the alerter's last look at the outbox found nothing due (used by
+ * `kaudit run --idle-exit`). */
+int	alerter_idle(struct alerter *a);
+
 /* Global libcurl init/cleanup, once per process. */
 int	alert_global_init(void);
 void	alert_global_cleanup(void);

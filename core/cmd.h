@@ -9,4 +9,12 @@ int	cmd_migrate(int argc, char **argv);	/* core/cmd_check.c */
 int	cmd_scan(int argc, char **argv);	/* core/cmd_scan.c */
 int	cmd_rules(int argc, char **argv);	/* core/cmd_rules.c: list, test */
 
+struct config;
+struct ruleset;
+
+/* Loads and validates config and rules (and, with check_db, that the
+ * database schema is current), printing every problem to stderr. Shared by
+ * run and check. Returns 0 or -1; on -1 *rs may be NULL. */
+int	run_prepare(const char *path, struct config *c, struct ruleset **rs, int check_db);
+
 #endif

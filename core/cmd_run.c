@@ -1,0 +1,230 @@
+/* cmd_run.c — `kaudit run`: the daemon.
+ *
+ * DESIGN: the main thread loads and validates everything (config, rules,
+ * database schema) before any thread starts, so a broken rule file or a
+ * database that is behind never starts a half-working daemon. Then it
+ * starts ingest.workers worker threads and one alerter thread and sleeps,
+ * waking each second to log progress and to check for a signal or, with
+ * --idle-exit, for quiet. Shutdown: workers finish the batch in hand, commit,
+ * store offsets and leave the group; the alerter finishes the delivery in
+ * hand; what is not delivered stays pending in the outbox for the next start. */
+#include "alert/alert.h"
+#include "core/cmd.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/rulefiles.h"
+#include "core/worker.h"
+#include "core/xmalloc.h"
+#include "schema/db.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define STATS_EVERY_MS	30000
+
+static atomic_int stop_requested;
+
+static void
+on_signal(int sig)
+{
+	atomic_store(&stop_requested, sig);
+}
+
+static void
+run_usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: kaudit run -c FILE [--idle-exit SECONDS]\n"
+	    "\n"
+	    "Consumes audit events from Kafka, evaluates the rules, stores findings in\n"
+	    "PostgreSQL and delivers them to the configured webhooks. SIGTERM or SIGINT\n"
+	    "finish the batch in hand and exit 0.\n"
+	    "\n"
+	    "  -c, --config FILE      configuration (see kaudit check --example)\n"
+	    "      --idle-exit SECS   exit 0 once no message arrived for SECS seconds and\n"
+	    "                         no alert is due (replays, tests, the demo)\n");
+}
+
+/* Loads config and rules and checks the database; everything that can be
+ * wrong is reported before any thread starts. */
+int
+run_prepare(const char *path, struct config *c, struct ruleset **rs, int check_db)
+{
+	struct buf errs;
+	struct rules_options ro = { 0 };
+	enum log_level lvl;
+	char err[512];
+	struct db *db;
+
+	buf_init(&errs);
+	config_defaults(c);
+	if (config_load(c, path, &errs) != 0) {
+		fputs(buf_cstr(&errs), stderr);
+		buf_free(&errs);
+		return -1;
+	}
+	if (log_level_parse(c->log_level, &lvl) == 0)
+		log_set_level(lvl);
+	ro.disabled_ids = (const char *const *)c->disabled_rules.v;
+	ro.ndisabled_ids = c->disabled_rules.n;
+	ro.disabled_tags = (const char *const *)c->disabled_tags.v;
+	ro.ndisabled_tags = c->disabled_tags.n;
+	ro.cluster = c->cluster;
+	*rs = rulefiles_load((const char *const *)c->rules.v, c->rules.n, &ro, &errs);
+	if (*rs == NULL) {
+		fputs(buf_cstr(&errs), stderr);
+		buf_free(&errs);
+		return -1;
+	}
+	buf_free(&errs);
+	if (!check_db)
+		return 0;
+	if ((db = db_connect(c->pg_url, err, sizeof(err))) == NULL) {
+		log_error("postgres: %s", err);
+		return -1;
+	}
+	if (db_check_schema(db, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		db_close(db);
+		return -1;
+	}
+	db_close(db);
+	return 0;
+}
+
+static void
+log_stats(const struct worker_stats *st)
+{
+	log_info("messages %lu events %lu findings %lu bad-input %lu db-retries %lu",
+	    atomic_load(&st->messages), atomic_load(&st->events), atomic_load(&st->findings),
+	    atomic_load(&st->errors), atomic_load(&st->db_retries));
+}
+
+/* True once --idle-exit's condition holds: partitions were assigned, nothing
+ * arrived for idle_ms, no batch in hand, and the alerter found nothing due. */
+static int
+is_idle(struct worker_stats *st, struct alerter *al, long idle_ms, long started_ms)
+{
+	long last = atomic_load(&st->last_message_ms);
+
+	if (!atomic_load(&st->assigned) || atomic_load(&st->busy))
+		return 0;
+	if (last == 0)
+		last = started_ms;
+	return worker_now_ms() - last >= idle_ms && alerter_idle(al);
+}
+
+static void
+install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static int
+supervise(const struct config *c, const struct ruleset *rs, long idle_ms)
+{
+	struct worker_stats st;
+	struct worker **workers = xcalloc((size_t)c->workers, sizeof(*workers));
+	struct alerter *al = NULL;
+	atomic_int wstop = 0;
+	long started = worker_now_ms(), last_stats = started;
+	char err[512];
+	int nw = 0, rc = 0;
+
+	memset(&st, 0, sizeof(st));
+	if ((al = alerter_start(c, err, sizeof(err))) == NULL) {
+		log_error("alerter: %s", err);
+		rc = 1;
+		goto out;
+	}
+	for (nw = 0; nw < c->workers; nw++) {
+		if ((workers[nw] = worker_start(nw, c, rs, &st, &wstop, err, sizeof(err))) == NULL) {
+			log_error("worker %d: %s", nw, err);
+			rc = 1;
+			goto out;
+		}
+	}
+	log_info("running: %d worker(s), %zu webhook(s), group %s, brokers %s", c->workers,
+	    c->nwebhooks, c->group, c->brokers);
+	while (!atomic_load(&stop_requested)) {
+		struct timespec ts = { 0, 200 * 1000000L };
+		nanosleep(&ts, NULL);
+		if (worker_now_ms() - last_stats >= STATS_EVERY_MS) {
+			log_stats(&st);
+			last_stats = worker_now_ms();
+		}
+		if (idle_ms > 0 && is_idle(&st, al, idle_ms, started)) {
+			log_info("idle for %ld s: exiting", idle_ms / 1000);
+			break;
+		}
+	}
+	if (atomic_load(&stop_requested))
+		log_info("signal %d: finishing the batch in hand", atomic_load(&stop_requested));
+out:
+	atomic_store(&wstop, 1);
+	for (int i = 0; i < nw; i++)
+		if (worker_join(workers[i]) != 0)
+			rc = 1;
+	if (al)
+		alerter_stop(al);
+	log_stats(&st);
+	free(workers);
+	return rc;
+}
+
+int
+cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "idle-exit", required_argument, NULL, 'i' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *path = NULL;
+	long idle_ms = 0;
+	struct config c;
+	struct ruleset *rs = NULL;
+	int ch, rc;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 'i': idle_ms = (long)(atof(optarg) * 1000); break;
+		case 'h': run_usage(stdout); return 0;
+		default:  run_usage(stderr); return 2;
+		}
+	}
+	if (path == NULL || optind != argc) {
+		run_usage(stderr);
+		return 2;
+	}
+	if (run_prepare(path, &c, &rs, 1) != 0) {
+		if (rs)
+			ruleset_free(rs);
+		config_free(&c);
+		return 1;
+	}
+	log_info("kaudit: %zu rule(s) loaded from %s", ruleset_count(rs),
+	    c.rules.n ? "the configured paths" : "the built-in pack");
+	install_signals();
+	alert_global_init();
+	rc = supervise(&c, rs, idle_ms);
+	alert_global_cleanup();
+	ruleset_free(rs);
+	config_free(&c);
+	return rc;
+}

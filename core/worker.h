@@ -1,0 +1,38 @@
+/* worker.h — an ingest worker thread: Kafka batch -> decode -> rules ->
+ * one PostgreSQL transaction -> offsets stored.
+ *
+ * DESIGN: each worker owns its consumer, its database connection, its
+ * decoder buffers and its rule scratch; it shares only the immutable rule set
+ * and the config. A batch is retried against the database until it commits
+ * or shutdown is requested; offsets are stored only after the commit, so a
+ * failure at any point redelivers instead of losing. */
+#ifndef KAUDIT_WORKER_H
+#define KAUDIT_WORKER_H
+
+#include <stdatomic.h>
+
+#include "analyze/rules.h"
+#include "core/config.h"
+
+struct worker_stats {
+	atomic_ulong	messages;
+	atomic_ulong	events;
+	atomic_ulong	findings;	/* new findings committed */
+	atomic_ulong	errors;		/* undecodable parts, dead-lettered */
+	atomic_ulong	db_retries;
+	atomic_long	last_message_ms;	/* monotonic ms of the last message seen */
+	atomic_int	assigned;	/* some worker has partitions */
+	atomic_int	busy;		/* batches in hand */
+};
+
+struct worker;
+
+/* Starts a worker thread. stop is polled between batches. */
+struct worker *worker_start(int id, const struct config *c, const struct ruleset *rs,
+	    struct worker_stats *st, atomic_int *stop, char *err, size_t errlen);
+/* Joins the thread (after *stop was set); returns 0 when it ended cleanly. */
+int	worker_join(struct worker *w);
+
+long	worker_now_ms(void);
+
+#endif
