@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# kafka.sh — a throwaway single-node Apache Kafka 3.9.1 (KRaft, combined
+# broker and controller) on 127.0.0.1 for tests and the demo.
+#
+#   kafka.sh fetch                        jars into the cache only
+#   kafka.sh start DIR                    runs a broker under DIR/kafka; prints
+#                                         127.0.0.1:PORT on stdout
+#   kafka.sh stop DIR                     stops it
+#   kafka.sh topic BROKERS NAME PARTS     creates topic NAME with PARTS partitions
+#
+# The jars come from Maven Central through tests/services/kafka-pom.xml and
+# are cached in ${KAUDIT_CACHE:-$HOME/.cache/kaudit}/kafka-3.9.1. Topics that
+# a producer names are also created on first use, with num.partitions=3, so two
+# kaudit workers share them without an explicit `topic` call.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+version=3.9.1
+cache=${KAUDIT_CACHE:-$HOME/.cache/kaudit}/kafka-$version
+# A fixed, valid cluster id (16 bytes, base64url) saves a JVM start for
+# `kafka-storage random-uuid` in every throwaway directory.
+cluster_id=a2F1ZGl0LXRlc3QtY2x1cw
+ready_timeout=${KAUDIT_KAFKA_TIMEOUT:-90}
+
+say() { echo "kafka.sh: $*" >&2; }
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+fetch() {
+	[ -f "$cache/.complete" ] && return 0
+	command -v mvn >/dev/null || { say "mvn not found (run tests/services/deps.sh)"; return 1; }
+	mkdir -p "$(dirname "$cache")"
+	local tmp
+	tmp=$(mktemp -d "$cache.tmp.XXXXXX")
+	say "fetching Apache Kafka $version from Maven Central into $cache"
+	if ! mvn -q -B -f "$here/kafka-pom.xml" dependency:copy-dependencies \
+	    -DoutputDirectory="$tmp" >"$tmp.log" 2>&1; then
+		say "maven failed:"
+		tail -n 30 "$tmp.log" >&2
+		rm -rf "$tmp" "$tmp.log"
+		return 1
+	fi
+	rm -f "$tmp.log"
+	touch "$tmp/.complete"
+	# Another run may have finished first; either copy is good.
+	if ! mv -T "$tmp" "$cache" 2>/dev/null; then
+		rm -rf "$tmp"
+	fi
+	[ -f "$cache/.complete" ]
+}
+
+write_config() {	# kdir bport cport
+	local kdir=$1 bport=$2 cport=$3
+	cat >"$kdir/server.properties" <<EOF
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$cport
+listeners=PLAINTEXT://127.0.0.1:$bport,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://127.0.0.1:$bport
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$kdir/data
+num.partitions=3
+default.replication.factor=1
+auto.create.topics.enable=true
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=3
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=1
+group.initial.rebalance.delay.ms=0
+message.max.bytes=16777216
+replica.fetch.max.bytes=16777216
+log.retention.hours=24
+num.network.threads=2
+num.io.threads=4
+EOF
+	cat >"$kdir/log4j.properties" <<'EOF'
+log4j.rootLogger=INFO, stdout
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka.request.logger=WARN
+log4j.logger.org.apache.kafka.common.config=WARN
+log4j.logger.kafka.log.LogCleaner=WARN
+log4j.logger.state.change.logger=WARN
+EOF
+}
+
+java_opts() {	# kdir: the JVM options of the broker and its storage tool
+	opts=(-Xmx512m -Xms512m -XX:+UseG1GC -Djava.awt.headless=true
+	    "-Dlog4j.configuration=file:$1/log4j.properties" -cp "$cache/*")
+}
+
+start() {	# dir
+	local dir=$1 kdir bport cport pid i opts
+	fetch
+	kdir=$(cd "$dir" && pwd)/kafka
+	mkdir -p "$kdir/data"
+	bport=$(free_port)
+	cport=$(free_port)
+	while [ "$cport" = "$bport" ]; do cport=$(free_port); done
+	write_config "$kdir" "$bport" "$cport"
+	java_opts "$kdir"
+	if ! java "${opts[@]}" kafka.tools.StorageTool format -t "$cluster_id" \
+	    -c "$kdir/server.properties" >"$kdir/format.log" 2>&1; then
+		say "storage format failed:"
+		tail -n 30 "$kdir/format.log" >&2
+		return 1
+	fi
+	# setsid: the broker must not share the caller's terminal signals, and its
+	# output goes to a file so a $(...) caller is not held open.
+	setsid java "${opts[@]}" kafka.Kafka "$kdir/server.properties" >"$kdir/broker.log" 2>&1 </dev/null &
+	pid=$!
+	echo "$pid" >"$kdir/pid"
+	echo "127.0.0.1:$bport" >"$kdir/brokers"
+	for ((i = 0; i < ready_timeout * 2; i++)); do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			say "broker exited during start; log tail:"
+			tail -n 40 "$kdir/broker.log" >&2
+			return 1
+		fi
+		if kcat -b "127.0.0.1:$bport" -L -m 2 >/dev/null 2>&1; then
+			echo "127.0.0.1:$bport"
+			return 0
+		fi
+		sleep 0.5
+	done
+	say "broker not answering on 127.0.0.1:$bport after ${ready_timeout}s; log tail:"
+	tail -n 40 "$kdir/broker.log" >&2
+	stop "$dir"
+	return 1
+}
+
+stop() {	# dir
+	local kdir=$1/kafka pid i
+	[ -f "$kdir/pid" ] || return 0
+	pid=$(cat "$kdir/pid")
+	if kill -TERM "$pid" 2>/dev/null; then
+		for ((i = 0; i < 60; i++)); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.25
+		done
+		if kill -0 "$pid" 2>/dev/null; then
+			say "broker $pid still running after 15 s; killing it"
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+	fi
+	rm -f "$kdir/pid"
+}
+
+topic() {	# brokers name partitions
+	local brokers=$1 name=$2 parts=$3 out
+	fetch
+	out=$(java -Xmx256m -XX:TieredStopAtLevel=1 -Dlog4j.configuration=file:/dev/null \
+	    -cp "$cache/*" org.apache.kafka.tools.TopicCommand \
+	    --bootstrap-server "$brokers" --create --if-not-exists \
+	    --topic "$name" --partitions "$parts" --replication-factor 1 2>&1) || {
+		say "creating topic $name failed: $out"
+		return 1
+	}
+}
+
+case "${1:-}" in
+fetch)	fetch ;;
+start)	[ $# -eq 2 ] || { say "usage: kafka.sh start DIR"; exit 2; }; start "$2" ;;
+stop)	[ $# -eq 2 ] || { say "usage: kafka.sh stop DIR"; exit 2; }; stop "$2" ;;
+topic)	[ $# -eq 4 ] || { say "usage: kafka.sh topic BROKERS NAME PARTITIONS"; exit 2; }
+	topic "$2" "$3" "$4" ;;
+*)	say "usage: kafka.sh fetch | start DIR | stop DIR | topic BROKERS NAME PARTITIONS"; exit 2 ;;
+esac

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# pg.sh — a throwaway PostgreSQL 15 cluster on 127.0.0.1 for tests and the demo.
+#
+#   pg.sh start DIR    initdb + start under DIR/pg; prints the URL
+#                      postgresql://kaudit@127.0.0.1:PORT/kaudit on stdout
+#   pg.sh stop DIR     stops it
+#
+# Trust authentication on 127.0.0.1 and on a unix socket inside DIR/pg only;
+# fsync off, since the data is thrown away. As root, the server runs as the
+# `postgres` system user (PostgreSQL refuses root), which then owns DIR/pg.
+set -euo pipefail
+
+pgbin=${KAUDIT_PG_BIN:-/usr/lib/postgresql/15/bin}
+
+say() { echo "pg.sh: $*" >&2; }
+
+as_pg() {
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+start() {	# dir
+	local pdir port url
+	[ -x "$pgbin/initdb" ] || { say "$pgbin/initdb not found (run tests/services/deps.sh)"; return 1; }
+	pdir=$(cd "$1" && pwd)/pg
+	mkdir -p "$pdir"
+	if [ "$(id -u)" -eq 0 ]; then
+		id postgres >/dev/null 2>&1 || { say "no postgres system user"; return 1; }
+		# The server user must reach DIR/pg through every parent.
+		chmod 755 "$1"
+		chown postgres: "$pdir"
+	fi
+	if ! as_pg "$pgbin/initdb" -D "$pdir/data" -U postgres -A trust -E UTF8 \
+	    --no-locale --no-sync >"$pdir/initdb.log" 2>&1; then
+		say "initdb failed:"
+		tail -n 30 "$pdir/initdb.log" >&2
+		return 1
+	fi
+	port=$(free_port)
+	as_pg tee -a "$pdir/data/postgresql.conf" >/dev/null <<EOF
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$pdir'
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+max_connections = 100
+shared_buffers = 128MB
+log_min_messages = warning
+log_min_error_statement = error
+EOF
+	as_pg tee "$pdir/data/pg_hba.conf" >/dev/null <<EOF
+local	all	all			trust
+host	all	all	127.0.0.1/32	trust
+EOF
+	if ! as_pg "$pgbin/pg_ctl" -D "$pdir/data" -l "$pdir/server.log" -w -t 60 \
+	    -o "-k $pdir" start >"$pdir/pg_ctl.log" 2>&1; then
+		say "server did not start:"
+		tail -n 30 "$pdir/server.log" "$pdir/pg_ctl.log" >&2
+		return 1
+	fi
+	head -n 1 "$pdir/data/postmaster.pid" >"$pdir/pid"
+	echo "$port" >"$pdir/port"
+	if ! as_pg "$pgbin/psql" -X -q -v ON_ERROR_STOP=1 -h "$pdir" -p "$port" \
+	    -U postgres -d postgres >"$pdir/setup.log" 2>&1 <<EOF
+create role kaudit login superuser;
+create database kaudit owner kaudit;
+EOF
+	then
+		say "creating role and database failed:"
+		cat "$pdir/setup.log" >&2
+		stop "$1"
+		return 1
+	fi
+	url="postgresql://kaudit@127.0.0.1:$port/kaudit"
+	echo "$url" >"$pdir/url"
+	echo "$url"
+}
+
+stop() {	# dir
+	local pdir=$1/pg pid i
+	[ -f "$pdir/data/postmaster.pid" ] || return 0
+	if ! as_pg "$pgbin/pg_ctl" -D "$pdir/data" -m immediate -w -t 20 stop \
+	    >/dev/null 2>&1; then
+		pid=$(cat "$pdir/pid" 2>/dev/null || true)
+		if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+			say "pg_ctl stop failed; killing $pid"
+			kill -KILL "$pid" 2>/dev/null || true
+			for ((i = 0; i < 40; i++)); do
+				kill -0 "$pid" 2>/dev/null || break
+				sleep 0.25
+			done
+		fi
+	fi
+}
+
+case "${1:-}" in
+start)	[ $# -eq 2 ] || { say "usage: pg.sh start DIR"; exit 2; }; start "$2" ;;
+stop)	[ $# -eq 2 ] || { say "usage: pg.sh stop DIR"; exit 2; }; stop "$2" ;;
+*)	say "usage: pg.sh start DIR | stop DIR"; exit 2 ;;
+esac

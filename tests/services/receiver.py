@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""receiver.py — a webhook receiver for tests and the demo.
+
+Records every request as one JSON line
+  {"time", "method", "path", "headers": {...}, "body": <text>}
+appended and flushed to --log before it answers, so a test that saw the
+answer also sees the record. Answers:
+  /fail...            500
+  /flaky/K/<rest>     500 for the first K requests to that exact path, then 200
+  /slow/MS/<rest>     sleeps MS milliseconds, then 200
+  anything else       200
+Usage: receiver.py --port P --log FILE   (port 0: pick a free one; the port
+is printed alone on the first line of stdout). Binds 127.0.0.1 only.
+"""
+
+import argparse
+import json
+import signal
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+MAX_BODY = 64 * 1024 * 1024
+
+
+class Recorder:
+    def __init__(self, path):
+        self.lock = threading.Lock()
+        self.file = open(path, "a", encoding="utf-8")
+        self.seen = {}
+
+    def record(self, rec):
+        line = json.dumps(rec, ensure_ascii=False)
+        with self.lock:
+            self.file.write(line + "\n")
+            self.file.flush()
+
+    def count(self, path):
+        """Returns how many requests reached path, this one included."""
+        with self.lock:
+            n = self.seen.get(path, 0) + 1
+            self.seen[path] = n
+            return n
+
+
+def flaky_limit(path):
+    parts = path.split("/")
+    # "", "flaky", K, rest...
+    if len(parts) >= 3 and parts[1] == "flaky":
+        try:
+            return int(parts[2])
+        except ValueError:
+            return None
+    return None
+
+
+def slow_ms(path):
+    parts = path.split("/")
+    if len(parts) >= 3 and parts[1] == "slow":
+        try:
+            return max(0, int(parts[2]))
+        except ValueError:
+            return None
+    return None
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "kaudit-receiver/1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def read_body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            total = 0
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                total += size
+                if total > MAX_BODY:
+                    raise ValueError("body too large")
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            return b"".join(chunks)
+        n = int(self.headers.get("Content-Length") or 0)
+        if n > MAX_BODY:
+            raise ValueError("body too large")
+        return self.rfile.read(n) if n > 0 else b""
+
+    def answer(self, code, text):
+        data = (text + "\n").encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def handle_any(self):
+        try:
+            body = self.read_body()
+        except ValueError as e:
+            self.close_connection = True
+            self.answer(413, str(e))
+            return
+        path = self.path.split("?", 1)[0]
+        rec = self.server.recorder
+        rec.record({
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+            + ".%06dZ" % (time.time() % 1 * 1e6),
+            "method": self.command,
+            "path": self.path,
+            "headers": {k: v for k, v in self.headers.items()},
+            "body": body.decode("utf-8", errors="replace"),
+        })
+        n = rec.count(path)
+        if path.startswith("/fail"):
+            self.answer(500, "failing on purpose")
+            return
+        k = flaky_limit(path)
+        if k is not None and n <= k:
+            self.answer(500, "flaky: request %d of %d failing" % (n, k))
+            return
+        ms = slow_ms(path)
+        if ms:
+            time.sleep(ms / 1000.0)
+        self.answer(200, "ok")
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = handle_any
+
+
+def main():
+    ap = argparse.ArgumentParser(description="record webhook deliveries")
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--log", required=True)
+    args = ap.parse_args()
+
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server.daemon_threads = True
+    server.recorder = Recorder(args.log)
+    print(server.server_address[1], flush=True)
+
+    def stop(signum, frame):
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    server.serve_forever(poll_interval=0.2)
+    server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
