@@ -1,0 +1,234 @@
+/* test_config.c — config loading: defaults, every key type, and the
+ * `file:line: message` errors for unknown keys, wrong types, bad values and
+ * unset environment variables. */
+#include "core/config.h"
+#include "tests/unit/t.h"
+
+#include <stdlib.h>
+
+static int
+load(struct config *c, const char *text, struct buf *errs)
+{
+	config_defaults(c);
+	buf_reset(errs);
+	return config_load_text(c, "t.yaml", text, strlen(text), errs);
+}
+
+static int
+has(const struct buf *errs, const char *needle)
+{
+	return strstr(buf_cstr(errs), needle) != NULL;
+}
+
+static void
+test_defaults(void)
+{
+	struct config c;
+	struct buf e;
+
+	buf_init(&e);
+	T_INTEQ(load(&c, "", &e), 0);
+	T_STREQ(c.brokers, "127.0.0.1:9092");
+	T_INTEQ(c.topics.n, 1);
+	T_STREQ(c.topics.v[0], "k8s-audit");
+	T_STREQ(c.group, "kaudit");
+	T_INTEQ(c.workers, 2);
+	T_INTEQ(c.max_message_bytes, 4194304);
+	T_INTEQ(c.nwebhooks, 0);
+	T_INTEQ(c.rules.n, 0);
+	T_STREQ(c.cluster, "default");
+	config_free(&c);
+	buf_free(&e);
+}
+
+static void
+test_full(void)
+{
+	static const char text[] =
+	    "cluster: prod\n"
+	    "kafka:\n"
+	    "  brokers: \"k1:9092,k2:9092\"\n"
+	    "  topics: [a, b]\n"
+	    "  group: g\n"
+	    "  properties: {\"security.protocol\": ssl, fetch.min.bytes: 1}\n"
+	    "ingest:\n"
+	    "  workers: 4\n"
+	    "  max_message_bytes: 2048\n"
+	    "  envelope_field: message\n"
+	    "postgres:\n"
+	    "  url: postgresql://x@y/z\n"
+	    "alert:\n"
+	    "  webhooks:\n"
+	    "    - name: soc\n"
+	    "      url: http://127.0.0.1:9000/hook\n"
+	    "      min_severity: high\n"
+	    "      categories: [exec, rbac]\n"
+	    "      headers: {Authorization: \"Bearer t\"}\n"
+	    "    - name: all\n"
+	    "      url: https://example.invalid/x\n"
+	    "  max_attempts: 3\n"
+	    "rules: [config/rules, extra.yaml]\n"
+	    "disabled_rules: [k8s.exec.pod]\n"
+	    "log_level: debug\n";
+	struct config c;
+	struct buf e;
+
+	buf_init(&e);
+	T_INTEQ(load(&c, text, &e), 0);
+	T_STREQ(buf_cstr(&e), "");
+	T_STREQ(c.cluster, "prod");
+	T_STREQ(c.brokers, "k1:9092,k2:9092");
+	T_INTEQ(c.topics.n, 2);
+	T_STREQ(c.topics.v[1], "b");
+	T_INTEQ(c.kafka_props.n, 2);
+	T_STREQ(c.kafka_props.v[0].key, "security.protocol");
+	T_STREQ(c.kafka_props.v[1].value, "1");
+	T_INTEQ(c.workers, 4);
+	T_INTEQ(c.max_message_bytes, 2048);
+	T_STREQ(c.envelope_field, "message");
+	T_INTEQ(c.nwebhooks, 2);
+	T_STREQ(c.webhooks[0].name, "soc");
+	T_INTEQ(c.webhooks[0].min_severity, SEV_HIGH);
+	T_INTEQ(c.webhooks[0].categories.n, 2);
+	T_STREQ(c.webhooks[0].headers.v[0].value, "Bearer t");
+	T_INTEQ(c.webhooks[1].timeout_ms, 5000);
+	T_INTEQ(c.webhooks[1].min_severity, SEV_INFO);
+	T_INTEQ(c.alert_max_attempts, 3);
+	T_INTEQ(c.rules.n, 2);
+	T_STREQ(c.disabled_rules.v[0], "k8s.exec.pod");
+	T_STREQ(c.log_level, "debug");
+	config_free(&c);
+	buf_free(&e);
+}
+
+static void
+test_errors(void)
+{
+	static const char text[] =
+	    "kafka:\n"
+	    "  brokers: a\n"
+	    "  bogus: 1\n"			/* line 3: unknown key */
+	    "ingest:\n"
+	    "  workers: many\n"			/* line 5: not an integer */
+	    "  batch_max: 0\n"			/* line 6: out of range */
+	    "alert:\n"
+	    "  webhooks:\n"
+	    "    - name: x\n"			/* line 9: no url */
+	    "      min_severity: urgent\n"	/* line 10: bad severity */
+	    "      colour: red\n"		/* line 11: unknown webhook key */
+	    "rules: {a: b}\n"			/* line 12: wrong type */
+	    "log_level: loud\n"			/* line 13 */
+	    "postgres: [1]\n";			/* line 14: section not a mapping */
+	struct config c;
+	struct buf e;
+
+	buf_init(&e);
+	T_INTEQ(load(&c, text, &e), -1);
+	T_ASSERT(has(&e, "t.yaml:3: unknown key \"kafka.bogus\""));
+	T_ASSERT(has(&e, "t.yaml:5: ingest.workers: expected an integer, got \"many\""));
+	T_ASSERT(has(&e, "t.yaml:6: ingest.batch_max: 0 is out of range"));
+	T_ASSERT(has(&e, "t.yaml:9: alert.webhooks: webhook \"x\" needs an http:// or https:// url"));
+	T_ASSERT(has(&e, "t.yaml:10: min_severity: \"urgent\" is not one of"));
+	T_ASSERT(has(&e, "t.yaml:11: alert.webhooks: unknown key \"colour\""));
+	T_ASSERT(has(&e, "t.yaml:12: rules: expected a list, got a mapping"));
+	T_ASSERT(has(&e, "t.yaml:13: log_level: \"loud\" is not one of"));
+	T_ASSERT(has(&e, "t.yaml:14: postgres: expected a mapping, got a list"));
+	config_free(&c);
+	buf_free(&e);
+}
+
+static void
+test_env(void)
+{
+	struct config c;
+	struct buf e;
+
+	buf_init(&e);
+	setenv("KAUDIT_T_PASS", "s3cret", 1);
+	unsetenv("KAUDIT_T_UNSET");
+	T_INTEQ(load(&c, "postgres:\n  url: \"postgresql://u:${KAUDIT_T_PASS}@h/db\"\n", &e), 0);
+	T_STREQ(c.pg_url, "postgresql://u:s3cret@h/db");
+	config_free(&c);
+	T_INTEQ(load(&c, "kafka:\n  group: \"${KAUDIT_T_UNSET}\"\n", &e), -1);
+	T_ASSERT(has(&e, "t.yaml:2: environment variable KAUDIT_T_UNSET is not set"));
+	config_free(&c);
+	T_INTEQ(load(&c, "kafka:\n  group: \"${oops\"\n", &e), -1);
+	T_ASSERT(has(&e, "t.yaml:2: unterminated ${"));
+	config_free(&c);
+	buf_free(&e);
+}
+
+static void
+test_syntax(void)
+{
+	struct config c;
+	struct buf e;
+
+	buf_init(&e);
+	T_INTEQ(load(&c, "kafka:\n  brokers: [a\n  group: b\n", &e), -1);
+	T_ASSERT(has(&e, "t.yaml:"));
+	config_free(&c);
+	T_INTEQ(load(&c, "alert:\n  webhooks:\n    - {name: a, url: http://x}\n"
+	    "    - {name: a, url: http://y}\n", &e), -1);
+	T_ASSERT(has(&e, "t.yaml:4: alert.webhooks: duplicate webhook name \"a\""));
+	config_free(&c);
+	T_INTEQ(load(&c, "kafka:\n  topics: []\n", &e), -1);
+	T_ASSERT(has(&e, "kafka.topics: at least one topic is needed"));
+	config_free(&c);
+	buf_free(&e);
+}
+
+static void
+test_example_roundtrip(void)
+{
+	struct config c;
+	struct buf ex, e;
+
+	buf_init(&ex);
+	buf_init(&e);
+	config_example(&ex);
+	T_ASSERT(strstr(buf_cstr(&ex), "max_message_bytes: 4194304") != NULL);
+	/* The documented example must itself be a valid config. */
+	T_INTEQ(load(&c, buf_cstr(&ex), &e), 0);
+	T_STREQ(buf_cstr(&e), "");
+	T_INTEQ(c.nwebhooks, 1);
+	config_free(&c);
+	buf_free(&ex);
+	buf_free(&e);
+}
+
+/* config/kaudit.example.yaml is generated from the key table; it must not
+ * drift from it. Regenerate with `bin/kaudit check --example`. */
+static void
+test_example_file_current(void)
+{
+	struct buf ex, file;
+	char chunk[4096];
+	size_t n;
+	FILE *f = fopen("config/kaudit.example.yaml", "rb");
+
+	buf_init(&ex);
+	buf_init(&file);
+	config_example(&ex);
+	T_ASSERT(f != NULL);
+	while (f && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_append(&file, chunk, n);
+	if (f)
+		fclose(f);
+	T_STREQ(buf_cstr(&file), buf_cstr(&ex));
+	buf_free(&ex);
+	buf_free(&file);
+}
+
+int
+main(void)
+{
+	T_RUN(test_defaults);
+	T_RUN(test_full);
+	T_RUN(test_errors);
+	T_RUN(test_env);
+	T_RUN(test_syntax);
+	T_RUN(test_example_roundtrip);
+	T_RUN(test_example_file_current);
+	return t_done();
+}
