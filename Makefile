@@ -81,7 +81,7 @@ unit: bin/kaudit $(UNIT_BIN)
 
 # The test runner prints one line per test and closes with "N passed, N failed".
 check: bin/kaudit $(UNIT_BIN)
-	$(Q)BUILD=$(BUILD) tests/run.sh
+	$(Q)BUILD=$(BUILD) SANITIZE=$(SANITIZE) tests/run.sh
 
 demo: bin/kaudit
 	$(Q)tests/services/demo.sh

@@ -6,13 +6,15 @@
 # failure of its own, so a crash can never pass silently.
 #   unit         build/*/tests/* binaries (no services)
 #   rules        bin/kaudit rules test tests/rules (golden rule tests)
+#   fuzz         every fuzz target replayed over its seeds (make fuzz-replay)
 #   integration  tests/integration/*.sh against real Kafka, PostgreSQL and an
-#                HTTP receiver started by tests/services/up.sh
+#                HTTP receiver started by tests/services/up.sh (started before
+#                the unit suites too: the storage and alert tests need them)
 # KAUDIT_TESTS=unit,rules limits the suites (default: all).
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build/rel}
-SUITES=${KAUDIT_TESTS:-unit,rules,integration}
+SUITES=${KAUDIT_TESTS:-unit,rules,fuzz,integration}
 log_dir=$(mktemp -d /tmp/kaudit-tests.XXXXXX)
 pass=0
 fail=0
@@ -36,6 +38,21 @@ run_suite() {	# name, command...
 	fail=$((fail + f))
 }
 
+# Unit tests of the storage and alert layers and every integration test use
+# the real services; start them once for the whole run.
+env_file=
+case ",$SUITES," in *,unit,*|*,integration,*)
+	if env_file=$(tests/services/up.sh); then
+		# shellcheck disable=SC1090
+		. "$env_file"
+		trap 'tests/services/down.sh "$env_file" >/dev/null 2>&1' EXIT
+	else
+		echo "FAIL services: tests/services/up.sh could not start Kafka, PostgreSQL and the receiver"
+		fail=$((fail + 1))
+		env_file=
+	fi
+esac
+
 case ",$SUITES," in *,unit,*)
 	for t in "$BUILD"/tests/*; do
 		[ -x "$t" ] || continue
@@ -47,18 +64,18 @@ case ",$SUITES," in *,rules,*)
 	run_suite rules bin/kaudit rules test tests/rules
 esac
 
+case ",$SUITES," in *,fuzz,*)
+	# Replays every fuzz target's seeds and saved crashes with the normal
+	# compiler (and the sanitizers when SANITIZE is set).
+	run_suite fuzz-replay make --no-print-directory fuzz-replay SANITIZE="${SANITIZE:-}"
+esac
+
 case ",$SUITES," in *,integration,*)
-	if ! env_file=$(tests/services/up.sh); then
-		echo "FAIL services: tests/services/up.sh could not start Kafka, PostgreSQL and the receiver"
-		fail=$((fail + 1))
-	else
-		# shellcheck disable=SC1090
-		. "$env_file"
+	if [ -n "$env_file" ]; then
 		for t in tests/integration/*.sh; do
 			[ -f "$t" ] || continue
 			run_suite "it:$(basename "$t" .sh)" bash "$t"
 		done
-		tests/services/down.sh "$env_file" >/dev/null 2>&1
 	fi
 esac
 
