@@ -148,6 +148,7 @@ jtok_ucode(const unsigned char *s, size_t n, size_t *i)
 static int
 jtok_scan_escape(struct jparse *p, size_t *i)
 {
+	size_t at;
 	long cp;
 
 	if (*i + 1 >= p->n)
@@ -157,16 +158,53 @@ jtok_scan_escape(struct jparse *p, size_t *i)
 		*i += 2;
 		return 0;
 	case 'u':
+		at = *i;
 		cp = jtok_ucode(p->s, p->n, i);
 		if (cp == -1)
-			return jtok_fail(p, *i, "expected 4 hex digits after \\u");
+			return jtok_fail(p, at, "expected 4 hex digits after \\u");
 		if (cp == -2)
-			return jtok_fail(p, *i, "unpaired UTF-16 surrogate in \\u escape");
+			return jtok_fail(p, at, "unpaired UTF-16 surrogate in \\u escape");
 		return 0;
 	default:
 		return jtok_fail(p, *i, "invalid escape, expected one of \"\\/bfnrtu");
 	}
 }
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define ONES	0x0101010101010101ull
+#define HIGHS	0x8080808080808080ull
+
+/* Skips plain string bytes eight at a time: a word is plain when none of its
+ * bytes is '"', '\\' or below 0x20 (the classic has-zero-byte tests). The
+ * lowest flagged byte is exact, so the scan stops on the first special one. */
+static inline size_t
+jtok_skip_plain(const unsigned char *s, size_t k, size_t n)
+{
+	uint64_t w, hit;
+
+	while (k + 8 <= n) {
+		memcpy(&w, s + k, 8);
+		hit = ((w ^ (ONES * '"')) - ONES) & ~(w ^ (ONES * '"'));
+		hit |= ((w ^ (ONES * '\\')) - ONES) & ~(w ^ (ONES * '\\'));
+		hit |= (w - ONES * 0x20) & ~w;
+		hit &= HIGHS;
+		if (hit)
+			return k + (size_t)(__builtin_ctzll(hit) >> 3);
+		k += 8;
+	}
+	while (k < n && !str_stop[s[k]])
+		k++;
+	return k;
+}
+#else
+static inline size_t
+jtok_skip_plain(const unsigned char *s, size_t k, size_t n)
+{
+	while (k < n && !str_stop[s[k]])
+		k++;
+	return k;
+}
+#endif
 
 /* *i is just after the opening quote; on success it is at the closing one. */
 static inline int
@@ -176,8 +214,7 @@ jtok_scan_string(struct jparse *p, size_t *i, uint8_t *flags)
 	size_t k = *i, n = p->n;
 
 	for (;;) {
-		while (k < n && !str_stop[s[k]])
-			k++;
+		k = jtok_skip_plain(s, k, n);
 		if (k >= n)
 			return jtok_fail(p, k, "unterminated string");
 		if (s[k] == '"')
@@ -309,7 +346,9 @@ value:
 	}
 key:
 	SKIP_WS();
-	if (pos >= n || s[pos] != '"')
+	if (pos >= n)
+		return jtok_fail(p, pos, "unexpected end of input, expected an object key");
+	if (s[pos] != '"')
 		return jtok_fail(p, pos, "expected '\"' starting an object key");
 	d->tok[stack[depth - 1]].size++;
 	if ((t = jtok_push(p, JT_STR, pos + 1)) < 0)
@@ -320,7 +359,9 @@ key:
 	d->tok[t].len = (uint32_t)(pos - d->tok[t].start);
 	pos++;
 	SKIP_WS();
-	if (pos >= n || s[pos] != ':')
+	if (pos >= n)
+		return jtok_fail(p, pos, "unexpected end of input, expected ':'");
+	if (s[pos] != ':')
 		return jtok_fail(p, pos, "expected ':'");
 	pos++;
 	goto value;
@@ -329,13 +370,17 @@ after:
 		goto done;
 	SKIP_WS();
 	top = stack[depth - 1];
-	if (pos < n && s[pos] == ',') {
+	if (pos >= n)
+		return jtok_fail(p, pos, d->tok[top].type == JT_OBJ ?
+		    "unexpected end of input, expected ',' or '}'" :
+		    "unexpected end of input, expected ',' or ']'");
+	if (s[pos] == ',') {
 		pos++;
 		if (d->tok[top].type == JT_OBJ)
 			goto key;
 		goto value;
 	}
-	if (pos < n && s[pos] == (d->tok[top].type == JT_OBJ ? '}' : ']'))
+	if (s[pos] == (d->tok[top].type == JT_OBJ ? '}' : ']'))
 		goto close;
 	return jtok_fail(p, pos, d->tok[top].type == JT_OBJ ?
 	    "expected ',' or '}'" : "expected ',' or ']'");
