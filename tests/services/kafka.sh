@@ -44,9 +44,13 @@ fetch() {
 	fi
 	rm -f "$tmp.log"
 	touch "$tmp/.complete"
-	# Another run may have finished first; either copy is good.
-	if ! mv -T "$tmp" "$cache" 2>/dev/null; then
+	# Another run may have finished first; either copy is good. A cache dir
+	# without the marker is a broken leftover.
+	if [ -f "$cache/.complete" ]; then
 		rm -rf "$tmp"
+	else
+		rm -rf "$cache"
+		mv -T "$tmp" "$cache" 2>/dev/null || rm -rf "$tmp"
 	fi
 	[ -f "$cache/.complete" ]
 }
