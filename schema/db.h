@@ -82,5 +82,7 @@ int	db_outbox_end(struct db *db, int commit, char *err, size_t errlen);
 
 /* Counts for tests and the demo. */
 int	db_outbox_pending(struct db *db, long *pending, char *err, size_t errlen);
+/* Pending rows whose next attempt is due now (the daemon's --idle-exit). */
+int	db_outbox_due(struct db *db, long *due, char *err, size_t errlen);
 
 #endif
