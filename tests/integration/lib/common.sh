@@ -1,0 +1,235 @@
+# common.sh — shared by tests/integration/*.sh (sourced, not run).
+#
+# Each test gets its own database (it_NAME), topic, consumer group and receiver
+# path (/it/NAME-PID/...), so tests share the services from tests/services/up.sh
+# but none of their rows. The service addresses come from the environment
+# that tests/run.sh exported from up.sh's env file.
+#
+# it_ok CHECK / it_fail CHECK WHY print "PASS NAME:CHECK" / "FAIL NAME:CHECK: WHY";
+# it_done exits non-zero when any check failed.
+
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../../.." || exit 1
+
+IT_NAME=${IT_NAME:?IT_NAME must be set before sourcing common.sh}
+IT_FAILS=0
+IT_PIDS=()
+KAUDIT=${KAUDIT:-bin/kaudit}
+
+it_ok() { echo "PASS $IT_NAME:$1"; }
+it_fail() { echo "FAIL $IT_NAME:$1: $2"; IT_FAILS=$((IT_FAILS + 1)); }
+it_log() { echo "  $IT_NAME: $*" >&2; }
+
+# Ends the test at once: the remaining checks cannot run.
+it_abort() {
+	it_fail "$1" "$2"
+	exit 1
+}
+
+it_cleanup() {
+	local p
+	for p in "${IT_PIDS[@]}"; do
+		kill -KILL "$p" 2>/dev/null
+	done
+	if [ "${KAUDIT_KEEP:-0}" = 1 ]; then
+		it_log "kept $IT_DIR"
+	else
+		rm -rf "$IT_DIR"
+	fi
+}
+
+it_done() {
+	[ "$IT_FAILS" -eq 0 ]
+	exit $?
+}
+
+# The shared corpus sits beside the clone; a copy on this machine otherwise.
+it_corpus() {
+	local d
+	for d in ${KAUDIT_CORPUS:-} ../shared/corpus /work/shared/corpus; do
+		[ -d "$d/falcosecurity-falco-trace-files" ] && { echo "$d"; return 0; }
+	done
+	return 1
+}
+
+# it_init: checks the environment, makes a work dir and a fresh database.
+it_init() {
+	local v
+	for v in KAUDIT_KAFKA_BROKERS KAUDIT_PG_URL KAUDIT_RECEIVER_URL KAUDIT_RECEIVER_LOG; do
+		[ -n "${!v:-}" ] || it_abort setup "$v is not set (run through tests/run.sh, which starts tests/services/up.sh)"
+	done
+	[ -x "$KAUDIT" ] || it_abort setup "$KAUDIT not built"
+	IT_DIR=$(mktemp -d "/tmp/kaudit-it-$IT_NAME.XXXXXX")
+	trap it_cleanup EXIT
+	IT_CORPUS=$(it_corpus) || it_abort setup "corpus not found in ../shared/corpus or /work/shared/corpus"
+	IT_DB=it_${IT_NAME//-/_}
+	IT_DB_URL=${KAUDIT_PG_URL%/*}/$IT_DB
+	it_newdb "$IT_DB" || it_abort setup "could not create database $IT_DB"
+	# Receiver paths carry the pid too: a rerun against the same receiver
+	# must not see the requests (or the /flaky counters) of an earlier run.
+	IT_RUN=$IT_NAME-$$
+	IT_HOOK=$KAUDIT_RECEIVER_URL/it/$IT_RUN/hook
+}
+
+it_newdb() {	# name
+	psql -X -q -v ON_ERROR_STOP=1 "$KAUDIT_PG_URL" -c "set client_min_messages to warning" \
+	    -c "drop database if exists $1" -c "create database $1" >/dev/null
+}
+
+# it_sql SQL [URL]: one query, unaligned, tab-separated, no header.
+it_sql() {
+	psql -X -A -t -q -F $'\t' -v ON_ERROR_STOP=1 "${2:-$IT_DB_URL}" -c "$1"
+}
+
+# it_config FILE TOPIC GROUP [EXTRA_YAML]: writes a daemon config. EXTRA_YAML
+# is appended and may hold ingest/alert overrides (the keys below are left out
+# when EXTRA_YAML has them).
+it_config() {
+	local file=$1 topic=$2 group=$3 extra=${4:-}
+	{
+		echo "cluster: it-$IT_NAME"
+		echo "kafka:"
+		echo "  brokers: \"$KAUDIT_KAFKA_BROKERS\""
+		echo "  topics: [\"$topic\"]"
+		echo "  group: \"$group\""
+		echo "  properties: {\"auto.offset.reset\": \"earliest\"}"
+		echo "postgres:"
+		echo "  url: \"$IT_DB_URL\""
+		echo "log_level: info"
+		if ! grep -q '^ingest:' <<<"$extra"; then
+			echo "ingest:"
+			echo "  workers: 2"
+			echo "  batch_max: 200"
+			echo "  batch_ms: 100"
+		fi
+		if ! grep -q '^alert:' <<<"$extra"; then
+			echo "alert:"
+			echo "  webhooks:"
+			echo "    - name: receiver"
+			echo "      url: \"$IT_HOOK\""
+			echo "  max_attempts: 8"
+			echo "  backoff_ms: 200"
+		fi
+		[ -n "$extra" ] && printf '%s\n' "$extra"
+	} >"$file"
+}
+
+# it_migrate CONFIG: applies the schema to this test's database.
+it_migrate() {
+	"$KAUDIT" migrate -c "$1" >"$IT_DIR/migrate.log" 2>&1 || {
+		sed 's/^/    /' "$IT_DIR/migrate.log" >&2
+		return 1
+	}
+}
+
+# it_topic NAME PARTITIONS: creates a topic (kafka.sh uses TopicCommand).
+it_topic() {
+	tests/services/kafka.sh topic "$KAUDIT_KAFKA_BROKERS" "$1" "$2"
+}
+
+# it_produce_lines TOPIC FILE [kcat args]: one message per non-empty line.
+it_produce_lines() {
+	local topic=$1 file=$2
+	shift 2
+	grep -v '^[[:space:]]*$' "$file" |
+	    kcat -P -b "$KAUDIT_KAFKA_BROKERS" -t "$topic" -X message.max.bytes=16000000 "$@"
+}
+
+# it_produce_files TOPIC [kcat args] -- FILE...: one message per file.
+it_produce_files() {
+	local topic=$1 args=()
+	shift
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do args+=("$1"); shift; done
+	shift
+	kcat -P -b "$KAUDIT_KAFKA_BROKERS" -t "$topic" -X message.max.bytes=16000000 \
+	    "${args[@]}" "$@"
+}
+
+# it_run CONFIG LOG TIMEOUT [run args]: runs the daemon in the foreground,
+# bounded by TIMEOUT seconds; returns its exit status (124 on timeout).
+it_run() {
+	local cfg=$1 log=$2 limit=$3
+	shift 3
+	timeout -k 5 "$limit" "$KAUDIT" run -c "$cfg" "$@" >>"$log" 2>&1
+}
+
+# it_start CONFIG LOG: the daemon in the background; sets IT_PID.
+it_start() {
+	"$KAUDIT" run -c "$1" >>"$2" 2>&1 &
+	IT_PID=$!
+	IT_PIDS+=("$IT_PID")
+}
+
+# it_wait_exit PID SECONDS: waits for a background daemon; its exit status,
+# or 124 (after killing it) when it outlives SECONDS.
+it_wait_exit() {
+	local pid=$1 i
+	for ((i = 0; i < $2 * 10; i++)); do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			wait "$pid"
+			return $?
+		fi
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 124
+}
+
+# it_wait_sql SQL SECONDS: polls until SQL returns a non-empty, non-zero value.
+it_wait_sql() {
+	local i v
+	for ((i = 0; i < $2 * 5; i++)); do
+		v=$(it_sql "$1" 2>/dev/null)
+		[ -n "$v" ] && [ "$v" != 0 ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+# it_scan_set FILE...: the sorted (audit_id, rule) set `kaudit scan` prints.
+it_scan_set() {
+	"$KAUDIT" scan "$@" 2>>"$IT_DIR/scan.err" | jq -r '[.audit_id, .rule] | @tsv' | sort -u
+}
+
+# it_db_set: the sorted (audit_id, rule) set in kaudit.findings.
+it_db_set() {
+	it_sql "select audit_id, rule from kaudit.findings" | sort -u
+}
+
+# it_received PATH_PREFIX: requests the receiver recorded under
+# $KAUDIT_RECEIVER_URL/PATH_PREFIX, one per line: delivery id, audit_id, rule.
+it_received() {
+	jq -r --arg p "$1" '
+	    select(.path | startswith($p)) |
+	    ([.headers | to_entries[] | select(.key | ascii_downcase == "x-kaudit-delivery") | .value][0] // "-") as $id |
+	    (.body | fromjson? // {}) as $f |
+	    [$id, ($f.audit_id // "-"), ($f.rule // "-")] | @tsv' "$KAUDIT_RECEIVER_LOG"
+}
+
+# it_same CHECK WANT_FILE GOT_FILE: passes when both sorted sets are equal and
+# WANT is not empty; otherwise says what differs.
+it_same() {
+	local check=$1 want=$2 got=$3 missing extra
+	if [ ! -s "$want" ]; then
+		it_fail "$check" "expected set is empty"
+		return
+	fi
+	missing=$(comm -23 "$want" "$got" | wc -l)
+	extra=$(comm -13 "$want" "$got" | wc -l)
+	if [ "$missing" -eq 0 ] && [ "$extra" -eq 0 ]; then
+		it_ok "$check"
+		return
+	fi
+	local why="$(wc -l <"$want") expected, $missing missing"
+	[ "$missing" -gt 0 ] && why+=" (e.g. $(comm -23 "$want" "$got" | head -n 1 | tr '\t' ' '))"
+	why+=", $extra unexpected"
+	[ "$extra" -gt 0 ] && why+=" (e.g. $(comm -13 "$want" "$got" | head -n 1 | tr '\t' ' '))"
+	it_fail "$check" "$why"
+}
+
+# it_show_log FILE: the tail of a daemon log, on stderr (kept by tests/run.sh).
+it_show_log() {
+	echo "  --- $1 (tail)" >&2
+	tail -n 30 "$1" | sed 's/^/    /' >&2
+}
