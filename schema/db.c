@@ -68,6 +68,7 @@
 	" SELECT DISTINCT ins.id, wh.name FROM ins" \
 	" JOIN r ON r.audit_id = ins.audit_id AND r.rule = ins.rule" \
 	" CROSS JOIN LATERAL jsonb_array_elements_text(r.w::jsonb) AS wh(name)" \
+	" ORDER BY ins.id, wh.name" \
 	" ON CONFLICT (finding_id, webhook) DO NOTHING" \
 	")" \
 	" SELECT count(*) FROM ins"
@@ -103,6 +104,10 @@ db_set_err(char *err, size_t errlen, const char *prefix, const char *msg)
 	n = strlen(err);
 	while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '))
 		err[--n] = '\0';
+	/* One line for logs: DETAIL and CONTEXT follow on the same line. */
+	for (char *p = err; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
 }
 
 static void

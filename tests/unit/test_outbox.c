@@ -1,0 +1,234 @@
+/* test_outbox.c — the alert outbox on a real PostgreSQL: claims from two
+ * connections at once (SKIP LOCKED), recording done / retry / dead, and the
+ * pending and due counts. Needs KAUDIT_PG_URL. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "schema/db.h"
+#include "tests/unit/pgtest.h"
+#include "tests/unit/t.h"
+
+static char	*url;
+static char	 err[512];
+
+static const char *const hooks[] = { "soc" };
+
+/* Stores n findings rule-<tag>-<i>, each with one outbox row for "soc". */
+static void
+add_findings(struct db *db, const char *tag, int n)
+{
+	struct db_finding *df = calloc((size_t)n, sizeof(*df));
+	char rule[64], id[64];
+	size_t ins = 0;
+
+	for (int i = 0; i < n; i++) {
+		snprintf(rule, sizeof(rule), "rule-%s", tag);
+		snprintf(id, sizeof(id), "audit-%d", i);
+		df[i].finding = json_pack("{s:s, s:s, s:s, s:s, s:i}", "rule", rule,
+		    "audit_id", id, "severity", "high", "category", "exec", "n", i);
+		df[i].event_json = "{\"kind\":\"Event\"}";
+		df[i].event_len = strlen(df[i].event_json);
+		df[i].webhooks = hooks;
+		df[i].nwebhooks = 1;
+	}
+	T_INTEQ(db_write_batch(db, df, (size_t)n, NULL, 0, &ins, err, sizeof(err)), 0);
+	T_INTEQ(ins, n);
+	for (int i = 0; i < n; i++)
+		json_decref(df[i].finding);
+	free(df);
+}
+
+static int
+has_id(const struct outbox_item *it, size_t n, int64_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (it[i].id == id)
+			return 1;
+	return 0;
+}
+
+/* Two alerters claiming at once get disjoint rows; rows come back when a
+ * claim ends without recording anything. */
+static void
+test_claim_skip_locked(void)
+{
+	struct db *a = db_connect(url, err, sizeof(err));
+	struct db *b = db_connect(url, err, sizeof(err));
+	struct outbox_item *ia = NULL, *ib = NULL;
+	size_t na = 0, nb = 0, overlap = 0;
+	long pending = 0;
+
+	add_findings(a, "claim", 10);
+	T_INTEQ(db_outbox_pending(a, &pending, err, sizeof(err)), 0);
+	T_INTEQ(pending, 10);
+	T_INTEQ(db_outbox_claim(a, 4, &ia, &na, err, sizeof(err)), 0);
+	T_INTEQ(na, 4);
+	T_INTEQ(db_outbox_claim(b, 100, &ib, &nb, err, sizeof(err)), 0);
+	T_INTEQ(nb, 6);
+	for (size_t i = 0; i < nb; i++)
+		overlap += has_id(ia, na, ib[i].id);
+	T_INTEQ(overlap, 0);
+	T_INTEQ(db_outbox_end(b, 0, err, sizeof(err)), 0);
+	db_outbox_items_free(ib, nb);
+	/* b's rows are free again; a's four are still locked. */
+	T_INTEQ(db_outbox_claim(b, 100, &ib, &nb, err, sizeof(err)), 0);
+	T_INTEQ(nb, 6);
+	T_INTEQ(db_outbox_end(b, 0, err, sizeof(err)), 0);
+	T_INTEQ(db_outbox_end(a, 0, err, sizeof(err)), 0);
+	db_outbox_items_free(ib, nb);
+	db_outbox_items_free(ia, na);
+	T_INTEQ(db_outbox_claim(b, 100, &ib, &nb, err, sizeof(err)), 0);
+	T_INTEQ(nb, 10);
+	/* Oldest first, with the finding as payload and no attempts yet. */
+	for (size_t i = 1; i < nb; i++)
+		T_ASSERT(ib[i - 1].id < ib[i].id);
+	if (nb == 10) {
+		json_t *p = json_loads(ib[3].payload, 0, NULL);
+		T_STREQ(ib[3].webhook, "soc");
+		T_INTEQ(ib[3].attempts, 0);
+		T_STREQ(json_string_value(json_object_get(p, "audit_id")), "audit-3");
+		T_INTEQ(json_integer_value(json_object_get(p, "n")), 3);
+		json_decref(p);
+	}
+	T_INTEQ(db_outbox_end(b, 0, err, sizeof(err)), 0);
+	db_outbox_items_free(ib, nb);
+	pgtest_exec(pgtest_conn, "DELETE FROM kaudit.findings");
+	db_close(a);
+	db_close(b);
+}
+
+static char *row_str(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static long row_long(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static char *
+row_str(const char *fmt, ...)
+{
+	char sql[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sql, sizeof(sql), fmt, ap);
+	va_end(ap);
+	return pgtest_str(sql);
+}
+
+static long
+row_long(const char *fmt, ...)
+{
+	char sql[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sql, sizeof(sql), fmt, ap);
+	va_end(ap);
+	return pgtest_long(sql);
+}
+
+static void
+test_record(void)
+{
+	struct db *db = db_connect(url, err, sizeof(err));
+	struct outbox_item *it = NULL;
+	size_t n = 0;
+	long due = 0, pending = 0;
+	char *s;
+
+	add_findings(db, "record", 3);
+	T_INTEQ(db_outbox_claim(db, 10, &it, &n, err, sizeof(err)), 0);
+	T_INTEQ(n, 3);
+	if (n != 3)
+		return;
+	T_INTEQ(db_outbox_record(db, it[0].id, OUTBOX_DONE, 204, NULL, 12, 0,
+	    err, sizeof(err)), 0);
+	T_INTEQ(db_outbox_record(db, it[1].id, OUTBOX_RETRY, 503, "HTTP 503: busy",
+	    30, 60000, err, sizeof(err)), 0);
+	T_INTEQ(db_outbox_record(db, it[2].id, OUTBOX_DEAD, 400, "HTTP 400: bad \xff",
+	    5, 0, err, sizeof(err)), 0);
+	/* A row already ended cannot be recorded again. */
+	T_INTEQ(db_outbox_record(db, it[0].id, OUTBOX_DONE, 200, NULL, 1, 0,
+	    err, sizeof(err)), -1);
+	T_ASSERT(strstr(err, "not pending") != NULL);
+	T_INTEQ(db_outbox_end(db, 0, err, sizeof(err)), 0);	/* rolled back */
+	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.delivery_attempts"), 0);
+	db_outbox_items_free(it, n);
+
+	T_INTEQ(db_outbox_claim(db, 10, &it, &n, err, sizeof(err)), 0);
+	T_INTEQ(n, 3);
+	T_INTEQ(db_outbox_record(db, it[0].id, OUTBOX_DONE, 204, NULL, 12, 0,
+	    err, sizeof(err)), 0);
+	T_INTEQ(db_outbox_record(db, it[1].id, OUTBOX_RETRY, 503, "HTTP 503: busy",
+	    30, 60000, err, sizeof(err)), 0);
+	T_INTEQ(db_outbox_record(db, it[2].id, OUTBOX_DEAD, 400, "HTTP 400: bad \xff",
+	    5, 0, err, sizeof(err)), 0);
+	T_INTEQ(db_outbox_end(db, 1, err, sizeof(err)), 0);
+
+	s = row_str("SELECT state || ' ' || attempts || ' ' || last_status ||"
+	    " ' ' || (delivered_at IS NOT NULL) FROM kaudit.outbox WHERE id = %lld", (long long)it[0].id);
+	T_STREQ(s, "done 1 204 true");
+	free(s);
+	s = row_str("SELECT state || ' ' || attempts || ' ' || last_error || ' ' ||"
+	    " (next_attempt_at > now() + interval '50 seconds') FROM kaudit.outbox"
+	    " WHERE id = %lld", (long long)it[1].id);
+	T_STREQ(s, "pending 1 HTTP 503: busy true");
+	free(s);
+	s = row_str("SELECT webhook || ' ' || last_status || ' ' || last_error"
+	    " FROM kaudit.alert_failures WHERE outbox_id = %lld", (long long)it[2].id);
+	T_STREQ(s, "soc 400 HTTP 400: bad \xef\xbf\xbd");
+	free(s);
+	T_INTEQ(row_long("SELECT count(*) FROM kaudit.delivery_attempts WHERE"
+	    " outbox_id = %lld AND http_status = 204 AND error IS NULL AND duration_ms = 12",
+	    (long long)it[0].id), 1);
+	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.delivery_attempts"), 3);
+	/* The retry is pending but not due, so nothing is claimable. */
+	T_INTEQ(db_outbox_pending(db, &pending, err, sizeof(err)), 0);
+	T_INTEQ(pending, 1);
+	T_INTEQ(db_outbox_due(db, &due, err, sizeof(err)), 0);
+	T_INTEQ(due, 0);
+	T_INTEQ(pgtest_long("SELECT pending * 10 + due FROM kaudit.alert_backlog"
+	    " WHERE webhook = 'soc'"), 10);
+	db_outbox_items_free(it, n);
+	T_INTEQ(db_outbox_claim(db, 10, &it, &n, err, sizeof(err)), 0);
+	T_INTEQ(n, 0);
+	T_INTEQ(db_outbox_end(db, 1, err, sizeof(err)), 0);
+	db_outbox_items_free(it, n);
+	/* Once due, it is claimed again with its attempt count. */
+	pgtest_exec(pgtest_conn, "UPDATE kaudit.outbox SET next_attempt_at = now()"
+	    " WHERE state = 'pending'");
+	T_INTEQ(db_outbox_due(db, &due, err, sizeof(err)), 0);
+	T_INTEQ(due, 1);
+	T_INTEQ(db_outbox_claim(db, 10, &it, &n, err, sizeof(err)), 0);
+	T_INTEQ(n, 1);
+	if (n == 1)
+		T_INTEQ(it[0].attempts, 1);
+	T_INTEQ(db_outbox_end(db, 0, err, sizeof(err)), 0);
+	db_outbox_items_free(it, n);
+	/* Deleting a finding takes its outbox rows and attempts with it. */
+	pgtest_exec(pgtest_conn, "DELETE FROM kaudit.findings");
+	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.outbox"), 0);
+	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.delivery_attempts"), 0);
+	db_close(db);
+}
+
+int
+main(void)
+{
+	struct db *db;
+
+	if ((url = pgtest_setup("outbox")) == NULL)
+		return 1;
+	db = db_connect(url, err, sizeof(err));
+	if (db == NULL || db_migrate(db, err, sizeof(err)) == -1) {
+		printf("FAIL migrate: %s\n", err);
+		pgtest_teardown();
+		return 1;
+	}
+	db_close(db);
+	T_RUN(test_claim_skip_locked);
+	T_RUN(test_record);
+	pgtest_teardown();
+	return t_done();
+}
