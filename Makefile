@@ -96,3 +96,27 @@ clean:
 	rm -rf build bin
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# Fuzz targets: every tests/fuzz/fuzz_*.c defines LLVMFuzzerTestOneInput. Here
+# they are built with the normal compiler around a plain main()
+# (tests/fuzz/driver.c) and replayed over tests/fuzz/seeds/<target>/ and any
+# saved crashes in tests/fuzz/crashes/<target>/; `make fuzz` runs them under
+# libFuzzer with clang (tests/fuzz/run.sh).
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/driver.c $(BUILD)/libkaudit.a
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ  $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/driver.c $(BUILD)/libkaudit.a $(LDLIBS)
+
+.PHONY: fuzz-replay
+fuzz-replay: $(FUZZ_BIN)
+	$(Q)rc=0; for bin in $(FUZZ_BIN); do \
+		t=$$(basename $$bin); \
+		if $$bin $$(ls -d tests/fuzz/seeds/$$t tests/fuzz/crashes/$$t 2>/dev/null) >$$bin.log 2>&1; then \
+			echo "PASS fuzz-replay $$t ($$(tail -n 1 $$bin.log))"; \
+		else \
+			echo "FAIL fuzz-replay $$t (exit $$?; log $$bin.log)"; tail -n 20 $$bin.log; rc=1; \
+		fi; \
+	done; exit $$rc
