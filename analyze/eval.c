@@ -1,0 +1,160 @@
+/* eval.c — evaluating a compiled rule set against one event.
+ *
+ * DESIGN: cost per event must not grow with the number of rules. Each
+ * enabled rule sits in exactly one place of the index: the bucket of every
+ * subresource, resource or verb its condition requires (the most selective
+ * of the three it constrains), or the catch-all list. An event gathers the
+ * buckets of its own subresource, resource and verb plus the catch-all,
+ * merged in rule order; the stage mask and the rule's other index
+ * constraints are checked before any condition work. Nothing here
+ * allocates in the common case: scratch buffers grow once and are reused. */
+#include "analyze/rules_impl.h"
+#include "core/xmalloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const enum event_field ikey_field[IK_COUNT] = {
+	[IK_VERB] = EF_VERB, [IK_RESOURCE] = EF_RESOURCE, [IK_SUBRESOURCE] = EF_SUBRESOURCE,
+};
+
+struct eval_scratch *
+eval_scratch_new(const struct ruleset *rs)
+{
+	struct eval_scratch *s = xcalloc(1, sizeof(*s));
+
+	s->rs = rs;
+	s->md = pcre2_match_data_create(1, NULL);
+	if (s->md == NULL)
+		abort();
+	s->capcand = rs->nrule + 1;
+	s->cand = xmalloc(sizeof(*s->cand) * s->capcand);
+	return s;
+}
+
+void
+eval_scratch_free(struct eval_scratch *s)
+{
+	if (s == NULL)
+		return;
+	pcre2_match_data_free(s->md);
+	buf_free(&s->tmp);
+	for (int k = 0; k < IK_COUNT; k++)
+		buf_free(&s->key[k]);
+	buf_free(&s->exec_cmd);
+	buf_free(&s->exec_container);
+	buf_free(&s->exec_argv0);
+	buf_free(&s->ua);
+	buf_free(&s->user);
+	free(s->cand);
+	free(s);
+}
+
+unsigned long
+eval_scratch_evaluated(const struct eval_scratch *s)
+{
+	return s->evaluated;
+}
+
+static unsigned
+event_stage(const struct audit_event *ev)
+{
+	static const struct { const char *name; unsigned bit; } st[] = {
+		{ "ResponseComplete", STAGE_RESPONSE_COMPLETE },
+		{ "ResponseStarted", STAGE_RESPONSE_STARTED },
+		{ "RequestReceived", STAGE_REQUEST_RECEIVED },
+		{ "Panic", STAGE_PANIC },
+	};
+	int t = ev->f[EF_STAGE];
+
+	/* hand-written and some exported events omit the stage */
+	if (t < 0)
+		return STAGE_RESPONSE_COMPLETE;
+	for (size_t i = 0; i < sizeof(st) / sizeof(st[0]); i++)
+		if (jtok_str_eq(ev->doc, t, st[i].name, strlen(st[i].name)))
+			return st[i].bit;
+	return 0;
+}
+
+/* Merges the ascending rule lists into s->cand, without duplicates. */
+static void
+merge(struct eval_scratch *s, const uint32_t *const *l, const size_t *n, int nl)
+{
+	size_t pos[4] = { 0 };
+
+	s->ncand = 0;
+	for (;;) {
+		int best = -1;
+		for (int i = 0; i < nl; i++)
+			if (pos[i] < n[i] && (best < 0 || l[i][pos[i]] < l[best][pos[best]]))
+				best = i;
+		if (best < 0)
+			break;
+		if (s->ncand == 0 || s->cand[s->ncand - 1] != l[best][pos[best]])
+			s->cand[s->ncand++] = l[best][pos[best]];
+		pos[best]++;
+	}
+}
+
+struct evkeys {
+	const char	*s[IK_COUNT];
+	size_t		 n[IK_COUNT];
+};
+
+static void
+candidates(const struct ruleset *rs, const struct audit_event *ev,
+    struct eval_scratch *s, struct evkeys *k)
+{
+	const uint32_t *l[4];
+	size_t n[4];
+	int nl = 0;
+
+	l[nl] = rs->catchall;
+	n[nl++] = rs->ncatchall;
+	for (int i = IK_VERB; i < IK_COUNT; i++) {
+		const struct bucket *b;
+		k->s[i] = event_str(ev, ikey_field[i], &s->key[i], &k->n[i]);
+		if (k->s[i] && (b = rindex_find(&rs->idx[i], k->s[i], k->n[i])) != NULL) {
+			l[nl] = b->rule;
+			n[nl++] = b->nrule;
+		}
+	}
+	merge(s, l, n, nl);
+}
+
+static int
+constraints_hold(const struct rule *r, const struct evkeys *k)
+{
+	for (int i = IK_VERB; i < IK_COUNT; i++)
+		if (r->ik[i] && (k->s[i] == NULL || !litset_has_str(r->ik[i], k->s[i], k->n[i])))
+			return 0;
+	return 1;
+}
+
+size_t
+ruleset_eval(const struct ruleset *rs, const struct audit_event *ev,
+    struct eval_scratch *s, finding_fn emit, void *arg)
+{
+	struct evctx c = { ev, s };
+	struct evkeys k;
+	unsigned stage = event_stage(ev);
+	size_t fired = 0;
+
+	field_reset(s);
+	s->events++;
+	if (stage == 0 || jtok_type(ev->doc, ev->root) != JT_OBJ)
+		return 0;
+	candidates(rs, ev, s, &k);
+	for (size_t i = 0; i < s->ncand; i++) {
+		const struct rule *r = rs->rule[s->cand[i]];
+		if (!(r->stages & stage) || !constraints_hold(r, &k))
+			continue;
+		s->evaluated++;
+		if (!cond_eval(r->cond, &c, -1))
+			continue;
+		fired++;
+		if (emit)
+			emit(arg, finding_build(r, &c), ev);
+	}
+	return fired;
+}

@@ -1,0 +1,847 @@
+/* field.c — field paths in conditions: parsing, validation against the
+ * audit schema, and reading them out of an event, including the computed
+ * ka.* fields (exec command, parsed user agent, pod-spec aliasing, ...).
+ *
+ * A path is split once, at compile time, into key and index segments, and
+ * starts from the closest token the decoder already located (ev->f[]), so
+ * reading `objectRef.resource` costs nothing and `requestObject.spec.x`
+ * skips straight to requestObject. Computed fields are worked out on first
+ * use per event and cached in the per-thread eval_scratch. */
+#include "analyze/rules_impl.h"
+#include "core/xmalloc.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The audit.k8s.io Event schema as far as rules may name it. `open` marks
+ * objects whose content is free-form (request bodies, annotations): any path
+ * below them is accepted and typed at run time. */
+static const struct fdef {
+	const char	*path;
+	enum ftype	 type;
+	int		 open;
+	int		 ef;
+	enum ikey	 ikey;
+} fdefs[] = {
+	{ "kind",			FT_STR, 0, -1, IK_NONE },
+	{ "apiVersion",			FT_STR, 0, -1, IK_NONE },
+	{ "level",			FT_STR, 0, -1, IK_NONE },
+	{ "auditID",			FT_STR, 0, EF_AUDIT_ID, IK_NONE },
+	{ "stage",			FT_STR, 0, EF_STAGE, IK_NONE },
+	{ "requestURI",			FT_STR, 0, EF_REQUEST_URI, IK_NONE },
+	{ "verb",			FT_STR, 0, EF_VERB, IK_VERB },
+	{ "user",			FT_OBJ, 0, EF_USER, IK_NONE },
+	{ "user.username",		FT_STR, 0, EF_USERNAME, IK_NONE },
+	{ "user.uid",			FT_STR, 0, -1, IK_NONE },
+	{ "user.groups",		FT_ARR, 0, EF_GROUPS, IK_NONE },
+	{ "user.extra",			FT_OBJ, 1, -1, IK_NONE },
+	{ "impersonatedUser",		FT_OBJ, 0, EF_IMPERSONATED, IK_NONE },
+	{ "impersonatedUser.username",	FT_STR, 0, EF_IMPERSONATED_NAME, IK_NONE },
+	{ "impersonatedUser.uid",	FT_STR, 0, -1, IK_NONE },
+	{ "impersonatedUser.groups",	FT_ARR, 0, -1, IK_NONE },
+	{ "impersonatedUser.extra",	FT_OBJ, 1, -1, IK_NONE },
+	{ "sourceIPs",			FT_ARR, 0, EF_SOURCE_IPS, IK_NONE },
+	{ "userAgent",			FT_STR, 0, EF_USER_AGENT, IK_NONE },
+	{ "objectRef",			FT_OBJ, 0, EF_OBJECT_REF, IK_NONE },
+	{ "objectRef.resource",		FT_STR, 0, EF_RESOURCE, IK_RESOURCE },
+	{ "objectRef.subresource",	FT_STR, 0, EF_SUBRESOURCE, IK_SUBRESOURCE },
+	{ "objectRef.namespace",	FT_STR, 0, EF_NAMESPACE, IK_NONE },
+	{ "objectRef.name",		FT_STR, 0, EF_NAME, IK_NONE },
+	{ "objectRef.apiGroup",		FT_STR, 0, EF_API_GROUP, IK_NONE },
+	{ "objectRef.apiVersion",	FT_STR, 0, -1, IK_NONE },
+	{ "objectRef.uid",		FT_STR, 0, -1, IK_NONE },
+	{ "objectRef.resourceVersion",	FT_STR, 0, -1, IK_NONE },
+	{ "responseStatus",		FT_OBJ, 0, EF_RESPONSE_STATUS, IK_NONE },
+	{ "responseStatus.code",	FT_NUM, 0, EF_CODE, IK_NONE },
+	{ "responseStatus.status",	FT_STR, 0, -1, IK_NONE },
+	{ "responseStatus.reason",	FT_STR, 0, -1, IK_NONE },
+	{ "responseStatus.message",	FT_STR, 0, -1, IK_NONE },
+	{ "responseStatus.metadata",	FT_OBJ, 1, -1, IK_NONE },
+	{ "responseStatus.details",	FT_OBJ, 1, -1, IK_NONE },
+	{ "requestObject",		FT_ANY, 1, EF_REQUEST_OBJECT, IK_NONE },
+	{ "responseObject",		FT_ANY, 1, EF_RESPONSE_OBJECT, IK_NONE },
+	{ "annotations",		FT_OBJ, 1, EF_ANNOTATIONS, IK_NONE },
+	{ "requestReceivedTimestamp",	FT_STR, 0, EF_RECEIVED_TS, IK_NONE },
+	{ "stageTimestamp",		FT_STR, 0, EF_STAGE_TS, IK_NONE },
+	{ "timestamp",			FT_STR, 0, -1, IK_NONE },
+	{ "metadata",			FT_OBJ, 1, -1, IK_NONE },
+};
+
+static const struct cdef {
+	const char	*name;
+	enum computed	 comp;
+	enum ftype	 type;
+	int		 path;	/* a path may follow */
+} cdefs[] = {
+	{ "ka.exec.command",		KA_EXEC_COMMAND,	FT_STR, 0 },
+	{ "ka.exec.container",		KA_EXEC_CONTAINER,	FT_STR, 0 },
+	{ "ka.exec.argv0",		KA_EXEC_ARGV0,		FT_STR, 0 },
+	{ "ka.useragent.client",	KA_UA_CLIENT,		FT_STR, 0 },
+	{ "ka.useragent.version",	KA_UA_VERSION,		FT_STR, 0 },
+	{ "ka.useragent.major",		KA_UA_MAJOR,		FT_NUM, 0 },
+	{ "ka.useragent.minor",		KA_UA_MINOR,		FT_NUM, 0 },
+	{ "ka.useragent.os",		KA_UA_OS,		FT_STR, 0 },
+	{ "ka.useragent.arch",		KA_UA_ARCH,		FT_STR, 0 },
+	{ "ka.source_ip",		KA_SOURCE_IP,		FT_STR, 0 },
+	{ "ka.decision",		KA_DECISION,		FT_STR, 0 },
+	{ "ka.reason",			KA_REASON,		FT_STR, 0 },
+	{ "ka.user.is_serviceaccount",	KA_IS_SA,		FT_BOOL, 0 },
+	{ "ka.user.is_node",		KA_IS_NODE,		FT_BOOL, 0 },
+	{ "ka.user.is_anonymous",	KA_IS_ANON,		FT_BOOL, 0 },
+	{ "ka.user.is_system",		KA_IS_SYSTEM,		FT_BOOL, 0 },
+	{ "ka.user.serviceaccount_namespace", KA_SA_NAMESPACE,	FT_STR, 0 },
+	{ "ka.user.serviceaccount_name", KA_SA_NAME,		FT_STR, 0 },
+	{ "ka.object",			KA_OBJECT,		FT_OBJ, 1 },
+	{ "ka.podspec",			KA_PODSPEC,		FT_OBJ, 1 },
+	{ "ka.containers",		KA_CONTAINERS,		FT_ARR, 0 },
+	{ "ka.volumes",			KA_VOLUMES,		FT_ARR, 1 },
+};
+
+/* Computed groups, one bit each in eval_scratch.have. */
+#define G_EXEC	0x01
+#define G_UA	0x02
+#define G_SRCIP	0x04
+#define G_USER	0x08
+#define G_OBJ	0x10
+
+#define U_SA	0x01
+#define U_NODE	0x02
+#define U_ANON	0x04
+#define U_SYSTEM 0x08
+#define U_KNOWN	0x10	/* username present */
+
+/* --- parsing -------------------------------------------------------------- */
+
+static int
+key_char(char c)
+{
+	return c != '.' && c != '[' && c != ']' && c != '"' && c != '\'' &&
+	    (unsigned char)c > ' ';
+}
+
+/* Splits text into segments. Returns the count, or -1 with err set. */
+static int
+field_split(struct arena *a, const char *text, size_t len, struct pathseg *seg,
+    size_t maxseg, char *err, size_t errlen)
+{
+	size_t i = 0, n = 0;
+
+	while (i < len) {
+		if (n == maxseg) {
+			snprintf(err, errlen, "field path too long");
+			return -1;
+		}
+		if (text[i] == '[') {
+			size_t j = i + 1;
+			if (j < len && (text[j] == '"' || text[j] == '\'')) {
+				char q = text[j++];
+				size_t k = j;
+				while (k < len && text[k] != q)
+					k++;
+				if (k + 1 >= len || text[k + 1] != ']')
+					goto bad;
+				seg[n].key = arena_strndup(a, text + j, k - j);
+				seg[n].len = k - j;
+				i = k + 2;
+			} else {
+				uint32_t v = 0;
+				size_t k = j;
+				while (k < len && text[k] >= '0' && text[k] <= '9' && v < 100000000)
+					v = v * 10 + (uint32_t)(text[k++] - '0');
+				if (k == j || k >= len || text[k] != ']')
+					goto bad;
+				seg[n].key = NULL;
+				seg[n].index = v;
+				i = k + 1;
+			}
+		} else {
+			size_t j = i;
+			while (j < len && key_char(text[j]))
+				j++;
+			if (j == i)
+				goto bad;
+			seg[n].key = arena_strndup(a, text + i, j - i);
+			seg[n].len = j - i;
+			i = j;
+		}
+		n++;
+		if (i < len && text[i] == '.') {
+			if (++i == len)
+				goto bad;
+		} else if (i < len && text[i] != '[') {
+			goto bad;
+		}
+	}
+	return (int)n;
+bad:
+	snprintf(err, errlen, "malformed field path \"%.*s\"", (int)(len > 80 ? 80 : len), text);
+	return -1;
+}
+
+/* Length of the leading run of key segments joined by dots, as text. */
+static int
+segs_match(const struct pathseg *seg, size_t nseg, const char *path, size_t *used)
+{
+	size_t k = 0;
+	const char *p = path;
+
+	while (k < nseg && seg[k].key) {
+		size_t l = seg[k].len;
+		if (strncmp(p, seg[k].key, l) != 0)
+			return 0;
+		p += l;
+		k++;
+		if (*p == '\0') {
+			*used = k;
+			return 1;
+		}
+		if (*p != '.')
+			return 0;
+		p++;
+	}
+	return 0;
+}
+
+static int
+field_audit(struct field *f, char *err, size_t errlen)
+{
+	const struct fdef *best = NULL, *well = NULL;
+	size_t bestk = 0, wellk = 0;
+
+	for (size_t i = 0; i < sizeof(fdefs) / sizeof(fdefs[0]); i++) {
+		size_t k;
+		if (!segs_match(f->seg, f->nseg, fdefs[i].path, &k))
+			continue;
+		if (k > bestk) {
+			best = &fdefs[i];
+			bestk = k;
+		}
+		if (fdefs[i].ef >= 0 && k > wellk) {
+			well = &fdefs[i];
+			wellk = k;
+		}
+	}
+	if (best == NULL)
+		goto unknown;
+	if (bestk == f->nseg) {
+		f->type = best->type;
+		f->ikey = best->ikey;
+	} else if (best->open) {
+		f->type = FT_ANY;
+	} else if (best->type == FT_ARR && f->seg[bestk].key == NULL &&
+	    bestk + 1 == f->nseg) {
+		f->type = FT_STR;
+	} else {
+		goto unknown;
+	}
+	if (well) {
+		f->base = FB_WELL;
+		f->ef = well->ef;
+		f->seg += wellk;
+		f->nseg -= wellk;
+	}
+	return 0;
+unknown:
+	snprintf(err, errlen, "unknown field \"%s\"", f->name);
+	return -1;
+}
+
+static int
+field_computed(struct field *f, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < sizeof(cdefs) / sizeof(cdefs[0]); i++) {
+		size_t k;
+		if (!segs_match(f->seg, f->nseg, cdefs[i].name, &k))
+			continue;
+		if (k < f->nseg && !cdefs[i].path)
+			continue;
+		f->base = FB_COMPUTED;
+		f->comp = cdefs[i].comp;
+		f->type = k == f->nseg ? cdefs[i].type : FT_ANY;
+		f->seg += k;
+		f->nseg -= k;
+		return 0;
+	}
+	snprintf(err, errlen, "unknown field \"%s\"", f->name);
+	return -1;
+}
+
+struct field *
+field_compile(struct arena *a, const char *text, size_t len, int relative,
+    char *err, size_t errlen)
+{
+	struct pathseg seg[32];
+	struct field *f = arena_alloc(a, sizeof(*f));
+	int n;
+
+	f->name = arena_strndup(a, text, len);
+	if (relative && len == 1 && text[0] == '.') {
+		f->base = FB_ELEM;
+		return f;
+	}
+	if ((n = field_split(a, text, len, seg, 32, err, errlen)) < 0)
+		return NULL;
+	f->seg = arena_alloc(a, sizeof(*seg) * (size_t)n);
+	memcpy(f->seg, seg, sizeof(*seg) * (size_t)n);
+	f->nseg = (size_t)n;
+	if (f->seg[0].key && strcmp(f->seg[0].key, "ka") == 0)
+		return field_computed(f, err, errlen) == 0 ? f : NULL;
+	if (relative) {
+		f->base = FB_ELEM;
+		return f;
+	}
+	if (f->seg[0].key == NULL) {
+		snprintf(err, errlen, "unknown field \"%s\"", f->name);
+		return NULL;
+	}
+	f->base = FB_ROOT;
+	return field_audit(f, err, errlen) == 0 ? f : NULL;
+}
+
+/* --- computed fields ------------------------------------------------------- */
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Query-string decoding: %XX and '+' for space, as Go's url.ParseQuery. */
+static void
+url_decode(const char *s, size_t n, struct buf *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '+') {
+			buf_putc(out, ' ');
+		} else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 &&
+		    hexval(s[i + 2]) >= 0) {
+			buf_putc(out, (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2])));
+			i += 2;
+		} else {
+			buf_putc(out, s[i]);
+		}
+	}
+}
+
+static void
+exec_param(struct eval_scratch *s, const char *name, size_t nlen,
+    const char *val, size_t vlen)
+{
+	if (nlen == 7 && memcmp(name, "command", 7) == 0) {
+		size_t start;
+		if (s->exec_has_cmd)
+			buf_putc(&s->exec_cmd, ' ');
+		start = s->exec_cmd.len;
+		url_decode(val, vlen, &s->exec_cmd);
+		if (!s->exec_has_cmd) {
+			const char *a = s->exec_cmd.data + start, *slash;
+			slash = memrchr(a, '/', s->exec_cmd.len - start);
+			if (slash)
+				a = slash + 1;
+			buf_append(&s->exec_argv0, a, s->exec_cmd.len - (size_t)(a - s->exec_cmd.data));
+		}
+		s->exec_has_cmd = 1;
+	} else if (nlen == 9 && memcmp(name, "container", 9) == 0 &&
+	    !s->exec_has_container) {
+		url_decode(val, vlen, &s->exec_container);
+		s->exec_has_container = 1;
+	}
+}
+
+static void
+exec_parse(struct evctx *c)
+{
+	struct eval_scratch *s = c->s;
+	const char *uri, *q, *end;
+	size_t len;
+
+	buf_reset(&s->exec_cmd);
+	buf_reset(&s->exec_container);
+	buf_reset(&s->exec_argv0);
+	s->exec_has_cmd = s->exec_has_container = 0;
+	uri = event_str(c->ev, EF_REQUEST_URI, &s->tmp, &len);
+	if (uri == NULL || (q = memchr(uri, '?', len)) == NULL)
+		return;
+	end = uri + len;
+	for (q++; q < end; ) {
+		const char *amp = memchr(q, '&', (size_t)(end - q));
+		const char *pend = amp ? amp : end;
+		const char *eq = memchr(q, '=', (size_t)(pend - q));
+		if (eq)
+			exec_param(s, q, (size_t)(eq - q), eq + 1, (size_t)(pend - eq - 1));
+		q = pend + 1;
+	}
+}
+
+static double
+ua_number(const char *s, size_t n, size_t *used)
+{
+	double v = 0;
+	size_t i = 0;
+
+	while (i < n && s[i] >= '0' && s[i] <= '9' && i < 9)
+		v = v * 10 + (s[i++] - '0');
+	*used = i;
+	return v;
+}
+
+/* "kubectl/v1.25.0 (linux/amd64) kubernetes/abc123": client, version,
+ * os/arch from the parenthesis, major/minor from the version. */
+static void
+ua_parse(struct evctx *c)
+{
+	struct eval_scratch *s = c->s;
+	const char *p, *end, *sp, *sl;
+	size_t len, used;
+
+	memset(&s->ua_client, 0, sizeof(s->ua_client));
+	memset(&s->ua_version, 0, sizeof(s->ua_version));
+	memset(&s->ua_os, 0, sizeof(s->ua_os));
+	memset(&s->ua_arch, 0, sizeof(s->ua_arch));
+	s->ua_has_major = s->ua_has_minor = 0;
+	p = event_str(c->ev, EF_USER_AGENT, &s->tmp, &len);
+	if (p == NULL)
+		return;
+	buf_reset(&s->ua);
+	buf_append(&s->ua, p, len);
+	p = s->ua.data;
+	end = p + len;
+	sp = memchr(p, ' ', len);
+	if (sp == NULL)
+		sp = end;
+	sl = memchr(p, '/', (size_t)(sp - p));
+	s->ua_client.s = p;
+	s->ua_client.n = (size_t)((sl ? sl : sp) - p);
+	if (sl && sl + 1 < sp) {
+		const char *v = sl + 1;
+		s->ua_version.s = v;
+		s->ua_version.n = (size_t)(sp - v);
+		if (*v == 'v')
+			v++;
+		s->ua_major = ua_number(v, (size_t)(sp - v), &used);
+		s->ua_has_major = used > 0;
+		if (used > 0 && v + used < sp && v[used] == '.') {
+			v += used + 1;
+			s->ua_minor = ua_number(v, (size_t)(sp - v), &used);
+			s->ua_has_minor = used > 0;
+		}
+	}
+	if (sp + 1 < end && sp[1] == '(') {
+		const char *o = sp + 2;
+		const char *cl = memchr(o, ')', (size_t)(end - o));
+		const char *osl = cl ? memchr(o, '/', (size_t)(cl - o)) : NULL;
+		if (osl) {
+			s->ua_os.s = o;
+			s->ua_os.n = (size_t)(osl - o);
+			s->ua_arch.s = osl + 1;
+			s->ua_arch.n = (size_t)(cl - osl - 1);
+		}
+	}
+}
+
+static int
+ip_private4(const uint8_t *a)
+{
+	return a[0] == 10 || a[0] == 127 || a[0] == 0 ||
+	    (a[0] == 172 && (a[1] & 0xf0) == 16) ||
+	    (a[0] == 192 && a[1] == 168) ||
+	    (a[0] == 169 && a[1] == 254) ||
+	    (a[0] == 100 && (a[1] & 0xc0) == 64);
+}
+
+/* Loopback, RFC 1918, link-local, CGNAT, ULA: not where an attacker sits. */
+static int
+ip_private(const char *s, size_t n)
+{
+	char tmp[64];
+	uint8_t a[16];
+
+	if (n >= sizeof(tmp))
+		return 1;
+	memcpy(tmp, s, n);
+	tmp[n] = '\0';
+	if (inet_pton(AF_INET, tmp, a) == 1)
+		return ip_private4(a);
+	if (inet_pton(AF_INET6, tmp, a) != 1)
+		return 1;
+	if ((a[0] & 0xfe) == 0xfc || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80))
+		return 1;
+	static const uint8_t loop[16] = { [15] = 1 }, mapped[12] = { [10] = 0xff, [11] = 0xff };
+	if (memcmp(a, loop, 16) == 0)
+		return 1;
+	if (memcmp(a, mapped, 12) == 0)
+		return ip_private4(a + 12);
+	return 0;
+}
+
+static int
+source_ip_find(struct evctx *c)
+{
+	const struct jdoc *d = c->ev->doc;
+	int arr = c->ev->f[EF_SOURCE_IPS];
+
+	if (jtok_type(d, arr) != JT_ARR)
+		return -1;
+	for (int t = jtok_first(d, arr); t >= 0; t = jtok_next(d, arr, t)) {
+		size_t n;
+		const char *ip = jtok_str(d, t, &c->s->tmp, &n);
+		if (ip && !ip_private(ip, n))
+			return t;
+	}
+	return -1;
+}
+
+static int
+has_prefix(const char *s, size_t n, const char *pre)
+{
+	size_t l = strlen(pre);
+	return n >= l && memcmp(s, pre, l) == 0;
+}
+
+static int
+group_member(struct evctx *c, const char *g)
+{
+	const struct jdoc *d = c->ev->doc;
+	int arr = c->ev->f[EF_GROUPS];
+
+	if (jtok_type(d, arr) != JT_ARR)
+		return 0;
+	for (int t = jtok_first(d, arr); t >= 0; t = jtok_next(d, arr, t))
+		if (jtok_str_eq(d, t, g, strlen(g)))
+			return 1;
+	return 0;
+}
+
+static int
+user_is_system(const char *u, size_t n)
+{
+	static const char *const names[] = {
+		"system:apiserver", "system:kube-controller-manager",
+		"system:kube-scheduler", "system:kube-proxy",
+		"system:cloud-controller-manager", "system:addon-manager",
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (n == strlen(names[i]) && memcmp(u, names[i], n) == 0)
+			return 1;
+	return has_prefix(u, n, "system:serviceaccount:kube-system:");
+}
+
+static void
+user_parse(struct evctx *c)
+{
+	struct eval_scratch *s = c->s;
+	const char *u;
+	size_t n;
+
+	s->user_flags = 0;
+	memset(&s->sa_ns, 0, sizeof(s->sa_ns));
+	memset(&s->sa_name, 0, sizeof(s->sa_name));
+	if ((u = event_str(c->ev, EF_USERNAME, &s->tmp, &n)) == NULL)
+		return;
+	buf_reset(&s->user);
+	buf_append(&s->user, u, n);
+	u = s->user.data;
+	s->user_flags = U_KNOWN;
+	if (has_prefix(u, n, "system:serviceaccount:")) {
+		const char *ns = u + 22, *colon = memchr(ns, ':', n - 22);
+		s->user_flags |= U_SA;
+		if (colon) {
+			s->sa_ns.s = ns;
+			s->sa_ns.n = (size_t)(colon - ns);
+			s->sa_name.s = colon + 1;
+			s->sa_name.n = n - (size_t)(colon + 1 - u);
+		}
+	}
+	if (has_prefix(u, n, "system:node:") || group_member(c, "system:nodes"))
+		s->user_flags |= U_NODE;
+	if ((n == 16 && memcmp(u, "system:anonymous", 16) == 0) ||
+	    group_member(c, "system:unauthenticated"))
+		s->user_flags |= U_ANON;
+	if (user_is_system(u, n))
+		s->user_flags |= U_SYSTEM;
+}
+
+static int
+obj_kind_is(const struct jdoc *d, int obj, const char *kind)
+{
+	return jtok_str_eq(d, jtok_getz(d, obj, "kind"), kind, strlen(kind));
+}
+
+/* responseObject when it holds the object (not a Status), else
+ * requestObject (not DeleteOptions): after a patch, the response is the
+ * whole resulting object while the request is only the diff. */
+static int
+object_find(const struct audit_event *ev)
+{
+	const struct jdoc *d = ev->doc;
+	int t = ev->f[EF_RESPONSE_OBJECT];
+
+	if (jtok_type(d, t) == JT_OBJ && !obj_kind_is(d, t, "Status"))
+		return t;
+	t = ev->f[EF_REQUEST_OBJECT];
+	if (jtok_type(d, t) == JT_OBJ && !obj_kind_is(d, t, "DeleteOptions"))
+		return t;
+	return -1;
+}
+
+static const struct {
+	const char	*resource;
+	const char	*kind;
+	const char	*path;
+} podspec_paths[] = {
+	{ "pods",			"Pod",			"spec" },
+	{ "deployments",		"Deployment",		"spec.template.spec" },
+	{ "daemonsets",			"DaemonSet",		"spec.template.spec" },
+	{ "statefulsets",		"StatefulSet",		"spec.template.spec" },
+	{ "replicasets",		"ReplicaSet",		"spec.template.spec" },
+	{ "replicationcontrollers",	"ReplicationController", "spec.template.spec" },
+	{ "jobs",			"Job",			"spec.template.spec" },
+	{ "cronjobs",			"CronJob",		"spec.jobTemplate.spec.template.spec" },
+	{ "podtemplates",		"PodTemplate",		"template.spec" },
+};
+
+/* The pod spec of a Pod or of a controller's pod template. Status and other
+ * subresource writes are left out, so kubelet status updates do not re-fire
+ * workload rules; pods/ephemeralcontainers is kept (it adds containers). */
+static int
+podspec_find(const struct audit_event *ev, int obj)
+{
+	const struct jdoc *d = ev->doc;
+	int res = ev->f[EF_RESOURCE], sub = ev->f[EF_SUBRESOURCE];
+
+	if (obj < 0)
+		return -1;
+	if (sub >= 0 && !jtok_str_eq(d, sub, "ephemeralcontainers", 19))
+		return -1;
+	for (size_t i = 0; i < sizeof(podspec_paths) / sizeof(podspec_paths[0]); i++) {
+		const char *r = podspec_paths[i].resource;
+		if (res >= 0 ? jtok_str_eq(d, res, r, strlen(r)) :
+		    obj_kind_is(d, obj, podspec_paths[i].kind)) {
+			int t = jtok_path(d, obj, podspec_paths[i].path);
+			return jtok_type(d, t) == JT_OBJ ? t : -1;
+		}
+	}
+	return -1;
+}
+
+static void
+object_parse(struct evctx *c)
+{
+	struct eval_scratch *s = c->s;
+	const struct jdoc *d = c->ev->doc;
+	static const char *const arrs[] = { "containers", "initContainers", "ephemeralContainers" };
+
+	s->object = object_find(c->ev);
+	s->podspec = podspec_find(c->ev, s->object);
+	s->ncontainers = 0;
+	for (int i = 0; i < 3 && s->podspec >= 0; i++) {
+		int t = jtok_getz(d, s->podspec, arrs[i]);
+		if (jtok_type(d, t) == JT_ARR)
+			s->containers[s->ncontainers++] = t;
+	}
+}
+
+static void
+need(struct evctx *c, uint32_t g)
+{
+	struct eval_scratch *s = c->s;
+
+	if (s->have & g)
+		return;
+	s->have |= g;
+	switch (g) {
+	case G_EXEC: exec_parse(c); break;
+	case G_UA: ua_parse(c); break;
+	case G_SRCIP: s->source_ip = source_ip_find(c); break;
+	case G_USER: user_parse(c); break;
+	case G_OBJ: object_parse(c); break;
+	}
+}
+
+void
+field_reset(struct eval_scratch *s)
+{
+	s->have = 0;
+}
+
+static void
+val_str(struct val *v, const char *s, size_t n, int present)
+{
+	if (present && s) {
+		v->kind = VAL_STR;
+		v->s = s;
+		v->n = n;
+	}
+}
+
+static void
+val_part(struct val *v, const struct ua_part *p)
+{
+	val_str(v, p->s, p->n, p->s != NULL);
+}
+
+static void
+val_userflag(struct evctx *c, struct val *v, int flag)
+{
+	need(c, G_USER);
+	if (c->s->user_flags & U_KNOWN) {
+		v->kind = VAL_BOOL;
+		v->b = (c->s->user_flags & flag) != 0;
+	}
+}
+
+static void
+val_num(struct val *v, double x, int present)
+{
+	if (present) {
+		v->kind = VAL_NUM;
+		v->num = x;
+	}
+}
+
+static int
+annotation(struct evctx *c, const char *key)
+{
+	return jtok_getz(c->ev->doc, c->ev->f[EF_ANNOTATIONS], key);
+}
+
+/* Scalar computed fields set v; prefix fields return their start token. */
+static int
+computed_eval(const struct field *f, struct evctx *c, struct val *v)
+{
+	struct eval_scratch *s = c->s;
+
+	switch (f->comp) {
+	case KA_EXEC_COMMAND: need(c, G_EXEC);
+		val_str(v, s->exec_cmd.data, s->exec_cmd.len, s->exec_has_cmd); break;
+	case KA_EXEC_CONTAINER: need(c, G_EXEC);
+		val_str(v, s->exec_container.data, s->exec_container.len, s->exec_has_container); break;
+	case KA_EXEC_ARGV0: need(c, G_EXEC);
+		val_str(v, s->exec_argv0.data, s->exec_argv0.len, s->exec_has_cmd); break;
+	case KA_UA_CLIENT: need(c, G_UA); val_part(v, &s->ua_client); break;
+	case KA_UA_VERSION: need(c, G_UA); val_part(v, &s->ua_version); break;
+	case KA_UA_OS: need(c, G_UA); val_part(v, &s->ua_os); break;
+	case KA_UA_ARCH: need(c, G_UA); val_part(v, &s->ua_arch); break;
+	case KA_UA_MAJOR: need(c, G_UA); val_num(v, s->ua_major, s->ua_has_major); break;
+	case KA_UA_MINOR: need(c, G_UA); val_num(v, s->ua_minor, s->ua_has_minor); break;
+	case KA_SOURCE_IP: need(c, G_SRCIP); return s->source_ip;
+	case KA_DECISION: return annotation(c, "authorization.k8s.io/decision");
+	case KA_REASON: return annotation(c, "authorization.k8s.io/reason");
+	case KA_IS_SA: val_userflag(c, v, U_SA); break;
+	case KA_IS_NODE: val_userflag(c, v, U_NODE); break;
+	case KA_IS_ANON: val_userflag(c, v, U_ANON); break;
+	case KA_IS_SYSTEM: val_userflag(c, v, U_SYSTEM); break;
+	case KA_SA_NAMESPACE: need(c, G_USER); val_part(v, &s->sa_ns); break;
+	case KA_SA_NAME: need(c, G_USER); val_part(v, &s->sa_name); break;
+	case KA_OBJECT: need(c, G_OBJ); return s->object;
+	case KA_PODSPEC: need(c, G_OBJ); return s->podspec;
+	case KA_VOLUMES: need(c, G_OBJ);
+		return jtok_getz(c->ev->doc, s->podspec, "volumes");
+	case KA_CONTAINERS: need(c, G_OBJ);
+		if (s->podspec >= 0) {
+			v->kind = VAL_ARRS;
+			v->narr = s->ncontainers;
+			memcpy(v->arr, s->containers, sizeof(v->arr));
+		}
+		break;
+	case KA_COUNT: break;
+	}
+	return -1;
+}
+
+void
+field_eval(const struct field *f, struct evctx *c, int elem, struct val *v)
+{
+	const struct jdoc *d = c->ev->doc;
+	int t;
+
+	v->kind = VAL_NONE;
+	switch (f->base) {
+	case FB_ROOT: t = c->ev->root; break;
+	case FB_WELL: t = c->ev->f[f->ef]; break;
+	case FB_ELEM: t = elem; break;
+	default:
+		t = computed_eval(f, c, v);
+		if (v->kind != VAL_NONE)
+			return;
+		break;
+	}
+	for (size_t i = 0; i < f->nseg && t >= 0; i++) {
+		const struct pathseg *p = &f->seg[i];
+		if (p->key)
+			t = jtok_type(d, t) == JT_OBJ ? jtok_get(d, t, p->key, p->len) : -1;
+		else
+			t = jtok_type(d, t) == JT_ARR ? jtok_at(d, t, p->index) : -1;
+	}
+	/* null reads as absent: `exists` is false and comparisons fail */
+	if (t >= 0 && jtok_type(d, t) != JT_NULL && jtok_type(d, t) != JT_NONE) {
+		v->kind = VAL_TOK;
+		v->tok = t;
+	}
+}
+
+static void
+render_capped(struct buf *out, const char *s, size_t n, size_t cap)
+{
+	if (n > cap) {
+		n = cap;
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+		buf_append(out, s, n);
+		buf_puts(out, "...");
+		return;
+	}
+	buf_append(out, s, n);
+}
+
+static void
+render_tok(const struct jdoc *d, int t, struct evctx *c, struct buf *out, size_t cap)
+{
+	const char *s;
+	size_t n;
+
+	if (jtok_type(d, t) == JT_STR) {
+		s = jtok_str(d, t, &c->s->tmp, &n);
+	} else {
+		s = jtok_raw(d, t, &n);
+	}
+	if (s)
+		render_capped(out, s, n, cap);
+}
+
+void
+field_render(const struct val *v, struct evctx *c, struct buf *out, size_t cap)
+{
+	const struct jdoc *d = c->ev->doc;
+	char num[64];
+
+	switch (v->kind) {
+	case VAL_NONE: buf_puts(out, "<none>"); break;
+	case VAL_STR: render_capped(out, v->s, v->n, cap); break;
+	case VAL_NUM: snprintf(num, sizeof(num), "%.15g", v->num); buf_puts(out, num); break;
+	case VAL_BOOL: buf_puts(out, v->b ? "true" : "false"); break;
+	case VAL_TOK: render_tok(d, v->tok, c, out, cap); break;
+	case VAL_ARRS:
+		buf_putc(out, '[');
+		for (int i = 0, first = 1; i < v->narr; i++) {
+			for (int t = jtok_first(d, v->arr[i]); t >= 0; t = jtok_next(d, v->arr[i], t)) {
+				size_t n;
+				const char *raw = jtok_raw(d, t, &n);
+				if (!first)
+					buf_putc(out, ',');
+				first = 0;
+				render_capped(out, raw, n, cap);
+			}
+		}
+		buf_putc(out, ']');
+		break;
+	}
+}

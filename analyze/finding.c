@@ -1,0 +1,352 @@
+/* finding.c — the finding a rule produces: DESIGN.md's fields, the rendered
+ * message, and the evidence (the fields the condition read, with the values
+ * that made it fire).
+ *
+ * Findings are rare next to events, so this is the one place of the
+ * evaluation path that builds jansson values. Every string taken from the
+ * event is capped and made valid UTF-8, so a hostile event cannot blow up a
+ * finding or make it unprintable. */
+#include "analyze/rules_impl.h"
+#include "core/xmalloc.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MESSAGE_FIELD_MAX	256	/* bytes of one %{field} in a message */
+#define FIELD_STR_MAX		4096	/* bytes of a finding's string field */
+
+/* Length of a valid UTF-8 sequence at s, or 0. */
+static size_t
+utf8_seq(const unsigned char *s, size_t n)
+{
+	size_t len;
+	unsigned cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+/* A JSON string of at most cap bytes (plus "..."), invalid UTF-8 replaced
+ * by U+FFFD. New reference. */
+static json_t *
+jstring(const char *s, size_t n, size_t cap)
+{
+	struct buf b;
+	json_t *j;
+	size_t i = 0;
+
+	buf_init(&b);
+	while (i < n && b.len < cap) {
+		size_t l = utf8_seq((const unsigned char *)s + i, n - i);
+		if (l == 0) {
+			buf_append(&b, "\xef\xbf\xbd", 3);
+			i++;
+		} else {
+			buf_append(&b, s + i, l);
+			i += l;
+		}
+	}
+	if (i < n)
+		buf_puts(&b, "...");
+	j = json_stringn_nocheck(buf_cstr(&b), b.len);
+	buf_free(&b);
+	return j;
+}
+
+static json_t *
+jnumber(double v)
+{
+	if (v == floor(v) && fabs(v) < 9007199254740992.0)
+		return json_integer((json_int_t)v);
+	return json_real(v);
+}
+
+/* Any token as a jansson value; big arrays and objects become a capped
+ * string of their compact text. New reference. */
+static json_t *
+tok_json(struct evctx *c, int t)
+{
+	const struct jdoc *d = c->ev->doc;
+	const char *s;
+	size_t n;
+	double v;
+	json_t *j;
+	char *dump;
+
+	switch (jtok_type(d, t)) {
+	case JT_STR:
+		s = jtok_str(d, t, &c->s->tmp, &n);
+		return s ? jstring(s, n, EVIDENCE_STR_MAX) : json_null();
+	case JT_NUM:
+		return jtok_num(d, t, &v) == 0 ? jnumber(v) : json_null();
+	case JT_TRUE: return json_true();
+	case JT_FALSE: return json_false();
+	case JT_OBJ: case JT_ARR:
+		s = jtok_raw(d, t, &n);
+		if ((j = json_loadb(s, n, JSON_DECODE_ANY, NULL)) == NULL)
+			return jstring(s, n, EVIDENCE_RAW_MAX);
+		dump = json_dumps(j, JSON_COMPACT);
+		if (dump && strlen(dump) > EVIDENCE_RAW_MAX) {
+			json_decref(j);
+			j = jstring(dump, strlen(dump), EVIDENCE_RAW_MAX);
+		}
+		free(dump);
+		return j;
+	default:
+		return json_null();
+	}
+}
+
+static json_t *
+val_json(struct evctx *c, const struct val *v)
+{
+	const struct jdoc *d = c->ev->doc;
+	json_t *arr;
+
+	switch (v->kind) {
+	case VAL_STR: return jstring(v->s, v->n, EVIDENCE_STR_MAX);
+	case VAL_NUM: return jnumber(v->num);
+	case VAL_BOOL: return json_boolean(v->b);
+	case VAL_TOK: return tok_json(c, v->tok);
+	case VAL_ARRS:
+		arr = json_array();
+		for (int i = 0; i < v->narr; i++)
+			for (int t = jtok_first(d, v->arr[i]); t >= 0 &&
+			    json_array_size(arr) < EVIDENCE_MAX; t = jtok_next(d, v->arr[i], t))
+				json_array_append_new(arr, tok_json(c, t));
+		return arr;
+	default: return json_null();
+	}
+}
+
+static json_t *
+ev_str(struct evctx *c, enum event_field f)
+{
+	size_t n;
+	const char *s = event_str(c->ev, f, &c->s->tmp, &n);
+
+	return s ? jstring(s, n, FIELD_STR_MAX) : json_null();
+}
+
+/* --- evidence ------------------------------------------------------------- */
+
+struct evidence {
+	json_t		*obj;
+	struct buf	 name;
+};
+
+static void
+evidence_add(struct evidence *e, struct evctx *c, const struct field *f, int elem,
+    const char *prefix, size_t plen)
+{
+	struct val v;
+
+	if (json_object_size(e->obj) >= EVIDENCE_MAX)
+		return;
+	field_eval(f, c, elem, &v);
+	if (v.kind == VAL_NONE)
+		return;
+	buf_reset(&e->name);
+	if (f->base == FB_ELEM && plen > 0) {
+		buf_append(&e->name, prefix, plen);
+		if (strcmp(f->name, ".") != 0) {
+			buf_putc(&e->name, '.');
+			buf_puts(&e->name, f->name);
+		}
+	} else {
+		buf_puts(&e->name, f->name);
+	}
+	if (json_object_get(e->obj, e->name.data) == NULL)
+		json_object_set_new(e->obj, e->name.data, val_json(c, &v));
+}
+
+static void evidence_walk(struct evidence *e, const struct node *n, struct evctx *c,
+    int elem, const char *prefix, size_t plen);
+
+/* For any: the first element that satisfies the inner condition, named
+ * array[i]; otherwise the array itself. */
+static void
+evidence_quant(struct evidence *e, const struct node *n, struct evctx *c, int elem,
+    const char *prefix, size_t plen)
+{
+	const struct jdoc *d = c->ev->doc;
+	struct val v;
+	int arrs[3], narr = 0, i = 0;
+	char name[256];
+
+	field_eval(n->f, c, elem, &v);
+	if (v.kind == VAL_TOK && jtok_type(d, v.tok) == JT_ARR)
+		arrs[narr++] = v.tok;
+	else if (v.kind == VAL_ARRS)
+		for (int k = 0; k < v.narr; k++)
+			arrs[narr++] = v.arr[k];
+	for (int k = 0; k < narr && n->kind == N_ANY; k++) {
+		for (int t = jtok_first(d, arrs[k]); t >= 0; t = jtok_next(d, arrs[k], t), i++) {
+			int l;
+			if (!cond_eval(n->kid[0], c, t))
+				continue;
+			if (n->f->base == FB_ELEM && plen > 0)
+				l = snprintf(name, sizeof(name), "%.*s.%s[%d]", (int)plen, prefix,
+				    n->f->name, i);
+			else
+				l = snprintf(name, sizeof(name), "%s[%d]", n->f->name, i);
+			if (l > 0 && (size_t)l < sizeof(name))
+				evidence_walk(e, n->kid[0], c, t, name, (size_t)l);
+			return;
+		}
+	}
+	evidence_add(e, c, n->f, elem, prefix, plen);
+}
+
+static void
+evidence_walk(struct evidence *e, const struct node *n, struct evctx *c, int elem,
+    const char *prefix, size_t plen)
+{
+	switch (n->kind) {
+	case N_OR:
+		/* only the branch that held */
+		for (size_t i = 0; i < n->nkid; i++) {
+			if (cond_eval(n->kid[i], c, elem)) {
+				evidence_walk(e, n->kid[i], c, elem, prefix, plen);
+				return;
+			}
+		}
+		for (size_t i = 0; i < n->nkid; i++)
+			evidence_walk(e, n->kid[i], c, elem, prefix, plen);
+		break;
+	case N_AND: case N_NOT:
+		for (size_t i = 0; i < n->nkid; i++)
+			evidence_walk(e, n->kid[i], c, elem, prefix, plen);
+		break;
+	case N_CMP:
+		evidence_add(e, c, n->f, elem, prefix, plen);
+		break;
+	case N_ANY: case N_ALL:
+		evidence_quant(e, n, c, elem, prefix, plen);
+		break;
+	default:
+		break;
+	}
+}
+
+/* --- the finding ------------------------------------------------------------ */
+
+void
+finding_message(const struct rule *r, struct evctx *c, struct buf *out)
+{
+	struct val v;
+
+	for (size_t i = 0; i < r->nout; i++) {
+		if (r->out[i].f == NULL) {
+			buf_append(out, r->out[i].text, r->out[i].len);
+			continue;
+		}
+		field_eval(r->out[i].f, c, -1, &v);
+		field_render(&v, c, out, MESSAGE_FIELD_MAX);
+	}
+}
+
+static json_t *
+finding_groups(struct evctx *c)
+{
+	const struct jdoc *d = c->ev->doc;
+	int arr = c->ev->f[EF_GROUPS];
+	json_t *g = json_array();
+
+	if (jtok_type(d, arr) != JT_ARR)
+		return g;
+	for (int t = jtok_first(d, arr); t >= 0 && json_array_size(g) < 256;
+	    t = jtok_next(d, arr, t))
+		if (jtok_type(d, t) == JT_STR)
+			json_array_append_new(g, tok_json(c, t));
+	return g;
+}
+
+static json_t *
+finding_time(struct evctx *c)
+{
+	if (c->ev->f[EF_STAGE_TS] >= 0)
+		return ev_str(c, EF_STAGE_TS);
+	return ev_str(c, EF_RECEIVED_TS);
+}
+
+static json_t *
+finding_code(struct evctx *c)
+{
+	double v;
+
+	if (jtok_num(c->ev->doc, c->ev->f[EF_CODE], &v) < 0)
+		return json_null();
+	return jnumber(v);
+}
+
+static void
+finding_head(json_t *o, const struct rule *r)
+{
+	json_t *tags = json_array();
+
+	for (size_t i = 0; i < r->ntags; i++)
+		json_array_append_new(tags, json_string(r->tags[i]));
+	json_object_set_new(o, "rule", json_string(r->id));
+	json_object_set_new(o, "title", json_string(r->title));
+	json_object_set_new(o, "severity", json_string(severity_name(r->severity)));
+	json_object_set_new(o, "category", json_string(r->category));
+	json_object_set_new(o, "tags", tags);
+}
+
+json_t *
+finding_build(const struct rule *r, struct evctx *c)
+{
+	json_t *o = json_object();
+	struct evidence e = { json_object(), { NULL, 0, 0 } };
+	struct buf msg;
+	int sip = c->ev->f[EF_SOURCE_IPS];
+
+	finding_head(o, r);
+	json_object_set_new(o, "audit_id", ev_str(c, EF_AUDIT_ID));
+	json_object_set_new(o, "stage", c->ev->f[EF_STAGE] >= 0 ? ev_str(c, EF_STAGE) :
+	    json_string("ResponseComplete"));
+	json_object_set_new(o, "time", finding_time(c));
+	json_object_set_new(o, "cluster", json_string(c->ev->cluster ? c->ev->cluster : "default"));
+	json_object_set_new(o, "user", ev_str(c, EF_USERNAME));
+	json_object_set_new(o, "groups", finding_groups(c));
+	json_object_set_new(o, "impersonated_user", ev_str(c, EF_IMPERSONATED_NAME));
+	json_object_set_new(o, "source_ip", jtok_type(c->ev->doc, sip) == JT_ARR &&
+	    jtok_type(c->ev->doc, jtok_at(c->ev->doc, sip, 0)) == JT_STR ?
+	    tok_json(c, jtok_at(c->ev->doc, sip, 0)) : json_null());
+	json_object_set_new(o, "user_agent", ev_str(c, EF_USER_AGENT));
+	json_object_set_new(o, "verb", ev_str(c, EF_VERB));
+	json_object_set_new(o, "resource", ev_str(c, EF_RESOURCE));
+	json_object_set_new(o, "subresource", ev_str(c, EF_SUBRESOURCE));
+	json_object_set_new(o, "namespace", ev_str(c, EF_NAMESPACE));
+	json_object_set_new(o, "name", ev_str(c, EF_NAME));
+	json_object_set_new(o, "code", finding_code(c));
+	buf_init(&msg);
+	finding_message(r, c, &msg);
+	json_object_set_new(o, "message", jstring(buf_cstr(&msg), msg.len, FIELD_STR_MAX));
+	buf_free(&msg);
+	evidence_walk(&e, r->cond, c, -1, "", 0);
+	buf_free(&e.name);
+	json_object_set_new(o, "evidence", e.obj);
+	return o;
+}

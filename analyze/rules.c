@@ -1,0 +1,1233 @@
+/* rules.c — the rule compiler: YAML rule files to an immutable ruleset.
+ *
+ * DESIGN: compilation has two passes. The first reads every document of
+ * every source in order into pending lists, macros and rules, applying the
+ * tuning that later files do to earlier ones (list and macro overrides and
+ * appends, exception appends, enabled overrides). The second resolves
+ * names and compiles: lists are expanded, each rule's condition is compiled
+ * (macros compile on first use, once per context, and are shared), its
+ * exceptions become `and not (...)`, and the rule is placed in the index.
+ * Every problem becomes one `file:line: message` line and compilation goes
+ * on, so one run reports them all. */
+#include "analyze/rules_impl.h"
+#include "analyze/yamldoc.h"
+#include "core/xmalloc.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const categories[] = {
+	"rbac", "exec", "workload", "secrets", "authn", "admission", "evasion",
+	"persistence", "network", "inventory",
+};
+
+static const struct {
+	const char	*name;
+	unsigned	 bit;
+} stage_names[] = {
+	{ "RequestReceived", STAGE_REQUEST_RECEIVED },
+	{ "ResponseStarted", STAGE_RESPONSE_STARTED },
+	{ "ResponseComplete", STAGE_RESPONSE_COMPLETE },
+	{ "Panic", STAGE_PANIC },
+};
+
+struct mpart {
+	const char	*text;
+	size_t		 len;
+	const char	*file;
+	int		 line;
+};
+
+struct pmacro {
+	const char	*name;
+	struct mpart	*part;	/* OR'ed together (append) */
+	size_t		 npart;
+	int		 state[2];	/* per context: 0 new, 1 compiling, 2 done, -1 failed */
+	struct node	*node[2];
+};
+
+struct evalue {
+	struct lit	 l;	/* a scalar */
+	struct lit	*seq;	/* or a sequence (for in) */
+	size_t		 nseq;
+	int		 is_seq;
+};
+
+struct pexc {
+	const char	*name;
+	const char	**field;
+	const char	**comp;
+	size_t		 nfield;
+	struct evalue	*val;	/* nval tuples of nfield values */
+	size_t		 nval;
+	const char	*file;
+	int		 line;
+};
+
+struct prule {
+	struct rule	*r;
+	const char	*cond;
+	size_t		 condlen;
+	int		 condline;
+	const char	*output;
+	int		 outline;
+	struct pexc	*exc;
+	size_t		 nexc;
+};
+
+struct compiler {
+	struct ruleset	*rs;
+	struct arena	*ar;
+	struct buf	*errs;
+	int		 nerr;
+	const char	*file;		/* source being read */
+	struct rlist	**list;
+	size_t		 nlist;
+	struct pmacro	**macro;
+	size_t		 nmacro;
+	struct prule	**rule;
+	size_t		 nrule;
+	const char	*stack[MACRO_MAX_DEPTH + 1];	/* macros being compiled */
+	int		 nstack;
+};
+
+static void
+cerr(struct compiler *c, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+cerr(struct compiler *c, const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	c->nerr++;
+	buf_printf(c->errs, "%s:%d: ", file, line);
+	va_start(ap, fmt);
+	{
+		char msg[512];
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		buf_puts(c->errs, msg);
+	}
+	va_end(ap);
+	buf_putc(c->errs, '\n');
+}
+
+static void *
+grow(void *v, size_t n, size_t size)
+{
+	/* capacity doubles at powers of two */
+	if (n == 0 || (n & (n - 1)) == 0)
+		v = xrealloc(v, size * (n ? n * 2 : 1));
+	return v;
+}
+
+static const char *
+adup(struct compiler *c, const char *s)
+{
+	return arena_strndup(c->ar, s, strlen(s));
+}
+
+/* --- reading documents ------------------------------------------------------- */
+
+static int
+key_allowed(const char *k, const char *const *allowed)
+{
+	for (; *allowed; allowed++)
+		if (strcmp(k, *allowed) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+check_keys(struct compiler *c, yaml_document_t *d, yaml_node_t *map,
+    const char *kind, const char *const *allowed)
+{
+	int bad = 0;
+
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
+	    p < map->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(d, p->key);
+		const char *ks = yamldoc_scalar(k);
+		if (ks == NULL || !key_allowed(ks, allowed)) {
+			cerr(c, c->file, yamldoc_line(k), "unknown key \"%s\" in %s",
+			    ks ? ks : "?", kind);
+			bad = 1;
+		}
+	}
+	return bad ? -1 : 0;
+}
+
+/* A required or optional scalar string. */
+static const char *
+get_str(struct compiler *c, yaml_document_t *d, yaml_node_t *map,
+    const char *key, int required, const char *kind)
+{
+	yaml_node_t *n = yamldoc_get(d, map, key);
+	const char *s = yamldoc_scalar(n);
+
+	if (n == NULL) {
+		if (required)
+			cerr(c, c->file, yamldoc_line(map), "%s: missing %s", kind, key);
+		return NULL;
+	}
+	if (s == NULL) {
+		cerr(c, c->file, yamldoc_line(n), "%s: %s must be a string", kind, key);
+		return NULL;
+	}
+	return adup(c, s);
+}
+
+static int
+get_bool(struct compiler *c, yaml_document_t *d, yaml_node_t *map,
+    const char *key, int def)
+{
+	yaml_node_t *n = yamldoc_get(d, map, key);
+	int b;
+
+	if (n == NULL)
+		return def;
+	if ((b = yamldoc_bool(n)) < 0) {
+		cerr(c, c->file, yamldoc_line(n), "%s must be true or false", key);
+		return def;
+	}
+	return b;
+}
+
+static void
+lit_from_node(struct compiler *c, const yaml_node_t *n, struct lit *l)
+{
+	memset(l, 0, sizeof(*l));
+	l->s = arena_strndup(c->ar, (const char *)n->data.scalar.value, n->data.scalar.length);
+	l->n = n->data.scalar.length;
+	if (yamldoc_plain(n))
+		lit_bare(l);
+	else
+		l->flags = LIT_QUOTED;
+}
+
+/* A sequence of scalars into literals. Returns -1 after an error. */
+static int
+get_lits(struct compiler *c, yaml_document_t *d, yaml_node_t *seq,
+    struct lit **out, size_t *nout, const char *what)
+{
+	size_t n = 0;
+
+	*out = NULL;
+	*nout = 0;
+	if (seq == NULL || seq->type != YAML_SEQUENCE_NODE) {
+		cerr(c, c->file, yamldoc_line(seq), "%s must be a list", what);
+		return -1;
+	}
+	n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+	*out = arena_alloc(c->ar, sizeof(**out) * (n ? n : 1));
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *it = yaml_document_get_node(d, seq->data.sequence.items.start[i]);
+		if (yamldoc_scalar(it) == NULL) {
+			cerr(c, c->file, yamldoc_line(it), "%s: items must be scalars", what);
+			return -1;
+		}
+		lit_from_node(c, it, &(*out)[i]);
+	}
+	*nout = n;
+	return 0;
+}
+
+static struct rlist *
+list_find(struct compiler *c, const char *name)
+{
+	for (size_t i = 0; i < c->nlist; i++)
+		if (strcmp(c->list[i]->name, name) == 0)
+			return c->list[i];
+	return NULL;
+}
+
+static void
+doc_list(struct compiler *c, yaml_document_t *d, yaml_node_t *m)
+{
+	static const char *const keys[] = { "list", "items", "append", NULL };
+	const char *name = get_str(c, d, m, "list", 1, "list");
+	struct rlist *l;
+	struct lit *items;
+	size_t nitems;
+	int append = get_bool(c, d, m, "append", 0);
+
+	if (check_keys(c, d, m, "list", keys) < 0 || name == NULL)
+		return;
+	if (get_lits(c, d, yamldoc_get(d, m, "items"), &items, &nitems, "list items") < 0)
+		return;
+	l = list_find(c, name);
+	if (append && l == NULL) {
+		cerr(c, c->file, yamldoc_line(m), "append to unknown list \"%s\"", name);
+		return;
+	}
+	if (l == NULL) {
+		c->list = grow(c->list, c->nlist, sizeof(*c->list));
+		l = c->list[c->nlist++] = arena_alloc(c->ar, sizeof(*l));
+		l->name = name;
+	}
+	if (append) {
+		struct lit *all = arena_alloc(c->ar, sizeof(*all) * (l->nitem + nitems + 1));
+		memcpy(all, l->item, sizeof(*all) * l->nitem);
+		memcpy(all + l->nitem, items, sizeof(*all) * nitems);
+		l->item = all;
+		l->nitem += nitems;
+	} else {
+		l->item = items;
+		l->nitem = nitems;
+		l->file = c->file;
+		l->line = yamldoc_line(m);
+	}
+}
+
+static struct pmacro *
+macro_find(struct compiler *c, const char *name)
+{
+	for (size_t i = 0; i < c->nmacro; i++)
+		if (strcmp(c->macro[i]->name, name) == 0)
+			return c->macro[i];
+	return NULL;
+}
+
+static void
+doc_macro(struct compiler *c, yaml_document_t *d, yaml_node_t *m)
+{
+	static const char *const keys[] = { "macro", "condition", "append", NULL };
+	const char *name = get_str(c, d, m, "macro", 1, "macro");
+	const char *cond = get_str(c, d, m, "condition", 1, "macro");
+	int append = get_bool(c, d, m, "append", 0);
+	struct pmacro *mac;
+
+	if (check_keys(c, d, m, "macro", keys) < 0 || name == NULL || cond == NULL)
+		return;
+	mac = macro_find(c, name);
+	if (append && mac == NULL) {
+		cerr(c, c->file, yamldoc_line(m), "append to unknown macro \"%s\"", name);
+		return;
+	}
+	if (mac == NULL) {
+		c->macro = grow(c->macro, c->nmacro, sizeof(*c->macro));
+		mac = c->macro[c->nmacro++] = arena_alloc(c->ar, sizeof(*mac));
+		mac->name = name;
+	}
+	if (!append) {
+		mac->part = NULL;
+		mac->npart = 0;
+	}
+	mac->part = grow(mac->part, mac->npart, sizeof(*mac->part));
+	mac->part[mac->npart++] = (struct mpart){ cond, strlen(cond), c->file,
+	    yamldoc_line(yamldoc_get(d, m, "condition")) };
+}
+
+/* --- exceptions ------------------------------------------------------------------ */
+
+static int
+exc_strings(struct compiler *c, yaml_document_t *d, yaml_node_t *n,
+    const char ***out, size_t *nout, const char *what)
+{
+	struct lit *l;
+	size_t nl;
+
+	if (yamldoc_scalar(n)) {
+		*out = arena_alloc(c->ar, sizeof(**out));
+		(*out)[0] = adup(c, yamldoc_scalar(n));
+		*nout = 1;
+		return 0;
+	}
+	if (get_lits(c, d, n, &l, &nl, what) < 0)
+		return -1;
+	*out = arena_alloc(c->ar, sizeof(**out) * (nl ? nl : 1));
+	for (size_t i = 0; i < nl; i++)
+		(*out)[i] = l[i].s;
+	*nout = nl;
+	return 0;
+}
+
+static int
+exc_value(struct compiler *c, yaml_document_t *d, yaml_node_t *n, struct evalue *v)
+{
+	memset(v, 0, sizeof(*v));
+	if (yamldoc_scalar(n)) {
+		lit_from_node(c, n, &v->l);
+		return 0;
+	}
+	v->is_seq = 1;
+	return get_lits(c, d, n, &v->seq, &v->nseq, "exception value");
+}
+
+/* values: [[a, b], [c, d]], or [a, b] for a single field. */
+static int
+exc_values(struct compiler *c, yaml_document_t *d, yaml_node_t *vals, struct pexc *e)
+{
+	size_t n, k = 0;
+
+	if (vals == NULL)
+		return 0;
+	if (vals->type != YAML_SEQUENCE_NODE) {
+		cerr(c, c->file, yamldoc_line(vals), "exception %s: values must be a list", e->name);
+		return -1;
+	}
+	n = (size_t)(vals->data.sequence.items.top - vals->data.sequence.items.start);
+	e->val = xrealloc(e->val, sizeof(*e->val) * (e->nval + n) * e->nfield + 1);
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *t = yaml_document_get_node(d, vals->data.sequence.items.start[i]);
+		struct evalue *row = &e->val[(e->nval + k) * e->nfield];
+		if (e->nfield == 1 && (yamldoc_scalar(t) || strcmp(e->comp[0], "in") == 0)) {
+			if (exc_value(c, d, t, &row[0]) < 0)
+				return -1;
+		} else {
+			size_t m = t && t->type == YAML_SEQUENCE_NODE ?
+			    (size_t)(t->data.sequence.items.top - t->data.sequence.items.start) : 0;
+			if (m != e->nfield) {
+				cerr(c, c->file, yamldoc_line(t),
+				    "exception %s: each value needs %zu items, one per field",
+				    e->name, e->nfield);
+				return -1;
+			}
+			for (size_t j = 0; j < m; j++)
+				if (exc_value(c, d, yaml_document_get_node(d,
+				    t->data.sequence.items.start[j]), &row[j]) < 0)
+					return -1;
+		}
+		k++;
+	}
+	e->nval += k;
+	return 0;
+}
+
+static struct pexc *
+exc_find(struct prule *pr, const char *name)
+{
+	for (size_t i = 0; i < pr->nexc; i++)
+		if (strcmp(pr->exc[i].name, name) == 0)
+			return &pr->exc[i];
+	return NULL;
+}
+
+static int
+exc_new(struct compiler *c, yaml_document_t *d, yaml_node_t *m, struct pexc *e,
+    const char *name)
+{
+	yaml_node_t *fields = yamldoc_get(d, m, "fields"), *comps = yamldoc_get(d, m, "comps");
+	size_t ncomp = 0;
+
+	memset(e, 0, sizeof(*e));
+	e->name = name;
+	e->file = c->file;
+	e->line = yamldoc_line(m);
+	if (fields == NULL) {
+		cerr(c, c->file, yamldoc_line(m), "exception %s: missing fields", name);
+		return -1;
+	}
+	if (exc_strings(c, d, fields, &e->field, &e->nfield, "exception fields") < 0)
+		return -1;
+	if (e->nfield == 0) {
+		cerr(c, c->file, yamldoc_line(fields), "exception %s: fields is empty", name);
+		return -1;
+	}
+	e->comp = arena_alloc(c->ar, sizeof(*e->comp) * e->nfield);
+	for (size_t i = 0; i < e->nfield; i++)
+		e->comp[i] = "=";
+	if (comps) {
+		const char **cs;
+		if (exc_strings(c, d, comps, &cs, &ncomp, "exception comps") < 0)
+			return -1;
+		if (ncomp != e->nfield) {
+			cerr(c, c->file, yamldoc_line(comps),
+			    "exception %s: comps needs one operator per field", name);
+			return -1;
+		}
+		memcpy(e->comp, cs, sizeof(*cs) * ncomp);
+	}
+	return 0;
+}
+
+static void
+rule_exceptions(struct compiler *c, yaml_document_t *d, yaml_node_t *seq, struct prule *pr)
+{
+	static const char *const keys[] = { "name", "fields", "comps", "values", NULL };
+
+	if (seq == NULL)
+		return;
+	if (seq->type != YAML_SEQUENCE_NODE) {
+		cerr(c, c->file, yamldoc_line(seq), "exceptions must be a list");
+		return;
+	}
+	for (yaml_node_item_t *i = seq->data.sequence.items.start;
+	    i < seq->data.sequence.items.top; i++) {
+		yaml_node_t *m = yaml_document_get_node(d, *i);
+		const char *name;
+		struct pexc *e;
+		if (m == NULL || m->type != YAML_MAPPING_NODE) {
+			cerr(c, c->file, yamldoc_line(m), "an exception must be a mapping");
+			continue;
+		}
+		if (check_keys(c, d, m, "exception", keys) < 0 ||
+		    (name = get_str(c, d, m, "name", 1, "exception")) == NULL)
+			continue;
+		if ((e = exc_find(pr, name)) == NULL) {
+			pr->exc = grow(pr->exc, pr->nexc, sizeof(*pr->exc));
+			e = &pr->exc[pr->nexc];
+			if (exc_new(c, d, m, e, name) < 0)
+				continue;
+			pr->nexc++;
+		} else if (yamldoc_get(d, m, "fields") || yamldoc_get(d, m, "comps")) {
+			cerr(c, c->file, yamldoc_line(m),
+			    "exception %s already exists: only values can be appended", name);
+			continue;
+		}
+		(void)exc_values(c, d, yamldoc_get(d, m, "values"), e);
+	}
+}
+
+/* --- rules ------------------------------------------------------------------------ */
+
+static struct prule *
+prule_find(struct compiler *c, const char *id)
+{
+	for (size_t i = 0; i < c->nrule; i++)
+		if (strcmp(c->rule[i]->r->id, id) == 0)
+			return c->rule[i];
+	return NULL;
+}
+
+static int
+id_valid(const char *id)
+{
+	if (*id == '\0' || *id == '.')
+		return 0;
+	for (const char *p = id; *p; p++)
+		if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) ||
+		    *p == '.' || *p == '_' || *p == '-'))
+			return 0;
+	return 1;
+}
+
+static void
+rule_tags(struct compiler *c, yaml_document_t *d, yaml_node_t *n, struct rule *r)
+{
+	struct lit *l;
+	size_t nl;
+
+	if (n == NULL)
+		return;
+	if (get_lits(c, d, n, &l, &nl, "tags") < 0)
+		return;
+	r->tags = arena_alloc(c->ar, sizeof(*r->tags) * (nl ? nl : 1));
+	for (size_t i = 0; i < nl; i++)
+		r->tags[i] = l[i].s;
+	r->ntags = nl;
+}
+
+static void
+rule_stages(struct compiler *c, yaml_document_t *d, yaml_node_t *n, struct rule *r)
+{
+	struct lit *l;
+	size_t nl;
+
+	r->stages = STAGE_RESPONSE_COMPLETE;
+	if (n == NULL || get_lits(c, d, n, &l, &nl, "stages") < 0)
+		return;
+	r->stages = 0;
+	for (size_t i = 0; i < nl; i++) {
+		size_t k;
+		for (k = 0; k < sizeof(stage_names) / sizeof(stage_names[0]); k++)
+			if (strcmp(l[i].s, stage_names[k].name) == 0)
+				break;
+		if (k == sizeof(stage_names) / sizeof(stage_names[0]))
+			cerr(c, c->file, yamldoc_line(n), "unknown stage \"%s\" (RequestReceived, "
+			    "ResponseStarted, ResponseComplete or Panic)", l[i].s);
+		else
+			r->stages |= stage_names[k].bit;
+	}
+	if (r->stages == 0 && nl == 0)
+		cerr(c, c->file, yamldoc_line(n), "stages is empty");
+}
+
+static void
+rule_classify(struct compiler *c, yaml_document_t *d, yaml_node_t *m, struct rule *r)
+{
+	const char *sev = get_str(c, d, m, "severity", 1, "rule");
+	const char *cat = get_str(c, d, m, "category", 1, "rule");
+	size_t i;
+
+	if (sev && severity_parse(sev, &r->severity) < 0)
+		cerr(c, c->file, yamldoc_line(yamldoc_get(d, m, "severity")),
+		    "unknown severity \"%s\" (info, low, medium, high or critical)", sev);
+	if (cat) {
+		for (i = 0; i < sizeof(categories) / sizeof(categories[0]); i++)
+			if (strcmp(cat, categories[i]) == 0)
+				break;
+		if (i == sizeof(categories) / sizeof(categories[0]))
+			cerr(c, c->file, yamldoc_line(yamldoc_get(d, m, "category")),
+			    "unknown category \"%s\"", cat);
+		r->category = cat;
+	}
+}
+
+static void
+rule_new(struct compiler *c, yaml_document_t *d, yaml_node_t *m, const char *id)
+{
+	static const char *const keys[] = { "rule", "title", "description", "condition",
+	    "output", "severity", "category", "tags", "enabled", "exceptions", "stages", NULL };
+	struct prule *pr = arena_alloc(c->ar, sizeof(*pr));
+	struct rule *r = pr->r = arena_alloc(c->ar, sizeof(*r));
+	yaml_node_t *cond = yamldoc_get(d, m, "condition");
+
+	(void)check_keys(c, d, m, "rule", keys);
+	r->id = id;
+	r->file = c->file;
+	r->line = yamldoc_line(m);
+	r->title = get_str(c, d, m, "title", 1, "rule");
+	r->description = get_str(c, d, m, "description", 0, "rule");
+	pr->cond = get_str(c, d, m, "condition", 1, "rule");
+	pr->condlen = pr->cond ? strlen(pr->cond) : 0;
+	pr->condline = yamldoc_line(cond);
+	pr->output = get_str(c, d, m, "output", 0, "rule");
+	pr->outline = yamldoc_line(yamldoc_get(d, m, "output"));
+	rule_classify(c, d, m, r);
+	rule_tags(c, d, yamldoc_get(d, m, "tags"), r);
+	rule_stages(c, d, yamldoc_get(d, m, "stages"), r);
+	r->enabled = get_bool(c, d, m, "enabled", 1);
+	rule_exceptions(c, d, yamldoc_get(d, m, "exceptions"), pr);
+	c->rule = grow(c->rule, c->nrule, sizeof(*c->rule));
+	c->rule[c->nrule++] = pr;
+}
+
+/* A later document naming an existing rule: `append: true` adds exception
+ * values; a mapping of only `rule` and `enabled` switches it on or off. */
+static void
+rule_override(struct compiler *c, yaml_document_t *d, yaml_node_t *m,
+    struct prule *pr, int append)
+{
+	static const char *const app_keys[] = { "rule", "append", "exceptions", "enabled", NULL };
+	static const char *const en_keys[] = { "rule", "enabled", NULL };
+
+	if (!append) {
+		if (yamldoc_get(d, m, "enabled") == NULL || check_keys(c, d, m, "rule", en_keys) < 0) {
+			cerr(c, c->file, yamldoc_line(m), "duplicate rule id \"%s\" (first defined at %s:%d)",
+			    pr->r->id, pr->r->file, pr->r->line);
+			return;
+		}
+	} else if (check_keys(c, d, m, "rule append", app_keys) < 0) {
+		return;
+	}
+	pr->r->enabled = get_bool(c, d, m, "enabled", pr->r->enabled);
+	rule_exceptions(c, d, yamldoc_get(d, m, "exceptions"), pr);
+}
+
+static void
+doc_rule(struct compiler *c, yaml_document_t *d, yaml_node_t *m)
+{
+	const char *id = get_str(c, d, m, "rule", 1, "rule");
+	int append = get_bool(c, d, m, "append", 0);
+	struct prule *pr;
+
+	if (id == NULL)
+		return;
+	if (!id_valid(id)) {
+		cerr(c, c->file, yamldoc_line(m), "rule id \"%s\": use lowercase letters, digits, "
+		    "dots, '-' and '_'", id);
+		return;
+	}
+	if ((pr = prule_find(c, id)) != NULL) {
+		rule_override(c, d, m, pr, append);
+	} else if (append || (yamldoc_get(d, m, "enabled") && !yamldoc_get(d, m, "condition"))) {
+		cerr(c, c->file, yamldoc_line(m), "override of unknown rule \"%s\"", id);
+	} else {
+		rule_new(c, d, m, id);
+	}
+}
+
+static void
+doc_item(struct compiler *c, yaml_document_t *d, yaml_node_t *m)
+{
+	if (m == NULL || m->type != YAML_MAPPING_NODE) {
+		cerr(c, c->file, yamldoc_line(m), "expected a mapping with rule, list or macro");
+		return;
+	}
+	if (yamldoc_get(d, m, "rule"))
+		doc_rule(c, d, m);
+	else if (yamldoc_get(d, m, "list"))
+		doc_list(c, d, m);
+	else if (yamldoc_get(d, m, "macro"))
+		doc_macro(c, d, m);
+	else
+		cerr(c, c->file, yamldoc_line(m), "expected a mapping with rule, list or macro");
+}
+
+static int
+doc_root(void *arg, yaml_document_t *d, yaml_node_t *root)
+{
+	struct compiler *c = arg;
+
+	if (root->type == YAML_SEQUENCE_NODE) {
+		for (yaml_node_item_t *i = root->data.sequence.items.start;
+		    i < root->data.sequence.items.top; i++)
+			doc_item(c, d, yaml_document_get_node(d, *i));
+	} else if (root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0) {
+		return 0;	/* an empty document */
+	} else {
+		doc_item(c, d, root);
+	}
+	return 0;
+}
+
+/* --- name resolution --------------------------------------------------------------- */
+
+/* Items naming another list are replaced by its items (Falco style). */
+static int
+list_expand(struct compiler *c, struct rlist *l, int depth)
+{
+	struct lit *out = NULL;
+	size_t n = 0, cap = 0;
+
+	if (l->state == 2)
+		return 0;
+	if (l->state == 1 || depth > MACRO_MAX_DEPTH) {
+		cerr(c, l->file, l->line, "list \"%s\" includes itself", l->name);
+		return -1;
+	}
+	l->state = 1;
+	for (size_t i = 0; i < l->nitem; i++) {
+		struct rlist *sub = (l->item[i].flags & LIT_QUOTED) ? NULL : list_find(c, l->item[i].s);
+		const struct lit *from = sub ? sub->item : &l->item[i];
+		size_t nfrom = 1;
+		if (sub) {
+			if (list_expand(c, sub, depth + 1) < 0) {
+				l->state = 2;
+				return -1;
+			}
+			from = sub->item;
+			nfrom = sub->nitem;
+		}
+		for (size_t k = 0; k < nfrom; k++) {
+			if (n == cap) {
+				struct lit *nv = arena_alloc(c->ar, sizeof(*nv) * (cap ? cap * 2 : 16));
+				if (n)
+					memcpy(nv, out, sizeof(*nv) * n);
+				out = nv;
+				cap = cap ? cap * 2 : 16;
+			}
+			out[n++] = from[k];
+		}
+	}
+	l->item = out;
+	l->nitem = n;
+	l->state = 2;
+	return 0;
+}
+
+static const struct rlist *
+names_list(void *arg, const char *name)
+{
+	return list_find(arg, name);
+}
+
+static struct node *
+macro_compile(struct compiler *c, struct pmacro *m, int rel, struct cond_ctx *outer)
+{
+	struct node **kid = arena_alloc(c->ar, sizeof(*kid) * m->npart);
+	struct node *n;
+
+	for (size_t i = 0; i < m->npart; i++) {
+		struct cond_ctx cc = *outer;
+		cc.file = m->part[i].file;
+		cc.line = m->part[i].line;
+		cc.depth = outer->depth + 1;
+		if ((kid[i] = cond_compile(&cc, m->part[i].text, m->part[i].len, rel)) == NULL) {
+			outer->nerr += cc.nerr;
+			return NULL;
+		}
+	}
+	if (m->npart == 1)
+		return kid[0];
+	n = arena_alloc(c->ar, sizeof(*n));
+	n->kind = N_OR;
+	n->kid = kid;
+	n->nkid = m->npart;
+	return n;
+}
+
+static struct node *
+names_macro(void *arg, const char *name, int rel, struct cond_ctx *cc, int *found)
+{
+	struct compiler *c = arg;
+	struct pmacro *m = macro_find(c, name);
+	struct buf path;
+
+	*found = m != NULL;
+	if (m == NULL)
+		return NULL;
+	if (m->state[rel] == 2)
+		return m->node[rel];
+	if (m->state[rel] == -1)
+		return NULL;
+	if (m->state[rel] == 1 || c->nstack >= MACRO_MAX_DEPTH) {
+		buf_init(&path);
+		for (int i = 0; i < c->nstack; i++)
+			buf_printf(&path, "%s -> ", c->stack[i]);
+		buf_puts(&path, name);
+		cerr(c, m->part[0].file, m->part[0].line, "macro cycle: %s", buf_cstr(&path));
+		buf_free(&path);
+		return NULL;
+	}
+	m->state[rel] = 1;
+	c->stack[c->nstack++] = name;
+	m->node[rel] = macro_compile(c, m, rel, cc);
+	c->nstack--;
+	m->state[rel] = m->node[rel] ? 2 : -1;
+	return m->node[rel];
+}
+
+/* --- compiling a rule --------------------------------------------------------------- */
+
+static int
+bare_safe(const struct lit *l)
+{
+	if ((l->flags & LIT_QUOTED) || l->n == 0)
+		return 0;
+	for (size_t i = 0; i < l->n; i++)
+		if (!(isalnum((unsigned char)l->s[i]) || strchr("_.-/:@", l->s[i])))
+			return 0;
+	return 1;
+}
+
+static void
+lit_text(struct buf *b, const struct lit *l)
+{
+	if (bare_safe(l)) {
+		buf_append(b, l->s, l->n);
+		return;
+	}
+	buf_putc(b, '"');
+	for (size_t i = 0; i < l->n; i++) {
+		if (l->s[i] == '"' || l->s[i] == '\\')
+			buf_putc(b, '\\');
+		buf_putc(b, l->s[i]);
+	}
+	buf_putc(b, '"');
+}
+
+static void
+evalue_text(struct buf *b, const struct evalue *v, const char *comp)
+{
+	if (v->is_seq) {
+		buf_putc(b, '(');
+		for (size_t i = 0; i < v->nseq; i++) {
+			if (i)
+				buf_puts(b, ", ");
+			lit_text(b, &v->seq[i]);
+		}
+		buf_putc(b, ')');
+	} else if (strcmp(comp, "in") == 0) {
+		buf_append(b, v->l.s, v->l.n);	/* a list name */
+	} else {
+		lit_text(b, &v->l);
+	}
+}
+
+static int
+comp_valid(const char *comp)
+{
+	static const char *const ok[] = { "=", "!=", "<", "<=", ">", ">=", "in",
+	    "contains", "icontains", "startswith", "endswith", "glob", "regex", "cidr", NULL };
+	return key_allowed(comp, ok);
+}
+
+/* An exception becomes the condition text (f1 c1 v1 and f2 c2 v2) or (...). */
+static struct node *
+exc_compile(struct compiler *c, const struct pexc *e, struct cond_ctx *base)
+{
+	struct buf b;
+	struct cond_ctx cc = *base;
+	struct node *n;
+
+	for (size_t i = 0; i < e->nfield; i++) {
+		if (!comp_valid(e->comp[i])) {
+			cerr(c, e->file, e->line, "exception %s: unknown comparison \"%s\"",
+			    e->name, e->comp[i]);
+			return NULL;
+		}
+	}
+	if (e->nval == 0)
+		return NULL;
+	buf_init(&b);
+	for (size_t t = 0; t < e->nval; t++) {
+		buf_puts(&b, t ? " or (" : "(");
+		for (size_t i = 0; i < e->nfield; i++) {
+			if (i)
+				buf_puts(&b, " and ");
+			buf_printf(&b, "%s %s ", e->field[i], e->comp[i]);
+			evalue_text(&b, &e->val[t * e->nfield + i], e->comp[i]);
+		}
+		buf_putc(&b, ')');
+	}
+	cc.file = e->file;
+	cc.line = e->line;
+	cc.nerr = 0;
+	n = cond_compile(&cc, b.data, b.len, 0);
+	if (n == NULL)
+		base->nerr++;
+	buf_free(&b);
+	return n;
+}
+
+static struct node *
+node_make(struct arena *a, enum nkind kind, struct node **kid, size_t nkid)
+{
+	struct node *n = arena_alloc(a, sizeof(*n));
+
+	n->kind = kind;
+	n->kid = arena_alloc(a, sizeof(*kid) * nkid);
+	memcpy(n->kid, kid, sizeof(*kid) * nkid);
+	n->nkid = nkid;
+	return n;
+}
+
+static int
+rule_template(struct compiler *c, struct prule *pr)
+{
+	struct rule *r = pr->r;
+	const char *s = pr->output ? pr->output : r->title;
+	struct tmpl_seg *seg;
+	size_t nseg = 0, cap = 8;
+
+	if (s == NULL)
+		return -1;
+	seg = arena_alloc(c->ar, sizeof(*seg) * cap);
+	while (*s) {
+		const char *open = strstr(s, "%{"), *close;
+		if (nseg + 2 >= cap) {
+			struct tmpl_seg *ns = arena_alloc(c->ar, sizeof(*ns) * cap * 2);
+			memcpy(ns, seg, sizeof(*ns) * nseg);
+			seg = ns;
+			cap *= 2;
+		}
+		if (open == NULL || (close = strchr(open, '}')) == NULL) {
+			seg[nseg++] = (struct tmpl_seg){ s, strlen(s), NULL };
+			break;
+		}
+		if (open > s)
+			seg[nseg++] = (struct tmpl_seg){ s, (size_t)(open - s), NULL };
+		{
+			char err[256];
+			struct field *f = field_compile(c->ar, open + 2, (size_t)(close - open - 2),
+			    0, err, sizeof(err));
+			if (f == NULL) {
+				cerr(c, r->file, pr->outline ? pr->outline : r->line, "output: %s", err);
+				return -1;
+			}
+			seg[nseg++] = (struct tmpl_seg){ NULL, 0, f };
+		}
+		s = close + 1;
+	}
+	r->out = seg;
+	r->nout = nseg;
+	return 0;
+}
+
+static void
+rule_compile(struct compiler *c, struct prule *pr, const struct cond_names *names)
+{
+	struct cond_ctx cc = { .ar = c->ar, .file = pr->r->file, .line = pr->condline,
+	    .errs = c->errs, .names = names, .regexes = &c->rs->regex,
+	    .nregexes = &c->rs->nregex };
+	struct node *cond, *exc[64 + 1], *ex;
+	size_t nexc = 0;
+
+	if (pr->cond == NULL)
+		return;
+	cond = cond_compile(&cc, pr->cond, pr->condlen, 0);
+	c->nerr += cc.nerr;
+	for (size_t i = 0; i < pr->nexc; i++) {
+		if (nexc == 64) {
+			cerr(c, pr->exc[i].file, pr->exc[i].line, "more than 64 exceptions");
+			break;
+		}
+		cc.nerr = 0;
+		if ((ex = exc_compile(c, &pr->exc[i], &cc)) != NULL)
+			exc[nexc++] = ex;
+		c->nerr += cc.nerr;
+	}
+	if (rule_template(c, pr) < 0 || cond == NULL)
+		return;
+	if (nexc > 0) {
+		struct node *any = node_make(c->ar, N_OR, exc, nexc);
+		struct node *not = node_make(c->ar, N_NOT, &any, 1);
+		struct node *both[2] = { cond, not };
+		cond = node_make(c->ar, N_AND, both, 2);
+	}
+	pr->r->cond = cond;
+}
+
+/* Unused macros still get a syntax check, with fields unchecked (a macro
+ * may be meant for use inside any/all). */
+static void
+macros_check_unused(struct compiler *c)
+{
+	for (size_t i = 0; i < c->nmacro; i++) {
+		struct pmacro *m = c->macro[i];
+		if (m->state[0] || m->state[1])
+			continue;
+		for (size_t k = 0; k < m->npart; k++) {
+			struct cond_ctx cc = { .ar = c->ar, .file = m->part[k].file,
+			    .line = m->part[k].line, .errs = c->errs, .lenient = 1 };
+			if (cond_compile(&cc, m->part[k].text, m->part[k].len, 0) == NULL)
+				c->nerr++;
+		}
+	}
+}
+
+/* --- the index ---------------------------------------------------------------------- */
+
+static uint64_t
+hash_str(const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+	return h;
+}
+
+static struct bucket *
+rindex_slot(const struct rindex *x, const char *s, size_t n)
+{
+	size_t i;
+
+	if (x->cap == 0)
+		return NULL;
+	for (i = hash_str(s, n) & (x->cap - 1);; i = (i + 1) & (x->cap - 1)) {
+		struct bucket *b = &x->b[i];
+		if (b->key == NULL || (b->len == n && memcmp(b->key, s, n) == 0))
+			return b;
+	}
+}
+
+const struct bucket *
+rindex_find(const struct rindex *x, const char *s, size_t n)
+{
+	struct bucket *b = rindex_slot(x, s, n);
+	return b && b->key ? b : NULL;
+}
+
+static void
+rindex_add(struct ruleset *rs, struct rindex *x, const struct lit *key, uint32_t rule)
+{
+	struct bucket *b = rindex_slot(x, key->s, key->n);
+
+	if (b->key == NULL) {
+		b->key = key->s;
+		b->len = key->n;
+	}
+	if (b->nrule && b->rule[b->nrule - 1] == rule)
+		return;
+	b->rule = grow(b->rule, b->nrule, sizeof(*b->rule));
+	b->rule[b->nrule++] = rule;
+}
+
+/* Collects the conjuncts of the top-level AND chain. */
+static void
+conjuncts(const struct node *n, const struct node **out, size_t *nout, size_t max)
+{
+	if (n->kind == N_AND) {
+		for (size_t i = 0; i < n->nkid; i++)
+			conjuncts(n->kid[i], out, nout, max);
+	} else if (*nout < max) {
+		out[(*nout)++] = n;
+	}
+}
+
+/* The literal values verb / resource / subresource must have for the rule
+ * to match, read off `field = v` and `field in (...)` conjuncts. */
+static void
+rule_constraints(struct arena *a, struct rule *r)
+{
+	const struct node *cj[256];
+	size_t n = 0;
+
+	conjuncts(r->cond, cj, &n, 256);
+	for (size_t i = 0; i < n; i++) {
+		const struct node *k = cj[i];
+		enum ikey ik;
+		if (k->kind != N_CMP || (ik = k->f->ikey) == IK_NONE || r->ik[ik])
+			continue;
+		if (k->op == OP_EQ && k->lit && !(k->lit->flags & (LIT_NUM | LIT_BOOL | LIT_NULL))) {
+			struct litset *s = arena_alloc(a, sizeof(*s));
+			s->str = k->lit;
+			s->nstr = 1;
+			r->ik[ik] = s;
+		} else if (k->op == OP_IN && k->set) {
+			r->ik[ik] = k->set;
+		}
+	}
+}
+
+static size_t
+pow2_above(size_t n)
+{
+	size_t cap = 16;
+	while (cap < n * 2)
+		cap *= 2;
+	return cap;
+}
+
+static void
+index_build(struct ruleset *rs)
+{
+	static const enum ikey order[] = { IK_SUBRESOURCE, IK_RESOURCE, IK_VERB };
+	size_t keys[IK_COUNT] = { 0 };
+
+	for (size_t i = 0; i < rs->nrule; i++)
+		for (int k = 0; k < IK_COUNT; k++)
+			if (rs->rule[i]->ik[k])
+				keys[k] += rs->rule[i]->ik[k]->nstr;
+	for (int k = 1; k < IK_COUNT; k++) {
+		rs->idx[k].cap = pow2_above(keys[k]);
+		rs->idx[k].b = xcalloc(rs->idx[k].cap, sizeof(struct bucket));
+	}
+	for (size_t i = 0; i < rs->nrule; i++) {
+		struct rule *r = rs->rule[i];
+		size_t o;
+		if (!r->enabled)
+			continue;
+		for (o = 0; o < 3 && r->ik[order[o]] == NULL; o++)
+			;
+		if (o == 3) {
+			rs->catchall = grow(rs->catchall, rs->ncatchall, sizeof(*rs->catchall));
+			rs->catchall[rs->ncatchall++] = (uint32_t)i;
+			continue;
+		}
+		for (size_t v = 0; v < r->ik[order[o]]->nstr; v++)
+			rindex_add(rs, &rs->idx[order[o]], &r->ik[order[o]]->str[v], (uint32_t)i);
+	}
+}
+
+/* --- options and entry points --------------------------------------------------------- */
+
+static void
+apply_options(struct compiler *c, const struct rules_options *o)
+{
+	if (o == NULL)
+		return;
+	for (size_t i = 0; i < o->ndisabled_ids; i++) {
+		struct prule *pr = prule_find(c, o->disabled_ids[i]);
+		if (pr == NULL)
+			cerr(c, "(config)", 0, "disabled rule \"%s\" is not defined",
+			    o->disabled_ids[i]);
+		else
+			pr->r->enabled = 0;
+	}
+	for (size_t i = 0; i < c->nrule; i++)
+		for (size_t t = 0; t < c->rule[i]->r->ntags; t++)
+			for (size_t k = 0; k < o->ndisabled_tags; k++)
+				if (strcmp(c->rule[i]->r->tags[t], o->disabled_tags[k]) == 0)
+					c->rule[i]->r->enabled = 0;
+}
+
+static void
+compiler_free(struct compiler *c)
+{
+	for (size_t i = 0; i < c->nrule; i++)
+		for (size_t k = 0; k < c->rule[i]->nexc; k++)
+			free(c->rule[i]->exc[k].val);
+	for (size_t i = 0; i < c->nrule; i++)
+		free(c->rule[i]->exc);
+	for (size_t i = 0; i < c->nmacro; i++)
+		free(c->macro[i]->part);
+	free(c->list);
+	free(c->macro);
+	free(c->rule);
+}
+
+struct ruleset *
+ruleset_compile(const struct rule_source *src, size_t nsrc,
+    const struct rules_options *o, struct buf *errs)
+{
+	struct ruleset *rs = xcalloc(1, sizeof(*rs));
+	struct compiler c = { .rs = rs, .ar = &rs->ar, .errs = errs };
+	struct cond_names names = { names_list, names_macro, &c };
+
+	for (size_t i = 0; i < nsrc; i++) {
+		c.file = arena_strndup(c.ar, src[i].name, strlen(src[i].name));
+		if (yamldoc_each(c.file, src[i].text, src[i].len, doc_root, &c, errs) < 0)
+			c.nerr++;
+	}
+	for (size_t i = 0; i < c.nlist; i++)
+		(void)list_expand(&c, c.list[i], 0);
+	for (size_t i = 0; i < c.nrule; i++)
+		rule_compile(&c, c.rule[i], &names);
+	macros_check_unused(&c);
+	apply_options(&c, o);
+	rs->rule = xcalloc(c.nrule ? c.nrule : 1, sizeof(*rs->rule));
+	for (size_t i = 0; i < c.nrule; i++) {
+		rs->rule[i] = c.rule[i]->r;
+		rs->rule[i]->index = i;
+		if (rs->rule[i]->cond)
+			rule_constraints(c.ar, rs->rule[i]);
+	}
+	rs->nrule = c.nrule;
+	compiler_free(&c);
+	if (c.nerr > 0) {
+		ruleset_free(rs);
+		return NULL;
+	}
+	index_build(rs);
+	return rs;
+}
+
+void
+ruleset_free(struct ruleset *rs)
+{
+	if (rs == NULL)
+		return;
+	for (size_t i = 0; i < rs->nregex; i++)
+		pcre2_code_free(rs->regex[i]);
+	free(rs->regex);
+	for (int k = 0; k < IK_COUNT; k++) {
+		for (size_t i = 0; i < rs->idx[k].cap; i++)
+			free(rs->idx[k].b[i].rule);
+		free(rs->idx[k].b);
+	}
+	free(rs->catchall);
+	free(rs->rule);
+	arena_free(&rs->ar);
+	free(rs);
+}
+
+size_t
+ruleset_count(const struct ruleset *rs)
+{
+	return rs->nrule;
+}
+
+const struct rule *
+ruleset_rule(const struct ruleset *rs, size_t i)
+{
+	return i < rs->nrule ? rs->rule[i] : NULL;
+}
+
+const char *
+rule_id(const struct rule *r)
+{
+	return r->id;
+}
+
+json_t *
+rule_describe(const struct rule *r)
+{
+	json_t *o = json_object(), *tags = json_array();
+
+	for (size_t i = 0; i < r->ntags; i++)
+		json_array_append_new(tags, json_string(r->tags[i]));
+	json_object_set_new(o, "id", json_string(r->id));
+	json_object_set_new(o, "title", json_string(r->title ? r->title : ""));
+	json_object_set_new(o, "severity", json_string(severity_name(r->severity)));
+	json_object_set_new(o, "category", json_string(r->category ? r->category : ""));
+	json_object_set_new(o, "tags", tags);
+	json_object_set_new(o, "enabled", json_boolean(r->enabled));
+	return o;
+}

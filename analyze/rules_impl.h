@@ -1,0 +1,318 @@
+/* rules_impl.h — the insides of a compiled rule set, shared by the files of
+ * analyze/ that build it (rules.c, cond.c, field.c) and read it (eval.c,
+ * finding.c). Nothing outside analyze/ includes this, except unit tests and
+ * fuzz targets that poke at the condition compiler directly.
+ *
+ * Everything a ruleset owns lives in one arena freed at once, so the compiled
+ * tree can share subtrees (a macro used by ten rules is compiled once). */
+#ifndef KAUDIT_RULES_IMPL_H
+#define KAUDIT_RULES_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "analyze/rules.h"
+#include "core/config.h"
+
+#define COND_MAX_LEN	65536	/* bytes of condition text */
+#define COND_MAX_DEPTH	64	/* nesting of parentheses / not / any */
+#define MACRO_MAX_DEPTH	32	/* macros inside macros */
+#define EVIDENCE_MAX	16	/* fields in one finding's evidence */
+#define EVIDENCE_STR_MAX 512	/* bytes of one evidence string */
+#define EVIDENCE_RAW_MAX 1024	/* bytes of one evidence array/object */
+
+/* --- arena ------------------------------------------------------------- */
+
+struct arena {
+	struct arena_chunk *head;
+};
+
+void	*arena_alloc(struct arena *a, size_t n);	/* zeroed */
+char	*arena_strndup(struct arena *a, const char *s, size_t n);
+void	 arena_free(struct arena *a);
+
+/* --- literals ---------------------------------------------------------- */
+
+#define LIT_QUOTED	0x01	/* written in quotes: a string, nothing else */
+#define LIT_NUM		0x02	/* bare and parses as a number */
+#define LIT_BOOL	0x04	/* bare true / false */
+#define LIT_NULL	0x08	/* bare null */
+
+struct lit {
+	const char	*s;	/* text (unquoted, unescaped); NUL-terminated */
+	size_t		 n;
+	double		 num;	/* LIT_NUM */
+	int		 b;	/* LIT_BOOL */
+	unsigned	 flags;
+};
+
+/* A set of literals for `in` and for string operators over several values.
+ * Strings are sorted by (length, bytes) for binary search. */
+struct litset {
+	struct lit	*str;	/* every literal by its text */
+	size_t		 nstr;
+	double		*num;	/* LIT_NUM literals */
+	size_t		 nnum;
+	unsigned	 bools;	/* bit 0: false present, bit 1: true present */
+	unsigned	 null;
+};
+
+int	litset_has_str(const struct litset *set, const char *s, size_t n);
+/* Classifies a bare word or an unquoted YAML scalar (number, bool, null). */
+void	lit_bare(struct lit *l);
+
+/* --- fields -------------------------------------------------------------- */
+
+enum ftype {
+	FT_ANY = 0,	/* unknown below an open object: checked at run time */
+	FT_STR,
+	FT_NUM,
+	FT_BOOL,
+	FT_ARR,
+	FT_OBJ,
+};
+
+enum fbase {
+	FB_ROOT,	/* path from the event root */
+	FB_WELL,	/* path from a well-known token ev->f[ef] */
+	FB_ELEM,	/* path from the current any/all element */
+	FB_COMPUTED,	/* a ka.* field, possibly followed by a path */
+};
+
+enum computed {
+	KA_EXEC_COMMAND, KA_EXEC_CONTAINER, KA_EXEC_ARGV0,
+	KA_UA_CLIENT, KA_UA_VERSION, KA_UA_MAJOR, KA_UA_MINOR, KA_UA_OS, KA_UA_ARCH,
+	KA_SOURCE_IP, KA_DECISION, KA_REASON,
+	KA_IS_SA, KA_IS_NODE, KA_IS_ANON, KA_IS_SYSTEM, KA_SA_NAMESPACE, KA_SA_NAME,
+	KA_OBJECT, KA_PODSPEC, KA_CONTAINERS, KA_VOLUMES,
+	KA_COUNT
+};
+
+/* Which index dimension a field feeds (see eval.c). */
+enum ikey { IK_NONE, IK_VERB, IK_RESOURCE, IK_SUBRESOURCE, IK_COUNT };
+
+struct pathseg {
+	const char	*key;	/* NULL for an array index */
+	size_t		 len;
+	uint32_t	 index;
+};
+
+struct field {
+	const char	*name;	/* as written: evidence keys, messages */
+	enum fbase	 base;
+	int		 ef;	/* FB_WELL: enum event_field */
+	enum computed	 comp;	/* FB_COMPUTED */
+	struct pathseg	*seg;	/* path after the base */
+	size_t		 nseg;
+	enum ftype	 type;
+	enum ikey	 ikey;
+};
+
+enum val_kind { VAL_NONE, VAL_TOK, VAL_STR, VAL_NUM, VAL_BOOL, VAL_ARRS };
+
+/* A field's value during evaluation; points into the event or the scratch. */
+struct val {
+	enum val_kind	 kind;
+	int		 tok;		/* VAL_TOK */
+	const char	*s;		/* VAL_STR */
+	size_t		 n;
+	double		 num;		/* VAL_NUM */
+	int		 b;		/* VAL_BOOL */
+	int		 arr[3];	/* VAL_ARRS: arrays read one after another */
+	int		 narr;
+};
+
+struct evctx {
+	const struct audit_event *ev;
+	struct eval_scratch	*s;
+};
+
+/* Parses a field path. relative: inside any/all (paths from the element).
+ * Returns NULL with a message in err. */
+struct field *field_compile(struct arena *a, const char *text, size_t len,
+	    int relative, char *err, size_t errlen);
+void	field_eval(const struct field *f, struct evctx *c, int elem, struct val *v);
+/* Renders v for messages: strings bare, the rest as JSON text. */
+void	field_render(const struct val *v, struct evctx *c, struct buf *out, size_t cap);
+/* Forgets the computed fields of the previous event. */
+void	field_reset(struct eval_scratch *s);
+
+/* --- conditions ---------------------------------------------------------- */
+
+enum op {
+	OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE,
+	OP_IN, OP_CONTAINS, OP_ICONTAINS, OP_STARTSWITH, OP_ENDSWITH,
+	OP_GLOB, OP_REGEX, OP_EXISTS, OP_CIDR,
+};
+
+enum nkind { N_AND, N_OR, N_NOT, N_CMP, N_ANY, N_ALL, N_TRUE, N_FALSE };
+
+struct cidr {
+	int		 family;	/* 4 or 6 */
+	uint8_t		 addr[16];
+	unsigned	 bits;
+};
+
+struct node {
+	enum nkind	 kind;
+	struct node	**kid;		/* AND/OR: n kids; NOT/ANY/ALL: kid[0] */
+	size_t		 nkid;
+	struct field	*f;		/* CMP, ANY, ALL */
+	enum op		 op;
+	struct lit	*lit;		/* single value */
+	struct litset	*set;		/* several values (in, string ops) */
+	pcre2_code	*re;		/* OP_REGEX */
+	struct cidr	*cidr;		/* OP_CIDR */
+	size_t		 ncidr;
+};
+
+struct rlist;
+struct cond_ctx;
+
+/* The compiler's view of the names a condition may use (rules.c provides). */
+struct cond_names {
+	const struct rlist *(*list)(void *arg, const char *name);
+	/* Compiled macro; NULL and *found set when it failed or does not exist. */
+	struct node *(*macro)(void *arg, const char *name, int relative,
+	    struct cond_ctx *cc, int *found);
+	void	*arg;
+};
+
+struct cond_ctx {
+	struct arena		*ar;
+	const char		*file;	/* for `file:line: message` */
+	int			 line;
+	struct buf		*errs;
+	int			 nerr;
+	const struct cond_names	*names;	/* NULL: syntax only, no name checks */
+	pcre2_code		***regexes;	/* where compiled regexes are recorded */
+	size_t			*nregexes;
+	int			 depth;	/* macro nesting */
+	int			 lenient; /* fields unchecked: syntax of unused macros */
+};
+
+/* Compiles a condition. Returns NULL after appending one error to cc->errs. */
+struct node *cond_compile(struct cond_ctx *cc, const char *text, size_t len,
+	    int relative);
+int	cond_eval(const struct node *n, struct evctx *c, int elem);
+/* Appends `file:line: message` to cc->errs. */
+void	cond_error(struct cond_ctx *cc, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* Parses a condition alone (fuzzing, tests): 0 or -1 with the message. */
+int	cond_check(const char *text, size_t len, struct buf *errs);
+
+/* --- lists ---------------------------------------------------------------- */
+
+struct rlist {
+	const char	*name;
+	struct lit	*item;
+	size_t		 nitem;
+	const char	*file;
+	int		 line;
+	int		 state;	/* rules.c: 0 raw, 1 expanding, 2 expanded */
+};
+
+/* --- rules ------------------------------------------------------------------ */
+
+#define STAGE_REQUEST_RECEIVED	0x1
+#define STAGE_RESPONSE_STARTED	0x2
+#define STAGE_RESPONSE_COMPLETE	0x4
+#define STAGE_PANIC		0x8
+
+struct tmpl_seg {
+	const char	*text;	/* literal text, or NULL for a field */
+	size_t		 len;
+	struct field	*f;
+};
+
+struct rule {
+	const char	*id;
+	const char	*title;
+	const char	*description;
+	enum severity	 severity;
+	const char	*category;
+	const char	**tags;
+	size_t		 ntags;
+	int		 enabled;
+	unsigned	 stages;
+	struct node	*cond;		/* condition and not exceptions */
+	struct tmpl_seg	*out;		/* output template */
+	size_t		 nout;
+	struct litset	*ik[IK_COUNT];	/* index constraints; NULL = any value */
+	size_t		 index;		/* position in the rule set */
+	const char	*file;
+	int		 line;
+};
+
+struct bucket {
+	const char	*key;
+	size_t		 len;
+	uint32_t	*rule;	/* rule indices, ascending */
+	size_t		 nrule;
+};
+
+struct rindex {
+	struct bucket	*b;	/* open addressing; key NULL = empty */
+	size_t		 cap;
+};
+
+/* The bucket of rules keyed by s[0..n), or NULL. */
+const struct bucket *rindex_find(const struct rindex *x, const char *s, size_t n);
+
+struct ruleset {
+	struct arena	 ar;
+	struct rule	**rule;
+	size_t		 nrule;
+	pcre2_code	**regex;
+	size_t		 nregex;
+	/* rules keyed by subresource, resource or verb, and the rest */
+	struct rindex	 idx[IK_COUNT];
+	uint32_t	*catchall;
+	size_t		 ncatchall;
+};
+
+/* --- evaluation ------------------------------------------------------------ */
+
+struct ua_part {
+	const char	*s;
+	size_t		 n;
+};
+
+struct eval_scratch {
+	const struct ruleset *rs;
+	pcre2_match_data *md;
+	struct buf	 tmp;		/* unescaping one string at a time */
+	struct buf	 key[IK_COUNT];	/* verb, resource, subresource */
+	uint32_t	*cand;		/* candidate rules of one event */
+	size_t		 ncand, capcand;
+	unsigned long	 evaluated;	/* conditions evaluated (tests, stats) */
+	unsigned long	 events;
+
+	/* computed fields of the current event, filled on first use */
+	uint32_t	 have;		/* bit per computed group */
+	struct buf	 exec_cmd, exec_container, exec_argv0;
+	int		 exec_has_cmd, exec_has_container;
+	struct buf	 ua;
+	struct ua_part	 ua_client, ua_version, ua_os, ua_arch;
+	double		 ua_major, ua_minor;
+	int		 ua_has_major, ua_has_minor;
+	int		 source_ip;
+	struct buf	 user;
+	int		 user_flags;
+	struct ua_part	 sa_ns, sa_name;
+	int		 object, podspec;
+	int		 containers[3], ncontainers;
+};
+
+/* Test hooks: how many conditions the last ruleset_eval() calls evaluated. */
+unsigned long eval_scratch_evaluated(const struct eval_scratch *s);
+
+/* Builds the finding object for r firing on the current event. */
+json_t	*finding_build(const struct rule *r, struct evctx *c);
+/* Renders the rule's output template. */
+void	finding_message(const struct rule *r, struct evctx *c, struct buf *out);
+
+#endif
