@@ -195,6 +195,7 @@ test_write_idempotent(void)
 	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.outbox WHERE state = 'pending'"
 	    " AND attempts = 0 AND webhook = 'pager'"), 1);
 	/* The same finding twice in one batch is stored once. */
+	json_decref(f[1]);
 	f[1] = finding_for(events[1], "lease-twice", "high");
 	df[1].finding = f[1];
 	df[2].finding = f[1];

@@ -1,0 +1,245 @@
+/* alerter.c — the alerter thread: delivers due outbox rows to their webhooks
+ * and records every attempt (see alert.h).
+ *
+ * DESIGN: one thread with its own PostgreSQL connection and curl handle. A
+ * round claims up to alert.batch due rows (a transaction holding their row
+ * locks, so other alerters skip them), POSTs each, records DONE, RETRY with
+ * exponential backoff, or DEAD in the same transaction, and commits. A crash
+ * mid-round rolls back: the rows are pending again and get delivered again
+ * (at least once; X-Kaudit-Delivery lets a receiver spot a repeat). Stopping
+ * ends the round after the delivery in hand and commits what was recorded;
+ * the rest stay pending. Between rounds with nothing due, and after database
+ * errors, the thread waits on a condition variable so that alerter_stop()
+ * wakes it at once. */
+#include "alert/alert.h"
+#include "alert/webhook.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "core/xmalloc.h"
+#include "schema/db.h"
+
+/* Longest wait between attempts to reach PostgreSQL again. */
+#define ALERTER_DB_BACKOFF_MAX_MS	30000
+
+struct alerter {
+	const struct config	*c;
+	struct db		*db;
+	struct webhook		*wh;
+	pthread_t		 thread;
+	pthread_mutex_t		 lock;
+	pthread_cond_t		 wake;
+	int			 stop;		/* under lock */
+	atomic_int		 idle;
+	unsigned int		 seed;		/* jitter */
+};
+
+static int
+alerter_stopping(struct alerter *a)
+{
+	int stop;
+
+	pthread_mutex_lock(&a->lock);
+	stop = a->stop;
+	pthread_mutex_unlock(&a->lock);
+	return stop;
+}
+
+/* Sleeps ms unless asked to stop meanwhile. */
+static void
+alerter_sleep(struct alerter *a, long ms)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&a->lock);
+	while (!a->stop && pthread_cond_timedwait(&a->wake, &a->lock, &until) == 0)
+		;
+	pthread_mutex_unlock(&a->lock);
+}
+
+/* min(backoff * 2^attempts, max) plus up to 10% jitter, so that rows that
+ * failed together do not all come back in the same instant. */
+static long
+alerter_backoff(struct alerter *a, int attempts)
+{
+	long d = a->c->alert_backoff_ms, max = a->c->alert_max_backoff_ms;
+
+	for (int i = 0; i < attempts && d < max; i++)
+		d *= 2;
+	if (d > max)
+		d = max;
+	return d + (long)(rand_r(&a->seed) % (unsigned long)(d / 10 + 1));
+}
+
+static const struct webhook_conf *
+alerter_webhook(const struct config *c, const char *name)
+{
+	for (size_t i = 0; i < c->nwebhooks; i++)
+		if (strcmp(c->webhooks[i].name, name) == 0)
+			return &c->webhooks[i];
+	return NULL;
+}
+
+/* Delivers one claimed row and records the attempt; -1 on database error. */
+static int
+alerter_deliver(struct alerter *a, const struct outbox_item *it)
+{
+	const struct webhook_conf *wc = alerter_webhook(a->c, it->webhook);
+	enum outbox_result out = OUTBOX_DONE;
+	enum webhook_result res;
+	char why[512], err[512];
+	long ms = 0, retry_ms = 0;
+	int status = 0;
+
+	if (wc == NULL) {
+		snprintf(why, sizeof(why), "webhook %s no longer configured", it->webhook);
+		res = WEBHOOK_DROP;
+	} else {
+		res = webhook_post(a->wh, wc, it->id, it->payload, strlen(it->payload),
+		    &status, why, sizeof(why), &ms);
+	}
+	if (res == WEBHOOK_DROP ||
+	    (res == WEBHOOK_RETRY && it->attempts + 1 >= a->c->alert_max_attempts)) {
+		out = OUTBOX_DEAD;
+		log_once("alert.dead", "webhook %s: delivery %lld gave up after %d "
+		    "attempt(s): %s", it->webhook, (long long)it->id, it->attempts + 1, why);
+	} else if (res == WEBHOOK_RETRY) {
+		out = OUTBOX_RETRY;
+		retry_ms = alerter_backoff(a, it->attempts);
+		log_once("alert.retry", "webhook %s: delivery %lld failed, retrying "
+		    "in %ld ms: %s", it->webhook, (long long)it->id, retry_ms, why);
+	}
+	if (db_outbox_record(a->db, it->id, out, status, out == OUTBOX_DONE ? NULL : why,
+	    ms, retry_ms, err, sizeof(err)) == -1) {
+		log_once("alert.db_record", "alerter: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* One claim, its deliveries and the commit. Returns the rows claimed, or -1
+ * on a database error. */
+static int
+alerter_round(struct alerter *a)
+{
+	struct outbox_item *items = NULL;
+	size_t n = 0, i;
+	char err[512];
+	int rc = 0;
+
+	if (!db_ok(a->db)) {
+		log_once("alert.db_connect", "alerter: PostgreSQL is unreachable; retrying");
+		return -1;
+	}
+	if (db_outbox_claim(a->db, a->c->alert_batch, &items, &n, err, sizeof(err)) == -1) {
+		log_once("alert.db_claim", "alerter: %s", err);
+		return -1;
+	}
+	atomic_store(&a->idle, n == 0);
+	for (i = 0; i < n && rc == 0 && !alerter_stopping(a); i++)
+		rc = alerter_deliver(a, &items[i]);
+	db_outbox_items_free(items, n);
+	if (rc == -1) {
+		db_outbox_end(a->db, 0, err, sizeof(err));
+		return -1;
+	}
+	if (db_outbox_end(a->db, 1, err, sizeof(err)) == -1) {
+		log_once("alert.db_commit", "alerter: %s", err);
+		return -1;
+	}
+	return (int)n;
+}
+
+static void *
+alerter_main(void *arg)
+{
+	struct alerter *a = arg;
+	long backoff = 0;
+	int n;
+
+	while (!alerter_stopping(a)) {
+		n = alerter_round(a);
+		if (n == -1) {
+			atomic_store(&a->idle, 0);
+			backoff = backoff ? backoff * 2 : a->c->alert_poll_ms;
+			if (backoff > ALERTER_DB_BACKOFF_MAX_MS)
+				backoff = ALERTER_DB_BACKOFF_MAX_MS;
+			alerter_sleep(a, backoff);
+			continue;
+		}
+		backoff = 0;
+		if (n == 0)
+			alerter_sleep(a, a->c->alert_poll_ms);
+	}
+	return NULL;
+}
+
+struct alerter *
+alerter_start(const struct config *c, char *err, size_t errlen)
+{
+	struct alerter *a = xcalloc(1, sizeof(*a));
+	pthread_condattr_t ca;
+
+	a->c = c;
+	a->seed = (unsigned int)time(NULL) ^ (unsigned int)(uintptr_t)a;
+	if ((a->db = db_connect(c->pg_url, err, errlen)) == NULL)
+		goto fail;
+	if ((a->wh = webhook_new()) == NULL) {
+		snprintf(err, errlen, "cannot create a libcurl handle");
+		goto fail;
+	}
+	pthread_mutex_init(&a->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&a->wake, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&a->thread, NULL, alerter_main, a) != 0) {
+		snprintf(err, errlen, "cannot start the alerter thread");
+		pthread_cond_destroy(&a->wake);
+		pthread_mutex_destroy(&a->lock);
+		goto fail;
+	}
+	return a;
+fail:
+	webhook_free(a->wh);
+	db_close(a->db);
+	free(a);
+	return NULL;
+}
+
+void
+alerter_stop(struct alerter *a)
+{
+	if (a == NULL)
+		return;
+	pthread_mutex_lock(&a->lock);
+	a->stop = 1;
+	pthread_cond_signal(&a->wake);
+	pthread_mutex_unlock(&a->lock);
+	pthread_join(a->thread, NULL);
+	pthread_cond_destroy(&a->wake);
+	pthread_mutex_destroy(&a->lock);
+	webhook_free(a->wh);
+	db_close(a->db);
+	free(a);
+}
+
+int
+alerter_idle(struct alerter *a)
+{
+	return atomic_load(&a->idle);
+}

@@ -1,0 +1,42 @@
+/* route.c — which webhooks receive a finding (see alert.h). Pure: no I/O,
+ * called by every ingest worker for every finding. */
+#include "alert/alert.h"
+
+#include <string.h>
+
+static int
+route_listed(const struct strlist *l, const char *s)
+{
+	if (l->n == 0)
+		return 1;	/* no filter */
+	if (s == NULL)
+		return 0;
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+size_t
+alert_route(const struct config *c, json_t *finding, const char **names)
+{
+	const char *sev = json_string_value(json_object_get(finding, "severity"));
+	const char *cat = json_string_value(json_object_get(finding, "category"));
+	const char *rule = json_string_value(json_object_get(finding, "rule"));
+	enum severity s = SEV_INFO;
+	size_t n = 0;
+
+	/* An unknown severity ranks lowest: it still reaches every webhook
+	 * that takes all findings. */
+	if (sev == NULL || severity_parse(sev, &s) == -1)
+		s = SEV_INFO;
+	for (size_t i = 0; i < c->nwebhooks; i++) {
+		const struct webhook_conf *wc = &c->webhooks[i];
+
+		if (s < wc->min_severity || !route_listed(&wc->categories, cat) ||
+		    !route_listed(&wc->rules, rule))
+			continue;
+		names[n++] = wc->name;
+	}
+	return n;
+}

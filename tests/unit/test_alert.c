@@ -1,0 +1,561 @@
+/* test_alert.c — routing, webhook POSTs and the alerter thread against a
+ * real PostgreSQL and the real webhook receiver (tests/services/receiver.py):
+ * delivery with its headers, retry with backoff, dead after max_attempts,
+ * DROP on a 4xx, a webhook removed from the config, and a stop that leaves
+ * undelivered rows pending. Needs KAUDIT_PG_URL, KAUDIT_RECEIVER_URL and
+ * KAUDIT_RECEIVER_LOG. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "alert/alert.h"
+#include "alert/webhook.h"
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/version.h"
+#include "schema/db.h"
+#include "tests/unit/pgtest.h"
+#include "tests/unit/t.h"
+
+static char		*url;
+static const char	*recv_url, *recv_log;
+static char		 err[512];
+static char		 tag[32];	/* makes receiver paths unique per run */
+static struct config	 conf;
+static struct db	*db;
+
+static long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static long q_long(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *q_str(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static long
+q_long(const char *fmt, ...)
+{
+	char sql[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sql, sizeof(sql), fmt, ap);
+	va_end(ap);
+	return pgtest_long(sql);
+}
+
+static char *
+q_str(const char *fmt, ...)
+{
+	char sql[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sql, sizeof(sql), fmt, ap);
+	va_end(ap);
+	return pgtest_str(sql);
+}
+
+/* Polls until the query returns want or timeout_ms pass; returns the last value. */
+static long
+wait_long(long want, long timeout_ms, const char *sql)
+{
+	long end = now_ms() + timeout_ms, v;
+
+	while ((v = pgtest_long(sql)) != want && now_ms() < end)
+		sleep_ms(25);
+	return v;
+}
+
+static int
+load_config(struct config *c, const char *yaml)
+{
+	struct buf errs;
+	int rc;
+
+	buf_init(&errs);
+	config_defaults(c);
+	rc = config_load_text(c, "test_alert.yaml", yaml, strlen(yaml), &errs);
+	if (rc != 0)
+		printf("  config: %s\n", buf_cstr(&errs));
+	buf_free(&errs);
+	return rc;
+}
+
+static json_t *
+finding(const char *rule, const char *severity, const char *category)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:[s], s:{s:s}}", "rule", rule,
+	    "audit_id", tag, "severity", severity, "category", category,
+	    "title", "t\xc3\xa9st", "tags", "T1609", "evidence", "verb", "create");
+}
+
+static void
+test_route(void)
+{
+	struct config c;
+	const char *names[8];
+	json_t *f;
+	size_t n;
+
+	T_INTEQ(load_config(&c,
+	    "alert:\n"
+	    "  webhooks:\n"
+	    "    - { name: all, url: \"http://127.0.0.1:1/a\" }\n"
+	    "    - { name: high, url: \"http://127.0.0.1:1/h\", min_severity: high }\n"
+	    "    - { name: cats, url: \"http://127.0.0.1:1/c\", categories: [exec, rbac] }\n"
+	    "    - { name: one, url: \"http://127.0.0.1:1/o\", rules: [r1],"
+	    " min_severity: medium, categories: [exec] }\n"), 0);
+	T_INTEQ(c.nwebhooks, 4);
+	f = finding("r1", "medium", "exec");
+	n = alert_route(&c, f, names);
+	T_INTEQ(n, 3);
+	if (n == 3) {
+		T_STREQ(names[0], "all");
+		T_STREQ(names[1], "cats");
+		T_STREQ(names[2], "one");
+	}
+	json_decref(f);
+	f = finding("r2", "critical", "secrets");
+	n = alert_route(&c, f, names);
+	T_INTEQ(n, 2);
+	if (n == 2) {
+		T_STREQ(names[0], "all");
+		T_STREQ(names[1], "high");
+	}
+	json_decref(f);
+	f = finding("r1", "low", "exec");	/* below "one"'s medium */
+	T_INTEQ(alert_route(&c, f, names), 2);
+	json_decref(f);
+	f = finding("r1", "bogus", "rbac");	/* unknown severity ranks as info */
+	T_INTEQ(alert_route(&c, f, names), 2);
+	json_decref(f);
+	f = json_object();			/* no fields at all */
+	n = alert_route(&c, f, names);
+	T_INTEQ(n, 1);
+	if (n == 1)
+		T_STREQ(names[0], "all");
+	json_decref(f);
+	config_free(&c);
+}
+
+static void
+test_classify(void)
+{
+	static const struct { int status; enum webhook_result want; } cases[] = {
+		{ 200, WEBHOOK_OK }, { 202, WEBHOOK_OK }, { 204, WEBHOOK_OK },
+		{ 299, WEBHOOK_OK }, { 408, WEBHOOK_RETRY }, { 429, WEBHOOK_RETRY },
+		{ 500, WEBHOOK_RETRY }, { 502, WEBHOOK_RETRY }, { 503, WEBHOOK_RETRY },
+		{ 0, WEBHOOK_RETRY }, { 400, WEBHOOK_DROP }, { 401, WEBHOOK_DROP },
+		{ 403, WEBHOOK_DROP }, { 404, WEBHOOK_DROP }, { 413, WEBHOOK_DROP },
+		{ 301, WEBHOOK_DROP }, { 302, WEBHOOK_DROP },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (webhook_classify(cases[i].status) != cases[i].want)
+			printf("    status %d\n", cases[i].status);
+		T_INTEQ(webhook_classify(cases[i].status), cases[i].want);
+	}
+}
+
+/* The receiver's record of this run's request carrying X-Kaudit-Delivery:
+ * id (a new reference), or NULL. */
+static json_t *
+received(long long id)
+{
+	FILE *fp = fopen(recv_log, "r");
+	char want[32], *line = NULL;
+	size_t cap = 0;
+	json_t *rec, *found = NULL;
+
+	if (fp == NULL)
+		return NULL;
+	snprintf(want, sizeof(want), "%lld", id);
+	while (getline(&line, &cap, fp) > 0) {
+		rec = json_loads(line, 0, NULL);
+		const char *got = json_string_value(json_object_get(
+		    json_object_get(rec, "headers"), "X-Kaudit-Delivery"));
+		const char *path = json_string_value(json_object_get(rec, "path"));
+		/* Ids restart with every test database: the tag tells this run. */
+		if (got != NULL && strcmp(got, want) == 0 && path != NULL &&
+		    strstr(path, tag) != NULL) {
+			json_decref(found);
+			found = rec;
+		} else {
+			json_decref(rec);
+		}
+	}
+	free(line);
+	fclose(fp);
+	return found;
+}
+
+static const char *
+header(json_t *rec, const char *name)
+{
+	return json_string_value(json_object_get(json_object_get(rec, "headers"), name));
+}
+
+/* One POST each way a delivery can end, on one reused handle. */
+static void
+test_webhook_post(void)
+{
+	struct webhook *w = webhook_new();
+	struct webhook_conf wc = { 0 };
+	struct kv hdr = { "X-Token", "abc" };
+	char u[512], why[256], *big;
+	const char *payload = "{\"rule\":\"x\"}";
+	int status = -1;
+	long ms = -1;
+	json_t *rec;
+
+	wc.name = "t";
+	wc.url = u;
+	wc.timeout_ms = 2000;
+	wc.headers.v = &hdr;
+	wc.headers.n = 1;
+	snprintf(u, sizeof(u), "%s/hook/%s", recv_url, tag);
+	T_INTEQ(webhook_post(w, &wc, 900001, payload, strlen(payload), &status, why,
+	    sizeof(why), &ms), WEBHOOK_OK);
+	T_INTEQ(status, 200);
+	T_STREQ(why, "");
+	T_ASSERT(ms >= 0 && ms < 2000);
+	rec = received(900001);
+	T_ASSERT(rec != NULL);
+	T_STREQ(json_string_value(json_object_get(rec, "body")), payload);
+	T_STREQ(json_string_value(json_object_get(rec, "method")), "POST");
+	T_STREQ(header(rec, "Content-Type"), "application/json");
+	T_STREQ(header(rec, "User-Agent"), "kaudit/" KAUDIT_VERSION);
+	T_STREQ(header(rec, "X-Token"), "abc");
+	json_decref(rec);
+
+	snprintf(u, sizeof(u), "%s/fail/%s", recv_url, tag);
+	T_INTEQ(webhook_post(w, &wc, 900002, payload, strlen(payload), &status, why,
+	    sizeof(why), &ms), WEBHOOK_RETRY);
+	T_INTEQ(status, 500);
+	T_STREQ(why, "HTTP 500: failing on purpose");
+
+	/* A header line over the receiver's 64 KiB limit: it answers 431. */
+	big = malloc(70000);
+	memset(big, 'x', 69999);
+	big[69999] = '\0';
+	hdr.value = big;
+	snprintf(u, sizeof(u), "%s/hook/%s", recv_url, tag);
+	T_INTEQ(webhook_post(w, &wc, 900003, payload, strlen(payload), &status, why,
+	    sizeof(why), &ms), WEBHOOK_DROP);
+	T_INTEQ(status, 431);
+	T_ASSERT(strncmp(why, "HTTP 431", 8) == 0);
+	hdr.value = "abc";
+	free(big);
+
+	snprintf(u, sizeof(u), "%s/slow/1500/%s", recv_url, tag);
+	wc.timeout_ms = 300;
+	T_INTEQ(webhook_post(w, &wc, 900004, payload, strlen(payload), &status, why,
+	    sizeof(why), &ms), WEBHOOK_RETRY);
+	T_INTEQ(status, 0);
+	T_ASSERT(strncmp(why, "timeout after 300 ms", 20) == 0);
+	T_ASSERT(ms >= 250 && ms < 1400);
+
+	/* Nothing listens on port 1. */
+	snprintf(u, sizeof(u), "http://127.0.0.1:1/x");
+	T_INTEQ(webhook_post(w, &wc, 900005, payload, strlen(payload), &status, why,
+	    sizeof(why), &ms), WEBHOOK_RETRY);
+	T_INTEQ(status, 0);
+	T_ASSERT(strlen(why) > 0);
+	snprintf(u, sizeof(u), "ftp://127.0.0.1/x");
+	T_INTEQ(webhook_post(w, &wc, 900006, payload, strlen(payload), &status, why,
+	    sizeof(why), &ms), WEBHOOK_DROP);
+	webhook_free(w);
+}
+
+/* Stores a finding for rule, routed to the given webhooks; returns the
+ * outbox id of its first webhook. */
+static long long
+add(const char *rule, const char *const *hooks, size_t nhooks)
+{
+	json_t *f = finding(rule, "high", "exec");
+	struct db_finding df = { f, "{\"kind\":\"Event\"}", 16, hooks, nhooks };
+	size_t ins = 0;
+
+	T_INTEQ(db_write_batch(db, &df, 1, NULL, 0, &ins, err, sizeof(err)), 0);
+	T_INTEQ(ins, 1);
+	json_decref(f);
+	return q_long("SELECT o.id FROM kaudit.outbox o JOIN kaudit.findings f ON"
+	    " f.id = o.finding_id WHERE f.rule = '%s' AND o.webhook = '%s'", rule, hooks[0]);
+}
+
+static char *
+state_of(long long id)
+{
+	return q_str("SELECT state || ' ' || attempts || ' ' || coalesce(last_status, 0)"
+	    " FROM kaudit.outbox WHERE id = %lld", id);
+}
+
+static long
+wait_state(long long id, const char *state, long timeout_ms)
+{
+	char sql[256];
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM kaudit.outbox WHERE id = %lld"
+	    " AND state = '%s'", id, state);
+	return wait_long(1, timeout_ms, sql);
+}
+
+/* Delivered once, body equal to the stored finding, headers present. */
+static void
+test_alerter_delivers(void)
+{
+	static const char *const hooks[] = { "ok" };
+	struct alerter *a;
+	long long id = add("deliver", hooks, 1);
+	json_t *rec, *body, *stored;
+	char *s;
+
+	a = alerter_start(&conf, err, sizeof(err));
+	T_ASSERT(a != NULL);
+	if (a == NULL)
+		return;
+	T_INTEQ(wait_state(id, "done", 5000), 1);
+	sleep_ms(200);
+	T_INTEQ(alerter_idle(a), 1);
+	alerter_stop(a);
+	s = state_of(id);
+	T_STREQ(s, "done 1 200");
+	free(s);
+	rec = received(id);
+	T_ASSERT(rec != NULL);
+	body = json_loads(json_string_value(json_object_get(rec, "body")), 0, NULL);
+	s = q_str("SELECT finding::text FROM kaudit.findings WHERE rule = 'deliver'");
+	stored = json_loads(s, 0, NULL);
+	free(s);
+	T_ASSERT(body != NULL && json_equal(body, stored));
+	T_STREQ(json_string_value(json_object_get(body, "title")), "t\xc3\xa9st");
+	T_STREQ(header(rec, "X-Token"), "secret");
+	T_STREQ(header(rec, "User-Agent"), "kaudit/" KAUDIT_VERSION);
+	T_STREQ(header(rec, "Content-Type"), "application/json");
+	T_INTEQ(q_long("SELECT count(*) FROM kaudit.delivery_attempts WHERE outbox_id = %lld"
+	    " AND http_status = 200 AND error IS NULL", id), 1);
+	json_decref(rec);
+	json_decref(body);
+	json_decref(stored);
+}
+
+/* flaky/2 fails twice then succeeds: three attempts, spaced by the backoff
+ * (100 ms, then 200 ms, each plus up to 10%). */
+static void
+test_alerter_retries(void)
+{
+	static const char *const hooks[] = { "flaky" };
+	struct alerter *a = alerter_start(&conf, err, sizeof(err));
+	long long id = add("retry", hooks, 1);
+	long gap1, gap2;
+	char *s;
+
+	T_INTEQ(wait_state(id, "done", 8000), 1);
+	alerter_stop(a);
+	s = state_of(id);
+	T_STREQ(s, "done 3 200");
+	free(s);
+	s = q_str("SELECT string_agg(coalesce(http_status, 0)::text, ',' ORDER BY id)"
+	    " FROM kaudit.delivery_attempts WHERE outbox_id = %lld", id);
+	T_STREQ(s, "500,500,200");
+	free(s);
+	/* Gap from the end of one attempt to the end of the next, in ms. */
+	gap1 = q_long("SELECT extract(epoch FROM (b.attempted_at - a.attempted_at)) * 1000"
+	    " FROM kaudit.delivery_attempts a, kaudit.delivery_attempts b WHERE"
+	    " a.outbox_id = %lld AND b.outbox_id = a.outbox_id AND b.id = a.id + 1"
+	    " ORDER BY a.id LIMIT 1", id);
+	gap2 = q_long("SELECT extract(epoch FROM (b.attempted_at - a.attempted_at)) * 1000"
+	    " FROM kaudit.delivery_attempts a, kaudit.delivery_attempts b WHERE"
+	    " a.outbox_id = %lld AND b.outbox_id = a.outbox_id AND b.id = a.id + 1"
+	    " ORDER BY a.id DESC LIMIT 1", id);
+	printf("  retry gaps: %ld ms, %ld ms\n", gap1, gap2);
+	T_ASSERT(gap1 >= 100 && gap1 < 1000);
+	T_ASSERT(gap2 >= 200 && gap2 < 1200);
+}
+
+/* /fail always answers 500: dead after max_attempts (3), queryable. */
+static void
+test_alerter_dead(void)
+{
+	static const char *const hooks[] = { "fail" };
+	static const char *const gone[] = { "gone" };
+	struct alerter *a = alerter_start(&conf, err, sizeof(err));
+	long long id = add("dead", hooks, 1), gid = add("gone", gone, 1);
+	char *s;
+
+	T_INTEQ(wait_state(id, "dead", 8000), 1);
+	T_INTEQ(wait_state(gid, "dead", 2000), 1);
+	alerter_stop(a);
+	s = state_of(id);
+	T_STREQ(s, "dead 3 500");
+	free(s);
+	s = q_str("SELECT last_error FROM kaudit.alert_failures WHERE outbox_id = %lld", id);
+	T_STREQ(s, "HTTP 500: failing on purpose");
+	free(s);
+	T_INTEQ(q_long("SELECT count(*) FROM kaudit.delivery_attempts WHERE outbox_id = %lld", id), 3);
+	/* A webhook no longer in the config: dead at once, never posted. */
+	s = q_str("SELECT state || ' ' || attempts || ': ' || last_error FROM kaudit.outbox"
+	    " WHERE id = %lld", gid);
+	T_STREQ(s, "dead 1: webhook gone no longer configured");
+	free(s);
+	T_ASSERT(received(gid) == NULL);
+}
+
+/* A 4xx answer ends the delivery at the first attempt. */
+static void
+test_alerter_drop(void)
+{
+	static const char *const hooks[] = { "reject" };
+	struct alerter *a = alerter_start(&conf, err, sizeof(err));
+	long long id = add("drop", hooks, 1);
+	char *s;
+
+	T_INTEQ(wait_state(id, "dead", 5000), 1);
+	alerter_stop(a);
+	s = state_of(id);
+	T_STREQ(s, "dead 1 431");
+	free(s);
+}
+
+/* Stopping mid-batch finishes the delivery in hand and leaves the rest
+ * pending with no attempt counted. */
+static void
+test_alerter_stop(void)
+{
+	static const char *const hooks[] = { "slow" };
+	struct alerter *a;
+	long long first = 0;
+	long t0, took;
+	char rule[32];
+
+	for (int i = 0; i < 4; i++) {
+		snprintf(rule, sizeof(rule), "stop-%d", i);
+		long long id = add(rule, hooks, 1);
+		if (i == 0)
+			first = id;
+	}
+	a = alerter_start(&conf, err, sizeof(err));
+	/* Wait until the first slow request reached the receiver. */
+	for (long end = now_ms() + 5000; now_ms() < end; sleep_ms(20)) {
+		json_t *rec = received(first);
+		if (rec != NULL) {
+			json_decref(rec);
+			break;
+		}
+	}
+	t0 = now_ms();
+	alerter_stop(a);
+	took = now_ms() - t0;
+	printf("  alerter_stop took %ld ms with a 1000 ms delivery in hand\n", took);
+	T_ASSERT(took < 2500);
+	T_INTEQ(q_long("SELECT count(*) FROM kaudit.outbox o JOIN kaudit.findings f ON"
+	    " f.id = o.finding_id WHERE f.rule LIKE 'stop-%%' AND o.state = 'done'"), 1);
+	T_INTEQ(q_long("SELECT count(*) FROM kaudit.outbox o JOIN kaudit.findings f ON"
+	    " f.id = o.finding_id WHERE f.rule LIKE 'stop-%%' AND o.state = 'pending'"
+	    " AND o.attempts = 0"), 3);
+	/* The next alerter delivers them. */
+	a = alerter_start(&conf, err, sizeof(err));
+	T_INTEQ(wait_long(4, 10000, "SELECT count(*) FROM kaudit.outbox o JOIN kaudit.findings f"
+	    " ON f.id = o.finding_id WHERE f.rule LIKE 'stop-%' AND o.state = 'done'"), 4);
+	alerter_stop(a);
+}
+
+/* An idle alerter stops at once. */
+static void
+test_alerter_stop_idle(void)
+{
+	struct alerter *a = alerter_start(&conf, err, sizeof(err));
+	long t0;
+
+	T_ASSERT(a != NULL);
+	sleep_ms(100);
+	t0 = now_ms();
+	alerter_stop(a);
+	T_ASSERT(now_ms() - t0 < 300);
+	T_ASSERT(alerter_start(&(struct config){ .pg_url = "postgresql://127.0.0.1:1/x" },
+	    err, sizeof(err)) == NULL);
+	T_ASSERT(strlen(err) > 0);
+}
+
+static int
+setup_alerter(void)
+{
+	struct buf yaml;
+	int rc;
+
+	buf_init(&yaml);
+	buf_printf(&yaml,
+	    "postgres:\n  url: \"%s\"\n"
+	    "alert:\n"
+	    "  max_attempts: 3\n  backoff_ms: 100\n  max_backoff_ms: 400\n"
+	    "  poll_ms: 50\n  batch: 32\n"
+	    "  webhooks:\n"
+	    "    - { name: ok, url: \"%s/hook/%s\", headers: { X-Token: secret } }\n"
+	    "    - { name: flaky, url: \"%s/flaky/2/%s\" }\n"
+	    "    - { name: fail, url: \"%s/fail/%s\" }\n"
+	    "    - { name: slow, url: \"%s/slow/1000/%s\", timeout_ms: 5000 }\n",
+	    url, recv_url, tag, recv_url, tag, recv_url, tag, recv_url, tag);
+	/* The receiver refuses header lines over 64 KiB with a 431. */
+	buf_printf(&yaml, "    - { name: reject, url: \"%s/hook/%s\", headers: { X-Big: ",
+	    recv_url, tag);
+	for (int i = 0; i < 70000; i++)
+		buf_putc(&yaml, 'x');
+	buf_puts(&yaml, " } }\n");
+	rc = load_config(&conf, buf_cstr(&yaml));
+	buf_free(&yaml);
+	return rc;
+}
+
+int
+main(void)
+{
+	alert_global_init();
+	snprintf(tag, sizeof(tag), "t%ld-%ld", (long)getpid(), (long)time(NULL));
+	recv_url = getenv("KAUDIT_RECEIVER_URL");
+	recv_log = getenv("KAUDIT_RECEIVER_LOG");
+	T_RUN(test_route);
+	T_RUN(test_classify);
+	if (recv_url == NULL || recv_log == NULL) {
+		printf("FAIL receiver: KAUDIT_RECEIVER_URL and KAUDIT_RECEIVER_LOG must be "
+		    "set (tests/services/up.sh exports them)\n");
+		return 1;
+	}
+	T_RUN(test_webhook_post);
+	if ((url = pgtest_setup("alert")) == NULL)
+		return 1;
+	db = db_connect(url, err, sizeof(err));
+	if (db == NULL || db_migrate(db, err, sizeof(err)) == -1 || setup_alerter() == -1) {
+		printf("FAIL setup: %s\n", err);
+		pgtest_teardown();
+		return 1;
+	}
+	T_RUN(test_alerter_delivers);
+	T_RUN(test_alerter_retries);
+	T_RUN(test_alerter_dead);
+	T_RUN(test_alerter_drop);
+	T_RUN(test_alerter_stop);
+	T_RUN(test_alerter_stop_idle);
+	db_close(db);
+	config_free(&conf);
+	pgtest_teardown();
+	alert_global_cleanup();
+	return t_done();
+}
