@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define CORPUS		"tests/fixtures/corpus/"
 #define FALCO		CORPUS "falcosecurity-falco-trace-files/test/trace_files/k8s_audit/"
@@ -591,6 +592,39 @@ test_event_access(void)
 	decoded_free(&out);
 }
 
+static void
+bench_cb(void *arg, const struct decoded *part)
+{
+	*(size_t *)arg += part->nev;
+}
+
+/* A printed figure, not an assertion: decode_stream() (tokenize, classify,
+ * index the event fields) over the real OpenShift log. */
+static void
+test_bench(void)
+{
+	struct decoded work;
+	struct timespec t0, t1;
+	size_t len, nev = 0, rounds = 20;
+	char *data = slurp(OPENSHIFT "test/functional/filters/apiaudit/vrl/testdata/audit_in.log", &len);
+	double us;
+
+	T_ASSERT(data != NULL);
+	if (data == NULL)
+		return;
+	decoded_init(&work);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (size_t r = 0; r < rounds; r++)
+		decode_stream(&work, data, len, NULL, bench_cb, &nev);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	us = (t1.tv_sec - t0.tv_sec) * 1e6 + (t1.tv_nsec - t0.tv_nsec) / 1e3;
+	T_INTEQ(nev, 100 * rounds);
+	printf("bench: decode_stream %zu events (openshift audit_in.log), %.2f us/event, %.0f MB/s\n",
+	    nev, us / nev, (double)len * rounds / us);
+	decoded_free(&work);
+	free(data);
+}
+
 int
 main(void)
 {
@@ -610,6 +644,7 @@ main(void)
 	T_RUN(test_nesting_cap);
 	T_RUN(test_stream);
 	T_RUN(test_event_access);
+	T_RUN(test_bench);
 	decode_file(NULL, NULL, NULL, NULL);
 	buf_free(&scratch);
 	return t_done();
