@@ -74,4 +74,5 @@ for t in "${targets[@]}"; do
 	fi
 	rmdir "$crashes" 2>/dev/null || true
 done
+rmdir tests/fuzz/crashes 2>/dev/null || true
 [ "$fail" -eq 0 ]
