@@ -38,15 +38,26 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/core/main.o
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
 .PHONY: all check unit demo bench fuzz clean distclean services-stop
 
+# Each build links its own binary; bin/kaudit is the release one, so an
+# instrumented build never replaces what users run.
+ifeq ($(SANITIZE),)
 all: bin/kaudit
+else
+all: $(BUILD)/kaudit
+endif
 
-bin/kaudit: $(MAIN_OBJ) $(BUILD)/libkaudit.a
-	@mkdir -p bin
+$(BUILD)/kaudit: $(MAIN_OBJ) $(BUILD)/libkaudit.a
 	@echo "  LD    $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bin/kaudit: build/rel/kaudit
+	@mkdir -p bin
+	$(Q)cp -f $< $@
 
 $(BUILD)/libkaudit.a: $(LIB_OBJ)
 	@echo "  AR    $@"
@@ -77,11 +88,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkaudit.a
 	@echo "  TEST  $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libkaudit.a $(LDLIBS)
 
-unit: bin/kaudit $(UNIT_BIN)
+unit: $(BUILD)/kaudit $(UNIT_BIN)
 
 # The test runner prints one line per test and closes with "N passed, N failed".
-check: bin/kaudit $(UNIT_BIN)
-	$(Q)BUILD=$(BUILD) SANITIZE=$(SANITIZE) tests/run.sh
+check: $(BUILD)/kaudit $(UNIT_BIN) $(FUZZ_BIN)
+	$(Q)BUILD=$(BUILD) SANITIZE=$(SANITIZE) KAUDIT=$(BUILD)/kaudit tests/run.sh
 
 demo: bin/kaudit
 	$(Q)tests/services/demo.sh
@@ -102,8 +113,6 @@ clean:
 # (tests/fuzz/driver.c) and replayed over tests/fuzz/seeds/<target>/ and any
 # saved crashes in tests/fuzz/crashes/<target>/; `make fuzz` runs them under
 # libFuzzer with clang (tests/fuzz/run.sh).
-FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
-FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/driver.c $(BUILD)/libkaudit.a
 	@mkdir -p $(dir $@)

@@ -5,7 +5,7 @@
 # A suite that exits non-zero without printing a FAIL line counts as one
 # failure of its own, so a crash can never pass silently.
 #   unit         build/*/tests/* binaries (no services)
-#   rules        bin/kaudit rules test tests/rules (golden rule tests)
+#   rules        $KAUDIT (bin/kaudit) rules test tests/rules (golden rule tests)
 #   fuzz         every fuzz target replayed over its seeds (make fuzz-replay)
 #   integration  tests/integration/*.sh against real Kafka, PostgreSQL and an
 #                HTTP receiver started by tests/services/up.sh (started before
@@ -61,7 +61,7 @@ case ",$SUITES," in *,unit,*)
 esac
 
 case ",$SUITES," in *,rules,*)
-	run_suite rules bin/kaudit rules test tests/rules
+	run_suite rules "${KAUDIT:-bin/kaudit}" rules test tests/rules
 esac
 
 case ",$SUITES," in *,fuzz,*)
