@@ -136,6 +136,96 @@ scalar_json(const yaml_node_t *n, struct buf *out)
 	return 0;
 }
 
+#define MERGE_MAX	1024	/* members of one mapping after merges */
+
+struct members {
+	yaml_node_t	*key[MERGE_MAX];
+	yaml_node_t	*val[MERGE_MAX];
+	size_t		 n;
+};
+
+static int
+is_merge_key(const yaml_node_t *k)
+{
+	return yamldoc_plain(k) && strcmp((const char *)k->data.scalar.value, "<<") == 0;
+}
+
+static int
+members_has(const struct members *m, const yaml_node_t *k)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (m->key[i]->data.scalar.length == k->data.scalar.length &&
+		    memcmp(m->key[i]->data.scalar.value, k->data.scalar.value,
+		    k->data.scalar.length) == 0)
+			return 1;
+	return 0;
+}
+
+/* Own keys first, then keys brought in by `<<: *anchor` merges (YAML 1.1
+ * merge keys, which libyaml leaves to the application) unless already set. */
+static int
+members_collect(yaml_document_t *d, yaml_node_t *map, struct members *m, int depth)
+{
+	if (map == NULL || map->type != YAML_MAPPING_NODE || depth > YAMLDOC_MAX_DEPTH)
+		return -1;
+	for (int pass = 0; pass < 2; pass++) {
+		for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
+		    p < map->data.mapping.pairs.top; p++) {
+			yaml_node_t *k = yaml_document_get_node(d, p->key);
+			yaml_node_t *v = yaml_document_get_node(d, p->value);
+			if (k == NULL || k->type != YAML_SCALAR_NODE)
+				return -1;
+			if (is_merge_key(k) != pass)
+				continue;
+			if (pass == 1) {
+				if (v && v->type == YAML_SEQUENCE_NODE) {
+					for (yaml_node_item_t *i = v->data.sequence.items.start;
+					    i < v->data.sequence.items.top; i++)
+						if (members_collect(d, yaml_document_get_node(d, *i), m, depth + 1) < 0)
+							return -1;
+				} else if (members_collect(d, v, m, depth + 1) < 0) {
+					return -1;
+				}
+				continue;
+			}
+			if (members_has(m, k))
+				continue;
+			if (m->n == MERGE_MAX)
+				return -1;
+			m->key[m->n] = k;
+			m->val[m->n++] = v;
+		}
+	}
+	return 0;
+}
+
+static int node_json(yaml_document_t *d, yaml_node_t *n, struct buf *out, int depth,
+    size_t base);
+
+static int
+map_json(yaml_document_t *d, yaml_node_t *n, struct buf *out, int depth, size_t base)
+{
+	struct members *m = calloc(1, sizeof(*m));
+	int rc = 0;
+
+	if (m == NULL || members_collect(d, n, m, depth) < 0) {
+		free(m);
+		return -1;
+	}
+	buf_putc(out, '{');
+	for (size_t i = 0; i < m->n && rc == 0; i++) {
+		if (i)
+			buf_putc(out, ',');
+		buf_json_str(out, (const char *)m->key[i]->data.scalar.value,
+		    m->key[i]->data.scalar.length);
+		buf_putc(out, ':');
+		rc = node_json(d, m->val[i], out, depth + 1, base);
+	}
+	buf_putc(out, '}');
+	free(m);
+	return rc;
+}
+
 static int
 node_json(yaml_document_t *d, yaml_node_t *n, struct buf *out, int depth, size_t base)
 {
@@ -160,21 +250,7 @@ node_json(yaml_document_t *d, yaml_node_t *n, struct buf *out, int depth, size_t
 		buf_putc(out, ']');
 		return 0;
 	case YAML_MAPPING_NODE:
-		buf_putc(out, '{');
-		for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
-		    p < n->data.mapping.pairs.top; p++) {
-			yaml_node_t *k = yaml_document_get_node(d, p->key);
-			if (p != n->data.mapping.pairs.start)
-				buf_putc(out, ',');
-			if (k == NULL || k->type != YAML_SCALAR_NODE)
-				return -1;
-			buf_json_str(out, (const char *)k->data.scalar.value, k->data.scalar.length);
-			buf_putc(out, ':');
-			if (node_json(d, yaml_document_get_node(d, p->value), out, depth + 1, base) < 0)
-				return -1;
-		}
-		buf_putc(out, '}');
-		return 0;
+		return map_json(d, n, out, depth, base);
 	default:
 		return -1;
 	}
