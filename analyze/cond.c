@@ -43,6 +43,7 @@ struct parser {
 	int		 relative;
 	int		 depth;
 	int		 failed;
+	size_t		 at;	/* where a comparison's error points, + 1; 0: current token */
 };
 
 static const struct {
@@ -85,6 +86,8 @@ perr(struct parser *p, const char *fmt, ...)
 {
 	va_list ap;
 	char msg[400];
+	size_t bol = 0, pos;
+	int lines = 0, saved;
 
 	if (p->failed)
 		return;
@@ -92,7 +95,18 @@ perr(struct parser *p, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	cond_error(p->cc, "condition: %s (column %zu)", msg, p->lx.tpos + 1);
+	/* a literal block scalar keeps its lines: point at the right one */
+	pos = p->at ? p->at - 1 : p->lx.tpos;
+	for (size_t i = 0; i < pos && i < p->lx.n; i++) {
+		if (p->lx.s[i] == '\n') {
+			lines++;
+			bol = i + 1;
+		}
+	}
+	saved = p->cc->line;
+	p->cc->line += lines;
+	cond_error(p->cc, "condition: %s (column %zu)", msg, pos - bol + 1);
+	p->cc->line = saved;
 }
 
 /* --- lexer ------------------------------------------------------------------ */
@@ -142,6 +156,9 @@ lex_next(struct lexer *lx)
 	lx->ts = s + i;
 	lx->tn = 0;
 	if (i >= n) {
+		/* the end is right after the last word, not after trailing lines */
+		while (lx->tpos > 0 && isspace((unsigned char)s[lx->tpos - 1]))
+			lx->tpos--;
 		lx->t = TK_EOF;
 	} else if (s[i] == '(' || s[i] == ')' || s[i] == ',') {
 		lx->t = s[i] == '(' ? TK_LP : s[i] == ')' ? TK_RP : TK_COMMA;
@@ -259,7 +276,7 @@ lit_parse(struct parser *p, struct lit *l)
 		l->n = lx->tn;
 		lit_bare(l);
 	} else {
-		perr(p, "expected a value");
+		perr(p, "%s", lx->t == TK_ERR ? lx->err : "expected a value");
 		return -1;
 	}
 	lex_next(lx);
@@ -615,7 +632,7 @@ parse_cmp(struct parser *p, struct field *f)
 {
 	struct node *n = node_new(p, N_CMP);
 	struct lit *v = NULL;
-	size_t nv = 0;
+	size_t nv = 0, rhs;
 	int set = 0;
 
 	n->f = f;
@@ -624,10 +641,13 @@ parse_cmp(struct parser *p, struct field *f)
 	else
 		(void)word_op(&p->lx, &n->op);
 	lex_next(&p->lx);
+	rhs = p->lx.tpos;
 	if (n->op != OP_EXISTS && parse_rhs(p, n, &v, &nv, &set) < 0)
 		return NULL;
+	p->at = rhs + 1;
 	if (finish_cmp(p, n, v, nv, n->op == OP_IN || set) < 0)
 		return NULL;
+	p->at = 0;
 	return n;
 }
 
@@ -733,6 +753,11 @@ parse_primary(struct parser *p)
 	}
 	peek = *lx;
 	lex_next(&peek);
+	if (peek.t == TK_ERR) {
+		*lx = peek;
+		perr(p, "%s", peek.err);
+		return NULL;
+	}
 	if (peek.t == TK_CMP || word_op(&peek, &op)) {
 		struct field *f = parse_field(p);
 		if (f == NULL)

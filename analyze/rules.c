@@ -282,6 +282,15 @@ doc_list(struct compiler *c, yaml_document_t *d, yaml_node_t *m)
 	}
 }
 
+/* A block scalar (| or >) starts on the line after its indicator. */
+static int
+block_scalar(const yaml_node_t *n)
+{
+	return n && n->type == YAML_SCALAR_NODE &&
+	    (n->data.scalar.style == YAML_LITERAL_SCALAR_STYLE ||
+	    n->data.scalar.style == YAML_FOLDED_SCALAR_STYLE);
+}
+
 static struct pmacro *
 macro_find(struct compiler *c, const char *name)
 {
@@ -318,7 +327,8 @@ doc_macro(struct compiler *c, yaml_document_t *d, yaml_node_t *m)
 	}
 	mac->part = grow(mac->part, mac->npart, sizeof(*mac->part));
 	mac->part[mac->npart++] = (struct mpart){ cond, strlen(cond), c->file,
-	    yamldoc_line(yamldoc_get(d, m, "condition")) };
+	    yamldoc_line(yamldoc_get(d, m, "condition")) +
+	    block_scalar(yamldoc_get(d, m, "condition")) };
 }
 
 /* --- exceptions ------------------------------------------------------------------ */
@@ -584,7 +594,7 @@ rule_new(struct compiler *c, yaml_document_t *d, yaml_node_t *m, const char *id)
 	r->description = get_str(c, d, m, "description", 0, "rule");
 	pr->cond = get_str(c, d, m, "condition", 1, "rule");
 	pr->condlen = pr->cond ? strlen(pr->cond) : 0;
-	pr->condline = yamldoc_line(cond);
+	pr->condline = yamldoc_line(cond) + block_scalar(cond);
 	pr->output = get_str(c, d, m, "output", 0, "rule");
 	pr->outline = yamldoc_line(yamldoc_get(d, m, "output"));
 	rule_classify(c, d, m, r);

@@ -1,0 +1,374 @@
+/* test_cond.c — the condition language: every operator, missing fields,
+ * numbers against strings, any/all over arrays, the computed ka.* fields,
+ * and the condition parser's own errors. Events are built by tokenizing
+ * small JSON strings, as the decoder does. */
+#include "analyze/event.h"
+#include "analyze/jtok.h"
+#include "analyze/rules.h"
+#include "analyze/rules_impl.h"
+#include "core/buf.h"
+#include "tests/unit/t.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EV_BASE \
+	"{\"kind\":\"Event\",\"apiVersion\":\"audit.k8s.io/v1\",\"auditID\":\"a-1\"," \
+	"\"stage\":\"ResponseComplete\",\"verb\":\"create\"," \
+	"\"requestURI\":\"/api/v1/namespaces/shop/pods/web-0/exec?command=%2Fbin%2Fsh&command=-c&command=echo+hi&container=web&container=other\"," \
+	"\"user\":{\"username\":\"system:serviceaccount:ci:deployer\",\"groups\":[\"system:serviceaccounts\",\"system:authenticated\"]}," \
+	"\"sourceIPs\":[\"10.0.0.1\",\"192.168.1.2\",\"203.0.113.50\"]," \
+	"\"userAgent\":\"kubectl/v1.25.3 (linux/amd64) kubernetes/434bfd8\"," \
+	"\"objectRef\":{\"resource\":\"deployments\",\"namespace\":\"shop\",\"name\":\"web-0\"}," \
+	"\"responseStatus\":{\"code\":201},\"annotations\":{\"authorization.k8s.io/decision\":\"allow\"," \
+	"\"authorization.k8s.io/reason\":\"RBAC: allowed by ClusterRoleBinding \\\"x\\\"\"}," \
+	"\"requestObject\":{\"kind\":\"Deployment\",\"spec\":{\"replicas\":3,\"template\":{\"spec\":{" \
+	"\"hostNetwork\":true,\"containers\":[{\"name\":\"a\",\"image\":\"nginx\"}," \
+	"{\"name\":\"b\",\"image\":\"Evil/Miner:1\",\"securityContext\":{\"privileged\":true}}]," \
+	"\"initContainers\":[{\"name\":\"i\",\"image\":\"busybox\"}]," \
+	"\"volumes\":[{\"name\":\"v\",\"hostPath\":{\"path\":\"/etc\"}}]}}}}}"
+
+struct tev {
+	struct jdoc		 d;
+	struct audit_event	 ev;
+};
+
+static void
+tev_load(struct tev *t, const char *json)
+{
+	char err[128];
+
+	jdoc_init(&t->d);
+	if (jtok_parse(&t->d, json, strlen(json), err, sizeof(err)) < 0) {
+		printf("  bad test JSON: %s\n", err);
+		abort();
+	}
+	memset(&t->ev, 0, sizeof(t->ev));
+	t->ev.doc = &t->d;
+	t->ev.root = 0;
+	t->ev.cluster = "test";
+	event_index(&t->ev);
+}
+
+/* Compiles `condition` into a one-rule set; NULL with errors in errs. */
+static struct ruleset *
+one_rule(const char *cond, struct buf *errs)
+{
+	struct buf y;
+	struct rule_source src;
+	struct ruleset *rs;
+
+	buf_init(&y);
+	buf_puts(&y, "- macro: m_sa\n  condition: ka.user.is_serviceaccount = true\n"
+	    "- list: shells\n  items: [bash, sh, \"/bin/sh\"]\n"
+	    "- list: codes\n  items: [200, 201]\n"
+	    "- rule: r\n  title: t\n  severity: low\n  category: exec\n"
+	    "  stages: [ResponseComplete]\n  condition: |\n    ");
+	buf_puts(&y, cond);
+	buf_putc(&y, '\n');
+	src = (struct rule_source){ "c.yaml", y.data, y.len };
+	rs = ruleset_compile(&src, 1, NULL, errs);
+	buf_free(&y);
+	return rs;
+}
+
+/* 1 when cond holds on json, 0 when not, -1 when it does not compile. */
+static int
+holds_on(const char *cond, const char *json)
+{
+	struct buf errs;
+	struct ruleset *rs;
+	struct eval_scratch *s;
+	struct tev t;
+	int r;
+
+	buf_init(&errs);
+	if ((rs = one_rule(cond, &errs)) == NULL) {
+		printf("  compile: %s", buf_cstr(&errs));
+		buf_free(&errs);
+		return -1;
+	}
+	buf_free(&errs);
+	tev_load(&t, json);
+	s = eval_scratch_new(rs);
+	r = (int)ruleset_eval(rs, &t.ev, s, NULL, NULL);
+	eval_scratch_free(s);
+	ruleset_free(rs);
+	jdoc_free(&t.d);
+	return r;
+}
+
+static int
+holds(const char *cond)
+{
+	return holds_on(cond, EV_BASE);
+}
+
+/* The error text for cond (static buffer). */
+static const char *
+error_of(const char *cond)
+{
+	static char msg[512];
+	struct buf errs;
+	struct ruleset *rs;
+
+	buf_init(&errs);
+	rs = one_rule(cond, &errs);
+	ruleset_free(rs);
+	snprintf(msg, sizeof(msg), "%s", rs ? "(compiled)" : buf_cstr(&errs));
+	msg[strcspn(msg, "\n")] = '\0';
+	buf_free(&errs);
+	return msg;
+}
+
+static void
+test_comparisons(void)
+{
+	T_INTEQ(holds("verb = create"), 1);
+	T_INTEQ(holds("verb = \"create\""), 1);
+	T_INTEQ(holds("verb == create"), 1);
+	T_INTEQ(holds("verb = get"), 0);
+	T_INTEQ(holds("verb != get"), 1);
+	T_INTEQ(holds("verb != create"), 0);
+	T_INTEQ(holds("objectRef.name < web-1"), 1);
+	T_INTEQ(holds("objectRef.name > web-1"), 0);
+	T_INTEQ(holds("objectRef.name >= web-0 and objectRef.name <= web-0"), 1);
+}
+
+static void
+test_numbers(void)
+{
+	T_INTEQ(holds("responseStatus.code = 201"), 1);
+	T_INTEQ(holds("responseStatus.code >= 400"), 0);
+	T_INTEQ(holds("responseStatus.code < 400"), 1);
+	T_INTEQ(holds("responseStatus.code > 200.5"), 1);
+	T_INTEQ(holds("responseStatus.code in (200, 201)"), 1);
+	T_INTEQ(holds("responseStatus.code in (codes)"), 1);
+	T_INTEQ(holds("requestObject.spec.replicas = 3"), 1);
+	T_INTEQ(holds("requestObject.spec.replicas > 2"), 1);
+	/* on an untyped field a quoted "3" is a string: no match with a number */
+	T_INTEQ(holds("requestObject.spec.replicas = \"3\""), 0);
+	T_INTEQ(holds("ka.useragent.major = 1 and ka.useragent.minor = 25"), 1);
+	T_INTEQ(holds("ka.useragent.minor < 24"), 0);
+}
+
+static void
+test_sets_and_strings(void)
+{
+	T_INTEQ(holds("verb in (get, list, create)"), 1);
+	T_INTEQ(holds("verb in (get, list)"), 0);
+	T_INTEQ(holds("verb in ()"), 0);
+	T_INTEQ(holds("objectRef.name contains eb-"), 1);
+	T_INTEQ(holds("objectRef.name contains xyz"), 0);
+	T_INTEQ(holds("requestObject.spec.template.spec.containers[1].image icontains \"evil/miner\""), 1);
+	T_INTEQ(holds("requestObject.spec.template.spec.containers[1].image contains \"evil/miner\""), 0);
+	T_INTEQ(holds("objectRef.name startswith web"), 1);
+	T_INTEQ(holds("objectRef.name startswith (db, we)"), 1);
+	T_INTEQ(holds("objectRef.name endswith \"-0\""), 1);
+	T_INTEQ(holds("objectRef.name endswith \"-1\""), 0);
+	T_INTEQ(holds("objectRef.name glob \"w?b-*\""), 1);
+	T_INTEQ(holds("objectRef.name glob \"w*x\""), 0);
+	T_INTEQ(holds("objectRef.name regex \"^web-[0-9]+$\""), 1);
+	T_INTEQ(holds("objectRef.name regex \"^db\""), 0);
+	T_INTEQ(holds("annotations[\"authorization.k8s.io/reason\"] contains 'ClusterRoleBinding \"x\"'"), 1);
+}
+
+static void
+test_arrays(void)
+{
+	T_INTEQ(holds("user.groups contains system:authenticated"), 1);
+	T_INTEQ(holds("user.groups contains system:auth"), 0);	/* membership, not substring */
+	T_INTEQ(holds("user.groups icontains SYSTEM:AUTHENTICATED"), 1);
+	T_INTEQ(holds("user.groups in (system:masters, system:authenticated)"), 1);
+	T_INTEQ(holds("user.groups startswith \"system:service\""), 1);
+	T_INTEQ(holds("sourceIPs cidr 203.0.113.0/24"), 1);
+	T_INTEQ(holds("sourceIPs cidr (172.16.0.0/12, 8.8.8.8)"), 0);
+	T_INTEQ(holds("sourceIPs[1] cidr 192.168.0.0/16"), 1);
+	T_INTEQ(holds("sourceIPs[0] = 10.0.0.1"), 1);
+	T_INTEQ(holds("any user.groups (. = system:serviceaccounts)"), 1);
+	T_INTEQ(holds("all user.groups (. startswith \"system:\")"), 1);
+	T_INTEQ(holds("all user.groups (. = system:authenticated)"), 0);
+}
+
+static void
+test_any_all(void)
+{
+	T_INTEQ(holds("any ka.containers (securityContext.privileged = true)"), 1);
+	T_INTEQ(holds("all ka.containers (securityContext.privileged = true)"), 0);
+	T_INTEQ(holds("any ka.containers (name = i)"), 1);	/* init containers too */
+	T_INTEQ(holds("all ka.containers (image exists)"), 1);
+	T_INTEQ(holds("any ka.volumes (hostPath.path = /etc)"), 1);
+	T_INTEQ(holds("any requestObject.spec.template.spec.containers (image = nginx and name = a)"), 1);
+	T_INTEQ(holds("any requestObject.spec.template.spec.containers (image = nginx and name = b)"), 0);
+	/* ka.* fields stay absolute inside any/all */
+	T_INTEQ(holds("any ka.containers (name = a and ka.exec.container = web)"), 1);
+	/* nested any */
+	T_INTEQ(holds("any ka.podspec.containers (any ka.volumes (hostPath.path = /etc))"), 1);
+	/* a missing array: neither any nor all holds */
+	T_INTEQ(holds("any requestObject.nothing (x = 1)"), 0);
+	T_INTEQ(holds("all requestObject.nothing (x = 1)"), 0);
+}
+
+static void
+test_missing_fields(void)
+{
+	/* every comparison on a missing field is false ... */
+	T_INTEQ(holds("requestObject.nope = x"), 0);
+	T_INTEQ(holds("requestObject.nope != x"), 0);
+	T_INTEQ(holds("requestObject.nope < 3"), 0);
+	T_INTEQ(holds("requestObject.nope in (a)"), 0);
+	T_INTEQ(holds("impersonatedUser.username contains a"), 0);
+	/* ... so its negation is true, unless the author writes exists */
+	T_INTEQ(holds("not requestObject.nope = x"), 1);
+	T_INTEQ(holds("requestObject.nope exists and not requestObject.nope = x"), 0);
+	T_INTEQ(holds("requestObject.spec exists"), 1);
+	T_INTEQ(holds("not impersonatedUser exists"), 1);
+	/* a field through a non-object is missing, not an error */
+	T_INTEQ(holds("verb.x = 1"), -1);	/* verb is known to be a string */
+	T_INTEQ(holds("requestObject.kind.x = 1"), 0);
+	T_INTEQ(holds_on("verb = create", "{\"auditID\":\"x\",\"stage\":\"ResponseComplete\"}"), 0);
+	T_INTEQ(holds_on("any ka.containers (image exists)", "{\"verb\":\"create\"}"), 0);
+	/* null reads as absent */
+	T_INTEQ(holds_on("objectRef.name exists", "{\"objectRef\":{\"name\":null}}"), 0);
+}
+
+static void
+test_computed(void)
+{
+	T_INTEQ(holds("ka.exec.command = \"/bin/sh -c echo hi\""), 1);
+	T_INTEQ(holds("ka.exec.argv0 = sh"), 1);
+	T_INTEQ(holds("ka.exec.argv0 in (shells)"), 1);
+	T_INTEQ(holds("ka.exec.container = web"), 1);
+	T_INTEQ(holds("ka.useragent.client = kubectl and ka.useragent.version = v1.25.3"), 1);
+	T_INTEQ(holds("ka.useragent.os = linux and ka.useragent.arch = amd64"), 1);
+	T_INTEQ(holds("ka.source_ip = 203.0.113.50"), 1);
+	T_INTEQ(holds("ka.decision = allow and ka.reason startswith RBAC"), 1);
+	T_INTEQ(holds("ka.user.is_serviceaccount = true"), 1);
+	T_INTEQ(holds("m_sa"), 1);
+	T_INTEQ(holds("ka.user.is_node = false and ka.user.is_anonymous = false"), 1);
+	T_INTEQ(holds("ka.user.is_system = false"), 1);
+	T_INTEQ(holds("ka.user.serviceaccount_namespace = ci and ka.user.serviceaccount_name = deployer"), 1);
+	T_INTEQ(holds("ka.object.kind = Deployment"), 1);
+	T_INTEQ(holds("ka.podspec.hostNetwork = true"), 1);
+	T_INTEQ(holds_on("ka.user.is_system = true",
+	    "{\"user\":{\"username\":\"system:serviceaccount:kube-system:replicaset-controller\"}}"), 1);
+	T_INTEQ(holds_on("ka.user.is_node = true",
+	    "{\"user\":{\"username\":\"system:node:w1\",\"groups\":[\"system:nodes\"]}}"), 1);
+	T_INTEQ(holds_on("ka.user.is_anonymous = true",
+	    "{\"user\":{\"username\":\"system:anonymous\"}}"), 1);
+	/* all source IPs private: no ka.source_ip */
+	T_INTEQ(holds_on("ka.source_ip exists", "{\"sourceIPs\":[\"10.1.1.1\",\"::1\",\"fd00::1\"]}"), 0);
+	T_INTEQ(holds_on("ka.source_ip = \"2001:db8::1\"", "{\"sourceIPs\":[\"fe80::1\",\"2001:db8::1\"]}"), 1);
+	/* a patch: ka.object is the response (the whole object), not the diff */
+	T_INTEQ(holds_on("ka.object.spec.replicas = 5",
+	    "{\"verb\":\"patch\",\"requestObject\":{\"spec\":{\"paused\":true}},"
+	    "\"responseObject\":{\"kind\":\"Deployment\",\"spec\":{\"replicas\":5}}}"), 1);
+	/* a CronJob's pod template */
+	T_INTEQ(holds_on("any ka.containers (name = j)",
+	    "{\"objectRef\":{\"resource\":\"cronjobs\"},\"requestObject\":{\"spec\":{\"jobTemplate\":"
+	    "{\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":\"j\"}]}}}}}}}"), 1);
+	/* escaped strings compare by their content */
+	T_INTEQ(holds_on("objectRef.name = \"a/b\"", "{\"objectRef\":{\"name\":\"a\\/b\"}}"), 1);
+}
+
+static void
+test_precedence(void)
+{
+	T_INTEQ(holds("verb = get or verb = create and objectRef.name = web-0"), 1);
+	T_INTEQ(holds("(verb = get or verb = create) and objectRef.name = nope"), 0);
+	T_INTEQ(holds("not verb = get and not verb = list"), 1);
+	T_INTEQ(holds("not (verb = create or verb = get)"), 0);
+	T_INTEQ(holds("true and not false"), 1);
+}
+
+static void
+test_type_errors(void)
+{
+	T_STREQ(error_of("responseStatus.code = \"403\""),
+	    "c.yaml:13: condition: type mismatch: responseStatus.code is a number, \"403\" is a string (column 23)");
+	T_STREQ(error_of("responseStatus.code contains 4"),
+	    "c.yaml:13: condition: type mismatch: contains needs a string, responseStatus.code is a number (column 30)");
+	T_STREQ(error_of("ka.user.is_node = yes"),
+	    "c.yaml:13: condition: type mismatch: ka.user.is_node is a boolean, yes is a string (column 19)");
+	T_STREQ(error_of("user.groups = admins"),
+	    "c.yaml:13: condition: user.groups is an array: use contains, in, or any/all, not = (column 15)");
+	T_STREQ(error_of("objectRef exists and objectRef = x"),
+	    "c.yaml:13: condition: objectRef is an object: only exists applies (or any/all over an array in it) (column 34)");
+	T_STREQ(error_of("any verb (x = 1)"),
+	    "c.yaml:13: condition: verb is a string, not an array (column 5)");
+	T_STREQ(error_of("verb in (1, get)"), "(compiled)");	/* bare words are text for strings */
+}
+
+static void
+test_syntax_errors(void)
+{
+	T_STREQ(error_of("verbb = create"),
+	    "c.yaml:13: condition: unknown field \"verbb\" (column 1)");
+	T_STREQ(error_of("ka.exec.cmd = x"),
+	    "c.yaml:13: condition: unknown field \"ka.exec.cmd\" (column 1)");
+	T_STREQ(error_of("verb in nosuchlist"),
+	    "c.yaml:13: condition: unknown list \"nosuchlist\" (column 9)");
+	T_STREQ(error_of("verb = create and nosuchmacro"),
+	    "c.yaml:13: condition: unknown macro \"nosuchmacro\" (column 19)");
+	T_STREQ(error_of("objectRef.name regex \"([a-z\""),
+	    "c.yaml:13: condition: bad regex \"([a-z\": missing terminating ] for character class at offset 5 (column 22)");
+	T_STREQ(error_of("sourceIPs cidr 10.0.0.0/33"),
+	    "c.yaml:13: condition: bad CIDR \"10.0.0.0/33\" (column 16)");
+	T_STREQ(error_of("(verb = create"), "c.yaml:13: condition: expected ')' (column 15)");
+	T_STREQ(error_of("verb = create verb"),
+	    "c.yaml:13: condition: expected and, or, or the end of the condition (column 15)");
+	T_STREQ(error_of("verb = \"create"), "c.yaml:13: condition: unterminated string (column 8)");
+	T_STREQ(error_of("verb !~ x"), "c.yaml:13: condition: '!' must be followed by '=' (column 6)");
+	T_STREQ(error_of("objectRef.name x"),
+	    "c.yaml:13: condition: expected an operator after field \"objectRef.name\" (column 1)");
+}
+
+static void
+test_bounds(void)
+{
+	struct buf b, errs;
+	int i;
+
+	/* deep nesting is an error, not a stack overflow */
+	buf_init(&b);
+	for (i = 0; i < 200; i++)
+		buf_putc(&b, '(');
+	buf_puts(&b, "verb = x");
+	for (i = 0; i < 200; i++)
+		buf_putc(&b, ')');
+	buf_init(&errs);
+	T_INTEQ(cond_check(b.data, b.len, &errs), -1);
+	T_ASSERT(strstr(buf_cstr(&errs), "nested too deeply") != NULL);
+	buf_free(&errs);
+	buf_free(&b);
+	/* a long flat chain is fine */
+	buf_init(&b);
+	for (i = 0; i < 500; i++)
+		buf_printf(&b, "%sverb = v%d", i ? " or " : "", i);
+	buf_init(&errs);
+	T_INTEQ(cond_check(b.data, b.len, &errs), 0);
+	buf_free(&errs);
+	buf_free(&b);
+	buf_init(&errs);
+	T_INTEQ(cond_check("", 0, &errs), -1);
+	T_STREQ(buf_cstr(&errs), "(condition):1: condition: empty condition (column 1)\n");
+	buf_free(&errs);
+}
+
+int
+main(void)
+{
+	T_RUN(test_comparisons);
+	T_RUN(test_numbers);
+	T_RUN(test_sets_and_strings);
+	T_RUN(test_arrays);
+	T_RUN(test_any_all);
+	T_RUN(test_missing_fields);
+	T_RUN(test_computed);
+	T_RUN(test_precedence);
+	T_RUN(test_type_errors);
+	T_RUN(test_syntax_errors);
+	T_RUN(test_bounds);
+	return t_done();
+}
