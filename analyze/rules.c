@@ -155,6 +155,16 @@ check_keys(struct compiler *c, yaml_document_t *d, yaml_node_t *map,
 			cerr(c, c->file, yamldoc_line(k), "unknown key \"%s\" in %s",
 			    ks ? ks : "?", kind);
 			bad = 1;
+			continue;
+		}
+		/* libyaml keeps duplicate keys; the second would be ignored */
+		for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
+			const char *qs = yamldoc_scalar(yaml_document_get_node(d, q->key));
+			if (qs && strcmp(qs, ks) == 0) {
+				cerr(c, c->file, yamldoc_line(k), "duplicate key \"%s\" in %s", ks, kind);
+				bad = 1;
+				break;
+			}
 		}
 	}
 	return bad ? -1 : 0;
