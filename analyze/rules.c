@@ -332,6 +332,7 @@ doc_macro(struct compiler *c, yaml_document_t *d, yaml_node_t *m)
 		mac->name = name;
 	}
 	if (!append) {
+		free(mac->part);
 		mac->part = NULL;
 		mac->npart = 0;
 	}
