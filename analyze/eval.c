@@ -46,8 +46,68 @@ eval_scratch_free(struct eval_scratch *s)
 	buf_free(&s->exec_argv0);
 	buf_free(&s->ua);
 	buf_free(&s->user);
+	buf_free(&s->msg);
+	buf_free(&s->evname);
 	free(s->cand);
+	free(s->seen);
 	free(s);
+}
+
+void
+eval_scratch_dedup(struct eval_scratch *s, size_t slots)
+{
+	size_t cap = 1;
+
+	free(s->seen);
+	s->seen = NULL;
+	s->seenmask = 0;
+	if (slots == 0)
+		return;
+	while (cap < slots && cap < ((size_t)1 << 30))
+		cap <<= 1;
+	s->seen = xcalloc(cap, sizeof(*s->seen));
+	s->seenmask = cap - 1;
+}
+
+static uint64_t
+mix64(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	return h | 1;	/* 0 marks an empty slot */
+}
+
+/* Hash of the event's auditID, 0 when it has none. */
+static uint64_t
+audit_hash(const struct audit_event *ev, struct eval_scratch *s)
+{
+	size_t n;
+	const char *id = event_str(ev, EF_AUDIT_ID, &s->tmp, &n);
+	uint64_t h = 1469598103934665603ull;
+
+	if (id == NULL || n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)id[i]) * 1099511628211ull;
+	return h;
+}
+
+/* 1 when (audit_id, rule) already fired through this scratch. */
+static int
+seen_before(struct eval_scratch *s, uint64_t idh, size_t rule)
+{
+	uint64_t h;
+	size_t slot;
+
+	if (s->seen == NULL || idh == 0)
+		return 0;
+	h = mix64(idh ^ ((uint64_t)(rule + 1) * 0x9e3779b97f4a7c15ull));
+	slot = (size_t)(h >> 7) & s->seenmask;
+	if (s->seen[slot] == h)
+		return 1;
+	s->seen[slot] = h;
+	return 0;
 }
 
 unsigned long
@@ -139,6 +199,8 @@ ruleset_eval(const struct ruleset *rs, const struct audit_event *ev,
 	struct evkeys k;
 	unsigned stage = event_stage(ev);
 	size_t fired = 0;
+	uint64_t idh = 0;
+	int have_idh = 0;
 
 	field_reset(s);
 	s->events++;
@@ -151,6 +213,12 @@ ruleset_eval(const struct ruleset *rs, const struct audit_event *ev,
 			continue;
 		s->evaluated++;
 		if (!cond_eval(r->cond, &c, -1))
+			continue;
+		if (s->seen && !have_idh) {
+			idh = audit_hash(ev, s);
+			have_idh = 1;
+		}
+		if (seen_before(s, idh, r->index))
 			continue;
 		fired++;
 		if (emit)

@@ -55,6 +55,16 @@ jstring(const char *s, size_t n, size_t cap)
 	json_t *j;
 	size_t i = 0;
 
+	/* the common case: short and valid, copied once by jansson */
+	while (i < n && i < cap) {
+		size_t l = (unsigned char)s[i] < 0x80 ? 1 : utf8_seq((const unsigned char *)s + i, n - i);
+		if (l == 0)
+			break;
+		i += l;
+	}
+	if (i == n)
+		return json_stringn_nocheck(s, n);
+	i = 0;
 	buf_init(&b);
 	while (i < n && b.len < cap) {
 		size_t l = utf8_seq((const unsigned char *)s + i, n - i);
@@ -105,6 +115,8 @@ tok_json(struct evctx *c, int t)
 		s = jtok_raw(d, t, &n);
 		if ((j = json_loadb(s, n, JSON_DECODE_ANY, NULL)) == NULL)
 			return jstring(s, n, EVIDENCE_RAW_MAX);
+		if (n <= EVIDENCE_RAW_MAX)
+			return j;	/* compact text is never longer than the raw */
 		dump = json_dumps(j, JSON_COMPACT);
 		if (dump && strlen(dump) > EVIDENCE_RAW_MAX) {
 			json_decref(j);
@@ -318,8 +330,8 @@ json_t *
 finding_build(const struct rule *r, struct evctx *c)
 {
 	json_t *o = json_object();
-	struct evidence e = { json_object(), { NULL, 0, 0 } };
-	struct buf msg;
+	struct evidence e = { json_object(), c->s->evname };
+	struct buf *msg = &c->s->msg;
 	int sip = c->ev->f[EF_SOURCE_IPS];
 
 	finding_head(o, r);
@@ -341,12 +353,11 @@ finding_build(const struct rule *r, struct evctx *c)
 	json_object_set_new(o, "namespace", ev_str(c, EF_NAMESPACE));
 	json_object_set_new(o, "name", ev_str(c, EF_NAME));
 	json_object_set_new(o, "code", finding_code(c));
-	buf_init(&msg);
-	finding_message(r, c, &msg);
-	json_object_set_new(o, "message", jstring(buf_cstr(&msg), msg.len, FIELD_STR_MAX));
-	buf_free(&msg);
+	buf_reset(msg);
+	finding_message(r, c, msg);
+	json_object_set_new(o, "message", jstring(buf_cstr(msg), msg->len, FIELD_STR_MAX));
 	evidence_walk(&e, r->cond, c, -1, "", 0);
-	buf_free(&e.name);
+	c->s->evname = e.name;	/* keep the grown buffer for the next finding */
 	json_object_set_new(o, "evidence", e.obj);
 	return o;
 }

@@ -49,6 +49,13 @@ const char *rule_id(const struct rule *r);
 
 struct eval_scratch *eval_scratch_new(const struct ruleset *rs);
 void	eval_scratch_free(struct eval_scratch *s);
+/* Remembers up to `slots` (audit_id, rule) pairs that fired through this
+ * scratch and does not build or emit them again, so an event logged at
+ * several stages yields one finding (kaudit scan, rules test). Off by
+ * default: the daemon relies on the database's unique key, and a batch it
+ * retries must emit its findings again. slots is rounded up to a power of
+ * two; 0 turns it off. When full, older pairs are forgotten. */
+void	eval_scratch_dedup(struct eval_scratch *s, size_t slots);
 
 /* Called once per finding. `finding` is a new reference that the callee
  * owns (steals): an object with every field of DESIGN.md's finding contract

@@ -289,6 +289,9 @@ struct eval_scratch {
 	uint32_t	*cand;		/* candidate rules of one event */
 	size_t		 ncand, capcand;
 	unsigned long	 evaluated;	/* conditions evaluated (tests, stats) */
+	uint64_t	*seen;		/* eval_scratch_dedup(): hashes of (audit_id, rule) */
+	struct buf	 msg, evname;	/* finding_build() */
+	size_t		 seenmask;
 	unsigned long	 events;
 
 	/* computed fields of the current event, filled on first use */
