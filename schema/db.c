@@ -161,7 +161,6 @@ db_ok(struct db *db)
 	if (PQstatus(db->conn) == CONNECTION_OK)
 		return 1;
 	db->nprepared = 0;
-	db->in_tx = 0;
 	PQreset(db->conn);
 	if (PQstatus(db->conn) != CONNECTION_OK)
 		return 0;
@@ -197,12 +196,16 @@ db_prepare(struct db *db, const struct db_sql *s, char *err, size_t errlen)
 	for (i = 0; i < db->nprepared; i++)
 		if (db->prepared[i] == s)
 			return 0;
+	if (db->nprepared == DB_MAX_STMTS) {
+		snprintf(err, errlen, "postgres: more than %d prepared statements", DB_MAX_STMTS);
+		return -1;
+	}
 	res = PQprepare(db->conn, s->name, s->sql, s->nparams, NULL);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		db_set_err(err, errlen, "postgres: ", PQerrorMessage(db->conn));
 		db_save_state(db, res);
 		rc = -1;
-	} else if (db->nprepared < DB_MAX_STMTS) {
+	} else {
 		db->prepared[db->nprepared++] = s;
 	}
 	PQclear(res);
@@ -232,17 +235,26 @@ db_run(struct db *db, const struct db_sql *s, const char *const *values,
 int
 db_begin(struct db *db, char *err, size_t errlen)
 {
-	if (db_exec(db, "BEGIN", err, errlen) == -1)
-		return -1;
-	db->in_tx = 1;
-	return 0;
+	return db_exec(db, "BEGIN", err, errlen);
 }
 
 int
 db_commit(struct db *db, char *err, size_t errlen)
 {
-	db->in_tx = 0;
-	return db_exec(db, "COMMIT", err, errlen);
+	PGresult *res = PQexec(db->conn, "COMMIT");
+	int rc = 0;
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		db_set_err(err, errlen, "postgres: ", PQerrorMessage(db->conn));
+		db_save_state(db, res);
+		rc = -1;
+	} else if (strcmp(PQcmdStatus(res), "COMMIT") != 0) {
+		/* COMMIT of a failed transaction "succeeds" as a ROLLBACK. */
+		snprintf(err, errlen, "postgres: the transaction was rolled back");
+		rc = -1;
+	}
+	PQclear(res);
+	return rc;
 }
 
 void
@@ -250,7 +262,6 @@ db_rollback(struct db *db)
 {
 	PGresult *res;
 
-	db->in_tx = 0;
 	if (PQstatus(db->conn) != CONNECTION_OK)
 		return;
 	res = PQexec(db->conn, "ROLLBACK");

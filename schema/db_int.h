@@ -26,7 +26,6 @@ struct db {
 	char			*url;
 	const struct db_sql	*prepared[DB_MAX_STMTS];	/* on this connection */
 	size_t			 nprepared;
-	int			 in_tx;
 	char			 sqlstate[6];	/* of the last failed statement */
 };
 

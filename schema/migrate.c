@@ -27,8 +27,13 @@ static const char bootstrap_sql[] =
 	" name text NOT NULL,"
 	" applied_at timestamptz NOT NULL DEFAULT now());"
 	"COMMENT ON TABLE kaudit.schema_migrations IS"
-	" 'Migrations applied by `kaudit migrate`: version is the number the"
-	" file name starts with'";
+	" 'Migrations applied by `kaudit migrate`, one row each';"
+	"COMMENT ON COLUMN kaudit.schema_migrations.version IS"
+	" 'The number the migration file name starts with';"
+	"COMMENT ON COLUMN kaudit.schema_migrations.name IS"
+	" 'File name of the migration in schema/migrations';"
+	"COMMENT ON COLUMN kaudit.schema_migrations.applied_at IS"
+	" 'When it was applied'";
 
 static const struct db_sql sql_lock = {
 	"kaudit_migrate_lock", "SELECT pg_advisory_xact_lock($1::bigint)", 1

@@ -108,6 +108,7 @@ CREATE TABLE kaudit.outbox (
 
 COMMENT ON TABLE kaudit.outbox IS
 	'One row per (finding, webhook) to deliver, written in the same transaction as the finding. The alerter claims due pending rows with FOR UPDATE SKIP LOCKED.';
+COMMENT ON COLUMN kaudit.outbox.id IS 'Delivery id, sent as the X-Kaudit-Delivery header so a receiver can spot a repeat';
 COMMENT ON COLUMN kaudit.outbox.finding_id IS 'The finding to deliver';
 COMMENT ON COLUMN kaudit.outbox.webhook IS 'Name of the webhook in the configuration (alert.webhooks[].name)';
 COMMENT ON COLUMN kaudit.outbox.state IS 'pending (to deliver or retry), done (delivered with a 2xx), dead (gave up; see last_error)';
@@ -132,6 +133,7 @@ CREATE TABLE kaudit.delivery_attempts (
 
 COMMENT ON TABLE kaudit.delivery_attempts IS
 	'Every webhook delivery attempt, successful or not: the audit trail of alerting';
+COMMENT ON COLUMN kaudit.delivery_attempts.id IS 'Row id, in attempt order';
 COMMENT ON COLUMN kaudit.delivery_attempts.outbox_id IS 'The outbox row attempted';
 COMMENT ON COLUMN kaudit.delivery_attempts.attempted_at IS 'When the attempt ended';
 COMMENT ON COLUMN kaudit.delivery_attempts.http_status IS 'HTTP status received; NULL when there was no response (connection error, timeout)';
@@ -155,6 +157,7 @@ CREATE TABLE kaudit.ingest_errors (
 
 COMMENT ON TABLE kaudit.ingest_errors IS
 	'Input kaudit could not use (malformed JSON, oversize messages, unknown shapes): one row per error, so nothing is silently lost';
+COMMENT ON COLUMN kaudit.ingest_errors.id IS 'Row id';
 COMMENT ON COLUMN kaudit.ingest_errors.topic IS 'Kafka topic, or the file name for `kaudit scan`';
 COMMENT ON COLUMN kaudit.ingest_errors.partition IS 'Kafka partition (-1 for files)';
 COMMENT ON COLUMN kaudit.ingest_errors."offset" IS 'Kafka offset of the message (byte offset for files)';
@@ -162,6 +165,7 @@ COMMENT ON COLUMN kaudit.ingest_errors.seq IS 'n-th error within the same messag
 COMMENT ON COLUMN kaudit.ingest_errors.error IS 'What was wrong, e.g. "line 3: offset 17: expected '':''"';
 COMMENT ON COLUMN kaudit.ingest_errors.head IS 'First bytes of the message (at most 1024), exactly as received: bytea because bad input is often not valid UTF-8. Read with encode(head, ''escape'') or convert_from(head, ''UTF8'')';
 COMMENT ON COLUMN kaudit.ingest_errors.size IS 'Size of the whole message in bytes';
+COMMENT ON COLUMN kaudit.ingest_errors.created_at IS 'When kaudit stored the row';
 
 CREATE INDEX ingest_errors_created_idx ON kaudit.ingest_errors (created_at);
 
