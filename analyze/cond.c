@@ -1182,6 +1182,23 @@ quant_eval(const struct node *n, struct evctx *c, int elem)
 	return all;
 }
 
+static int
+memo_eval(const struct node *n, struct evctx *c, int elem)
+{
+	struct eval_scratch *s = c->s;
+	uint32_t *m;
+	int r;
+
+	if (s->memo == NULL || elem >= 0)
+		return cond_eval(n->kid[0], c, elem);
+	m = &s->memo[n->memo];
+	if ((*m >> 1) == s->gen)
+		return (int)(*m & 1);
+	r = cond_eval(n->kid[0], c, elem);
+	*m = (s->gen << 1) | (uint32_t)(r != 0);
+	return r;
+}
+
 int
 cond_eval(const struct node *n, struct evctx *c, int elem)
 {
@@ -1201,6 +1218,7 @@ cond_eval(const struct node *n, struct evctx *c, int elem)
 	case N_ANY: case N_ALL: return quant_eval(n, c, elem);
 	case N_TRUE: return 1;
 	case N_FALSE: return 0;
+	case N_MEMO: return memo_eval(n, c, elem);
 	}
 	return 0;
 }

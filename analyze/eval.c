@@ -27,6 +27,8 @@ eval_scratch_new(const struct ruleset *rs)
 	s->md = pcre2_match_data_create(1, NULL);
 	if (s->md == NULL)
 		abort();
+	s->memo = xcalloc(rs->nmemo + 1, sizeof(*s->memo));
+	s->gen = 1;
 	s->capcand = rs->nrule + 1;
 	s->cand = xmalloc(sizeof(*s->cand) * s->capcand);
 	return s;
@@ -50,6 +52,7 @@ eval_scratch_free(struct eval_scratch *s)
 	buf_free(&s->evname);
 	free(s->cand);
 	free(s->seen);
+	free(s->memo);
 	free(s);
 }
 
@@ -204,6 +207,11 @@ ruleset_eval(const struct ruleset *rs, const struct audit_event *ev,
 
 	field_reset(s);
 	s->events++;
+	/* a new generation forgets every memo; 31 bits, then start over */
+	if (++s->gen >= (1u << 31)) {
+		memset(s->memo, 0, sizeof(*s->memo) * (rs->nmemo + 1));
+		s->gen = 1;
+	}
 	if (stage == 0 || jtok_type(ev->doc, ev->root) != JT_OBJ)
 		return 0;
 	candidates(rs, ev, s, &k);

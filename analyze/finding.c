@@ -246,7 +246,7 @@ evidence_walk(struct evidence *e, const struct node *n, struct evctx *c, int ele
 		for (size_t i = 0; i < n->nkid; i++)
 			evidence_walk(e, n->kid[i], c, elem, prefix, plen);
 		break;
-	case N_AND: case N_NOT:
+	case N_AND: case N_NOT: case N_MEMO:
 		for (size_t i = 0; i < n->nkid; i++)
 			evidence_walk(e, n->kid[i], c, elem, prefix, plen);
 		break;

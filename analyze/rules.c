@@ -799,6 +799,15 @@ names_macro(void *arg, const char *name, int rel, struct cond_ctx *cc, int *foun
 	c->stack[c->nstack++] = name;
 	m->node[rel] = macro_compile(c, m, rel, cc);
 	c->nstack--;
+	if (m->node[rel] && !rel && m->node[rel]->kind != N_CMP) {
+		struct node *memo = arena_alloc(c->ar, sizeof(*memo));
+		memo->kind = N_MEMO;
+		memo->kid = arena_alloc(c->ar, sizeof(*memo->kid));
+		memo->kid[0] = m->node[rel];
+		memo->nkid = 1;
+		memo->memo = c->rs->nmemo++;
+		m->node[rel] = memo;
+	}
 	m->state[rel] = m->node[rel] ? 2 : -1;
 	return m->node[rel];
 }
@@ -1054,7 +1063,7 @@ rindex_add(struct ruleset *rs, struct rindex *x, const struct lit *key, uint32_t
 static void
 conjuncts(const struct node *n, const struct node **out, size_t *nout, size_t max)
 {
-	if (n->kind == N_AND) {
+	if (n->kind == N_AND || n->kind == N_MEMO) {
 		for (size_t i = 0; i < n->nkid; i++)
 			conjuncts(n->kid[i], out, nout, max);
 	} else if (*nout < max) {

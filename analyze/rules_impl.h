@@ -148,7 +148,9 @@ enum op {
 	OP_GLOB, OP_REGEX, OP_EXISTS, OP_CIDR,
 };
 
-enum nkind { N_AND, N_OR, N_NOT, N_CMP, N_ANY, N_ALL, N_TRUE, N_FALSE };
+/* N_MEMO wraps a macro used outside any/all: its result is computed once
+ * per event however many rules use it. */
+enum nkind { N_AND, N_OR, N_NOT, N_CMP, N_ANY, N_ALL, N_TRUE, N_FALSE, N_MEMO };
 
 struct cidr {
 	int		 family;	/* 4 or 6 */
@@ -167,6 +169,7 @@ struct node {
 	pcre2_code	*re;		/* OP_REGEX */
 	struct cidr	*cidr;		/* OP_CIDR */
 	size_t		 ncidr;
+	size_t		 memo;		/* N_MEMO: slot in eval_scratch.memo */
 };
 
 struct rlist;
@@ -272,6 +275,7 @@ struct ruleset {
 	struct rindex	 idx[IK_COUNT];
 	uint32_t	*catchall;
 	size_t		 ncatchall;
+	size_t		 nmemo;		/* N_MEMO slots */
 };
 
 /* --- evaluation ------------------------------------------------------------ */
@@ -291,6 +295,8 @@ struct eval_scratch {
 	unsigned long	 evaluated;	/* conditions evaluated (tests, stats) */
 	uint64_t	*seen;		/* eval_scratch_dedup(): hashes of (audit_id, rule) */
 	struct buf	 msg, evname;	/* finding_build() */
+	uint32_t	 gen;		/* event counter for memo */
+	uint32_t	*memo;		/* per N_MEMO slot: gen << 1 | result */
 	size_t		 seenmask;
 	unsigned long	 events;
 

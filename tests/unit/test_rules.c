@@ -365,6 +365,37 @@ test_index(void)
 	buf_free(&errs);
 }
 
+/* A macro shared by several rules is computed once per event, and never
+ * carried over to the next event. */
+static void
+test_macro_memo(void)
+{
+	struct buf errs;
+	struct ruleset *rs;
+	struct eval_scratch *s;
+	struct tev a, b;
+
+	buf_init(&errs);
+	rs = compile2("- macro: alice_creates\n  condition: user.username = alice and verb = create\n"
+	    "- rule: r1\n" RULE_HEAD "  condition: alice_creates and objectRef.name = p1\n"
+	    "- rule: r2\n" RULE_HEAD "  condition: alice_creates or verb = get\n"
+	    "- rule: r3\n" RULE_HEAD "  condition: not alice_creates\n", NULL, NULL, &errs);
+	T_STREQ(buf_cstr(&errs), "");
+	T_ASSERT(rs && rs->nmemo == 1);
+	s = eval_scratch_new(rs);
+	tev_load(&a, EXEC_EVENT);
+	tev_load(&b, GET_EVENT);
+	for (int i = 0; i < 3; i++) {
+		T_INTEQ(ruleset_eval(rs, &a.ev, s, NULL, NULL), 2);	/* r1, r2 */
+		T_INTEQ(ruleset_eval(rs, &b.ev, s, NULL, NULL), 2);	/* r2, r3 */
+	}
+	jdoc_free(&a.d);
+	jdoc_free(&b.d);
+	eval_scratch_free(s);
+	ruleset_free(rs);
+	buf_free(&errs);
+}
+
 static void
 test_finding(void)
 {
@@ -515,6 +546,7 @@ main(void)
 	T_RUN(test_exceptions);
 	T_RUN(test_stages);
 	T_RUN(test_index);
+	T_RUN(test_macro_memo);
 	T_RUN(test_finding);
 	T_RUN(test_evidence_caps);
 	T_RUN(test_throughput);
