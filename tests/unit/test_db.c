@@ -146,17 +146,20 @@ test_migrate_concurrent(void)
 {
 	pthread_t th[2];
 	void *rc[2];
-	char *url2 = pgtest_url_for(getenv("KAUDIT_PG_URL"), "kaudit_test_race");
+	char name[80], sql[160], *url2;
 
-	pgtest_exec(pgtest_admin, "DROP DATABASE IF EXISTS kaudit_test_race");
-	T_INTEQ(pgtest_exec(pgtest_admin, "CREATE DATABASE kaudit_test_race"), 0);
+	snprintf(name, sizeof(name), "%s_race", pgtest_name);
+	url2 = pgtest_url_for(getenv("KAUDIT_PG_URL"), name);
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
+	T_INTEQ(pgtest_exec(pgtest_admin, sql), 0);
 	for (int i = 0; i < 2; i++)
 		pthread_create(&th[i], NULL, migrate_thread, url2);
 	for (int i = 0; i < 2; i++)
 		pthread_join(th[i], &rc[i]);
 	T_INTEQ((long)rc[0], 0);
 	T_INTEQ((long)rc[1], 0);
-	pgtest_exec(pgtest_admin, "DROP DATABASE IF EXISTS kaudit_test_race WITH (FORCE)");
+	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
+	pgtest_exec(pgtest_admin, sql);
 	free(url2);
 }
 
