@@ -105,10 +105,14 @@ log_stats(const struct worker_stats *st)
 	    atomic_load(&st->errors), atomic_load(&st->db_retries));
 }
 
-/* True once --idle-exit's condition holds: partitions were assigned, nothing
- * arrived for idle_ms, no batch in hand, and the alerter found nothing due. */
+/* True once --idle-exit's condition holds: partitions were assigned,
+ * nothing arrived for idle_ms, no batch is in hand, every worker has read its
+ * partitions to the end, and the alerter found nothing due. Quiet alone is
+ * not enough: after a restart the group may take a session timeout to hand
+ * out the partitions of the killed members. */
 static int
-is_idle(struct worker_stats *st, struct alerter *al, long idle_ms, long started_ms)
+is_idle(struct worker_stats *st, struct worker **workers, int nw, struct alerter *al,
+    long idle_ms, long started_ms)
 {
 	long last = atomic_load(&st->last_message_ms);
 
@@ -116,7 +120,12 @@ is_idle(struct worker_stats *st, struct alerter *al, long idle_ms, long started_
 		return 0;
 	if (last == 0)
 		last = started_ms;
-	return worker_now_ms() - last >= idle_ms && alerter_idle(al);
+	if (worker_now_ms() - last < idle_ms || !alerter_idle(al))
+		return 0;
+	for (int i = 0; i < nw; i++)
+		if (!worker_caught_up(workers[i]))
+			return 0;
+	return 1;
 }
 
 static void
@@ -165,7 +174,7 @@ supervise(const struct config *c, const struct ruleset *rs, long idle_ms)
 			log_stats(&st);
 			last_stats = worker_now_ms();
 		}
-		if (idle_ms > 0 && is_idle(&st, al, idle_ms, started)) {
+		if (idle_ms > 0 && is_idle(&st, workers, nw, al, idle_ms, started)) {
 			log_info("idle for %ld s: exiting", idle_ms / 1000);
 			break;
 		}

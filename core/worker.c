@@ -243,6 +243,12 @@ fail:
 }
 
 int
+worker_caught_up(struct worker *w)
+{
+	return w->kc != NULL && consumer_caught_up(w->kc, 5000);
+}
+
+int
 worker_join(struct worker *w)
 {
 	int failed;

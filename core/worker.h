@@ -33,6 +33,10 @@ struct worker *worker_start(int id, const struct config *c, const struct ruleset
 /* Joins the thread (after *stop was set); returns 0 when it ended cleanly. */
 int	worker_join(struct worker *w);
 
+/* 1 when this worker has read every assigned partition to its end (for
+ * --idle-exit; may block on a broker round trip). */
+int	worker_caught_up(struct worker *w);
+
 long	worker_now_ms(void);
 
 #endif

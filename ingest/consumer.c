@@ -199,6 +199,64 @@ consumer_assigned(const struct consumer *k)
 	return atomic_load(&((struct consumer *)k)->assigned);
 }
 
+/* Where reading resumes for partitions with no position yet: the committed
+ * offset, or the low watermark when nothing was committed (the consumer
+ * starts at the earliest offset then). Fills p->offset; -1 on failure. */
+static int
+resume_offsets(struct consumer *k, rd_kafka_topic_partition_list_t *a, int timeout_ms)
+{
+	if (rd_kafka_committed(k->rk, a, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return -1;
+	for (int i = 0; i < a->cnt; i++) {
+		rd_kafka_topic_partition_t *p = &a->elems[i];
+		int64_t lo, hi;
+
+		if (p->offset >= 0)
+			continue;
+		if (rd_kafka_query_watermark_offsets(k->rk, p->topic, p->partition, &lo, &hi,
+		    timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+			return -1;
+		p->offset = lo;
+	}
+	return 0;
+}
+
+int
+consumer_caught_up(struct consumer *k, int timeout_ms)
+{
+	rd_kafka_topic_partition_list_t *a = NULL, *unread = NULL;
+	int ok = 0;
+
+	if (rd_kafka_assignment(k->rk, &a) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return 0;
+	if (rd_kafka_position(k->rk, a) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		goto out;
+	unread = rd_kafka_topic_partition_list_new(a->cnt);
+	for (int i = 0; i < a->cnt; i++)
+		if (a->elems[i].offset < 0)
+			rd_kafka_topic_partition_list_add(unread, a->elems[i].topic,
+			    a->elems[i].partition);
+	if (unread->cnt > 0 && resume_offsets(k, unread, timeout_ms) != 0)
+		goto out;
+	for (int i = 0; i < a->cnt; i++) {
+		rd_kafka_topic_partition_t *p = &a->elems[i], *u;
+		int64_t lo, hi, at = p->offset;
+
+		if (at < 0 && (u = rd_kafka_topic_partition_list_find(unread, p->topic,
+		    p->partition)) != NULL)
+			at = u->offset;
+		if (rd_kafka_query_watermark_offsets(k->rk, p->topic, p->partition, &lo, &hi,
+		    timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR || at < hi)
+			goto out;
+	}
+	ok = 1;
+out:
+	if (unread)
+		rd_kafka_topic_partition_list_destroy(unread);
+	rd_kafka_topic_partition_list_destroy(a);
+	return ok;
+}
+
 void
 consumer_close(struct consumer *k)
 {

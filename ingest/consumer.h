@@ -35,6 +35,11 @@ void	consumer_done(struct consumer *k, struct kmsg *msgs, int n);
 void	consumer_release(struct kmsg *msgs, int n);
 /* 1 once the group has assigned this consumer at least one partition. */
 int	consumer_assigned(const struct consumer *k);
+/* 1 when every assigned partition has been read up to its high watermark
+ * (position, or the committed offset when nothing was consumed since the
+ * assignment, equals the high watermark). May block up to timeout_ms on a
+ * broker round trip; thread-safe against the worker's polling. */
+int	consumer_caught_up(struct consumer *k, int timeout_ms);
 /* Commits stored offsets synchronously, leaves the group, frees. */
 void	consumer_close(struct consumer *k);
 
