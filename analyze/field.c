@@ -82,6 +82,7 @@ static const struct cdef {
 	{ "ka.useragent.version",	KA_UA_VERSION,		FT_STR, 0 },
 	{ "ka.useragent.major",		KA_UA_MAJOR,		FT_NUM, 0 },
 	{ "ka.useragent.minor",		KA_UA_MINOR,		FT_NUM, 0 },
+	{ "ka.useragent.patch",		KA_UA_PATCH,		FT_NUM, 0 },
 	{ "ka.useragent.os",		KA_UA_OS,		FT_STR, 0 },
 	{ "ka.useragent.arch",		KA_UA_ARCH,		FT_STR, 0 },
 	{ "ka.source_ip",		KA_SOURCE_IP,		FT_STR, 0 },
@@ -394,7 +395,7 @@ ua_number(const char *s, size_t n, size_t *used)
 }
 
 /* "kubectl/v1.25.0 (linux/amd64) kubernetes/abc123": client, version,
- * os/arch from the parenthesis, major/minor from the version. */
+ * os/arch from the parenthesis, major/minor/patch from the version. */
 static void
 ua_parse(struct evctx *c)
 {
@@ -406,7 +407,7 @@ ua_parse(struct evctx *c)
 	memset(&s->ua_version, 0, sizeof(s->ua_version));
 	memset(&s->ua_os, 0, sizeof(s->ua_os));
 	memset(&s->ua_arch, 0, sizeof(s->ua_arch));
-	s->ua_has_major = s->ua_has_minor = 0;
+	s->ua_has_major = s->ua_has_minor = s->ua_has_patch = 0;
 	p = event_str(c->ev, EF_USER_AGENT, &s->tmp, &len);
 	if (p == NULL)
 		return;
@@ -432,6 +433,11 @@ ua_parse(struct evctx *c)
 			v += used + 1;
 			s->ua_minor = ua_number(v, (size_t)(sp - v), &used);
 			s->ua_has_minor = used > 0;
+		}
+		if (s->ua_has_minor && v + used < sp && v[used] == '.') {
+			v += used + 1;
+			s->ua_patch = ua_number(v, (size_t)(sp - v), &used);
+			s->ua_has_patch = used > 0;
 		}
 	}
 	if (sp + 1 < end && sp[1] == '(') {
@@ -732,6 +738,7 @@ computed_eval(const struct field *f, struct evctx *c, struct val *v)
 	case KA_UA_ARCH: need(c, G_UA); val_part(v, &s->ua_arch); break;
 	case KA_UA_MAJOR: need(c, G_UA); val_num(v, s->ua_major, s->ua_has_major); break;
 	case KA_UA_MINOR: need(c, G_UA); val_num(v, s->ua_minor, s->ua_has_minor); break;
+	case KA_UA_PATCH: need(c, G_UA); val_num(v, s->ua_patch, s->ua_has_patch); break;
 	case KA_SOURCE_IP: need(c, G_SRCIP); return s->source_ip;
 	case KA_DECISION: return annotation(c, "authorization.k8s.io/decision");
 	case KA_REASON: return annotation(c, "authorization.k8s.io/reason");

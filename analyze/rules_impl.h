@@ -84,7 +84,7 @@ enum fbase {
 
 enum computed {
 	KA_EXEC_COMMAND, KA_EXEC_CONTAINER, KA_EXEC_ARGV0,
-	KA_UA_CLIENT, KA_UA_VERSION, KA_UA_MAJOR, KA_UA_MINOR, KA_UA_OS, KA_UA_ARCH,
+	KA_UA_CLIENT, KA_UA_VERSION, KA_UA_MAJOR, KA_UA_MINOR, KA_UA_PATCH, KA_UA_OS, KA_UA_ARCH,
 	KA_SOURCE_IP, KA_DECISION, KA_REASON,
 	KA_IS_SA, KA_IS_NODE, KA_IS_ANON, KA_IS_SYSTEM, KA_SA_NAMESPACE, KA_SA_NAME,
 	KA_OBJECT, KA_PODSPEC, KA_CONTAINERS, KA_VOLUMES,
@@ -306,8 +306,8 @@ struct eval_scratch {
 	int		 exec_has_cmd, exec_has_container;
 	struct buf	 ua;
 	struct ua_part	 ua_client, ua_version, ua_os, ua_arch;
-	double		 ua_major, ua_minor;
-	int		 ua_has_major, ua_has_minor;
+	double		 ua_major, ua_minor, ua_patch;
+	int		 ua_has_major, ua_has_minor, ua_has_patch;
 	int		 source_ip;
 	struct buf	 user;
 	int		 user_flags;

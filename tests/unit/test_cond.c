@@ -151,6 +151,13 @@ test_numbers(void)
 	T_INTEQ(holds("requestObject.spec.replicas = \"3\""), 0);
 	T_INTEQ(holds("ka.useragent.major = 1 and ka.useragent.minor = 25"), 1);
 	T_INTEQ(holds("ka.useragent.minor < 24"), 0);
+	T_INTEQ(holds("ka.useragent.patch = 3"), 1);
+	T_INTEQ(holds("ka.useragent.patch < 3"), 0);
+	T_INTEQ(holds_on("ka.useragent.patch = 8 and ka.useragent.minor = 25",
+	    "{\"userAgent\":\"kubelet/v1.25.8+27e744f (linux/amd64) kubernetes/df8a1b9\"}"), 1);
+	/* no patch in the version: missing, not 0 */
+	T_INTEQ(holds_on("ka.useragent.patch exists", "{\"userAgent\":\"kube-probe/1.28\"}"), 0);
+	T_INTEQ(holds_on("ka.useragent.minor = 28", "{\"userAgent\":\"kube-probe/1.28\"}"), 1);
 }
 
 static void
