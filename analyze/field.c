@@ -98,6 +98,7 @@ static const struct cdef {
 	{ "ka.podspec",			KA_PODSPEC,		FT_OBJ, 1 },
 	{ "ka.containers",		KA_CONTAINERS,		FT_ARR, 0 },
 	{ "ka.volumes",			KA_VOLUMES,		FT_ARR, 1 },
+	{ "ka.configmap.data",		KA_CM_DATA,		FT_STR, 0 },
 };
 
 /* Computed groups, one bit each in eval_scratch.have. */
@@ -713,6 +714,22 @@ val_num(struct val *v, double x, int present)
 	}
 }
 
+/* The raw JSON text of ka.object's data map: one string, so that contains
+ * and regex see every key and value of a ConfigMap at once. */
+static void
+cm_data(struct evctx *c, struct val *v)
+{
+	const struct jdoc *d = c->ev->doc;
+	int t = jtok_getz(d, c->s->object, "data");
+	const char *p;
+	size_t n;
+
+	if (jtok_type(d, t) != JT_OBJ)
+		return;
+	p = jtok_raw(d, t, &n);
+	val_str(v, p, n, p != NULL);
+}
+
 static int
 annotation(struct evctx *c, const char *key)
 {
@@ -759,6 +776,7 @@ computed_eval(const struct field *f, struct evctx *c, struct val *v)
 			memcpy(v->arr, s->containers, sizeof(v->arr));
 		}
 		break;
+	case KA_CM_DATA: need(c, G_OBJ); cm_data(c, v); break;
 	case KA_COUNT: break;
 	}
 	return -1;

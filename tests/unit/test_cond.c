@@ -271,6 +271,16 @@ test_computed(void)
 	T_INTEQ(holds_on("ka.object.spec.replicas = 5",
 	    "{\"verb\":\"patch\",\"requestObject\":{\"spec\":{\"paused\":true}},"
 	    "\"responseObject\":{\"kind\":\"Deployment\",\"spec\":{\"replicas\":5}}}"), 1);
+	/* a ConfigMap's data as one text: keys and values, escapes kept */
+	T_INTEQ(holds_on("ka.configmap.data contains \"aws_secret_access_key = K\\\\n\"",
+	    "{\"requestObject\":{\"kind\":\"ConfigMap\",\"data\":"
+	    "{\"a.ini\":\"x=1\\naws_secret_access_key = K\\n\"}}}"), 1);
+	T_INTEQ(holds_on("ka.configmap.data regex \"\\\"password\\\":\"",
+	    "{\"responseObject\":{\"kind\":\"ConfigMap\",\"data\":{\"password\":\"p\"}}}"), 1);
+	T_INTEQ(holds_on("ka.configmap.data contains AKIA",
+	    "{\"requestObject\":{\"kind\":\"ConfigMap\",\"data\":{\"k\":\"v\"}}}"), 0);
+	T_INTEQ(holds_on("ka.configmap.data exists",
+	    "{\"requestObject\":{\"kind\":\"ConfigMap\",\"data\":\"AKIA\"}}"), 0);
 	/* a CronJob's pod template */
 	T_INTEQ(holds_on("any ka.containers (name = j)",
 	    "{\"objectRef\":{\"resource\":\"cronjobs\"},\"requestObject\":{\"spec\":{\"jobTemplate\":"
