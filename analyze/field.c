@@ -333,27 +333,65 @@ url_decode(const char *s, size_t n, struct buf *out)
 	}
 }
 
+/* One word of the command: joined to the others by a space; the first
+ * one's base name is argv0. Query-string words come URL-encoded. */
+static void
+exec_word(struct eval_scratch *s, const char *val, size_t vlen, int urlenc)
+{
+	size_t start;
+
+	if (s->exec_has_cmd)
+		buf_putc(&s->exec_cmd, ' ');
+	start = s->exec_cmd.len;
+	if (urlenc)
+		url_decode(val, vlen, &s->exec_cmd);
+	else
+		buf_append(&s->exec_cmd, val, vlen);
+	if (!s->exec_has_cmd) {
+		const char *a = s->exec_cmd.data + start, *slash;
+		slash = memrchr(a, '/', s->exec_cmd.len - start);
+		if (slash)
+			a = slash + 1;
+		buf_append(&s->exec_argv0, a, s->exec_cmd.len - (size_t)(a - s->exec_cmd.data));
+	}
+	s->exec_has_cmd = 1;
+}
+
 static void
 exec_param(struct eval_scratch *s, const char *name, size_t nlen,
     const char *val, size_t vlen)
 {
 	if (nlen == 7 && memcmp(name, "command", 7) == 0) {
-		size_t start;
-		if (s->exec_has_cmd)
-			buf_putc(&s->exec_cmd, ' ');
-		start = s->exec_cmd.len;
-		url_decode(val, vlen, &s->exec_cmd);
-		if (!s->exec_has_cmd) {
-			const char *a = s->exec_cmd.data + start, *slash;
-			slash = memrchr(a, '/', s->exec_cmd.len - start);
-			if (slash)
-				a = slash + 1;
-			buf_append(&s->exec_argv0, a, s->exec_cmd.len - (size_t)(a - s->exec_cmd.data));
-		}
-		s->exec_has_cmd = 1;
+		exec_word(s, val, vlen, 1);
 	} else if (nlen == 9 && memcmp(name, "container", 9) == 0 &&
 	    !s->exec_has_container) {
 		url_decode(val, vlen, &s->exec_container);
+		s->exec_has_container = 1;
+	}
+}
+
+/* Some platforms log the exec options as a body (PodExecOptions in
+ * requestObject) and the URI without a query string: take the command and
+ * container from there when the query string had none. */
+static void
+exec_body(struct evctx *c)
+{
+	struct eval_scratch *s = c->s;
+	const struct jdoc *d = c->ev->doc;
+	int obj = c->ev->f[EF_REQUEST_OBJECT], arr, t;
+	const char *w;
+	size_t n;
+
+	if (jtok_type(d, obj) != JT_OBJ)
+		return;
+	arr = jtok_getz(d, obj, "command");
+	if (!s->exec_has_cmd && jtok_type(d, arr) == JT_ARR)
+		for (t = jtok_first(d, arr); t >= 0; t = jtok_next(d, arr, t))
+			if ((w = jtok_str(d, t, &s->tmp, &n)) != NULL)
+				exec_word(s, w, n, 0);
+	t = jtok_getz(d, obj, "container");
+	if (!s->exec_has_container && (w = jtok_str(d, t, &s->tmp, &n)) != NULL) {
+		buf_append(&s->exec_container, w, n);
 		s->exec_has_container = 1;
 	}
 }
@@ -370,17 +408,18 @@ exec_parse(struct evctx *c)
 	buf_reset(&s->exec_argv0);
 	s->exec_has_cmd = s->exec_has_container = 0;
 	uri = event_str(c->ev, EF_REQUEST_URI, &s->tmp, &len);
-	if (uri == NULL || (q = memchr(uri, '?', len)) == NULL)
-		return;
-	end = uri + len;
-	for (q++; q < end; ) {
-		const char *amp = memchr(q, '&', (size_t)(end - q));
-		const char *pend = amp ? amp : end;
-		const char *eq = memchr(q, '=', (size_t)(pend - q));
-		if (eq)
-			exec_param(s, q, (size_t)(eq - q), eq + 1, (size_t)(pend - eq - 1));
-		q = pend + 1;
+	if (uri != NULL && (q = memchr(uri, '?', len)) != NULL) {
+		end = uri + len;
+		for (q++; q < end; ) {
+			const char *amp = memchr(q, '&', (size_t)(end - q));
+			const char *pend = amp ? amp : end;
+			const char *eq = memchr(q, '=', (size_t)(pend - q));
+			if (eq)
+				exec_param(s, q, (size_t)(eq - q), eq + 1, (size_t)(pend - eq - 1));
+			q = pend + 1;
+		}
 	}
+	exec_body(c);
 }
 
 static double

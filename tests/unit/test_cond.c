@@ -287,6 +287,20 @@ test_computed(void)
 	    "{\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":\"j\"}]}}}}}}}"), 1);
 	/* escaped strings compare by their content */
 	T_INTEQ(holds_on("objectRef.name = \"a/b\"", "{\"objectRef\":{\"name\":\"a\\/b\"}}"), 1);
+	/* exec options logged as a body: words as they are, no URL decoding */
+	T_INTEQ(holds_on("ka.exec.command = \"cat /a+b%2F\" and ka.exec.argv0 = cat"
+	    " and ka.exec.container = app",
+	    "{\"requestURI\":\"/api/v1/namespaces/d/pods/p/exec\",\"requestObject\":"
+	    "{\"command\":[\"/bin/cat\",\"/a+b%2F\"],\"container\":\"app\"}}"), 0);
+	T_INTEQ(holds_on("ka.exec.command = \"/bin/cat /a+b%2F\" and ka.exec.argv0 = cat"
+	    " and ka.exec.container = app",
+	    "{\"requestURI\":\"/api/v1/namespaces/d/pods/p/exec\",\"requestObject\":"
+	    "{\"command\":[\"/bin/cat\",\"/a+b%2F\"],\"container\":\"app\"}}"), 1);
+	/* ... and the query string wins when both are there */
+	T_INTEQ(holds_on("ka.exec.command = ls and ka.exec.container = web",
+	    "{\"requestURI\":\"/x/exec?command=ls&container=web\",\"requestObject\":"
+	    "{\"command\":[\"id\"],\"container\":\"app\"}}"), 1);
+	T_INTEQ(holds_on("ka.exec.command exists", "{\"requestObject\":{\"command\":\"id\"}}"), 0);
 }
 
 static void
