@@ -48,6 +48,8 @@ eval_scratch_free(struct eval_scratch *s)
 	buf_free(&s->exec_argv0);
 	buf_free(&s->ua);
 	buf_free(&s->user);
+	buf_free(&s->csr_der);
+	buf_free(&s->csr_subject);
 	buf_free(&s->msg);
 	buf_free(&s->evname);
 	free(s->cand);

@@ -99,6 +99,7 @@ static const struct cdef {
 	{ "ka.containers",		KA_CONTAINERS,		FT_ARR, 0 },
 	{ "ka.volumes",			KA_VOLUMES,		FT_ARR, 1 },
 	{ "ka.configmap.data",		KA_CM_DATA,		FT_STR, 0 },
+	{ "ka.csr.subject",		KA_CSR_SUBJECT,		FT_STR, 0 },
 };
 
 /* Computed groups, one bit each in eval_scratch.have. */
@@ -107,6 +108,7 @@ static const struct cdef {
 #define G_SRCIP	0x04
 #define G_USER	0x08
 #define G_OBJ	0x10
+#define G_CSR	0x20
 
 #define U_SA	0x01
 #define U_NODE	0x02
@@ -695,6 +697,152 @@ object_parse(struct evctx *c)
 	}
 }
 
+/* --- certificate signing requests ------------------------------------------ */
+
+static int
+b64val(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+' || c == '-')
+		return 62;
+	if (c == '/' || c == '_')
+		return 63;
+	return -1;
+}
+
+/* Base64 into out, skipping line breaks; stops at padding or anything else. */
+static void
+b64_decode(const char *s, size_t n, struct buf *out)
+{
+	uint32_t acc = 0;
+	int bits = 0;
+
+	buf_reset(out);
+	for (size_t i = 0; i < n; i++) {
+		int v = b64val(s[i]);
+		if (v < 0) {
+			if (s[i] == '\n' || s[i] == '\r' || s[i] == ' ' || s[i] == '\t')
+				continue;
+			break;
+		}
+		acc = (acc << 6 | (uint32_t)v) & 0xffffff;
+		if ((bits += 6) >= 8) {
+			bits -= 8;
+			buf_putc(out, (char)(acc >> bits & 0xff));
+		}
+	}
+}
+
+/* One DER element at *p: its tag, content and length; -1 when malformed. */
+static int
+der_next(const unsigned char **p, const unsigned char *end,
+    const unsigned char **val, size_t *len)
+{
+	size_t l, k;
+	int tag;
+
+	if (end - *p < 2)
+		return -1;
+	tag = (*p)[0];
+	l = (*p)[1];
+	*p += 2;
+	if (l & 0x80) {
+		k = l & 0x7f;
+		if (k == 0 || k > 3 || (size_t)(end - *p) < k)
+			return -1;
+		for (l = 0; k > 0; k--)
+			l = l << 8 | *(*p)++;
+	}
+	if ((size_t)(end - *p) < l)
+		return -1;
+	*val = *p;
+	*len = l;
+	*p += l;
+	return tag;
+}
+
+/* "CN=", "O=" or "OU=" for the attribute types a Kubernetes identity uses. */
+static const char *
+der_attr_name(const unsigned char *oid, size_t n)
+{
+	if (n != 3 || oid[0] != 0x55 || oid[1] != 0x04)
+		return NULL;
+	return oid[2] == 0x03 ? "CN=" : oid[2] == 0x0a ? "O=" : oid[2] == 0x0b ? "OU=" : NULL;
+}
+
+/* Appends the CN, O and OU attributes of a DER Name, comma-separated in
+ * their order; bytes outside printable ASCII become '?'. */
+static void
+der_name(const unsigned char *p, const unsigned char *end, struct buf *out)
+{
+	const unsigned char *set, *atv, *oid, *val, *q, *r;
+	size_t nset, natv, noid, nval;
+
+	while (p < end && der_next(&p, end, &set, &nset) == 0x31) {
+		for (q = set; q < set + nset && der_next(&q, set + nset, &atv, &natv) == 0x30; ) {
+			const char *name;
+			r = atv;
+			if (der_next(&r, atv + natv, &oid, &noid) != 0x06 ||
+			    der_next(&r, atv + natv, &val, &nval) < 0 ||
+			    (name = der_attr_name(oid, noid)) == NULL)
+				continue;
+			if (out->len > 0)
+				buf_putc(out, ',');
+			buf_append(out, name, strlen(name));
+			for (size_t i = 0; i < nval; i++)
+				buf_putc(out, val[i] >= 0x20 && val[i] < 0x7f ? (char)val[i] : '?');
+		}
+	}
+}
+
+/* ka.csr.subject: ka.object.spec.request is a PEM CertificationRequest,
+ * itself base64-encoded; the subject is the second element of its
+ * certificationRequestInfo (after the version). */
+static void
+csr_parse(struct evctx *c)
+{
+	struct eval_scratch *s = c->s;
+	const struct jdoc *d = c->ev->doc;
+	const unsigned char *p, *end, *v;
+	const char *pem, *body, *stop;
+	size_t n;
+
+	buf_reset(&s->csr_subject);
+	s->csr_has_subject = 0;
+	if (s->object < 0 ||
+	    (pem = jtok_str(d, jtok_path(d, s->object, "spec.request"), &s->tmp, &n)) == NULL)
+		return;
+	b64_decode(pem, n, &s->csr_der);	/* the PEM text */
+	pem = s->csr_der.data;
+	n = s->csr_der.len;
+	if (n == 0 || (body = memmem(pem, n, "-----\n", 6)) == NULL ||
+	    (stop = memmem(body + 6, n - (size_t)(body + 6 - pem), "-----END", 8)) == NULL)
+		return;
+	body += 6;
+	buf_reset(&s->tmp);
+	buf_append(&s->tmp, body, (size_t)(stop - body));
+	b64_decode(s->tmp.data, s->tmp.len, &s->csr_der);	/* the DER */
+	p = (const unsigned char *)s->csr_der.data;
+	end = p + s->csr_der.len;
+	if (der_next(&p, end, &v, &n) != 0x30)
+		return;
+	p = v;
+	end = v + n;
+	if (der_next(&p, end, &v, &n) != 0x30)	/* certificationRequestInfo */
+		return;
+	p = v;
+	end = v + n;
+	if (der_next(&p, end, &v, &n) != 0x02 || der_next(&p, end, &v, &n) != 0x30)
+		return;
+	der_name(v, v + n, &s->csr_subject);
+	s->csr_has_subject = 1;
+}
+
 static void
 need(struct evctx *c, uint32_t g)
 {
@@ -709,6 +857,7 @@ need(struct evctx *c, uint32_t g)
 	case G_SRCIP: s->source_ip = source_ip_find(c); break;
 	case G_USER: user_parse(c); break;
 	case G_OBJ: object_parse(c); break;
+	case G_CSR: need(c, G_OBJ); csr_parse(c); break;
 	}
 }
 
@@ -816,6 +965,8 @@ computed_eval(const struct field *f, struct evctx *c, struct val *v)
 		}
 		break;
 	case KA_CM_DATA: need(c, G_OBJ); cm_data(c, v); break;
+	case KA_CSR_SUBJECT: need(c, G_CSR);
+		val_str(v, s->csr_subject.data, s->csr_subject.len, s->csr_has_subject); break;
 	case KA_COUNT: break;
 	}
 	return -1;

@@ -240,6 +240,37 @@ test_missing_fields(void)
 	T_INTEQ(holds_on("objectRef.name exists", "{\"objectRef\":{\"name\":null}}"), 0);
 }
 
+/* A real PKCS#10 request (openssl req -subj /O=system:masters/CN=mallory),
+ * base64 of its PEM text as spec.request holds it. */
+static const char csr_masters[] =
+	    "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURSBSRVFVRVNULS0tLS0KTUlIbU1JR05BZ0VB"
+	    "TUNzeEZ6QVZCZ05WQkFvTURuTjVjM1JsYlRwdFlYTjBaWEp6TVJBd0RnWURWUVFE"
+	    "REFkdApZV3hzYjNKNU1Ga3dFd1lIS29aSXpqMENBUVlJS29aSXpqMERBUWNEUWdB"
+	    "RW43TktFOGtzTVZXdkJSaEh0clJZCnVGZ3crU3N1N3lFcXA1cXExa210bXJLNGV4"
+	    "MjBmMjBwWndnTFFIeUpmdUR2Tkk0aEI4cVN4bmIveW1kWFlvTisKamFBQU1Bb0dD"
+	    "Q3FHU000OUJBTUNBMGdBTUVVQ0lIMWttamFuNTRTODNRcFVxZWplZFFLS0x4R2I4"
+	    "RDQ4bWx0cApPWlFBT0RJY0FpRUE1YUxEVWZDTFlkRUNYekxEWXI1NjFFUGhUZGt1"
+	    "OXBNeVZTSVdOMDg2bGdBPQotLS0tLUVORCBDRVJUSUZJQ0FURSBSRVFVRVNULS0t"
+	    "LS0K";
+
+static void
+test_csr_subject(void)
+{
+	char ev[2048];
+	size_t half = strlen(csr_masters) / 2;
+
+	snprintf(ev, sizeof(ev), "{\"objectRef\":{\"resource\":\"certificatesigningrequests\"},"
+	    "\"requestObject\":{\"spec\":{\"request\":\"%s\"}}}", csr_masters);
+	T_INTEQ(holds_on("ka.csr.subject = \"O=system:masters,CN=mallory\"", ev), 1);
+	/* cut in half: the DER lengths no longer fit, so no subject */
+	snprintf(ev, sizeof(ev), "{\"requestObject\":{\"spec\":{\"request\":\"%.*s\"}}}",
+	    (int)half, csr_masters);
+	T_INTEQ(holds_on("ka.csr.subject exists", ev), 0);
+	T_INTEQ(holds_on("ka.csr.subject exists",
+	    "{\"requestObject\":{\"spec\":{\"request\":\"bm90IGEgY3Ny\"}}}"), 0);
+	T_INTEQ(holds_on("ka.csr.subject exists", "{\"requestObject\":{\"spec\":{\"request\":7}}}"), 0);
+}
+
 static void
 test_computed(void)
 {
@@ -301,6 +332,7 @@ test_computed(void)
 	    "{\"requestURI\":\"/x/exec?command=ls&container=web\",\"requestObject\":"
 	    "{\"command\":[\"id\"],\"container\":\"app\"}}"), 1);
 	T_INTEQ(holds_on("ka.exec.command exists", "{\"requestObject\":{\"command\":\"id\"}}"), 0);
+	test_csr_subject();
 }
 
 static void
