@@ -70,6 +70,7 @@ gap=$(it_sql "select coalesce(min(extract(epoch from d2.attempted_at - d1.attemp
 	                 where d3.outbox_id = d1.outbox_id and d3.id > d1.id and d3.id < d2.id)
 	join kaudit.outbox o on o.id = d1.outbox_id
 	where o.webhook = 'down'")
+it_log "$nfind findings; smallest gap between two attempts of one delivery: $gap ms"
 # The attempt time is taken when an attempt ends, so allow some slack.
 [ "$gap" -ge $((backoff_ms * 8 / 10)) ] && it_ok retry-backoff ||
     it_fail retry-backoff "smallest gap between attempts of one delivery is $gap ms (backoff_ms $backoff_ms)"

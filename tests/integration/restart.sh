@@ -35,6 +35,10 @@ round() {
 	log=$IT_DIR/$v.log
 	it_newdb "$db" || { it_fail "$v:setup" "could not create database $db"; return; }
 	IT_DB_URL=$url
+	# A killed consumer leaves the group only when its session times out;
+	# until then it keeps its partitions and a restarted --idle-exit daemon
+	# would go idle without them. The broker's minimum session: 6 s.
+	IT_KAFKA_PROPS='{"auto.offset.reset": "earliest", "session.timeout.ms": "6000", "heartbeat.interval.ms": "1000"}'
 	# Small batches, so the stop lands between many transactions.
 	it_config "$cfg" "$topic" "it-restart-$v-$$" "ingest:
   workers: 2
@@ -60,6 +64,7 @@ alert:
 	kill -"$sig" "$IT_PID"
 	it_wait_exit "$IT_PID" 30
 	rc=$?
+	[ "$sig" = KILL ] && sleep 8
 	at_stop=$(it_sql "select count(*) from kaudit.findings")
 	if [ "$sig" = TERM ]; then
 		[ "$rc" -eq 0 ] && it_ok "$v:sigterm-exit-0" ||

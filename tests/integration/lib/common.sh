@@ -61,6 +61,10 @@ it_init() {
 	[ -x "$KAUDIT" ] || it_abort setup "$KAUDIT not built"
 	IT_DIR=$(mktemp -d "/tmp/kaudit-it-$IT_NAME.XXXXXX")
 	trap it_cleanup EXIT
+	# A private copy: scan and run must be the same binary even when the
+	# tree is rebuilt while the test runs.
+	cp "$KAUDIT" "$IT_DIR/kaudit" || it_abort setup "cannot copy $KAUDIT"
+	KAUDIT=$IT_DIR/kaudit
 	IT_CORPUS=$(it_corpus) || it_abort setup "corpus not found in ../shared/corpus or /work/shared/corpus"
 	IT_DB=it_${IT_NAME//-/_}
 	IT_DB_URL=${KAUDIT_PG_URL%/*}/$IT_DB
@@ -83,16 +87,18 @@ it_sql() {
 
 # it_config FILE TOPIC GROUP [EXTRA_YAML]: writes a daemon config. EXTRA_YAML
 # is appended and may hold ingest/alert overrides (the keys below are left out
-# when EXTRA_YAML has them).
+# when EXTRA_YAML has them). IT_KAFKA_PROPS (a YAML flow mapping) replaces the
+# librdkafka properties.
 it_config() {
-	local file=$1 topic=$2 group=$3 extra=${4:-}
+	local file=$1 topic=$2 group=$3 extra=${4:-} props=${IT_KAFKA_PROPS:-}
+	[ -n "$props" ] || props='{"auto.offset.reset": "earliest"}'
 	{
 		echo "cluster: it-$IT_NAME"
 		echo "kafka:"
 		echo "  brokers: \"$KAUDIT_KAFKA_BROKERS\""
 		echo "  topics: [\"$topic\"]"
 		echo "  group: \"$group\""
-		echo "  properties: {\"auto.offset.reset\": \"earliest\"}"
+		echo "  properties: $props"
 		echo "postgres:"
 		echo "  url: \"$IT_DB_URL\""
 		echo "log_level: info"
@@ -166,7 +172,7 @@ it_wait_exit() {
 	local pid=$1 i
 	for ((i = 0; i < $2 * 10; i++)); do
 		if ! kill -0 "$pid" 2>/dev/null; then
-			wait "$pid"
+			wait "$pid" 2>/dev/null
 			return $?
 		fi
 		sleep 0.1
@@ -198,13 +204,14 @@ it_db_set() {
 }
 
 # it_received PATH_PREFIX: requests the receiver recorded under
-# $KAUDIT_RECEIVER_URL/PATH_PREFIX, one per line: delivery id, audit_id, rule.
+# $KAUDIT_RECEIVER_URL/PATH_PREFIX, one per line: delivery id, audit_id, rule
+# (a null audit_id reads as "", as in scan_set and the audit_id column).
 it_received() {
 	jq -r --arg p "$1" '
 	    select(.path | startswith($p)) |
 	    ([.headers | to_entries[] | select(.key | ascii_downcase == "x-kaudit-delivery") | .value][0] // "-") as $id |
 	    (.body | fromjson? // {}) as $f |
-	    [$id, ($f.audit_id // "-"), ($f.rule // "-")] | @tsv' "$KAUDIT_RECEIVER_LOG"
+	    [$id, ($f.audit_id // ""), ($f.rule // "-")] | @tsv' "$KAUDIT_RECEIVER_LOG"
 }
 
 # it_same CHECK WANT_FILE GOT_FILE: passes when both sorted sets are equal and
