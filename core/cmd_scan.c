@@ -1,7 +1,19 @@
 /* cmd_scan.c — `kaudit scan`: evaluates the rules over audit events read
  * from files or stdin, with no services at all, and prints one finding per
  * line as compact JSON. A request logged at several stages yields one
- * finding per (audit_id, rule), as the database's unique key would keep. */
+ * finding per (audit_id, rule), as the database's unique key would keep.
+ *
+ * DESIGN: a large regular file is split into chunks at line starts that
+ * open a top-level value ('\n', blanks, '{' or '['), one thread per chunk.
+ * Each chunk has its own decoder, eval scratch and output buffer, and keeps
+ * its finding lines with their (audit_id, rule) keys; the main thread then
+ * writes them in chunk order through the one exact de-duplication set, so
+ * the output is the same as one thread's. A split is only sound when one
+ * thread's walk over the whole file would also start a value there. That
+ * holds unless a value runs past the end of its chunk, which the decoder
+ * then reports at the chunk's very end; such an error, or any error in a
+ * chunk after the first (whose offsets and lines would be chunk-relative),
+ * throws the chunks away and the file is scanned again by one thread. */
 #include "analyze/rules.h"
 #include "core/cmd.h"
 #include "core/rulefiles.h"
@@ -11,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,10 +34,21 @@
 #include <unistd.h>
 
 #define SCAN_FLUSH	(1u << 20)	/* stdout buffer flushed past this */
+#define SCAN_DEDUP	(1u << 16)	/* engine-side (audit_id, rule) slots */
+#define SCAN_THREADS_MAX 64
+#define SCAN_THREADS_AUTO 8		/* default cap on online CPUs */
+#define SCAN_SPLIT_MIN	((size_t)4 << 20) /* smaller files: one thread */
+#define SCAN_SPLIT_LOOK	((size_t)1 << 20) /* look this far for column 0 */
+#define NOKEY		((size_t)-1)
 
 struct seen {
 	char	**slot;		/* "auditID\0rule" keys, open addressing */
 	size_t	  cap, n;
+};
+
+struct fline {			/* one finding line kept by a chunk */
+	size_t	off, len;	/* in the chunk's out */
+	size_t	key;		/* "auditID\0rule\0" in keys, or NOKEY */
 };
 
 struct scan {
@@ -32,9 +56,26 @@ struct scan {
 	struct eval_scratch	*scratch;
 	struct seen		 seen;
 	struct buf		 out;
+	struct buf		 errs;	/* error lines not yet printed */
 	const char		*file;
 	unsigned long		 events, findings, errors;
 	int			 write_failed;
+	/* a chunk of a parallel scan keeps its output for the merge */
+	int			 chunked;
+	size_t			 err_end;	/* 1 + largest error offset */
+	struct fline		*line;
+	size_t			 nline, capline;
+	struct buf		 keys;
+};
+
+struct chunk {
+	struct scan		 sc;
+	struct decoded		 work;
+	const struct decode_opts *dec;
+	const char		*text;
+	size_t			 len;
+	pthread_t		 tid;
+	int			 started;
 };
 
 static void
@@ -42,7 +83,8 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: kaudit scan [--rules PATH]... [--stats] [--cluster NAME]\n"
-	    "                   [--envelope FIELD] [--max-bytes N] [FILE|-]...\n"
+	    "                   [--envelope FIELD] [--max-bytes N] [--threads N]\n"
+	    "                   [--split-min BYTES] [FILE|-]...\n"
 	    "\n"
 	    "Evaluates the rules over audit events in FILEs (or stdin for - or no FILE)\n"
 	    "and prints each finding as one JSON line. Inputs may be JSON lines,\n"
@@ -53,20 +95,51 @@ usage(FILE *f)
 	    "  --cluster NAME     cluster recorded on findings (default \"default\")\n"
 	    "  --envelope FIELD   events are wrapped in this field of a shipper envelope\n"
 	    "  --max-bytes N      a top-level document larger than N bytes is an error\n"
+	    "  --threads N        threads per file, 1-%d (default: online CPUs, at most %d);\n"
+	    "                     the output is the same for every N\n"
+	    "  --split-min BYTES  files smaller than this are read by one thread\n"
+	    "                     (default %zu; stdin always is)\n"
 	    "\n"
 	    "Exit status: 0 when every input was read and decoded (findings or not),\n"
 	    "1 when an input could not be read or had decode errors (each reported on\n"
-	    "stderr as FILE: offset N: message), 2 on usage or rule errors.\n");
+	    "stderr as FILE: offset N: message), 2 on usage or rule errors.\n",
+	    SCAN_THREADS_MAX, SCAN_THREADS_AUTO, SCAN_SPLIT_MIN);
 }
 
 static uint64_t
-seen_hash(const char *k, size_t n)
+seen_hash(uint64_t h, const char *k, size_t n)
 {
-	uint64_t h = 1469598103934665603ull;
-
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ (unsigned char)k[i]) * 1099511628211ull;
 	return h;
+}
+
+/* Hash of the key "auditID\0rule". */
+static uint64_t
+seen_key_hash(const char *audit_id, size_t la, const char *rule, size_t lr)
+{
+	return seen_hash(seen_hash(1469598103934665603ull, audit_id, la + 1), rule, lr);
+}
+
+static void
+seen_grow(struct seen *s)
+{
+	struct seen big = { xcalloc(s->cap ? s->cap * 2 : 1024, sizeof(char *)),
+	    s->cap ? s->cap * 2 : 1024, s->n };
+	size_t i, la;
+
+	for (size_t k = 0; k < s->cap; k++) {
+		if (s->slot[k] == NULL)
+			continue;
+		la = strlen(s->slot[k]);
+		for (i = seen_key_hash(s->slot[k], la, s->slot[k] + la + 1,
+		    strlen(s->slot[k] + la + 1)) & (big.cap - 1); big.slot[i];
+		    i = (i + 1) & (big.cap - 1))
+			;
+		big.slot[i] = s->slot[k];
+	}
+	free(s->slot);
+	*s = big;
 }
 
 /* Returns 1 the first time (audit_id, rule) is seen. */
@@ -76,32 +149,17 @@ seen_add(struct seen *s, const char *audit_id, const char *rule)
 	size_t la = strlen(audit_id), lr = strlen(rule), i;
 	char *key;
 
-	if (s->n * 2 >= s->cap) {
-		struct seen big = { xcalloc(s->cap ? s->cap * 2 : 1024, sizeof(char *)),
-		    s->cap ? s->cap * 2 : 1024, s->n };
-		for (size_t k = 0; k < s->cap; k++) {
-			if (s->slot[k] == NULL)
-				continue;
-			size_t l = strlen(s->slot[k]) + 1;
-			l += strlen(s->slot[k] + l);
-			for (i = seen_hash(s->slot[k], l) & (big.cap - 1); big.slot[i];
-			    i = (i + 1) & (big.cap - 1))
-				;
-			big.slot[i] = s->slot[k];
-		}
-		free(s->slot);
-		*s = big;
+	if (s->n * 2 >= s->cap)
+		seen_grow(s);
+	for (i = seen_key_hash(audit_id, la, rule, lr) & (s->cap - 1); s->slot[i];
+	    i = (i + 1) & (s->cap - 1)) {
+		key = s->slot[i];
+		if (strcmp(key, audit_id) == 0 && strcmp(key + la + 1, rule) == 0)
+			return 0;
 	}
 	key = xmalloc(la + lr + 2);
 	memcpy(key, audit_id, la + 1);
 	memcpy(key + la + 1, rule, lr + 1);
-	for (i = seen_hash(key, la + lr + 1) & (s->cap - 1); s->slot[i];
-	    i = (i + 1) & (s->cap - 1)) {
-		if (memcmp(s->slot[i], key, la + lr + 2) == 0) {
-			free(key);
-			return 0;
-		}
-	}
 	s->slot[i] = key;
 	s->n++;
 	return 1;
@@ -224,6 +282,26 @@ write_json(struct buf *b, json_t *j)
 	}
 }
 
+/* A chunk keeps the line and its key; the merge decides whether it is new. */
+static void
+line_add(struct scan *sc, const char *id, const char *rule)
+{
+	struct fline *l;
+
+	if (sc->nline == sc->capline) {
+		sc->capline = sc->capline ? sc->capline * 2 : 256;
+		sc->line = xrealloc(sc->line, sc->capline * sizeof(*sc->line));
+	}
+	l = &sc->line[sc->nline++];
+	l->off = sc->out.len;
+	l->key = NOKEY;
+	if (id && rule) {
+		l->key = sc->keys.len;
+		buf_append(&sc->keys, id, strlen(id) + 1);
+		buf_append(&sc->keys, rule, strlen(rule) + 1);
+	}
+}
+
 static void
 on_finding(void *arg, json_t *finding, const struct audit_event *ev)
 {
@@ -234,10 +312,14 @@ on_finding(void *arg, json_t *finding, const struct audit_event *ev)
 	(void)ev;
 	if (id && rule && !seen_add(&sc->seen, id, rule))
 		goto out;
+	if (sc->chunked)
+		line_add(sc, id, rule);
 	write_json(&sc->out, finding);
 	buf_putc(&sc->out, '\n');
 	sc->findings++;
-	if (sc->out.len > SCAN_FLUSH)
+	if (sc->chunked)
+		sc->line[sc->nline - 1].len = sc->out.len - sc->line[sc->nline - 1].off;
+	else if (sc->out.len > SCAN_FLUSH)
 		scan_flush(sc);
 out:
 	json_decref(finding);
@@ -252,10 +334,16 @@ on_part(void *arg, const struct decoded *part)
 		const struct decode_error *e = &part->err[i];
 		/* the decoder's message starts with line and offset when it has them */
 		if (strncmp(e->msg, "line ", 5) == 0)
-			fprintf(stderr, "%s: %s\n", sc->file, e->msg);
+			buf_printf(&sc->errs, "%s: %s\n", sc->file, e->msg);
 		else
-			fprintf(stderr, "%s: offset %zu: %s\n", sc->file, e->offset, e->msg);
+			buf_printf(&sc->errs, "%s: offset %zu: %s\n", sc->file, e->offset, e->msg);
+		if (e->offset + 1 > sc->err_end)
+			sc->err_end = e->offset + 1;
 		sc->errors++;
+	}
+	if (!sc->chunked && sc->errs.len) {
+		fputs(sc->errs.data, stderr);
+		buf_reset(&sc->errs);
 	}
 	for (size_t i = 0; i < part->nev; i++) {
 		sc->events++;
@@ -305,10 +393,214 @@ read_input(const char *path, size_t *len, int *mapped)
 	return p ? p : xstrdup("");
 }
 
+/* --- parallel scan of one mapped file ------------------------------------ */
+
 static int
-scan_file(struct scan *sc, struct decoded *work, const struct decode_opts *o,
-    const char *path, size_t *bytes)
+is_blank(char c)
 {
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* Start of the first line after `from` that opens a value: a newline, then
+ * blanks, then '{' or '['. Pretty-printers indent nested values, so a bracket
+ * in column 0 is preferred when one comes within SCAN_SPLIT_LOOK bytes.
+ * Returns len when there is no such line. */
+static size_t
+split_at(const char *t, size_t len, size_t from)
+{
+	size_t indented = len, p = from, q;
+	const char *nl;
+
+	while (p < len && (nl = memchr(t + p, '\n', len - p)) != NULL) {
+		q = p = (size_t)(nl - t) + 1;
+		while (q < len && is_blank(t[q]))
+			q++;
+		if (q < len && (t[q] == '{' || t[q] == '[')) {
+			if (t[q - 1] == '\n')
+				return q;
+			if (indented == len)
+				indented = p;
+		}
+		if (indented < len && q - from > SCAN_SPLIT_LOOK)
+			break;
+		p = q;	/* no newline in between can do better */
+	}
+	return indented;
+}
+
+/* Cuts text into at most n chunks of about equal size; returns how many. */
+static size_t
+split_text(struct chunk *ch, size_t n, const char *text, size_t len)
+{
+	size_t k = 0, start = 0, next;
+
+	for (size_t i = 1; i <= n; i++) {
+		next = i == n ? len : split_at(text, len, len / n * i > start ? len / n * i : start);
+		if (next <= start)
+			continue;
+		ch[k].text = text + start;
+		ch[k].len = next - start;
+		k++;
+		if ((start = next) >= len)
+			break;
+	}
+	return k;
+}
+
+static void
+chunk_reset(struct chunk *ch, const char *file)
+{
+	struct scan *sc = &ch->sc;
+
+	seen_free(&sc->seen);
+	memset(&sc->seen, 0, sizeof(sc->seen));
+	/* forget pairs of an earlier file: a discarded attempt never reached
+	 * the merge's set */
+	eval_scratch_dedup(sc->scratch, SCAN_DEDUP);
+	buf_reset(&sc->out);
+	buf_reset(&sc->errs);
+	buf_reset(&sc->keys);
+	sc->nline = 0;
+	sc->events = sc->findings = sc->errors = 0;
+	sc->err_end = 0;
+	sc->file = file;
+}
+
+static void *
+chunk_run(void *arg)
+{
+	struct chunk *ch = arg;
+
+	decode_stream(&ch->work, ch->text, ch->len, ch->dec, on_part, &ch->sc);
+	return NULL;
+}
+
+/* Whether one thread's walk over the file would have begun a value at each
+ * chunk start (see DESIGN above). */
+static int
+chunks_sound(const struct chunk *ch, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0 && ch[i].sc.errors)
+			return 0;
+		if (i + 1 < n && ch[i].sc.err_end > ch[i].len)
+			return 0;
+	}
+	return 1;
+}
+
+/* Writes the chunks' lines in order through the exact (audit_id, rule) set. */
+static void
+chunks_merge(struct scan *sc, const struct chunk *ch, size_t n)
+{
+	if (ch[0].sc.errs.len)
+		fputs(ch[0].sc.errs.data, stderr);
+	sc->errors += ch[0].sc.errors;
+	for (size_t i = 0; i < n; i++) {
+		const struct scan *c = &ch[i].sc;
+		sc->events += c->events;
+		for (size_t k = 0; k < c->nline; k++) {
+			const struct fline *l = &c->line[k];
+			const char *id = l->key == NOKEY ? NULL : c->keys.data + l->key;
+			if (id && !seen_add(&sc->seen, id, id + strlen(id) + 1))
+				continue;
+			buf_append(&sc->out, c->out.data + l->off, l->len);
+			sc->findings++;
+			if (sc->out.len > SCAN_FLUSH)
+				scan_flush(sc);
+		}
+	}
+}
+
+/* Returns 0 when the chunks were merged, -1 when the file must be scanned by
+ * one thread instead. */
+static int
+scan_parallel(struct scan *sc, struct chunk *ch, size_t nthreads,
+    const char *text, size_t len)
+{
+	size_t n = split_text(ch, nthreads, text, len);
+
+	if (n < 2)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		chunk_reset(&ch[i], sc->file);
+	for (size_t i = 1; i < n; i++)
+		ch[i].started = pthread_create(&ch[i].tid, NULL, chunk_run, &ch[i]) == 0;
+	chunk_run(&ch[0]);
+	for (size_t i = 1; i < n; i++) {
+		if (ch[i].started)
+			pthread_join(ch[i].tid, NULL);
+		else
+			chunk_run(&ch[i]);	/* no thread to be had: do it here */
+		ch[i].started = 0;
+	}
+	if (!chunks_sound(ch, n))
+		return -1;
+	chunks_merge(sc, ch, n);
+	return 0;
+}
+
+static struct chunk *
+chunks_new(const struct ruleset *rs, const struct decode_opts *o, size_t n)
+{
+	struct chunk *ch = xcalloc(n, sizeof(*ch));
+
+	for (size_t i = 0; i < n; i++) {
+		ch[i].sc.rs = rs;
+		ch[i].sc.scratch = eval_scratch_new(rs);
+		ch[i].sc.chunked = 1;
+		ch[i].dec = o;
+		decoded_init(&ch[i].work);
+	}
+	return ch;
+}
+
+static void
+scan_free(struct scan *sc)
+{
+	eval_scratch_free(sc->scratch);
+	seen_free(&sc->seen);
+	buf_free(&sc->out);
+	buf_free(&sc->errs);
+	buf_free(&sc->keys);
+	free(sc->line);
+}
+
+static void
+chunks_free(struct chunk *ch, size_t n)
+{
+	if (ch == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		scan_free(&ch[i].sc);
+		decoded_free(&ch[i].work);
+	}
+	free(ch);
+}
+
+/* --- the command ---------------------------------------------------------- */
+
+struct scan_opts {
+	const char	**rules;
+	size_t		  nrules;
+	int		  stats;
+	size_t		  threads;
+	size_t		  split_min;
+	struct decode_opts dec;
+};
+
+struct scan_run {
+	struct scan	 sc;
+	struct decoded	 work;
+	struct chunk	*ch;		/* threads of them, made on first use */
+	const struct scan_opts *so;
+	size_t		 bytes;
+};
+
+static int
+scan_file(struct scan_run *r, const char *path)
+{
+	struct scan *sc = &r->sc;
 	size_t len = 0;
 	int mapped;
 	char *text = read_input(path, &len, &mapped);
@@ -318,8 +610,15 @@ scan_file(struct scan *sc, struct decoded *work, const struct decode_opts *o,
 		fprintf(stderr, "kaudit scan: %s: %s\n", sc->file, strerror(errno));
 		return -1;
 	}
-	decode_stream(work, text, len, o, on_part, sc);
-	*bytes += len;
+	if (mapped && r->so->threads > 1 && len >= r->so->split_min) {
+		if (r->ch == NULL)
+			r->ch = chunks_new(sc->rs, &r->so->dec, r->so->threads);
+		if (scan_parallel(sc, r->ch, r->so->threads, text, len) == 0)
+			goto done;
+	}
+	decode_stream(&r->work, text, len, &r->so->dec, on_part, sc);
+done:
+	r->bytes += len;
 	if (mapped)
 		munmap(text, len);
 	else
@@ -327,12 +626,32 @@ scan_file(struct scan *sc, struct decoded *work, const struct decode_opts *o,
 	return 0;
 }
 
-struct scan_opts {
-	const char	**rules;
-	size_t		  nrules;
-	int		  stats;
-	struct decode_opts dec;
-};
+static size_t
+scan_threads_auto(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		return 1;
+	return n > SCAN_THREADS_AUTO ? SCAN_THREADS_AUTO : (size_t)n;
+}
+
+/* A non-negative decimal option value no larger than max; -1 otherwise. */
+static int
+scan_size_arg(const char *name, const char *s, unsigned long long max, size_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || end == s || *s == '-' || v > max) {
+		fprintf(stderr, "kaudit scan: --%s: not a number up to %llu: %s\n", name, max, s);
+		return -1;
+	}
+	*out = (size_t)v;
+	return 0;
+}
 
 static int
 scan_args(int argc, char **argv, struct scan_opts *so)
@@ -343,6 +662,8 @@ scan_args(int argc, char **argv, struct scan_opts *so)
 		{ "cluster", required_argument, NULL, 'c' },
 		{ "envelope", required_argument, NULL, 'e' },
 		{ "max-bytes", required_argument, NULL, 'm' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "split-min", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -367,6 +688,18 @@ scan_args(int argc, char **argv, struct scan_opts *so)
 				return 2;
 			}
 			break;
+		case 't':
+			if (scan_size_arg("threads", optarg, SCAN_THREADS_MAX, &so->threads) < 0)
+				return 2;
+			if (so->threads == 0) {
+				fprintf(stderr, "kaudit scan: --threads: at least 1\n");
+				return 2;
+			}
+			break;
+		case 'S':
+			if (scan_size_arg("split-min", optarg, SIZE_MAX, &so->split_min) < 0)
+				return 2;
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -386,48 +719,50 @@ now(void)
 int
 cmd_scan(int argc, char **argv)
 {
-	struct scan_opts so = { .dec = { .cluster = "default" } };
-	struct scan sc = { 0 };
-	struct decoded work;
+	struct scan_opts so = {
+		.dec = { .cluster = "default" },
+		.threads = scan_threads_auto(),
+		.split_min = SCAN_SPLIT_MIN,
+	};
+	struct scan_run r = { .so = &so };
+	struct scan *sc = &r.sc;
 	struct buf errs;
-	size_t bytes = 0;
 	double t0;
 	int rc, failed = 0;
 
 	if ((rc = scan_args(argc, argv, &so)) >= 0)
 		goto out;
 	buf_init(&errs);
-	sc.rs = rulefiles_load(so.rules, so.nrules, NULL, &errs);
-	if (sc.rs == NULL) {
+	sc->rs = rulefiles_load(so.rules, so.nrules, NULL, &errs);
+	if (sc->rs == NULL) {
 		fprintf(stderr, "%s", buf_cstr(&errs));
 		buf_free(&errs);
 		rc = 2;
 		goto out;
 	}
 	buf_free(&errs);
-	sc.scratch = eval_scratch_new(sc.rs);
+	sc->scratch = eval_scratch_new(sc->rs);
 	/* most repeats never get built; seen_add() stays exact past 64K pairs */
-	eval_scratch_dedup(sc.scratch, 1u << 16);
-	decoded_init(&work);
+	eval_scratch_dedup(sc->scratch, SCAN_DEDUP);
+	decoded_init(&r.work);
 	t0 = now();
 	if (optind >= argc)
-		failed |= scan_file(&sc, &work, &so.dec, "-", &bytes) < 0;
+		failed |= scan_file(&r, "-") < 0;
 	for (int i = optind; i < argc; i++)
-		failed |= scan_file(&sc, &work, &so.dec, argv[i], &bytes) < 0;
-	scan_flush(&sc);
+		failed |= scan_file(&r, argv[i]) < 0;
+	scan_flush(sc);
 	fflush(stdout);
 	if (so.stats) {
 		double secs = now() - t0;
 		double div = secs > 0 ? secs : 1e-9;
 		fprintf(stderr, "events %lu findings %lu errors %lu seconds %.3f events/s %.0f MB/s %.1f\n",
-		    sc.events, sc.findings, sc.errors, secs, sc.events / div, bytes / div / 1e6);
+		    sc->events, sc->findings, sc->errors, secs, sc->events / div, r.bytes / div / 1e6);
 	}
-	rc = failed || sc.errors || sc.write_failed ? 1 : 0;
-	decoded_free(&work);
-	eval_scratch_free(sc.scratch);
-	ruleset_free((struct ruleset *)sc.rs);
-	seen_free(&sc.seen);
-	buf_free(&sc.out);
+	rc = failed || sc->errors || sc->write_failed ? 1 : 0;
+	decoded_free(&r.work);
+	chunks_free(r.ch, so.threads);
+	scan_free(sc);
+	ruleset_free((struct ruleset *)sc->rs);
 out:
 	free(so.rules);
 	return rc;
