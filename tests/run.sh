@@ -6,6 +6,7 @@
 # failure of its own, so a crash can never pass silently.
 #   unit         build/*/tests/* binaries (no services)
 #   rules        $KAUDIT (bin/kaudit) rules test tests/rules (golden rule tests)
+#   cli          tests/cli/cli.sh: the command-line contract, docs/rules.md current
 #   fuzz         every fuzz target replayed over its seeds (make fuzz-replay)
 #   integration  tests/integration/*.sh against real Kafka, PostgreSQL and an
 #                HTTP receiver started by tests/services/up.sh (started before
@@ -14,7 +15,7 @@
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build/rel}
-SUITES=${KAUDIT_TESTS:-unit,rules,fuzz,integration}
+SUITES=${KAUDIT_TESTS:-unit,rules,cli,fuzz,integration}
 log_dir=$(mktemp -d /tmp/kaudit-tests.XXXXXX)
 pass=0
 fail=0
@@ -62,6 +63,10 @@ esac
 
 case ",$SUITES," in *,rules,*)
 	run_suite rules "${KAUDIT:-bin/kaudit}" rules test tests/rules
+esac
+
+case ",$SUITES," in *,cli,*)
+	run_suite cli tests/cli/cli.sh
 esac
 
 case ",$SUITES," in *,fuzz,*)
