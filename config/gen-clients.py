@@ -416,7 +416,7 @@ def case(name, client, v, os_, cp, n, fire, not_fire, expect=None):
     if not_fire:
         s += "    not_fire: [%s]\n" % ", ".join(not_fire)
     if expect:
-        s += "    expect:\n      - rule: %s\n        severity: %s\n" % expect
+        s += "    expect:\n      - rule: %s\n        severity: %s\n        message: %s\n" % expect
     return s
 
 
@@ -438,8 +438,15 @@ def gen_tests(t):
         rid = "k8s.authn.client.%s.%s" % (client, c["id"].lower().replace("-", "_"))
         vs = "%d.%d.%d" % bad
         n += 1
+        if client == "kubelet":
+            msg = "node system:node:worker-3 runs kubelet v%s (%s), affected by %s" % (vs, os_, c["id"])
+        elif cp:
+            msg = ("alice@example.com copied from shop/web-0 with kubectl v%s, affected by %s "
+                   "(tar cf - /var/log/app)" % (vs, c["id"]))
+        else:
+            msg = "alice@example.com used kubectl v%s, affected by %s: list pods shop/<none>" % (vs, c["id"])
         out.append(case("%s %s %s is affected by %s" % (client, vs, os_, c["id"]), client, bad, os_, cp, n,
-                        [rid], [], (rid, sev)))
+                        [rid], [], (rid, sev, yq(msg))))
         n += 1
         fx = "%d.%d.%d" % hi
         out.append(case("%s %s (the fix) is not affected by %s" % (client, fx, c["id"]), client, hi, os_,
