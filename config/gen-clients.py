@@ -275,7 +275,7 @@ def gen_rules(t):
            "skew with the API server." % (t.date, oldest_sup),
            ["clients_kubectl_request and clients_minor_unsupported"],
            "%{user.username} used kubectl %{ka.useragent.version}, out of support: "
-           "%{verb} %{objectRef.resource} %{objectRef.namespace}/%{objectRef.name} from %{sourceIPs}",
+           "%{verb} %{requestURI} from %{sourceIPs}",
            "medium", ["T1203", "mitre_execution"]))
     w(rule("k8s.authn.client.kubelet.unsupported", "Node runs a kubelet release out of support",
            "A kubelet reported its node with a minor release that had reached its end "
@@ -351,7 +351,7 @@ def gen_rules(t):
             desc += " Windows nodes only."
         if client == "kubectl":
             msg = ("%%{user.username} used kubectl %%{ka.useragent.version}, affected by %s: %%{verb} "
-                   "%%{objectRef.resource} %%{objectRef.namespace}/%%{objectRef.name}" % cid)
+                   "%%{requestURI}" % cid)
             if cp:
                 msg = ("%%{user.username} copied from %%{objectRef.namespace}/%%{objectRef.name} with kubectl "
                        "%%{ka.useragent.version}, affected by %s (%%{ka.exec.command})" % cid)
@@ -444,7 +444,7 @@ def gen_tests(t):
             msg = ("alice@example.com copied from shop/web-0 with kubectl v%s, affected by %s "
                    "(tar cf - /var/log/app)" % (vs, c["id"]))
         else:
-            msg = "alice@example.com used kubectl v%s, affected by %s: list pods shop/<none>" % (vs, c["id"])
+            msg = "alice@example.com used kubectl v%s, affected by %s: list /api/v1/namespaces/shop/pods?limit=500" % (vs, c["id"])
         out.append(case("%s %s %s is affected by %s" % (client, vs, os_, c["id"]), client, bad, os_, cp, n,
                         [rid], [], (rid, sev, yq(msg))))
         n += 1
