@@ -7,6 +7,7 @@
 #   unit         build/*/tests/* binaries (no services)
 #   rules        $KAUDIT (bin/kaudit) rules test tests/rules (golden rule tests)
 #   cli          tests/cli/cli.sh: the command-line contract, docs/rules.md current
+#   noise        tests/noise/noise.sh: the pack on real cluster traffic
 #   fuzz         every fuzz target replayed over its seeds (make fuzz-replay)
 #   integration  tests/integration/*.sh against real Kafka, PostgreSQL and an
 #                HTTP receiver started by tests/services/up.sh (started before
@@ -15,7 +16,7 @@
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build/rel}
-SUITES=${KAUDIT_TESTS:-unit,rules,cli,fuzz,integration}
+SUITES=${KAUDIT_TESTS:-unit,rules,cli,noise,fuzz,integration}
 log_dir=$(mktemp -d /tmp/kaudit-tests.XXXXXX)
 pass=0
 fail=0
@@ -67,6 +68,10 @@ esac
 
 case ",$SUITES," in *,cli,*)
 	run_suite cli tests/cli/cli.sh
+esac
+
+case ",$SUITES," in *,noise,*)
+	run_suite noise tests/noise/noise.sh
 esac
 
 case ",$SUITES," in *,fuzz,*)
