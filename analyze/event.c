@@ -1,65 +1,133 @@
 /* event.c — locates the well-known audit fields of an event once, so rules
- * and the finding builder read them by index instead of by key search. */
+ * and the finding builder read them by index instead of by key search.
+ *
+ * event_index() runs for every decoded event, so it makes one pass over the
+ * root object's keys and one over each of the four objects it descends into,
+ * and names a key with a switch on its length and a byte or two plus one
+ * memcmp of a constant size. Keys written with escapes (never seen from a
+ * real API server, but valid JSON) take the slow path: the same names
+ * compared after unescaping. The first occurrence of a key wins. */
 #include "analyze/event.h"
 
 #include <string.h>
 
-struct event_key {
-	const char	*name;
-	size_t		 len;
-	int		 field;		/* enum event_field, or -1 */
-	int		 parent;	/* the object field the key lives in, -1 = root */
-};
+#define IS(k, lit)	(memcmp((k), (lit), sizeof(lit) - 1) == 0)
 
-#define K(s, f, p)	{ s, sizeof(s) - 1, f, p }
+/* Field named by a key of the root object, or -1. */
+static int
+event_root_field(const char *k, size_t n)
+{
+	switch (n) {
+	case 4:
+		return IS(k, "verb") ? EF_VERB : IS(k, "user") ? EF_USER : -1;
+	case 5:
+		return IS(k, "stage") ? EF_STAGE : -1;
+	case 7:
+		return IS(k, "auditID") ? EF_AUDIT_ID : -1;
+	case 9:
+		switch (k[0]) {
+		case 's': return IS(k, "sourceIPs") ? EF_SOURCE_IPS : -1;
+		case 'u': return IS(k, "userAgent") ? EF_USER_AGENT : -1;
+		case 'o': return IS(k, "objectRef") ? EF_OBJECT_REF : -1;
+		}
+		return -1;
+	case 10:
+		return IS(k, "requestURI") ? EF_REQUEST_URI : -1;
+	case 11:
+		return IS(k, "annotations") ? EF_ANNOTATIONS : -1;
+	case 13:
+		return IS(k, "requestObject") ? EF_REQUEST_OBJECT : -1;
+	case 14:
+		switch (k[8]) {
+		case 'S': return IS(k, "responseStatus") ? EF_RESPONSE_STATUS : -1;
+		case 'O': return IS(k, "responseObject") ? EF_RESPONSE_OBJECT : -1;
+		case 'e': return IS(k, "stageTimestamp") ? EF_STAGE_TS : -1;
+		}
+		return -1;
+	case 16:
+		return IS(k, "impersonatedUser") ? EF_IMPERSONATED : -1;
+	case 24:
+		return IS(k, "requestReceivedTimestamp") ? EF_RECEIVED_TS : -1;
+	}
+	return -1;
+}
 
-/* Root members first, then members of the objects they name. */
-static const struct event_key event_keys[] = {
-	K("auditID", EF_AUDIT_ID, -1),
-	K("stage", EF_STAGE, -1),
-	K("verb", EF_VERB, -1),
-	K("requestURI", EF_REQUEST_URI, -1),
-	K("user", EF_USER, -1),
-	K("impersonatedUser", EF_IMPERSONATED, -1),
-	K("sourceIPs", EF_SOURCE_IPS, -1),
-	K("userAgent", EF_USER_AGENT, -1),
-	K("objectRef", EF_OBJECT_REF, -1),
-	K("responseStatus", EF_RESPONSE_STATUS, -1),
-	K("stageTimestamp", EF_STAGE_TS, -1),
-	K("requestReceivedTimestamp", EF_RECEIVED_TS, -1),
-	K("requestObject", EF_REQUEST_OBJECT, -1),
-	K("responseObject", EF_RESPONSE_OBJECT, -1),
-	K("annotations", EF_ANNOTATIONS, -1),
-	K("username", EF_USERNAME, EF_USER),
-	K("groups", EF_GROUPS, EF_USER),
-	K("username", EF_IMPERSONATED_NAME, EF_IMPERSONATED),
-	K("resource", EF_RESOURCE, EF_OBJECT_REF),
-	K("subresource", EF_SUBRESOURCE, EF_OBJECT_REF),
-	K("namespace", EF_NAMESPACE, EF_OBJECT_REF),
-	K("name", EF_NAME, EF_OBJECT_REF),
-	K("apiGroup", EF_API_GROUP, EF_OBJECT_REF),
-	K("code", EF_CODE, EF_RESPONSE_STATUS),
-};
+/* Field named by a key of the object that field `parent` holds, or -1. */
+static int
+event_child_field(int parent, const char *k, size_t n)
+{
+	switch (parent) {
+	case EF_USER:
+		if (n == 8)
+			return IS(k, "username") ? EF_USERNAME : -1;
+		return n == 6 && IS(k, "groups") ? EF_GROUPS : -1;
+	case EF_IMPERSONATED:
+		return n == 8 && IS(k, "username") ? EF_IMPERSONATED_NAME : -1;
+	case EF_OBJECT_REF:
+		switch (n) {
+		case 4: return IS(k, "name") ? EF_NAME : -1;
+		case 8: return IS(k, "resource") ? EF_RESOURCE :
+			    IS(k, "apiGroup") ? EF_API_GROUP : -1;
+		case 9: return IS(k, "namespace") ? EF_NAMESPACE : -1;
+		case 11: return IS(k, "subresource") ? EF_SUBRESOURCE : -1;
+		}
+		return -1;
+	case EF_RESPONSE_STATUS:
+		return n == 4 && IS(k, "code") ? EF_CODE : -1;
+	}
+	return -1;
+}
 
-#define NKEYS	(sizeof(event_keys) / sizeof(event_keys[0]))
+/* The slow path for a key with escapes: try every name of the parent. */
+static int
+event_escaped_field(const struct jdoc *d, int key, int parent)
+{
+	static const char *const names[EF_COUNT] = {
+		[EF_AUDIT_ID] = "auditID", [EF_STAGE] = "stage", [EF_VERB] = "verb",
+		[EF_REQUEST_URI] = "requestURI", [EF_USER] = "user",
+		[EF_USERNAME] = "username", [EF_GROUPS] = "groups",
+		[EF_IMPERSONATED] = "impersonatedUser",
+		[EF_IMPERSONATED_NAME] = "username", [EF_SOURCE_IPS] = "sourceIPs",
+		[EF_USER_AGENT] = "userAgent", [EF_OBJECT_REF] = "objectRef",
+		[EF_RESOURCE] = "resource", [EF_SUBRESOURCE] = "subresource",
+		[EF_NAMESPACE] = "namespace", [EF_NAME] = "name",
+		[EF_API_GROUP] = "apiGroup", [EF_RESPONSE_STATUS] = "responseStatus",
+		[EF_CODE] = "code", [EF_STAGE_TS] = "stageTimestamp",
+		[EF_RECEIVED_TS] = "requestReceivedTimestamp",
+		[EF_REQUEST_OBJECT] = "requestObject",
+		[EF_RESPONSE_OBJECT] = "responseObject", [EF_ANNOTATIONS] = "annotations",
+	};
+	const char *name;
+	int f;
 
-/* One walk over the members of obj; each key is matched against the table
- * entries whose parent is `parent`. */
+	for (f = 0; f < EF_COUNT; f++) {
+		name = names[f];
+		if (jtok_str_eq(d, key, name, strlen(name)) &&
+		    (parent < 0 ? event_root_field(name, strlen(name)) :
+		    event_child_field(parent, name, strlen(name))) == f)
+			return f;
+	}
+	return -1;
+}
+
+/* One walk over the members of obj (the root when parent is -1). */
 static void
 event_scan(struct audit_event *ev, int obj, int parent)
 {
 	const struct jdoc *d = ev->doc;
-	size_t i;
+	const struct jtok *tok = d->tok;
+	uint32_t k = (uint32_t)obj + 1;
+	int f;
 
-	for (int k = jtok_first(d, obj); k >= 0; k = jtok_next(d, obj, k)) {
-		for (i = 0; i < NKEYS; i++) {
-			if (event_keys[i].parent != parent ||
-			    ev->f[event_keys[i].field] >= 0 ||
-			    !jtok_str_eq(d, k, event_keys[i].name, event_keys[i].len))
-				continue;
-			ev->f[event_keys[i].field] = k + 1;
-			break;
-		}
+	for (uint32_t i = 0; i < tok[obj].size; i++, k = tok[k + 1].next) {
+		if (tok[k].flags & JTOK_ESCAPED)
+			f = event_escaped_field(d, (int)k, parent);
+		else if (parent < 0)
+			f = event_root_field(d->text + tok[k].start, tok[k].len);
+		else
+			f = event_child_field(parent, d->text + tok[k].start, tok[k].len);
+		if (f >= 0 && ev->f[f] < 0)
+			ev->f[f] = (int)k + 1;
 	}
 }
 
