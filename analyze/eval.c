@@ -83,7 +83,10 @@ mix64(uint64_t h)
 	return h | 1;	/* 0 marks an empty slot */
 }
 
-/* Hash of the event's auditID, 0 when it has none. */
+/* Hash of what the finding's audit_id is made from: the auditID, or for an
+ * event without one the event's own bytes (see finding_audit_id()), so
+ * repeats of such events are not built again either. Never 0 in practice:
+ * FNV-1a of a non-empty input is 0 with odds of 2^-64. */
 static uint64_t
 audit_hash(const struct audit_event *ev, struct eval_scratch *s)
 {
@@ -92,7 +95,7 @@ audit_hash(const struct audit_event *ev, struct eval_scratch *s)
 	uint64_t h = 1469598103934665603ull;
 
 	if (id == NULL || n == 0)
-		return 0;
+		id = event_json(ev, &n);
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ (unsigned char)id[i]) * 1099511628211ull;
 	return h;
