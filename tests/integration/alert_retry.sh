@@ -8,6 +8,7 @@
 # two failures accounted for in its attempts; every down row dead after
 # exactly max_attempts attempts, each attempt seen by the receiver.
 IT_NAME=alert_retry
+# shellcheck source=lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
 it_init
 
@@ -35,7 +36,6 @@ it_migrate "$cfg" || it_abort migrate "kaudit migrate failed"
 it_topic "$topic" 3 || it_abort produce "could not create topic $topic"
 it_produce_lines "$topic" "$events" || it_abort produce "kcat failed"
 it_scan_set "$events" >"$IT_DIR/want"
-nwant=$(wc -l <"$IT_DIR/want")
 
 log=$IT_DIR/daemon.log
 it_run "$cfg" "$log" 90 --idle-exit 3
@@ -49,11 +49,11 @@ nfind=$(wc -l <"$IT_DIR/got")
 [ "$nfind" -gt 0 ] || it_abort findings "no finding stored: nothing to deliver"
 
 # flaky: all done; attempts add up to one per finding plus the two 500s.
-read -r rows done attempts <<<"$(it_sql "select count(*), count(*) filter (where state = 'done'), coalesce(sum(attempts), 0) from kaudit.outbox where webhook = 'flaky'")"
-if [ "$rows" = "$nfind" ] && [ "$done" = "$rows" ] && [ "$attempts" = $((nfind + 2)) ]; then
+read -r rows ndone attempts <<<"$(it_sql "select count(*), count(*) filter (where state = 'done'), coalesce(sum(attempts), 0) from kaudit.outbox where webhook = 'flaky'")"
+if [ "$rows" = "$nfind" ] && [ "$ndone" = "$rows" ] && [ "$attempts" = $((nfind + 2)) ]; then
 	it_ok flaky-delivered-after-retries
 else
-	it_fail flaky-delivered-after-retries "$nfind findings: $rows rows, $done done, $attempts attempts (want $((nfind + 2)))"
+	it_fail flaky-delivered-after-retries "$nfind findings: $rows rows, $ndone done, $attempts attempts (want $((nfind + 2)))"
 fi
 n=$(it_received "$flaky_path" | wc -l)
 nid=$(it_received "$flaky_path" | cut -f1 | sort -u | wc -l)

@@ -8,6 +8,7 @@
 # kaudit.ingest_errors at its partition and offset, and the daemon must run on
 # to a clean --idle-exit.
 IT_NAME=bad_input
+# shellcheck source=lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
 it_init
 

@@ -9,6 +9,7 @@
 # samples), one EventList and one AKS records envelope built from Falco events
 # with their own auditIDs, so those two shapes are checked by name.
 IT_NAME=pipeline
+# shellcheck source=lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
 it_init
 

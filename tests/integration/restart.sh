@@ -11,6 +11,7 @@
 # delivered (after SIGKILL a delivery may repeat: at-least-once; after SIGTERM
 # it must not).
 IT_NAME=restart
+# shellcheck source=lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
 it_init
 

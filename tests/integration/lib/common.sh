@@ -8,6 +8,7 @@
 # it_ok CHECK / it_fail CHECK WHY print "PASS NAME:CHECK" / "FAIL NAME:CHECK: WHY";
 # it_done exits non-zero when any check failed.
 
+# shellcheck shell=bash
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../../.." || exit 1
 
@@ -228,7 +229,8 @@ it_same() {
 		it_ok "$check"
 		return
 	fi
-	local why="$(wc -l <"$want") expected, $missing missing"
+	local why
+	why="$(wc -l <"$want") expected, $missing missing"
 	[ "$missing" -gt 0 ] && why+=" (e.g. $(comm -23 "$want" "$got" | head -n 1 | tr '\t' ' '))"
 	why+=", $extra unexpected"
 	[ "$extra" -gt 0 ] && why+=" (e.g. $(comm -13 "$want" "$got" | head -n 1 | tr '\t' ' '))"
