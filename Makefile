@@ -41,7 +41,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all check unit demo bench fuzz clean distclean services-stop
+.PHONY: all check check-run unit demo bench fuzz clean
 
 # Each build links its own binary; bin/kaudit is the release one, so an
 # instrumented build never replaces what users run.
@@ -91,10 +91,16 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkaudit.a
 unit: $(BUILD)/kaudit $(UNIT_BIN)
 
 # The test runner prints one line per test and closes with "N passed, N failed".
-check: $(BUILD)/kaudit $(UNIT_BIN) $(FUZZ_BIN)
+# check and demo install missing Debian packages first, then build in a
+# second make, whose pkg-config flags are read once the libraries exist.
+check:
+	$(Q)tests/services/deps.sh
+	$(Q)$(MAKE) --no-print-directory check-run
+
+check-run: $(BUILD)/kaudit $(UNIT_BIN) $(FUZZ_BIN)
 	$(Q)BUILD=$(BUILD) SANITIZE=$(SANITIZE) KAUDIT=$(BUILD)/kaudit tests/run.sh
 
-demo: bin/kaudit
+demo:
 	$(Q)tests/services/demo.sh
 
 bench: bin/kaudit

@@ -107,9 +107,10 @@ log_stats(const struct worker_stats *st)
 
 /* True once --idle-exit's condition holds: partitions were assigned,
  * nothing arrived for idle_ms, no batch is in hand, every worker has read its
- * partitions to the end, and the alerter found nothing due. Quiet alone is
- * not enough: after a restart the group may take a session timeout to hand
- * out the partitions of the killed members. */
+ * partitions to the end, the group has committed every partition of the
+ * topics to its end, and the alerter found nothing due. Quiet alone is not
+ * enough: after a SIGKILL the killed members keep their partitions until
+ * their session times out, and only the committed offsets show that. */
 static int
 is_idle(struct worker_stats *st, struct worker **workers, int nw, struct alerter *al,
     long idle_ms, long started_ms)
@@ -125,7 +126,7 @@ is_idle(struct worker_stats *st, struct worker **workers, int nw, struct alerter
 	for (int i = 0; i < nw; i++)
 		if (!worker_caught_up(workers[i]))
 			return 0;
-	return 1;
+	return nw > 0 && worker_group_drained(workers[0]);
 }
 
 static void

@@ -249,6 +249,12 @@ worker_caught_up(struct worker *w)
 }
 
 int
+worker_group_drained(struct worker *w)
+{
+	return w->kc != NULL && consumer_group_drained(w->kc, 5000);
+}
+
+int
 worker_join(struct worker *w)
 {
 	int failed;

@@ -33,9 +33,11 @@ struct worker *worker_start(int id, const struct config *c, const struct ruleset
 /* Joins the thread (after *stop was set); returns 0 when it ended cleanly. */
 int	worker_join(struct worker *w);
 
-/* 1 when this worker has read every assigned partition to its end (for
- * --idle-exit; may block on a broker round trip). */
+/* 1 when this worker has read every assigned partition to its end, and 1
+ * when the whole group has committed every partition to its end (for
+ * --idle-exit; both may block on broker round trips). */
 int	worker_caught_up(struct worker *w);
+int	worker_group_drained(struct worker *w);
 
 long	worker_now_ms(void);
 

@@ -13,6 +13,8 @@
 
 struct consumer {
 	rd_kafka_t	*rk;
+	char		**topics;	/* subscribed topic names */
+	int		  ntopics;
 	int		 worker;
 	atomic_int	 assigned;
 };
@@ -62,6 +64,14 @@ on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 		log_warn("kafka %s: %s", fac, buf);
 }
 
+static void
+consumer_free_topics(struct consumer *k)
+{
+	for (int i = 0; i < k->ntopics; i++)
+		free(k->topics[i]);
+	free(k->topics);
+}
+
 struct consumer *
 consumer_new(const struct config *c, int worker, char *err, size_t errlen)
 {
@@ -96,8 +106,11 @@ consumer_new(const struct config *c, int worker, char *err, size_t errlen)
 	conf = NULL;
 	rd_kafka_poll_set_consumer(k->rk);
 	topics = rd_kafka_topic_partition_list_new((int)c->topics.n);
-	for (size_t i = 0; i < c->topics.n; i++)
+	k->topics = xcalloc(c->topics.n, sizeof(*k->topics));
+	for (size_t i = 0; i < c->topics.n; i++) {
 		rd_kafka_topic_partition_list_add(topics, c->topics.v[i], RD_KAFKA_PARTITION_UA);
+		k->topics[k->ntopics++] = xstrdup(c->topics.v[i]);
+	}
 	e = rd_kafka_subscribe(k->rk, topics);
 	rd_kafka_topic_partition_list_destroy(topics);
 	if (e) {
@@ -110,6 +123,7 @@ fail:
 		rd_kafka_conf_destroy(conf);
 	if (k->rk)
 		rd_kafka_destroy(k->rk);
+	consumer_free_topics(k);
 	free(k);
 	return NULL;
 }
@@ -257,6 +271,61 @@ out:
 	return ok;
 }
 
+/* Every partition of the subscribed topics, from the broker's metadata. */
+static rd_kafka_topic_partition_list_t *
+all_partitions(struct consumer *k, int timeout_ms)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
+
+	for (int i = 0; i < k->ntopics; i++) {
+		rd_kafka_topic_t *t = rd_kafka_topic_new(k->rk, k->topics[i], NULL);
+		const struct rd_kafka_metadata *md = NULL;
+
+		if (rd_kafka_metadata(k->rk, 0, t, &md, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+		    md->topic_cnt != 1 || md->topics[0].err) {
+			if (md)
+				rd_kafka_metadata_destroy(md);
+			rd_kafka_topic_destroy(t);
+			rd_kafka_topic_partition_list_destroy(l);
+			return NULL;
+		}
+		for (int p = 0; p < md->topics[0].partition_cnt; p++)
+			rd_kafka_topic_partition_list_add(l, k->topics[i],
+			    md->topics[0].partitions[p].id);
+		rd_kafka_metadata_destroy(md);
+		rd_kafka_topic_destroy(t);
+	}
+	return l;
+}
+
+int
+consumer_group_drained(struct consumer *k, int timeout_ms)
+{
+	rd_kafka_topic_partition_list_t *l = all_partitions(k, timeout_ms);
+	int ok = 0;
+
+	if (l == NULL || l->cnt == 0)
+		goto out;
+	if (rd_kafka_committed(k->rk, l, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		goto out;
+	for (int i = 0; i < l->cnt; i++) {
+		rd_kafka_topic_partition_t *p = &l->elems[i];
+		int64_t lo, hi;
+
+		if (rd_kafka_query_watermark_offsets(k->rk, p->topic, p->partition, &lo, &hi,
+		    timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+			goto out;
+		/* Nothing committed: drained only if the partition is empty. */
+		if ((p->offset >= 0 ? p->offset : lo) < hi)
+			goto out;
+	}
+	ok = 1;
+out:
+	if (l)
+		rd_kafka_topic_partition_list_destroy(l);
+	return ok;
+}
+
 void
 consumer_close(struct consumer *k)
 {
@@ -271,5 +340,6 @@ consumer_close(struct consumer *k)
 		log_warn("worker %d: final offset commit: %s", k->worker, rd_kafka_err2str(e));
 	rd_kafka_consumer_close(k->rk);
 	rd_kafka_destroy(k->rk);
+	consumer_free_topics(k);
 	free(k);
 }

@@ -40,6 +40,12 @@ int	consumer_assigned(const struct consumer *k);
  * assignment, equals the high watermark). May block up to timeout_ms on a
  * broker round trip; thread-safe against the worker's polling. */
 int	consumer_caught_up(struct consumer *k, int timeout_ms);
+/* 1 when the consumer group has committed, for every partition of every
+ * subscribed topic, the offset at its high watermark: everything produced so
+ * far has been processed by some member of the group. Partitions still held
+ * by a killed member count as not drained until the group reassigns them and
+ * they are read. Blocks for broker round trips (at most timeout_ms each). */
+int	consumer_group_drained(struct consumer *k, int timeout_ms);
 /* Commits stored offsets synchronously, leaves the group, frees. */
 void	consumer_close(struct consumer *k);
 
