@@ -4,16 +4,20 @@
  * finding per (audit_id, rule), as the database's unique key would keep.
  *
  * DESIGN: a large regular file is split into chunks at line starts that
- * open a top-level value ('\n', blanks, '{' or '['), one thread per chunk.
- * Each chunk has its own decoder, eval scratch and output buffer, and keeps
- * its finding lines with their (audit_id, rule) keys; the main thread then
- * writes them in chunk order through the one exact de-duplication set, so
- * the output is the same as one thread's. A split is only sound when one
- * thread's walk over the whole file would also start a value there. That
- * holds unless a value runs past the end of its chunk, which the decoder
- * then reports at the chunk's very end; such an error, or any error in a
- * chunk after the first (whose offsets and lines would be chunk-relative),
- * throws the chunks away and the file is scanned again by one thread. */
+ * open a top-level value ('\n', blanks, '{' or '['), several per thread, and
+ * the threads take chunks in file order from a shared counter, so a thread
+ * on a slower or busier CPU simply takes fewer. Each thread has its own
+ * decoder, eval scratch and de-duplication set; each chunk keeps its finding
+ * lines with their (audit_id, rule) keys. The main thread then writes them
+ * in chunk order through the one exact de-duplication set, so the output is
+ * the same as one thread's (a thread drops a pair only when it saw it in an
+ * earlier chunk, which the merge would drop too). A split is only sound
+ * when one thread's walk over the whole file would also start a value
+ * there. That holds unless a value runs past the end of its chunk, which
+ * the decoder then reports at the chunk's very end; such an error, or any
+ * error in a chunk after the first (whose offsets and lines would be
+ * chunk-relative), throws the chunks away and the file is scanned again by
+ * one thread. */
 #include "analyze/rules.h"
 #include "core/cmd.h"
 #include "core/rulefiles.h"
@@ -24,6 +28,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +44,8 @@
 #define SCAN_THREADS_AUTO 8		/* default cap on online CPUs */
 #define SCAN_SPLIT_MIN	((size_t)4 << 20) /* smaller files: one thread */
 #define SCAN_SPLIT_LOOK	((size_t)1 << 20) /* look this far for column 0 */
+#define SCAN_CHUNKS	4		/* chunks per thread */
+#define SCAN_CHUNK_MIN	((size_t)1 << 20) /* below this, one chunk per thread */
 #define NOKEY		((size_t)-1)
 
 struct seen {
@@ -53,8 +60,8 @@ struct fline {			/* one finding line kept by a chunk */
 
 struct scan {
 	const struct ruleset	*rs;
-	struct eval_scratch	*scratch;
-	struct seen		 seen;
+	struct eval_scratch	*scratch;	/* a chunk's: its worker's */
+	struct seen		*seen;		/* a chunk's: its worker's */
 	struct buf		 out;
 	struct buf		 errs;	/* error lines not yet printed */
 	const char		*file;
@@ -70,12 +77,31 @@ struct scan {
 
 struct chunk {
 	struct scan		 sc;
-	struct decoded		 work;
-	const struct decode_opts *dec;
 	const char		*text;
 	size_t			 len;
+};
+
+struct par;
+
+/* A thread of a parallel scan and what it carries from chunk to chunk. */
+struct worker {
+	struct par		*par;
+	struct eval_scratch	*scratch;
+	struct seen		 seen;
+	struct decoded		 work;
 	pthread_t		 tid;
 	int			 started;
+};
+
+/* The parallel scan of one file. */
+struct par {
+	const struct ruleset	*rs;
+	const struct decode_opts *dec;
+	struct worker		*w;
+	size_t			 nw;
+	struct chunk		*ch;
+	size_t			 nch, capch;
+	atomic_size_t		 next;	/* the next chunk to take */
 };
 
 static void
@@ -310,7 +336,7 @@ on_finding(void *arg, json_t *finding, const struct audit_event *ev)
 	const char *rule = json_string_value(json_object_get(finding, "rule"));
 
 	(void)ev;
-	if (id && rule && !seen_add(&sc->seen, id, rule))
+	if (id && rule && !seen_add(sc->seen, id, rule))
 		goto out;
 	if (sc->chunked)
 		line_add(sc, id, rule);
@@ -428,35 +454,37 @@ split_at(const char *t, size_t len, size_t from)
 	return indented;
 }
 
-/* Cuts text into at most n chunks of about equal size; returns how many. */
-static size_t
-split_text(struct chunk *ch, size_t n, const char *text, size_t len)
+/* Cuts text into at most n chunks of about equal size: par->ch[0..nch). */
+static void
+split_text(struct par *par, size_t n, const char *text, size_t len)
 {
-	size_t k = 0, start = 0, next;
+	size_t start = 0, next;
+	struct chunk *c;
 
-	for (size_t i = 1; i <= n; i++) {
+	par->nch = 0;
+	for (size_t i = 1; i <= n && start < len; i++) {
 		next = i == n ? len : split_at(text, len, len / n * i > start ? len / n * i : start);
 		if (next <= start)
 			continue;
-		ch[k].text = text + start;
-		ch[k].len = next - start;
-		k++;
-		if ((start = next) >= len)
-			break;
+		if (par->nch == par->capch) {
+			par->capch = par->capch ? par->capch * 2 : 16;
+			par->ch = xrealloc(par->ch, par->capch * sizeof(*par->ch));
+			memset(par->ch + par->nch, 0, (par->capch - par->nch) * sizeof(*par->ch));
+		}
+		c = &par->ch[par->nch++];
+		c->text = text + start;
+		c->len = next - start;
+		start = next;
 	}
-	return k;
 }
 
 static void
-chunk_reset(struct chunk *ch, const char *file)
+chunk_reset(struct chunk *c, const struct ruleset *rs, const char *file)
 {
-	struct scan *sc = &ch->sc;
+	struct scan *sc = &c->sc;
 
-	seen_free(&sc->seen);
-	memset(&sc->seen, 0, sizeof(sc->seen));
-	/* forget pairs of an earlier file: a discarded attempt never reached
-	 * the merge's set */
-	eval_scratch_dedup(sc->scratch, SCAN_DEDUP);
+	sc->rs = rs;
+	sc->chunked = 1;
 	buf_reset(&sc->out);
 	buf_reset(&sc->errs);
 	buf_reset(&sc->keys);
@@ -466,12 +494,31 @@ chunk_reset(struct chunk *ch, const char *file)
 	sc->file = file;
 }
 
-static void *
-chunk_run(void *arg)
+/* Forgets the pairs of an earlier file: a discarded attempt never reached
+ * the merge's set. */
+static void
+worker_reset(struct worker *w)
 {
-	struct chunk *ch = arg;
+	seen_free(&w->seen);
+	memset(&w->seen, 0, sizeof(w->seen));
+	eval_scratch_dedup(w->scratch, SCAN_DEDUP);
+}
 
-	decode_stream(&ch->work, ch->text, ch->len, ch->dec, on_part, &ch->sc);
+/* Takes chunks in file order until none is left. */
+static void *
+worker_run(void *arg)
+{
+	struct worker *w = arg;
+	struct par *par = w->par;
+	struct chunk *c;
+	size_t i;
+
+	while ((i = atomic_fetch_add(&par->next, 1)) < par->nch) {
+		c = &par->ch[i];
+		c->sc.scratch = w->scratch;
+		c->sc.seen = &w->seen;
+		decode_stream(&w->work, c->text, c->len, par->dec, on_part, &c->sc);
+	}
 	return NULL;
 }
 
@@ -502,7 +549,7 @@ chunks_merge(struct scan *sc, const struct chunk *ch, size_t n)
 		for (size_t k = 0; k < c->nline; k++) {
 			const struct fline *l = &c->line[k];
 			const char *id = l->key == NOKEY ? NULL : c->keys.data + l->key;
-			if (id && !seen_add(&sc->seen, id, id + strlen(id) + 1))
+			if (id && !seen_add(sc->seen, id, id + strlen(id) + 1))
 				continue;
 			buf_append(&sc->out, c->out.data + l->off, l->len);
 			sc->findings++;
@@ -515,51 +562,56 @@ chunks_merge(struct scan *sc, const struct chunk *ch, size_t n)
 /* Returns 0 when the chunks were merged, -1 when the file must be scanned by
  * one thread instead. */
 static int
-scan_parallel(struct scan *sc, struct chunk *ch, size_t nthreads,
-    const char *text, size_t len)
+scan_parallel(struct scan *sc, struct par *par, const char *text, size_t len)
 {
-	size_t n = split_text(ch, nthreads, text, len);
+	size_t n = par->nw * SCAN_CHUNKS;
 
-	if (n < 2)
+	if (len / n < SCAN_CHUNK_MIN)
+		n = len / SCAN_CHUNK_MIN > par->nw ? len / SCAN_CHUNK_MIN : par->nw;
+	split_text(par, n, text, len);
+	if (par->nch < 2)
 		return -1;
-	for (size_t i = 0; i < n; i++)
-		chunk_reset(&ch[i], sc->file);
-	for (size_t i = 1; i < n; i++)
-		ch[i].started = pthread_create(&ch[i].tid, NULL, chunk_run, &ch[i]) == 0;
-	chunk_run(&ch[0]);
-	for (size_t i = 1; i < n; i++) {
-		if (ch[i].started)
-			pthread_join(ch[i].tid, NULL);
-		else
-			chunk_run(&ch[i]);	/* no thread to be had: do it here */
-		ch[i].started = 0;
+	for (size_t i = 0; i < par->nch; i++)
+		chunk_reset(&par->ch[i], par->rs, sc->file);
+	for (size_t i = 0; i < par->nw; i++)
+		worker_reset(&par->w[i]);
+	atomic_store(&par->next, 0);
+	for (size_t i = 1; i < par->nw; i++)
+		par->w[i].started = pthread_create(&par->w[i].tid, NULL, worker_run,
+		    &par->w[i]) == 0;
+	worker_run(&par->w[0]);	/* and any chunk a thread could not be made for */
+	for (size_t i = 1; i < par->nw; i++) {
+		if (par->w[i].started)
+			pthread_join(par->w[i].tid, NULL);
+		par->w[i].started = 0;
 	}
-	if (!chunks_sound(ch, n))
+	if (!chunks_sound(par->ch, par->nch))
 		return -1;
-	chunks_merge(sc, ch, n);
+	chunks_merge(sc, par->ch, par->nch);
 	return 0;
 }
 
-static struct chunk *
-chunks_new(const struct ruleset *rs, const struct decode_opts *o, size_t n)
+static struct par *
+par_new(const struct ruleset *rs, const struct decode_opts *o, size_t nthreads)
 {
-	struct chunk *ch = xcalloc(n, sizeof(*ch));
+	struct par *par = xcalloc(1, sizeof(*par));
 
-	for (size_t i = 0; i < n; i++) {
-		ch[i].sc.rs = rs;
-		ch[i].sc.scratch = eval_scratch_new(rs);
-		ch[i].sc.chunked = 1;
-		ch[i].dec = o;
-		decoded_init(&ch[i].work);
+	par->rs = rs;
+	par->dec = o;
+	par->nw = nthreads;
+	par->w = xcalloc(nthreads, sizeof(*par->w));
+	for (size_t i = 0; i < nthreads; i++) {
+		par->w[i].par = par;
+		par->w[i].scratch = eval_scratch_new(rs);
+		decoded_init(&par->w[i].work);
 	}
-	return ch;
+	atomic_init(&par->next, 0);
+	return par;
 }
 
 static void
 scan_free(struct scan *sc)
 {
-	eval_scratch_free(sc->scratch);
-	seen_free(&sc->seen);
 	buf_free(&sc->out);
 	buf_free(&sc->errs);
 	buf_free(&sc->keys);
@@ -567,15 +619,20 @@ scan_free(struct scan *sc)
 }
 
 static void
-chunks_free(struct chunk *ch, size_t n)
+par_free(struct par *par)
 {
-	if (ch == NULL)
+	if (par == NULL)
 		return;
-	for (size_t i = 0; i < n; i++) {
-		scan_free(&ch[i].sc);
-		decoded_free(&ch[i].work);
+	for (size_t i = 0; i < par->nw; i++) {
+		eval_scratch_free(par->w[i].scratch);
+		seen_free(&par->w[i].seen);
+		decoded_free(&par->w[i].work);
 	}
-	free(ch);
+	for (size_t i = 0; i < par->capch; i++)
+		scan_free(&par->ch[i].sc);
+	free(par->w);
+	free(par->ch);
+	free(par);
 }
 
 /* --- the command ---------------------------------------------------------- */
@@ -591,8 +648,9 @@ struct scan_opts {
 
 struct scan_run {
 	struct scan	 sc;
+	struct seen	 seen;
 	struct decoded	 work;
-	struct chunk	*ch;		/* threads of them, made on first use */
+	struct par	*par;		/* made on first use */
 	const struct scan_opts *so;
 	size_t		 bytes;
 };
@@ -611,9 +669,9 @@ scan_file(struct scan_run *r, const char *path)
 		return -1;
 	}
 	if (mapped && r->so->threads > 1 && len >= r->so->split_min) {
-		if (r->ch == NULL)
-			r->ch = chunks_new(sc->rs, &r->so->dec, r->so->threads);
-		if (scan_parallel(sc, r->ch, r->so->threads, text, len) == 0)
+		if (r->par == NULL)
+			r->par = par_new(sc->rs, &r->so->dec, r->so->threads);
+		if (scan_parallel(sc, r->par, text, len) == 0)
 			goto done;
 	}
 	decode_stream(&r->work, text, len, &r->so->dec, on_part, sc);
@@ -730,6 +788,7 @@ cmd_scan(int argc, char **argv)
 	double t0;
 	int rc, failed = 0;
 
+	sc->seen = &r.seen;
 	if ((rc = scan_args(argc, argv, &so)) >= 0)
 		goto out;
 	buf_init(&errs);
@@ -760,7 +819,9 @@ cmd_scan(int argc, char **argv)
 	}
 	rc = failed || sc->errors || sc->write_failed ? 1 : 0;
 	decoded_free(&r.work);
-	chunks_free(r.ch, so.threads);
+	par_free(r.par);
+	eval_scratch_free(sc->scratch);
+	seen_free(&r.seen);
 	scan_free(sc);
 	ruleset_free((struct ruleset *)sc->rs);
 out:
