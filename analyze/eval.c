@@ -7,12 +7,29 @@
  * buckets of its own subresource, resource and verb plus the catch-all,
  * merged in rule order; the stage mask and the rule's other index
  * constraints are checked before any condition work. Nothing here
- * allocates in the common case: scratch buffers grow once and are reused. */
+ * allocates in the common case: scratch buffers grow once and are reused.
+ *
+ * Which rules pass the index only depends on the event's verb, resource
+ * and subresource, and a stream of events repeats few such triples, so each
+ * scratch keeps the lists of the last CAND_SLOTS triples it met: a repeat
+ * costs a hash and a compare instead of the bucket merge and the
+ * constraint checks. */
 #include "analyze/rules_impl.h"
 #include "core/xmalloc.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#define CAND_SLOTS	256	/* cached candidate lists per scratch (power of 2) */
+#define CAND_KEY_MAX	200	/* bytes of one index key; longer ones not cached */
+
+/* The rules that pass the index for one (verb, resource, subresource). */
+struct cand_list {
+	char		*key;	/* encoded keys (cand_key()); NULL = empty slot */
+	size_t		 keylen;
+	uint32_t	*rule;	/* ascending */
+	size_t		 nrule;
+};
 
 static const enum event_field ikey_field[IK_COUNT] = {
 	[IK_VERB] = EF_VERB, [IK_RESOURCE] = EF_RESOURCE, [IK_SUBRESOURCE] = EF_SUBRESOURCE,
@@ -55,6 +72,11 @@ eval_scratch_free(struct eval_scratch *s)
 	free(s->cand);
 	free(s->seen);
 	free(s->memo);
+	for (size_t i = 0; s->cache && i < CAND_SLOTS; i++) {
+		free(s->cache[i].key);
+		free(s->cache[i].rule);
+	}
+	free(s->cache);
 	free(s);
 }
 
@@ -170,8 +192,15 @@ struct evkeys {
 };
 
 static void
-candidates(const struct ruleset *rs, const struct audit_event *ev,
-    struct eval_scratch *s, struct evkeys *k)
+event_keys(const struct audit_event *ev, struct eval_scratch *s, struct evkeys *k)
+{
+	for (int i = IK_VERB; i < IK_COUNT; i++)
+		k->s[i] = event_str(ev, ikey_field[i], &s->key[i], &k->n[i]);
+}
+
+/* Merges the buckets of the event's keys and the catch-all into s->cand. */
+static void
+candidates(const struct ruleset *rs, struct eval_scratch *s, const struct evkeys *k)
 {
 	const uint32_t *l[4];
 	size_t n[4];
@@ -181,7 +210,6 @@ candidates(const struct ruleset *rs, const struct audit_event *ev,
 	n[nl++] = rs->ncatchall;
 	for (int i = IK_VERB; i < IK_COUNT; i++) {
 		const struct bucket *b;
-		k->s[i] = event_str(ev, ikey_field[i], &s->key[i], &k->n[i]);
 		if (k->s[i] && (b = rindex_find(&rs->idx[i], k->s[i], k->n[i])) != NULL) {
 			l[nl] = b->rule;
 			n[nl++] = b->nrule;
@@ -199,14 +227,86 @@ constraints_hold(const struct rule *r, const struct evkeys *k)
 	return 1;
 }
 
+/* s->cand narrowed to the rules whose index constraints hold. */
+static void
+candidates_filter(const struct ruleset *rs, struct eval_scratch *s, const struct evkeys *k)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->ncand; i++)
+		if (constraints_hold(rs->rule[s->cand[i]], k))
+			s->cand[n++] = s->cand[i];
+	s->ncand = n;
+}
+
+/* Encodes the keys into out (a flag, a length and the bytes of each), or
+ * returns 0 when one is too long to be worth caching. */
+static size_t
+cand_key(const struct evkeys *k, char *out)
+{
+	size_t len = 0;
+
+	for (int i = IK_VERB; i < IK_COUNT; i++) {
+		if (k->s[i] == NULL) {
+			out[len++] = 0;
+			continue;
+		}
+		if (k->n[i] > CAND_KEY_MAX)
+			return 0;
+		out[len++] = 1;
+		out[len++] = (char)k->n[i];
+		memcpy(out + len, k->s[i], k->n[i]);
+		len += k->n[i];
+	}
+	return len;
+}
+
+/* The rules that pass the index for the event's keys, from the cache or
+ * computed (and then cached). */
+static const uint32_t *
+cand_lookup(const struct ruleset *rs, struct eval_scratch *s, const struct evkeys *k,
+    size_t *n)
+{
+	char key[IK_COUNT * (2 + CAND_KEY_MAX)];
+	size_t len = cand_key(k, key);
+	uint64_t h = 1469598103934665603ull;
+	struct cand_list *e;
+
+	if (len == 0) {
+		candidates(rs, s, k);
+		candidates_filter(rs, s, k);
+		*n = s->ncand;
+		return s->cand;
+	}
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)key[i]) * 1099511628211ull;
+	if (s->cache == NULL)
+		s->cache = xcalloc(CAND_SLOTS, sizeof(*s->cache));
+	e = &s->cache[(h ^ h >> 32) & (CAND_SLOTS - 1)];
+	if (e->key == NULL || e->keylen != len || memcmp(e->key, key, len) != 0) {
+		candidates(rs, s, k);
+		candidates_filter(rs, s, k);
+		free(e->key);
+		e->key = xmalloc(len);
+		memcpy(e->key, key, len);
+		e->keylen = len;
+		e->rule = xrealloc(e->rule, (s->ncand ? s->ncand : 1) * sizeof(*e->rule));
+		memcpy(e->rule, s->cand, s->ncand * sizeof(*e->rule));
+		e->nrule = s->ncand;
+	}
+	*n = e->nrule;
+	return e->rule;
+}
+
 size_t
 ruleset_eval(const struct ruleset *rs, const struct audit_event *ev,
     struct eval_scratch *s, finding_fn emit, void *arg)
 {
 	struct evctx c = { ev, s };
 	struct evkeys k;
+	const uint32_t *cand;
 	unsigned stage = event_stage(ev);
-	size_t fired = 0;
+	size_t fired = 0, ncand;
 	uint64_t idh = 0;
 	int have_idh = 0;
 
@@ -219,10 +319,11 @@ ruleset_eval(const struct ruleset *rs, const struct audit_event *ev,
 	}
 	if (stage == 0 || jtok_type(ev->doc, ev->root) != JT_OBJ)
 		return 0;
-	candidates(rs, ev, s, &k);
-	for (size_t i = 0; i < s->ncand; i++) {
-		const struct rule *r = rs->rule[s->cand[i]];
-		if (!(r->stages & stage) || !constraints_hold(r, &k))
+	event_keys(ev, s, &k);
+	cand = cand_lookup(rs, s, &k, &ncand);
+	for (size_t i = 0; i < ncand; i++) {
+		const struct rule *r = rs->rule[cand[i]];
+		if (!(r->stages & stage))
 			continue;
 		s->evaluated++;
 		if (!cond_eval(r->cond, &c, -1))

@@ -292,6 +292,7 @@ struct eval_scratch {
 	struct buf	 key[IK_COUNT];	/* verb, resource, subresource */
 	uint32_t	*cand;		/* candidate rules of one event */
 	size_t		 ncand, capcand;
+	struct cand_list *cache;	/* eval.c: candidates by (verb, resource, subresource) */
 	unsigned long	 evaluated;	/* conditions evaluated (tests, stats) */
 	uint64_t	*seen;		/* eval_scratch_dedup(): hashes of (audit_id, rule) */
 	struct buf	 msg, evname;	/* finding_build() */
