@@ -739,6 +739,26 @@ jtok_strdup(const struct jdoc *d, int t)
 	return b.data;
 }
 
+/* An integer of at most 15 digits (status codes, counts, ports) converts
+ * exactly by hand: below 2^53 every integer is a double, so this is what
+ * strtod() returns, minus sign of "-0" included. Returns -1 otherwise. */
+static int
+jtok_small_int(const char *s, size_t n, double *out)
+{
+	size_t i = s[0] == '-';
+	uint64_t v = 0;
+
+	if (n <= i || n - i > 15)
+		return -1;
+	for (size_t j = i; j < n; j++) {
+		if (!IS_DIGIT(s[j]))
+			return -1;
+		v = v * 10 + (uint64_t)(s[j] - '0');
+	}
+	*out = i ? -(double)v : (double)v;
+	return 0;
+}
+
 int
 jtok_num(const struct jdoc *d, int t, double *out)
 {
@@ -749,6 +769,8 @@ jtok_num(const struct jdoc *d, int t, double *out)
 	if (t < 0 || d->tok[t].type != JT_NUM)
 		return -1;
 	k = &d->tok[t];
+	if (jtok_small_int(d->text + k->start, k->len, out) == 0)
+		return 0;
 	if (k->len >= sizeof(small))
 		tmp = xmalloc(k->len + 1);
 	memcpy(tmp, d->text + k->start, k->len);
