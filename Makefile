@@ -4,6 +4,7 @@
 #   make SANITIZE=address,undefined check
 #   make demo                 local Kafka + PostgreSQL + webhook receiver, sample events replayed
 #   make bench                scan throughput against jq on the shared corpus
+#   make bench-pipeline       daemon throughput, Kafka -> rules -> PostgreSQL
 #   make fuzz                 short libFuzzer runs of every parser of outside input (clang)
 #   V=1                       show full command lines
 
@@ -41,7 +42,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all check check-run unit demo bench fuzz clean
+.PHONY: all check check-run unit demo bench bench-pipeline fuzz clean
 
 # Each build links its own binary; bin/kaudit is the release one, so an
 # instrumented build never replaces what users run.
@@ -105,6 +106,9 @@ demo:
 
 bench: bin/kaudit
 	$(Q)tests/bench.sh
+
+bench-pipeline: bin/kaudit
+	$(Q)tests/bench-pipeline.sh
 
 fuzz:
 	$(Q)tests/fuzz/run.sh
