@@ -1,6 +1,7 @@
 /* webhook.c — HTTP delivery of findings with libcurl (see webhook.h), and
  * libcurl's process-wide init (alert.h). */
 #include "alert/webhook.h"
+#include "core/clock.h"
 #include "alert/alert.h"
 
 #include <stdio.h>
@@ -118,15 +119,6 @@ webhook_headers(const struct webhook_conf *wc, int64_t delivery_id)
 	return h;
 }
 
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 /* The response body on one line, for the error text. */
 static void
 webhook_snippet(struct webhook *w)
@@ -166,7 +158,7 @@ webhook_post(struct webhook *w, const struct webhook_conf *wc, int64_t delivery_
 {
 	struct curl_slist *headers = webhook_headers(wc, delivery_id);
 	enum webhook_result res;
-	long code = 0, t0 = now_ms();
+	long code = 0, t0 = clock_ms();
 	CURLcode rc;
 
 	w->body_len = 0;
@@ -180,7 +172,7 @@ webhook_post(struct webhook *w, const struct webhook_conf *wc, int64_t delivery_
 	curl_easy_setopt(w->curl, CURLOPT_TIMEOUT_MS, (long)wc->timeout_ms);
 	curl_easy_setopt(w->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)wc->timeout_ms);
 	rc = curl_easy_perform(w->curl);
-	*duration_ms = now_ms() - t0;
+	*duration_ms = clock_ms() - t0;
 	curl_easy_setopt(w->curl, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(headers);
 	if (rc != CURLE_OK) {

@@ -9,6 +9,7 @@
  * store offsets and leave the group; the alerter finishes the delivery in
  * hand; what is not delivered stays pending in the outbox for the next start. */
 #include "alert/alert.h"
+#include "core/clock.h"
 #include "core/cmd.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -121,7 +122,7 @@ is_idle(struct worker_stats *st, struct worker **workers, int nw, struct alerter
 		return 0;
 	if (last == 0)
 		last = started_ms;
-	if (worker_now_ms() - last < idle_ms || !alerter_idle(al))
+	if (clock_ms() - last < idle_ms || !alerter_idle(al))
 		return 0;
 	for (int i = 0; i < nw; i++)
 		if (!worker_caught_up(workers[i]))
@@ -149,7 +150,7 @@ supervise(const struct config *c, const struct ruleset *rs, long idle_ms)
 	struct worker **workers = xcalloc((size_t)c->workers, sizeof(*workers));
 	struct alerter *al = NULL;
 	atomic_int wstop = 0;
-	long started = worker_now_ms(), last_stats = started;
+	long started = clock_ms(), last_stats = started;
 	char err[512];
 	int nw = 0, rc = 0;
 
@@ -171,9 +172,9 @@ supervise(const struct config *c, const struct ruleset *rs, long idle_ms)
 	while (!atomic_load(&stop_requested)) {
 		struct timespec ts = { 0, 200 * 1000000L };
 		nanosleep(&ts, NULL);
-		if (worker_now_ms() - last_stats >= STATS_EVERY_MS) {
+		if (clock_ms() - last_stats >= STATS_EVERY_MS) {
 			log_stats(&st);
-			last_stats = worker_now_ms();
+			last_stats = clock_ms();
 		}
 		if (idle_ms > 0 && is_idle(&st, workers, nw, al, idle_ms, started)) {
 			log_info("idle for %ld s: exiting", idle_ms / 1000);

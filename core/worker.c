@@ -1,6 +1,7 @@
 /* worker.c — the ingest worker loop (see worker.h for the design). */
 #include "core/worker.h"
 #include "alert/alert.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "ingest/consumer.h"
@@ -40,15 +41,6 @@ struct worker {
 	size_t			 nerrs, caperrs;
 	int			 failed;
 };
-
-long
-worker_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
 
 static void
 on_finding(void *arg, json_t *finding, const struct audit_event *ev)
@@ -171,7 +163,7 @@ worker_main(void *arg)
 		if (n == 0)
 			continue;
 		atomic_fetch_add(&w->st->busy, 1);
-		atomic_store(&w->st->last_message_ms, worker_now_ms());
+		atomic_store(&w->st->last_message_ms, clock_ms());
 		atomic_fetch_add(&w->st->messages, (unsigned long)n);
 		evaluate(w, n);
 		if (commit_batch(w) == 0) {
@@ -183,7 +175,7 @@ worker_main(void *arg)
 			w->failed = 1;
 		}
 		batch_reset(w);
-		atomic_store(&w->st->last_message_ms, worker_now_ms());
+		atomic_store(&w->st->last_message_ms, clock_ms());
 		atomic_fetch_sub(&w->st->busy, 1);
 	}
 	consumer_close(w->kc);

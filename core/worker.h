@@ -39,6 +39,5 @@ int	worker_join(struct worker *w);
 int	worker_caught_up(struct worker *w);
 int	worker_group_drained(struct worker *w);
 
-long	worker_now_ms(void);
 
 #endif

@@ -1,5 +1,6 @@
 /* consumer.c — librdkafka consumer for one ingest worker (see consumer.h). */
 #include "ingest/consumer.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
 
@@ -128,23 +129,14 @@ fail:
 	return NULL;
 }
 
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 int
 consumer_poll_batch(struct consumer *k, struct kmsg *out, int max, int timeout_ms)
 {
-	long deadline = now_ms() + timeout_ms;
+	long deadline = clock_ms() + timeout_ms;
 	int n = 0;
 
 	while (n < max) {
-		long left = deadline - now_ms();
+		long left = deadline - clock_ms();
 		rd_kafka_message_t *m;
 
 		/* Once a batch has started, take whatever is already queued. */
