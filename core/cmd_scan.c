@@ -3,21 +3,25 @@
  * line as compact JSON. A request logged at several stages yields one
  * finding per (audit_id, rule), as the database's unique key would keep.
  *
- * DESIGN: a large regular file is split into chunks at line starts that
- * open a top-level value ('\n', blanks, '{' or '['), several per thread, and
- * the threads take chunks in file order from a shared counter, so a thread
- * on a slower or busier CPU simply takes fewer. Each thread has its own
- * decoder, eval scratch and de-duplication set; each chunk keeps its finding
- * lines with their (audit_id, rule) keys. The main thread then writes them
- * in chunk order through the one exact de-duplication set, so the output is
- * the same as one thread's (a thread drops a pair only when it saw it in an
- * earlier chunk, which the merge would drop too). A split is only sound
- * when one thread's walk over the whole file would also start a value
- * there. That holds unless a value runs past the end of its chunk, which
- * the decoder then reports at the chunk's very end; such an error, or any
- * error in a chunk after the first (whose offsets and lines would be
- * chunk-relative), throws the chunks away and the file is scanned again by
- * one thread. */
+ * DESIGN: a large regular file is cut into chunks at line starts that open
+ * a top-level value ('\n', blanks, '{' or '['), each cut made when a thread
+ * takes the next chunk, in file order, so a thread on a slower or busier CPU
+ * simply takes fewer. Each thread has its own decoder, eval scratch and
+ * de-duplication set; each chunk keeps its finding lines with their
+ * (audit_id, rule) keys. Whichever thread finishes a chunk writes every
+ * finished chunk at the head of the file order through the one exact
+ * de-duplication set, so the output is the same as one thread's (a thread
+ * drops a pair only when it saw it in an earlier chunk, which was or will
+ * be written first), and at most a few chunks per thread wait in memory.
+ *
+ * A cut is only sound when one thread's walk over the whole file would also
+ * start a value there. That holds unless a value runs past the end of its
+ * chunk, which the decoder then reports at the chunk's very end. Such an
+ * error, or any error in a chunk after the first (whose lines and offsets
+ * would be counted from the chunk), stops the cutting: everything before
+ * that chunk has been written exactly as one thread would have, and one
+ * thread scans the rest of the file, with lines and offsets counted from
+ * the start of the file. */
 #include "analyze/rules.h"
 #include "core/cmd.h"
 #include "core/rulefiles.h"
@@ -44,8 +48,11 @@
 #define SCAN_THREADS_AUTO 8		/* default cap on online CPUs */
 #define SCAN_SPLIT_MIN	((size_t)4 << 20) /* smaller files: one thread */
 #define SCAN_SPLIT_LOOK	((size_t)1 << 20) /* look this far for column 0 */
-#define SCAN_CHUNKS	4		/* chunks per thread */
-#define SCAN_CHUNK_MIN	((size_t)1 << 20) /* below this, one chunk per thread */
+#define SCAN_CHUNKS	4		/* chunks per thread, for files up to */
+#define SCAN_CHUNK_MAX	((size_t)16 << 20) /* this size of chunk, which bounds
+					   the output a chunk holds */
+#define SCAN_CHUNK_MIN	((size_t)1 << 20) /* smaller only to give each thread one */
+#define SCAN_WINDOW	4		/* chunks per thread taken and not written */
 #define NOKEY		((size_t)-1)
 
 struct seen {
@@ -65,6 +72,7 @@ struct scan {
 	struct buf		 out;
 	struct buf		 errs;	/* error lines not yet printed */
 	const char		*file;
+	size_t			 base_off, base_line;	/* see error_line() */
 	unsigned long		 events, findings, errors;
 	int			 write_failed;
 	/* a chunk of a parallel scan keeps its output for the merge */
@@ -77,8 +85,10 @@ struct scan {
 
 struct chunk {
 	struct scan		 sc;
-	const char		*text;
+	const char		*text;	/* into the file */
 	size_t			 len;
+	size_t			 index;	/* in file order */
+	int			 done;
 };
 
 struct par;
@@ -93,15 +103,24 @@ struct worker {
 	int			 started;
 };
 
-/* The parallel scan of one file. */
+/* The parallel scan of one file. Everything below mu is under it. */
 struct par {
 	const struct ruleset	*rs;
 	const struct decode_opts *dec;
 	struct worker		*w;
 	size_t			 nw;
-	struct chunk		*ch;
-	size_t			 nch, capch;
-	atomic_size_t		 next;	/* the next chunk to take */
+	struct chunk		*ring;	/* chunk k is ring[k % nring] */
+	size_t			 nring;
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 cv;	/* a chunk was written or cutting stopped */
+	struct scan		*out;	/* the file's scan: chunks are written to it */
+	const char		*text;
+	size_t			 len;
+	size_t			 chunk_len;	/* the size aimed at */
+	size_t			 next;		/* where the next chunk starts */
+	size_t			 taken, written;	/* chunks */
+	int			 stopped;
+	size_t			 resume;	/* when stopped: where one thread goes on */
 };
 
 static void
@@ -125,6 +144,8 @@ usage(FILE *f)
 	    "                     the output is the same for every N\n"
 	    "  --split-min BYTES  files smaller than this are read by one thread\n"
 	    "                     (default %zu; stdin always is)\n"
+	    "  --chunk-bytes N    bytes per chunk of a file read by several threads\n"
+	    "                     (default: a quarter of the file per thread, 1-16 MiB)\n"
 	    "\n"
 	    "Exit status: 0 when every input was read and decoded (findings or not),\n"
 	    "1 when an input could not be read or had decode errors (each reported on\n"
@@ -351,6 +372,38 @@ out:
 	json_decref(finding);
 }
 
+/* One error line. The decoder's message starts with line and offset when it
+ * has them; when decoding resumed halfway through the file (at base_off,
+ * on line base_line), they are counted from the start of the file instead,
+ * and the message is cut at the length the decoder would have cut it at. */
+static void
+error_line(struct scan *sc, const struct decode_error *e)
+{
+	char msg[sizeof(e->msg)];
+	unsigned long long line, off;
+	char *end;
+
+	if (strncmp(e->msg, "line ", 5) != 0) {
+		buf_printf(&sc->errs, "%s: offset %zu: %s\n", sc->file, e->offset + sc->base_off,
+		    e->msg);
+		return;
+	}
+	if (sc->base_off == 0)
+		goto plain;
+	line = strtoull(e->msg + 5, &end, 10);
+	if (strncmp(end, ": offset ", 9) != 0)
+		goto plain;
+	off = strtoull(end + 9, &end, 10);
+	if (strncmp(end, ": ", 2) != 0)
+		goto plain;
+	snprintf(msg, sizeof(msg), "line %llu: offset %llu: %s",
+	    line + sc->base_line - 1, off + sc->base_off, end + 2);
+	buf_printf(&sc->errs, "%s: %s\n", sc->file, msg);
+	return;
+plain:
+	buf_printf(&sc->errs, "%s: %s\n", sc->file, e->msg);
+}
+
 static void
 on_part(void *arg, const struct decoded *part)
 {
@@ -358,11 +411,7 @@ on_part(void *arg, const struct decoded *part)
 
 	for (size_t i = 0; i < part->nerr; i++) {
 		const struct decode_error *e = &part->err[i];
-		/* the decoder's message starts with line and offset when it has them */
-		if (strncmp(e->msg, "line ", 5) == 0)
-			buf_printf(&sc->errs, "%s: %s\n", sc->file, e->msg);
-		else
-			buf_printf(&sc->errs, "%s: offset %zu: %s\n", sc->file, e->offset, e->msg);
+		error_line(sc, e);
 		if (e->offset + 1 > sc->err_end)
 			sc->err_end = e->offset + 1;
 		sc->errors++;
@@ -454,30 +503,6 @@ split_at(const char *t, size_t len, size_t from)
 	return indented;
 }
 
-/* Cuts text into at most n chunks of about equal size: par->ch[0..nch). */
-static void
-split_text(struct par *par, size_t n, const char *text, size_t len)
-{
-	size_t start = 0, next;
-	struct chunk *c;
-
-	par->nch = 0;
-	for (size_t i = 1; i <= n && start < len; i++) {
-		next = i == n ? len : split_at(text, len, len / n * i > start ? len / n * i : start);
-		if (next <= start)
-			continue;
-		if (par->nch == par->capch) {
-			par->capch = par->capch ? par->capch * 2 : 16;
-			par->ch = xrealloc(par->ch, par->capch * sizeof(*par->ch));
-			memset(par->ch + par->nch, 0, (par->capch - par->nch) * sizeof(*par->ch));
-		}
-		c = &par->ch[par->nch++];
-		c->text = text + start;
-		c->len = next - start;
-		start = next;
-	}
-}
-
 static void
 chunk_reset(struct chunk *c, const struct ruleset *rs, const char *file)
 {
@@ -492,10 +517,11 @@ chunk_reset(struct chunk *c, const struct ruleset *rs, const char *file)
 	sc->events = sc->findings = sc->errors = 0;
 	sc->err_end = 0;
 	sc->file = file;
+	c->done = 0;
 }
 
-/* Forgets the pairs of an earlier file: a discarded attempt never reached
- * the merge's set. */
+/* Forgets the pairs of an earlier file: a chunk that was never written
+ * must not hide a pair from the rest of the file. */
 static void
 worker_reset(struct worker *w)
 {
@@ -504,91 +530,138 @@ worker_reset(struct worker *w)
 	eval_scratch_dedup(w->scratch, SCAN_DEDUP);
 }
 
-/* Takes chunks in file order until none is left. */
+/* Cuts the next chunk; NULL when the file is all handed out or cutting
+ * stopped. Waits while SCAN_WINDOW chunks per thread are not written. */
+static struct chunk *
+chunk_take(struct par *par)
+{
+	struct chunk *c;
+	size_t end;
+
+	while (!par->stopped && par->next < par->len &&
+	    par->taken - par->written >= par->nring)
+		pthread_cond_wait(&par->cv, &par->mu);
+	if (par->stopped || par->next >= par->len)
+		return NULL;
+	if (par->len - par->next <= par->chunk_len + par->chunk_len / 2)
+		end = par->len;
+	else
+		end = split_at(par->text, par->len, par->next + par->chunk_len);
+	c = &par->ring[par->taken % par->nring];
+	chunk_reset(c, par->rs, par->out->file);
+	c->text = par->text + par->next;
+	c->len = end - par->next;
+	c->index = par->taken++;
+	par->next = end;
+	return c;
+}
+
+/* Whether one thread's walk over the whole file would have begun a value
+ * at the chunk's start and at its end (see DESIGN above). */
+static int
+chunk_sound(const struct par *par, const struct chunk *c)
+{
+	if (c->index > 0 && c->sc.errors)
+		return 0;
+	return c->text + c->len == par->text + par->len || c->sc.err_end <= c->len;
+}
+
+/* Writes the chunk's lines through the exact (audit_id, rule) set. */
+static void
+chunk_write(struct scan *sc, const struct chunk *ch)
+{
+	const struct scan *c = &ch->sc;
+
+	if (c->errs.len)
+		fputs(c->errs.data, stderr);
+	sc->errors += c->errors;
+	sc->events += c->events;
+	for (size_t k = 0; k < c->nline; k++) {
+		const struct fline *l = &c->line[k];
+		const char *id = l->key == NOKEY ? NULL : c->keys.data + l->key;
+		if (id && !seen_add(sc->seen, id, id + strlen(id) + 1))
+			continue;
+		buf_append(&sc->out, c->out.data + l->off, l->len);
+		sc->findings++;
+		if (sc->out.len > SCAN_FLUSH)
+			scan_flush(sc);
+	}
+}
+
+/* Writes the finished chunks at the head of the file order; the first one
+ * that cannot stand stops the cutting. */
+static void
+chunks_write(struct par *par)
+{
+	struct chunk *c;
+
+	while (!par->stopped && par->written < par->taken) {
+		c = &par->ring[par->written % par->nring];
+		if (!c->done)
+			break;
+		if (!chunk_sound(par, c)) {
+			par->stopped = 1;
+			par->resume = (size_t)(c->text - par->text);
+			break;
+		}
+		chunk_write(par->out, c);
+		par->written++;
+	}
+	pthread_cond_broadcast(&par->cv);
+}
+
 static void *
 worker_run(void *arg)
 {
 	struct worker *w = arg;
 	struct par *par = w->par;
 	struct chunk *c;
-	size_t i;
 
-	while ((i = atomic_fetch_add(&par->next, 1)) < par->nch) {
-		c = &par->ch[i];
+	pthread_mutex_lock(&par->mu);
+	while ((c = chunk_take(par)) != NULL) {
+		pthread_mutex_unlock(&par->mu);
 		c->sc.scratch = w->scratch;
 		c->sc.seen = &w->seen;
 		decode_stream(&w->work, c->text, c->len, par->dec, on_part, &c->sc);
+		pthread_mutex_lock(&par->mu);
+		c->done = 1;
+		chunks_write(par);
 	}
+	pthread_mutex_unlock(&par->mu);
 	return NULL;
 }
 
-/* Whether one thread's walk over the file would have begun a value at each
- * chunk start (see DESIGN above). */
-static int
-chunks_sound(const struct chunk *ch, size_t n)
+/* Scans text with every thread; returns where one thread must go on (len
+ * when all of it was written). */
+static size_t
+scan_parallel(struct scan *sc, struct par *par, const char *text, size_t len,
+    size_t chunk_bytes)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (i > 0 && ch[i].sc.errors)
-			return 0;
-		if (i + 1 < n && ch[i].sc.err_end > ch[i].len)
-			return 0;
-	}
-	return 1;
-}
+	size_t chunk = len / (par->nw * SCAN_CHUNKS);
 
-/* Writes the chunks' lines in order through the exact (audit_id, rule) set. */
-static void
-chunks_merge(struct scan *sc, const struct chunk *ch, size_t n)
-{
-	if (ch[0].sc.errs.len)
-		fputs(ch[0].sc.errs.data, stderr);
-	sc->errors += ch[0].sc.errors;
-	for (size_t i = 0; i < n; i++) {
-		const struct scan *c = &ch[i].sc;
-		sc->events += c->events;
-		for (size_t k = 0; k < c->nline; k++) {
-			const struct fline *l = &c->line[k];
-			const char *id = l->key == NOKEY ? NULL : c->keys.data + l->key;
-			if (id && !seen_add(sc->seen, id, id + strlen(id) + 1))
-				continue;
-			buf_append(&sc->out, c->out.data + l->off, l->len);
-			sc->findings++;
-			if (sc->out.len > SCAN_FLUSH)
-				scan_flush(sc);
-		}
-	}
-}
-
-/* Returns 0 when the chunks were merged, -1 when the file must be scanned by
- * one thread instead. */
-static int
-scan_parallel(struct scan *sc, struct par *par, const char *text, size_t len)
-{
-	size_t n = par->nw * SCAN_CHUNKS;
-
-	if (len / n < SCAN_CHUNK_MIN)
-		n = len / SCAN_CHUNK_MIN > par->nw ? len / SCAN_CHUNK_MIN : par->nw;
-	split_text(par, n, text, len);
-	if (par->nch < 2)
-		return -1;
-	for (size_t i = 0; i < par->nch; i++)
-		chunk_reset(&par->ch[i], par->rs, sc->file);
+	if (chunk < SCAN_CHUNK_MIN)
+		chunk = len / par->nw < SCAN_CHUNK_MIN ? len / par->nw : SCAN_CHUNK_MIN;
+	if (chunk > SCAN_CHUNK_MAX)
+		chunk = SCAN_CHUNK_MAX;
+	par->chunk_len = chunk_bytes ? chunk_bytes : chunk ? chunk : 1;
+	par->out = sc;
+	par->text = text;
+	par->len = len;
+	par->next = par->taken = par->written = 0;
+	par->stopped = 0;
+	par->resume = len;
 	for (size_t i = 0; i < par->nw; i++)
 		worker_reset(&par->w[i]);
-	atomic_store(&par->next, 0);
 	for (size_t i = 1; i < par->nw; i++)
 		par->w[i].started = pthread_create(&par->w[i].tid, NULL, worker_run,
 		    &par->w[i]) == 0;
-	worker_run(&par->w[0]);	/* and any chunk a thread could not be made for */
+	worker_run(&par->w[0]);	/* and the chunks of threads that could not start */
 	for (size_t i = 1; i < par->nw; i++) {
 		if (par->w[i].started)
 			pthread_join(par->w[i].tid, NULL);
 		par->w[i].started = 0;
 	}
-	if (!chunks_sound(par->ch, par->nch))
-		return -1;
-	chunks_merge(sc, par->ch, par->nch);
-	return 0;
+	return par->resume;
 }
 
 static struct par *
@@ -605,7 +678,10 @@ par_new(const struct ruleset *rs, const struct decode_opts *o, size_t nthreads)
 		par->w[i].scratch = eval_scratch_new(rs);
 		decoded_init(&par->w[i].work);
 	}
-	atomic_init(&par->next, 0);
+	par->nring = nthreads * SCAN_WINDOW;
+	par->ring = xcalloc(par->nring, sizeof(*par->ring));
+	pthread_mutex_init(&par->mu, NULL);
+	pthread_cond_init(&par->cv, NULL);
 	return par;
 }
 
@@ -628,11 +704,26 @@ par_free(struct par *par)
 		seen_free(&par->w[i].seen);
 		decoded_free(&par->w[i].work);
 	}
-	for (size_t i = 0; i < par->capch; i++)
-		scan_free(&par->ch[i].sc);
+	for (size_t i = 0; i < par->nring; i++)
+		scan_free(&par->ring[i].sc);
+	pthread_mutex_destroy(&par->mu);
+	pthread_cond_destroy(&par->cv);
 	free(par->w);
-	free(par->ch);
+	free(par->ring);
 	free(par);
+}
+
+static size_t
+count_lines(const char *text, size_t len)
+{
+	const char *p = text, *end = text + len;
+	size_t n = 0;
+
+	while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		n++;
+		p++;
+	}
+	return n;
 }
 
 /* --- the command ---------------------------------------------------------- */
@@ -643,6 +734,7 @@ struct scan_opts {
 	int		  stats;
 	size_t		  threads;
 	size_t		  split_min;
+	size_t		  chunk_bytes;	/* 0 = automatic */
 	struct decode_opts dec;
 };
 
@@ -659,7 +751,7 @@ static int
 scan_file(struct scan_run *r, const char *path)
 {
 	struct scan *sc = &r->sc;
-	size_t len = 0;
+	size_t len = 0, from = 0;
 	int mapped;
 	char *text = read_input(path, &len, &mapped);
 
@@ -671,11 +763,14 @@ scan_file(struct scan_run *r, const char *path)
 	if (mapped && r->so->threads > 1 && len >= r->so->split_min) {
 		if (r->par == NULL)
 			r->par = par_new(sc->rs, &r->so->dec, r->so->threads);
-		if (scan_parallel(sc, r->par, text, len) == 0)
-			goto done;
+		from = scan_parallel(sc, r->par, text, len, r->so->chunk_bytes);
 	}
-	decode_stream(&r->work, text, len, &r->so->dec, on_part, sc);
-done:
+	if (from < len) {
+		sc->base_off = from;
+		sc->base_line = 1 + count_lines(text, from);
+		decode_stream(&r->work, text + from, len - from, &r->so->dec, on_part, sc);
+		sc->base_off = 0;
+	}
 	r->bytes += len;
 	if (mapped)
 		munmap(text, len);
@@ -722,6 +817,7 @@ scan_args(int argc, char **argv, struct scan_opts *so)
 		{ "max-bytes", required_argument, NULL, 'm' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "split-min", required_argument, NULL, 'S' },
+		{ "chunk-bytes", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -757,6 +853,14 @@ scan_args(int argc, char **argv, struct scan_opts *so)
 		case 'S':
 			if (scan_size_arg("split-min", optarg, SIZE_MAX, &so->split_min) < 0)
 				return 2;
+			break;
+		case 'C':
+			if (scan_size_arg("chunk-bytes", optarg, SIZE_MAX, &so->chunk_bytes) < 0)
+				return 2;
+			if (so->chunk_bytes == 0) {
+				fprintf(stderr, "kaudit scan: --chunk-bytes: at least 1\n");
+				return 2;
+			}
 			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # scan_threads.sh — `kaudit scan --threads N` prints exactly what one thread
-# prints: the same findings in the same order, the same errors on stderr, the
-# same exit status and the same --stats counts.
+# prints: the same findings in the same order, the same errors on stderr (with
+# lines and offsets counted from the start of the file), the same exit status
+# and the same --stats counts.
 #
 # Every corpus file is scanned with --split-min 0, so even small files are cut
-# into chunks (pretty-printed documents, CSV and broken input included, which
-# must fall back to one thread without a trace). Then inputs built to stress
-# the split: a JSON-lines file past the default split size whose events repeat
-# in every chunk (the merge's de-duplication), the same with broken lines in
-# the middle, a top-level array with one element per line, and pretty-printed
-# EventLists back to back. Needs no services.
+# into chunks (pretty-printed documents, CSV and broken input included, where
+# one thread must take over without a trace). Then inputs built to stress the
+# cutting: a JSON-lines file past the default split size whose events repeat
+# in every chunk (the de-duplication across chunks), the same with broken
+# lines in the middle and near the start, a top-level array with one element
+# per line, pretty-printed EventLists back to back, and errors inside a long
+# envelope field, whose messages the decoder cuts at a fixed length. Needs no
+# services.
 IT_NAME=scan_threads
 . "$(dirname "$0")/lib/common.sh"
 
@@ -26,13 +29,16 @@ scan_out() {
 	echo $? >"$out.rc"
 }
 
-# same CHECK FILE [ARGS...]: --threads 2 and 4 against --threads 1.
+# same CHECK FILE [ARGS...]: against --threads 1, --threads 2 with the chunks
+# it picks itself, and --threads 4 with chunks of 8 KB (hundreds of them: the
+# threads wait for the writing to catch up).
 same() {
 	local check=$1 file=$2 t why=
 	shift 2
 	scan_out "$IT_DIR/t1" --threads 1 "$@" "$file"
+	scan_out "$IT_DIR/t2" --threads 2 "$@" "$file"
+	scan_out "$IT_DIR/t4" --threads 4 --chunk-bytes 8192 "$@" "$file"
 	for t in 2 4; do
-		scan_out "$IT_DIR/t$t" --threads "$t" "$@" "$file"
 		cmp -s "$IT_DIR/t1.out" "$IT_DIR/t$t.out" || why+=" stdout differs with $t threads;"
 		cmp -s "$IT_DIR/t1.err" "$IT_DIR/t$t.err" || why+=" stderr differs with $t threads;"
 		cmp -s "$IT_DIR/t1.rc" "$IT_DIR/t$t.rc" || why+=" exit status differs with $t threads;"
@@ -143,9 +149,32 @@ if same early-error "$early" --split-min 0; then
 	fi
 fi
 
-# 8. Option errors.
+# 8. Errors inside a long envelope field, from the middle of the file on: the
+# messages are cut at the decoder's length, which must not depend on where
+# one thread took over.
+env=$(printf 'envelope%.0s' $(seq 20))
+wrapped=$IT_DIR/wrapped.jsonl
+{
+	head -n 2500 "$base" | jq -c --arg f "$env" '{($f): .}'
+	for i in $(seq 40); do
+		printf '{"%s":"{\\"kind\\":\\"Event\\",\\"auditID\\":\\"x%s\\", broken %s"}\n' \
+		    "$env" "$i" "$(printf 'padding%.0s' $(seq 30))"
+		head -n 60 "$base" | jq -c --arg f "$env" '{($f): .}'
+	done
+} >"$wrapped"
+if same envelope-errors "$wrapped" --split-min 0 --envelope "$env"; then
+	# the decoder keeps 191 bytes of a message
+	cut=$(sed "s|^$wrapped: ||" "$IT_DIR/t1.err" | awk 'length($0) == 191' | wc -l)
+	if [ "$(wc -l <"$IT_DIR/t1.err")" = 40 ] && [ "$cut" -gt 0 ]; then
+		it_ok envelope-errors
+	else
+		it_fail envelope-errors "expected 40 errors, some cut at the decoder's length: $(head -c 300 "$IT_DIR/t1.err")"
+	fi
+fi
+
+# 9. Option errors.
 why=
-for a in "--threads 0" "--threads x" "--threads 65" "--split-min -1"; do
+for a in "--threads 0" "--threads x" "--threads 65" "--split-min -1" "--chunk-bytes 0"; do
 	# shellcheck disable=SC2086
 	"$KAUDIT" scan $a /dev/null >/dev/null 2>&1
 	rc=$?
