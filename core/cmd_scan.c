@@ -129,7 +129,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: kaudit scan [--rules PATH]... [--stats] [--cluster NAME]\n"
 	    "                   [--envelope FIELD] [--max-bytes N] [--threads N]\n"
-	    "                   [--split-min BYTES] [FILE|-]...\n"
+	    "                   [--split-min BYTES] [--chunk-bytes N] [FILE|-]...\n"
 	    "\n"
 	    "Evaluates the rules over audit events in FILEs (or stdin for - or no FILE)\n"
 	    "and prints each finding as one JSON line. Inputs may be JSON lines,\n"
