@@ -1071,8 +1071,86 @@ conjuncts(const struct node *n, const struct node **out, size_t *nout, size_t ma
 	}
 }
 
+#define PIN_MAX	256	/* values an OR may pin a key to */
+
+/* Appends to v[] the values key ik must have for k to hold, when k pins
+ * them: `field = v`, `field in (...)`, an AND with such a conjunct, or an OR
+ * each branch of which pins ik. Returns 0 when k does not (or too widely). */
+static int
+pin_values(const struct node *k, enum ikey ik, struct lit *v, size_t *nv)
+{
+	size_t save = *nv;
+
+	switch (k->kind) {
+	case N_CMP:
+		if (k->f->ikey != ik)
+			return 0;
+		if (k->op == OP_EQ && k->lit && !(k->lit->flags & (LIT_NUM | LIT_BOOL | LIT_NULL))) {
+			if (*nv == PIN_MAX)
+				return 0;
+			v[(*nv)++] = *k->lit;
+			return 1;
+		}
+		if (k->op != OP_IN || k->set == NULL || *nv + k->set->nstr > PIN_MAX)
+			return 0;
+		memcpy(v + *nv, k->set->str, k->set->nstr * sizeof(*v));
+		*nv += k->set->nstr;
+		return 1;
+	case N_MEMO:
+		return pin_values(k->kid[0], ik, v, nv);
+	case N_AND:
+		for (size_t i = 0; i < k->nkid; i++) {
+			if (pin_values(k->kid[i], ik, v, nv))
+				return 1;
+			*nv = save;
+		}
+		return 0;
+	case N_OR:
+		for (size_t i = 0; i < k->nkid; i++) {
+			if (!pin_values(k->kid[i], ik, v, nv)) {
+				*nv = save;
+				return 0;
+			}
+		}
+		return k->nkid > 0;
+	default:
+		return 0;
+	}
+}
+
+static int
+pin_cmp(const void *a, const void *b)
+{
+	const struct lit *x = a, *y = b;
+
+	if (x->n != y->n)
+		return x->n < y->n ? -1 : 1;
+	return memcmp(x->s, y->s, x->n);
+}
+
+/* An OR conjunct whose branches pin ik each: the union, sorted for
+ * litset_has_str(). Such a rule (exceptions for kyverno or gatekeeper
+ * resources, say) then waits in those resources' buckets. */
+static struct litset *
+pin_or(struct arena *a, const struct node *k, enum ikey ik)
+{
+	struct lit v[PIN_MAX];
+	size_t nv = 0;
+	struct litset *s;
+
+	if (!pin_values(k, ik, v, &nv))
+		return NULL;
+	s = arena_alloc(a, sizeof(*s));
+	s->str = arena_alloc(a, (nv ? nv : 1) * sizeof(*s->str));
+	memcpy(s->str, v, nv * sizeof(*s->str));
+	s->nstr = nv;
+	qsort(s->str, nv, sizeof(*s->str), pin_cmp);
+	return s;
+}
+
 /* The literal values verb / resource / subresource must have for the rule
- * to match, read off `field = v` and `field in (...)` conjuncts. */
+ * to match, read off `field = v` and `field in (...)` conjuncts, or off an
+ * OR of them. */
 static void
 rule_constraints(struct arena *a, struct rule *r)
 {
@@ -1083,6 +1161,12 @@ rule_constraints(struct arena *a, struct rule *r)
 	for (size_t i = 0; i < n; i++) {
 		const struct node *k = cj[i];
 		enum ikey ik;
+		if (k->kind == N_OR) {
+			for (ik = IK_VERB; ik < IK_COUNT; ik++)
+				if (r->ik[ik] == NULL)
+					r->ik[ik] = pin_or(a, k, ik);
+			continue;
+		}
 		if (k->kind != N_CMP || (ik = k->f->ikey) == IK_NONE || r->ik[ik])
 			continue;
 		if (k->op == OP_EQ && k->lit && !(k->lit->flags & (LIT_NUM | LIT_BOOL | LIT_NULL))) {
