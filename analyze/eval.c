@@ -105,22 +105,38 @@ mix64(uint64_t h)
 	return h | 1;	/* 0 marks an empty slot */
 }
 
+/* A 64-bit hash of p[0..n), eight bytes per step: an event without an
+ * auditID is hashed whole, kilobytes, and a byte-at-a-time multiply chain
+ * over it was a visible part of evaluation. */
+static uint64_t
+hash_bytes(const char *p, size_t n)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ n, w;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, p + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	w = 0;
+	memcpy(&w, p + i, n - i);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+	return h ^ h >> 29;
+}
+
 /* Hash of what the finding's audit_id is made from: the auditID, or for an
  * event without one the event's own bytes (see finding_audit_id()), so
- * repeats of such events are not built again either. Never 0 in practice:
- * FNV-1a of a non-empty input is 0 with odds of 2^-64. */
+ * repeats of such events are not built again either. */
 static uint64_t
 audit_hash(const struct audit_event *ev, struct eval_scratch *s)
 {
 	size_t n;
 	const char *id = event_str(ev, EF_AUDIT_ID, &s->tmp, &n);
-	uint64_t h = 1469598103934665603ull;
 
 	if (id == NULL || n == 0)
 		id = event_json(ev, &n);
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)id[i]) * 1099511628211ull;
-	return h;
+	return hash_bytes(id, n);
 }
 
 /* 1 when (audit_id, rule) already fired through this scratch. */
