@@ -92,7 +92,11 @@ eval_scratch_dedup(struct eval_scratch *s, size_t slots)
 		return;
 	while (cap < slots && cap < ((size_t)1 << 30))
 		cap <<= 1;
-	s->seen = xcalloc(cap, sizeof(*s->seen));
+	/* written, not calloc'ed: a fresh mapping read first maps the shared
+	 * zero page, and the first store to each page then costs a copy-on-write
+	 * fault and a TLB flush on every CPU the process runs on */
+	s->seen = xmalloc(cap * sizeof(*s->seen));
+	memset(s->seen, 0, cap * sizeof(*s->seen));
 	s->seenmask = cap - 1;
 }
 
