@@ -116,7 +116,7 @@ fuzz:
 clean:
 	rm -rf build bin
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(wildcard $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_BIN:=.d) $(FUZZ_BIN:=.d))
 
 # Fuzz targets: every tests/fuzz/fuzz_*.c defines LLVMFuzzerTestOneInput. Here
 # they are built with the normal compiler around a plain main()
