@@ -9,6 +9,7 @@
 #define KAUDIT_T_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int t_failed_checks;	/* in the current test */
@@ -48,6 +49,29 @@ static const char *t_current;
 	else { printf("PASS %s\n", #fn); t_pass++; } \
 	fflush(stdout); \
 } while (0)
+
+/* A whole fixture file, NUL-terminated (for printing); NULL after saying
+ * why when it cannot be read. The caller frees it. */
+static inline char *
+t_slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *data = NULL;
+	long n;
+
+	*len = 0;
+	if (f == NULL) {
+		printf("  cannot open %s\n", path);
+		return NULL;
+	}
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+	    (data = malloc((size_t)n + 1)) != NULL) {
+		*len = fread(data, 1, (size_t)n, f);
+		data[*len] = '\0';
+	}
+	fclose(f);
+	return data;
+}
 
 static inline int
 t_done(void)

@@ -8,6 +8,7 @@
 #include "analyze/rules_impl.h"
 #include "core/buf.h"
 #include "tests/unit/t.h"
+#include "tests/unit/tev.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,28 +29,6 @@
 	"{\"name\":\"b\",\"image\":\"Evil/Miner:1\",\"securityContext\":{\"privileged\":true}}]," \
 	"\"initContainers\":[{\"name\":\"i\",\"image\":\"busybox\"}]," \
 	"\"volumes\":[{\"name\":\"v\",\"hostPath\":{\"path\":\"/etc\"}}]}}}}}"
-
-struct tev {
-	struct jdoc		 d;
-	struct audit_event	 ev;
-};
-
-static void
-tev_load(struct tev *t, const char *json)
-{
-	char err[128];
-
-	jdoc_init(&t->d);
-	if (jtok_parse(&t->d, json, strlen(json), err, sizeof(err)) < 0) {
-		printf("  bad test JSON: %s\n", err);
-		abort();
-	}
-	memset(&t->ev, 0, sizeof(t->ev));
-	t->ev.doc = &t->d;
-	t->ev.root = 0;
-	t->ev.cluster = "test";
-	event_index(&t->ev);
-}
 
 /* Compiles `condition` into a one-rule set; NULL with errors in errs. */
 static struct ruleset *

@@ -16,27 +16,6 @@
 
 static struct buf scratch;
 
-static char *
-slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *data = NULL;
-	long n;
-
-	*len = 0;
-	if (f == NULL) {
-		printf("  cannot open %s\n", path);
-		return NULL;
-	}
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-		data = xmalloc((size_t)n + 1);
-		*len = fread(data, 1, (size_t)n, f);
-		data[*len] = '\0';
-	}
-	fclose(f);
-	return data;
-}
-
 /* NUL-terminated copy of a field for T_STREQ; "(absent)" when missing. */
 static const char *
 field(const struct audit_event *ev, enum event_field f)
@@ -85,7 +64,7 @@ decode_file(struct decoded *out, const char *path, const struct decode_opts *o, 
 	last = NULL;
 	if (path == NULL)
 		return 0;
-	last = slurp(path, &len);
+	last = t_slurp(path, &len);
 	T_ASSERT(last != NULL);
 	if (last == NULL)
 		return 0;
@@ -545,8 +524,8 @@ test_stream(void)
 
 	decoded_init(&work);
 	buf_init(&all);
-	a = slurp(FIX "eventlist.json", &alen);
-	b = slurp(OPENSHIFT "test/functional/filters/apiaudit/vrl/testdata/audit_in.log", &blen);
+	a = t_slurp(FIX "eventlist.json", &alen);
+	b = t_slurp(OPENSHIFT "test/functional/filters/apiaudit/vrl/testdata/audit_in.log", &blen);
 	T_ASSERT(a && b);
 	if (a == NULL || b == NULL)
 		return;
@@ -606,7 +585,7 @@ test_bench(void)
 	struct decoded work;
 	struct timespec t0, t1;
 	size_t len, nev = 0, rounds = 20;
-	char *data = slurp(OPENSHIFT "test/functional/filters/apiaudit/vrl/testdata/audit_in.log", &len);
+	char *data = t_slurp(OPENSHIFT "test/functional/filters/apiaudit/vrl/testdata/audit_in.log", &len);
 	double us;
 
 	T_ASSERT(data != NULL);

@@ -190,34 +190,13 @@ test_wrong_shapes(void)
 		T_INTEQ(ev.f[f], -1);
 }
 
-static char *
-slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *data = NULL;
-	long n;
-
-	*len = 0;
-	if (f == NULL) {
-		printf("  cannot open %s\n", path);
-		return NULL;
-	}
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-		data = xmalloc((size_t)n + 1);
-		*len = fread(data, 1, (size_t)n, f);
-		data[*len] = '\0';
-	}
-	fclose(f);
-	return data;
-}
-
 /* Each line of the real JSON-lines files: every field's token is the one a
  * plain path lookup finds. Returns the number of lines that were events. */
 static size_t
 agree_file(const char *path, size_t *mismatches)
 {
 	size_t len, events = 0;
-	char *data = slurp(path, &len), *p, *nl;
+	char *data = t_slurp(path, &len), *p, *nl;
 	char err[128];
 
 	if (data == NULL)

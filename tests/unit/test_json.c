@@ -12,25 +12,6 @@
 #define AUDIT_IN "tests/fixtures/corpus/openshift-cluster-logging-operator/test/functional/" \
 	"filters/apiaudit/vrl/testdata/audit_in.log"
 
-static char *
-slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *data = NULL;
-	long n;
-
-	*len = 0;
-	if (f == NULL)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-		data = xmalloc((size_t)n + 1);
-		*len = fread(data, 1, (size_t)n, f);
-		data[*len] = '\0';
-	}
-	fclose(f);
-	return data;
-}
-
 static int
 parse(struct jdoc *d, const char *s, char *err)
 {
@@ -315,7 +296,7 @@ test_corpus_lines(void)
 	struct jdoc d;
 	char err[128];
 	size_t len, lines = 0, ok = 0;
-	char *data = slurp(AUDIT_IN, &len), *p, *nl;
+	char *data = t_slurp(AUDIT_IN, &len), *p, *nl;
 	struct jtok *first = NULL;
 
 	T_ASSERT(data != NULL);
@@ -357,7 +338,7 @@ test_bench(void)
 	struct jdoc d;
 	char err[128];
 	size_t len, nev = 0, bytes = 0, rounds = 20;
-	char *data = slurp(AUDIT_IN, &len), *p, *nl;
+	char *data = t_slurp(AUDIT_IN, &len), *p, *nl;
 	const char *small = "tests/fixtures/corpus/kubernetes-test-infra-logviewer/parsing_test_events.jsonl";
 	double t0, t1;
 
@@ -379,7 +360,7 @@ test_bench(void)
 	printf("bench: tokenize %zu events (%s), %.2f us/event, %.0f MB/s, %.0f bytes/event\n",
 	    nev, "openshift audit_in.log", (t1 - t0) / nev, bytes / (t1 - t0), (double)bytes / nev);
 	free(data);
-	data = slurp(small, &len);
+	data = t_slurp(small, &len);
 	T_ASSERT(data != NULL);
 	if (data) {
 		nev = bytes = 0;

@@ -9,6 +9,7 @@
 #include "core/buf.h"
 #include "core/xmalloc.h"
 #include "tests/unit/t.h"
+#include "tests/unit/tev.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,27 +31,6 @@
 	"{\"auditID\":\"id-2\",\"stage\":\"ResponseComplete\",\"verb\":\"get\"," \
 	"\"user\":{\"username\":\"bob\"},\"objectRef\":{\"resource\":\"secrets\",\"namespace\":\"ns1\",\"name\":\"s\"}," \
 	"\"responseStatus\":{\"code\":200}}"
-
-struct tev {
-	struct jdoc		 d;
-	struct audit_event	 ev;
-};
-
-static void
-tev_load(struct tev *t, const char *json)
-{
-	char err[128];
-
-	jdoc_init(&t->d);
-	if (jtok_parse(&t->d, json, strlen(json), err, sizeof(err)) < 0) {
-		printf("  bad test JSON: %s\n", err);
-		abort();
-	}
-	memset(&t->ev, 0, sizeof(t->ev));
-	t->ev.doc = &t->d;
-	t->ev.cluster = "c1";
-	event_index(&t->ev);
-}
 
 static struct ruleset *
 compile2(const char *a, const char *b, const struct rules_options *o, struct buf *errs)
@@ -440,7 +420,7 @@ test_finding(void)
 		T_INTEQ(i, sizeof(keys) / sizeof(keys[0]));
 		T_STREQ(json_string_value(json_object_get(f, "message")), "alice ran bash in p1 as <none>");
 		T_STREQ(json_string_value(json_object_get(f, "time")), "2026-01-01T00:00:01Z");
-		T_STREQ(json_string_value(json_object_get(f, "cluster")), "c1");
+		T_STREQ(json_string_value(json_object_get(f, "cluster")), TEV_CLUSTER);
 		T_STREQ(json_string_value(json_object_get(f, "source_ip")), "198.51.100.1");
 		T_INTEQ(json_integer_value(json_object_get(f, "code")), 101);
 		T_ASSERT(json_is_null(json_object_get(f, "impersonated_user")));
