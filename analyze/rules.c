@@ -1222,24 +1222,36 @@ index_build(struct ruleset *rs)
 
 /* --- options and entry points --------------------------------------------------------- */
 
+/* Switches rules off by id and by tag. An id or tag that matches nothing is
+ * an error: a typo there would leave on a rule its owner believes off. */
 static void
 apply_options(struct compiler *c, const struct rules_options *o)
 {
+	const char *origin;
+
 	if (o == NULL)
 		return;
+	origin = o->origin ? o->origin : "(config)";
 	for (size_t i = 0; i < o->ndisabled_ids; i++) {
 		struct prule *pr = prule_find(c, o->disabled_ids[i]);
 		if (pr == NULL)
-			cerr(c, "(config)", 0, "disabled rule \"%s\" is not defined",
+			cerr(c, origin, o->ids_line, "disabled_rules: rule \"%s\" is not defined",
 			    o->disabled_ids[i]);
 		else
 			pr->r->enabled = 0;
 	}
-	for (size_t i = 0; i < c->nrule; i++)
-		for (size_t t = 0; t < c->rule[i]->r->ntags; t++)
-			for (size_t k = 0; k < o->ndisabled_tags; k++)
-				if (strcmp(c->rule[i]->r->tags[t], o->disabled_tags[k]) == 0)
+	for (size_t k = 0; k < o->ndisabled_tags; k++) {
+		int used = 0;
+		for (size_t i = 0; i < c->nrule; i++)
+			for (size_t t = 0; t < c->rule[i]->r->ntags; t++)
+				if (strcmp(c->rule[i]->r->tags[t], o->disabled_tags[k]) == 0) {
 					c->rule[i]->r->enabled = 0;
+					used = 1;
+				}
+		if (!used)
+			cerr(c, origin, o->tags_line, "disabled_tags: no rule has the tag \"%s\"",
+			    o->disabled_tags[k]);
+	}
 }
 
 static void

@@ -30,6 +30,10 @@ struct rules_options {
 	const char *const *disabled_tags;	/* rules with any of these tags off */
 	size_t		   ndisabled_tags;
 	const char	  *cluster;		/* unused by rules; kept for findings */
+	const char	  *origin;		/* where the lists above come from (the
+						   config file), for error messages */
+	int		   ids_line;		/* its line of disabled_rules */
+	int		   tags_line;		/* its line of disabled_tags */
 };
 
 /* Compiles sources in order (later files may override or append to lists

@@ -76,6 +76,9 @@ run_prepare(const char *path, struct config *c, struct ruleset **rs, int check_d
 	ro.disabled_tags = (const char *const *)c->disabled_tags.v;
 	ro.ndisabled_tags = c->disabled_tags.n;
 	ro.cluster = c->cluster;
+	ro.origin = c->path;
+	ro.ids_line = c->disabled_rules_line;
+	ro.tags_line = c->disabled_tags_line;
 	*rs = rulefiles_load((const char *const *)c->rules.v, c->rules.n, &ro, &errs);
 	if (*rs == NULL) {
 		fputs(buf_cstr(&errs), stderr);

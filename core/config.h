@@ -74,6 +74,8 @@ struct config {
 	struct strlist	 rules;		/* files or folders; default config/rules */
 	struct strlist	 disabled_rules;	/* rule ids */
 	struct strlist	 disabled_tags;
+	int		 disabled_rules_line;	/* where they were set, for rule errors */
+	int		 disabled_tags_line;
 
 	char		*log_level;	/* debug|info|warn|error */
 };

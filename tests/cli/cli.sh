@@ -69,6 +69,13 @@ check check-unknown-key-file-line grep -q "^$tmp/cfg2.yaml:2: unknown key \"kafk
 "$K" check -c config/kaudit.example.yaml >"$tmp/out" 2>&1
 check check-example-config-ok test $? -eq 0
 
+# check: disabled ids and tags that match no rule are reported where they were set.
+printf 'cluster: x\ndisabled_rules: [k8s.exec.pod, k8s.no.such.rule]\ndisabled_tags: [T1609]\n' >"$tmp/cfg3.yaml"
+"$K" check -c "$tmp/cfg3.yaml" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+check check-unknown-disabled-rule-exit-1 test "$rc" -eq 1
+check check-unknown-disabled-rule-file-line grep -q "^$tmp/cfg3.yaml:2: disabled_rules: rule \"k8s.no.such.rule\" is not defined" "$tmp/err"
+
 # docs/rules.md is generated from the rule files and must be current.
 "$K" rules list --markdown >"$tmp/rules.md" 2>&1
 check docs-rules-md-current cmp -s "$tmp/rules.md" docs/rules.md

@@ -209,7 +209,8 @@ test_options(void)
 	const char *src = "- rule: r1\n" RULE_HEAD "  tags: [T1609, noisy]\n  condition: verb = create\n"
 	    "- rule: r2\n" RULE_HEAD "  tags: [T1609]\n  condition: verb = create\n";
 	const char *ids[] = { "r2" }, *tags[] = { "noisy" }, *bad[] = { "r9" };
-	struct rules_options o = { ids, 1, NULL, 0, NULL };
+	const char *badtag[] = { "noisy", "n0isy" };
+	struct rules_options o = { .disabled_ids = ids, .ndisabled_ids = 1 };
 	struct buf errs;
 	struct ruleset *rs;
 	json_t *d;
@@ -224,13 +225,20 @@ test_options(void)
 	T_ASSERT(json_is_false(json_object_get(d, "enabled")));
 	json_decref(d);
 	ruleset_free(rs);
-	o = (struct rules_options){ NULL, 0, tags, 1, NULL };
+	o = (struct rules_options){ .disabled_tags = tags, .ndisabled_tags = 1 };
 	rs = compile2(src, NULL, &o, &errs);
 	T_STREQ(fire(rs, EXEC_EVENT), "r2");
 	ruleset_free(rs);
-	o = (struct rules_options){ bad, 1, NULL, 0, NULL };
+	o = (struct rules_options){ .disabled_ids = bad, .ndisabled_ids = 1,
+	    .origin = "k.yaml", .ids_line = 7 };
 	T_ASSERT(compile2(src, NULL, &o, &errs) == NULL);
-	T_STREQ(buf_cstr(&errs), "(config):0: disabled rule \"r9\" is not defined\n");
+	T_STREQ(buf_cstr(&errs), "k.yaml:7: disabled_rules: rule \"r9\" is not defined\n");
+	/* A tag that switches nothing off is a typo, not a no-op. */
+	buf_reset(&errs);
+	o = (struct rules_options){ .disabled_tags = badtag, .ndisabled_tags = 2,
+	    .origin = "k.yaml", .tags_line = 8 };
+	T_ASSERT(compile2(src, NULL, &o, &errs) == NULL);
+	T_STREQ(buf_cstr(&errs), "k.yaml:8: disabled_tags: no rule has the tag \"n0isy\"\n");
 	buf_free(&errs);
 }
 
