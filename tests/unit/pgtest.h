@@ -11,6 +11,7 @@
 #ifndef KAUDIT_PGTEST_H
 #define KAUDIT_PGTEST_H
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,34 @@ pgtest_long(const char *sql)
 
 	free(s);
 	return v;
+}
+
+/* The same two with the SQL built printf-style. */
+static inline char *pgtest_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline long pgtest_longf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static inline char *
+pgtest_strf(const char *fmt, ...)
+{
+	char sql[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sql, sizeof(sql), fmt, ap);
+	va_end(ap);
+	return pgtest_str(sql);
+}
+
+static inline long
+pgtest_longf(const char *fmt, ...)
+{
+	char sql[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sql, sizeof(sql), fmt, ap);
+	va_end(ap);
+	return pgtest_long(sql);
 }
 
 /* The admin URL with its database name replaced by name. */

@@ -46,32 +46,7 @@ sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-static long q_long(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *q_str(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static long
-q_long(const char *fmt, ...)
-{
-	char sql[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(sql, sizeof(sql), fmt, ap);
-	va_end(ap);
-	return pgtest_long(sql);
-}
-
-static char *
-q_str(const char *fmt, ...)
-{
-	char sql[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(sql, sizeof(sql), fmt, ap);
-	va_end(ap);
-	return pgtest_str(sql);
-}
+static long pgtest_longf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Polls until the query returns want or timeout_ms pass; returns the last value. */
 static long
@@ -300,14 +275,14 @@ add(const char *rule, const char *const *hooks, size_t nhooks)
 	T_INTEQ(db_write_batch(db, &df, 1, NULL, 0, &ins, err, sizeof(err)), 0);
 	T_INTEQ(ins, 1);
 	json_decref(f);
-	return q_long("SELECT o.id FROM kaudit.outbox o JOIN kaudit.findings f ON"
+	return pgtest_longf("SELECT o.id FROM kaudit.outbox o JOIN kaudit.findings f ON"
 	    " f.id = o.finding_id WHERE f.rule = '%s' AND o.webhook = '%s'", rule, hooks[0]);
 }
 
 static char *
 state_of(long long id)
 {
-	return q_str("SELECT state || ' ' || attempts || ' ' || coalesce(last_status, 0)"
+	return pgtest_strf("SELECT state || ' ' || attempts || ' ' || coalesce(last_status, 0)"
 	    " FROM kaudit.outbox WHERE id = %lld", id);
 }
 
@@ -345,7 +320,7 @@ test_alerter_delivers(void)
 	rec = received(id);
 	T_ASSERT(rec != NULL);
 	body = json_loads(json_string_value(json_object_get(rec, "body")), 0, NULL);
-	s = q_str("SELECT finding::text FROM kaudit.findings WHERE rule = 'deliver'");
+	s = pgtest_strf("SELECT finding::text FROM kaudit.findings WHERE rule = 'deliver'");
 	stored = json_loads(s, 0, NULL);
 	free(s);
 	T_ASSERT(body != NULL && json_equal(body, stored));
@@ -353,7 +328,7 @@ test_alerter_delivers(void)
 	T_STREQ(header(rec, "X-Token"), "secret");
 	T_STREQ(header(rec, "User-Agent"), "kaudit/" KAUDIT_VERSION);
 	T_STREQ(header(rec, "Content-Type"), "application/json");
-	T_INTEQ(q_long("SELECT count(*) FROM kaudit.delivery_attempts WHERE outbox_id = %lld"
+	T_INTEQ(pgtest_longf("SELECT count(*) FROM kaudit.delivery_attempts WHERE outbox_id = %lld"
 	    " AND http_status = 200 AND error IS NULL", id), 1);
 	json_decref(rec);
 	json_decref(body);
@@ -376,16 +351,16 @@ test_alerter_retries(void)
 	s = state_of(id);
 	T_STREQ(s, "done 3 200");
 	free(s);
-	s = q_str("SELECT string_agg(coalesce(http_status, 0)::text, ',' ORDER BY id)"
+	s = pgtest_strf("SELECT string_agg(coalesce(http_status, 0)::text, ',' ORDER BY id)"
 	    " FROM kaudit.delivery_attempts WHERE outbox_id = %lld", id);
 	T_STREQ(s, "500,500,200");
 	free(s);
 	/* Gap from the end of one attempt to the end of the next, in ms. */
-	gap1 = q_long("SELECT extract(epoch FROM (b.attempted_at - a.attempted_at)) * 1000"
+	gap1 = pgtest_longf("SELECT extract(epoch FROM (b.attempted_at - a.attempted_at)) * 1000"
 	    " FROM kaudit.delivery_attempts a, kaudit.delivery_attempts b WHERE"
 	    " a.outbox_id = %lld AND b.outbox_id = a.outbox_id AND b.id = a.id + 1"
 	    " ORDER BY a.id LIMIT 1", id);
-	gap2 = q_long("SELECT extract(epoch FROM (b.attempted_at - a.attempted_at)) * 1000"
+	gap2 = pgtest_longf("SELECT extract(epoch FROM (b.attempted_at - a.attempted_at)) * 1000"
 	    " FROM kaudit.delivery_attempts a, kaudit.delivery_attempts b WHERE"
 	    " a.outbox_id = %lld AND b.outbox_id = a.outbox_id AND b.id = a.id + 1"
 	    " ORDER BY a.id DESC LIMIT 1", id);
@@ -410,12 +385,12 @@ test_alerter_dead(void)
 	s = state_of(id);
 	T_STREQ(s, "dead 3 500");
 	free(s);
-	s = q_str("SELECT last_error FROM kaudit.alert_failures WHERE outbox_id = %lld", id);
+	s = pgtest_strf("SELECT last_error FROM kaudit.alert_failures WHERE outbox_id = %lld", id);
 	T_STREQ(s, "HTTP 500: failing on purpose");
 	free(s);
-	T_INTEQ(q_long("SELECT count(*) FROM kaudit.delivery_attempts WHERE outbox_id = %lld", id), 3);
+	T_INTEQ(pgtest_longf("SELECT count(*) FROM kaudit.delivery_attempts WHERE outbox_id = %lld", id), 3);
 	/* A webhook no longer in the config: dead at once, never posted. */
-	s = q_str("SELECT state || ' ' || attempts || ': ' || last_error FROM kaudit.outbox"
+	s = pgtest_strf("SELECT state || ' ' || attempts || ': ' || last_error FROM kaudit.outbox"
 	    " WHERE id = %lld", gid);
 	T_STREQ(s, "dead 1: webhook gone no longer configured");
 	free(s);
@@ -469,9 +444,9 @@ test_alerter_stop(void)
 	took = now_ms() - t0;
 	printf("  alerter_stop took %ld ms with a 1000 ms delivery in hand\n", took);
 	T_ASSERT(took < 2500);
-	T_INTEQ(q_long("SELECT count(*) FROM kaudit.outbox o JOIN kaudit.findings f ON"
+	T_INTEQ(pgtest_longf("SELECT count(*) FROM kaudit.outbox o JOIN kaudit.findings f ON"
 	    " f.id = o.finding_id WHERE f.rule LIKE 'stop-%%' AND o.state = 'done'"), 1);
-	T_INTEQ(q_long("SELECT count(*) FROM kaudit.outbox o JOIN kaudit.findings f ON"
+	T_INTEQ(pgtest_longf("SELECT count(*) FROM kaudit.outbox o JOIN kaudit.findings f ON"
 	    " f.id = o.finding_id WHERE f.rule LIKE 'stop-%%' AND o.state = 'pending'"
 	    " AND o.attempts = 0"), 3);
 	/* The next alerter delivers them. */

@@ -101,32 +101,7 @@ test_claim_skip_locked(void)
 	db_close(b);
 }
 
-static char *row_str(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static long row_long(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static char *
-row_str(const char *fmt, ...)
-{
-	char sql[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(sql, sizeof(sql), fmt, ap);
-	va_end(ap);
-	return pgtest_str(sql);
-}
-
-static long
-row_long(const char *fmt, ...)
-{
-	char sql[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(sql, sizeof(sql), fmt, ap);
-	va_end(ap);
-	return pgtest_long(sql);
-}
+static long pgtest_longf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static void
 test_record(void)
@@ -166,20 +141,20 @@ test_record(void)
 	    5, 0, err, sizeof(err)), 0);
 	T_INTEQ(db_outbox_end(db, 1, err, sizeof(err)), 0);
 
-	s = row_str("SELECT state || ' ' || attempts || ' ' || last_status ||"
+	s = pgtest_strf("SELECT state || ' ' || attempts || ' ' || last_status ||"
 	    " ' ' || (delivered_at IS NOT NULL) FROM kaudit.outbox WHERE id = %lld", (long long)it[0].id);
 	T_STREQ(s, "done 1 204 true");
 	free(s);
-	s = row_str("SELECT state || ' ' || attempts || ' ' || last_error || ' ' ||"
+	s = pgtest_strf("SELECT state || ' ' || attempts || ' ' || last_error || ' ' ||"
 	    " (next_attempt_at > now() + interval '50 seconds') FROM kaudit.outbox"
 	    " WHERE id = %lld", (long long)it[1].id);
 	T_STREQ(s, "pending 1 HTTP 503: busy true");
 	free(s);
-	s = row_str("SELECT webhook || ' ' || last_status || ' ' || last_error"
+	s = pgtest_strf("SELECT webhook || ' ' || last_status || ' ' || last_error"
 	    " FROM kaudit.alert_failures WHERE outbox_id = %lld", (long long)it[2].id);
 	T_STREQ(s, "soc 400 HTTP 400: bad \xef\xbf\xbd");
 	free(s);
-	T_INTEQ(row_long("SELECT count(*) FROM kaudit.delivery_attempts WHERE"
+	T_INTEQ(pgtest_longf("SELECT count(*) FROM kaudit.delivery_attempts WHERE"
 	    " outbox_id = %lld AND http_status = 204 AND error IS NULL AND duration_ms = 12",
 	    (long long)it[0].id), 1);
 	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.delivery_attempts"), 3);
