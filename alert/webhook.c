@@ -15,10 +15,20 @@
 #include "core/xmalloc.h"
 
 struct webhook {
-	CURL	*curl;
-	char	 curl_err[CURL_ERROR_SIZE];
-	char	 body[WEBHOOK_BODY_MAX + 1];	/* start of the response */
-	size_t	 body_len;
+	CURL			*curl;
+	char			 curl_err[CURL_ERROR_SIZE];
+	char			 body[WEBHOOK_BODY_MAX + 1];	/* start of the response */
+	size_t			 body_len;
+	struct curl_slist	*headers;	/* of the request in flight */
+	long			 t0;		/* when it started */
+	struct webhook_job	*job;		/* in a multi: NULL when free */
+};
+
+struct webhook_multi {
+	CURLM		 *multi;
+	struct webhook	**h;		/* the pool, max of them */
+	int		  max;
+	int		  inflight;
 };
 
 int
@@ -64,6 +74,7 @@ webhook_new(void)
 	curl_easy_setopt(w->curl, CURLOPT_WRITEFUNCTION, webhook_body);
 	curl_easy_setopt(w->curl, CURLOPT_WRITEDATA, w);
 	curl_easy_setopt(w->curl, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(w->curl, CURLOPT_PRIVATE, w);
 	return w;
 }
 
@@ -151,30 +162,37 @@ webhook_transport_error(struct webhook *w, CURLcode rc, const struct webhook_con
 	return WEBHOOK_RETRY;
 }
 
-enum webhook_result
-webhook_post(struct webhook *w, const struct webhook_conf *wc, int64_t delivery_id,
-    const char *payload, size_t len, int *status, char *err, size_t errlen,
-    long *duration_ms)
+/* Sets up w for one POST; webhook_finish() ends it. */
+static void
+webhook_prepare(struct webhook *w, const struct webhook_conf *wc, int64_t delivery_id,
+    const char *payload, size_t len)
 {
-	struct curl_slist *headers = webhook_headers(wc, delivery_id);
-	enum webhook_result res;
-	long code = 0, t0 = clock_ms();
-	CURLcode rc;
-
+	w->headers = webhook_headers(wc, delivery_id);
 	w->body_len = 0;
 	w->body[0] = '\0';
 	w->curl_err[0] = '\0';
-	err[0] = '\0';
 	curl_easy_setopt(w->curl, CURLOPT_URL, wc->url);
-	curl_easy_setopt(w->curl, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(w->curl, CURLOPT_HTTPHEADER, w->headers);
 	curl_easy_setopt(w->curl, CURLOPT_POSTFIELDS, payload);
 	curl_easy_setopt(w->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	curl_easy_setopt(w->curl, CURLOPT_TIMEOUT_MS, (long)wc->timeout_ms);
 	curl_easy_setopt(w->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)wc->timeout_ms);
-	rc = curl_easy_perform(w->curl);
-	*duration_ms = clock_ms() - t0;
+	w->t0 = clock_ms();
+}
+
+/* The outcome of the POST set up by webhook_prepare(), which ended with rc. */
+static enum webhook_result
+webhook_finish(struct webhook *w, CURLcode rc, const struct webhook_conf *wc,
+    int *status, char *err, size_t errlen, long *duration_ms)
+{
+	enum webhook_result res;
+	long code = 0;
+
+	*duration_ms = clock_ms() - w->t0;
+	err[0] = '\0';
 	curl_easy_setopt(w->curl, CURLOPT_HTTPHEADER, NULL);
-	curl_slist_free_all(headers);
+	curl_slist_free_all(w->headers);
+	w->headers = NULL;
 	if (rc != CURLE_OK) {
 		*status = 0;
 		return webhook_transport_error(w, rc, wc, err, errlen);
@@ -189,4 +207,165 @@ webhook_post(struct webhook *w, const struct webhook_conf *wc, int64_t delivery_
 		    w->body_len ? ": " : "", w->body);
 	}
 	return res;
+}
+
+enum webhook_result
+webhook_post(struct webhook *w, const struct webhook_conf *wc, int64_t delivery_id,
+    const char *payload, size_t len, int *status, char *err, size_t errlen,
+    long *duration_ms)
+{
+	CURLcode rc;
+
+	webhook_prepare(w, wc, delivery_id, payload, len);
+	rc = curl_easy_perform(w->curl);
+	return webhook_finish(w, rc, wc, status, err, errlen, duration_ms);
+}
+
+struct webhook_multi *
+webhook_multi_new(int max_transfers)
+{
+	struct webhook_multi *m = xcalloc(1, sizeof(*m));
+
+	m->max = max_transfers > 0 ? max_transfers : 1;
+	m->h = xcalloc((size_t)m->max, sizeof(*m->h));
+	if ((m->multi = curl_multi_init()) == NULL)
+		goto fail;
+	/* Keep one open connection per transfer slot between batches. */
+	curl_multi_setopt(m->multi, CURLMOPT_MAXCONNECTS, (long)m->max);
+	for (int i = 0; i < m->max; i++)
+		if ((m->h[i] = webhook_new()) == NULL)
+			goto fail;
+	return m;
+fail:
+	webhook_multi_free(m);
+	return NULL;
+}
+
+/* Takes w out of the multi handle and back into the pool. */
+static void
+webhook_multi_release(struct webhook_multi *m, struct webhook *w)
+{
+	curl_multi_remove_handle(m->multi, w->curl);
+	curl_easy_setopt(w->curl, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(w->headers);
+	w->headers = NULL;
+	w->job = NULL;
+	m->inflight--;
+}
+
+void
+webhook_multi_free(struct webhook_multi *m)
+{
+	if (m == NULL)
+		return;
+	for (int i = 0; i < m->max; i++) {
+		if (m->h[i] == NULL)
+			continue;
+		if (m->h[i]->job != NULL)
+			webhook_multi_release(m, m->h[i]);
+		webhook_free(m->h[i]);
+	}
+	if (m->multi != NULL)
+		curl_multi_cleanup(m->multi);
+	free(m->h);
+	free(m);
+}
+
+static struct webhook *
+webhook_multi_idle(struct webhook_multi *m)
+{
+	for (int i = 0; i < m->max; i++)
+		if (m->h[i]->job == NULL)
+			return m->h[i];
+	return NULL;
+}
+
+/* Starts job on w; 0, or -1 when libcurl refused it (the job is then over). */
+static int
+webhook_multi_start(struct webhook_multi *m, struct webhook *w, struct webhook_job *job)
+{
+	job->started = 1;
+	webhook_prepare(w, job->wc, job->delivery_id, job->payload, job->len);
+	if (curl_multi_add_handle(m->multi, w->curl) != CURLM_OK) {
+		job->res = webhook_finish(w, CURLE_FAILED_INIT, job->wc, &job->status,
+		    job->err, sizeof(job->err), &job->duration_ms);
+		return -1;
+	}
+	w->job = job;
+	m->inflight++;
+	return 0;
+}
+
+/* Hands every ended transfer to done; -1 when done did. */
+static int
+webhook_multi_reap(struct webhook_multi *m, int (*done)(void *, struct webhook_job *),
+    void *arg)
+{
+	struct webhook_job *job;
+	struct webhook *w;
+	CURLMsg *msg;
+	int left, rc = 0;
+
+	while (rc == 0 && (msg = curl_multi_info_read(m->multi, &left)) != NULL) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&w);
+		job = w->job;
+		job->res = webhook_finish(w, msg->data.result, job->wc, &job->status,
+		    job->err, sizeof(job->err), &job->duration_ms);
+		webhook_multi_release(m, w);
+		rc = done(arg, job);
+	}
+	return rc;
+}
+
+/* Starts jobs from *next while transfer slots are free and stop allows. */
+static int
+webhook_multi_fill(struct webhook_multi *m, struct webhook_job *jobs, size_t n,
+    size_t *next, int (*done)(void *, struct webhook_job *), int (*stop)(void *),
+    void *arg)
+{
+	struct webhook *w;
+
+	while (*next < n && (w = webhook_multi_idle(m)) != NULL) {
+		if (stop != NULL && stop(arg))
+			return 1;
+		if (webhook_multi_start(m, w, &jobs[*next]) == -1 &&
+		    done(arg, &jobs[*next]) == -1)
+			return -1;
+		(*next)++;
+	}
+	return 0;
+}
+
+int
+webhook_multi_run(struct webhook_multi *m, struct webhook_job *jobs, size_t n,
+    int (*done)(void *arg, struct webhook_job *job), int (*stop)(void *arg), void *arg)
+{
+	size_t next = 0;
+	int running, rc = 0, stopped = 0;
+
+	for (size_t i = 0; i < n; i++)
+		jobs[i].started = 0;
+	for (;;) {
+		if (!stopped) {
+			rc = webhook_multi_fill(m, jobs, n, &next, done, stop, arg);
+			stopped = rc == 1;
+			if (rc == -1)
+				break;
+			rc = 0;
+		}
+		if (m->inflight == 0)
+			break;
+		curl_multi_perform(m->multi, &running);
+		if ((rc = webhook_multi_reap(m, done, arg)) == -1)
+			break;
+		if (running > 0)
+			curl_multi_poll(m->multi, NULL, 0, 1000, NULL);
+	}
+	/* After a failed done(): the caller discards the batch. */
+	for (int i = 0; i < m->max && m->inflight > 0; i++)
+		if (m->h[i]->job != NULL)
+			webhook_multi_release(m, m->h[i]);
+	return rc;
 }
