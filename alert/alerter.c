@@ -1,16 +1,22 @@
 /* alerter.c — the alerter thread: delivers due outbox rows to their webhooks
  * and records every attempt (see alert.h).
  *
- * DESIGN: one thread with its own PostgreSQL connection and curl handle. A
- * round claims up to alert.batch due rows (a transaction holding their row
- * locks, so other alerters skip them), POSTs each, records DONE, RETRY with
- * exponential backoff, or DEAD in the same transaction, and commits. A crash
+ * DESIGN: one thread with its own PostgreSQL connection and a libcurl multi
+ * handle with a pool of alert.batch easy handles, kept for the thread's life
+ * so connections to each webhook stay open between rounds. A round claims up
+ * to alert.batch due rows (a transaction holding their row locks, so other
+ * alerters skip them), POSTs them all at once, records each attempt as its
+ * POST ends (DONE, RETRY with exponential backoff, or DEAD) in the same
+ * transaction, and commits. A round thus lasts about as long as its slowest
+ * POST (at most that webhook's timeout_ms), not the sum of them: a dead
+ * webhook costs the others one timeout per round, not one per row. A crash
  * mid-round rolls back: the rows are pending again and get delivered again
  * (at least once; X-Kaudit-Delivery lets a receiver spot a repeat). Stopping
- * ends the round after the delivery in hand and commits what was recorded;
- * the rest stay pending. Between rounds with nothing due, and after database
- * errors, the thread waits on a condition variable so that alerter_stop()
- * wakes it at once. */
+ * starts no further POST, lets those in flight end and commits what was
+ * recorded; rows never sent stay pending. Between rounds with nothing due,
+ * and after database errors, the thread waits on a condition variable so
+ * that alerter_stop() wakes it at once. Only this thread touches the
+ * database connection. */
 #include "alert/alert.h"
 #include "alert/webhook.h"
 
@@ -32,7 +38,7 @@
 struct alerter {
 	const struct config	*c;
 	struct db		*db;
-	struct webhook		*wh;
+	struct webhook_multi	*wm;
 	pthread_t		 thread;
 	pthread_mutex_t		 lock;
 	pthread_cond_t		 wake;
@@ -94,24 +100,23 @@ alerter_webhook(const struct config *c, const char *name)
 	return NULL;
 }
 
-/* Delivers one claimed row and records the attempt; -1 on database error. */
-static int
-alerter_deliver(struct alerter *a, const struct outbox_item *it)
-{
-	const struct webhook_conf *wc = alerter_webhook(a->c, it->webhook);
-	enum outbox_result out = OUTBOX_DONE;
-	enum webhook_result res;
-	char why[512], err[512];
-	long ms = 0, retry_ms = 0;
-	int status = 0;
+/* The jobs of one round and the rows they deliver. */
+struct alerter_round {
+	struct alerter			 *a;
+	struct webhook_job		 *jobs;
+	const struct outbox_item	**rows;		/* rows[k] is sent by jobs[k] */
+	size_t				  njobs;
+};
 
-	if (wc == NULL) {
-		snprintf(why, sizeof(why), "webhook %s no longer configured", it->webhook);
-		res = WEBHOOK_DROP;
-	} else {
-		res = webhook_post(a->wh, wc, it->id, it->payload, strlen(it->payload),
-		    &status, why, sizeof(why), &ms);
-	}
+/* Records the attempt on a claimed row; -1 on database error. */
+static int
+alerter_record(struct alerter *a, const struct outbox_item *it, enum webhook_result res,
+    int status, const char *why, long ms)
+{
+	enum outbox_result out = OUTBOX_DONE;
+	long retry_ms = 0;
+	char err[512];
+
 	if (res == WEBHOOK_DROP ||
 	    (res == WEBHOOK_RETRY && it->attempts + 1 >= a->c->alert_max_attempts)) {
 		out = OUTBOX_DEAD;
@@ -131,13 +136,61 @@ alerter_deliver(struct alerter *a, const struct outbox_item *it)
 	return 0;
 }
 
+static int
+alerter_job_done(void *arg, struct webhook_job *job)
+{
+	struct alerter_round *r = arg;
+
+	return alerter_record(r->a, r->rows[job - r->jobs], job->res, job->status,
+	    job->err, job->duration_ms);
+}
+
+static int
+alerter_job_stop(void *arg)
+{
+	struct alerter_round *r = arg;
+
+	return alerter_stopping(r->a);
+}
+
+/* Sends the claimed rows concurrently and records each attempt; rows for a
+ * webhook no longer configured are dead at once. -1 on database error. */
+static int
+alerter_deliver(struct alerter *a, const struct outbox_item *items, size_t n)
+{
+	struct alerter_round r = { a, NULL, NULL, 0 };
+	const struct webhook_conf *wc;
+	char why[512];
+	int rc = 0;
+
+	r.jobs = xcalloc(n ? n : 1, sizeof(*r.jobs));
+	r.rows = xcalloc(n ? n : 1, sizeof(*r.rows));
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if ((wc = alerter_webhook(a->c, items[i].webhook)) == NULL) {
+			snprintf(why, sizeof(why), "webhook %s no longer configured",
+			    items[i].webhook);
+			rc = alerter_record(a, &items[i], WEBHOOK_DROP, 0, why, 0);
+			continue;
+		}
+		r.jobs[r.njobs] = (struct webhook_job){ .wc = wc, .delivery_id = items[i].id,
+		    .payload = items[i].payload, .len = strlen(items[i].payload) };
+		r.rows[r.njobs++] = &items[i];
+	}
+	if (rc == 0)
+		rc = webhook_multi_run(a->wm, r.jobs, r.njobs, alerter_job_done,
+		    alerter_job_stop, &r);
+	free(r.jobs);
+	free(r.rows);
+	return rc;
+}
+
 /* One claim, its deliveries and the commit. Returns the rows claimed, or -1
  * on a database error. */
 static int
 alerter_round(struct alerter *a)
 {
 	struct outbox_item *items = NULL;
-	size_t n = 0, i;
+	size_t n = 0;
 	char err[512];
 	int rc = 0;
 
@@ -150,8 +203,8 @@ alerter_round(struct alerter *a)
 		return -1;
 	}
 	atomic_store(&a->idle, n == 0);
-	for (i = 0; i < n && rc == 0 && !alerter_stopping(a); i++)
-		rc = alerter_deliver(a, &items[i]);
+	if (n > 0 && !alerter_stopping(a))
+		rc = alerter_deliver(a, items, n);
 	db_outbox_items_free(items, n);
 	if (rc == -1) {
 		db_outbox_end(a->db, 0, err, sizeof(err));
@@ -198,8 +251,8 @@ alerter_start(const struct config *c, char *err, size_t errlen)
 	a->seed = (unsigned int)time(NULL) ^ (unsigned int)(uintptr_t)a;
 	if ((a->db = db_connect(c->pg_url, err, errlen)) == NULL)
 		goto fail;
-	if ((a->wh = webhook_new()) == NULL) {
-		snprintf(err, errlen, "cannot create a libcurl handle");
+	if ((a->wm = webhook_multi_new(c->alert_batch)) == NULL) {
+		snprintf(err, errlen, "cannot create the libcurl handles");
 		goto fail;
 	}
 	pthread_mutex_init(&a->lock, NULL);
@@ -215,7 +268,7 @@ alerter_start(const struct config *c, char *err, size_t errlen)
 	}
 	return a;
 fail:
-	webhook_free(a->wh);
+	webhook_multi_free(a->wm);
 	db_close(a->db);
 	free(a);
 	return NULL;
@@ -233,7 +286,7 @@ alerter_stop(struct alerter *a)
 	pthread_join(a->thread, NULL);
 	pthread_cond_destroy(&a->wake);
 	pthread_mutex_destroy(&a->lock);
-	webhook_free(a->wh);
+	webhook_multi_free(a->wm);
 	db_close(a->db);
 	free(a);
 }

@@ -1,8 +1,9 @@
 /* test_alert.c — routing, webhook POSTs and the alerter thread against a
  * real PostgreSQL and the real webhook receiver (tests/services/receiver.py):
  * delivery with its headers, retry with backoff, dead after max_attempts,
- * DROP on a 4xx, a webhook removed from the config, and a stop that leaves
- * undelivered rows pending. Needs KAUDIT_PG_URL, KAUDIT_RECEIVER_URL and
+ * DROP on a 4xx, a webhook removed from the config, a stop that leaves
+ * unsent rows pending, and a claim's rows sent concurrently (a slow or dead
+ * webhook does not hold up the others). Needs KAUDIT_PG_URL, KAUDIT_RECEIVER_URL and
  * KAUDIT_RECEIVER_LOG. */
 #include <stdarg.h>
 #include <stdio.h>
@@ -279,6 +280,36 @@ add(const char *rule, const char *const *hooks, size_t nhooks)
 	    " f.id = o.finding_id WHERE f.rule = '%s' AND o.webhook = '%s'", rule, hooks[0]);
 }
 
+/* Stores n findings named prefix-0..prefix-(n-1), routed to hooks, in one
+ * write. */
+static void
+add_many(const char *prefix, const char *const *hooks, size_t nhooks, int n)
+{
+	struct db_finding *df = calloc((size_t)n, sizeof(*df));
+	char rule[64];
+	size_t ins = 0;
+
+	for (int i = 0; i < n; i++) {
+		snprintf(rule, sizeof(rule), "%s-%d", prefix, i);
+		df[i] = (struct db_finding){ finding(rule, "high", "exec"),
+		    "{\"kind\":\"Event\"}", 16, hooks, nhooks };
+	}
+	T_INTEQ(db_write_batch(db, df, (size_t)n, NULL, 0, &ins, err, sizeof(err)), 0);
+	T_INTEQ(ins, n);
+	for (int i = 0; i < n; i++)
+		json_decref(df[i].finding);
+	free(df);
+}
+
+/* Rows of findings named prefix-* for webhook hook in state; SQL. */
+static void
+count_sql(char *sql, size_t len, const char *prefix, const char *hook, const char *state)
+{
+	snprintf(sql, len, "SELECT count(*) FROM kaudit.outbox o JOIN kaudit.findings f"
+	    " ON f.id = o.finding_id WHERE f.rule LIKE '%s-%%' AND o.webhook = '%s'"
+	    " AND o.state = '%s'", prefix, hook, state);
+}
+
 static char *
 state_of(long long id)
 {
@@ -413,24 +444,27 @@ test_alerter_drop(void)
 	free(s);
 }
 
-/* Stopping mid-batch finishes the delivery in hand and leaves the rest
- * pending with no attempt counted. */
+/* Stopping mid-round lets the POSTs in flight end and record, starts no
+ * more, and leaves the rest pending with no attempt counted. A batch of 2
+ * makes 4 rows take two rounds. */
 static void
 test_alerter_stop(void)
 {
 	static const char *const hooks[] = { "slow" };
+	struct config c2 = conf;
 	struct alerter *a;
 	long long first = 0;
 	long t0, took;
 	char rule[32];
 
+	c2.alert_batch = 2;
 	for (int i = 0; i < 4; i++) {
 		snprintf(rule, sizeof(rule), "stop-%d", i);
 		long long id = add(rule, hooks, 1);
 		if (i == 0)
 			first = id;
 	}
-	a = alerter_start(&conf, err, sizeof(err));
+	a = alerter_start(&c2, err, sizeof(err));
 	/* Wait until the first slow request reached the receiver. */
 	for (long end = now_ms() + 5000; now_ms() < end; sleep_ms(20)) {
 		json_t *rec = received(first);
@@ -442,18 +476,103 @@ test_alerter_stop(void)
 	t0 = now_ms();
 	alerter_stop(a);
 	took = now_ms() - t0;
-	printf("  alerter_stop took %ld ms with a 1000 ms delivery in hand\n", took);
+	printf("  alerter_stop took %ld ms with two 1000 ms deliveries in flight\n", took);
 	T_ASSERT(took < 2500);
 	T_INTEQ(pgtest_longf("SELECT count(*) FROM kaudit.outbox o JOIN kaudit.findings f ON"
-	    " f.id = o.finding_id WHERE f.rule LIKE 'stop-%%' AND o.state = 'done'"), 1);
+	    " f.id = o.finding_id WHERE f.rule LIKE 'stop-%%' AND o.state = 'done'"), 2);
 	T_INTEQ(pgtest_longf("SELECT count(*) FROM kaudit.outbox o JOIN kaudit.findings f ON"
 	    " f.id = o.finding_id WHERE f.rule LIKE 'stop-%%' AND o.state = 'pending'"
-	    " AND o.attempts = 0"), 3);
+	    " AND o.attempts = 0"), 2);
 	/* The next alerter delivers them. */
-	a = alerter_start(&conf, err, sizeof(err));
+	a = alerter_start(&c2, err, sizeof(err));
 	T_INTEQ(wait_long(4, 10000, "SELECT count(*) FROM kaudit.outbox o JOIN kaudit.findings f"
 	    " ON f.id = o.finding_id WHERE f.rule LIKE 'stop-%' AND o.state = 'done'"), 4);
 	alerter_stop(a);
+}
+
+/* 20 rows to a webhook that takes 1 s each: one round sends them all at
+ * once, so they are done in about 1 s, not 20. */
+static void
+test_alerter_concurrent(void)
+{
+	static const char *const hooks[] = { "slow" };
+	struct alerter *a;
+	char sql[512];
+	long t0, took;
+
+	add_many("conc", hooks, 1, 20);
+	count_sql(sql, sizeof(sql), "conc", "slow", "done");
+	t0 = now_ms();
+	a = alerter_start(&conf, err, sizeof(err));
+	T_ASSERT(a != NULL);
+	if (a == NULL)
+		return;
+	T_INTEQ(wait_long(20, 20000, sql), 20);
+	took = now_ms() - t0;
+	alerter_stop(a);
+	printf("  20 deliveries of 1000 ms each took %ld ms\n", took);
+	T_ASSERT(took >= 1000 && took < 6000);
+	T_INTEQ(pgtest_longf("SELECT count(*) FROM kaudit.delivery_attempts d JOIN"
+	    " kaudit.outbox o ON o.id = d.outbox_id JOIN kaudit.findings f ON"
+	    " f.id = o.finding_id WHERE f.rule LIKE 'conc-%%' AND d.http_status = 200"
+	    " AND d.duration_ms >= 1000"), 20);
+}
+
+/* A webhook that times out (3 s answers, 500 ms timeout) does not hold up
+ * another webhook's rows in the same round: in order one after another, the
+ * 6 timeouts would take 3 s before the last "ok" row. */
+static void
+test_alerter_dead_webhook(void)
+{
+	static const char *const hooks[] = { "ok", "deadslow" };
+	struct alerter *a;
+	char sql[512];
+	long t0, took;
+	char *s;
+
+	add_many("iso", hooks, 2, 6);
+	count_sql(sql, sizeof(sql), "iso", "ok", "done");
+	t0 = now_ms();
+	a = alerter_start(&conf, err, sizeof(err));
+	T_ASSERT(a != NULL);
+	if (a == NULL)
+		return;
+	T_INTEQ(wait_long(6, 10000, sql), 6);
+	took = now_ms() - t0;
+	printf("  6 deliveries next to 6 timing out took %ld ms\n", took);
+	T_ASSERT(took < 1200);
+	count_sql(sql, sizeof(sql), "iso", "deadslow", "dead");
+	T_INTEQ(wait_long(6, 10000, sql), 6);
+	alerter_stop(a);
+	s = pgtest_strf("SELECT min(last_error) FROM kaudit.outbox WHERE webhook = 'deadslow'");
+	T_ASSERT(strncmp(s, "timeout after 500 ms", 20) == 0);
+	free(s);
+	T_INTEQ(pgtest_longf("SELECT count(*) FROM kaudit.delivery_attempts d JOIN"
+	    " kaudit.outbox o ON o.id = d.outbox_id WHERE o.webhook = 'deadslow'"
+	    " AND d.http_status IS NULL"), 18);
+}
+
+/* Delivery rate to a webhook that answers at once (a printed figure). */
+static void
+test_alerter_rate(void)
+{
+	static const char *const hooks[] = { "ok" };
+	struct alerter *a;
+	char sql[512];
+	long t0, took;
+
+	add_many("rate", hooks, 1, 500);
+	count_sql(sql, sizeof(sql), "rate", "ok", "done");
+	t0 = now_ms();
+	a = alerter_start(&conf, err, sizeof(err));
+	T_ASSERT(a != NULL);
+	if (a == NULL)
+		return;
+	T_INTEQ(wait_long(500, 30000, sql), 500);
+	took = now_ms() - t0;
+	alerter_stop(a);
+	printf("  500 deliveries in %ld ms: %.0f deliveries/s\n", took,
+	    500.0 * 1000.0 / (double)(took > 0 ? took : 1));
 }
 
 /* An idle alerter stops at once. */
@@ -489,8 +608,9 @@ setup_alerter(void)
 	    "    - { name: ok, url: \"%s/hook/%s\", headers: { X-Token: secret } }\n"
 	    "    - { name: flaky, url: \"%s/flaky/2/%s\" }\n"
 	    "    - { name: fail, url: \"%s/fail/%s\" }\n"
-	    "    - { name: slow, url: \"%s/slow/1000/%s\", timeout_ms: 5000 }\n",
-	    url, recv_url, tag, recv_url, tag, recv_url, tag, recv_url, tag);
+	    "    - { name: slow, url: \"%s/slow/1000/%s\", timeout_ms: 5000 }\n"
+	    "    - { name: deadslow, url: \"%s/slow/3000/%s\", timeout_ms: 500 }\n",
+	    url, recv_url, tag, recv_url, tag, recv_url, tag, recv_url, tag, recv_url, tag);
 	/* The receiver refuses header lines over 64 KiB with a 431. */
 	buf_printf(&yaml, "    - { name: reject, url: \"%s/hook/%s\", headers: { X-Big: ",
 	    recv_url, tag);
@@ -530,6 +650,9 @@ main(void)
 	T_RUN(test_alerter_dead);
 	T_RUN(test_alerter_drop);
 	T_RUN(test_alerter_stop);
+	T_RUN(test_alerter_concurrent);
+	T_RUN(test_alerter_dead_webhook);
+	T_RUN(test_alerter_rate);
 	T_RUN(test_alerter_stop_idle);
 	db_close(db);
 	config_free(&conf);
