@@ -138,13 +138,19 @@ class Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = handle_any
 
 
+class Server(ThreadingHTTPServer):
+    # socketserver's default listen backlog is 5: a client opening a few
+    # dozen connections at once loses SYNs and waits out a 1 s retransmit.
+    request_queue_size = 128
+
+
 def main():
     ap = argparse.ArgumentParser(description="record webhook deliveries")
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--log", required=True)
     args = ap.parse_args()
 
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server = Server(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     server.recorder = Recorder(args.log)
     print(server.server_address[1], flush=True)
