@@ -2,9 +2,10 @@
  *
  * The only code that includes curl/curl.h lives in alert/. The alerter thread
  * claims due outbox rows (FOR UPDATE SKIP LOCKED, so several kaudit processes
- * can share one outbox), POSTs each to its webhook, records the attempt and
- * either marks it done, schedules a retry with exponential backoff, or marks
- * it dead after alert.max_attempts. */
+ * can share one outbox), POSTs the claimed rows concurrently (one slow or
+ * dead webhook costs a claim one timeout, not one per row), records each
+ * attempt and either marks it done, schedules a retry with exponential
+ * backoff, or marks it dead after alert.max_attempts. */
 #ifndef KAUDIT_ALERT_H
 #define KAUDIT_ALERT_H
 
@@ -23,8 +24,9 @@ struct alerter;
 
 /* Starts the alerter thread. Returns NULL with err on failure. */
 struct alerter *alerter_start(const struct config *c, char *err, size_t errlen);
-/* Asks the thread to stop after the delivery in hand; joins it. Rows not
- * delivered stay pending in the outbox for the next start. */
+/* Asks the thread to stop: deliveries in flight finish and are recorded, no
+ * new one starts; joins it. Rows not delivered stay pending in the outbox
+ * for the next start. */
 void	alerter_stop(struct alerter *a);
 
 /* 1 when the alerter's last look at the outbox found nothing due (used by
