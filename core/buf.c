@@ -93,28 +93,38 @@ buf_printf(struct buf *b, const char *fmt, ...)
 }
 
 void
-buf_json_str(struct buf *b, const char *s, size_t n)
+buf_json_esc(struct buf *b, unsigned char c)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t i;
+	char u[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+
+	switch (c) {
+	case '"':  buf_append(b, "\\\"", 2); break;
+	case '\\': buf_append(b, "\\\\", 2); break;
+	case '\n': buf_append(b, "\\n", 2); break;
+	case '\r': buf_append(b, "\\r", 2); break;
+	case '\t': buf_append(b, "\\t", 2); break;
+	default:   buf_append(b, u, 6); break;
+	}
+}
+
+void
+buf_json_str(struct buf *b, const char *s, size_t n)
+{
+	size_t i = 0, run;
 
 	buf_putc(b, '"');
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		switch (c) {
-		case '"':  buf_append(b, "\\\"", 2); break;
-		case '\\': buf_append(b, "\\\\", 2); break;
-		case '\n': buf_append(b, "\\n", 2); break;
-		case '\r': buf_append(b, "\\r", 2); break;
-		case '\t': buf_append(b, "\\t", 2); break;
-		default:
-			if (c < 0x20) {
-				char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
-				buf_append(b, esc, 6);
-			} else {
-				buf_putc(b, (char)c);
-			}
+	while (i < n) {
+		for (run = i; run < n; run++) {
+			unsigned char c = (unsigned char)s[run];
+			if (c < 0x20 || c == '"' || c == '\\')
+				break;
 		}
+		buf_append(b, s + i, run - i);
+		if (run == n)
+			break;
+		buf_json_esc(b, (unsigned char)s[run]);
+		i = run + 1;
 	}
 	buf_putc(b, '"');
 }

@@ -18,6 +18,8 @@ void	 buf_puts(struct buf *b, const char *s);
 void	 buf_putc(struct buf *b, char c);
 void	 buf_printf(struct buf *b, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
+/* Appends the JSON escape of c: one of " \\ or a control character. */
+void	 buf_json_esc(struct buf *b, unsigned char c);
 /* Appends s as a JSON string literal, quotes included. */
 void	 buf_json_str(struct buf *b, const char *s, size_t n);
 /* Returns data, or "" when nothing was appended. */

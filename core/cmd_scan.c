@@ -228,22 +228,6 @@ scan_flush(struct scan *sc)
 	buf_reset(&sc->out);
 }
 
-static void
-write_esc(struct buf *b, unsigned char c)
-{
-	static const char hex[] = "0123456789abcdef";
-	char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
-
-	switch (c) {
-	case '"': buf_append(b, "\\\"", 2); break;
-	case '\\': buf_append(b, "\\\\", 2); break;
-	case '\n': buf_append(b, "\\n", 2); break;
-	case '\r': buf_append(b, "\\r", 2); break;
-	case '\t': buf_append(b, "\\t", 2); break;
-	default: buf_append(b, e, 6); break;
-	}
-}
-
 /* buf_putc() without the call when there is room (hot in write_json()). */
 static inline void
 put1(struct buf *b, char c)
@@ -272,7 +256,7 @@ write_str(struct buf *b, const char *s, size_t n)
 		buf_append(b, s + i, run - i);
 		if (run == n)
 			break;
-		write_esc(b, (unsigned char)s[run]);
+		buf_json_esc(b, (unsigned char)s[run]);
 		i = run + 1;
 	}
 	put1(b, '"');
