@@ -42,24 +42,28 @@ $fx/openshift-cluster-logging-operator/hack/logsamples/raw_audit_kubernetes.json
 $fx/openshift-cluster-logging-operator/hack/logsamples/raw_audit_openshift.json
 $fx/openshift-cluster-logging-operator/hack/logsamples/raw_audit_oauth-apiserver.json
 $fx/kubernetes-test-infra-logviewer/parsing_test_events.jsonl"
+# scanned NAME OUT MIN FILE...: scans FILEs into OUT, checks at least MIN
+# events were read and sets n to their count; 1 (after a FAIL line) if not.
+scanned() {
+	local name=$1 out=$2 min=$3
+	shift 3
+	"$K" scan --stats "$@" >"$out" 2>"$out.err"
+	n=$(sed -n 's/.*events \([0-9]*\) .*/\1/p' "$out.err" | tail -n 1)
+	if [ -z "$n" ] || [ "$n" -lt "$min" ]; then
+		echo "FAIL noise:$name:scanned: expected at least $min events, scan said: $(tail -n 1 "$out.err")"
+		return 1
+	fi
+	echo "PASS noise:$name:scanned"
+}
+
 # shellcheck disable=SC2086
-"$K" scan --stats $real >"$tmp/real" 2>"$tmp/real.err"
-n=$(sed -n 's/.*events \([0-9]*\) .*/\1/p' "$tmp/real.err" | tail -n 1)
-if [ -z "$n" ] || [ "$n" -lt 100 ]; then
-	echo "FAIL noise:openshift:scanned: expected at least 100 events, scan said: $(tail -n 1 "$tmp/real.err")"
-else
-	echo "PASS noise:openshift:scanned"
+if scanned openshift "$tmp/real" 100 $real; then
 	figures "OpenShift and test-infra" "$tmp/real" "$n"
 	check_cp_quiet openshift "$tmp/real"
 fi
 
 python3 tests/noise/csv2audit.py "$fx/hkerma-kubernetes-event-dataset/audit-logs.csv" >"$tmp/hk.jsonl"
-"$K" scan --stats "$tmp/hk.jsonl" >"$tmp/hk" 2>"$tmp/hk.err"
-n=$(sed -n 's/.*events \([0-9]*\) .*/\1/p' "$tmp/hk.err" | tail -n 1)
-if [ -z "$n" ] || [ "$n" -lt 16000 ]; then
-	echo "FAIL noise:kubeadm:scanned: expected 16563 events, scan said: $(tail -n 1 "$tmp/hk.err")"
-else
-	echo "PASS noise:kubeadm:scanned"
+if scanned kubeadm "$tmp/hk" 16000 "$tmp/hk.jsonl"; then
 	figures "kubeadm cluster (Helm installs)" "$tmp/hk" "$n"
 	check_cp_quiet kubeadm "$tmp/hk"
 	# The person installing charts writes RBAC, webhooks and DaemonSets:
