@@ -6,6 +6,7 @@
 #   make bench                scan throughput against jq on the shared corpus
 #   make bench-pipeline       daemon throughput, Kafka -> rules -> PostgreSQL
 #   make fuzz                 short libFuzzer runs of every parser of outside input (clang)
+#   make layers               fail when a lower folder includes a higher one
 #   V=1                       show full command lines
 
 CC       ?= cc
@@ -33,16 +34,16 @@ else
 Q := @
 endif
 
-LIB_SRC  := $(wildcard core/*.c analyze/*.c ingest/*.c schema/*.c alert/*.c)
-LIB_SRC  := $(filter-out core/main.c,$(LIB_SRC))
+LIB_SRC  := $(wildcard base/*.c analyze/*.c ingest/*.c schema/*.c alert/*.c app/*.c)
+LIB_SRC  := $(filter-out app/main.c,$(LIB_SRC))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
-MAIN_OBJ := $(BUILD)/core/main.o
+MAIN_OBJ := $(BUILD)/app/main.o
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all check check-run unit demo bench bench-pipeline fuzz clean
+.PHONY: all check check-run unit demo bench bench-pipeline fuzz clean layers
 
 # Each build links its own binary; bin/kaudit is the release one, so an
 # instrumented build never replaces what users run.
@@ -68,15 +69,15 @@ $(BUILD)/libkaudit.a: $(LIB_OBJ)
 RULE_FILES      := $(sort $(wildcard config/rules/*.yaml))
 MIGRATION_FILES := $(sort $(wildcard schema/migrations/*.sql))
 
-$(BUILD)/gen/rules.inc: $(RULE_FILES) core/embed.sh
+$(BUILD)/gen/rules.inc: $(RULE_FILES) tools/embed.sh
 	@mkdir -p $(dir $@)
-	$(Q)sh core/embed.sh embedded_rules $(RULE_FILES) > $@.tmp && mv $@.tmp $@
+	$(Q)sh tools/embed.sh embedded_rules $(RULE_FILES) > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/gen/migrations.inc: $(MIGRATION_FILES) core/embed.sh
+$(BUILD)/gen/migrations.inc: $(MIGRATION_FILES) tools/embed.sh
 	@mkdir -p $(dir $@)
-	$(Q)sh core/embed.sh embedded_migrations $(MIGRATION_FILES) > $@.tmp && mv $@.tmp $@
+	$(Q)sh tools/embed.sh embedded_migrations $(MIGRATION_FILES) > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/core/rulefiles.o: $(BUILD)/gen/rules.inc
+$(BUILD)/app/rulefiles.o: $(BUILD)/gen/rules.inc
 $(BUILD)/schema/migrate.o: $(BUILD)/gen/migrations.inc
 
 $(BUILD)/%.o: %.c
@@ -103,6 +104,10 @@ check-run: $(BUILD)/kaudit $(UNIT_BIN) $(FUZZ_BIN)
 
 demo:
 	$(Q)tests/services/demo.sh
+
+# A lower folder never includes a higher one (tools/layers.sh has the order).
+layers:
+	$(Q)tools/layers.sh
 
 bench: bin/kaudit
 	$(Q)tests/bench.sh

@@ -13,17 +13,43 @@
 
 #include <jansson.h>
 
-#include "core/config.h"
+#include "analyze/rules.h"
+#include "base/strlist.h"
 
-/* Which configured webhooks receive a finding (by min_severity, categories
- * and rules filters; a webhook with no filter receives every finding).
- * Fills names (capacity c->nwebhooks) and returns the count. Pure. */
-size_t	alert_route(const struct config *c, json_t *finding, const char **names);
+/* One destination (alert.webhooks[] in the configuration). */
+struct webhook_conf {
+	char		*name;
+	char		*url;
+	enum severity	 min_severity;	/* default info: every finding */
+	struct strlist	 categories;	/* empty: every category */
+	struct strlist	 rules;		/* empty: every rule id */
+	struct kvlist	 headers;	/* extra HTTP headers */
+	int		 timeout_ms;	/* default 5000 */
+};
+
+/* What the alerter and the router need to know; the process fills it from
+ * its configuration and keeps it alive while the alerter runs. */
+struct alert_opts {
+	struct webhook_conf *webhooks;
+	size_t		 nwebhooks;
+	int		 max_attempts;	/* then dead; default 8 */
+	int		 backoff_ms;	/* first retry delay, doubles; default 1000 */
+	int		 max_backoff_ms;	/* default 300000 */
+	int		 poll_ms;	/* idle poll interval; default 500 */
+	int		 batch;		/* rows claimed at once; default 32 */
+};
+
+/* Which webhooks receive a finding (by min_severity, categories and rules
+ * filters; a webhook with no filter receives every finding). Fills names
+ * (capacity o->nwebhooks) and returns the count. Pure. */
+size_t	alert_route(const struct alert_opts *o, json_t *finding, const char **names);
 
 struct alerter;
 
-/* Starts the alerter thread. Returns NULL with err on failure. */
-struct alerter *alerter_start(const struct config *c, char *err, size_t errlen);
+/* Starts the alerter thread with its own connection to pg_url. o must stay
+ * valid until alerter_stop(). Returns NULL with err on failure. */
+struct alerter *alerter_start(const char *pg_url, const struct alert_opts *o,
+	    char *err, size_t errlen);
 /* Asks the thread to stop: deliveries in flight finish and are recorded, no
  * new one starts; joins it. Rows not delivered stay pending in the outbox
  * for the next start. */

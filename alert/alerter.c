@@ -28,15 +28,15 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/log.h"
-#include "core/xmalloc.h"
+#include "base/log.h"
+#include "base/xmalloc.h"
 #include "schema/db.h"
 
 /* Longest wait between attempts to reach PostgreSQL again. */
 #define ALERTER_DB_BACKOFF_MAX_MS	30000
 
 struct alerter {
-	const struct config	*c;
+	const struct alert_opts	*o;
 	struct db		*db;
 	struct webhook_multi	*wm;
 	pthread_t		 thread;
@@ -82,7 +82,7 @@ alerter_sleep(struct alerter *a, long ms)
 static long
 alerter_backoff(struct alerter *a, int attempts)
 {
-	long d = a->c->alert_backoff_ms, max = a->c->alert_max_backoff_ms;
+	long d = a->o->backoff_ms, max = a->o->max_backoff_ms;
 
 	for (int i = 0; i < attempts && d < max; i++)
 		d *= 2;
@@ -92,11 +92,11 @@ alerter_backoff(struct alerter *a, int attempts)
 }
 
 static const struct webhook_conf *
-alerter_webhook(const struct config *c, const char *name)
+alerter_webhook(const struct alert_opts *o, const char *name)
 {
-	for (size_t i = 0; i < c->nwebhooks; i++)
-		if (strcmp(c->webhooks[i].name, name) == 0)
-			return &c->webhooks[i];
+	for (size_t i = 0; i < o->nwebhooks; i++)
+		if (strcmp(o->webhooks[i].name, name) == 0)
+			return &o->webhooks[i];
 	return NULL;
 }
 
@@ -118,7 +118,7 @@ alerter_record(struct alerter *a, const struct outbox_item *it, enum webhook_res
 	char err[512];
 
 	if (res == WEBHOOK_DROP ||
-	    (res == WEBHOOK_RETRY && it->attempts + 1 >= a->c->alert_max_attempts)) {
+	    (res == WEBHOOK_RETRY && it->attempts + 1 >= a->o->max_attempts)) {
 		out = OUTBOX_DEAD;
 		log_once("alert.dead", "webhook %s: delivery %lld gave up after %d "
 		    "attempt(s): %s", it->webhook, (long long)it->id, it->attempts + 1, why);
@@ -166,7 +166,7 @@ alerter_deliver(struct alerter *a, const struct outbox_item *items, size_t n)
 	r.jobs = xcalloc(n ? n : 1, sizeof(*r.jobs));
 	r.rows = xcalloc(n ? n : 1, sizeof(*r.rows));
 	for (size_t i = 0; i < n && rc == 0; i++) {
-		if ((wc = alerter_webhook(a->c, items[i].webhook)) == NULL) {
+		if ((wc = alerter_webhook(a->o, items[i].webhook)) == NULL) {
 			snprintf(why, sizeof(why), "webhook %s no longer configured",
 			    items[i].webhook);
 			rc = alerter_record(a, &items[i], WEBHOOK_DROP, 0, why, 0);
@@ -198,7 +198,7 @@ alerter_round(struct alerter *a)
 		log_once("alert.db_connect", "alerter: PostgreSQL is unreachable; retrying");
 		return -1;
 	}
-	if (db_outbox_claim(a->db, a->c->alert_batch, &items, &n, err, sizeof(err)) == -1) {
+	if (db_outbox_claim(a->db, a->o->batch, &items, &n, err, sizeof(err)) == -1) {
 		log_once("alert.db_claim", "alerter: %s", err);
 		return -1;
 	}
@@ -228,7 +228,7 @@ alerter_main(void *arg)
 		n = alerter_round(a);
 		if (n == -1) {
 			atomic_store(&a->idle, 0);
-			backoff = backoff ? backoff * 2 : a->c->alert_poll_ms;
+			backoff = backoff ? backoff * 2 : a->o->poll_ms;
 			if (backoff > ALERTER_DB_BACKOFF_MAX_MS)
 				backoff = ALERTER_DB_BACKOFF_MAX_MS;
 			alerter_sleep(a, backoff);
@@ -236,22 +236,22 @@ alerter_main(void *arg)
 		}
 		backoff = 0;
 		if (n == 0)
-			alerter_sleep(a, a->c->alert_poll_ms);
+			alerter_sleep(a, a->o->poll_ms);
 	}
 	return NULL;
 }
 
 struct alerter *
-alerter_start(const struct config *c, char *err, size_t errlen)
+alerter_start(const char *pg_url, const struct alert_opts *o, char *err, size_t errlen)
 {
 	struct alerter *a = xcalloc(1, sizeof(*a));
 	pthread_condattr_t ca;
 
-	a->c = c;
+	a->o = o;
 	a->seed = (unsigned int)time(NULL) ^ (unsigned int)(uintptr_t)a;
-	if ((a->db = db_connect(c->pg_url, err, errlen)) == NULL)
+	if ((a->db = db_connect(pg_url, err, errlen)) == NULL)
 		goto fail;
-	if ((a->wm = webhook_multi_new(c->alert_batch)) == NULL) {
+	if ((a->wm = webhook_multi_new(o->batch)) == NULL) {
 		snprintf(err, errlen, "cannot create the libcurl handles");
 		goto fail;
 	}

@@ -18,7 +18,7 @@ route_listed(const struct strlist *l, const char *s)
 }
 
 size_t
-alert_route(const struct config *c, json_t *finding, const char **names)
+alert_route(const struct alert_opts *o, json_t *finding, const char **names)
 {
 	const char *sev = json_string_value(json_object_get(finding, "severity"));
 	const char *cat = json_string_value(json_object_get(finding, "category"));
@@ -30,8 +30,8 @@ alert_route(const struct config *c, json_t *finding, const char **names)
 	 * that takes all findings. */
 	if (sev == NULL || severity_parse(sev, &s) == -1)
 		s = SEV_INFO;
-	for (size_t i = 0; i < c->nwebhooks; i++) {
-		const struct webhook_conf *wc = &c->webhooks[i];
+	for (size_t i = 0; i < o->nwebhooks; i++) {
+		const struct webhook_conf *wc = &o->webhooks[i];
 
 		if (s < wc->min_severity || !route_listed(&wc->categories, cat) ||
 		    !route_listed(&wc->rules, rule))

@@ -1,7 +1,7 @@
 /* webhook.c — HTTP delivery of findings with libcurl (see webhook.h), and
  * libcurl's process-wide init (alert.h). */
 #include "alert/webhook.h"
-#include "core/clock.h"
+#include "base/clock.h"
 #include "alert/alert.h"
 
 #include <stdio.h>
@@ -10,9 +10,9 @@
 
 #include <curl/curl.h>
 
-#include "core/log.h"
-#include "core/version.h"
-#include "core/xmalloc.h"
+#include "base/log.h"
+#include "base/version.h"
+#include "base/xmalloc.h"
 
 struct webhook {
 	CURL			*curl;

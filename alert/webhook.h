@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/config.h"
+#include "alert/alert.h"
 
 enum webhook_result {
 	WEBHOOK_OK,	/* 2xx: delivered */

@@ -1,7 +1,7 @@
 /* arena.c — bump allocation for a compiled rule set: everything a ruleset
  * owns is freed at once, so compiled trees may share subtrees freely. */
 #include "analyze/rules_impl.h"
-#include "core/xmalloc.h"
+#include "base/xmalloc.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -14,7 +14,7 @@
  * At run time a comparison on a missing field is false, whatever the
  * operator: `not (x = y)` is then true (see docs/rule-language.md). */
 #include "analyze/rules_impl.h"
-#include "core/xmalloc.h"
+#include "base/xmalloc.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -39,6 +39,7 @@ struct lexer {
 
 struct parser {
 	struct cond_ctx	*cc;
+	const char	*what;	/* for messages: "condition", "exception NAME" */
 	struct lexer	 lx;
 	int		 relative;
 	int		 depth;
@@ -95,6 +96,10 @@ perr(struct parser *p, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (p->lx.s == NULL) {	/* built from parts: no text to point into */
+		cond_error(p->cc, "%s: %s", p->what, msg);
+		return;
+	}
 	/* a literal block scalar keeps its lines: point at the right one */
 	pos = p->at ? p->at - 1 : p->lx.tpos;
 	for (size_t i = 0; i < pos && i < p->lx.n; i++) {
@@ -490,6 +495,16 @@ finish_cmp(struct parser *p, struct node *n, struct lit *v, size_t nv, int set)
 
 	if (check_types(p, n->f, n->op, v, nv) < 0)
 		return -1;
+	if (n->op == OP_ICONTAINS) {
+		/* lowered copies: v may be a list's own items, which other
+		 * conditions read as written */
+		struct lit *low = arena_alloc(a, sizeof(*low) * (nv ? nv : 1));
+		for (size_t i = 0; i < nv; i++) {
+			low[i] = v[i];
+			low[i].s = arena_strndup(a, v[i].s, v[i].n);
+		}
+		v = low;
+	}
 	if (n->op == OP_ICONTAINS)
 		for (size_t i = 0; i < nv; i++)
 			for (char *c = (char *)v[i].s; *c; c++)
@@ -840,7 +855,7 @@ parse_or(struct parser *p)
 struct node *
 cond_compile(struct cond_ctx *cc, const char *text, size_t len, int relative)
 {
-	struct parser p = { .cc = cc, .relative = relative };
+	struct parser p = { .what = "condition", .cc = cc, .relative = relative };
 	struct node *n;
 
 	p.lx.s = text;
@@ -863,6 +878,101 @@ cond_compile(struct cond_ctx *cc, const char *text, size_t len, int relative)
 		n = NULL;
 	}
 	return p.failed ? NULL : n;
+}
+
+/* Appends list's items to v (an empty list stands for one "" so that `in`
+ * over it matches nothing rather than failing to parse). */
+static void
+push_list(struct arena *a, const struct rlist *rl, struct lit **v, size_t *nv, size_t *cap)
+{
+	for (size_t i = 0; i < rl->nitem; i++)
+		vec_push(a, v, nv, cap, &rl->item[i]);
+	if (rl->nitem == 0)
+		vec_push(a, v, nv, cap, &(struct lit){ .s = "", .flags = LIT_QUOTED });
+}
+
+static const struct rlist *
+list_named(const struct cond_ctx *cc, const struct lit *l)
+{
+	if (cc->names == NULL || (l->flags & LIT_QUOTED) || l->n == 0 || strlen(l->s) != l->n)
+		return NULL;
+	return cc->names->list(cc->names->arg, l->s);
+}
+
+int
+cond_op_known(const char *name)
+{
+	for (size_t i = 0; i < sizeof(op_names) / sizeof(op_names[0]); i++)
+		if (strcmp(op_names[i], name) == 0)
+			return i != OP_EXISTS;
+	return 0;
+}
+
+struct node *
+cond_cmp(struct cond_ctx *cc, const char *what, const char *field, const char *opname,
+    const struct lit *val, size_t nval, int seq)
+{
+	struct parser p = { .what = what, .cc = cc };
+	struct node *n = node_new(&p, N_CMP);
+	struct lit *v = NULL;
+	const struct rlist *rl;
+	size_t nv = 0, cap = 0;
+	char err[256];
+	int set = seq, op = -1;
+
+	for (size_t i = 0; i < sizeof(op_names) / sizeof(op_names[0]); i++)
+		if (strcmp(op_names[i], opname) == 0)
+			op = (int)i;
+	if (op < 0 || op == OP_EXISTS) {
+		perr(&p, "unknown comparison \"%s\"", opname);
+		return NULL;
+	}
+	n->op = (enum op)op;
+	if ((n->f = field_compile(cc->ar, field, strlen(field), 0, err, sizeof(err))) == NULL) {
+		perr(&p, "%s", err);
+		return NULL;
+	}
+	if (seq) {
+		/* a sequence: its items, a list name among them expanded */
+		for (size_t i = 0; i < nval; i++) {
+			if ((rl = list_named(cc, &val[i])) != NULL)
+				push_list(cc->ar, rl, &v, &nv, &cap);
+			else
+				vec_push(cc->ar, &v, &nv, &cap, &val[i]);
+		}
+	} else if (nval != 1) {
+		perr(&p, "expected one value");
+		return NULL;
+	} else if (n->op == OP_IN) {
+		/* a scalar after in names a list */
+		if (cc->names == NULL ||
+		    (rl = cc->names->list(cc->names->arg, val[0].s)) == NULL) {
+			perr(&p, "unknown list \"%s\"", val[0].s);
+			return NULL;
+		}
+		push_list(cc->ar, rl, &v, &nv, &cap);
+		set = 1;
+	} else if (n->op != OP_REGEX && n->op > OP_IN && (rl = list_named(cc, &val[0])) != NULL) {
+		push_list(cc->ar, rl, &v, &nv, &cap);
+		set = 1;
+	} else {
+		vec_push(cc->ar, &v, &nv, &cap, &val[0]);
+	}
+	if (finish_cmp(&p, n, v, nv, n->op == OP_IN || set) < 0)
+		return NULL;
+	return n;
+}
+
+struct node *
+cond_group(struct arena *a, enum nkind kind, struct node **kid, size_t nkid)
+{
+	struct node *n = arena_alloc(a, sizeof(*n));
+
+	n->kind = kind;
+	n->kid = arena_alloc(a, sizeof(*kid) * (nkid ? nkid : 1));
+	memcpy(n->kid, kid, sizeof(*kid) * nkid);
+	n->nkid = nkid;
+	return n;
 }
 
 int

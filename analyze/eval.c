@@ -15,7 +15,8 @@
  * costs a hash and a compare instead of the bucket merge and the
  * constraint checks. */
 #include "analyze/rules_impl.h"
-#include "core/xmalloc.h"
+#include "base/hash.h"
+#include "base/xmalloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -289,7 +290,7 @@ cand_lookup(const struct ruleset *rs, struct eval_scratch *s, const struct evkey
 {
 	char key[IK_COUNT * (2 + CAND_KEY_MAX)];
 	size_t len = cand_key(k, key);
-	uint64_t h = 1469598103934665603ull;
+	uint64_t h;
 	struct cand_list *e;
 
 	if (len == 0) {
@@ -298,8 +299,7 @@ cand_lookup(const struct ruleset *rs, struct eval_scratch *s, const struct evkey
 		*n = s->ncand;
 		return s->cand;
 	}
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)key[i]) * 1099511628211ull;
+	h = fnv1a64(FNV1A64_INIT, key, len);
 	if (s->cache == NULL)
 		s->cache = xcalloc(CAND_SLOTS, sizeof(*s->cache));
 	e = &s->cache[(h ^ h >> 32) & (CAND_SLOTS - 1)];

@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 
-#include "analyze/jtok.h"
+#include "base/jtok.h"
 
 enum event_field {
 	EF_AUDIT_ID,		/* auditID */

@@ -7,7 +7,9 @@
  * event is capped and made valid UTF-8, so a hostile event cannot blow up a
  * finding or make it unprintable. */
 #include "analyze/rules_impl.h"
-#include "core/xmalloc.h"
+#include "base/hash.h"
+#include "base/utf8.h"
+#include "base/xmalloc.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -15,36 +17,6 @@
 
 #define MESSAGE_FIELD_MAX	256	/* bytes of one %{field} in a message */
 #define FIELD_STR_MAX		4096	/* bytes of a finding's string field */
-
-/* Length of a valid UTF-8 sequence at s, or 0. */
-static size_t
-utf8_seq(const unsigned char *s, size_t n)
-{
-	size_t len;
-	unsigned cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return len;
-}
 
 /* A JSON string of at most cap bytes (plus "..."), invalid UTF-8 replaced
  * by U+FFFD. New reference. */
@@ -170,15 +142,13 @@ finding_audit_id(struct evctx *c)
 	size_t n, len;
 	const char *s = event_str(c->ev, EF_AUDIT_ID, &c->s->tmp, &n);
 	const char *text;
-	uint64_t h = 1469598103934665603ull;
 	char id[40];
 
 	if (s != NULL && n > 0)
 		return jstring(s, n, FIELD_STR_MAX);
 	text = event_json(c->ev, &len);
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)text[i]) * 1099511628211ull;
-	snprintf(id, sizeof(id), "kaudit-%016llx", (unsigned long long)h);
+	snprintf(id, sizeof(id), "kaudit-%016llx",
+	    (unsigned long long)fnv1a64(FNV1A64_INIT, text, len));
 	return json_string(id);
 }
 

@@ -10,14 +10,34 @@
  * Every problem becomes one `file:line: message` line and compilation goes
  * on, so one run reports them all. */
 #include "analyze/rules_impl.h"
-#include "analyze/yamldoc.h"
-#include "core/xmalloc.h"
+#include "base/yamldoc.h"
+#include "base/xmalloc.h"
 
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+static const char *const severity_names[] = { "info", "low", "medium", "high", "critical" };
+
+const char *
+severity_name(enum severity s)
+{
+	return (unsigned)s < 5 ? severity_names[s] : "info";
+}
+
+int
+severity_parse(const char *s, enum severity *out)
+{
+	for (int i = 0; i < 5; i++) {
+		if (strcmp(s, severity_names[i]) == 0) {
+			*out = (enum severity)i;
+			return 0;
+		}
+	}
+	return -1;
+}
 
 static const char *const categories[] = {
 	"rbac", "exec", "workload", "secrets", "authn", "admission", "evasion",
@@ -113,15 +133,6 @@ cerr(struct compiler *c, const char *file, int line, const char *fmt, ...)
 	}
 	va_end(ap);
 	buf_putc(c->errs, '\n');
-}
-
-static void *
-grow(void *v, size_t n, size_t size)
-{
-	/* capacity doubles at powers of two */
-	if (n == 0 || (n & (n - 1)) == 0)
-		v = xrealloc(v, size * (n ? n * 2 : 1));
-	return v;
 }
 
 static const char *
@@ -274,7 +285,7 @@ doc_list(struct compiler *c, yaml_document_t *d, yaml_node_t *m)
 		return;
 	}
 	if (l == NULL) {
-		c->list = grow(c->list, c->nlist, sizeof(*c->list));
+		c->list = xgrow(c->list, c->nlist, sizeof(*c->list));
 		l = c->list[c->nlist++] = arena_alloc(c->ar, sizeof(*l));
 		l->name = name;
 	}
@@ -327,7 +338,7 @@ doc_macro(struct compiler *c, yaml_document_t *d, yaml_node_t *m)
 		return;
 	}
 	if (mac == NULL) {
-		c->macro = grow(c->macro, c->nmacro, sizeof(*c->macro));
+		c->macro = xgrow(c->macro, c->nmacro, sizeof(*c->macro));
 		mac = c->macro[c->nmacro++] = arena_alloc(c->ar, sizeof(*mac));
 		mac->name = name;
 	}
@@ -336,7 +347,7 @@ doc_macro(struct compiler *c, yaml_document_t *d, yaml_node_t *m)
 		mac->part = NULL;
 		mac->npart = 0;
 	}
-	mac->part = grow(mac->part, mac->npart, sizeof(*mac->part));
+	mac->part = xgrow(mac->part, mac->npart, sizeof(*mac->part));
 	mac->part[mac->npart++] = (struct mpart){ cond, strlen(cond), c->file,
 	    yamldoc_line(yamldoc_get(d, m, "condition")) +
 	    block_scalar(yamldoc_get(d, m, "condition")) };
@@ -489,7 +500,7 @@ rule_exceptions(struct compiler *c, yaml_document_t *d, yaml_node_t *seq, struct
 		    (name = get_str(c, d, m, "name", 1, "exception")) == NULL)
 			continue;
 		if ((e = exc_find(pr, name)) == NULL) {
-			pr->exc = grow(pr->exc, pr->nexc, sizeof(*pr->exc));
+			pr->exc = xgrow(pr->exc, pr->nexc, sizeof(*pr->exc));
 			e = &pr->exc[pr->nexc];
 			if (exc_new(c, d, m, e, name) < 0)
 				continue;
@@ -613,7 +624,7 @@ rule_new(struct compiler *c, yaml_document_t *d, yaml_node_t *m, const char *id)
 	rule_stages(c, d, yamldoc_get(d, m, "stages"), r);
 	r->enabled = get_bool(c, d, m, "enabled", 1);
 	rule_exceptions(c, d, yamldoc_get(d, m, "exceptions"), pr);
-	c->rule = grow(c->rule, c->nrule, sizeof(*c->rule));
+	c->rule = xgrow(c->rule, c->nrule, sizeof(*c->rule));
 	c->rule[c->nrule++] = pr;
 }
 
@@ -814,69 +825,17 @@ names_macro(void *arg, const char *name, int rel, struct cond_ctx *cc, int *foun
 
 /* --- compiling a rule --------------------------------------------------------------- */
 
-static int
-bare_safe(const struct lit *l)
-{
-	if ((l->flags & LIT_QUOTED) || l->n == 0)
-		return 0;
-	for (size_t i = 0; i < l->n; i++)
-		if (!(isalnum((unsigned char)l->s[i]) || strchr("_.-/:@", l->s[i])))
-			return 0;
-	return 1;
-}
-
-static void
-lit_text(struct buf *b, const struct lit *l)
-{
-	if (bare_safe(l)) {
-		buf_append(b, l->s, l->n);
-		return;
-	}
-	buf_putc(b, '"');
-	for (size_t i = 0; i < l->n; i++) {
-		if (l->s[i] == '"' || l->s[i] == '\\')
-			buf_putc(b, '\\');
-		buf_putc(b, l->s[i]);
-	}
-	buf_putc(b, '"');
-}
-
-static void
-evalue_text(struct buf *b, const struct evalue *v, const char *comp)
-{
-	if (v->is_seq) {
-		buf_putc(b, '(');
-		for (size_t i = 0; i < v->nseq; i++) {
-			if (i)
-				buf_puts(b, ", ");
-			lit_text(b, &v->seq[i]);
-		}
-		buf_putc(b, ')');
-	} else if (strcmp(comp, "in") == 0) {
-		buf_append(b, v->l.s, v->l.n);	/* a list name */
-	} else {
-		lit_text(b, &v->l);
-	}
-}
-
-static int
-comp_valid(const char *comp)
-{
-	static const char *const ok[] = { "=", "!=", "<", "<=", ">", ">=", "in",
-	    "contains", "icontains", "startswith", "endswith", "glob", "regex", "cidr", NULL };
-	return key_allowed(comp, ok);
-}
-
-/* An exception becomes the condition text (f1 c1 v1 and f2 c2 v2) or (...). */
+/* An exception becomes the tree (f1 c1 v1 and f2 c2 v2) or (...), built from
+ * its parts: its values never pass through condition text again. */
 static struct node *
 exc_compile(struct compiler *c, const struct pexc *e, struct cond_ctx *base)
 {
-	struct buf b;
 	struct cond_ctx cc = *base;
-	struct node *n;
+	struct node **alt, **all, *n = NULL;
+	char what[160];
 
 	for (size_t i = 0; i < e->nfield; i++) {
-		if (!comp_valid(e->comp[i])) {
+		if (!cond_op_known(e->comp[i])) {
 			cerr(c, e->file, e->line, "exception %s: unknown comparison \"%s\"",
 			    e->name, e->comp[i]);
 			return NULL;
@@ -884,36 +843,28 @@ exc_compile(struct compiler *c, const struct pexc *e, struct cond_ctx *base)
 	}
 	if (e->nval == 0)
 		return NULL;
-	buf_init(&b);
-	for (size_t t = 0; t < e->nval; t++) {
-		buf_puts(&b, t ? " or (" : "(");
-		for (size_t i = 0; i < e->nfield; i++) {
-			if (i)
-				buf_puts(&b, " and ");
-			buf_printf(&b, "%s %s ", e->field[i], e->comp[i]);
-			evalue_text(&b, &e->val[t * e->nfield + i], e->comp[i]);
-		}
-		buf_putc(&b, ')');
-	}
+	snprintf(what, sizeof(what), "exception %s", e->name);
 	cc.file = e->file;
 	cc.line = e->line;
 	cc.nerr = 0;
-	n = cond_compile(&cc, b.data, b.len, 0);
+	alt = xcalloc(e->nval, sizeof(*alt));
+	all = xcalloc(e->nfield, sizeof(*all));
+	for (size_t t = 0; t < e->nval; t++) {
+		for (size_t i = 0; i < e->nfield; i++) {
+			const struct evalue *v = &e->val[t * e->nfield + i];
+			all[i] = cond_cmp(&cc, what, e->field[i], e->comp[i],
+			    v->is_seq ? v->seq : &v->l, v->is_seq ? v->nseq : 1, v->is_seq);
+			if (all[i] == NULL)
+				goto out;
+		}
+		alt[t] = e->nfield == 1 ? all[0] : cond_group(c->ar, N_AND, all, e->nfield);
+	}
+	n = e->nval == 1 ? alt[0] : cond_group(c->ar, N_OR, alt, e->nval);
+out:
 	if (n == NULL)
 		base->nerr++;
-	buf_free(&b);
-	return n;
-}
-
-static struct node *
-node_make(struct arena *a, enum nkind kind, struct node **kid, size_t nkid)
-{
-	struct node *n = arena_alloc(a, sizeof(*n));
-
-	n->kind = kind;
-	n->kid = arena_alloc(a, sizeof(*kid) * nkid);
-	memcpy(n->kid, kid, sizeof(*kid) * nkid);
-	n->nkid = nkid;
+	free(alt);
+	free(all);
 	return n;
 }
 
@@ -985,10 +936,10 @@ rule_compile(struct compiler *c, struct prule *pr, const struct cond_names *name
 	if (rule_template(c, pr) < 0 || cond == NULL)
 		return;
 	if (nexc > 0) {
-		struct node *any = node_make(c->ar, N_OR, exc, nexc);
-		struct node *not = node_make(c->ar, N_NOT, &any, 1);
+		struct node *any = cond_group(c->ar, N_OR, exc, nexc);
+		struct node *not = cond_group(c->ar, N_NOT, &any, 1);
 		struct node *both[2] = { cond, not };
-		cond = node_make(c->ar, N_AND, both, 2);
+		cond = cond_group(c->ar, N_AND, both, 2);
 	}
 	pr->r->cond = cond;
 }
@@ -1008,215 +959,6 @@ macros_check_unused(struct compiler *c)
 			if (cond_compile(&cc, m->part[k].text, m->part[k].len, 0) == NULL)
 				c->nerr++;
 		}
-	}
-}
-
-/* --- the index ---------------------------------------------------------------------- */
-
-static uint64_t
-hash_str(const char *s, size_t n)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-	return h;
-}
-
-static struct bucket *
-rindex_slot(const struct rindex *x, const char *s, size_t n)
-{
-	size_t i;
-
-	if (x->cap == 0)
-		return NULL;
-	for (i = hash_str(s, n) & (x->cap - 1);; i = (i + 1) & (x->cap - 1)) {
-		struct bucket *b = &x->b[i];
-		if (b->key == NULL || (b->len == n && memcmp(b->key, s, n) == 0))
-			return b;
-	}
-}
-
-const struct bucket *
-rindex_find(const struct rindex *x, const char *s, size_t n)
-{
-	struct bucket *b = rindex_slot(x, s, n);
-	return b && b->key ? b : NULL;
-}
-
-static void
-rindex_add(struct ruleset *rs, struct rindex *x, const struct lit *key, uint32_t rule)
-{
-	struct bucket *b = rindex_slot(x, key->s, key->n);
-
-	if (b->key == NULL) {
-		b->key = key->s;
-		b->len = key->n;
-	}
-	if (b->nrule && b->rule[b->nrule - 1] == rule)
-		return;
-	b->rule = grow(b->rule, b->nrule, sizeof(*b->rule));
-	b->rule[b->nrule++] = rule;
-}
-
-/* Collects the conjuncts of the top-level AND chain. */
-static void
-conjuncts(const struct node *n, const struct node **out, size_t *nout, size_t max)
-{
-	if (n->kind == N_AND || n->kind == N_MEMO) {
-		for (size_t i = 0; i < n->nkid; i++)
-			conjuncts(n->kid[i], out, nout, max);
-	} else if (*nout < max) {
-		out[(*nout)++] = n;
-	}
-}
-
-#define PIN_MAX	256	/* values an OR may pin a key to */
-
-/* Appends to v[] the values key ik must have for k to hold, when k pins
- * them: `field = v`, `field in (...)`, an AND with such a conjunct, or an OR
- * each branch of which pins ik. Returns 0 when k does not (or too widely). */
-static int
-pin_values(const struct node *k, enum ikey ik, struct lit *v, size_t *nv)
-{
-	size_t save = *nv;
-
-	switch (k->kind) {
-	case N_CMP:
-		if (k->f->ikey != ik)
-			return 0;
-		if (k->op == OP_EQ && k->lit && !(k->lit->flags & (LIT_NUM | LIT_BOOL | LIT_NULL))) {
-			if (*nv == PIN_MAX)
-				return 0;
-			v[(*nv)++] = *k->lit;
-			return 1;
-		}
-		if (k->op != OP_IN || k->set == NULL || *nv + k->set->nstr > PIN_MAX)
-			return 0;
-		memcpy(v + *nv, k->set->str, k->set->nstr * sizeof(*v));
-		*nv += k->set->nstr;
-		return 1;
-	case N_MEMO:
-		return pin_values(k->kid[0], ik, v, nv);
-	case N_AND:
-		for (size_t i = 0; i < k->nkid; i++) {
-			if (pin_values(k->kid[i], ik, v, nv))
-				return 1;
-			*nv = save;
-		}
-		return 0;
-	case N_OR:
-		for (size_t i = 0; i < k->nkid; i++) {
-			if (!pin_values(k->kid[i], ik, v, nv)) {
-				*nv = save;
-				return 0;
-			}
-		}
-		return k->nkid > 0;
-	default:
-		return 0;
-	}
-}
-
-static int
-pin_cmp(const void *a, const void *b)
-{
-	const struct lit *x = a, *y = b;
-
-	if (x->n != y->n)
-		return x->n < y->n ? -1 : 1;
-	return memcmp(x->s, y->s, x->n);
-}
-
-/* An OR conjunct whose branches pin ik each: the union, sorted for
- * litset_has_str(). Such a rule (exceptions for kyverno or gatekeeper
- * resources, say) then waits in those resources' buckets. */
-static struct litset *
-pin_or(struct arena *a, const struct node *k, enum ikey ik)
-{
-	struct lit v[PIN_MAX];
-	size_t nv = 0;
-	struct litset *s;
-
-	if (!pin_values(k, ik, v, &nv))
-		return NULL;
-	s = arena_alloc(a, sizeof(*s));
-	s->str = arena_alloc(a, (nv ? nv : 1) * sizeof(*s->str));
-	memcpy(s->str, v, nv * sizeof(*s->str));
-	s->nstr = nv;
-	qsort(s->str, nv, sizeof(*s->str), pin_cmp);
-	return s;
-}
-
-/* The literal values verb / resource / subresource must have for the rule
- * to match, read off `field = v` and `field in (...)` conjuncts, or off an
- * OR of them. */
-static void
-rule_constraints(struct arena *a, struct rule *r)
-{
-	const struct node *cj[256];
-	size_t n = 0;
-
-	conjuncts(r->cond, cj, &n, 256);
-	for (size_t i = 0; i < n; i++) {
-		const struct node *k = cj[i];
-		enum ikey ik;
-		if (k->kind == N_OR) {
-			for (ik = IK_VERB; ik < IK_COUNT; ik++)
-				if (r->ik[ik] == NULL)
-					r->ik[ik] = pin_or(a, k, ik);
-			continue;
-		}
-		if (k->kind != N_CMP || (ik = k->f->ikey) == IK_NONE || r->ik[ik])
-			continue;
-		if (k->op == OP_EQ && k->lit && !(k->lit->flags & (LIT_NUM | LIT_BOOL | LIT_NULL))) {
-			struct litset *s = arena_alloc(a, sizeof(*s));
-			s->str = k->lit;
-			s->nstr = 1;
-			r->ik[ik] = s;
-		} else if (k->op == OP_IN && k->set) {
-			r->ik[ik] = k->set;
-		}
-	}
-}
-
-static size_t
-pow2_above(size_t n)
-{
-	size_t cap = 16;
-	while (cap < n * 2)
-		cap *= 2;
-	return cap;
-}
-
-static void
-index_build(struct ruleset *rs)
-{
-	static const enum ikey order[] = { IK_SUBRESOURCE, IK_RESOURCE, IK_VERB };
-	size_t keys[IK_COUNT] = { 0 };
-
-	for (size_t i = 0; i < rs->nrule; i++)
-		for (int k = 0; k < IK_COUNT; k++)
-			if (rs->rule[i]->ik[k])
-				keys[k] += rs->rule[i]->ik[k]->nstr;
-	for (int k = 1; k < IK_COUNT; k++) {
-		rs->idx[k].cap = pow2_above(keys[k]);
-		rs->idx[k].b = xcalloc(rs->idx[k].cap, sizeof(struct bucket));
-	}
-	for (size_t i = 0; i < rs->nrule; i++) {
-		struct rule *r = rs->rule[i];
-		size_t o;
-		if (!r->enabled)
-			continue;
-		for (o = 0; o < 3 && r->ik[order[o]] == NULL; o++)
-			;
-		if (o == 3) {
-			rs->catchall = grow(rs->catchall, rs->ncatchall, sizeof(*rs->catchall));
-			rs->catchall[rs->ncatchall++] = (uint32_t)i;
-			continue;
-		}
-		for (size_t v = 0; v < r->ik[order[o]]->nstr; v++)
-			rindex_add(rs, &rs->idx[order[o]], &r->ik[order[o]]->str[v], (uint32_t)i);
 	}
 }
 
@@ -1292,8 +1034,6 @@ ruleset_compile(const struct rule_source *src, size_t nsrc,
 	for (size_t i = 0; i < c.nrule; i++) {
 		rs->rule[i] = c.rule[i]->r;
 		rs->rule[i]->index = i;
-		if (rs->rule[i]->cond)
-			rule_constraints(c.ar, rs->rule[i]);
 	}
 	rs->nrule = c.nrule;
 	compiler_free(&c);
@@ -1301,7 +1041,7 @@ ruleset_compile(const struct rule_source *src, size_t nsrc,
 		ruleset_free(rs);
 		return NULL;
 	}
-	index_build(rs);
+	ruleset_index(rs);
 	return rs;
 }
 
@@ -1313,12 +1053,7 @@ ruleset_free(struct ruleset *rs)
 	for (size_t i = 0; i < rs->nregex; i++)
 		pcre2_code_free(rs->regex[i]);
 	free(rs->regex);
-	for (int k = 0; k < IK_COUNT; k++) {
-		for (size_t i = 0; i < rs->idx[k].cap; i++)
-			free(rs->idx[k].b[i].rule);
-		free(rs->idx[k].b);
-	}
-	free(rs->catchall);
+	ruleset_index_free(rs);
 	free(rs->rule);
 	arena_free(&rs->ar);
 	free(rs);

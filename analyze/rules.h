@@ -3,7 +3,7 @@
  * A struct ruleset is compiled once from YAML rule sources and is immutable
  * afterwards, so every worker thread shares one read-only. Per-thread mutable
  * state (scratch buffers, regex match data) lives in a struct eval_scratch.
- * Nothing here does I/O: the caller reads the files (core/rulefiles.c). */
+ * Nothing here does I/O: the caller reads the files (app/rulefiles.c). */
 #ifndef KAUDIT_RULES_H
 #define KAUDIT_RULES_H
 
@@ -12,7 +12,15 @@
 #include <jansson.h>
 
 #include "analyze/event.h"
-#include "core/buf.h"
+#include "base/buf.h"
+
+/* The rule vocabulary that findings, routing and configuration share. */
+enum severity { SEV_INFO, SEV_LOW, SEV_MEDIUM, SEV_HIGH, SEV_CRITICAL };
+
+/* "info" ... "critical"; "info" for anything out of range. */
+const char *severity_name(enum severity s);
+/* 0 and *out, or -1 when s is not one of the five names. */
+int	severity_parse(const char *s, enum severity *out);
 
 struct ruleset;
 struct rule;

@@ -15,7 +15,6 @@
 #include <pcre2.h>
 
 #include "analyze/rules.h"
-#include "core/config.h"
 
 #define COND_MAX_LEN	65536	/* bytes of condition text */
 #define COND_MAX_DEPTH	64	/* nesting of parentheses / not / any */
@@ -137,8 +136,12 @@ struct field *field_compile(struct arena *a, const char *text, size_t len,
 void	field_eval(const struct field *f, struct evctx *c, int elem, struct val *v);
 /* Renders v for messages: strings bare, the rest as JSON text. */
 void	field_render(const struct val *v, struct evctx *c, struct buf *out, size_t cap);
-/* Forgets the computed fields of the previous event. */
+/* computed.c: forgets the computed fields of the previous event. */
 void	field_reset(struct eval_scratch *s);
+/* computed.c: the value of a ka.* field. Scalar fields set v and return
+ * -1; fields a path may follow (ka.object, ka.podspec, ...) leave v unset
+ * and return their token (-1 when absent). */
+int	computed_eval(const struct field *f, struct evctx *c, struct val *v);
 
 /* --- conditions ---------------------------------------------------------- */
 
@@ -201,6 +204,19 @@ struct cond_ctx {
 struct node *cond_compile(struct cond_ctx *cc, const char *text, size_t len,
 	    int relative);
 int	cond_eval(const struct node *n, struct evctx *c, int elem);
+/* A comparison built from parts instead of text (rule exceptions): `field
+ * op value` with op as written ("=", "in", "contains", ...). With seq, val
+ * holds a sequence's items; otherwise val[0] is the one value, and a
+ * scalar after `in` (or an unquoted one naming a list after a string
+ * operator) names a list. Lists named among the values are expanded.
+ * Errors are reported as "WHAT: message" at cc's file and line. Returns
+ * NULL after appending one error. */
+/* 1 when name is a comparison cond_cmp() accepts (every operator but exists). */
+int	cond_op_known(const char *name);
+struct node *cond_cmp(struct cond_ctx *cc, const char *what, const char *field,
+	    const char *op, const struct lit *val, size_t nval, int seq);
+/* An AND, OR or NOT node over kid[0..nkid). */
+struct node *cond_group(struct arena *a, enum nkind kind, struct node **kid, size_t nkid);
 /* Appends `file:line: message` to cc->errs. */
 void	cond_error(struct cond_ctx *cc, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
@@ -277,6 +293,11 @@ struct ruleset {
 	size_t		 ncatchall;
 	size_t		 nmemo;		/* N_MEMO slots */
 };
+
+/* index.c: reads each rule's constraints off its condition and builds the
+ * index (once, after compiling); frees what that allocated. */
+void	ruleset_index(struct ruleset *rs);
+void	ruleset_index_free(struct ruleset *rs);
 
 /* --- evaluation ------------------------------------------------------------ */
 

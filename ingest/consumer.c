@@ -1,8 +1,8 @@
 /* consumer.c — librdkafka consumer for one ingest worker (see consumer.h). */
 #include "ingest/consumer.h"
-#include "core/clock.h"
-#include "core/log.h"
-#include "core/xmalloc.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/xmalloc.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -74,7 +74,7 @@ consumer_free_topics(struct consumer *k)
 }
 
 struct consumer *
-consumer_new(const struct config *c, int worker, char *err, size_t errlen)
+consumer_new(const struct consumer_opts *o, char *err, size_t errlen)
 {
 	struct consumer *k = xcalloc(1, sizeof(*k));
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -82,11 +82,11 @@ consumer_new(const struct config *c, int worker, char *err, size_t errlen)
 	char id[64];
 	rd_kafka_resp_err_t e;
 
-	k->worker = worker;
-	snprintf(id, sizeof(id), "kaudit-%d", worker);
+	k->worker = o->worker;
+	snprintf(id, sizeof(id), "kaudit-%d", o->worker);
 	/* kaudit's own defaults first, so the config's properties override them. */
-	if (set_prop(conf, "bootstrap.servers", c->brokers, err, errlen) ||
-	    set_prop(conf, "group.id", c->group, err, errlen) ||
+	if (set_prop(conf, "bootstrap.servers", o->brokers, err, errlen) ||
+	    set_prop(conf, "group.id", o->group, err, errlen) ||
 	    set_prop(conf, "client.id", id, err, errlen) ||
 	    set_prop(conf, "enable.auto.offset.store", "false", err, errlen) ||
 	    set_prop(conf, "enable.auto.commit", "true", err, errlen) ||
@@ -94,8 +94,8 @@ consumer_new(const struct config *c, int worker, char *err, size_t errlen)
 	    set_prop(conf, "auto.offset.reset", "earliest", err, errlen) ||
 	    set_prop(conf, "enable.partition.eof", "false", err, errlen))
 		goto fail;
-	for (size_t i = 0; i < c->kafka_props.n; i++)
-		if (set_prop(conf, c->kafka_props.v[i].key, c->kafka_props.v[i].value, err, errlen))
+	for (size_t i = 0; i < o->props->n; i++)
+		if (set_prop(conf, o->props->v[i].key, o->props->v[i].value, err, errlen))
 			goto fail;
 	rd_kafka_conf_set_opaque(conf, k);
 	rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
@@ -106,11 +106,11 @@ consumer_new(const struct config *c, int worker, char *err, size_t errlen)
 		goto fail;	/* conf is still ours on failure */
 	conf = NULL;
 	rd_kafka_poll_set_consumer(k->rk);
-	topics = rd_kafka_topic_partition_list_new((int)c->topics.n);
-	k->topics = xcalloc(c->topics.n, sizeof(*k->topics));
-	for (size_t i = 0; i < c->topics.n; i++) {
-		rd_kafka_topic_partition_list_add(topics, c->topics.v[i], RD_KAFKA_PARTITION_UA);
-		k->topics[k->ntopics++] = xstrdup(c->topics.v[i]);
+	topics = rd_kafka_topic_partition_list_new((int)o->topics->n);
+	k->topics = xcalloc(o->topics->n, sizeof(*k->topics));
+	for (size_t i = 0; i < o->topics->n; i++) {
+		rd_kafka_topic_partition_list_add(topics, o->topics->v[i], RD_KAFKA_PARTITION_UA);
+		k->topics[k->ntopics++] = xstrdup(o->topics->v[i]);
 	}
 	e = rd_kafka_subscribe(k->rk, topics);
 	rd_kafka_topic_partition_list_destroy(topics);

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/config.h"
+#include "base/strlist.h"
 
 struct consumer;
 
@@ -25,7 +25,16 @@ struct kmsg {
 	void		*priv;		/* the librdkafka message */
 };
 
-struct consumer *consumer_new(const struct config *c, int worker, char *err, size_t errlen);
+/* What one consumer needs; strings are borrowed for the consumer's life. */
+struct consumer_opts {
+	const char		*brokers;	/* bootstrap.servers */
+	const char		*group;		/* group.id */
+	const struct strlist	*topics;	/* subscribed */
+	const struct kvlist	*props;		/* librdkafka properties, applied last */
+	int			 worker;	/* for client.id and log lines */
+};
+
+struct consumer *consumer_new(const struct consumer_opts *o, char *err, size_t errlen);
 /* Fills up to max messages, waiting at most timeout_ms in all. Consumer
  * errors are logged and counted, not returned. Returns the count. */
 int	consumer_poll_batch(struct consumer *k, struct kmsg *out, int max, int timeout_ms);

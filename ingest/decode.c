@@ -12,7 +12,7 @@
  * line, which is what a JSON-lines file needs; wrapper nesting is capped. */
 #include "ingest/decode.h"
 #include "ingest/decode_gke.h"
-#include "core/xmalloc.h"
+#include "base/xmalloc.h"
 
 #include <stdarg.h>
 #include <stdio.h>

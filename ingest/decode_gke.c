@@ -11,7 +11,7 @@
  * re-escaped; the pieces cut out of methodName/resourceName are escaped
  * afresh. Not the hot path: one allocation per name is fine here. */
 #include "ingest/decode_gke.h"
-#include "core/xmalloc.h"
+#include "base/xmalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,8 +3,8 @@
 #ifndef KAUDIT_DECODE_GKE_H
 #define KAUDIT_DECODE_GKE_H
 
-#include "analyze/jtok.h"
-#include "core/buf.h"
+#include "base/jtok.h"
+#include "base/buf.h"
 
 /* Appends to out the audit.k8s.io/v1 Event JSON equivalent of the log entry
  * object `entry` (which has a k8s.io protoPayload). */

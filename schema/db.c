@@ -20,9 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/buf.h"
-#include "core/log.h"
-#include "core/xmalloc.h"
+#include "base/buf.h"
+#include "base/utf8.h"
+#include "base/log.h"
+#include "base/xmalloc.h"
 
 /* A chunk's parameters stay well under PostgreSQL's 1 GB field limit. */
 #define DB_CHUNK_BYTES	(32u << 20)
@@ -268,37 +269,6 @@ db_rollback(struct db *db)
 	PQclear(res);
 }
 
-/* Length of the valid UTF-8 sequence at p (n bytes left), or 0. NUL is
- * invalid here because no PostgreSQL text can hold it. */
-static size_t
-utf8_seq(const unsigned char *p, size_t n)
-{
-	unsigned char c = p[0];
-	size_t len, i;
-
-	if (c == 0)
-		return 0;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] > 0x9f) ||
-	    (c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] > 0x8f))
-		return 0;
-	return len;
-}
-
 /* Value of the 4 hex digits at p, or -1. */
 static long
 hex4(const char *p)
@@ -364,7 +334,8 @@ db_clean_text(struct buf *b, const char *s, size_t n, int json)
 			i += len;
 			continue;
 		}
-		len = utf8_seq(p + i, n - i);
+		/* NUL is invalid here: no PostgreSQL text can hold it */
+		len = p[i] == 0 ? 0 : utf8_seq(p + i, n - i);
 		if (len == 0) {
 			buf_append(b, "\xef\xbf\xbd", 3);
 			replaced = 1;

@@ -11,7 +11,7 @@
 
 #include <libpq-fe.h>
 
-#include "core/buf.h"
+#include "base/buf.h"
 
 #define DB_MAX_STMTS	32
 

@@ -13,8 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "core/embed.h"
-#include "core/log.h"
+#include "base/embed.h"
+#include "base/log.h"
 #include "migrations.inc"
 
 /* Any constant works; this one spells "kaudit" in ASCII. */

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/buf.h"
-#include "core/xmalloc.h"
+#include "base/buf.h"
+#include "base/xmalloc.h"
 
 static const struct db_sql sql_claim = {
 	"kaudit_outbox_claim",

@@ -6,7 +6,8 @@
 # failure of its own, so a crash can never pass silently.
 #   unit         build/*/tests/* binaries (no services)
 #   rules        $KAUDIT (bin/kaudit) rules test tests/rules (golden rule tests)
-#   cli          tests/cli/cli.sh: the command-line contract, docs/rules.md current
+#   cli          tests/cli/cli.sh: the command-line contract, docs/rules.md current,
+#                and tools/layers.sh: no folder includes one above it
 #   noise        tests/noise/noise.sh: the pack on real cluster traffic
 #   fuzz         every fuzz target replayed over its seeds (make fuzz-replay)
 #   integration  tests/integration/*.sh against real Kafka, PostgreSQL and an
@@ -68,6 +69,7 @@ esac
 
 case ",$SUITES," in *,cli,*)
 	run_suite cli tests/cli/cli.sh
+	run_suite layers tools/layers.sh
 esac
 
 case ",$SUITES," in *,noise,*)

@@ -79,3 +79,16 @@ check check-unknown-disabled-rule-file-line grep -q "^$tmp/cfg3.yaml:2: disabled
 # docs/rules.md is generated from the rule files and must be current.
 "$K" rules list --markdown >"$tmp/rules.md" 2>&1
 check docs-rules-md-current cmp -s "$tmp/rules.md" docs/rules.md
+
+# make layers: a lower folder that includes a higher one fails the check.
+mkdir -p "$tmp/tree"
+for d in base analyze ingest schema alert app; do mkdir -p "$tmp/tree/$d"; done
+printf '#include "base/buf.h"\n' >"$tmp/tree/analyze/ok.c"
+tools/layers.sh "$tmp/tree" >"$tmp/layers.ok" 2>&1
+check layers-clean-tree-passes test $? -eq 0
+printf '#include "app/config.h"\n' >"$tmp/tree/analyze/bad.c"
+printf '#include "schema/db.h"\n' >"$tmp/tree/ingest/peer.c"
+tools/layers.sh "$tmp/tree" >"$tmp/layers.bad" 2>&1
+check layers-upward-include-fails test $? -eq 1
+check layers-names-the-file grep -q 'analyze/bad.c:1: includes app/' "$tmp/layers.bad"
+check layers-peer-include-fails grep -q 'ingest/peer.c:1: includes schema/' "$tmp/layers.bad"

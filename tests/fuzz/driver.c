@@ -6,6 +6,8 @@
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include "base/file.h"
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,32 +17,23 @@ int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static int
 driver_file(const char *path)
 {
-	FILE *f = fopen(path, "rb");
-	uint8_t *data = NULL;
-	size_t len = 0, cap = 0, n;
+	struct buf b;
+	char why[256];
+	uint8_t *exact;
 
-	if (f == NULL) {
-		fprintf(stderr, "driver: %s: cannot open\n", path);
+	buf_init(&b);
+	if (file_read(path, (size_t)1 << 30, &b, why, sizeof(why)) < 0) {
+		fprintf(stderr, "driver: %s: %s\n", path, why);
+		buf_free(&b);
 		return -1;
 	}
-	do {
-		if (len == cap) {
-			cap = cap ? cap * 2 : 4096;
-			if ((data = realloc(data, cap)) == NULL)
-				abort();
-		}
-		n = fread(data + len, 1, cap - len, f);
-		len += n;
-	} while (n > 0);
-	fclose(f);
 	/* an exact-size copy, so reads past the end are caught */
-	uint8_t *exact = malloc(len ? len : 1);
-	if (exact == NULL)
+	if ((exact = malloc(b.len ? b.len : 1)) == NULL)
 		abort();
-	memcpy(exact, data, len);
-	free(data);
-	LLVMFuzzerTestOneInput(exact, len);
+	memcpy(exact, b.data, b.len);
+	LLVMFuzzerTestOneInput(exact, b.len);
 	free(exact);
+	buf_free(&b);
 	return 0;
 }
 

@@ -1,6 +1,6 @@
 /* fuzz_json.c — the tokenizer and its string helpers on arbitrary bytes:
  * never crash, and whatever parses is internally consistent. */
-#include "analyze/jtok.h"
+#include "base/jtok.h"
 
 #include <stdint.h>
 #include <stdlib.h>

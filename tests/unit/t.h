@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/file.h"
+
 static int t_failed_checks;	/* in the current test */
 static int t_pass, t_fail;
 static const char *t_current;
@@ -55,22 +57,18 @@ static const char *t_current;
 static inline char *
 t_slurp(const char *path, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	char *data = NULL;
-	long n;
+	struct buf b;
+	char why[256];
 
+	buf_init(&b);
 	*len = 0;
-	if (f == NULL) {
-		printf("  cannot open %s\n", path);
+	if (file_read(path, (size_t)1 << 30, &b, why, sizeof(why)) < 0) {
+		printf("  %s: %s\n", path, why);
+		buf_free(&b);
 		return NULL;
 	}
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-	    (data = malloc((size_t)n + 1)) != NULL) {
-		*len = fread(data, 1, (size_t)n, f);
-		data[*len] = '\0';
-	}
-	fclose(f);
-	return data;
+	*len = b.len;
+	return b.data;
 }
 
 static inline int

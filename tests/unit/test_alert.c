@@ -16,9 +16,9 @@
 
 #include "alert/alert.h"
 #include "alert/webhook.h"
-#include "core/buf.h"
-#include "core/config.h"
-#include "core/version.h"
+#include "base/buf.h"
+#include "app/config.h"
+#include "base/version.h"
 #include "schema/db.h"
 #include "tests/unit/pgtest.h"
 #include "tests/unit/t.h"
@@ -99,9 +99,9 @@ test_route(void)
 	    "    - { name: cats, url: \"http://127.0.0.1:1/c\", categories: [exec, rbac] }\n"
 	    "    - { name: one, url: \"http://127.0.0.1:1/o\", rules: [r1],"
 	    " min_severity: medium, categories: [exec] }\n"), 0);
-	T_INTEQ(c.nwebhooks, 4);
+	T_INTEQ(c.alert.nwebhooks, 4);
 	f = finding("r1", "medium", "exec");
-	n = alert_route(&c, f, names);
+	n = alert_route(&c.alert, f, names);
 	T_INTEQ(n, 3);
 	if (n == 3) {
 		T_STREQ(names[0], "all");
@@ -110,7 +110,7 @@ test_route(void)
 	}
 	json_decref(f);
 	f = finding("r2", "critical", "secrets");
-	n = alert_route(&c, f, names);
+	n = alert_route(&c.alert, f, names);
 	T_INTEQ(n, 2);
 	if (n == 2) {
 		T_STREQ(names[0], "all");
@@ -118,13 +118,13 @@ test_route(void)
 	}
 	json_decref(f);
 	f = finding("r1", "low", "exec");	/* below "one"'s medium */
-	T_INTEQ(alert_route(&c, f, names), 2);
+	T_INTEQ(alert_route(&c.alert, f, names), 2);
 	json_decref(f);
 	f = finding("r1", "bogus", "rbac");	/* unknown severity ranks as info */
-	T_INTEQ(alert_route(&c, f, names), 2);
+	T_INTEQ(alert_route(&c.alert, f, names), 2);
 	json_decref(f);
 	f = json_object();			/* no fields at all */
-	n = alert_route(&c, f, names);
+	n = alert_route(&c.alert, f, names);
 	T_INTEQ(n, 1);
 	if (n == 1)
 		T_STREQ(names[0], "all");
@@ -337,7 +337,7 @@ test_alerter_delivers(void)
 	json_t *rec, *body, *stored;
 	char *s;
 
-	a = alerter_start(&conf, err, sizeof(err));
+	a = alerter_start(conf.pg_url, &conf.alert, err, sizeof(err));
 	T_ASSERT(a != NULL);
 	if (a == NULL)
 		return;
@@ -372,7 +372,7 @@ static void
 test_alerter_retries(void)
 {
 	static const char *const hooks[] = { "flaky" };
-	struct alerter *a = alerter_start(&conf, err, sizeof(err));
+	struct alerter *a = alerter_start(conf.pg_url, &conf.alert, err, sizeof(err));
 	long long id = add("retry", hooks, 1);
 	long gap1, gap2;
 	char *s;
@@ -406,7 +406,7 @@ test_alerter_dead(void)
 {
 	static const char *const hooks[] = { "fail" };
 	static const char *const gone[] = { "gone" };
-	struct alerter *a = alerter_start(&conf, err, sizeof(err));
+	struct alerter *a = alerter_start(conf.pg_url, &conf.alert, err, sizeof(err));
 	long long id = add("dead", hooks, 1), gid = add("gone", gone, 1);
 	char *s;
 
@@ -433,7 +433,7 @@ static void
 test_alerter_drop(void)
 {
 	static const char *const hooks[] = { "reject" };
-	struct alerter *a = alerter_start(&conf, err, sizeof(err));
+	struct alerter *a = alerter_start(conf.pg_url, &conf.alert, err, sizeof(err));
 	long long id = add("drop", hooks, 1);
 	char *s;
 
@@ -457,14 +457,14 @@ test_alerter_stop(void)
 	long t0, took;
 	char rule[32];
 
-	c2.alert_batch = 2;
+	c2.alert.batch = 2;
 	for (int i = 0; i < 4; i++) {
 		snprintf(rule, sizeof(rule), "stop-%d", i);
 		long long id = add(rule, hooks, 1);
 		if (i == 0)
 			first = id;
 	}
-	a = alerter_start(&c2, err, sizeof(err));
+	a = alerter_start(c2.pg_url, &c2.alert, err, sizeof(err));
 	/* Wait until the first slow request reached the receiver. */
 	for (long end = now_ms() + 5000; now_ms() < end; sleep_ms(20)) {
 		json_t *rec = received(first);
@@ -484,7 +484,7 @@ test_alerter_stop(void)
 	    " f.id = o.finding_id WHERE f.rule LIKE 'stop-%%' AND o.state = 'pending'"
 	    " AND o.attempts = 0"), 2);
 	/* The next alerter delivers them. */
-	a = alerter_start(&c2, err, sizeof(err));
+	a = alerter_start(c2.pg_url, &c2.alert, err, sizeof(err));
 	T_INTEQ(wait_long(4, 10000, "SELECT count(*) FROM kaudit.outbox o JOIN kaudit.findings f"
 	    " ON f.id = o.finding_id WHERE f.rule LIKE 'stop-%' AND o.state = 'done'"), 4);
 	alerter_stop(a);
@@ -503,7 +503,7 @@ test_alerter_concurrent(void)
 	add_many("conc", hooks, 1, 20);
 	count_sql(sql, sizeof(sql), "conc", "slow", "done");
 	t0 = now_ms();
-	a = alerter_start(&conf, err, sizeof(err));
+	a = alerter_start(conf.pg_url, &conf.alert, err, sizeof(err));
 	T_ASSERT(a != NULL);
 	if (a == NULL)
 		return;
@@ -533,7 +533,7 @@ test_alerter_dead_webhook(void)
 	add_many("iso", hooks, 2, 6);
 	count_sql(sql, sizeof(sql), "iso", "ok", "done");
 	t0 = now_ms();
-	a = alerter_start(&conf, err, sizeof(err));
+	a = alerter_start(conf.pg_url, &conf.alert, err, sizeof(err));
 	T_ASSERT(a != NULL);
 	if (a == NULL)
 		return;
@@ -564,7 +564,7 @@ test_alerter_rate(void)
 	add_many("rate", hooks, 1, 500);
 	count_sql(sql, sizeof(sql), "rate", "ok", "done");
 	t0 = now_ms();
-	a = alerter_start(&conf, err, sizeof(err));
+	a = alerter_start(conf.pg_url, &conf.alert, err, sizeof(err));
 	T_ASSERT(a != NULL);
 	if (a == NULL)
 		return;
@@ -579,7 +579,7 @@ test_alerter_rate(void)
 static void
 test_alerter_stop_idle(void)
 {
-	struct alerter *a = alerter_start(&conf, err, sizeof(err));
+	struct alerter *a = alerter_start(conf.pg_url, &conf.alert, err, sizeof(err));
 	long t0;
 
 	T_ASSERT(a != NULL);
@@ -587,7 +587,7 @@ test_alerter_stop_idle(void)
 	t0 = now_ms();
 	alerter_stop(a);
 	T_ASSERT(now_ms() - t0 < 300);
-	T_ASSERT(alerter_start(&(struct config){ .pg_url = "postgresql://127.0.0.1:1/x" },
+	T_ASSERT(alerter_start("postgresql://127.0.0.1:1/x", &conf.alert,
 	    err, sizeof(err)) == NULL);
 	T_ASSERT(strlen(err) > 0);
 }

@@ -1,5 +1,5 @@
 /* test_buf.c — the growable buffer and its JSON string writer. */
-#include "core/buf.h"
+#include "base/buf.h"
 #include "tests/unit/t.h"
 
 static void

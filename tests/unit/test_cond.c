@@ -3,10 +3,10 @@
  * and the condition parser's own errors. Events are built by tokenizing
  * small JSON strings, as the decoder does. */
 #include "analyze/event.h"
-#include "analyze/jtok.h"
+#include "base/jtok.h"
 #include "analyze/rules.h"
 #include "analyze/rules_impl.h"
-#include "core/buf.h"
+#include "base/buf.h"
 #include "tests/unit/t.h"
 #include "tests/unit/tev.h"
 

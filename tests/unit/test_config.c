@@ -1,7 +1,7 @@
 /* test_config.c — config loading: defaults, every key type, and the
  * `file:line: message` errors for unknown keys, wrong types, bad values and
  * unset environment variables. */
-#include "core/config.h"
+#include "app/config.h"
 #include "tests/unit/t.h"
 
 #include <stdlib.h>
@@ -34,9 +34,43 @@ test_defaults(void)
 	T_STREQ(c.group, "kaudit");
 	T_INTEQ(c.workers, 2);
 	T_INTEQ(c.max_message_bytes, 4194304);
-	T_INTEQ(c.nwebhooks, 0);
+	T_INTEQ(c.alert.nwebhooks, 0);
 	T_INTEQ(c.rules.n, 0);
 	T_STREQ(c.cluster, "default");
+	config_free(&c);
+	buf_free(&e);
+}
+
+/* The key table is the only place a default is written: `{}` gives every
+ * documented default, and a file stating each default gives the same. */
+static void
+test_defaults_from_table(void)
+{
+	struct config c;
+	struct buf e;
+
+	buf_init(&e);
+	T_INTEQ(load(&c, "{}", &e), 0);
+	T_STREQ(c.path, "t.yaml");
+	T_STREQ(c.brokers, "127.0.0.1:9092");
+	T_STREQ(c.pg_url, "postgresql://kaudit@127.0.0.1:5432/kaudit");
+	T_INTEQ(c.batch_max, 500);
+	T_INTEQ(c.batch_ms, 200);
+	T_STREQ(c.envelope_field, "");
+	T_INTEQ(c.alert.max_attempts, 8);
+	T_INTEQ(c.alert.backoff_ms, 1000);
+	T_INTEQ(c.alert.max_backoff_ms, 300000);
+	T_INTEQ(c.alert.poll_ms, 500);
+	T_INTEQ(c.alert.batch, 32);
+	T_STREQ(c.log_level, "info");
+	T_INTEQ(c.disabled_rules.n, 0);
+	T_INTEQ(c.disabled_tags.n, 0);
+	config_free(&c);
+	T_INTEQ(load(&c, "alert: {webhooks: [{name: a, url: \"http://h/\"}]}", &e), 0);
+	T_INTEQ(c.alert.nwebhooks, 1);
+	T_INTEQ(c.alert.webhooks[0].timeout_ms, 5000);
+	T_INTEQ(c.alert.webhooks[0].min_severity, SEV_INFO);
+	T_INTEQ(c.alert.webhooks[0].categories.n, 0);
 	config_free(&c);
 	buf_free(&e);
 }
@@ -86,14 +120,14 @@ test_full(void)
 	T_INTEQ(c.workers, 4);
 	T_INTEQ(c.max_message_bytes, 2048);
 	T_STREQ(c.envelope_field, "message");
-	T_INTEQ(c.nwebhooks, 2);
-	T_STREQ(c.webhooks[0].name, "soc");
-	T_INTEQ(c.webhooks[0].min_severity, SEV_HIGH);
-	T_INTEQ(c.webhooks[0].categories.n, 2);
-	T_STREQ(c.webhooks[0].headers.v[0].value, "Bearer t");
-	T_INTEQ(c.webhooks[1].timeout_ms, 5000);
-	T_INTEQ(c.webhooks[1].min_severity, SEV_INFO);
-	T_INTEQ(c.alert_max_attempts, 3);
+	T_INTEQ(c.alert.nwebhooks, 2);
+	T_STREQ(c.alert.webhooks[0].name, "soc");
+	T_INTEQ(c.alert.webhooks[0].min_severity, SEV_HIGH);
+	T_INTEQ(c.alert.webhooks[0].categories.n, 2);
+	T_STREQ(c.alert.webhooks[0].headers.v[0].value, "Bearer t");
+	T_INTEQ(c.alert.webhooks[1].timeout_ms, 5000);
+	T_INTEQ(c.alert.webhooks[1].min_severity, SEV_INFO);
+	T_INTEQ(c.alert.max_attempts, 3);
 	T_INTEQ(c.rules.n, 2);
 	T_STREQ(c.disabled_rules.v[0], "k8s.exec.pod");
 	T_STREQ(c.log_level, "debug");
@@ -191,7 +225,7 @@ test_example_roundtrip(void)
 	/* The documented example must itself be a valid config. */
 	T_INTEQ(load(&c, buf_cstr(&ex), &e), 0);
 	T_STREQ(buf_cstr(&e), "");
-	T_INTEQ(c.nwebhooks, 1);
+	T_INTEQ(c.alert.nwebhooks, 1);
 	config_free(&c);
 	buf_free(&ex);
 	buf_free(&e);
@@ -224,6 +258,7 @@ int
 main(void)
 {
 	T_RUN(test_defaults);
+	T_RUN(test_defaults_from_table);
 	T_RUN(test_full);
 	T_RUN(test_errors);
 	T_RUN(test_env);

@@ -9,7 +9,7 @@
 
 #include <jansson.h>
 
-#include "core/log.h"
+#include "base/log.h"
 #include "schema/db.h"
 #include "tests/unit/pgtest.h"
 #include "tests/unit/t.h"

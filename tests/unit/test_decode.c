@@ -1,7 +1,7 @@
 /* test_decode.c — every accepted message shape, from the real corpus and
  * from small hand-made fixtures, and every way a message can be refused. */
 #include "ingest/decode.h"
-#include "core/xmalloc.h"
+#include "base/xmalloc.h"
 #include "tests/unit/t.h"
 
 #include <stdlib.h>

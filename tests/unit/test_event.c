@@ -3,7 +3,7 @@
  * of repeated keys, wrong shapes, and agreement with a plain path lookup over
  * every line of the real corpus. */
 #include "analyze/event.h"
-#include "core/xmalloc.h"
+#include "base/xmalloc.h"
 #include "tests/unit/t.h"
 
 #include <stdlib.h>

@@ -6,10 +6,10 @@
  * fresh scratch per event; and a rule pinned by an OR is not even tried on
  * other resources. */
 #include "analyze/event.h"
-#include "analyze/jtok.h"
+#include "base/jtok.h"
 #include "analyze/rules.h"
 #include "analyze/rules_impl.h"
-#include "core/buf.h"
+#include "base/buf.h"
 #include "tests/unit/t.h"
 
 #include <stdio.h>

@@ -1,8 +1,8 @@
-/* test_json.c — the tokenizer (analyze/jtok.c): structure, navigation,
+/* test_json.c — the tokenizer (base/jtok.c): structure, navigation,
  * strings and escapes, every rejection with its offset, the caps, and a
  * throughput figure over real audit lines. */
-#include "analyze/jtok.h"
-#include "core/xmalloc.h"
+#include "base/jtok.h"
+#include "base/xmalloc.h"
 #include "tests/unit/t.h"
 
 #include <stdlib.h>

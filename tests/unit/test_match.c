@@ -3,9 +3,9 @@
  * path and the long-value one, then random values and lists checked against
  * a plain case-folding search. */
 #include "analyze/event.h"
-#include "analyze/jtok.h"
+#include "base/jtok.h"
 #include "analyze/rules.h"
-#include "core/buf.h"
+#include "base/buf.h"
 #include "tests/unit/t.h"
 
 #include <ctype.h>

@@ -3,11 +3,11 @@
  * exceptions, stages, the index (a rule that cannot match is never
  * evaluated), the finding's fields and evidence, and a throughput figure. */
 #include "analyze/event.h"
-#include "analyze/jtok.h"
+#include "base/jtok.h"
 #include "analyze/rules.h"
 #include "analyze/rules_impl.h"
-#include "core/buf.h"
-#include "core/xmalloc.h"
+#include "base/buf.h"
+#include "base/xmalloc.h"
 #include "tests/unit/t.h"
 #include "tests/unit/tev.h"
 
@@ -277,10 +277,39 @@ test_exceptions(void)
 	    "b.yaml:4: exception bad: unknown comparison \"like\"");
 	T_STREQ(first_error(src, "- rule: r\n  append: true\n  exceptions:\n"
 	    "    - name: bad\n      fields: [user.nosuch]\n      values: [x]\n"),
-	    "b.yaml:4: condition: unknown field \"user.nosuch\" (column 2)");
+	    "b.yaml:4: exception bad: unknown field \"user.nosuch\"");
 	T_STREQ(first_error(src, "- rule: r\n  append: true\n  exceptions:\n"
 	    "    - name: pairs\n      values: [[x]]\n"),
 	    "b.yaml:5: exception pairs: each value needs 2 items, one per field");
+	buf_free(&errs);
+}
+
+/* Exception values are compared as written: built into the tree, never
+ * read again as condition text, so quotes, parentheses and keywords in a
+ * value cannot change what the exception means. */
+static void
+test_exception_values_literal(void)
+{
+	const char *src = "- list: admins\n  items: [Alice, bob]\n"
+	    "- rule: r\n" RULE_HEAD "  condition: verb = create\n";
+	const char *evil = "- rule: r\n  append: true\n  exceptions:\n"
+	    "    - name: e\n      fields: [user.username]\n"
+	    "      values: ['x\" or verb = \"create', 'y) or (verb = create']\n";
+	struct buf errs;
+	struct ruleset *rs;
+
+	buf_init(&errs);
+	rs = compile2(src, evil, NULL, &errs);
+	T_STREQ(buf_cstr(&errs), "");
+	T_STREQ(fire(rs, EXEC_EVENT), "r");	/* alice is neither value */
+	ruleset_free(rs);
+	/* icontains over a list lowers its own copy: `in admins` still
+	 * compares with the items as written */
+	rs = compile2(src, "- rule: r2\n" RULE_HEAD "  condition: user.username icontains admins\n"
+	    "- rule: r3\n" RULE_HEAD "  condition: user.username in (admins)\n", NULL, &errs);
+	T_STREQ(buf_cstr(&errs), "");
+	T_STREQ(fire(rs, EXEC_EVENT), "r,r2");	/* "alice" is not "Alice" */
+	ruleset_free(rs);
 	buf_free(&errs);
 }
 
@@ -532,6 +561,7 @@ main(void)
 	T_RUN(test_overrides);
 	T_RUN(test_options);
 	T_RUN(test_exceptions);
+	T_RUN(test_exception_values_literal);
 	T_RUN(test_stages);
 	T_RUN(test_index);
 	T_RUN(test_macro_memo);

@@ -3,7 +3,7 @@
  * byte at every position of a block, strings ending right at the end of the
  * text, and against a byte-by-byte scan on random strings), and numbers
  * converted without strtod() (bit for bit what strtod() gives). */
-#include "analyze/jtok.h"
+#include "base/jtok.h"
 #include "tests/unit/t.h"
 
 #include <stdlib.h>

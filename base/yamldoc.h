@@ -8,7 +8,7 @@
 
 #include <yaml.h>
 
-#include "core/buf.h"
+#include "base/buf.h"
 
 #define YAMLDOC_MAX_DEPTH	64
 #define YAMLDOC_MAX_JSON	(16u << 20)	/* bytes of JSON from one node */

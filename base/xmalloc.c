@@ -1,5 +1,5 @@
 /* xmalloc.c — allocation wrappers that abort on failure (see xmalloc.h). */
-#include "core/xmalloc.h"
+#include "base/xmalloc.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -68,4 +68,12 @@ xasprintf(const char *fmt, ...)
 	if (n < 0)
 		oom(0);
 	return s;
+}
+
+void *
+xgrow(void *v, size_t n, size_t size)
+{
+	if (n == 0 || (n & (n - 1)) == 0)
+		v = xrealloc(v, size * (n ? n * 2 : 1));
+	return v;
 }

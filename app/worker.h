@@ -12,7 +12,7 @@
 #include <stdatomic.h>
 
 #include "analyze/rules.h"
-#include "core/config.h"
+#include "app/config.h"
 
 struct worker_stats {
 	atomic_ulong	messages;

@@ -9,13 +9,13 @@
  * store offsets and leave the group; the alerter finishes the delivery in
  * hand; what is not delivered stays pending in the outbox for the next start. */
 #include "alert/alert.h"
-#include "core/clock.h"
-#include "core/cmd.h"
-#include "core/config.h"
-#include "core/log.h"
-#include "core/rulefiles.h"
-#include "core/worker.h"
-#include "core/xmalloc.h"
+#include "base/clock.h"
+#include "app/cmd.h"
+#include "app/config.h"
+#include "base/log.h"
+#include "app/rulefiles.h"
+#include "app/worker.h"
+#include "base/xmalloc.h"
 #include "schema/db.h"
 
 #include <getopt.h>
@@ -158,7 +158,7 @@ supervise(const struct config *c, const struct ruleset *rs, long idle_ms)
 	int nw = 0, rc = 0;
 
 	memset(&st, 0, sizeof(st));
-	if ((al = alerter_start(c, err, sizeof(err))) == NULL) {
+	if ((al = alerter_start(c->pg_url, &c->alert, err, sizeof(err))) == NULL) {
 		log_error("alerter: %s", err);
 		rc = 1;
 		goto out;
@@ -171,7 +171,7 @@ supervise(const struct config *c, const struct ruleset *rs, long idle_ms)
 		}
 	}
 	log_info("running: %d worker(s), %zu webhook(s), group %s, brokers %s", c->workers,
-	    c->nwebhooks, c->group, c->brokers);
+	    c->alert.nwebhooks, c->group, c->brokers);
 	while (!atomic_load(&stop_requested)) {
 		struct timespec ts = { 0, 200 * 1000000L };
 		nanosleep(&ts, NULL);

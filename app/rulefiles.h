@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 #include "analyze/rules.h"
-#include "core/buf.h"
+#include "base/buf.h"
 
 /* Compiles the rule files named by paths (a file, or a folder whose *.yaml
  * and *.yml files are read in name order). With npaths == 0, compiles the

@@ -1,9 +1,9 @@
 /* worker.c — the ingest worker loop (see worker.h for the design). */
-#include "core/worker.h"
+#include "app/worker.h"
 #include "alert/alert.h"
-#include "core/clock.h"
-#include "core/log.h"
-#include "core/xmalloc.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/xmalloc.h"
 #include "ingest/consumer.h"
 #include "ingest/decode.h"
 #include "schema/db.h"
@@ -106,19 +106,19 @@ commit_batch(struct worker *w)
 {
 	struct db_finding *rows = xcalloc(w->nfound ? w->nfound : 1, sizeof(*rows));
 	const char **names = xcalloc((w->nfound ? w->nfound : 1) *
-	    (w->c->nwebhooks ? w->c->nwebhooks : 1), sizeof(*names));
+	    (w->c->alert.nwebhooks ? w->c->alert.nwebhooks : 1), sizeof(*names));
 	char err[512];
 	size_t inserted = 0;
 	long backoff = 200;
 	int rc = -1;
 
 	for (size_t i = 0; i < w->nfound; i++) {
-		const char **mine = names + i * (w->c->nwebhooks ? w->c->nwebhooks : 1);
+		const char **mine = names + i * (w->c->alert.nwebhooks ? w->c->alert.nwebhooks : 1);
 		rows[i].finding = w->found[i].finding;
 		rows[i].event_json = w->found[i].event_json;
 		rows[i].event_len = w->found[i].event_len;
 		rows[i].webhooks = mine;
-		rows[i].nwebhooks = alert_route(w->c, w->found[i].finding, mine);
+		rows[i].nwebhooks = alert_route(&w->c->alert, w->found[i].finding, mine);
 	}
 	for (;;) {
 		if (db_write_batch(w->db, rows, w->nfound, w->errs, w->nerrs, &inserted,
@@ -206,6 +206,7 @@ worker_start(int id, const struct config *c, const struct ruleset *rs,
     struct worker_stats *st, atomic_int *stop, char *err, size_t errlen)
 {
 	struct worker *w = xcalloc(1, sizeof(*w));
+	struct consumer_opts kopts;
 
 	w->id = id;
 	w->c = c;
@@ -222,7 +223,9 @@ worker_start(int id, const struct config *c, const struct ruleset *rs,
 	w->scratch = eval_scratch_new(rs);
 	if ((w->db = db_connect(c->pg_url, err, errlen)) == NULL)
 		goto fail;
-	if ((w->kc = consumer_new(c, id, err, errlen)) == NULL)
+	kopts = (struct consumer_opts){ .brokers = c->brokers, .group = c->group,
+	    .topics = &c->topics, .props = &c->kafka_props, .worker = id };
+	if ((w->kc = consumer_new(&kopts, err, errlen)) == NULL)
 		goto fail;
 	if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
 		snprintf(err, errlen, "cannot start worker thread");

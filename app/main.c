@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/cmd.h"
-#include "core/version.h"
+#include "app/cmd.h"
+#include "base/version.h"
 
 static const struct {
 	const char	*name;

@@ -13,6 +13,10 @@ void *xcalloc(size_t nmemb, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
+/* Makes room for element n of an array of n elements of size bytes whose
+ * capacity doubles at powers of two (so no capacity is stored): call it
+ * before writing v[n]. */
+void *xgrow(void *v, size_t n, size_t size);
 /* printf into a new allocation; aborts on failure. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -1,5 +1,5 @@
 /* log.c — leveled logging with once-per-kind warnings (see log.h). */
-#include "core/log.h"
+#include "base/log.h"
 
 #include <pthread.h>
 #include <stdarg.h>

@@ -1,6 +1,6 @@
 /* buf.c — growable byte buffer. */
-#include "core/buf.h"
-#include "core/xmalloc.h"
+#include "base/buf.h"
+#include "base/xmalloc.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -113,7 +113,9 @@ buf_json_str(struct buf *b, const char *s, size_t n)
 {
 	size_t i = 0, run;
 
-	buf_putc(b, '"');
+	/* room for the common case, no escapes, so runs copy without growing */
+	buf_grow(b, n + 2);
+	b->data[b->len++] = '"';
 	while (i < n) {
 		for (run = i; run < n; run++) {
 			unsigned char c = (unsigned char)s[run];

@@ -13,10 +13,11 @@
  *
  * The test format is documented in docs/rule-language.md. */
 #include "analyze/rules.h"
-#include "analyze/yamldoc.h"
-#include "core/cmd.h"
-#include "core/rulefiles.h"
-#include "core/xmalloc.h"
+#include "base/yamldoc.h"
+#include "app/cmd.h"
+#include "app/rulefiles.h"
+#include "base/file.h"
+#include "base/xmalloc.h"
 #include "ingest/decode.h"
 
 #include <dirent.h>
@@ -199,24 +200,6 @@ on_finding(void *arg, json_t *finding, const struct audit_event *ev)
 }
 
 static char *
-read_whole(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	struct buf b;
-	char chunk[65536];
-	size_t n;
-
-	if (f == NULL)
-		return NULL;
-	buf_init(&b);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && b.len < TEST_FILE_MAX)
-		buf_append(&b, chunk, n);
-	fclose(f);
-	*len = b.len;
-	return b.data ? b.data : xstrdup("");
-}
-
-static char *
 path_near(const struct tester *t, const char *p)
 {
 	return p[0] == '/' ? xstrdup(p) : xasprintf("%s/%s", t->dir, p);
@@ -278,13 +261,14 @@ case_events(struct tester *t, yaml_document_t *d, yaml_node_t *c, struct case_ru
 
 	buf_init(&json);
 	if (file) {
-		char *p = path_near(t, file), *text;
-		size_t len;
-		if ((text = read_whole(p, &len)) == NULL)
-			buf_printf(&cr->why, "cannot read %s: %s", p, strerror(errno));
+		char *p = path_near(t, file), why[256];
+		struct buf text;
+		buf_init(&text);
+		if (file_read(p, TEST_FILE_MAX, &text, why, sizeof(why)) < 0)
+			buf_printf(&cr->why, "%s: %s", p, why);
 		else
-			case_file(t, d, c, cr, text, len);
-		free(text);
+			case_file(t, d, c, cr, text.data, text.len);
+		buf_free(&text);
 		free(p);
 	} else if (ev || evs) {
 		if (yamldoc_json(d, ev ? ev : evs, &json) < 0)
@@ -526,22 +510,22 @@ test_doc(void *arg, yaml_document_t *d, yaml_node_t *root)
 static void
 test_file(struct tester *t, const char *path)
 {
-	struct buf errs;
-	size_t len;
-	char *text = read_whole(path, &len), *dup = xstrdup(path);
+	struct buf errs, text;
+	char *dup = xstrdup(path), why[256];
 
 	t->file = path;
 	t->dir = xstrdup(dirname(dup));
 	buf_init(&errs);
-	if (text == NULL) {
-		printf("FAIL %s: cannot read: %s\n", path, strerror(errno));
+	buf_init(&text);
+	if (file_read(path, TEST_FILE_MAX, &text, why, sizeof(why)) < 0) {
+		printf("FAIL %s: %s\n", path, why);
 		t->fail++;
-	} else if (yamldoc_each(path, text, len, test_doc, t, &errs) < 0) {
+	} else if (yamldoc_each(path, text.data, text.len, test_doc, t, &errs) < 0) {
 		printf("FAIL %s", buf_cstr(&errs));
 		t->fail++;
 	}
 	buf_free(&errs);
-	free(text);
+	buf_free(&text);
 	free(dup);
 	free(t->dir);
 }
@@ -570,8 +554,7 @@ coverage_report(struct tester *t)
 static int
 yaml_file(const struct dirent *e)
 {
-	size_t n = strlen(e->d_name);
-	return e->d_name[0] != '.' && n > 5 && strcmp(e->d_name + n - 5, ".yaml") == 0;
+	return file_is_yaml(e->d_name);
 }
 
 static int

@@ -6,9 +6,10 @@
  * `file:line: message` and parsing goes on, so one `kaudit check` run lists
  * them all. Scalars may hold ${VAR} references to the environment, so secrets
  * (database passwords, webhook tokens) stay out of the file. */
-#include "core/config.h"
-#include "core/log.h"
-#include "core/xmalloc.h"
+#include "app/config.h"
+#include "base/log.h"
+#include "base/file.h"
+#include "base/xmalloc.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -18,6 +19,8 @@
 #include <string.h>
 
 #include <yaml.h>
+
+#define CONFIG_MAX_BYTES	(1u << 20)	/* a configuration file */
 
 enum ctype {
 	CT_SECTION,	/* a mapping of further keys */
@@ -72,15 +75,15 @@ static const struct ckey config_keys[] = {
 	{ "alert", CT_SECTION, 0, NULL, 0, 0, "webhook notifications" },
 	{ "alert.webhooks", CT_WEBHOOKS, 0, "[]", 0, 0,
 	  "webhooks; each gets every finding that passes its filters" },
-	{ "alert.max_attempts", CT_INT, C(alert_max_attempts), "8", 1, 1000,
+	{ "alert.max_attempts", CT_INT, C(alert.max_attempts), "8", 1, 1000,
 	  "delivery attempts before a delivery is marked dead" },
-	{ "alert.backoff_ms", CT_INT, C(alert_backoff_ms), "1000", 1, 3600000,
+	{ "alert.backoff_ms", CT_INT, C(alert.backoff_ms), "1000", 1, 3600000,
 	  "delay before the first retry; doubles each attempt" },
-	{ "alert.max_backoff_ms", CT_INT, C(alert_max_backoff_ms), "300000", 1, 86400000,
+	{ "alert.max_backoff_ms", CT_INT, C(alert.max_backoff_ms), "300000", 1, 86400000,
 	  "longest delay between retries" },
-	{ "alert.poll_ms", CT_INT, C(alert_poll_ms), "500", 10, 60000,
+	{ "alert.poll_ms", CT_INT, C(alert.poll_ms), "500", 10, 60000,
 	  "how often the alerter looks for due deliveries when idle" },
-	{ "alert.batch", CT_INT, C(alert_batch), "32", 1, 1000,
+	{ "alert.batch", CT_INT, C(alert.batch), "32", 1, 1000,
 	  "deliveries claimed at once" },
 	{ "rules", CT_STRLIST, C(rules), "[]", 0, 0,
 	  "rule files or folders, read in order; empty: the shipped pack built into kaudit" },
@@ -104,26 +107,6 @@ static const struct ckey webhook_keys[] = {
 	{ "timeout_ms", CT_INT, W(timeout_ms), "5000", 100, 600000, "per-request timeout" },
 	{ NULL, 0, 0, NULL, 0, 0, NULL }
 };
-
-static const char *severity_names[] = { "info", "low", "medium", "high", "critical" };
-
-const char *
-severity_name(enum severity s)
-{
-	return (unsigned)s < 5 ? severity_names[s] : "info";
-}
-
-int
-severity_parse(const char *s, enum severity *out)
-{
-	for (int i = 0; i < 5; i++) {
-		if (strcmp(s, severity_names[i]) == 0) {
-			*out = (enum severity)i;
-			return 0;
-		}
-	}
-	return -1;
-}
 
 /* Parsing context: the document and where errors go. */
 struct cparse {
@@ -236,28 +219,6 @@ parse_long(struct cparse *p, const yaml_node_t *n, const struct ckey *k, const c
 	}
 	*out = v;
 	return 0;
-}
-
-static void
-strlist_free(struct strlist *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	l->v = NULL;
-	l->n = 0;
-}
-
-static void
-kvlist_free(struct kvlist *l)
-{
-	for (size_t i = 0; i < l->n; i++) {
-		free(l->v[i].key);
-		free(l->v[i].value);
-	}
-	free(l->v);
-	l->v = NULL;
-	l->n = 0;
 }
 
 static void
@@ -397,6 +358,46 @@ set_value(struct cparse *p, const yaml_node_t *n, const struct ckey *k, char *ba
 	free(s);
 }
 
+/* Sets every key of table that has a default, by parsing the default as
+ * the YAML a user would write, through the same set_value() as the file's
+ * values: the table is the only place a default is written. */
+static void
+table_defaults(const struct ckey *table, char *base)
+{
+	for (const struct ckey *k = table; k->path; k++) {
+		struct buf text, errs;
+		struct cparse p;
+		yaml_parser_t parser;
+		yaml_document_t doc;
+		yaml_node_t *root, *v;
+
+		if (k->def == NULL || k->type == CT_SECTION || k->type == CT_WEBHOOKS)
+			continue;
+		buf_init(&text);
+		buf_init(&errs);
+		buf_printf(&text, "v: %s\n", k->def);
+		p = (struct cparse){ "(defaults)", &doc, &errs, 0 };
+		yaml_parser_initialize(&parser);
+		yaml_parser_set_input_string(&parser, (const unsigned char *)text.data, text.len);
+		if (!yaml_parser_load(&parser, &doc) ||
+		    (root = yaml_document_get_root_node(&doc)) == NULL ||
+		    root->type != YAML_MAPPING_NODE) {
+			fprintf(stderr, "kaudit: the default of %s does not parse: %s\n", k->path, k->def);
+			abort();
+		}
+		v = yaml_document_get_node(&doc, root->data.mapping.pairs.start->value);
+		set_value(&p, v, k, base);
+		if (p.nerr) {
+			fprintf(stderr, "kaudit: the default of %s: %s", k->path, buf_cstr(&errs));
+			abort();
+		}
+		yaml_document_delete(&doc);
+		yaml_parser_delete(&parser);
+		buf_free(&text);
+		buf_free(&errs);
+	}
+}
+
 static const struct ckey *
 key_find(const struct ckey *table, const char *path)
 {
@@ -410,8 +411,7 @@ static void
 webhook_defaults(struct webhook_conf *w)
 {
 	memset(w, 0, sizeof(*w));
-	w->min_severity = SEV_INFO;
-	w->timeout_ms = 5000;
+	table_defaults(webhook_keys, (char *)w);
 }
 
 static void
@@ -470,11 +470,11 @@ walk_webhooks(struct cparse *p, const yaml_node_t *n, struct config *c)
 
 		webhook_defaults(&w);
 		walk_webhook(p, e, &w);
-		for (size_t i = 0; w.name && i < c->nwebhooks; i++)
-			if (strcmp(c->webhooks[i].name, w.name) == 0)
+		for (size_t i = 0; w.name && i < c->alert.nwebhooks; i++)
+			if (strcmp(c->alert.webhooks[i].name, w.name) == 0)
 				cerr(p, e, "alert.webhooks: duplicate webhook name \"%s\"", w.name);
-		c->webhooks = xrealloc(c->webhooks, (c->nwebhooks + 1) * sizeof(*c->webhooks));
-		c->webhooks[c->nwebhooks++] = w;
+		c->alert.webhooks = xrealloc(c->alert.webhooks, (c->alert.nwebhooks + 1) * sizeof(*c->alert.webhooks));
+		c->alert.webhooks[c->alert.nwebhooks++] = w;
 	}
 }
 
@@ -525,23 +525,7 @@ config_defaults(struct config *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->path = xstrdup("(default)");
-	c->cluster = xstrdup("default");
-	c->brokers = xstrdup("127.0.0.1:9092");
-	c->topics.v = xmalloc(sizeof(char *));
-	c->topics.v[0] = xstrdup("k8s-audit");
-	c->topics.n = 1;
-	c->group = xstrdup("kaudit");
-	c->workers = 2;
-	c->max_message_bytes = 4194304;
-	c->batch_max = 500;
-	c->batch_ms = 200;
-	c->pg_url = xstrdup("postgresql://kaudit@127.0.0.1:5432/kaudit");
-	c->alert_max_attempts = 8;
-	c->alert_backoff_ms = 1000;
-	c->alert_max_backoff_ms = 300000;
-	c->alert_poll_ms = 500;
-	c->alert_batch = 32;
-	c->log_level = xstrdup("info");
+	table_defaults(config_keys, (char *)c);
 }
 
 static int
@@ -587,27 +571,17 @@ config_load_text(struct config *c, const char *name, const char *text, size_t le
 int
 config_load(struct config *c, const char *path, struct buf *errs)
 {
-	FILE *f;
 	struct buf text;
-	char chunk[8192];
-	size_t n;
+	char why[256];
 	int rc;
 
-	if ((f = fopen(path, "rb")) == NULL) {
-		buf_printf(errs, "%s: cannot open: %s\n", path, strerror(errno));
-		return -1;
-	}
 	buf_init(&text);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		buf_append(&text, chunk, n);
-	if (ferror(f)) {
-		buf_printf(errs, "%s: read error: %s\n", path, strerror(errno));
-		fclose(f);
+	if (file_read(path, CONFIG_MAX_BYTES, &text, why, sizeof(why)) < 0) {
+		buf_printf(errs, "%s: %s\n", path, why);
 		buf_free(&text);
 		return -1;
 	}
-	fclose(f);
-	rc = config_load_text(c, path, buf_cstr(&text), text.len, errs);
+	rc = config_load_text(c, path, text.data, text.len, errs);
 	buf_free(&text);
 	return rc;
 }
@@ -623,9 +597,9 @@ config_free(struct config *c)
 	kvlist_free(&c->kafka_props);
 	free(c->envelope_field);
 	free(c->pg_url);
-	for (size_t i = 0; i < c->nwebhooks; i++)
-		webhook_free(&c->webhooks[i]);
-	free(c->webhooks);
+	for (size_t i = 0; i < c->alert.nwebhooks; i++)
+		webhook_free(&c->alert.webhooks[i]);
+	free(c->alert.webhooks);
 	strlist_free(&c->rules);
 	strlist_free(&c->disabled_rules);
 	strlist_free(&c->disabled_tags);

@@ -1,9 +1,9 @@
 /* cmd_check.c — `kaudit check` (validate config and rules) and
  * `kaudit migrate` (bring the database schema up to date). */
-#include "core/cmd.h"
-#include "core/config.h"
-#include "core/log.h"
-#include "core/rulefiles.h"
+#include "app/cmd.h"
+#include "app/config.h"
+#include "base/log.h"
+#include "app/rulefiles.h"
 #include "schema/db.h"
 
 #include <getopt.h>

@@ -3,9 +3,10 @@
  * recursive), reads them, and hands them to ruleset_compile(). With no path
  * the pack compiled into the binary is used, so kaudit works from any
  * directory. */
-#include "core/rulefiles.h"
-#include "core/embed.h"
-#include "core/xmalloc.h"
+#include "app/rulefiles.h"
+#include "base/embed.h"
+#include "base/file.h"
+#include "base/xmalloc.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -34,53 +35,29 @@ srcvec_own(struct srcvec *sv, char *p)
 static int
 read_file(const char *path, struct srcvec *sv, struct buf *errs)
 {
-	FILE *f = fopen(path, "rb");
-	char *text = NULL;
-	size_t len = 0, cap = 0, n;
-	int rc = -1;
+	struct buf text;
+	char why[256];
 
-	if (f == NULL) {
-		buf_printf(errs, "%s:0: cannot read: %s\n", path, strerror(errno));
+	buf_init(&text);
+	if (file_read(path, RULEFILE_MAX_BYTES, &text, why, sizeof(why)) < 0) {
+		buf_printf(errs, "%s:0: %s\n", path, why);
+		buf_free(&text);
 		return -1;
 	}
-	do {
-		if (len + 65536 > cap) {
-			cap = cap ? cap * 2 : 65536;
-			text = xrealloc(text, cap + 1);
-		}
-		n = fread(text + len, 1, cap - len, f);
-		len += n;
-	} while (n > 0 && len <= RULEFILE_MAX_BYTES);
-	if (ferror(f)) {
-		buf_printf(errs, "%s:0: cannot read: %s\n", path, strerror(errno));
-	} else if (len > RULEFILE_MAX_BYTES) {
-		buf_printf(errs, "%s:0: larger than %u bytes\n", path, RULEFILE_MAX_BYTES);
-	} else {
-		text[len] = '\0';
-		if (sv->n == sv->cap) {
-			sv->cap = sv->cap ? sv->cap * 2 : 8;
-			sv->v = xrealloc(sv->v, sizeof(*sv->v) * sv->cap);
-		}
-		srcvec_own(sv, text);
-		srcvec_own(sv, xstrdup(path));
-		sv->v[sv->n++] = (struct rule_source){ sv->owned[sv->nowned - 1], text, len };
-		text = NULL;
-		rc = 0;
+	if (sv->n == sv->cap) {
+		sv->cap = sv->cap ? sv->cap * 2 : 8;
+		sv->v = xrealloc(sv->v, sizeof(*sv->v) * sv->cap);
 	}
-	free(text);
-	fclose(f);
-	return rc;
+	srcvec_own(sv, text.data);
+	srcvec_own(sv, xstrdup(path));
+	sv->v[sv->n++] = (struct rule_source){ sv->owned[sv->nowned - 1], text.data, text.len };
+	return 0;
 }
 
 static int
 yaml_name(const struct dirent *d)
 {
-	size_t n = strlen(d->d_name);
-
-	if (d->d_name[0] == '.')
-		return 0;
-	return (n > 5 && strcmp(d->d_name + n - 5, ".yaml") == 0) ||
-	    (n > 4 && strcmp(d->d_name + n - 4, ".yml") == 0);
+	return file_is_yaml(d->d_name);
 }
 
 static int

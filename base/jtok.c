@@ -13,8 +13,8 @@
  * decoded only when a caller asks (jtok_str and friends). The machine keeps
  * the open container's token, member count and kind in locals, so the
  * per-token work touches only the token being written. */
-#include "analyze/jtok.h"
-#include "core/xmalloc.h"
+#include "base/jtok.h"
+#include "base/xmalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>

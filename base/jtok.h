@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/buf.h"
+#include "base/buf.h"
 
 enum jtok_type {
 	JT_NONE = 0,		/* "absent": returned for missing fields */

@@ -3,11 +3,11 @@
 #ifndef KAUDIT_CMD_H
 #define KAUDIT_CMD_H
 
-int	cmd_run(int argc, char **argv);		/* core/cmd_run.c */
-int	cmd_check(int argc, char **argv);	/* core/cmd_check.c */
-int	cmd_migrate(int argc, char **argv);	/* core/cmd_check.c */
-int	cmd_scan(int argc, char **argv);	/* core/cmd_scan.c */
-int	cmd_rules(int argc, char **argv);	/* core/cmd_rules.c: list, test */
+int	cmd_run(int argc, char **argv);		/* app/cmd_run.c */
+int	cmd_check(int argc, char **argv);	/* app/cmd_check.c */
+int	cmd_migrate(int argc, char **argv);	/* app/cmd_check.c */
+int	cmd_scan(int argc, char **argv);	/* app/cmd_scan.c */
+int	cmd_rules(int argc, char **argv);	/* app/cmd_rules.c: list, test */
 
 struct config;
 struct ruleset;

@@ -23,9 +23,10 @@
  * thread scans the rest of the file, with lines and offsets counted from
  * the start of the file. */
 #include "analyze/rules.h"
-#include "core/cmd.h"
-#include "core/rulefiles.h"
-#include "core/xmalloc.h"
+#include "app/cmd.h"
+#include "app/rulefiles.h"
+#include "base/hash.h"
+#include "base/xmalloc.h"
 #include "ingest/decode.h"
 
 #include <errno.h>
@@ -153,19 +154,11 @@ usage(FILE *f)
 	    SCAN_THREADS_MAX, SCAN_THREADS_AUTO, SCAN_SPLIT_MIN);
 }
 
-static uint64_t
-seen_hash(uint64_t h, const char *k, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)k[i]) * 1099511628211ull;
-	return h;
-}
-
 /* Hash of the key "auditID\0rule". */
 static uint64_t
 seen_key_hash(const char *audit_id, size_t la, const char *rule, size_t lr)
 {
-	return seen_hash(seen_hash(1469598103934665603ull, audit_id, la + 1), rule, lr);
+	return fnv1a64(fnv1a64(FNV1A64_INIT, audit_id, la + 1), rule, lr);
 }
 
 static void
@@ -240,28 +233,6 @@ put1(struct buf *b, char c)
 	}
 }
 
-/* A JSON string, copying the runs that need no escape in one go. */
-static void
-write_str(struct buf *b, const char *s, size_t n)
-{
-	size_t i = 0, run;
-
-	put1(b, '"');
-	while (i < n) {
-		for (run = i; run < n; run++) {
-			unsigned char c = (unsigned char)s[run];
-			if (c < 0x20 || c == '"' || c == '\\')
-				break;
-		}
-		buf_append(b, s + i, run - i);
-		if (run == n)
-			break;
-		buf_json_esc(b, (unsigned char)s[run]);
-		i = run + 1;
-	}
-	put1(b, '"');
-}
-
 /* Compact JSON in the object's own key order: what json_dumps(JSON_COMPACT)
  * prints, several times faster (findings are most of scan's output work). */
 static void
@@ -279,7 +250,7 @@ write_json(struct buf *b, json_t *j)
 		json_object_foreach(j, k, v) {
 			if (i++)
 				put1(b, ',');
-			write_str(b, k, strlen(k));
+			buf_json_str(b, k, strlen(k));
 			put1(b, ':');
 			write_json(b, v);
 		}
@@ -295,7 +266,7 @@ write_json(struct buf *b, json_t *j)
 		put1(b, ']');
 		break;
 	case JSON_STRING:
-		write_str(b, json_string_value(j), json_string_length(j));
+		buf_json_str(b, json_string_value(j), json_string_length(j));
 		break;
 	case JSON_INTEGER:
 		snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(j));

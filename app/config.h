@@ -9,37 +9,9 @@
 
 #include <stddef.h>
 
-#include "core/buf.h"
-
-enum severity { SEV_INFO, SEV_LOW, SEV_MEDIUM, SEV_HIGH, SEV_CRITICAL };
-
-const char *severity_name(enum severity s);
-int	severity_parse(const char *s, enum severity *out);
-
-struct strlist {
-	char	**v;
-	size_t	  n;
-};
-
-struct kv {
-	char	*key;
-	char	*value;
-};
-
-struct kvlist {
-	struct kv	*v;
-	size_t		 n;
-};
-
-struct webhook_conf {
-	char		*name;
-	char		*url;
-	enum severity	 min_severity;	/* default info: every finding */
-	struct strlist	 categories;	/* empty: every category */
-	struct strlist	 rules;		/* empty: every rule id */
-	struct kvlist	 headers;	/* extra HTTP headers */
-	int		 timeout_ms;	/* default 5000 */
-};
+#include "alert/alert.h"
+#include "base/buf.h"
+#include "base/strlist.h"
 
 struct config {
 	char		*path;		/* file it was read from, or "(default)" */
@@ -61,14 +33,8 @@ struct config {
 	/* postgres */
 	char		*pg_url;
 
-	/* alert */
-	struct webhook_conf *webhooks;
-	size_t		 nwebhooks;
-	int		 alert_max_attempts;	/* then dead; default 8 */
-	int		 alert_backoff_ms;	/* first retry delay, doubles; default 1000 */
-	int		 alert_max_backoff_ms;	/* default 300000 */
-	int		 alert_poll_ms;		/* idle poll interval; default 500 */
-	int		 alert_batch;		/* rows claimed at once; default 32 */
+	/* alert: the alerter's and the router's options, owned here */
+	struct alert_opts alert;
 
 	/* rules */
 	struct strlist	 rules;		/* files or folders; default config/rules */

@@ -1,5 +1,5 @@
 /* yamldoc.c — libyaml document helpers (see yamldoc.h). */
-#include "analyze/yamldoc.h"
+#include "base/yamldoc.h"
 
 #include <ctype.h>
 #include <math.h>
