@@ -23,6 +23,8 @@
 #define G_USER	0x08
 #define G_OBJ	0x10
 #define G_CSR	0x20
+#define G_ACTOR	0x40
+#define G_SUBJ	0x80
 
 #define U_SA	0x01
 #define U_NODE	0x02
@@ -567,6 +569,133 @@ csr_parse(struct evctx *c)
 	s->csr_has_subject = 1;
 }
 
+static void need(struct evctx *c, uint32_t g);
+
+/* --- identity ------------------------------------------------------------------ */
+
+static void
+strvec_reset(struct strvec *v)
+{
+	buf_reset(&v->b);
+	v->n = 0;
+}
+
+static void
+strvec_add(struct strvec *v, const char *prefix, const char *s, size_t n)
+{
+	size_t start = v->b.len;
+
+	if (v->n == v->cap) {
+		v->cap = v->cap ? v->cap * 2 : 8;
+		v->off = xrealloc(v->off, v->cap * sizeof(*v->off));
+		v->len = xrealloc(v->len, v->cap * sizeof(*v->len));
+	}
+	buf_puts(&v->b, prefix);
+	buf_append(&v->b, s, n);
+	v->off[v->n] = start;
+	v->len[v->n++] = v->b.len - start;
+}
+
+void
+strvec_free(struct strvec *v)
+{
+	buf_free(&v->b);
+	free(v->off);
+	free(v->len);
+	memset(v, 0, sizeof(*v));
+}
+
+/* ka.actor: who the request acted as (the impersonated user, when there
+ * is one); ka.actor.identities: that user and its groups, as a binding
+ * names them ("user:NAME", "group:NAME"). */
+static void
+actor_parse(struct evctx *c)
+{
+	struct eval_scratch *s = c->s;
+	const struct jdoc *d = c->ev->doc;
+	int imp = c->ev->f[EF_IMPERSONATED_NAME] >= 0;
+	int who = imp ? c->ev->f[EF_IMPERSONATED_NAME] : c->ev->f[EF_USERNAME];
+	int groups = imp ? jtok_getz(d, c->ev->f[EF_IMPERSONATED], "groups") : c->ev->f[EF_GROUPS];
+	const char *u;
+	size_t n;
+
+	buf_reset(&s->actor);
+	strvec_reset(&s->identities);
+	s->has_actor = 0;
+	if ((u = jtok_str(d, who, &s->tmp, &n)) == NULL)
+		return;
+	buf_append(&s->actor, u, n);
+	s->has_actor = 1;
+	strvec_add(&s->identities, "user:", u, n);
+	if (jtok_type(d, groups) != JT_ARR)
+		return;
+	for (int t = jtok_first(d, groups); t >= 0 && s->identities.n < KEY_VALUES_MAX;
+	    t = jtok_next(d, groups, t))
+		if ((u = jtok_str(d, t, &s->tmp, &n)) != NULL)
+			strvec_add(&s->identities, "group:", u, n);
+}
+
+/* ka.binding.subjects: the subjects of a RoleBinding or ClusterRoleBinding
+ * (ka.object) as identities: "user:NAME", "group:NAME", and
+ * "user:system:serviceaccount:NS:NAME" for a service account (NS defaulting
+ * to the binding's own namespace), so a binding and a later request by its
+ * subject meet on one key. */
+static void
+subjects_parse(struct evctx *c)
+{
+	struct eval_scratch *s = c->s;
+	const struct jdoc *d = c->ev->doc;
+	int subj, ns;
+	struct buf name;
+
+	strvec_reset(&s->subjects);
+	need(c, G_OBJ);
+	subj = jtok_getz(d, s->object, "subjects");
+	if (jtok_type(d, subj) != JT_ARR)
+		return;
+	ns = jtok_path(d, s->object, "metadata.namespace");
+	if (ns < 0)
+		ns = c->ev->f[EF_NAMESPACE];
+	buf_init(&name);
+	for (int t = jtok_first(d, subj); t >= 0 && s->subjects.n < KEY_VALUES_MAX;
+	    t = jtok_next(d, subj, t)) {
+		const char *kind, *n, *sns;
+		size_t kl, nl, sl;
+		if ((kind = jtok_str(d, jtok_getz(d, t, "kind"), &s->tmp, &kl)) == NULL)
+			continue;
+		if (kl == 14 && memcmp(kind, "ServiceAccount", 14) == 0) {
+			buf_reset(&name);
+			sns = jtok_str(d, jtok_getz(d, t, "namespace"), &s->tmp, &sl);
+			if (sns == NULL)
+				sns = jtok_str(d, ns, &s->tmp, &sl);
+			buf_puts(&name, "system:serviceaccount:");
+			if (sns)
+				buf_append(&name, sns, sl);
+			buf_putc(&name, ':');
+			if ((n = jtok_str(d, jtok_getz(d, t, "name"), &s->tmp, &nl)) == NULL)
+				continue;
+			buf_append(&name, n, nl);
+			strvec_add(&s->subjects, "user:", name.data, name.len);
+		} else if ((kl == 4 && memcmp(kind, "User", 4) == 0) ||
+		    (kl == 5 && memcmp(kind, "Group", 5) == 0)) {
+			int group = kl == 5;
+			if ((n = jtok_str(d, jtok_getz(d, t, "name"), &s->tmp, &nl)) == NULL)
+				continue;
+			strvec_add(&s->subjects, group ? "group:" : "user:", n, nl);
+		}
+	}
+	buf_free(&name);
+}
+
+static void
+val_list(struct val *v, const struct strvec *l)
+{
+	if (l->n) {
+		v->kind = VAL_LIST;
+		v->list = l;
+	}
+}
+
 static void
 need(struct evctx *c, uint32_t g)
 {
@@ -582,6 +711,8 @@ need(struct evctx *c, uint32_t g)
 	case G_USER: user_parse(c); break;
 	case G_OBJ: object_parse(c); break;
 	case G_CSR: need(c, G_OBJ); csr_parse(c); break;
+	case G_ACTOR: actor_parse(c); break;
+	case G_SUBJ: subjects_parse(c); break;
 	}
 }
 
@@ -691,6 +822,10 @@ computed_eval(const struct field *f, struct evctx *c, struct val *v)
 	case KA_CM_DATA: need(c, G_OBJ); cm_data(c, v); break;
 	case KA_CSR_SUBJECT: need(c, G_CSR);
 		val_str(v, s->csr_subject.data, s->csr_subject.len, s->csr_has_subject); break;
+	case KA_ACTOR: need(c, G_ACTOR);
+		val_str(v, s->actor.data, s->actor.len, s->has_actor); break;
+	case KA_ACTOR_IDENTITIES: need(c, G_ACTOR); val_list(v, &s->identities); break;
+	case KA_BINDING_SUBJECTS: need(c, G_SUBJ); val_list(v, &s->subjects); break;
 	case KA_COUNT: break;
 	}
 	return -1;

@@ -1317,6 +1317,19 @@ cmp_eval(const struct node *n, struct evctx *c, int elem)
 			if (array_match(n, c, v.arr[i]))
 				return 1;
 		return 0;
+	case VAL_LIST:
+		if (n->op == OP_EXISTS || n->op == OP_NE)
+			return 1;
+		if (n->op == OP_EQ || op_ordering(n->op))
+			return 0;
+		for (size_t i = 0; i < v.list->n; i++) {
+			sv.k = SK_STR;
+			sv.s = v.list->b.data + v.list->off[i];
+			sv.n = v.list->len[i];
+			if (scalar_match(n, c, &sv, 1))
+				return 1;
+		}
+		return 0;
 	case VAL_STR: sv.k = SK_STR; sv.s = v.s; sv.n = v.n; break;
 	case VAL_NUM: sv.k = SK_NUM; sv.num = v.num; break;
 	case VAL_BOOL: sv.k = SK_BOOL; sv.b = v.b; break;

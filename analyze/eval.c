@@ -70,6 +70,12 @@ eval_scratch_free(struct eval_scratch *s)
 	buf_free(&s->csr_subject);
 	buf_free(&s->msg);
 	buf_free(&s->evname);
+	buf_free(&s->sigkey);
+	buf_free(&s->sigval);
+	buf_free(&s->sigtmp);
+	buf_free(&s->actor);
+	strvec_free(&s->identities);
+	strvec_free(&s->subjects);
 	free(s->cand);
 	free(s->seen);
 	free(s->memo);
@@ -318,15 +324,67 @@ cand_lookup(const struct ruleset *rs, struct eval_scratch *s, const struct evkey
 	return e->rule;
 }
 
+/* ruleset_eval()'s callback adapter: findings only. */
+struct eval_plain {
+	finding_fn	 emit;
+	void		*arg;
+};
+
+static void
+plain_finding(void *arg, json_t *finding, const struct audit_event *ev, const struct rule *r)
+{
+	struct eval_plain *p = arg;
+
+	(void)r;
+	if (p->emit)
+		p->emit(p->arg, finding, ev);
+	else
+		json_decref(finding);
+}
+
 size_t
 ruleset_eval(const struct ruleset *rs, const struct audit_event *ev,
     struct eval_scratch *s, finding_fn emit, void *arg)
+{
+	struct eval_plain p = { emit, arg };
+	struct eval_out out = { plain_finding, NULL, &p };
+
+	return ruleset_eval_out(rs, ev, s, &out);
+}
+
+/* Makes what a fired rule owes: its own finding (or, with suppress and a
+ * state engine, a signal instead) and the signals of the correlations it
+ * feeds. Returns how many things were emitted. */
+static size_t
+fired(const struct rule *r, struct evctx *c, const struct eval_out *out)
+{
+	int stateful = out->signal != NULL;
+	int own = r->enabled && !(stateful && r->suppress);
+	json_t *f;
+	size_t n = 0;
+
+	if (!own && !(stateful && (r->nfeeds || (r->suppress && r->enabled))))
+		return 0;
+	f = finding_build(r, c);
+	if (stateful)
+		n += signals_emit(r, c, f, out);
+	if (own) {
+		out->finding(out->arg, f, c->ev, r);
+		return n + 1;
+	}
+	json_decref(f);
+	return n;
+}
+
+size_t
+ruleset_eval_out(const struct ruleset *rs, const struct audit_event *ev,
+    struct eval_scratch *s, const struct eval_out *out)
 {
 	struct evctx c = { ev, s };
 	struct evkeys k;
 	const uint32_t *cand;
 	unsigned stage = event_stage(ev);
-	size_t fired = 0, ncand;
+	size_t nout = 0, ncand;
 	uint64_t idh = 0;
 	int have_idh = 0;
 
@@ -354,9 +412,19 @@ ruleset_eval(const struct ruleset *rs, const struct audit_event *ev,
 		}
 		if (seen_before(s, idh, r->index))
 			continue;
-		fired++;
-		if (emit)
-			emit(arg, finding_build(r, &c), ev);
+		nout += fired(r, &c, out);
 	}
-	return fired;
+	return nout;
+}
+
+unsigned long
+eval_scratch_signals(const struct eval_scratch *s)
+{
+	return s->signals;
+}
+
+unsigned long
+eval_scratch_untimed(const struct eval_scratch *s)
+{
+	return s->untimed;
 }

@@ -99,6 +99,9 @@ static const struct cdef {
 	{ "ka.volumes",			KA_VOLUMES,		FT_ARR, 1 },
 	{ "ka.configmap.data",		KA_CM_DATA,		FT_STR, 0 },
 	{ "ka.csr.subject",		KA_CSR_SUBJECT,		FT_STR, 0 },
+	{ "ka.actor",			KA_ACTOR,		FT_STR, 0 },
+	{ "ka.actor.identities",	KA_ACTOR_IDENTITIES,	FT_ARR, 0 },
+	{ "ka.binding.subjects",	KA_BINDING_SUBJECTS,	FT_ARR, 0 },
 };
 
 /* --- parsing -------------------------------------------------------------- */
@@ -361,6 +364,15 @@ field_render(const struct val *v, struct evctx *c, struct buf *out, size_t cap)
 	case VAL_NUM: snprintf(num, sizeof(num), "%.15g", v->num); buf_puts(out, num); break;
 	case VAL_BOOL: buf_puts(out, v->b ? "true" : "false"); break;
 	case VAL_TOK: render_tok(d, v->tok, c, out, cap); break;
+	case VAL_LIST:
+		buf_putc(out, '[');
+		for (size_t i = 0; i < v->list->n; i++) {
+			if (i)
+				buf_putc(out, ',');
+			buf_json_str(out, v->list->b.data + v->list->off[i], v->list->len[i]);
+		}
+		buf_putc(out, ']');
+		break;
 	case VAL_ARRS:
 		buf_putc(out, '[');
 		for (int i = 0, first = 1; i < v->narr; i++) {

@@ -112,6 +112,12 @@ val_json(struct evctx *c, const struct val *v)
 	case VAL_NUM: return jnumber(v->num);
 	case VAL_BOOL: return json_boolean(v->b);
 	case VAL_TOK: return tok_json(c, v->tok);
+	case VAL_LIST:
+		arr = json_array();
+		for (size_t i = 0; i < v->list->n && i < EVIDENCE_MAX; i++)
+			json_array_append_new(arr, jstring(v->list->b.data + v->list->off[i],
+			    v->list->len[i], EVIDENCE_STR_MAX));
+		return arr;
 	case VAL_ARRS:
 		arr = json_array();
 		for (int i = 0; i < v->narr; i++)
@@ -261,6 +267,10 @@ finding_message(const struct rule *r, struct evctx *c, struct buf *out)
 	struct val v;
 
 	for (size_t i = 0; i < r->nout; i++) {
+		if (r->out[i].corr) {
+			buf_printf(out, "%%{correlation.%s}", r->out[i].corr);
+			continue;
+		}
 		if (r->out[i].f == NULL) {
 			buf_append(out, r->out[i].text, r->out[i].len);
 			continue;
@@ -302,6 +312,48 @@ finding_code(struct evctx *c)
 	if (jtok_num(c->ev->doc, c->ev->f[EF_CODE], &v) < 0)
 		return json_null();
 	return jnumber(v);
+}
+
+static void finding_head(json_t *o, const struct rule *r);
+
+json_t *
+finding_message_parts(const struct rule *r, struct evctx *c)
+{
+	json_t *parts = json_array();
+	struct buf text;
+	struct val v;
+
+	buf_init(&text);
+	for (size_t i = 0; i < r->nout; i++) {
+		if (r->out[i].corr) {
+			if (text.len)
+				json_array_append_new(parts, jstring(text.data, text.len, FIELD_STR_MAX));
+			buf_reset(&text);
+			json_array_append_new(parts, json_pack("{ss}", "c", r->out[i].corr));
+		} else if (r->out[i].f == NULL) {
+			buf_append(&text, r->out[i].text, r->out[i].len);
+		} else {
+			field_eval(r->out[i].f, c, -1, &v);
+			field_render(&v, c, &text, MESSAGE_FIELD_MAX);
+		}
+	}
+	if (text.len)
+		json_array_append_new(parts, jstring(text.data, text.len, FIELD_STR_MAX));
+	buf_free(&text);
+	return parts;
+}
+
+json_t *
+finding_retitle(json_t *finding, const struct rule *r)
+{
+	json_t *o = json_object(), *v;
+	const char *k;
+
+	finding_head(o, r);
+	json_object_foreach(finding, k, v)
+		if (json_object_get(o, k) == NULL)
+			json_object_set(o, k, v);
+	return o;
 }
 
 static void

@@ -198,7 +198,7 @@ index_build(struct ruleset *rs)
 	for (size_t i = 0; i < rs->nrule; i++) {
 		struct rule *r = rs->rule[i];
 		size_t o;
-		if (!r->enabled)
+		if (!r->needed)
 			continue;
 		for (o = 0; o < 3 && r->ik[order[o]] == NULL; o++)
 			;

@@ -9,7 +9,7 @@
  * exceptions become `and not (...)`, and the rule is placed in the index.
  * Every problem becomes one `file:line: message` line and compilation goes
  * on, so one run reports them all. */
-#include "analyze/rules_impl.h"
+#include "analyze/compile.h"
 #include "base/yamldoc.h"
 #include "base/xmalloc.h"
 
@@ -54,71 +54,7 @@ static const struct {
 	{ "Panic", STAGE_PANIC },
 };
 
-struct mpart {
-	const char	*text;
-	size_t		 len;
-	const char	*file;
-	int		 line;
-};
-
-struct pmacro {
-	const char	*name;
-	struct mpart	*part;	/* OR'ed together (append) */
-	size_t		 npart;
-	int		 state[2];	/* per context: 0 new, 1 compiling, 2 done, -1 failed */
-	struct node	*node[2];
-};
-
-struct evalue {
-	struct lit	 l;	/* a scalar */
-	struct lit	*seq;	/* or a sequence (for in) */
-	size_t		 nseq;
-	int		 is_seq;
-};
-
-struct pexc {
-	const char	*name;
-	const char	**field;
-	const char	**comp;
-	size_t		 nfield;
-	struct evalue	*val;	/* nval tuples of nfield values */
-	size_t		 nval;
-	const char	*file;
-	int		 line;
-};
-
-struct prule {
-	struct rule	*r;
-	const char	*cond;
-	size_t		 condlen;
-	int		 condline;
-	const char	*output;
-	int		 outline;
-	struct pexc	*exc;
-	size_t		 nexc;
-};
-
-struct compiler {
-	struct ruleset	*rs;
-	struct arena	*ar;
-	struct buf	*errs;
-	int		 nerr;
-	const char	*file;		/* source being read */
-	struct rlist	**list;
-	size_t		 nlist;
-	struct pmacro	**macro;
-	size_t		 nmacro;
-	struct prule	**rule;
-	size_t		 nrule;
-	const char	*stack[MACRO_MAX_DEPTH + 1];	/* macros being compiled */
-	int		 nstack;
-};
-
-static void
-cerr(struct compiler *c, const char *file, int line, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void
+void
 cerr(struct compiler *c, const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;
@@ -135,7 +71,7 @@ cerr(struct compiler *c, const char *file, int line, const char *fmt, ...)
 	buf_putc(c->errs, '\n');
 }
 
-static const char *
+const char *
 adup(struct compiler *c, const char *s)
 {
 	return arena_strndup(c->ar, s, strlen(s));
@@ -152,7 +88,7 @@ key_allowed(const char *k, const char *const *allowed)
 	return 0;
 }
 
-static int
+int
 check_keys(struct compiler *c, yaml_document_t *d, yaml_node_t *map,
     const char *kind, const char *const *allowed)
 {
@@ -182,7 +118,7 @@ check_keys(struct compiler *c, yaml_document_t *d, yaml_node_t *map,
 }
 
 /* A required or optional scalar string. */
-static const char *
+const char *
 get_str(struct compiler *c, yaml_document_t *d, yaml_node_t *map,
     const char *key, int required, const char *kind)
 {
@@ -201,7 +137,7 @@ get_str(struct compiler *c, yaml_document_t *d, yaml_node_t *map,
 	return adup(c, s);
 }
 
-static int
+int
 get_bool(struct compiler *c, yaml_document_t *d, yaml_node_t *map,
     const char *key, int def)
 {
@@ -217,7 +153,7 @@ get_bool(struct compiler *c, yaml_document_t *d, yaml_node_t *map,
 	return b;
 }
 
-static void
+void
 lit_from_node(struct compiler *c, const yaml_node_t *n, struct lit *l)
 {
 	memset(l, 0, sizeof(*l));
@@ -230,7 +166,7 @@ lit_from_node(struct compiler *c, const yaml_node_t *n, struct lit *l)
 }
 
 /* A sequence of scalars into literals. Returns -1 after an error. */
-static int
+int
 get_lits(struct compiler *c, yaml_document_t *d, yaml_node_t *seq,
     struct lit **out, size_t *nout, const char *what)
 {
@@ -516,7 +452,7 @@ rule_exceptions(struct compiler *c, yaml_document_t *d, yaml_node_t *seq, struct
 
 /* --- rules ------------------------------------------------------------------------ */
 
-static struct prule *
+struct prule *
 prule_find(struct compiler *c, const char *id)
 {
 	for (size_t i = 0; i < c->nrule; i++)
@@ -525,7 +461,7 @@ prule_find(struct compiler *c, const char *id)
 	return NULL;
 }
 
-static int
+int
 id_valid(const char *id)
 {
 	if (*id == '\0' || *id == '.')
@@ -537,7 +473,7 @@ id_valid(const char *id)
 	return 1;
 }
 
-static void
+void
 rule_tags(struct compiler *c, yaml_document_t *d, yaml_node_t *n, struct rule *r)
 {
 	struct lit *l;
@@ -578,7 +514,7 @@ rule_stages(struct compiler *c, yaml_document_t *d, yaml_node_t *n, struct rule 
 		cerr(c, c->file, yamldoc_line(n), "stages is empty");
 }
 
-static void
+void
 rule_classify(struct compiler *c, yaml_document_t *d, yaml_node_t *m, struct rule *r)
 {
 	const char *sev = get_str(c, d, m, "severity", 1, "rule");
@@ -603,7 +539,8 @@ static void
 rule_new(struct compiler *c, yaml_document_t *d, yaml_node_t *m, const char *id)
 {
 	static const char *const keys[] = { "rule", "title", "description", "condition",
-	    "output", "severity", "category", "tags", "enabled", "exceptions", "stages", NULL };
+	    "output", "severity", "category", "tags", "enabled", "exceptions", "stages",
+	    "alert", "suppress", NULL };
 	struct prule *pr = arena_alloc(c->ar, sizeof(*pr));
 	struct rule *r = pr->r = arena_alloc(c->ar, sizeof(*r));
 	yaml_node_t *cond = yamldoc_get(d, m, "condition");
@@ -623,7 +560,9 @@ rule_new(struct compiler *c, yaml_document_t *d, yaml_node_t *m, const char *id)
 	rule_tags(c, d, yamldoc_get(d, m, "tags"), r);
 	rule_stages(c, d, yamldoc_get(d, m, "stages"), r);
 	r->enabled = get_bool(c, d, m, "enabled", 1);
+	r->alert = 1;
 	rule_exceptions(c, d, yamldoc_get(d, m, "exceptions"), pr);
+	rule_state_keys(c, d, m, pr);
 	c->rule = xgrow(c->rule, c->nrule, sizeof(*c->rule));
 	c->rule[c->nrule++] = pr;
 }
@@ -634,7 +573,8 @@ static void
 rule_override(struct compiler *c, yaml_document_t *d, yaml_node_t *m,
     struct prule *pr, int append)
 {
-	static const char *const app_keys[] = { "rule", "append", "exceptions", "enabled", NULL };
+	static const char *const app_keys[] = { "rule", "append", "exceptions", "enabled",
+	    "alert", "suppress", NULL };
 	static const char *const en_keys[] = { "rule", "enabled", NULL };
 
 	if (!append) {
@@ -648,6 +588,8 @@ rule_override(struct compiler *c, yaml_document_t *d, yaml_node_t *m,
 	}
 	pr->r->enabled = get_bool(c, d, m, "enabled", pr->r->enabled);
 	rule_exceptions(c, d, yamldoc_get(d, m, "exceptions"), pr);
+	if (append)
+		rule_state_keys(c, d, m, pr);
 }
 
 static void
@@ -677,17 +619,19 @@ static void
 doc_item(struct compiler *c, yaml_document_t *d, yaml_node_t *m)
 {
 	if (m == NULL || m->type != YAML_MAPPING_NODE) {
-		cerr(c, c->file, yamldoc_line(m), "expected a mapping with rule, list or macro");
+		cerr(c, c->file, yamldoc_line(m), "expected a mapping with rule, correlation, list or macro");
 		return;
 	}
 	if (yamldoc_get(d, m, "rule"))
 		doc_rule(c, d, m);
+	else if (yamldoc_get(d, m, "correlation"))
+		corr_doc(c, d, m);
 	else if (yamldoc_get(d, m, "list"))
 		doc_list(c, d, m);
 	else if (yamldoc_get(d, m, "macro"))
 		doc_macro(c, d, m);
 	else
-		cerr(c, c->file, yamldoc_line(m), "expected a mapping with rule, list or macro");
+		cerr(c, c->file, yamldoc_line(m), "expected a mapping with rule, correlation, list or macro");
 }
 
 static int
@@ -868,11 +812,9 @@ out:
 	return n;
 }
 
-static int
-rule_template(struct compiler *c, struct prule *pr)
+int
+rule_template_text(struct compiler *c, struct rule *r, const char *s, int line, int corr)
 {
-	struct rule *r = pr->r;
-	const char *s = pr->output ? pr->output : r->title;
 	struct tmpl_seg *seg;
 	size_t nseg = 0, cap = 8;
 
@@ -888,26 +830,41 @@ rule_template(struct compiler *c, struct prule *pr)
 			cap *= 2;
 		}
 		if (open == NULL || (close = strchr(open, '}')) == NULL) {
-			seg[nseg++] = (struct tmpl_seg){ s, strlen(s), NULL };
+			seg[nseg++] = (struct tmpl_seg){ .text = s, .len = strlen(s) };
 			break;
 		}
 		if (open > s)
-			seg[nseg++] = (struct tmpl_seg){ s, (size_t)(open - s), NULL };
-		{
+			seg[nseg++] = (struct tmpl_seg){ .text = s, .len = (size_t)(open - s) };
+		if (corr && strncmp(open + 2, "correlation.", 12) == 0) {
+			const char *name = arena_strndup(c->ar, open + 14, (size_t)(close - open - 14));
+			if (!corr_field_known(name)) {
+				cerr(c, r->file, line ? line : r->line, "output: unknown field "
+				    "\"correlation.%s\" (count, distinct, first, last, span, key)", name);
+				return -1;
+			}
+			seg[nseg++] = (struct tmpl_seg){ .corr = name };
+		} else {
 			char err[256];
 			struct field *f = field_compile(c->ar, open + 2, (size_t)(close - open - 2),
 			    0, err, sizeof(err));
 			if (f == NULL) {
-				cerr(c, r->file, pr->outline ? pr->outline : r->line, "output: %s", err);
+				cerr(c, r->file, line ? line : r->line, "output: %s", err);
 				return -1;
 			}
-			seg[nseg++] = (struct tmpl_seg){ NULL, 0, f };
+			seg[nseg++] = (struct tmpl_seg){ .f = f };
 		}
 		s = close + 1;
 	}
 	r->out = seg;
 	r->nout = nseg;
 	return 0;
+}
+
+static int
+rule_template(struct compiler *c, struct prule *pr)
+{
+	return rule_template_text(c, pr->r, pr->output ? pr->output : pr->r->title,
+	    pr->outline, 0);
 }
 
 static void
@@ -1006,6 +963,8 @@ compiler_free(struct compiler *c)
 		free(c->rule[i]->exc);
 	for (size_t i = 0; i < c->nmacro; i++)
 		free(c->macro[i]->part);
+	for (size_t i = 0; i < c->nrule; i++)
+		corr_free_pending(c->rule[i]);
 	free(c->list);
 	free(c->macro);
 	free(c->rule);
@@ -1030,6 +989,7 @@ ruleset_compile(const struct rule_source *src, size_t nsrc,
 		rule_compile(&c, c.rule[i], &names);
 	macros_check_unused(&c);
 	apply_options(&c, o);
+	corr_resolve(&c);
 	rs->rule = xcalloc(c.nrule ? c.nrule : 1, sizeof(*rs->rule));
 	for (size_t i = 0; i < c.nrule; i++) {
 		rs->rule[i] = c.rule[i]->r;
@@ -1091,4 +1051,25 @@ rule_describe(const struct rule *r)
 	json_object_set_new(o, "tags", tags);
 	json_object_set_new(o, "enabled", json_boolean(r->enabled));
 	return o;
+}
+
+int
+rule_alerts(const struct rule *r)
+{
+	return r->alert;
+}
+
+int
+rule_stateful(const struct rule *r)
+{
+	return r->corr != NULL || r->suppress != NULL;
+}
+
+const struct rule *
+ruleset_find(const struct ruleset *rs, const char *id)
+{
+	for (size_t i = 0; i < rs->nrule; i++)
+		if (strcmp(rs->rule[i]->id, id) == 0)
+			return rs->rule[i];
+	return NULL;
 }

@@ -8,6 +8,7 @@
 #define KAUDIT_RULES_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -77,8 +78,55 @@ void	eval_scratch_dedup(struct eval_scratch *s, size_t slots);
 typedef void (*finding_fn)(void *arg, json_t *finding,
 	    const struct audit_event *ev);
 
-/* Evaluates every enabled rule that can match ev. Returns findings emitted. */
+/* Evaluates every enabled rule that can match ev. Returns findings emitted.
+ * Without a signal callback there is no memory across events: rules with
+ * `suppress` make a finding per event, correlations are not fed. */
 size_t	ruleset_eval(const struct ruleset *rs, const struct audit_event *ev,
 	    struct eval_scratch *s, finding_fn emit, void *arg);
+
+/* What one event hands to the state engine (stage 2, see state.h) for a
+ * rule that remembers: a correlation it feeds, or its own `suppress`. All
+ * pointers are borrowed for the duration of the callback. */
+struct signal {
+	const struct rule *rule;	/* the correlation, or the suppressing rule */
+	int		   step;	/* the feed: a step index, SIGNAL_UNTIL or SIGNAL_ABSENT */
+	const char	  *key;		/* state key: JSON array [cluster, rule id, values...] */
+	size_t		   keylen;
+	int64_t		   t;		/* event time, ms since the epoch */
+	const char	  *audit_id;
+	const char	  *value;	/* value_count's value, first_seen's tuple (JSON); or NULL */
+	size_t		   valuelen;
+	json_t		  *finding;	/* the finding this event would make for rule */
+	json_t		  *message;	/* correlations: the output template rendered for this
+					   event, as parts: strings and {"c": "count"} */
+};
+
+#define SIGNAL_UNTIL	(-1)
+#define SIGNAL_ABSENT	(-2)
+
+struct eval_out {
+	/* a finding made per event (steals finding); r is the rule */
+	void	(*finding)(void *arg, json_t *finding, const struct audit_event *ev,
+		    const struct rule *r);
+	/* a signal; NULL: no memory across events, as ruleset_eval() */
+	void	(*signal)(void *arg, const struct signal *sg);
+	void	*arg;
+};
+
+/* ruleset_eval() with signals. Returns findings and signals emitted. */
+size_t	ruleset_eval_out(const struct ruleset *rs, const struct audit_event *ev,
+	    struct eval_scratch *s, const struct eval_out *out);
+
+/* 0 for a rule whose findings are stored but never delivered (`alert: false`). */
+int	rule_alerts(const struct rule *r);
+/* 1 for a rule whose findings go through the state engine (a correlation,
+ * or a rule with `suppress`). */
+int	rule_stateful(const struct rule *r);
+/* The rule with this id, or NULL. */
+const struct rule *ruleset_find(const struct ruleset *rs, const char *id);
+/* Counters of one scratch: signals emitted, and events a stateful rule
+ * matched that had no usable time (not counted). */
+unsigned long eval_scratch_signals(const struct eval_scratch *s);
+unsigned long eval_scratch_untimed(const struct eval_scratch *s);
 
 #endif

@@ -87,6 +87,7 @@ enum computed {
 	KA_SOURCE_IP, KA_DECISION, KA_REASON,
 	KA_IS_SA, KA_IS_NODE, KA_IS_ANON, KA_IS_SYSTEM, KA_SA_NAMESPACE, KA_SA_NAME,
 	KA_OBJECT, KA_PODSPEC, KA_CONTAINERS, KA_VOLUMES, KA_CM_DATA, KA_CSR_SUBJECT,
+	KA_ACTOR, KA_ACTOR_IDENTITIES, KA_BINDING_SUBJECTS,
 	KA_COUNT
 };
 
@@ -110,7 +111,15 @@ struct field {
 	enum ikey	 ikey;
 };
 
-enum val_kind { VAL_NONE, VAL_TOK, VAL_STR, VAL_NUM, VAL_BOOL, VAL_ARRS };
+enum val_kind { VAL_NONE, VAL_TOK, VAL_STR, VAL_NUM, VAL_BOOL, VAL_ARRS, VAL_LIST };
+
+/* Strings made from an event (ka.actor.identities, ka.binding.subjects):
+ * n strings, the i-th at b.data + off[i], len[i] bytes. */
+struct strvec {
+	struct buf	 b;
+	size_t		*off, *len;
+	size_t		 n, cap;
+};
 
 /* A field's value during evaluation; points into the event or the scratch. */
 struct val {
@@ -122,6 +131,7 @@ struct val {
 	int		 b;		/* VAL_BOOL */
 	int		 arr[3];	/* VAL_ARRS: arrays read one after another */
 	int		 narr;
+	const struct strvec *list;	/* VAL_LIST */
 };
 
 struct evctx {
@@ -142,6 +152,7 @@ void	field_reset(struct eval_scratch *s);
  * -1; fields a path may follow (ka.object, ka.podspec, ...) leave v unset
  * and return their token (-1 when absent). */
 int	computed_eval(const struct field *f, struct evctx *c, struct val *v);
+void	strvec_free(struct strvec *v);
 
 /* --- conditions ---------------------------------------------------------- */
 
@@ -245,8 +256,53 @@ struct tmpl_seg {
 	const char	*text;	/* literal text, or NULL for a field */
 	size_t		 len;
 	struct field	*f;
+	const char	*corr;	/* a correlation rule's %{correlation.X}: "X" (f is NULL) */
 };
 
+/* --- memory across events ------------------------------------------------ */
+
+/* `suppress: {by: [...], for: 24h}` on a rule. */
+struct suppress {
+	const char	**name;		/* the by fields as written (the key's names) */
+	struct field	**by;
+	size_t		  nby;
+	int64_t		  for_ms;
+};
+
+enum corr_kind { CK_EVENT_COUNT, CK_VALUE_COUNT, CK_TEMPORAL, CK_TEMPORAL_ORDERED, CK_FIRST_SEEN };
+
+/* What a correlation needs from each rule that feeds it (a step, an `until`
+ * or the `absent` rule): its group_by fields after aliases, and the field
+ * whose values are counted (value_count) or the tuple (first_seen). */
+struct corr_feed {
+	struct rule	 *rule;
+	struct rule	 *corr;		/* the correlation it feeds */
+	int		  step;		/* 0..nstep-1, SIGNAL_UNTIL or SIGNAL_ABSENT */
+	struct field	**key;		/* ngroup fields */
+	struct field	**value;	/* nvalue fields */
+};
+
+struct corr {
+	enum corr_kind	  kind;
+	struct rule	**step;
+	size_t		  nstep;
+	const char	**group;	/* group_by names as written (the key's names) */
+	size_t		  ngroup;
+	const char	**value_name;	/* value_count's field, first_seen's fields */
+	size_t		  nvalue;
+	int64_t		  span_ms;	/* timespan */
+	int64_t		  gte;		/* event_count, value_count */
+	int64_t		  history_ms, learning_ms;	/* first_seen */
+	struct corr_feed *feed;		/* steps, then until rules, then absent */
+	size_t		  nfeed;
+};
+
+/* 1 for the X of %{correlation.X} in a correlation rule's output. */
+int	corr_field_known(const char *name);
+/* "event_count", "value_count", "temporal", "temporal_ordered", "first_seen". */
+const char *corr_kind_name(enum corr_kind k);
+
+#define KEY_VALUES_MAX	64	/* keys one event may complete for one rule */
 struct rule {
 	const char	*id;
 	const char	*title;
@@ -255,8 +311,14 @@ struct rule {
 	const char	*category;
 	const char	**tags;
 	size_t		 ntags;
-	int		 enabled;
+	int		 enabled;	/* its own findings are made */
+	int		 needed;	/* evaluated: enabled, or feeding an enabled correlation */
+	int		 alert;		/* 0: findings are stored, never delivered (a signal) */
 	unsigned	 stages;
+	struct suppress	*suppress;	/* NULL: a finding per (audit_id, rule) */
+	struct corr	*corr;		/* a correlation rule: no condition of its own */
+	struct corr_feed **feeds;	/* the correlations this rule feeds */
+	size_t		 nfeeds;
 	struct node	*cond;		/* condition and not exceptions */
 	struct tmpl_seg	*out;		/* output template */
 	size_t		 nout;
@@ -321,6 +383,8 @@ struct eval_scratch {
 	uint32_t	*memo;		/* per N_MEMO slot: gen << 1 | result */
 	size_t		 seenmask;
 	unsigned long	 events;
+	unsigned long	 signals, untimed;	/* signal.c */
+	struct buf	 sigkey, sigval, sigtmp;	/* signal.c */
 
 	/* computed fields of the current event, filled on first use */
 	uint32_t	 have;		/* bit per computed group */
@@ -338,6 +402,9 @@ struct eval_scratch {
 	int		 containers[3], ncontainers;
 	struct buf	 csr_der, csr_subject;
 	int		 csr_has_subject;
+	struct buf	 actor;
+	int		 has_actor;
+	struct strvec	 identities, subjects;
 };
 
 /* Test hooks: how many conditions the last ruleset_eval() calls evaluated. */
@@ -347,5 +414,20 @@ unsigned long eval_scratch_evaluated(const struct eval_scratch *s);
 json_t	*finding_build(const struct rule *r, struct evctx *c);
 /* Renders the rule's output template. */
 void	finding_message(const struct rule *r, struct evctx *c, struct buf *out);
+/* A correlation's output template rendered for this event, as parts:
+ * strings, and {"c": NAME} where %{correlation.NAME} stands. New reference. */
+json_t	*finding_message_parts(const struct rule *r, struct evctx *c);
+/* A new copy of finding with the head (rule, title, severity, category,
+ * tags) of r instead. */
+json_t	*finding_retitle(json_t *finding, const struct rule *r);
+
+/* signal.c: the signals of rule r, which fired on the event of c with
+ * finding (borrowed), handed to out->signal. Returns how many. */
+size_t	signals_emit(const struct rule *r, struct evctx *c, json_t *finding,
+	    const struct eval_out *out);
+/* A field's values as strings for keys: one per element of an array (up
+ * to max), or the one value. Appends to vals the offsets into b. */
+size_t	field_strings(const struct field *f, struct evctx *c, struct buf *b,
+	    size_t *off, size_t *len, size_t max);
 
 #endif

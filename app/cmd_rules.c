@@ -13,6 +13,8 @@
  *
  * The test format is documented in docs/rule-language.md. */
 #include "analyze/rules.h"
+#include "analyze/state.h"
+#include "base/timefmt.h"
 #include "base/yamldoc.h"
 #include "app/cmd.h"
 #include "app/rulefiles.h"
@@ -29,6 +31,7 @@
 #include <string.h>
 
 #define TEST_FILE_MAX	(64u << 20)
+#define STATE_TEST_LATENESS	(10 * 60000LL)	/* stateful.lateness's default */
 
 static void
 usage(FILE *f)
@@ -188,15 +191,85 @@ struct tester {
 struct case_run {
 	json_t		*findings;	/* array */
 	struct buf	 why;		/* first failure */
+	struct state	*st;		/* memory across the case's events */
+	json_t		*stateful;	/* "rule dedup" -> index in findings */
+	long		 restart_after;	/* events before the state is saved and loaded again */
 };
 
 static void
-on_finding(void *arg, json_t *finding, const struct audit_event *ev)
+on_finding(void *arg, json_t *finding, const struct audit_event *ev, const struct rule *r)
 {
 	struct case_run *cr = arg;
 
 	(void)ev;
+	(void)r;
 	json_array_append_new(cr->findings, finding);
+}
+
+static void
+on_state_finding(void *arg, json_t *finding, const char *dedup, const struct rule *r)
+{
+	struct case_run *cr = arg;
+	char *k = xasprintf("%s %s", rule_id(r), dedup);
+
+	json_object_set_new(cr->stateful, k, json_integer((json_int_t)json_array_size(cr->findings)));
+	json_array_append_new(cr->findings, finding);
+	free(k);
+}
+
+static void
+on_state_update(void *arg, const struct rule *r, const char *dedup, json_t *set)
+{
+	struct case_run *cr = arg;
+	char *k = xasprintf("%s %s", rule_id(r), dedup);
+	json_t *i = json_object_get(cr->stateful, k);
+
+	if (i != NULL)
+		json_object_update(json_array_get(cr->findings, (size_t)json_integer_value(i)), set);
+	else if (cr->why.len == 0)
+		buf_printf(&cr->why, "an update of a finding never made: %s", k);
+	json_decref(set);
+	free(k);
+}
+
+static void
+on_signal(void *arg, const struct signal *sg)
+{
+	struct case_run *cr = arg;
+	struct state_out so = { on_state_finding, on_state_update, cr };
+
+	state_feed(cr->st, 0, sg, &so);
+}
+
+static void
+save_key(void *arg, const char *key, size_t klen, json_t *state)
+{
+	json_t *saved = arg;
+
+	if (state)
+		json_object_setn(saved, key, klen, state);
+	else
+		json_object_deln(saved, key, klen);
+}
+
+/* What a restart does to the daemon's state: saved, dropped, loaded back
+ * into a new engine, so a test shows that nothing of a window is lost. */
+static void
+state_restart(struct tester *t, struct case_run *cr)
+{
+	json_t *saved = json_object(), *meta = state_part_save(cr->st, 0), *v;
+	struct state_opts o = { STATE_TEST_LATENESS, 0 };
+	const char *k;
+
+	state_changed(cr->st, 0, save_key, saved);
+	state_free(cr->st);
+	cr->st = state_new(t->rs, &o);
+	state_part_load(cr->st, 0, meta);
+	json_object_foreach(saved, k, v)
+		if (state_key_load(cr->st, 0, k, strlen(k), v) < 0 && cr->why.len == 0)
+			buf_printf(&cr->why, "saved state of %s did not load", k);
+	json_decref(saved);
+	json_decref(meta);
 }
 
 static char *
@@ -210,14 +283,20 @@ decode_into(struct tester *t, struct case_run *cr, const char *text, size_t len)
 {
 	struct decode_opts o = { 0, NULL, "default" };
 	struct eval_scratch *s = eval_scratch_new(t->rs);
+	struct eval_out out = { on_finding, on_signal, cr };
+	struct state_out so = { on_state_finding, on_state_update, cr };
 
 	decode_message(&t->work, text, len, &o);
 	for (size_t i = 0; i < t->work.nerr && cr->why.len == 0; i++)
 		buf_printf(&cr->why, "decode error: %s", t->work.err[i].msg);
 	if (t->work.nev == 0 && cr->why.len == 0)
 		buf_puts(&cr->why, "no event decoded");
-	for (size_t i = 0; i < t->work.nev; i++)
-		ruleset_eval(t->rs, &t->work.ev[i], s, on_finding, cr);
+	for (size_t i = 0; i < t->work.nev; i++) {
+		if (cr->restart_after >= 0 && (long)i == cr->restart_after)
+			state_restart(t, cr);
+		ruleset_eval_out(t->rs, &t->work.ev[i], s, &out);
+	}
+	state_tick(cr->st, 0, 1, &so);
 	eval_scratch_free(s);
 }
 
@@ -251,6 +330,112 @@ case_file(struct tester *t, yaml_document_t *d, yaml_node_t *c, struct case_run 
 	decode_into(t, cr, p, (size_t)((nl ? nl : end) - p));
 }
 
+/* Replaces {i} in every string of v by i. */
+static json_t *
+series_subst(json_t *v, long i)
+{
+	const char *k;
+	json_t *x, *o;
+	size_t n;
+
+	if (json_is_string(v) && strstr(json_string_value(v), "{i}")) {
+		struct buf b;
+		const char *p = json_string_value(v), *q;
+		buf_init(&b);
+		while ((q = strstr(p, "{i}")) != NULL) {
+			buf_append(&b, p, (size_t)(q - p));
+			buf_printf(&b, "%ld", i);
+			p = q + 3;
+		}
+		buf_puts(&b, p);
+		o = json_string(b.data);
+		buf_free(&b);
+		return o;
+	}
+	if (json_is_object(v)) {
+		o = json_object();
+		json_object_foreach(v, k, x)
+			json_object_set_new(o, k, series_subst(x, i));
+		return o;
+	}
+	if (json_is_array(v)) {
+		o = json_array();
+		json_array_foreach(v, n, x)
+			json_array_append_new(o, series_subst(x, i));
+		return o;
+	}
+	return json_incref(v);
+}
+
+/* Shifts an RFC 3339 member of ev by add ms. */
+static void
+series_shift(json_t *ev, const char *name, int64_t add)
+{
+	const char *s = json_string_value(json_object_get(ev, name));
+	char t[TIME_TEXT_MAX];
+	int64_t ms;
+
+	if (s && time_parse_ms(s, strlen(s), &ms) == 0) {
+		time_format_ms(ms + add, t);
+		json_object_set_new(ev, name, json_string(t));
+	}
+}
+
+/* One event of a list may stand for a series: `_repeat: N` makes N copies,
+ * the i-th (from 0) with {i} in its strings replaced by i, "-i" after its
+ * auditID and its times moved on by i times `_every` (a duration). */
+static int
+series_expand(struct buf *json, struct buf *why)
+{
+	json_t *in = json_loadb(json->data, json->len, 0, NULL), *out, *ev;
+	size_t i;
+	int rc = 0;
+
+	if (!json_is_array(in)) {
+		json_decref(in);
+		return 0;
+	}
+	out = json_array();
+	json_array_foreach(in, i, ev) {
+		json_t *rep = json_object_get(ev, "_repeat");
+		const char *every = json_string_value(json_object_get(ev, "_every"));
+		int64_t step = 0;
+		long n = json_is_integer(rep) ? (long)json_integer_value(rep) : 0;
+		if (rep == NULL) {
+			json_array_append(out, ev);
+			continue;
+		}
+		if (n < 1 || n > 100000 || (every && duration_parse(every, &step) < 0)) {
+			buf_puts(why, "_repeat needs a count from 1 to 100000 and _every a duration");
+			rc = -1;
+			break;
+		}
+		for (long k = 0; k < n; k++) {
+			json_t *e = series_subst(ev, k);
+			const char *id = json_string_value(json_object_get(e, "auditID"));
+			json_object_del(e, "_repeat");
+			json_object_del(e, "_every");
+			if (id) {
+				char *nid = xasprintf("%s-%ld", id, k);
+				json_object_set_new(e, "auditID", json_string(nid));
+				free(nid);
+			}
+			series_shift(e, "stageTimestamp", step * k);
+			series_shift(e, "requestReceivedTimestamp", step * k);
+			json_array_append_new(out, e);
+		}
+	}
+	if (rc == 0) {
+		char *text = json_dumps(out, JSON_COMPACT);
+		buf_reset(json);
+		buf_puts(json, text);
+		free(text);
+	}
+	json_decref(out);
+	json_decref(in);
+	return rc;
+}
+
 /* Runs the case's event(s) through the rules. */
 static void
 case_events(struct tester *t, yaml_document_t *d, yaml_node_t *c, struct case_run *cr)
@@ -273,7 +458,7 @@ case_events(struct tester *t, yaml_document_t *d, yaml_node_t *c, struct case_ru
 	} else if (ev || evs) {
 		if (yamldoc_json(d, ev ? ev : evs, &json) < 0)
 			buf_puts(&cr->why, "event too deep or too big");
-		else
+		else if (series_expand(&json, &cr->why) == 0)
 			decode_into(t, cr, json.data, json.len);
 	} else {
 		buf_puts(&cr->why, "case has no event, events or file");
@@ -401,18 +586,24 @@ check_expect(yaml_document_t *d, yaml_node_t *c, struct case_run *cr)
 static void
 run_case(struct tester *t, yaml_document_t *d, yaml_node_t *c, int n)
 {
-	struct case_run cr = { json_array(), { NULL, 0, 0 } };
+	struct case_run cr = { json_array(), { NULL, 0, 0 }, NULL, json_object(), -1 };
 	const char *name = yamldoc_scalar(yamldoc_get(d, c, "name"));
+	const char *restart = yamldoc_scalar(yamldoc_get(d, c, "restart_after"));
+	struct state_opts so = { STATE_TEST_LATENESS, 0 };
 	char num[32];
 
 	if (name == NULL) {
 		snprintf(num, sizeof(num), "case %d", n);
 		name = num;
 	}
-	if (t->rs == NULL)
+	if (restart)
+		cr.restart_after = strtol(restart, NULL, 10);
+	if (t->rs == NULL) {
 		buf_puts(&cr.why, "rules did not compile");
-	else
+	} else {
+		cr.st = state_new(t->rs, &so);
 		case_events(t, d, c, &cr);
+	}
 	if (cr.why.len == 0) {
 		check_ids(t, d, c, "fire", 1, &cr);
 		check_ids(t, d, c, "not_fire", 0, &cr);
@@ -426,6 +617,8 @@ run_case(struct tester *t, yaml_document_t *d, yaml_node_t *c, int n)
 		t->pass++;
 	}
 	json_decref(cr.findings);
+	json_decref(cr.stateful);
+	state_free(cr.st);
 	buf_free(&cr.why);
 }
 

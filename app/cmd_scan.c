@@ -23,6 +23,7 @@
  * thread scans the rest of the file, with lines and offsets counted from
  * the start of the file. */
 #include "analyze/rules.h"
+#include "analyze/state.h"
 #include "app/cmd.h"
 #include "app/rulefiles.h"
 #include "base/hash.h"
@@ -82,6 +83,20 @@ struct scan {
 	struct fline		*line;
 	size_t			 nline, capline;
 	struct buf		 keys;
+	/* memory across events: one engine for the whole scan, fed in file
+	 * order (a chunk keeps its signals, encoded, until it is written) */
+	struct scan_state	*ss;
+	struct buf		 sigs;
+};
+
+/* The state engine of a scan and the findings it made, held until the end:
+ * later events may still count on them (repeats, a growing correlation). */
+struct scan_state {
+	struct state	*st;
+	json_t		*held;		/* findings in the order they were made */
+	json_t		*index;		/* "rule dedup" -> position in held */
+	struct state_out out;
+	unsigned long	 bad;		/* signals that did not decode */
 };
 
 struct chunk {
@@ -305,13 +320,14 @@ line_add(struct scan *sc, const char *id, const char *rule)
 }
 
 static void
-on_finding(void *arg, json_t *finding, const struct audit_event *ev)
+on_finding(void *arg, json_t *finding, const struct audit_event *ev, const struct rule *r)
 {
 	struct scan *sc = arg;
 	const char *id = json_string_value(json_object_get(finding, "audit_id"));
 	const char *rule = json_string_value(json_object_get(finding, "rule"));
 
 	(void)ev;
+	(void)r;
 	if (id && rule && !seen_add(sc->seen, id, rule))
 		goto out;
 	if (sc->chunked)
@@ -325,6 +341,84 @@ on_finding(void *arg, json_t *finding, const struct audit_event *ev)
 		scan_flush(sc);
 out:
 	json_decref(finding);
+}
+
+static void
+held_finding(void *arg, json_t *finding, const char *dedup, const struct rule *r)
+{
+	struct scan_state *ss = arg;
+	char *k = xasprintf("%s %s", rule_id(r), dedup);
+
+	json_object_set_new(ss->index, k, json_integer((json_int_t)json_array_size(ss->held)));
+	json_array_append_new(ss->held, finding);
+	free(k);
+}
+
+static void
+held_update(void *arg, const struct rule *r, const char *dedup, json_t *set)
+{
+	struct scan_state *ss = arg;
+	char *k = xasprintf("%s %s", rule_id(r), dedup);
+	json_t *i = json_object_get(ss->index, k);
+
+	if (i != NULL)
+		json_object_update(json_array_get(ss->held, (size_t)json_integer_value(i)), set);
+	json_decref(set);
+	free(k);
+}
+
+static void
+on_signal(void *arg, const struct signal *sg)
+{
+	struct scan *sc = arg;
+	char *text;
+	size_t len;
+
+	if (!sc->chunked) {
+		state_feed(sc->ss->st, 0, sg, &sc->ss->out);
+		return;
+	}
+	text = signal_encode(sg, &len);
+	buf_append(&sc->sigs, text, len);
+	buf_putc(&sc->sigs, '\n');
+	free(text);
+}
+
+/* Feeds a written chunk's signals to the scan's engine, in file order. */
+static void
+signals_replay(struct scan_state *ss, const struct ruleset *rs, const struct buf *sigs)
+{
+	const char *p = sigs->data, *end = sigs->data + sigs->len, *nl;
+	struct signal sg;
+	json_t *hold;
+
+	while (p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		if (signal_decode(rs, p, (size_t)(nl - p), &sg, &hold) == 0)
+			state_feed(ss->st, 0, &sg, &ss->out);
+		else
+			ss->bad++;
+		json_decref(hold);
+		p = nl + 1;
+	}
+}
+
+/* The end of the input: spans still open fire as far as the events went,
+ * and the engine's findings are written with their final counts. */
+static void
+held_write(struct scan *sc)
+{
+	struct scan_state *ss = sc->ss;
+	size_t i;
+	json_t *f;
+
+	state_tick(ss->st, 0, 1, &ss->out);
+	json_array_foreach(ss->held, i, f) {
+		write_json(&sc->out, f);
+		buf_putc(&sc->out, '\n');
+		sc->findings++;
+		if (sc->out.len > SCAN_FLUSH)
+			scan_flush(sc);
+	}
 }
 
 /* One error line. The decoder's message starts with line and offset when it
@@ -376,8 +470,9 @@ on_part(void *arg, const struct decoded *part)
 		buf_reset(&sc->errs);
 	}
 	for (size_t i = 0; i < part->nev; i++) {
+		struct eval_out out = { on_finding, on_signal, sc };
 		sc->events++;
-		ruleset_eval(sc->rs, &part->ev[i], sc->scratch, on_finding, sc);
+		ruleset_eval_out(sc->rs, &part->ev[i], sc->scratch, &out);
 	}
 }
 
@@ -468,6 +563,7 @@ chunk_reset(struct chunk *c, const struct ruleset *rs, const char *file)
 	buf_reset(&sc->out);
 	buf_reset(&sc->errs);
 	buf_reset(&sc->keys);
+	buf_reset(&sc->sigs);
 	sc->nline = 0;
 	sc->events = sc->findings = sc->errors = 0;
 	sc->err_end = 0;
@@ -504,6 +600,7 @@ chunk_take(struct par *par)
 		end = split_at(par->text, par->len, par->next + par->chunk_len);
 	c = &par->ring[par->taken % par->nring];
 	chunk_reset(c, par->rs, par->out->file);
+	c->sc.ss = par->out->ss;
 	c->text = par->text + par->next;
 	c->len = end - par->next;
 	c->index = par->taken++;
@@ -541,6 +638,7 @@ chunk_write(struct scan *sc, const struct chunk *ch)
 		if (sc->out.len > SCAN_FLUSH)
 			scan_flush(sc);
 	}
+	signals_replay(sc->ss, sc->rs, &c->sigs);
 }
 
 /* Writes the finished chunks at the head of the file order; the first one
@@ -646,6 +744,7 @@ scan_free(struct scan *sc)
 	buf_free(&sc->out);
 	buf_free(&sc->errs);
 	buf_free(&sc->keys);
+	buf_free(&sc->sigs);
 	free(sc->line);
 }
 
@@ -691,6 +790,7 @@ struct scan_opts {
 	size_t		  split_min;
 	size_t		  chunk_bytes;	/* 0 = automatic */
 	struct decode_opts dec;
+	struct state_opts state;
 };
 
 struct scan_run {
@@ -840,8 +940,10 @@ cmd_scan(int argc, char **argv)
 		.dec = { .cluster = "default" },
 		.threads = scan_threads_auto(),
 		.split_min = SCAN_SPLIT_MIN,
+		.state = { .lateness_ms = 10 * 60000LL },
 	};
 	struct scan_run r = { .so = &so };
+	struct scan_state ss = { 0 };
 	struct scan *sc = &r.sc;
 	struct buf errs;
 	double t0;
@@ -862,12 +964,18 @@ cmd_scan(int argc, char **argv)
 	sc->scratch = eval_scratch_new(sc->rs);
 	/* most repeats never get built; seen_add() stays exact past 64K pairs */
 	eval_scratch_dedup(sc->scratch, SCAN_DEDUP);
+	ss.st = state_new(sc->rs, &so.state);
+	ss.held = json_array();
+	ss.index = json_object();
+	ss.out = (struct state_out){ held_finding, held_update, &ss };
+	sc->ss = &ss;
 	decoded_init(&r.work);
 	t0 = now();
 	if (optind >= argc)
 		failed |= scan_file(&r, "-") < 0;
 	for (int i = optind; i < argc; i++)
 		failed |= scan_file(&r, argv[i]) < 0;
+	held_write(sc);
 	scan_flush(sc);
 	fflush(stdout);
 	if (so.stats) {
@@ -877,6 +985,9 @@ cmd_scan(int argc, char **argv)
 		    sc->events, sc->findings, sc->errors, secs, sc->events / div, r.bytes / div / 1e6);
 	}
 	rc = failed || sc->errors || sc->write_failed ? 1 : 0;
+	state_free(ss.st);
+	json_decref(ss.held);
+	json_decref(ss.index);
 	decoded_free(&r.work);
 	par_free(r.par);
 	eval_scratch_free(sc->scratch);

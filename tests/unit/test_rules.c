@@ -139,7 +139,7 @@ test_errors(void)
 	    "a.yaml:1: override of unknown rule \"nosuch\"");
 	T_STREQ(first_error("- list: nosuch\n  append: true\n  items: [a]\n", NULL),
 	    "a.yaml:1: append to unknown list \"nosuch\"");
-	T_STREQ(first_error("- widget: w\n", NULL), "a.yaml:1: expected a mapping with rule, list or macro");
+	T_STREQ(first_error("- widget: w\n", NULL), "a.yaml:1: expected a mapping with rule, correlation, list or macro");
 	/* an unused macro still gets a syntax check */
 	T_STREQ(first_error("- macro: m\n  condition: verb = (\n", NULL),
 	    "a.yaml:2: condition: expected a value (column 8)");

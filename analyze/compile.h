@@ -1,0 +1,116 @@
+/* compile.h — the rule compiler's insides, shared by the files that read
+ * rule documents: rules.c (rules, lists, macros, exceptions) and corr.c
+ * (correlations, suppression). Private to analyze/.
+ *
+ * Compiling has two passes (see rules.c): documents are read into pending
+ * items, then names are resolved and conditions compiled. */
+#ifndef KAUDIT_COMPILE_H
+#define KAUDIT_COMPILE_H
+
+#include <yaml.h>
+
+#include "analyze/rules_impl.h"
+
+struct pcorr;
+struct psuppress;
+
+struct mpart {
+	const char	*text;
+	size_t		 len;
+	const char	*file;
+	int		 line;
+};
+
+struct pmacro {
+	const char	*name;
+	struct mpart	*part;	/* OR'ed together (append) */
+	size_t		 npart;
+	int		 state[2];	/* per context: 0 new, 1 compiling, 2 done, -1 failed */
+	struct node	*node[2];
+};
+
+struct evalue {
+	struct lit	 l;	/* a scalar */
+	struct lit	*seq;	/* or a sequence (for in) */
+	size_t		 nseq;
+	int		 is_seq;
+};
+
+struct pexc {
+	const char	*name;
+	const char	**field;
+	const char	**comp;
+	size_t		 nfield;
+	struct evalue	*val;	/* nval tuples of nfield values */
+	size_t		 nval;
+	const char	*file;
+	int		 line;
+};
+
+struct prule {
+	struct rule	*r;
+	const char	*cond;
+	size_t		 condlen;
+	int		 condline;
+	const char	*output;
+	int		 outline;
+	struct pexc	*exc;
+	size_t		 nexc;
+	struct pcorr	*corr;		/* corr.c: a correlation document */
+	struct psuppress *suppress;	/* corr.c: the rule's suppress */
+};
+
+struct compiler {
+	struct ruleset	*rs;
+	struct arena	*ar;
+	struct buf	*errs;
+	int		 nerr;
+	const char	*file;		/* source being read */
+	struct rlist	**list;
+	size_t		 nlist;
+	struct pmacro	**macro;
+	size_t		 nmacro;
+	struct prule	**rule;
+	size_t		 nrule;
+	const char	*stack[MACRO_MAX_DEPTH + 1];	/* macros being compiled */
+	int		 nstack;
+};
+
+/* Appends `file:line: message` to the errors and counts it. */
+void	cerr(struct compiler *c, const char *file, int line, const char *fmt, ...)
+	    __attribute__((format(printf, 4, 5)));
+/* An arena copy of s. */
+const char *adup(struct compiler *c, const char *s);
+/* Reports keys of map that allowed (NULL-terminated) does not list; -1 then. */
+int	check_keys(struct compiler *c, yaml_document_t *d, yaml_node_t *map,
+	    const char *kind, const char *const *allowed);
+/* The string value of key, an arena copy; NULL when absent (reported when
+ * required) or not a scalar (reported). */
+const char *get_str(struct compiler *c, yaml_document_t *d, yaml_node_t *map,
+	    const char *key, int required, const char *kind);
+int	get_bool(struct compiler *c, yaml_document_t *d, yaml_node_t *map,
+	    const char *key, int def);
+void	lit_from_node(struct compiler *c, const yaml_node_t *n, struct lit *l);
+/* The scalars of a sequence (or one scalar) as literals. */
+int	get_lits(struct compiler *c, yaml_document_t *d, yaml_node_t *seq,
+	    struct lit **out, size_t *nout, const char *what);
+struct prule *prule_find(struct compiler *c, const char *id);
+int	id_valid(const char *id);
+void	rule_tags(struct compiler *c, yaml_document_t *d, yaml_node_t *n, struct rule *r);
+void	rule_classify(struct compiler *c, yaml_document_t *d, yaml_node_t *m, struct rule *r);
+/* The output template of r from text s; correlation fields allowed when
+ * corr is set. -1 after reporting. */
+int	rule_template_text(struct compiler *c, struct rule *r, const char *s, int line, int corr);
+
+/* corr.c */
+/* `- correlation: ID` documents. */
+void	corr_doc(struct compiler *c, yaml_document_t *d, yaml_node_t *m);
+/* `alert:` and `suppress:` of a rule document (new or appended). */
+void	rule_state_keys(struct compiler *c, yaml_document_t *d, yaml_node_t *m, struct prule *pr);
+/* After every rule compiled: resolves correlation steps and fields, marks
+ * the rules that feed them, compiles suppress fields. */
+void	corr_resolve(struct compiler *c);
+/* Frees what corr.c kept for pr while compiling. */
+void	corr_free_pending(struct prule *pr);
+
+#endif
