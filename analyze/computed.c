@@ -571,6 +571,13 @@ csr_parse(struct evctx *c)
 
 static void need(struct evctx *c, uint32_t g);
 
+int
+computed_object(struct evctx *c)
+{
+	need(c, G_OBJ);
+	return c->s->object;
+}
+
 /* --- identity ------------------------------------------------------------------ */
 
 static void

@@ -352,22 +352,44 @@ ruleset_eval(const struct ruleset *rs, const struct audit_event *ev,
 	return ruleset_eval_out(rs, ev, s, &out);
 }
 
-/* Makes what a fired rule owes: its own finding (or, with suppress and a
- * state engine, a signal instead) and the signals of the correlations it
- * feeds. Returns how many things were emitted. */
+/* What one event's evaluation knows beyond each rule: the workload rules
+ * that fired (for the observation of a controller object) and whether a
+ * controller made the object (worked out once, when a workload rule fires). */
+struct evtrack {
+	const struct rule *fired[64];
+	size_t		 nfired;
+	int		 owner_known;
+	json_t		*owner;
+};
+
+/* Makes what a fired rule owes: its own finding (or, with suppress or
+ * attribution and a state engine, a signal instead) and the signals of the
+ * correlations it feeds. Returns how many things were emitted. */
 static size_t
-fired(const struct rule *r, struct evctx *c, const struct eval_out *out)
+fired(const struct rule *r, struct evctx *c, const struct eval_out *out, struct evtrack *tr)
 {
 	int stateful = out->signal != NULL;
 	int own = r->enabled && !(stateful && r->suppress);
 	json_t *f;
 	size_t n = 0;
 
+	if (r->attribute && tr->nfired < 64)
+		tr->fired[tr->nfired++] = r;
 	if (!own && !(stateful && (r->nfeeds || (r->suppress && r->enabled))))
 		return 0;
 	f = finding_build(r, c);
 	if (stateful)
 		n += signals_emit(r, c, f, out);
+	if (own && stateful && r->attribute) {
+		if (!tr->owner_known) {
+			tr->owner = owner_made_by_controller(c);
+			tr->owner_known = 1;
+		}
+		if (tr->owner) {
+			n += signal_attribute(r, c, f, tr->owner, out);
+			own = 0;
+		}
+	}
 	if (own) {
 		out->finding(out->arg, f, c->ev, r);
 		return n + 1;
@@ -385,6 +407,7 @@ ruleset_eval_out(const struct ruleset *rs, const struct audit_event *ev,
 	const uint32_t *cand;
 	unsigned stage = event_stage(ev);
 	size_t nout = 0, ncand;
+	struct evtrack tr = { .nfired = 0 };
 	uint64_t idh = 0;
 	int have_idh = 0;
 
@@ -412,8 +435,11 @@ ruleset_eval_out(const struct ruleset *rs, const struct audit_event *ev,
 		}
 		if (seen_before(s, idh, r->index))
 			continue;
-		nout += fired(r, &c, out);
+		nout += fired(r, &c, out, &tr);
 	}
+	if (out->signal && rs->controller)
+		nout += signal_observe(&c, tr.fired, tr.nfired, out);
+	json_decref(tr.owner);
 	return nout;
 }
 

@@ -901,6 +901,25 @@ rule_compile(struct compiler *c, struct prule *pr, const struct cond_names *name
 	pr->r->cond = cond;
 }
 
+/* Attribution needs to know who makes objects for others: the macro
+ * `controller_identity`. Without it, findings are never attributed. */
+static void
+attribution_setup(struct compiler *c, const struct cond_names *names)
+{
+	struct cond_ctx cc = { .ar = c->ar, .file = "(attribution)", .errs = c->errs,
+	    .names = names, .regexes = &c->rs->regex, .nregexes = &c->rs->nregex };
+	int found = 0;
+
+	if (macro_find(c, "controller_identity") == NULL)
+		return;
+	c->rs->controller = names_macro(c, "controller_identity", 0, &cc, &found);
+	c->nerr += cc.nerr;
+	for (size_t i = 0; c->rs->controller && i < c->nrule; i++) {
+		struct rule *r = c->rule[i]->r;
+		r->attribute = r->category && strcmp(r->category, "workload") == 0 && !r->corr;
+	}
+}
+
 /* Unused macros still get a syntax check, with fields unchecked (a macro
  * may be meant for use inside any/all). */
 static void
@@ -987,6 +1006,7 @@ ruleset_compile(const struct rule_source *src, size_t nsrc,
 		(void)list_expand(&c, c.list[i], 0);
 	for (size_t i = 0; i < c.nrule; i++)
 		rule_compile(&c, c.rule[i], &names);
+	attribution_setup(&c, &names);
 	macros_check_unused(&c);
 	apply_options(&c, o);
 	corr_resolve(&c);

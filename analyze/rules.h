@@ -87,14 +87,23 @@ size_t	ruleset_eval(const struct ruleset *rs, const struct audit_event *ev,
 /* What one event hands to the state engine (stage 2, see state.h) for a
  * rule that remembers: a correlation it feeds, or its own `suppress`. All
  * pointers are borrowed for the duration of the callback. */
+enum signal_kind {
+	SIGNAL_RULE,		/* for a correlation or a suppressing rule */
+	SIGNAL_OBSERVE,		/* a controller object written: finding holds what is known */
+	SIGNAL_ATTRIBUTE,	/* a workload finding on an object a controller made */
+};
+
 struct signal {
-	const struct rule *rule;	/* the correlation, or the suppressing rule */
+	enum signal_kind   kind;
+	const struct rule *rule;	/* the correlation, the suppressing or the workload
+					   rule; NULL for SIGNAL_OBSERVE */
 	int		   step;	/* the feed: a step index, SIGNAL_UNTIL or SIGNAL_ABSENT */
 	const char	  *key;		/* state key: JSON array [cluster, rule id, values...] */
 	size_t		   keylen;
 	int64_t		   t;		/* event time, ms since the epoch */
 	const char	  *audit_id;
-	const char	  *value;	/* value_count's value, first_seen's tuple (JSON); or NULL */
+	const char	  *value;	/* value_count's value, first_seen's tuple (JSON), the
+					   owner reference to follow (JSON); or NULL */
 	size_t		   valuelen;
 	json_t		  *finding;	/* the finding this event would make for rule */
 	json_t		  *message;	/* correlations: the output template rendered for this

@@ -153,6 +153,8 @@ void	field_reset(struct eval_scratch *s);
  * and return their token (-1 when absent). */
 int	computed_eval(const struct field *f, struct evctx *c, struct val *v);
 void	strvec_free(struct strvec *v);
+/* computed.c: the token of ka.object, or -1. */
+int	computed_object(struct evctx *c);
 
 /* --- conditions ---------------------------------------------------------- */
 
@@ -314,6 +316,8 @@ struct rule {
 	int		 enabled;	/* its own findings are made */
 	int		 needed;	/* evaluated: enabled, or feeding an enabled correlation */
 	int		 alert;		/* 0: findings are stored, never delivered (a signal) */
+	int		 attribute;	/* a workload rule: findings on objects a controller
+					   made go to the owner chain's person */
 	unsigned	 stages;
 	struct suppress	*suppress;	/* NULL: a finding per (audit_id, rule) */
 	struct corr	*corr;		/* a correlation rule: no condition of its own */
@@ -354,6 +358,9 @@ struct ruleset {
 	uint32_t	*catchall;
 	size_t		 ncatchall;
 	size_t		 nmemo;		/* N_MEMO slots */
+	/* attribution: the `controller_identity` macro, when the rules define
+	 * it (who makes objects for others: the control plane, nodes) */
+	struct node	*controller;
 };
 
 /* index.c: reads each rule's constraints off its condition and builds the
@@ -424,6 +431,17 @@ json_t	*finding_retitle(json_t *finding, const struct rule *r);
 /* signal.c: the signals of rule r, which fired on the event of c with
  * finding (borrowed), handed to out->signal. Returns how many. */
 size_t	signals_emit(const struct rule *r, struct evctx *c, json_t *finding,
+	    const struct eval_out *out);
+/* signal.c: attribution. The controller ownerReference of ka.object when a
+ * controller identity made it: a new {"kind","name","uid"}, else NULL. */
+json_t	*owner_made_by_controller(struct evctx *c);
+/* Hands over finding (borrowed) for the owner chain to attribute. */
+size_t	signal_attribute(const struct rule *r, struct evctx *c, json_t *finding, json_t *owner,
+	    const struct eval_out *out);
+/* After every rule of the event: a write of a controller kind (Deployment,
+ * ReplicaSet, ...) is recorded with who made it and which of the fired[]
+ * workload rules fired on it. */
+size_t	signal_observe(struct evctx *c, const struct rule *const *fired, size_t nfired,
 	    const struct eval_out *out);
 /* A field's values as strings for keys: one per element of an array (up
  * to max), or the one value. Appends to vals the offsets into b. */

@@ -293,3 +293,172 @@ signals_emit(const struct rule *r, struct evctx *c, json_t *finding, const struc
 	c->s->signals += n;
 	return n;
 }
+
+/* --- attribution -------------------------------------------------------------------- */
+
+static const struct {
+	const char	*resource;
+	const char	*kind;
+} owner_kinds[] = {
+	{ "deployments", "Deployment" }, { "replicasets", "ReplicaSet" },
+	{ "statefulsets", "StatefulSet" }, { "daemonsets", "DaemonSet" },
+	{ "jobs", "Job" }, { "cronjobs", "CronJob" },
+	{ "replicationcontrollers", "ReplicationController" },
+};
+
+static json_t *
+tok_json_str(struct evctx *c, int t)
+{
+	const char *s;
+	size_t n;
+
+	if ((s = jtok_str(c->ev->doc, t, &c->s->tmp, &n)) == NULL || n == 0 || n > 1024)
+		return NULL;
+	return json_stringn(s, n);
+}
+
+/* {"kind", "name", "uid"} of the ownerReference marked controller. */
+static json_t *
+controller_ref(struct evctx *c, int obj)
+{
+	const struct jdoc *d = c->ev->doc;
+	int refs = jtok_path(d, obj, "metadata.ownerReferences");
+	json_t *kind, *name, *o;
+
+	if (jtok_type(d, refs) != JT_ARR)
+		return NULL;
+	for (int t = jtok_first(d, refs); t >= 0; t = jtok_next(d, refs, t)) {
+		if (jtok_type(d, jtok_getz(d, t, "controller")) != JT_TRUE)
+			continue;
+		kind = tok_json_str(c, jtok_getz(d, t, "kind"));
+		name = tok_json_str(c, jtok_getz(d, t, "name"));
+		if (kind == NULL || name == NULL) {
+			json_decref(kind);
+			json_decref(name);
+			return NULL;
+		}
+		o = json_object();
+		json_object_set_new(o, "kind", kind);
+		json_object_set_new(o, "name", name);
+		if ((kind = tok_json_str(c, jtok_getz(d, t, "uid"))) != NULL)
+			json_object_set_new(o, "uid", kind);
+		return o;
+	}
+	return NULL;
+}
+
+json_t *
+owner_made_by_controller(struct evctx *c)
+{
+	const struct ruleset *rs = c->s->rs;
+	int obj;
+
+	if (rs->controller == NULL || !cond_eval(rs->controller, c, -1))
+		return NULL;
+	if ((obj = computed_object(c)) < 0)
+		return NULL;
+	return controller_ref(c, obj);
+}
+
+/* [cluster, "@owners", namespace]: one key, hence one partition and one
+ * state, per namespace, for owners and the findings they explain. */
+static void
+owners_key(struct evctx *c, struct buf *key)
+{
+	const char *ns;
+	size_t n;
+	const char *cluster = c->ev->cluster ? c->ev->cluster : "default";
+
+	buf_reset(key);
+	buf_putc(key, '[');
+	buf_json_str(key, cluster, strlen(cluster));
+	buf_puts(key, ",\"@owners\",");
+	if ((ns = event_str(c->ev, EF_NAMESPACE, &c->s->tmp, &n)) == NULL) {
+		ns = "";
+		n = 0;
+	}
+	buf_json_str(key, ns, n);
+	buf_putc(key, ']');
+}
+
+size_t
+signal_attribute(const struct rule *r, struct evctx *c, json_t *finding, json_t *owner,
+    const struct eval_out *out)
+{
+	struct eval_scratch *s = c->s;
+	struct signal sg;
+	char *ref;
+	int64_t t;
+
+	if (event_time(c, &t) < 0) {
+		s->untimed++;
+		return 0;
+	}
+	owners_key(c, &s->sigkey);
+	ref = json_dumps(owner, JSON_COMPACT);
+	sg = (struct signal){ .kind = SIGNAL_ATTRIBUTE, .rule = r, .key = s->sigkey.data,
+	    .keylen = s->sigkey.len, .t = t,
+	    .audit_id = json_string_value(json_object_get(finding, "audit_id")),
+	    .value = ref, .valuelen = ref ? strlen(ref) : 0, .finding = finding };
+	out->signal(out->arg, &sg);
+	free(ref);
+	s->signals++;
+	return 1;
+}
+
+static const char *
+owner_kind(struct evctx *c)
+{
+	for (size_t i = 0; i < sizeof(owner_kinds) / sizeof(owner_kinds[0]); i++)
+		if (jtok_str_eq(c->ev->doc, c->ev->f[EF_RESOURCE], owner_kinds[i].resource,
+		    strlen(owner_kinds[i].resource)))
+			return owner_kinds[i].kind;
+	return NULL;
+}
+
+size_t
+signal_observe(struct evctx *c, const struct rule *const *fired, size_t nfired,
+    const struct eval_out *out)
+{
+	struct eval_scratch *s = c->s;
+	const struct jdoc *d = c->ev->doc;
+	const char *kind = owner_kind(c), *v;
+	json_t *o, *name, *rules, *ref;
+	struct signal sg;
+	int obj, verb = c->ev->f[EF_VERB];
+	size_t n;
+	int64_t t;
+
+	if (kind == NULL || s->rs->controller == NULL || c->ev->f[EF_SUBRESOURCE] >= 0 ||
+	    !(jtok_str_eq(d, verb, "create", 6) || jtok_str_eq(d, verb, "update", 6) ||
+	    jtok_str_eq(d, verb, "patch", 5)))
+		return 0;
+	if ((obj = computed_object(c)) < 0 || event_time(c, &t) < 0)
+		return 0;
+	if ((name = tok_json_str(c, jtok_path(d, obj, "metadata.name"))) == NULL &&
+	    (name = tok_json_str(c, c->ev->f[EF_NAME])) == NULL)
+		return 0;
+	o = json_object();
+	json_object_set_new(o, "kind", json_string(kind));
+	json_object_set_new(o, "name", name);
+	ref = controller_ref(c, obj);
+	json_object_set_new(o, "owner", ref ? ref : json_null());
+	/* a person: whoever wrote it, unless a controller did */
+	v = NULL;
+	n = 0;
+	if (!cond_eval(s->rs->controller, c, -1) &&
+	    (v = event_str(c->ev, EF_IMPERSONATED_NAME, &s->tmp, &n)) == NULL)
+		v = event_str(c->ev, EF_USERNAME, &s->tmp, &n);
+	json_object_set_new(o, "person", v ? json_stringn(v, n) : json_null());
+	rules = json_array();
+	for (size_t i = 0; i < nfired; i++)
+		json_array_append_new(rules, json_string(fired[i]->id));
+	json_object_set_new(o, "rules", rules);
+	owners_key(c, &s->sigkey);
+	sg = (struct signal){ .kind = SIGNAL_OBSERVE, .key = s->sigkey.data,
+	    .keylen = s->sigkey.len, .t = t, .finding = o };
+	out->signal(out->arg, &sg);
+	json_decref(o);
+	s->signals++;
+	return 1;
+}

@@ -48,6 +48,8 @@
 #define RECENT_MAX	64		/* auditIDs a suppress key remembers */
 #define SWEEP_MS	60000		/* event time between sweeps */
 #define PARTS_MAX	4096
+#define OWNERS_HISTORY	(30LL * 86400000)	/* how long a controller object is remembered */
+#define OWNER_CHAIN_MAX	5			/* Pod -> ReplicaSet -> Deployment -> ... */
 
 struct entry {
 	int64_t	 t;
@@ -79,7 +81,7 @@ struct alert {
 struct skey {
 	char		*key;
 	size_t		 klen;
-	const struct rule *rule;
+	const struct rule *rule;	/* NULL: a namespace's controller objects */
 	int		 part;
 	int64_t		 newest;
 	int		 dirty;
@@ -89,8 +91,15 @@ struct skey {
 	int64_t		 until;		/* temporal: the latest until match, or INT64_MIN */
 	struct alert	 al;		/* count, suppress */
 	struct hmap	 tuples;	/* first_seen: tuple -> struct seen_tuple */
-	uint64_t	 recent[RECENT_MAX];	/* suppress: recent auditID hashes */
+	uint64_t	 recent[RECENT_MAX];	/* suppress, attribution: recent auditID hashes */
 	int		 nrecent;
+	struct hmap	 objects;	/* owners: "Kind/name" -> struct owned */
+};
+
+/* A controller object of a namespace, as its writes showed it. */
+struct owned {
+	int64_t	 t;		/* the last write seen */
+	json_t	*info;		/* {"kind","name","owner","person","rules"} */
 };
 
 struct seen_tuple {
@@ -197,6 +206,22 @@ tuples_clear(struct hmap *m)
 }
 
 static void
+owned_free(struct owned *o)
+{
+	json_decref(o->info);
+	free(o);
+}
+
+static void
+objects_clear(struct hmap *m)
+{
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->slot[i].key)
+			owned_free(m->slot[i].val);
+	hmap_free(m);
+}
+
+static void
 lru_unlink(struct state *st, struct skey *k)
 {
 	if (k->prev)
@@ -234,6 +259,7 @@ skey_free(struct skey *k)
 	hmap_free(&k->al.vals);
 	tuples_clear(&k->tuples);
 	hmap_free(&k->tuples);
+	objects_clear(&k->objects);
 	free(k->key);
 	free(k);
 }
@@ -302,6 +328,7 @@ key_get(struct state *st, int part, const struct rule *r, const char *key, size_
 	k->until = INT64_MIN;
 	hmap_init(&k->al.vals);
 	hmap_init(&k->tuples);
+	hmap_init(&k->objects);
 	hmap_del(&p->deleted, key, klen);
 	lru_front(st, k);
 	st->st.keys++;
@@ -931,6 +958,106 @@ feed_suppress(struct state *st, struct skey *k, const struct signal *sg,
 	out->finding(out->arg, f, a->dedup, k->rule);
 }
 
+/* --- attribution ------------------------------------------------------------------ */
+
+static void
+owned_name(struct buf *b, json_t *kind, json_t *name)
+{
+	buf_reset(b);
+	buf_puts(b, json_string_value(kind) ? json_string_value(kind) : "");
+	buf_putc(b, '/');
+	buf_puts(b, json_string_value(name) ? json_string_value(name) : "");
+}
+
+/* A controller object written: remember its owner, and the person and the
+ * rules that fired of its last write by a person. */
+static void
+feed_observe(struct skey *k, const struct signal *sg)
+{
+	json_t *info = sg->finding, *old;
+	struct hmap_slot *slot;
+	struct owned *o;
+	struct buf name;
+	int added;
+
+	buf_init(&name);
+	owned_name(&name, json_object_get(info, "kind"), json_object_get(info, "name"));
+	slot = hmap_put(&k->objects, name.data, name.len, &added);
+	if (added) {
+		o = slot->val = xcalloc(1, sizeof(*o));
+		o->info = json_deep_copy(info);
+		o->t = sg->t;
+	} else if (sg->t >= (o = slot->val)->t || json_is_null(json_object_get(o->info, "person"))) {
+		old = o->info;
+		o->info = json_deep_copy(info);
+		if (json_is_null(json_object_get(info, "person")) &&
+		    !json_is_null(json_object_get(old, "person"))) {
+			/* a controller's write (a revision, a scale) keeps who wrote
+			 * it last and what fired on that write */
+			json_object_set(o->info, "person", json_object_get(old, "person"));
+			json_object_set(o->info, "rules", json_object_get(old, "rules"));
+		}
+		json_decref(old);
+		if (sg->t > o->t)
+			o->t = sg->t;
+	}
+	buf_free(&name);
+}
+
+static int
+rules_has(json_t *rules, const char *id)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(rules, i, v)
+		if (json_is_string(v) && strcmp(json_string_value(v), id) == 0)
+			return 1;
+	return 0;
+}
+
+/* A workload finding on an object a controller made: follow the owners to
+ * the first one a person wrote. Its template reported by the same rule: the
+ * finding is what actually runs of an alert already made (info); its
+ * template seen but not reported (changed on its way, by a mutating
+ * webhook say): the rule's severity; no owner seen at all (older than the
+ * log, or an operator's resource): the rule's severity, nobody attributed. */
+static void
+feed_attribute(struct skey *k, const struct signal *sg, const struct state_out *out)
+{
+	json_t *ref = json_loadb(sg->value ? sg->value : "", sg->valuelen, 0, NULL);
+	json_t *f = json_copy(sg->finding);
+	struct owned *o = NULL;
+	struct buf name;
+	char *dedup;
+
+	buf_init(&name);
+	for (int hop = 0; json_is_object(ref) && hop < OWNER_CHAIN_MAX; hop++) {
+		json_t *next;
+		owned_name(&name, json_object_get(ref, "kind"), json_object_get(ref, "name"));
+		if ((o = hmap_get(&k->objects, name.data, name.len)) == NULL)
+			break;
+		if (!json_is_null(json_object_get(o->info, "person")))
+			break;
+		next = json_incref(json_object_get(o->info, "owner"));
+		json_decref(ref);
+		ref = next;
+		o = NULL;
+	}
+	if (o != NULL) {
+		json_object_set(f, "attributed_user", json_object_get(o->info, "person"));
+		if (rules_has(json_object_get(o->info, "rules"), sg->rule->id))
+			json_object_set_new(f, "severity", json_string("info"));
+	}
+	json_object_set_new(f, "repeats", json_integer(0));
+	dedup = dedup_text(k, sg->t, sg->audit_id ? sg->audit_id : "",
+	    sg->audit_id ? strlen(sg->audit_id) : 0);
+	out->finding(out->arg, f, dedup, sg->rule);
+	free(dedup);
+	json_decref(ref);
+	buf_free(&name);
+}
+
 /* --- expiry ------------------------------------------------------------------------- */
 
 /* Drops what hwm has left behind; 1 when nothing of the key remains. */
@@ -940,6 +1067,16 @@ key_expire(struct state *st, struct skey *k, int64_t hwm)
 	const struct rule *r = k->rule;
 	int64_t late = st->o.lateness_ms;
 
+	if (r == NULL) {
+		for (size_t i = 0; i < k->objects.cap; i++) {
+			struct hmap_slot *s = &k->objects.slot[i];
+			if (s->key && ((struct owned *)s->val)->t < hwm - OWNERS_HISTORY) {
+				owned_free(hmap_del(&k->objects, s->key, s->klen));
+				i--;
+			}
+		}
+		return k->objects.n == 0;
+	}
 	if (r->corr == NULL) {
 		if (k->al.active && hwm > k->al.end + late) {
 			alert_clear(&k->al);
@@ -988,7 +1125,7 @@ sweep(struct state *st, int part, int final, const struct state_out *out)
 		struct skey *k = p->keys.slot[i].val;
 		if (p->keys.slot[i].key == NULL)
 			continue;
-		if (k->rule->corr && k->pending.n)
+		if (k->rule && k->rule->corr && k->pending.n)
 			temporal_due(st, k, p->hwm, final ? 0 : st->o.lateness_ms, out);
 		if (key_expire(st, k, p->hwm)) {
 			dead = xrealloc(dead, (ndead + 1) * sizeof(*dead));
@@ -1062,6 +1199,19 @@ state_feed(struct state *st, int part, const struct signal *sg, const struct sta
 	struct skey *k;
 
 	st->st.signals++;
+	if (sg->kind != SIGNAL_RULE) {
+		k = key_get(st, part, NULL, sg->key, sg->keylen);
+		if (sg->kind == SIGNAL_ATTRIBUTE && recent_has(k, idh)) {
+			st->st.duplicates++;
+			return;
+		}
+		k->dirty = 1;
+		if (sg->kind == SIGNAL_OBSERVE)
+			feed_observe(k, sg);
+		else
+			feed_attribute(k, sg, out);
+		goto time;
+	}
 	keep = r->corr ? (r->corr->kind == CK_FIRST_SEEN ? r->corr->history_ms :
 	    r->corr->span_ms) : r->suppress->for_ms;
 	if (p->hwm != INT64_MIN && sg->t < p->hwm - keep - st->o.lateness_ms) {
@@ -1089,6 +1239,7 @@ state_feed(struct state *st, int part, const struct signal *sg, const struct sta
 		feed_first_seen(st, k, sg, out);
 	else
 		feed_temporal(st, k, sg, idh, out);
+time:
 	if (sg->t > k->newest)
 		k->newest = sg->t;
 	if (sg->t > p->hwm)
@@ -1118,7 +1269,9 @@ signal_encode(const struct signal *sg, size_t *len)
 	json_t *o = json_object();
 	char *text;
 
-	json_object_set_new(o, "rule", json_string(sg->rule->id));
+	json_object_set_new(o, "kind", json_integer(sg->kind));
+	if (sg->rule)
+		json_object_set_new(o, "rule", json_string(sg->rule->id));
 	json_object_set_new(o, "step", json_integer(sg->step));
 	json_object_set_new(o, "key", json_stringn(sg->key, sg->keylen));
 	json_object_set_new(o, "t", json_integer(sg->t));
@@ -1141,21 +1294,33 @@ signal_decode(const struct ruleset *rs, const char *text, size_t len, struct sig
     json_t **hold)
 {
 	json_t *o = json_loadb(text, len, 0, NULL), *key, *val;
-	const struct rule *r;
+	const char *id;
+	const struct rule *r = NULL;
+	json_int_t kind;
 
 	*hold = o;
 	memset(sg, 0, sizeof(*sg));
 	if (!json_is_object(o) || !json_is_string(key = json_object_get(o, "key")) ||
 	    !json_is_integer(json_object_get(o, "t")) ||
-	    !json_is_object(json_object_get(o, "finding")) ||
-	    (r = ruleset_find(rs, json_string_value(json_object_get(o, "rule")) ?
-	    json_string_value(json_object_get(o, "rule")) : "")) == NULL ||
-	    !rule_stateful(r))
+	    !json_is_object(json_object_get(o, "finding")))
+		return -1;
+	kind = json_integer_value(json_object_get(o, "kind"));
+	if (kind < SIGNAL_RULE || kind > SIGNAL_ATTRIBUTE)
+		return -1;
+	sg->kind = (enum signal_kind)kind;
+	id = json_string_value(json_object_get(o, "rule"));
+	if (id && (r = ruleset_find(rs, id)) == NULL)
+		return -1;
+	if ((sg->kind == SIGNAL_RULE && (r == NULL || !rule_stateful(r))) ||
+	    (sg->kind == SIGNAL_ATTRIBUTE && (r == NULL || !r->attribute)) ||
+	    (sg->kind == SIGNAL_OBSERVE && r != NULL))
 		return -1;
 	sg->rule = r;
 	sg->step = (int)json_integer_value(json_object_get(o, "step"));
-	if ((r->corr && (sg->step < SIGNAL_ABSENT || sg->step >= (int)r->corr->nstep)) ||
-	    (r->corr == NULL && sg->step != 0))
+	if (r && r->corr && sg->kind == SIGNAL_RULE &&
+	    (sg->step < SIGNAL_ABSENT || sg->step >= (int)r->corr->nstep))
+		return -1;
+	if ((r == NULL || r->corr == NULL) && sg->step != 0)
 		return -1;
 	sg->key = json_string_value(key);
 	sg->keylen = json_string_length(key);
@@ -1167,7 +1332,7 @@ signal_decode(const struct ruleset *rs, const char *text, size_t len, struct sig
 	}
 	sg->finding = json_object_get(o, "finding");
 	sg->message = json_object_get(o, "message");
-	if (r->corr && sg->step >= 0 && !json_is_array(sg->message))
+	if (r && r->corr && sg->step >= 0 && !json_is_array(sg->message))
 		return -1;
 	return 0;
 }
@@ -1279,7 +1444,10 @@ key_save(const struct skey *k)
 {
 	json_t *o = json_object(), *t, *rc;
 
-	json_object_set_new(o, "rule", json_string(k->rule->id));
+	if (k->rule)
+		json_object_set_new(o, "rule", json_string(k->rule->id));
+	else
+		json_object_set_new(o, "owners", json_true());
 	json_object_set_new(o, "newest", json_integer(k->newest));
 	if (k->ent.n)
 		json_object_set_new(o, "entries", entries_save(&k->ent, 1));
@@ -1296,6 +1464,17 @@ key_save(const struct skey *k)
 				json_object_setn_new(t, k->tuples.slot[i].key, k->tuples.slot[i].klen,
 				    json_integer(((struct seen_tuple *)k->tuples.slot[i].val)->last));
 		json_object_set_new(o, "tuples", t);
+	}
+	if (k->objects.n) {
+		t = json_object();
+		for (size_t i = 0; i < k->objects.cap; i++) {
+			struct owned *ob = k->objects.slot[i].val;
+			if (k->objects.slot[i].key == NULL)
+				continue;
+			json_object_setn_new(t, k->objects.slot[i].key, k->objects.slot[i].klen,
+			    json_pack("{sIsO}", "t", (json_int_t)ob->t, "info", ob->info));
+		}
+		json_object_set_new(o, "objects", t);
 	}
 	if (k->nrecent) {
 		rc = json_array();
@@ -1336,14 +1515,24 @@ state_key_load(struct state *st, int part, const char *key, size_t klen, json_t 
 {
 	const char *id = json_string_value(json_object_get(state, "rule"));
 	const struct rule *r = id ? ruleset_find(st->rs, id) : NULL;
+	int owners = json_is_true(json_object_get(state, "owners"));
 	struct skey *k;
 	json_t *v;
 	const char *tk;
 	int added;
 
-	if (r == NULL || !rule_stateful(r))
+	if (!owners && (r == NULL || !rule_stateful(r)))
 		return -1;
-	k = key_get(st, part, r, key, klen);
+	k = key_get(st, part, owners ? NULL : r, key, klen);
+	json_object_foreach(json_object_get(state, "objects"), tk, v) {
+		struct hmap_slot *s = hmap_put(&k->objects, tk, strlen(tk), &added);
+		struct owned *ob;
+		if (!added || !json_is_object(json_object_get(v, "info")))
+			continue;
+		ob = s->val = xcalloc(1, sizeof(*ob));
+		ob->t = json_integer_value(json_object_get(v, "t"));
+		ob->info = json_incref(json_object_get(v, "info"));
+	}
 	k->newest = json_integer_value(json_object_get(state, "newest"));
 	entries_load(&k->ent, json_object_get(state, "entries"));
 	entries_load(&k->pending, json_object_get(state, "pending"));

@@ -540,6 +540,8 @@ json_subset(json_t *want, json_t *have)
 	const char *k;
 	json_t *v;
 
+	if (json_is_null(want))		/* null: null or absent */
+		return have == NULL || json_is_null(have);
 	if (json_is_object(want)) {
 		if (!json_is_object(have))
 			return 0;
