@@ -1,0 +1,223 @@
+/* producer.c — the signal producer (see producer.h). */
+#include "ingest/producer.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/xmalloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <librdkafka/rdkafka.h>
+
+struct producer {
+	rd_kafka_t	*rk;
+	rd_kafka_topic_t *rkt;
+};
+
+static int
+conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *err, size_t errlen)
+{
+	char why[256];
+
+	if (rd_kafka_conf_set(conf, k, v, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
+		snprintf(err, errlen, "kafka property %s=%s: %s", k, v, why);
+		return -1;
+	}
+	return 0;
+}
+
+/* Consumer-only properties of kafka.properties are not errors here. */
+static int
+conf_props(rd_kafka_conf_t *conf, const struct kvlist *props)
+{
+	char why[256];
+
+	for (size_t i = 0; props && i < props->n; i++)
+		if (rd_kafka_conf_set(conf, props->v[i].key, props->v[i].value, why,
+		    sizeof(why)) != RD_KAFKA_CONF_OK)
+			log_debug("kafka producer: skipping %s: %s", props->v[i].key, why);
+	return 0;
+}
+
+static void
+on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	struct producer_batch *b = m->_private;
+
+	(void)rk;
+	(void)opaque;
+	if (b == NULL)
+		return;
+	if (m->err) {
+		atomic_fetch_add(&b->failed, 1);
+		log_once("kafka.produce", "kafka: a signal was not delivered: %s (the batch "
+		    "is sent again)", rd_kafka_err2str(m->err));
+	} else {
+		atomic_fetch_add(&b->acked, 1);
+	}
+}
+
+static rd_kafka_conf_t *
+producer_conf(const struct producer_opts *o, char *err, size_t errlen)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	char id[64];
+
+	snprintf(id, sizeof(id), "kaudit-signals-%d", o->worker);
+	if (conf_set(conf, "bootstrap.servers", o->brokers, err, errlen) ||
+	    conf_set(conf, "client.id", id, err, errlen) ||
+	    conf_props(conf, o->props) ||
+	    conf_set(conf, "enable.idempotence", "true", err, errlen) ||
+	    conf_set(conf, "acks", "all", err, errlen) ||
+	    conf_set(conf, "linger.ms", "5", err, errlen) ||
+	    /* the same key always goes to the same partition, in every process */
+	    conf_set(conf, "partitioner", "murmur2_random", err, errlen)) {
+		rd_kafka_conf_destroy(conf);
+		return NULL;
+	}
+	return conf;
+}
+
+struct producer *
+producer_new(const struct producer_opts *o, char *err, size_t errlen)
+{
+	struct producer *p = xcalloc(1, sizeof(*p));
+	rd_kafka_conf_t *conf = producer_conf(o, err, errlen);
+
+	if (conf == NULL)
+		goto fail;
+	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+	if ((p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen)) == NULL) {
+		rd_kafka_conf_destroy(conf);
+		goto fail;
+	}
+	if ((p->rkt = rd_kafka_topic_new(p->rk, o->topic, NULL)) == NULL) {
+		snprintf(err, errlen, "kafka topic %s: %s", o->topic,
+		    rd_kafka_err2str(rd_kafka_last_error()));
+		goto fail;
+	}
+	return p;
+fail:
+	producer_free(p);
+	return NULL;
+}
+
+void
+producer_free(struct producer *p)
+{
+	if (p == NULL)
+		return;
+	if (p->rk) {
+		rd_kafka_flush(p->rk, 5000);
+		if (p->rkt)
+			rd_kafka_topic_destroy(p->rkt);
+		rd_kafka_destroy(p->rk);
+	}
+	free(p);
+}
+
+int
+producer_send(struct producer *p, struct producer_batch *b, const char *key, size_t klen,
+    const char *val, size_t vlen, char *err, size_t errlen)
+{
+	for (int tries = 0; tries < 600; tries++) {
+		if (rd_kafka_produce(p->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+		    (void *)val, vlen, key, klen, b) == 0) {
+			atomic_fetch_add(&b->queued, 1);
+			return 0;
+		}
+		if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+			break;
+		rd_kafka_poll(p->rk, 100);	/* make room: serve delivery reports */
+	}
+	snprintf(err, errlen, "kafka produce: %s", rd_kafka_err2str(rd_kafka_last_error()));
+	return -1;
+}
+
+int
+producer_wait(struct producer *p, struct producer_batch *b, int timeout_ms)
+{
+	long end = clock_ms() + timeout_ms;
+
+	while (atomic_load(&b->acked) + atomic_load(&b->failed) < atomic_load(&b->queued)) {
+		long left = end - clock_ms();
+		if (left <= 0)
+			return -1;
+		rd_kafka_poll(p->rk, left < 100 ? (int)left : 100);
+	}
+	return atomic_load(&b->failed) ? -1 : 0;
+}
+
+int
+producer_topic_ensure(const struct producer_opts *o, int partitions, int *have,
+    char *err, size_t errlen)
+{
+	rd_kafka_conf_t *conf = producer_conf(o, err, errlen);
+	rd_kafka_t *rk = NULL;
+	rd_kafka_NewTopic_t *nt = NULL;
+	rd_kafka_queue_t *q = NULL;
+	rd_kafka_event_t *ev = NULL;
+	const rd_kafka_topic_result_t **res;
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_topic_t *t = NULL;
+	size_t nres;
+	char why[256];
+	int rc = -1;
+
+	*have = 0;
+	if (conf == NULL)
+		return -1;
+	if ((rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen)) == NULL) {
+		rd_kafka_conf_destroy(conf);
+		return -1;
+	}
+	nt = rd_kafka_NewTopic_new(o->topic, partitions, -1, why, sizeof(why));
+	if (nt == NULL) {
+		snprintf(err, errlen, "kafka topic %s: %s", o->topic, why);
+		goto out;
+	}
+	q = rd_kafka_queue_new(rk);
+	rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
+	ev = rd_kafka_queue_poll(q, 30000);
+	if (ev == NULL || rd_kafka_event_error(ev)) {
+		snprintf(err, errlen, "kafka: creating topic %s: %s", o->topic,
+		    ev ? rd_kafka_event_error_string(ev) : "timed out");
+		goto out;
+	}
+	res = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &nres);
+	if (nres == 1 && rd_kafka_topic_result_error(res[0]) &&
+	    rd_kafka_topic_result_error(res[0]) != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+		snprintf(err, errlen, "kafka: creating topic %s: %s", o->topic,
+		    rd_kafka_topic_result_error_string(res[0]));
+		goto out;
+	}
+	/* what it has now (a topic made earlier keeps its own count) */
+	t = rd_kafka_topic_new(rk, o->topic, NULL);
+	for (int i = 0; i < 50 && *have == 0; i++) {
+		if (rd_kafka_metadata(rk, 0, t, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+		    md->topic_cnt == 1 && md->topics[0].err == 0)
+			*have = md->topics[0].partition_cnt;
+		if (md)
+			rd_kafka_metadata_destroy(md);
+		md = NULL;
+		if (*have == 0)
+			rd_kafka_poll(rk, 100);
+	}
+	if (*have == 0) {
+		snprintf(err, errlen, "kafka: topic %s has no partitions", o->topic);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (t)
+		rd_kafka_topic_destroy(t);
+	if (ev)
+		rd_kafka_event_destroy(ev);
+	if (q)
+		rd_kafka_queue_destroy(q);
+	if (nt)
+		rd_kafka_NewTopic_destroy(nt);
+	rd_kafka_destroy(rk);
+	return rc;
+}
