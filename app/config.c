@@ -104,7 +104,8 @@ static const struct ckey webhook_keys[] = {
 	{ "categories", CT_STRLIST, W(categories), "[]", 0, 0, "only these categories (empty: all)" },
 	{ "rules", CT_STRLIST, W(rules), "[]", 0, 0, "only these rule ids (empty: all)" },
 	{ "headers", CT_KV, W(headers), "{}", 0, 0, "extra HTTP headers, e.g. Authorization: \"Bearer ${TOKEN}\"" },
-	{ "timeout_ms", CT_INT, W(timeout_ms), "5000", 100, 600000, "per-request timeout" },
+	{ "timeout_ms", CT_INT, W(timeout_ms), "5000", 100, 600000,
+	  "per-request timeout; outbox rows stay claimed for the longest one plus 10 s" },
 	{ NULL, 0, 0, NULL, 0, 0, NULL }
 };
 
