@@ -8,6 +8,7 @@
  * here reads text an attacker wrote: none may read outside its input, and
  * each must decode exactly as the API server does, or a request can mean one
  * thing to the cluster and another to the rules. */
+#include "analyze/proxypath.h"
 #include "analyze/rules_impl.h"
 #include "base/xmalloc.h"
 
@@ -23,6 +24,7 @@
 #define G_USER	0x08
 #define G_OBJ	0x10
 #define G_CSR	0x20
+#define G_PROXY	0x40
 
 #define U_SA	0x01
 #define U_NODE	0x02
@@ -567,6 +569,19 @@ csr_parse(struct evctx *c)
 	s->csr_has_subject = 1;
 }
 
+/* ka.proxy.path: where a proxy subresource request is forwarded to. */
+static void
+proxy_parse(struct evctx *c)
+{
+	struct eval_scratch *s = c->s;
+	const char *uri;
+	size_t len;
+
+	uri = event_str(c->ev, EF_REQUEST_URI, &s->tmp, &len);
+	s->proxy_has_path = uri != NULL &&
+	    proxy_path(uri, len, &s->proxy_tmp, &s->proxy_path) == 0;
+}
+
 static void
 need(struct evctx *c, uint32_t g)
 {
@@ -582,6 +597,7 @@ need(struct evctx *c, uint32_t g)
 	case G_USER: user_parse(c); break;
 	case G_OBJ: object_parse(c); break;
 	case G_CSR: need(c, G_OBJ); csr_parse(c); break;
+	case G_PROXY: proxy_parse(c); break;
 	}
 }
 
@@ -691,6 +707,8 @@ computed_eval(const struct field *f, struct evctx *c, struct val *v)
 	case KA_CM_DATA: need(c, G_OBJ); cm_data(c, v); break;
 	case KA_CSR_SUBJECT: need(c, G_CSR);
 		val_str(v, s->csr_subject.data, s->csr_subject.len, s->csr_has_subject); break;
+	case KA_PROXY_PATH: need(c, G_PROXY);
+		val_str(v, s->proxy_path.data, s->proxy_path.len, s->proxy_has_path); break;
 	case KA_COUNT: break;
 	}
 	return -1;

@@ -270,6 +270,10 @@ test_computed(void)
 	T_INTEQ(holds("ka.podspec.hostNetwork = true"), 1);
 	T_INTEQ(holds_on("ka.user.is_system = true",
 	    "{\"user\":{\"username\":\"system:serviceaccount:kube-system:replicaset-controller\"}}"), 1);
+	/* the forwarded path of a proxy request, after the event's JSON escapes */
+	T_INTEQ(holds_on("ka.proxy.path = \"/exec/ns/p/c\"",
+	    "{\"requestURI\":\"/api/v1/nodes/n1/proxy/metrics/\\u002e\\u002e/exec/ns/p/c?command=id\"}"), 1);
+	T_INTEQ(holds_on("ka.proxy.path exists", "{\"requestURI\":\"/api/v1/nodes/n1/status\"}"), 0);
 	T_INTEQ(holds_on("ka.user.is_node = true",
 	    "{\"user\":{\"username\":\"system:node:w1\",\"groups\":[\"system:nodes\"]}}"), 1);
 	T_INTEQ(holds_on("ka.user.is_anonymous = true",
