@@ -41,7 +41,7 @@ one_rule(const char *cond, struct buf *errs)
 	buf_init(&y);
 	buf_puts(&y, "- macro: m_sa\n  condition: ka.user.is_serviceaccount = true\n"
 	    "- list: shells\n  items: [bash, sh, \"/bin/sh\"]\n"
-	    "- list: codes\n  items: [200, 201]\n"
+	    "- {list: codes, items: [200, 201]}\n- {list: none, items: []}\n"
 	    "- rule: r\n  title: t\n  severity: low\n  category: exec\n"
 	    "  stages: [ResponseComplete]\n  condition: |\n    ");
 	buf_puts(&y, cond);
@@ -346,6 +346,30 @@ test_type_errors(void)
 	T_STREQ(error_of("verb in (1, get)"), "(compiled)");	/* bare words are text for strings */
 }
 
+/* An empty list is an empty set: it matches nothing, whatever the operator
+ * (a site that empties a list of prefixes must not make every value match
+ * them), and it goes with any field type. */
+static void
+test_empty_list(void)
+{
+	T_INTEQ(holds("verb in (none)"), 0);
+	T_INTEQ(holds("verb in none"), 0);
+	T_INTEQ(holds("verb startswith (none)"), 0);
+	T_INTEQ(holds("verb endswith (none)"), 0);
+	T_INTEQ(holds("verb contains (none)"), 0);
+	T_INTEQ(holds("verb icontains (none)"), 0);
+	T_INTEQ(holds("verb glob (none)"), 0);
+	T_INTEQ(holds("verb startswith none"), 0);
+	T_INTEQ(holds("sourceIPs cidr (none)"), 0);
+	T_INTEQ(holds("user.groups contains (none)"), 0);
+	T_INTEQ(holds("responseStatus.code in (none)"), 0);
+	T_INTEQ(holds("not verb startswith (none)"), 1);
+	/* beside other values, it adds nothing */
+	T_INTEQ(holds("verb startswith (none, cre)"), 1);
+	T_INTEQ(holds("verb endswith (none, zzz)"), 0);
+	T_INTEQ(holds("verb in (none, create)"), 1);
+}
+
 static void
 test_syntax_errors(void)
 {
@@ -414,6 +438,7 @@ main(void)
 	T_RUN(test_computed);
 	T_RUN(test_precedence);
 	T_RUN(test_type_errors);
+	T_RUN(test_empty_list);
 	T_RUN(test_syntax_errors);
 	T_RUN(test_bounds);
 	return t_done();
