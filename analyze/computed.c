@@ -29,7 +29,6 @@
 #define U_SA	0x01
 #define U_NODE	0x02
 #define U_ANON	0x04
-#define U_SYSTEM 0x08
 #define U_KNOWN	0x10	/* username present */
 
 static int
@@ -294,20 +293,6 @@ group_member(struct evctx *c, const char *g)
 	return 0;
 }
 
-static int
-user_is_system(const char *u, size_t n)
-{
-	static const char *const names[] = {
-		"system:apiserver", "system:kube-controller-manager",
-		"system:kube-scheduler", "system:kube-proxy",
-		"system:cloud-controller-manager", "system:addon-manager",
-	};
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (n == strlen(names[i]) && memcmp(u, names[i], n) == 0)
-			return 1;
-	return has_prefix(u, n, "system:serviceaccount:kube-system:");
-}
-
 static void
 user_parse(struct evctx *c)
 {
@@ -339,8 +324,6 @@ user_parse(struct evctx *c)
 	if ((n == 16 && memcmp(u, "system:anonymous", 16) == 0) ||
 	    group_member(c, "system:unauthenticated"))
 		s->user_flags |= U_ANON;
-	if (user_is_system(u, n))
-		s->user_flags |= U_SYSTEM;
 }
 
 static int
@@ -690,7 +673,6 @@ computed_eval(const struct field *f, struct evctx *c, struct val *v)
 	case KA_IS_SA: val_userflag(c, v, U_SA); break;
 	case KA_IS_NODE: val_userflag(c, v, U_NODE); break;
 	case KA_IS_ANON: val_userflag(c, v, U_ANON); break;
-	case KA_IS_SYSTEM: val_userflag(c, v, U_SYSTEM); break;
 	case KA_SA_NAMESPACE: need(c, G_USER); val_part(v, &s->sa_ns); break;
 	case KA_SA_NAME: need(c, G_USER); val_part(v, &s->sa_name); break;
 	case KA_OBJECT: need(c, G_OBJ); return s->object;

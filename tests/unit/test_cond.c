@@ -264,12 +264,9 @@ test_computed(void)
 	T_INTEQ(holds("ka.user.is_serviceaccount = true"), 1);
 	T_INTEQ(holds("m_sa"), 1);
 	T_INTEQ(holds("ka.user.is_node = false and ka.user.is_anonymous = false"), 1);
-	T_INTEQ(holds("ka.user.is_system = false"), 1);
 	T_INTEQ(holds("ka.user.serviceaccount_namespace = ci and ka.user.serviceaccount_name = deployer"), 1);
 	T_INTEQ(holds("ka.object.kind = Deployment"), 1);
 	T_INTEQ(holds("ka.podspec.hostNetwork = true"), 1);
-	T_INTEQ(holds_on("ka.user.is_system = true",
-	    "{\"user\":{\"username\":\"system:serviceaccount:kube-system:replicaset-controller\"}}"), 1);
 	/* the forwarded path of a proxy request, after the event's JSON escapes */
 	T_INTEQ(holds_on("ka.proxy.path = \"/exec/ns/p/c\"",
 	    "{\"requestURI\":\"/api/v1/nodes/n1/proxy/metrics/\\u002e\\u002e/exec/ns/p/c?command=id\"}"), 1);
@@ -377,6 +374,9 @@ test_syntax_errors(void)
 	    "c.yaml:13: condition: unknown field \"verbb\" (column 1)");
 	T_STREQ(error_of("ka.exec.cmd = x"),
 	    "c.yaml:13: condition: unknown field \"ka.exec.cmd\" (column 1)");
+	/* which users are the control plane is rule data now (00-macros.yaml) */
+	T_STREQ(error_of("ka.user.is_system = true"),
+	    "c.yaml:13: condition: unknown field \"ka.user.is_system\" (column 1)");
 	T_STREQ(error_of("verb in nosuchlist"),
 	    "c.yaml:13: condition: unknown list \"nosuchlist\" (column 9)");
 	T_STREQ(error_of("verb = create and nosuchmacro"),
