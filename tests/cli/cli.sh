@@ -97,6 +97,14 @@ rc=$?
 check scan-unknown-platform-exit-2 test "$rc" -eq 2
 check scan-unknown-platform-message grep -q 'platforms: unknown platform "gkee"' "$tmp/err"
 
+# rules test: a test file's platforms are checked like the config's.
+mkdir -p "$tmp/rt"
+printf 'platforms: [gkee]\ncases:\n  - name: c\n    event: {verb: get}\n' >"$tmp/rt/p.yaml"
+"$K" rules test "$tmp/rt" >"$tmp/out" 2>&1
+rc=$?
+check rules-test-unknown-platform-exit-1 test "$rc" -eq 1
+check rules-test-unknown-platform-file-line grep -q "^FAIL $tmp/rt/p.yaml: rules: $tmp/rt/p.yaml:1: platforms: unknown platform \"gkee\"" "$tmp/out"
+
 # docs/rules.md is generated from the rule files and must be current.
 "$K" rules list --markdown >"$tmp/rules.md" 2>&1
 check docs-rules-md-current cmp -s "$tmp/rules.md" docs/rules.md
