@@ -334,13 +334,14 @@ platforms_check(struct compiler *c, const struct rules_options *o)
 
 	if (o == NULL || o->nplatforms == 0)
 		return;
-	qsort(c->platform, c->nplatform, sizeof(*c->platform), strp_cmp);
+	if (c->nplatform > 1)
+		qsort(c->platform, c->nplatform, sizeof(*c->platform), strp_cmp);
 	buf_init(&known);
 	for (size_t k = 0; k < c->nplatform; k++)
 		buf_printf(&known, "%s%s", k ? ", " : "", c->platform[k]);
 	for (size_t i = 0; i < o->nplatforms; i++) {
-		if (bsearch(&o->platforms[i], c->platform, c->nplatform, sizeof(*c->platform),
-		    strp_cmp) != NULL)
+		if (c->nplatform > 0 && bsearch(&o->platforms[i], c->platform, c->nplatform,
+		    sizeof(*c->platform), strp_cmp) != NULL)
 			continue;
 		cerr(c, o->origin ? o->origin : "(config)", o->platforms_line,
 		    "platforms: unknown platform \"%s\" (the rules know: %s)", o->platforms[i],
