@@ -6,11 +6,11 @@
  *   kaudit rules test DIR
  *       golden tests as data: each YAML file of DIR names rule files (default: the
  *       shipped pack), the platforms they run for, and cases, each an event
- *       (inline YAML/JSON mapping, a
- *       list of them, or a file) with the rule ids that must and must not
- *       fire. Inline events are turned into JSON text and go through the real
- *       decoder, as in production. For the shipped pack, every enabled rule
- *       must have a case where it fires and a near miss where it does not.
+ *       (inline YAML/JSON mapping, a list of them, or a file) with the rule
+ *       ids that must and must not fire. Inline events are turned into JSON
+ *       text and go through the real decoder, as in production. For the
+ *       shipped pack, every enabled rule must have a case where it fires and
+ *       a near miss where it does not.
  *
  * The test format is documented in docs/rule-language.md. */
 #include "analyze/rules.h"
