@@ -90,7 +90,6 @@ static const struct cdef {
 	{ "ka.user.is_serviceaccount",	KA_IS_SA,		FT_BOOL, 0 },
 	{ "ka.user.is_node",		KA_IS_NODE,		FT_BOOL, 0 },
 	{ "ka.user.is_anonymous",	KA_IS_ANON,		FT_BOOL, 0 },
-	{ "ka.user.is_system",		KA_IS_SYSTEM,		FT_BOOL, 0 },
 	{ "ka.user.serviceaccount_namespace", KA_SA_NAMESPACE,	FT_STR, 0 },
 	{ "ka.user.serviceaccount_name", KA_SA_NAME,		FT_STR, 0 },
 	{ "ka.object",			KA_OBJECT,		FT_OBJ, 1 },
@@ -99,6 +98,7 @@ static const struct cdef {
 	{ "ka.volumes",			KA_VOLUMES,		FT_ARR, 1 },
 	{ "ka.configmap.data",		KA_CM_DATA,		FT_STR, 0 },
 	{ "ka.csr.subject",		KA_CSR_SUBJECT,		FT_STR, 0 },
+	{ "ka.proxy.path",		KA_PROXY_PATH,		FT_STR, 0 },
 };
 
 /* --- parsing -------------------------------------------------------------- */

@@ -81,6 +81,9 @@ run_prepare(const char *path, struct config *c, struct ruleset **rs, int check_d
 	ro.origin = c->path;
 	ro.ids_line = c->disabled_rules_line;
 	ro.tags_line = c->disabled_tags_line;
+	ro.platforms = (const char *const *)c->platforms.v;
+	ro.nplatforms = c->platforms.n;
+	ro.platforms_line = c->platforms_line;
 	*rs = rulefiles_load((const char *const *)c->rules.v, c->rules.n, &ro, &errs);
 	if (*rs == NULL) {
 		fputs(buf_cstr(&errs), stderr);
