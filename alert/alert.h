@@ -1,11 +1,12 @@
 /* alert.h — webhook delivery of findings from the PostgreSQL outbox.
  *
  * The only code that includes curl/curl.h lives in alert/. The alerter thread
- * claims due outbox rows (FOR UPDATE SKIP LOCKED, so several kaudit processes
- * can share one outbox), POSTs the claimed rows concurrently (one slow or
- * dead webhook costs a claim one timeout, not one per row), records each
- * attempt and either marks it done, schedules a retry with exponential
- * backoff, or marks it dead after alert.max_attempts. */
+ * claims due outbox rows under a lease (so several kaudit processes can share
+ * one outbox, and no transaction stays open while it POSTs), POSTs the
+ * claimed rows concurrently (one slow or dead webhook costs a claim one
+ * timeout, not one per row), records each attempt and either marks it done,
+ * schedules a retry with exponential backoff, or marks it dead after
+ * alert.max_attempts. */
 #ifndef KAUDIT_ALERT_H
 #define KAUDIT_ALERT_H
 
@@ -51,12 +52,13 @@ struct alerter;
 struct alerter *alerter_start(const char *pg_url, const struct alert_opts *o,
 	    char *err, size_t errlen);
 /* Asks the thread to stop: deliveries in flight finish and are recorded, no
- * new one starts; joins it. Rows not delivered stay pending in the outbox
- * for the next start. */
+ * new one starts; joins it. Rows claimed but not sent have their lease
+ * released and stay pending in the outbox, due at once for any alerter. */
 void	alerter_stop(struct alerter *a);
 
-/* 1 when the alerter's last look at the outbox found nothing due (used by
- * `kaudit run --idle-exit`). */
+/* 1 when the alerter's last look at the outbox found nothing due and no
+ * delivery under a lease, its own or another alerter's (used by `kaudit run
+ * --idle-exit`, which must not exit while a POST is in flight). */
 int	alerter_idle(struct alerter *a);
 
 /* Global libcurl init/cleanup, once per process. */

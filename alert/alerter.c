@@ -4,21 +4,34 @@
  * DESIGN: one thread with its own PostgreSQL connection and a libcurl multi
  * handle with a pool of alert.batch easy handles, kept for the thread's life
  * so connections to each webhook stay open between rounds. A round claims up
- * to alert.batch due rows (a transaction holding their row locks, so other
- * alerters skip them), POSTs them all at once, records each attempt as its
- * POST ends (DONE, RETRY with exponential backoff, or DEAD) in the same
- * transaction, and commits. A round thus lasts about as long as its slowest
+ * to alert.batch due rows under a lease (one short statement that commits
+ * at once, see schema/outbox.c), POSTs them all at once, and records each
+ * attempt as its POST ends (DONE, RETRY with exponential backoff, or DEAD),
+ * each in its own short statement that also ends the lease. No transaction
+ * is open while a POST runs. A round thus lasts about as long as its slowest
  * POST (at most that webhook's timeout_ms), not the sum of them: a dead
- * webhook costs the others one timeout per round, not one per row. A crash
- * mid-round rolls back: the rows are pending again and get delivered again
- * (at least once; X-Kaudit-Delivery lets a receiver spot a repeat). Stopping
- * starts no further POST, lets those in flight end and commits what was
- * recorded; rows never sent stay pending. Between rounds with nothing due,
- * and after database errors, the thread waits on a condition variable so
- * that alerter_stop() wakes it at once. Only this thread touches the
- * database connection. */
+ * webhook costs the others one timeout per round, not one per row.
+ *
+ * The lease lasts the longest configured timeout_ms plus a margin, so it
+ * outlives every POST of the round and its record. Should it run out anyway
+ * (a stalled database) and another alerter take the row, the late record
+ * changes nothing and is counted as "alert.lease_lost". A crash mid-round
+ * leaves the rows pending under a lease that expires, then any alerter
+ * claims them again (at least once; X-Kaudit-Delivery lets a receiver spot a
+ * repeat). Stopping starts no further POST, lets those in flight end and
+ * records them, then releases the leases of rows never sent in one
+ * statement, so another process need not wait for them to expire; after a
+ * database error the thread does the same once the database answers. The
+ * alerter is idle when nothing is due and no lease is running, its own or
+ * another alerter's, so `--idle-exit` never leaves while a delivery is in
+ * flight or a crashed alerter's rows wait for their lease to expire.
+ * Between rounds with nothing due, and after database errors, the thread
+ * waits on a condition variable so that alerter_stop() wakes it at once.
+ * Only this thread touches the database connection. */
 #include "alert/alert.h"
 #include "alert/webhook.h"
+
+#include <sys/random.h>
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -27,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "base/xmalloc.h"
@@ -34,6 +48,10 @@
 
 /* Longest wait between attempts to reach PostgreSQL again. */
 #define ALERTER_DB_BACKOFF_MAX_MS	30000
+/* Added to the longest webhook timeout to make the lease: covers the time
+ * from the claim to the start of the POSTs and from their end to the
+ * records, with room for a slow database. */
+#define ALERTER_LEASE_MARGIN_MS		10000
 
 struct alerter {
 	const struct alert_opts	*o;
@@ -45,6 +63,9 @@ struct alerter {
 	int			 stop;		/* under lock */
 	atomic_int		 idle;
 	unsigned int		 seed;		/* jitter */
+	char			 owner[128];	/* host:pid:random, in locked_by */
+	long			 lease_ms;
+	int			 release;	/* leases to end once the db answers */
 };
 
 static int
@@ -108,7 +129,8 @@ struct alerter_round {
 	size_t				  njobs;
 };
 
-/* Records the attempt on a claimed row; -1 on database error. */
+/* Records the attempt on a claimed row; -1 on database error. A lease lost
+ * meanwhile is counted and skipped: the row is another alerter's now. */
 static int
 alerter_record(struct alerter *a, const struct outbox_item *it, enum webhook_result res,
     int status, const char *why, long ms)
@@ -116,23 +138,32 @@ alerter_record(struct alerter *a, const struct outbox_item *it, enum webhook_res
 	enum outbox_result out = OUTBOX_DONE;
 	long retry_ms = 0;
 	char err[512];
+	int rc;
 
 	if (res == WEBHOOK_DROP ||
-	    (res == WEBHOOK_RETRY && it->attempts + 1 >= a->o->max_attempts)) {
+	    (res == WEBHOOK_RETRY && it->attempts + 1 >= a->o->max_attempts))
 		out = OUTBOX_DEAD;
-		log_once("alert.dead", "webhook %s: delivery %lld gave up after %d "
-		    "attempt(s): %s", it->webhook, (long long)it->id, it->attempts + 1, why);
-	} else if (res == WEBHOOK_RETRY) {
+	else if (res == WEBHOOK_RETRY)
 		out = OUTBOX_RETRY;
+	if (out == OUTBOX_RETRY)
 		retry_ms = alerter_backoff(a, it->attempts);
-		log_once("alert.retry", "webhook %s: delivery %lld failed, retrying "
-		    "in %ld ms: %s", it->webhook, (long long)it->id, retry_ms, why);
-	}
-	if (db_outbox_record(a->db, it->id, out, status, out == OUTBOX_DONE ? NULL : why,
-	    ms, retry_ms, err, sizeof(err)) == -1) {
+	rc = db_outbox_record(a->db, a->owner, it->id, out, status,
+	    out == OUTBOX_DONE ? NULL : why, ms, retry_ms, err, sizeof(err));
+	if (rc == -1) {
 		log_once("alert.db_record", "alerter: %s", err);
 		return -1;
 	}
+	if (rc == 1)
+		log_once("alert.lease_lost", "webhook %s: delivery %lld: the lease "
+		    "ran out before the attempt was recorded and another alerter "
+		    "took the row; this attempt is not recorded", it->webhook,
+		    (long long)it->id);
+	else if (out == OUTBOX_DEAD)
+		log_once("alert.dead", "webhook %s: delivery %lld gave up after %d "
+		    "attempt(s): %s", it->webhook, (long long)it->id, it->attempts + 1, why);
+	else if (out == OUTBOX_RETRY)
+		log_once("alert.retry", "webhook %s: delivery %lld failed, retrying "
+		    "in %ld ms: %s", it->webhook, (long long)it->id, retry_ms, why);
 	return 0;
 }
 
@@ -184,8 +215,42 @@ alerter_deliver(struct alerter *a, const struct outbox_item *items, size_t n)
 	return rc;
 }
 
-/* One claim, its deliveries and the commit. Returns the rows claimed, or -1
- * on a database error. */
+/* Ends the leases this alerter holds on rows it will not send; -1 on
+ * database error. */
+static int
+alerter_release(struct alerter *a)
+{
+	char err[512];
+	long n;
+
+	if (db_outbox_release(a->db, a->owner, &n, err, sizeof(err)) == -1) {
+		log_once("alert.db_release", "alerter: %s", err);
+		return -1;
+	}
+	a->release = 0;
+	if (n > 0)
+		log_info("alerter: released %ld unsent deliveries", n);
+	return 0;
+}
+
+/* After a claim that found nothing due: idle unless some delivery is still
+ * under a lease, here or in another process. -1 on database error. */
+static int
+alerter_check_idle(struct alerter *a)
+{
+	char err[512];
+	long leased;
+
+	if (db_outbox_leased(a->db, &leased, err, sizeof(err)) == -1) {
+		log_once("alert.db_claim", "alerter: %s", err);
+		return -1;
+	}
+	atomic_store(&a->idle, leased == 0);
+	return 0;
+}
+
+/* One claim and its deliveries. Returns the rows claimed, or -1 on a
+ * database error. */
 static int
 alerter_round(struct alerter *a)
 {
@@ -198,20 +263,24 @@ alerter_round(struct alerter *a)
 		log_once("alert.db_connect", "alerter: PostgreSQL is unreachable; retrying");
 		return -1;
 	}
-	if (db_outbox_claim(a->db, a->o->batch, &items, &n, err, sizeof(err)) == -1) {
+	if (a->release && alerter_release(a) == -1)
+		return -1;
+	if (db_outbox_claim(a->db, a->owner, a->o->batch, a->lease_ms, &items, &n,
+	    err, sizeof(err)) == -1) {
+		/* The claim may have committed with its answer lost. */
+		a->release = 1;
 		log_once("alert.db_claim", "alerter: %s", err);
 		return -1;
 	}
-	atomic_store(&a->idle, n == 0);
+	if (n == 0)
+		rc = alerter_check_idle(a);
+	else
+		atomic_store(&a->idle, 0);
 	if (n > 0 && !alerter_stopping(a))
 		rc = alerter_deliver(a, items, n);
 	db_outbox_items_free(items, n);
 	if (rc == -1) {
-		db_outbox_end(a->db, 0, err, sizeof(err));
-		return -1;
-	}
-	if (db_outbox_end(a->db, 1, err, sizeof(err)) == -1) {
-		log_once("alert.db_commit", "alerter: %s", err);
+		a->release = 1;
 		return -1;
 	}
 	return (int)n;
@@ -238,7 +307,36 @@ alerter_main(void *arg)
 		if (n == 0)
 			alerter_sleep(a, a->o->poll_ms);
 	}
+	/* Rows claimed but never sent; when this fails their leases expire. */
+	alerter_release(a);
 	return NULL;
+}
+
+/* A name for locked_by that no other alerter uses, here or elsewhere. */
+static void
+alerter_name(struct alerter *a)
+{
+	char host[64];
+	unsigned int r;
+
+	if (gethostname(host, sizeof(host)) == -1)
+		snprintf(host, sizeof(host), "unknown");
+	host[sizeof(host) - 1] = '\0';
+	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		r = (unsigned int)rand_r(&a->seed);
+	snprintf(a->owner, sizeof(a->owner), "%s:%ld:%08x", host, (long)getpid(), r);
+}
+
+/* The longest POST of a round plus the margin. */
+static long
+alerter_lease(const struct alert_opts *o)
+{
+	long max = 0;
+
+	for (size_t i = 0; i < o->nwebhooks; i++)
+		if (o->webhooks[i].timeout_ms > max)
+			max = o->webhooks[i].timeout_ms;
+	return max + ALERTER_LEASE_MARGIN_MS;
 }
 
 struct alerter *
@@ -249,6 +347,8 @@ alerter_start(const char *pg_url, const struct alert_opts *o, char *err, size_t 
 
 	a->o = o;
 	a->seed = (unsigned int)time(NULL) ^ (unsigned int)(uintptr_t)a;
+	a->lease_ms = alerter_lease(o);
+	alerter_name(a);
 	if ((a->db = db_connect(pg_url, err, errlen)) == NULL)
 		goto fail;
 	if ((a->wm = webhook_multi_new(o->batch)) == NULL) {

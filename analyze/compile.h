@@ -74,6 +74,9 @@ struct compiler {
 	size_t		 nrule;
 	const char	*stack[MACRO_MAX_DEPTH + 1];	/* macros being compiled */
 	int		 nstack;
+	const struct rules_options *o;	/* NULL: no options */
+	const char	**platform;	/* names that `platform:` items use */
+	size_t		 nplatform;
 };
 
 /* Appends `file:line: message` to the errors and counts it. */

@@ -8,6 +8,7 @@
  * here reads text an attacker wrote: none may read outside its input, and
  * each must decode exactly as the API server does, or a request can mean one
  * thing to the cluster and another to the rules. */
+#include "analyze/proxypath.h"
 #include "analyze/rules_impl.h"
 #include "base/xmalloc.h"
 
@@ -23,13 +24,13 @@
 #define G_USER	0x08
 #define G_OBJ	0x10
 #define G_CSR	0x20
-#define G_ACTOR	0x40
-#define G_SUBJ	0x80
+#define G_PROXY	0x40
+#define G_ACTOR	0x80
+#define G_SUBJ	0x100
 
 #define U_SA	0x01
 #define U_NODE	0x02
 #define U_ANON	0x04
-#define U_SYSTEM 0x08
 #define U_KNOWN	0x10	/* username present */
 
 static int
@@ -294,20 +295,6 @@ group_member(struct evctx *c, const char *g)
 	return 0;
 }
 
-static int
-user_is_system(const char *u, size_t n)
-{
-	static const char *const names[] = {
-		"system:apiserver", "system:kube-controller-manager",
-		"system:kube-scheduler", "system:kube-proxy",
-		"system:cloud-controller-manager", "system:addon-manager",
-	};
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (n == strlen(names[i]) && memcmp(u, names[i], n) == 0)
-			return 1;
-	return has_prefix(u, n, "system:serviceaccount:kube-system:");
-}
-
 static void
 user_parse(struct evctx *c)
 {
@@ -339,8 +326,6 @@ user_parse(struct evctx *c)
 	if ((n == 16 && memcmp(u, "system:anonymous", 16) == 0) ||
 	    group_member(c, "system:unauthenticated"))
 		s->user_flags |= U_ANON;
-	if (user_is_system(u, n))
-		s->user_flags |= U_SYSTEM;
 }
 
 static int
@@ -703,6 +688,19 @@ val_list(struct val *v, const struct strvec *l)
 	}
 }
 
+/* ka.proxy.path: where a proxy subresource request is forwarded to. */
+static void
+proxy_parse(struct evctx *c)
+{
+	struct eval_scratch *s = c->s;
+	const char *uri;
+	size_t len;
+
+	uri = event_str(c->ev, EF_REQUEST_URI, &s->tmp, &len);
+	s->proxy_has_path = uri != NULL &&
+	    proxy_path(uri, len, &s->proxy_tmp, &s->proxy_path) == 0;
+}
+
 static void
 need(struct evctx *c, uint32_t g)
 {
@@ -718,6 +716,7 @@ need(struct evctx *c, uint32_t g)
 	case G_USER: user_parse(c); break;
 	case G_OBJ: object_parse(c); break;
 	case G_CSR: need(c, G_OBJ); csr_parse(c); break;
+	case G_PROXY: proxy_parse(c); break;
 	case G_ACTOR: actor_parse(c); break;
 	case G_SUBJ: subjects_parse(c); break;
 	}
@@ -812,7 +811,6 @@ computed_eval(const struct field *f, struct evctx *c, struct val *v)
 	case KA_IS_SA: val_userflag(c, v, U_SA); break;
 	case KA_IS_NODE: val_userflag(c, v, U_NODE); break;
 	case KA_IS_ANON: val_userflag(c, v, U_ANON); break;
-	case KA_IS_SYSTEM: val_userflag(c, v, U_SYSTEM); break;
 	case KA_SA_NAMESPACE: need(c, G_USER); val_part(v, &s->sa_ns); break;
 	case KA_SA_NAME: need(c, G_USER); val_part(v, &s->sa_name); break;
 	case KA_OBJECT: need(c, G_OBJ); return s->object;
@@ -829,6 +827,8 @@ computed_eval(const struct field *f, struct evctx *c, struct val *v)
 	case KA_CM_DATA: need(c, G_OBJ); cm_data(c, v); break;
 	case KA_CSR_SUBJECT: need(c, G_CSR);
 		val_str(v, s->csr_subject.data, s->csr_subject.len, s->csr_has_subject); break;
+	case KA_PROXY_PATH: need(c, G_PROXY);
+		val_str(v, s->proxy_path.data, s->proxy_path.len, s->proxy_has_path); break;
 	case KA_ACTOR: need(c, G_ACTOR);
 		val_str(v, s->actor.data, s->actor.len, s->has_actor); break;
 	case KA_ACTOR_IDENTITIES: need(c, G_ACTOR); val_list(v, &s->identities); break;

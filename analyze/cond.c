@@ -574,26 +574,26 @@ vec_push(struct arena *a, struct lit **v, size_t *n, size_t *cap, const struct l
 	(*v)[(*n)++] = *l;
 }
 
-/* "(" value, value... ")" — a known list name inside expands to its items. */
+/* "(" value, value... ")" — a known list name inside expands to its items
+ * (an empty list to none: an empty set matches nothing, whatever the
+ * operator). */
 static int
 parse_values(struct parser *p, struct lit **v, size_t *nv)
 {
-	size_t cap = 0;
+	size_t cap = 0, k;
 	struct lit l;
 	const struct rlist *rl;
 
 	*v = NULL;
 	*nv = 0;
 	lex_next(&p->lx);
-	while (p->lx.t != TK_RP) {
-		if (*nv > 0 && expect(p, TK_COMMA, "',' or ')'") < 0)
+	for (k = 0; p->lx.t != TK_RP; k++) {
+		if (k > 0 && expect(p, TK_COMMA, "',' or ')'") < 0)
 			return -1;
 		if ((rl = list_lookup(p, &p->lx)) != NULL) {
 			for (size_t i = 0; i < rl->nitem; i++)
 				vec_push(p->cc->ar, v, nv, &cap, &rl->item[i]);
 			lex_next(&p->lx);
-			if (*nv == 0)
-				vec_push(p->cc->ar, v, nv, &cap, &(struct lit){ .s = "", .flags = LIT_QUOTED });
 			continue;
 		}
 		if (lit_parse(p, &l) < 0)
@@ -880,15 +880,12 @@ cond_compile(struct cond_ctx *cc, const char *text, size_t len, int relative)
 	return p.failed ? NULL : n;
 }
 
-/* Appends list's items to v (an empty list stands for one "" so that `in`
- * over it matches nothing rather than failing to parse). */
+/* Appends list's items to v (none for an empty list). */
 static void
 push_list(struct arena *a, const struct rlist *rl, struct lit **v, size_t *nv, size_t *cap)
 {
 	for (size_t i = 0; i < rl->nitem; i++)
 		vec_push(a, v, nv, cap, &rl->item[i]);
-	if (rl->nitem == 0)
-		vec_push(a, v, nv, cap, &(struct lit){ .s = "", .flags = LIT_QUOTED });
 }
 
 static const struct rlist *

@@ -8,7 +8,13 @@
  * (macros compile on first use, once per context, and are shared), its
  * exceptions become `and not (...)`, and the rule is placed in the index.
  * Every problem becomes one `file:line: message` line and compilation goes
- * on, so one run reports them all. */
+ * on, so one run reports them all.
+ *
+ * A list or macro item may carry `platform: NAME`: it counts only when the
+ * options enable NAME (a managed distribution's own identities, which on
+ * any other cluster are names anyone might take). Items of platforms not
+ * enabled are still checked, then dropped in the first pass, so the second
+ * pass never sees them. */
 #include "analyze/compile.h"
 #include "base/yamldoc.h"
 #include "base/xmalloc.h"
@@ -192,6 +198,91 @@ get_lits(struct compiler *c, yaml_document_t *d, yaml_node_t *seq,
 	return 0;
 }
 
+/* --- platforms ---------------------------------------------------------------------- */
+
+static int
+platform_valid(const char *p)
+{
+	if (*p == '\0')
+		return 0;
+	for (; *p; p++)
+		if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '-'))
+			return 0;
+	return 1;
+}
+
+static int
+platform_enabled(const struct compiler *c, const char *p)
+{
+	for (size_t i = 0; c->o && i < c->o->nplatforms; i++)
+		if (strcmp(c->o->platforms[i], p) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+platform_note(struct compiler *c, const char *p)
+{
+	for (size_t i = 0; i < c->nplatform; i++)
+		if (strcmp(c->platform[i], p) == 0)
+			return;
+	c->platform = xgrow(c->platform, c->nplatform, sizeof(*c->platform));
+	c->platform[c->nplatform++] = p;
+}
+
+/* The `platform:` key of a list or macro: 1 when the item applies (no key,
+ * or its platform is enabled), 0 when it belongs to a platform that is not,
+ * -1 after an error. */
+static int
+item_platform(struct compiler *c, yaml_document_t *d, yaml_node_t *m, const char *kind)
+{
+	yaml_node_t *n = yamldoc_get(d, m, "platform");
+	const char *p;
+
+	if (n == NULL)
+		return 1;
+	if ((p = get_str(c, d, m, "platform", 1, kind)) == NULL)
+		return -1;
+	if (!platform_valid(p)) {
+		cerr(c, c->file, yamldoc_line(n),
+		    "%s: platform \"%s\": use lowercase letters, digits and '-'", kind, p);
+		return -1;
+	}
+	platform_note(c, p);
+	return platform_enabled(c, p);
+}
+
+static int
+strp_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Every enabled platform must be one that the rules know: a misspelt name
+ * would leave that platform's control plane unrecognised without a word. */
+static void
+platforms_check(struct compiler *c, const struct rules_options *o)
+{
+	struct buf known;
+
+	if (o == NULL || o->nplatforms == 0)
+		return;
+	if (c->nplatform > 1)
+		qsort(c->platform, c->nplatform, sizeof(*c->platform), strp_cmp);
+	buf_init(&known);
+	for (size_t k = 0; k < c->nplatform; k++)
+		buf_printf(&known, "%s%s", k ? ", " : "", c->platform[k]);
+	for (size_t i = 0; i < o->nplatforms; i++) {
+		if (c->nplatform > 0 && bsearch(&o->platforms[i], c->platform, c->nplatform,
+		    sizeof(*c->platform), strp_cmp) != NULL)
+			continue;
+		cerr(c, o->origin ? o->origin : "(config)", o->platforms_line,
+		    "platforms: unknown platform \"%s\" (the rules know: %s)", o->platforms[i],
+		    c->nplatform ? buf_cstr(&known) : "none");
+	}
+	buf_free(&known);
+}
+
 static struct rlist *
 list_find(struct compiler *c, const char *name)
 {
@@ -204,17 +295,21 @@ list_find(struct compiler *c, const char *name)
 static void
 doc_list(struct compiler *c, yaml_document_t *d, yaml_node_t *m)
 {
-	static const char *const keys[] = { "list", "items", "append", NULL };
+	static const char *const keys[] = { "list", "items", "append", "platform", NULL };
 	const char *name = get_str(c, d, m, "list", 1, "list");
 	struct rlist *l;
 	struct lit *items;
 	size_t nitems;
-	int append = get_bool(c, d, m, "append", 0);
+	int append = get_bool(c, d, m, "append", 0), on;
 
 	if (check_keys(c, d, m, "list", keys) < 0 || name == NULL)
 		return;
+	if ((on = item_platform(c, d, m, "list")) < 0)
+		return;
 	if (get_lits(c, d, yamldoc_get(d, m, "items"), &items, &nitems, "list items") < 0)
 		return;
+	if (!on)
+		return;		/* checked; its platform is not enabled */
 	l = list_find(c, name);
 	if (append && l == NULL) {
 		cerr(c, c->file, yamldoc_line(m), "append to unknown list \"%s\"", name);
@@ -248,6 +343,18 @@ block_scalar(const yaml_node_t *n)
 	    n->data.scalar.style == YAML_FOLDED_SCALAR_STYLE);
 }
 
+/* A condition's syntax alone, fields unchecked (a macro may be meant for
+ * use inside any/all): unused macros and macros of platforms not enabled. */
+static void
+cond_syntax(struct compiler *c, const char *file, int line, const char *text, size_t len)
+{
+	struct cond_ctx cc = { .ar = c->ar, .file = file, .line = line, .errs = c->errs,
+	    .lenient = 1 };
+
+	if (cond_compile(&cc, text, len, 0) == NULL)
+		c->nerr++;
+}
+
 static struct pmacro *
 macro_find(struct compiler *c, const char *name)
 {
@@ -260,14 +367,22 @@ macro_find(struct compiler *c, const char *name)
 static void
 doc_macro(struct compiler *c, yaml_document_t *d, yaml_node_t *m)
 {
-	static const char *const keys[] = { "macro", "condition", "append", NULL };
+	static const char *const keys[] = { "macro", "condition", "append", "platform", NULL };
 	const char *name = get_str(c, d, m, "macro", 1, "macro");
 	const char *cond = get_str(c, d, m, "condition", 1, "macro");
-	int append = get_bool(c, d, m, "append", 0);
+	int append = get_bool(c, d, m, "append", 0), on;
+	int line = yamldoc_line(yamldoc_get(d, m, "condition")) +
+	    block_scalar(yamldoc_get(d, m, "condition"));
 	struct pmacro *mac;
 
 	if (check_keys(c, d, m, "macro", keys) < 0 || name == NULL || cond == NULL)
 		return;
+	if ((on = item_platform(c, d, m, "macro")) < 0)
+		return;
+	if (!on) {	/* its platform is not enabled: syntax only */
+		cond_syntax(c, c->file, line, cond, strlen(cond));
+		return;
+	}
 	mac = macro_find(c, name);
 	if (append && mac == NULL) {
 		cerr(c, c->file, yamldoc_line(m), "append to unknown macro \"%s\"", name);
@@ -284,9 +399,7 @@ doc_macro(struct compiler *c, yaml_document_t *d, yaml_node_t *m)
 		mac->npart = 0;
 	}
 	mac->part = xgrow(mac->part, mac->npart, sizeof(*mac->part));
-	mac->part[mac->npart++] = (struct mpart){ cond, strlen(cond), c->file,
-	    yamldoc_line(yamldoc_get(d, m, "condition")) +
-	    block_scalar(yamldoc_get(d, m, "condition")) };
+	mac->part[mac->npart++] = (struct mpart){ cond, strlen(cond), c->file, line };
 }
 
 /* --- exceptions ------------------------------------------------------------------ */
@@ -920,8 +1033,7 @@ attribution_setup(struct compiler *c, const struct cond_names *names)
 	}
 }
 
-/* Unused macros still get a syntax check, with fields unchecked (a macro
- * may be meant for use inside any/all). */
+/* Unused macros still get a syntax check. */
 static void
 macros_check_unused(struct compiler *c)
 {
@@ -929,12 +1041,9 @@ macros_check_unused(struct compiler *c)
 		struct pmacro *m = c->macro[i];
 		if (m->state[0] || m->state[1])
 			continue;
-		for (size_t k = 0; k < m->npart; k++) {
-			struct cond_ctx cc = { .ar = c->ar, .file = m->part[k].file,
-			    .line = m->part[k].line, .errs = c->errs, .lenient = 1 };
-			if (cond_compile(&cc, m->part[k].text, m->part[k].len, 0) == NULL)
-				c->nerr++;
-		}
+		for (size_t k = 0; k < m->npart; k++)
+			cond_syntax(c, m->part[k].file, m->part[k].line, m->part[k].text,
+			    m->part[k].len);
 	}
 }
 
@@ -987,6 +1096,7 @@ compiler_free(struct compiler *c)
 	free(c->list);
 	free(c->macro);
 	free(c->rule);
+	free(c->platform);
 }
 
 struct ruleset *
@@ -994,7 +1104,7 @@ ruleset_compile(const struct rule_source *src, size_t nsrc,
     const struct rules_options *o, struct buf *errs)
 {
 	struct ruleset *rs = xcalloc(1, sizeof(*rs));
-	struct compiler c = { .rs = rs, .ar = &rs->ar, .errs = errs };
+	struct compiler c = { .rs = rs, .ar = &rs->ar, .errs = errs, .o = o };
 	struct cond_names names = { names_list, names_macro, &c };
 
 	for (size_t i = 0; i < nsrc; i++) {
@@ -1009,6 +1119,7 @@ ruleset_compile(const struct rule_source *src, size_t nsrc,
 	attribution_setup(&c, &names);
 	macros_check_unused(&c);
 	apply_options(&c, o);
+	platforms_check(&c, o);
 	corr_resolve(&c);
 	rs->rule = xcalloc(c.nrule ? c.nrule : 1, sizeof(*rs->rule));
 	for (size_t i = 0; i < c.nrule; i++) {

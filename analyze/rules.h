@@ -43,6 +43,12 @@ struct rules_options {
 						   config file), for error messages */
 	int		   ids_line;		/* its line of disabled_rules */
 	int		   tags_line;		/* its line of disabled_tags */
+	/* Platforms whose list and macro items (`platform: NAME`) apply;
+	 * items of other platforms are checked and dropped. A name that no
+	 * item of the rules uses is an error at origin:platforms_line. */
+	const char *const *platforms;
+	size_t		   nplatforms;
+	int		   platforms_line;
 };
 
 /* Compiles sources in order (later files may override or append to lists

@@ -85,8 +85,9 @@ enum computed {
 	KA_EXEC_COMMAND, KA_EXEC_CONTAINER, KA_EXEC_ARGV0,
 	KA_UA_CLIENT, KA_UA_VERSION, KA_UA_MAJOR, KA_UA_MINOR, KA_UA_PATCH, KA_UA_OS, KA_UA_ARCH,
 	KA_SOURCE_IP, KA_DECISION, KA_REASON,
-	KA_IS_SA, KA_IS_NODE, KA_IS_ANON, KA_IS_SYSTEM, KA_SA_NAMESPACE, KA_SA_NAME,
+	KA_IS_SA, KA_IS_NODE, KA_IS_ANON, KA_SA_NAMESPACE, KA_SA_NAME,
 	KA_OBJECT, KA_PODSPEC, KA_CONTAINERS, KA_VOLUMES, KA_CM_DATA, KA_CSR_SUBJECT,
+	KA_PROXY_PATH,
 	KA_ACTOR, KA_ACTOR_IDENTITIES, KA_BINDING_SUBJECTS,
 	KA_COUNT
 };
@@ -409,6 +410,8 @@ struct eval_scratch {
 	int		 containers[3], ncontainers;
 	struct buf	 csr_der, csr_subject;
 	int		 csr_has_subject;
+	struct buf	 proxy_path, proxy_tmp;
+	int		 proxy_has_path;
 	struct buf	 actor;
 	int		 has_actor;
 	struct strvec	 identities, subjects;

@@ -5,11 +5,12 @@
  *       prints the table that docs/rules.md is generated from.
  *   kaudit rules test DIR
  *       golden tests as data: each YAML file of DIR names rule files (default: the
- *       shipped pack) and cases, each an event (inline YAML/JSON mapping, a
- *       list of them, or a file) with the rule ids that must and must not
- *       fire. Inline events are turned into JSON text and go through the real
- *       decoder, as in production. For the shipped pack, every enabled rule
- *       must have a case where it fires and a near miss where it does not.
+ *       shipped pack), the platforms they run for, and cases, each an event
+ *       (inline YAML/JSON mapping, a list of them, or a file) with the rule
+ *       ids that must and must not fire. Inline events are turned into JSON
+ *       text and go through the real decoder, as in production. For the
+ *       shipped pack, every enabled rule must have a case where it fires and
+ *       a near miss where it does not.
  *
  * The test format is documented in docs/rule-language.md. */
 #include "analyze/rules.h"
@@ -644,23 +645,55 @@ shipped_load(struct tester *t)
 	buf_free(&errs);
 }
 
-/* The rules a test file names, paths relative to the file. */
-static void
-file_rules(struct tester *t, yaml_document_t *d, yaml_node_t *seq)
+static size_t
+seq_len(const yaml_node_t *seq)
 {
-	const char **paths;
-	char **owned;
-	size_t n = 0;
-	struct buf errs;
+	return seq && seq->type == YAML_SEQUENCE_NODE ?
+	    (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start) : 0;
+}
 
+/* `platforms: [gke, ...]`: the managed platforms the rules run for, as
+ * `kaudit scan --platform` and the config key set them. Returns the names
+ * (pointing into d), or NULL with *bad set when it is not a list of names. */
+static const char **
+file_platforms(yaml_document_t *d, yaml_node_t *seq, size_t *n, int *bad)
+{
+	const char **names;
+
+	*n = seq_len(seq);
+	*bad = seq != NULL && seq->type != YAML_SEQUENCE_NODE;
+	if (*n == 0)
+		return NULL;
+	names = xcalloc(*n, sizeof(*names));
+	for (size_t i = 0; i < *n; i++)
+		if ((names[i] = yamldoc_scalar(yaml_document_get_node(d,
+		    seq->data.sequence.items.start[i]))) == NULL)
+			*bad = 1;
+	return names;
+}
+
+/* The rules a test file names, paths relative to the file (default: the
+ * shipped pack), compiled for the platforms it names. */
+static void
+file_rules(struct tester *t, yaml_document_t *d, yaml_node_t *root)
+{
+	yaml_node_t *seq = yamldoc_get(d, root, "rules"), *plat = yamldoc_get(d, root, "platforms");
+	struct rules_options o = { .origin = t->file, .platforms_line = yamldoc_line(plat) };
+	const char **paths, **names;
+	char **owned;
+	size_t n = seq_len(seq), np;
+	struct buf errs;
+	int bad;
+
+	/* the pack's rule ids are the same whatever the platforms */
 	t->rs_shipped = seq == NULL;
-	if (seq == NULL) {
+	o.platforms = names = file_platforms(d, plat, &np, &bad);
+	o.nplatforms = np;
+	if (seq == NULL && plat == NULL) {
 		shipped_load(t);
 		t->rs = t->shipped;
 		return;
 	}
-	n = seq->type == YAML_SEQUENCE_NODE ?
-	    (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start) : 0;
 	paths = xcalloc(n + 1, sizeof(*paths));
 	owned = xcalloc(n + 1, sizeof(*owned));
 	for (size_t i = 0; i < n; i++) {
@@ -668,8 +701,11 @@ file_rules(struct tester *t, yaml_document_t *d, yaml_node_t *seq)
 		paths[i] = owned[i] = path_near(t, p ? p : "");
 	}
 	buf_init(&errs);
-	if (n == 0 || (t->rs = rulefiles_load(paths, n, NULL, &errs)) == NULL)
-		printf("FAIL %s: rules: %s\n", t->file, n ? buf_cstr(&errs) : "must be a list of paths");
+	if (bad)
+		printf("FAIL %s: platforms: must be a list of platform names\n", t->file);
+	else if ((seq && n == 0) || (t->rs = rulefiles_load(paths, n, &o, &errs)) == NULL)
+		printf("FAIL %s: rules: %s\n", t->file, seq && n == 0 ?
+		    "must be a list of paths" : buf_cstr(&errs));
 	if (t->rs == NULL)
 		t->fail++;
 	buf_free(&errs);
@@ -677,6 +713,7 @@ file_rules(struct tester *t, yaml_document_t *d, yaml_node_t *seq)
 		free(owned[i]);
 	free(owned);
 	free(paths);
+	free(names);
 }
 
 static int
@@ -692,7 +729,7 @@ test_doc(void *arg, yaml_document_t *d, yaml_node_t *root)
 		t->fail++;
 		return 0;
 	}
-	file_rules(t, d, yamldoc_get(d, root, "rules"));
+	file_rules(t, d, root);
 	for (yaml_node_item_t *i = cases->data.sequence.items.start;
 	    i < cases->data.sequence.items.top; i++)
 		run_case(t, d, yaml_document_get_node(d, *i), ++n);

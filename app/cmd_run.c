@@ -6,8 +6,9 @@
  * starts ingest.workers worker threads and one alerter thread and sleeps,
  * waking each second to log progress and to check for a signal or, with
  * --idle-exit, for quiet. Shutdown: workers finish the batch in hand, commit,
- * store offsets and leave the group; the alerter finishes the delivery in
- * hand; what is not delivered stays pending in the outbox for the next start. */
+ * store offsets and leave the group; the alerter finishes the deliveries in
+ * flight and releases the leases of rows it claimed but did not send, which
+ * stay pending in the outbox for any alerter. */
 #include "alert/alert.h"
 #include "base/clock.h"
 #include "app/cmd.h"
@@ -48,7 +49,8 @@ run_usage(FILE *out)
 	    "\n"
 	    "  -c, --config FILE      configuration (see kaudit check --example)\n"
 	    "      --idle-exit SECS   exit 0 once no message arrived for SECS seconds and\n"
-	    "                         no alert is due (replays, tests, the demo)\n");
+	    "                         no alert is due or in flight (replays, tests, the\n"
+	    "                         demo)\n");
 }
 
 /* Loads config and rules and checks the database; everything that can be
@@ -79,6 +81,9 @@ run_prepare(const char *path, struct config *c, struct ruleset **rs, int check_d
 	ro.origin = c->path;
 	ro.ids_line = c->disabled_rules_line;
 	ro.tags_line = c->disabled_tags_line;
+	ro.platforms = (const char *const *)c->platforms.v;
+	ro.nplatforms = c->platforms.n;
+	ro.platforms_line = c->platforms_line;
 	*rs = rulefiles_load((const char *const *)c->rules.v, c->rules.n, &ro, &errs);
 	if (*rs == NULL) {
 		fputs(buf_cstr(&errs), stderr);
@@ -112,9 +117,11 @@ log_stats(const struct worker_stats *st)
 /* True once --idle-exit's condition holds: partitions were assigned,
  * nothing arrived for idle_ms, no batch is in hand, every worker has read its
  * partitions to the end, the group has committed every partition of the
- * topics to its end, and the alerter found nothing due. Quiet alone is not
- * enough: after a SIGKILL the killed members keep their partitions until
- * their session times out, and only the committed offsets show that. */
+ * topics to its end, and the alerter found nothing due and no delivery under
+ * a lease. Quiet alone is not enough: after a SIGKILL the killed members keep
+ * their partitions until their session times out, and only the committed
+ * offsets show that; likewise the killed alerter's leases, until they
+ * expire, hold rows that must still be delivered. */
 static int
 is_idle(struct worker_stats *st, struct worker **workers, int nw, struct alerter *al,
     long idle_ms, long started_ms)

@@ -143,8 +143,8 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: kaudit scan [--rules PATH]... [--stats] [--cluster NAME]\n"
-	    "                   [--envelope FIELD] [--max-bytes N] [--threads N]\n"
+	    "usage: kaudit scan [--rules PATH]... [--platform NAME]... [--stats]\n"
+	    "                   [--cluster NAME] [--envelope FIELD] [--max-bytes N] [--threads N]\n"
 	    "                   [--split-min BYTES] [--chunk-bytes N] [FILE|-]...\n"
 	    "\n"
 	    "Evaluates the rules over audit events in FILEs (or stdin for - or no FILE)\n"
@@ -152,6 +152,9 @@ usage(FILE *f)
 	    "pretty-printed events, EventLists, JSON arrays, AKS or GKE records.\n"
 	    "\n"
 	    "  --rules PATH       rule file or folder (repeatable; default: shipped rules)\n"
+	    "  --platform NAME    the cluster runs on this managed platform (openshift, gke,\n"
+	    "                     eks, aks): trust its control-plane identities (repeatable;\n"
+	    "                     default: none, plain upstream Kubernetes)\n"
 	    "  --stats            print events, findings, errors and throughput to stderr\n"
 	    "  --cluster NAME     cluster recorded on findings (default \"default\")\n"
 	    "  --envelope FIELD   events are wrapped in this field of a shipper envelope\n"
@@ -785,6 +788,8 @@ count_lines(const char *text, size_t len)
 struct scan_opts {
 	const char	**rules;
 	size_t		  nrules;
+	const char	**platforms;
+	size_t		  nplatforms;
 	int		  stats;
 	size_t		  threads;
 	size_t		  split_min;
@@ -866,6 +871,7 @@ scan_args(int argc, char **argv, struct scan_opts *so)
 {
 	static const struct option opts[] = {
 		{ "rules", required_argument, NULL, 'r' },
+		{ "platform", required_argument, NULL, 'p' },
 		{ "stats", no_argument, NULL, 's' },
 		{ "cluster", required_argument, NULL, 'c' },
 		{ "envelope", required_argument, NULL, 'e' },
@@ -885,6 +891,11 @@ scan_args(int argc, char **argv, struct scan_opts *so)
 		case 'r':
 			so->rules = xrealloc(so->rules, sizeof(*so->rules) * (so->nrules + 1));
 			so->rules[so->nrules++] = optarg;
+			break;
+		case 'p':
+			so->platforms = xrealloc(so->platforms,
+			    sizeof(*so->platforms) * (so->nplatforms + 1));
+			so->platforms[so->nplatforms++] = optarg;
 			break;
 		case 's': so->stats = 1; break;
 		case 'c': so->dec.cluster = optarg; break;
@@ -945,6 +956,7 @@ cmd_scan(int argc, char **argv)
 	struct scan_run r = { .so = &so };
 	struct scan_state ss = { 0 };
 	struct scan *sc = &r.sc;
+	struct rules_options ro = { .origin = "(command line)" };
 	struct buf errs;
 	double t0;
 	int rc, failed = 0;
@@ -953,7 +965,9 @@ cmd_scan(int argc, char **argv)
 	if ((rc = scan_args(argc, argv, &so)) >= 0)
 		goto out;
 	buf_init(&errs);
-	sc->rs = rulefiles_load(so.rules, so.nrules, NULL, &errs);
+	ro.platforms = so.platforms;
+	ro.nplatforms = so.nplatforms;
+	sc->rs = rulefiles_load(so.rules, so.nrules, &ro, &errs);
 	if (sc->rs == NULL) {
 		fprintf(stderr, "%s", buf_cstr(&errs));
 		buf_free(&errs);
@@ -996,5 +1010,6 @@ cmd_scan(int argc, char **argv)
 	ruleset_free((struct ruleset *)sc->rs);
 out:
 	free(so.rules);
+	free(so.platforms);
 	return rc;
 }

@@ -91,6 +91,9 @@ static const struct ckey config_keys[] = {
 	  "rule ids to switch off" },
 	{ "disabled_tags", CT_STRLIST, C(disabled_tags), "[]", 0, 0,
 	  "rules carrying any of these tags are switched off" },
+	{ "platforms", CT_STRLIST, C(platforms), "[]", 0, 0,
+	  "managed platforms this cluster runs on (openshift, gke, eks, aks): their control-plane "
+	  "identities are trusted; empty: plain upstream Kubernetes" },
 	{ "log_level", CT_LOGLEVEL, C(log_level), "info", 0, 0,
 	  "debug, info, warn or error" },
 	{ NULL, 0, 0, NULL, 0, 0, NULL }
@@ -104,7 +107,8 @@ static const struct ckey webhook_keys[] = {
 	{ "categories", CT_STRLIST, W(categories), "[]", 0, 0, "only these categories (empty: all)" },
 	{ "rules", CT_STRLIST, W(rules), "[]", 0, 0, "only these rule ids (empty: all)" },
 	{ "headers", CT_KV, W(headers), "{}", 0, 0, "extra HTTP headers, e.g. Authorization: \"Bearer ${TOKEN}\"" },
-	{ "timeout_ms", CT_INT, W(timeout_ms), "5000", 100, 600000, "per-request timeout" },
+	{ "timeout_ms", CT_INT, W(timeout_ms), "5000", 100, 600000,
+	  "per-request timeout; outbox rows stay claimed for the longest one plus 10 s" },
 	{ NULL, 0, 0, NULL, 0, 0, NULL }
 };
 
@@ -517,6 +521,8 @@ walk_mapping(struct cparse *p, const yaml_node_t *n, const char *prefix, struct 
 			c->disabled_rules_line = (int)kn->start_mark.line + 1;
 		else if (k->off == C(disabled_tags) && k->type == CT_STRLIST)
 			c->disabled_tags_line = (int)kn->start_mark.line + 1;
+		else if (k->off == C(platforms) && k->type == CT_STRLIST)
+			c->platforms_line = (int)kn->start_mark.line + 1;
 	}
 }
 
@@ -603,6 +609,7 @@ config_free(struct config *c)
 	strlist_free(&c->rules);
 	strlist_free(&c->disabled_rules);
 	strlist_free(&c->disabled_tags);
+	strlist_free(&c->platforms);
 	free(c->log_level);
 	memset(c, 0, sizeof(*c));
 }

@@ -40,8 +40,10 @@ struct config {
 	struct strlist	 rules;		/* files or folders; default config/rules */
 	struct strlist	 disabled_rules;	/* rule ids */
 	struct strlist	 disabled_tags;
+	struct strlist	 platforms;	/* managed platforms the rules trust */
 	int		 disabled_rules_line;	/* where they were set, for rule errors */
 	int		 disabled_tags_line;
+	int		 platforms_line;
 
 	char		*log_level;	/* debug|info|warn|error */
 };

@@ -30,7 +30,7 @@ usage(FILE *out)
 	fprintf(out,
 	    "\n"
 	    "  kaudit run -c FILE [--idle-exit SECONDS]\n"
-	    "  kaudit scan [--rules PATH]... [--stats] [FILE|-]...\n"
+	    "  kaudit scan [--rules PATH]... [--platform NAME]... [--stats] [FILE|-]...\n"
 	    "  kaudit check -c FILE [--example]\n"
 	    "  kaudit migrate -c FILE\n"
 	    "  kaudit rules list [--rules PATH]... [--markdown]\n"

@@ -54,7 +54,11 @@ int	db_write_batch(struct db *db, const struct db_finding *f, size_t nf,
 	    const struct db_ingest_error *e, size_t ne, size_t *inserted,
 	    char *err, size_t errlen);
 
-/* The alert outbox. */
+/* The alert outbox. Each call is one short statement in its own
+ * transaction: nothing stays open while the caller POSTs. A claimed row is
+ * held by a lease (kaudit.outbox.locked_until, locked_by) rather than a row
+ * lock; owner names the alerter holding it (host:pid:random, unique per
+ * alerter). */
 struct outbox_item {
 	int64_t	 id;
 	char	*webhook;	/* webhook name */
@@ -62,27 +66,38 @@ struct outbox_item {
 	int	 attempts;	/* attempts made before this one */
 };
 
-/* Begins a transaction and locks up to limit due rows (state 'pending',
- * next_attempt_at <= now()) with FOR UPDATE SKIP LOCKED. *items is a new
+/* Leases up to limit due rows (state 'pending', next_attempt_at <= now(),
+ * no lease or an expired one) to owner for lease_ms, oldest first, and
+ * commits. lease_ms must outlast the longest POST and its record: a row
+ * whose lease expires may be claimed by another alerter. *items is a new
  * array the caller frees with db_outbox_items_free(). */
-int	db_outbox_claim(struct db *db, int limit, struct outbox_item **items,
-	    size_t *n, char *err, size_t errlen);
+int	db_outbox_claim(struct db *db, const char *owner, int limit, long lease_ms,
+	    struct outbox_item **items, size_t *n, char *err, size_t errlen);
 void	db_outbox_items_free(struct outbox_item *items, size_t n);
 
 enum outbox_result { OUTBOX_DONE, OUTBOX_RETRY, OUTBOX_DEAD };
 
-/* Records an attempt on a claimed row inside the claim's transaction:
- * DONE marks it delivered; RETRY schedules it retry_ms from now; DEAD ends it
- * (stays queryable). http_status 0 when no response; error may be NULL. */
-int	db_outbox_record(struct db *db, int64_t id, enum outbox_result res,
-	    int http_status, const char *error, long duration_ms, long retry_ms,
+/* Records an attempt on a row leased to owner and ends the lease: DONE
+ * marks it delivered; RETRY schedules it retry_ms from now; DEAD ends it
+ * (stays queryable). http_status 0 when no response; error may be NULL.
+ * Returns 0 when recorded; 1 when the row is no longer pending under
+ * owner's lease (it expired and another alerter took the row, or the row is
+ * gone), and then nothing changed; -1 on error. */
+int	db_outbox_record(struct db *db, const char *owner, int64_t id,
+	    enum outbox_result res, int http_status, const char *error,
+	    long duration_ms, long retry_ms, char *err, size_t errlen);
+/* Ends every lease owner holds, so that rows it will not send are due again
+ * at once; *released receives how many. */
+int	db_outbox_release(struct db *db, const char *owner, long *released,
 	    char *err, size_t errlen);
-/* Commits the claim's transaction (or rolls it back when commit is 0). */
-int	db_outbox_end(struct db *db, int commit, char *err, size_t errlen);
 
-/* Counts for tests and the demo. */
+/* Counts for tests, the demo and the daemon's --idle-exit. */
 int	db_outbox_pending(struct db *db, long *pending, char *err, size_t errlen);
-/* Pending rows whose next attempt is due now (the daemon's --idle-exit). */
+/* Pending rows that a claim would take now: due and not under a lease. */
 int	db_outbox_due(struct db *db, long *due, char *err, size_t errlen);
+/* Pending rows under a lease that has not expired: deliveries in flight
+ * (or left by an alerter that stopped without releasing them, until the
+ * lease expires). */
+int	db_outbox_leased(struct db *db, long *leased, char *err, size_t errlen);
 
 #endif

@@ -76,6 +76,35 @@ rc=$?
 check check-unknown-disabled-rule-exit-1 test "$rc" -eq 1
 check check-unknown-disabled-rule-file-line grep -q "^$tmp/cfg3.yaml:2: disabled_rules: rule \"k8s.no.such.rule\" is not defined" "$tmp/err"
 
+# platforms: a name the rules do not know is an error where it was set; a
+# known one makes its platform's identities the control plane.
+printf 'cluster: x\nplatforms: [openshift, gkee]\n' >"$tmp/cfg4.yaml"
+"$K" check -c "$tmp/cfg4.yaml" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+check check-unknown-platform-exit-1 test "$rc" -eq 1
+check check-unknown-platform-file-line grep -q "^$tmp/cfg4.yaml:2: platforms: unknown platform \"gkee\" (the rules know: aks, eks, gke, openshift)" "$tmp/err"
+printf 'cluster: x\nplatforms: [openshift, gke]\n' >"$tmp/cfg5.yaml"
+"$K" check -c "$tmp/cfg5.yaml" >"$tmp/out" 2>&1
+check check-known-platforms-ok test $? -eq 0
+printf '{"auditID":"p1","stage":"ResponseComplete","verb":"create","user":{"username":"system:gcp-controller-manager"},"objectRef":{"resource":"clusterrolebindings","name":"b","apiGroup":"rbac.authorization.k8s.io"},"responseStatus":{"code":201},"requestObject":{"kind":"ClusterRoleBinding","roleRef":{"name":"cluster-admin"}}}\n' >"$tmp/gke.jsonl"
+"$K" scan "$tmp/gke.jsonl" >"$tmp/out" 2>&1
+check scan-platform-identity-untrusted-by-default grep -q '"rule":"k8s.rbac.clusterrolebinding.cluster_admin"' "$tmp/out"
+"$K" scan --platform gke "$tmp/gke.jsonl" >"$tmp/out" 2>&1
+rc=$?
+check scan-platform-gke-trusts-gke sh -c "test $rc -eq 0 && ! grep -q cluster_admin '$tmp/out'"
+"$K" scan --platform openshift --platform gkee "$tmp/gke.jsonl" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+check scan-unknown-platform-exit-2 test "$rc" -eq 2
+check scan-unknown-platform-message grep -q 'platforms: unknown platform "gkee"' "$tmp/err"
+
+# rules test: a test file's platforms are checked like the config's.
+mkdir -p "$tmp/rt"
+printf 'platforms: [gkee]\ncases:\n  - name: c\n    event: {verb: get}\n' >"$tmp/rt/p.yaml"
+"$K" rules test "$tmp/rt" >"$tmp/out" 2>&1
+rc=$?
+check rules-test-unknown-platform-exit-1 test "$rc" -eq 1
+check rules-test-unknown-platform-file-line grep -q "^FAIL $tmp/rt/p.yaml: rules: $tmp/rt/p.yaml:1: platforms: unknown platform \"gkee\"" "$tmp/out"
+
 # docs/rules.md is generated from the rule files and must be current.
 "$K" rules list --markdown >"$tmp/rules.md" 2>&1
 check docs-rules-md-current cmp -s "$tmp/rules.md" docs/rules.md

@@ -2,7 +2,8 @@
 # noise.sh — the shipped pack on real cluster traffic: what it finds per
 # 10,000 events by severity, and that routine control-plane activity never
 # raises anything above info.
-#   - OpenShift 4.12 and GCE scale-test captures (full audit events)
+#   - OpenShift 4.12 and GCE scale-test captures (full audit events), scanned
+#     with --platform openshift: OpenShift's operators are its control plane
 #   - 16k events of a kubeadm cluster installing Helm charts (hkerma dataset,
 #     a CSV projection turned back into Metadata-level events by csv2audit.py)
 # Prints figures and "PASS name" / "FAIL name: why" lines.
@@ -42,7 +43,7 @@ $fx/openshift-cluster-logging-operator/hack/logsamples/raw_audit_kubernetes.json
 $fx/openshift-cluster-logging-operator/hack/logsamples/raw_audit_openshift.json
 $fx/openshift-cluster-logging-operator/hack/logsamples/raw_audit_oauth-apiserver.json
 $fx/kubernetes-test-infra-logviewer/parsing_test_events.jsonl"
-# scanned NAME OUT MIN FILE...: scans FILEs into OUT, checks at least MIN
+# scanned NAME OUT MIN [OPTION]... FILE...: scans FILEs into OUT, checks at least MIN
 # events were read and sets n to their count; 1 (after a FAIL line) if not.
 scanned() {
 	local name=$1 out=$2 min=$3
@@ -57,7 +58,7 @@ scanned() {
 }
 
 # shellcheck disable=SC2086
-if scanned openshift "$tmp/real" 100 $real; then
+if scanned openshift "$tmp/real" 100 --platform openshift $real; then
 	figures "OpenShift and test-infra" "$tmp/real" "$n"
 	check_cp_quiet openshift "$tmp/real"
 fi

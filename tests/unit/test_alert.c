@@ -2,9 +2,12 @@
  * real PostgreSQL and the real webhook receiver (tests/services/receiver.py):
  * delivery with its headers, retry with backoff, dead after max_attempts,
  * DROP on a 4xx, a webhook removed from the config, a stop that leaves
- * unsent rows pending, and a claim's rows sent concurrently (a slow or dead
- * webhook does not hold up the others). Needs KAUDIT_PG_URL, KAUDIT_RECEIVER_URL and
- * KAUDIT_RECEIVER_LOG. */
+ * unsent rows pending with their leases released, and a claim's rows sent
+ * concurrently (a slow or dead webhook does not hold up the others). Claims
+ * are leases: no transaction is open during a POST, two alerters deliver
+ * each row once, a crashed alerter's lease expires and its rows go out, and
+ * a late record after a lost lease changes nothing. Needs KAUDIT_PG_URL,
+ * KAUDIT_RECEIVER_URL and KAUDIT_RECEIVER_LOG. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,8 +20,10 @@
 #include "alert/alert.h"
 #include "alert/webhook.h"
 #include "base/buf.h"
+#include "base/log.h"
 #include "app/config.h"
 #include "base/version.h"
+#include "base/xmalloc.h"
 #include "schema/db.h"
 #include "tests/unit/pgtest.h"
 #include "tests/unit/t.h"
@@ -190,6 +195,48 @@ static const char *
 header(json_t *rec, const char *name)
 {
 	return json_string_value(json_object_get(json_object_get(rec, "headers"), name));
+}
+
+/* Delivery ids of this run's requests whose path ends with suffix, in the
+ * order received, repeats included; *n their count. The caller frees. */
+static long long *
+received_ids(const char *suffix, size_t *n)
+{
+	FILE *fp = fopen(recv_log, "r");
+	char *line = NULL;
+	size_t cap = 0, cap_ids = 16, slen = strlen(suffix), plen;
+	long long *ids = calloc(cap_ids, sizeof(*ids));
+	json_t *rec;
+
+	*n = 0;
+	if (fp == NULL)
+		return ids;
+	while (getline(&line, &cap, fp) > 0) {
+		if (strstr(line, tag) == NULL)
+			continue;
+		rec = json_loads(line, 0, NULL);
+		const char *got = header(rec, "X-Kaudit-Delivery");
+		const char *path = json_string_value(json_object_get(rec, "path"));
+		plen = path != NULL ? strlen(path) : 0;
+		if (got != NULL && plen >= slen && strstr(path, tag) != NULL &&
+		    strcmp(path + plen - slen, suffix) == 0) {
+			if (*n == cap_ids)
+				ids = realloc(ids, (cap_ids *= 2) * sizeof(*ids));
+			ids[(*n)++] = strtoll(got, NULL, 10);
+		}
+		json_decref(rec);
+	}
+	free(line);
+	fclose(fp);
+	return ids;
+}
+
+static int
+cmp_ll(const void *x, const void *y)
+{
+	long long a = *(const long long *)x, b = *(const long long *)y;
+
+	return a < b ? -1 : a > b;
 }
 
 /* One POST each way a delivery can end, on one reused handle. */
@@ -483,11 +530,253 @@ test_alerter_stop(void)
 	T_INTEQ(pgtest_longf("SELECT count(*) FROM kaudit.outbox o JOIN kaudit.findings f ON"
 	    " f.id = o.finding_id WHERE f.rule LIKE 'stop-%%' AND o.state = 'pending'"
 	    " AND o.attempts = 0"), 2);
+	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.outbox WHERE locked_by IS NOT NULL"), 0);
 	/* The next alerter delivers them. */
 	a = alerter_start(c2.pg_url, &c2.alert, err, sizeof(err));
 	T_INTEQ(wait_long(4, 10000, "SELECT count(*) FROM kaudit.outbox o JOIN kaudit.findings f"
 	    " ON f.id = o.finding_id WHERE f.rule LIKE 'stop-%' AND o.state = 'done'"), 4);
 	alerter_stop(a);
+}
+
+/* url with application_name=name added, so pg_stat_activity tells the
+ * alerter's connection from the test's own. */
+static char *
+url_named(const char *name)
+{
+	if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0)
+		return xasprintf("%s%capplication_name=%s", url,
+		    strchr(url, '?') != NULL ? '&' : '?', name);
+	return xasprintf("%s application_name=%s", url, name);
+}
+
+/* While a POST is in flight the alerter's connection holds no transaction:
+ * it is "idle", not "idle in transaction", with no xact_start. The row is
+ * still pending when pg_stat_activity is read, so the look is mid-POST. */
+static void
+test_alerter_no_open_transaction(void)
+{
+	static const char *const hooks[] = { "slower" };
+	struct config c2 = conf;
+	struct alerter *a;
+	long long id = add("notx", hooks, 1);
+	char app[64], *s;
+	json_t *rec = NULL;
+
+	snprintf(app, sizeof(app), "alerter_%s", tag);
+	for (char *p = app; *p; p++)
+		if (*p == '-')
+			*p = '_';
+	c2.pg_url = url_named(app);
+	a = alerter_start(c2.pg_url, &c2.alert, err, sizeof(err));
+	T_ASSERT(a != NULL);
+	if (a == NULL) {
+		free(c2.pg_url);
+		return;
+	}
+	for (long end = now_ms() + 5000; now_ms() < end && rec == NULL; sleep_ms(20))
+		rec = received(id);
+	T_ASSERT(rec != NULL);
+	json_decref(rec);
+	s = pgtest_strf("SELECT string_agg(state || ' ' || (xact_start IS NULL), ',')"
+	    " FROM pg_stat_activity WHERE application_name = '%s'", app);
+	printf("  alerter connection during a POST: %s\n", s);
+	T_STREQ(s, "idle true");
+	free(s);
+	/* The row is held by the alerter's lease instead, for the longest
+	 * timeout (5 s) plus the margin. */
+	s = pgtest_strf("SELECT state || ' ' || attempts || ' ' || (locked_by LIKE"
+	    " '%%:%ld:%%') || ' ' || (locked_until > now() + interval '4 s')"
+	    " FROM kaudit.outbox WHERE id = %lld", (long)getpid(), id);
+	T_STREQ(s, "pending 0 true true");
+	free(s);
+	T_INTEQ(alerter_idle(a), 0);
+	T_INTEQ(wait_state(id, "done", 5000), 1);
+	alerter_stop(a);
+	free(c2.pg_url);
+}
+
+/* Rows an alerter holds leases on but never sent are released when it
+ * stops, so another alerter sends them at once rather than after the lease.
+ * Leasing two rows to the alerter by hand while its POST runs stands for a
+ * claim it made and then stopped before sending. */
+static void
+test_alerter_stop_releases(void)
+{
+	static const char *const slower[] = { "slower" }, *const ok[] = { "ok" };
+	struct alerter *a;
+	long long id = add("release", slower, 1);
+	json_t *rec = NULL;
+	char *owner, sql[512];
+
+	a = alerter_start(conf.pg_url, &conf.alert, err, sizeof(err));
+	T_ASSERT(a != NULL);
+	if (a == NULL)
+		return;
+	for (long end = now_ms() + 5000; now_ms() < end && rec == NULL; sleep_ms(20))
+		rec = received(id);
+	T_ASSERT(rec != NULL);
+	json_decref(rec);
+	owner = pgtest_strf("SELECT locked_by FROM kaudit.outbox WHERE id = %lld", id);
+	add_many("unsent", ok, 1, 2);
+	pgtest_exec(pgtest_conn, "BEGIN");
+	T_INTEQ(pgtest_longf("WITH u AS (UPDATE kaudit.outbox o SET locked_by = '%s',"
+	    " locked_until = now() + interval '1 hour' FROM kaudit.findings f WHERE"
+	    " f.id = o.finding_id AND f.rule LIKE 'unsent-%%' RETURNING 1)"
+	    " SELECT count(*) FROM u", owner), 2);
+	pgtest_exec(pgtest_conn, "COMMIT");
+	alerter_stop(a);
+	T_INTEQ(wait_state(id, "done", 100), 1);
+	count_sql(sql, sizeof(sql), "unsent", "ok", "pending");
+	strcat(sql, " AND o.attempts = 0 AND o.locked_by IS NULL AND o.locked_until IS NULL");
+	T_INTEQ(pgtest_long(sql), 2);
+	/* Due at once for the next alerter. */
+	a = alerter_start(conf.pg_url, &conf.alert, err, sizeof(err));
+	count_sql(sql, sizeof(sql), "unsent", "ok", "done");
+	T_INTEQ(wait_long(2, 2000, sql), 2);
+	alerter_stop(a);
+	free(owner);
+}
+
+/* Two alerters on one outbox: every row delivered exactly once, by the
+ * receiver's count of X-Kaudit-Delivery ids. Small batches to a webhook
+ * that answers in 50 ms make their claims interleave with each other's
+ * deliveries in flight. */
+static void
+test_alerter_two(void)
+{
+	static const char *const hooks[] = { "two" };
+	struct config c2 = conf;
+	struct alerter *a, *b;
+	long long *ids, want[120];
+	size_t n = 0, dups = 0;
+	char sql[512];
+	int nwant = 0, same;
+
+	c2.alert.batch = 4;
+	add_many("two", hooks, 1, 120);
+	count_sql(sql, sizeof(sql), "two", "two", "done");
+	a = alerter_start(c2.pg_url, &c2.alert, err, sizeof(err));
+	b = alerter_start(c2.pg_url, &c2.alert, err, sizeof(err));
+	T_ASSERT(a != NULL && b != NULL);
+	if (a == NULL || b == NULL)
+		return;
+	T_INTEQ(wait_long(120, 20000, sql), 120);
+	alerter_stop(a);
+	alerter_stop(b);
+	ids = received_ids("/two", &n);
+	qsort(ids, n, sizeof(*ids), cmp_ll);
+	for (size_t i = 1; i < n; i++)
+		dups += ids[i] == ids[i - 1];
+	printf("  two alerters: %zu requests for 120 rows, %zu repeated\n", n, dups);
+	T_INTEQ(n, 120);
+	T_INTEQ(dups, 0);
+	for (int i = 0; i < 120; i++) {
+		char rule[32];
+
+		snprintf(rule, sizeof(rule), "two-%d", i);
+		want[nwant++] = pgtest_longf("SELECT o.id FROM kaudit.outbox o JOIN"
+		    " kaudit.findings f ON f.id = o.finding_id WHERE f.rule = '%s'", rule);
+	}
+	qsort(want, (size_t)nwant, sizeof(*want), cmp_ll);
+	same = n == (size_t)nwant;
+	for (size_t i = 0; same && i < n; i++)
+		same = ids[i] == want[i];
+	T_ASSERT(same);
+	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.delivery_attempts d JOIN"
+	    " kaudit.outbox o ON o.id = d.outbox_id WHERE o.webhook = 'two'"), 120);
+	free(ids);
+}
+
+/* Rows leased by an alerter that crashed: untouched while the lease runs
+ * (and the alerter is not idle, so --idle-exit waits), then claimed and
+ * delivered once. */
+static void
+test_alerter_expired_lease(void)
+{
+	static const char *const hooks[] = { "ok" };
+	struct alerter *a;
+	long long *ids;
+	size_t n = 0;
+	char sql[512];
+	long t0, took;
+
+	add_many("expire", hooks, 1, 3);
+	T_INTEQ(pgtest_long("WITH u AS (UPDATE kaudit.outbox o SET locked_by ="
+	    " 'crashed:1:00000000', locked_until = clock_timestamp() + interval '2500 ms'"
+	    " FROM kaudit.findings f WHERE f.id = o.finding_id AND f.rule LIKE 'expire-%'"
+	    " RETURNING 1) SELECT count(*) FROM u"), 3);
+	t0 = now_ms();
+	a = alerter_start(conf.pg_url, &conf.alert, err, sizeof(err));
+	T_ASSERT(a != NULL);
+	if (a == NULL)
+		return;
+	sleep_ms(500);
+	count_sql(sql, sizeof(sql), "expire", "ok", "pending");
+	strcat(sql, " AND o.attempts = 0 AND o.locked_by = 'crashed:1:00000000'");
+	T_INTEQ(pgtest_long(sql), 3);
+	T_INTEQ(alerter_idle(a), 0);
+	count_sql(sql, sizeof(sql), "expire", "ok", "done");
+	T_INTEQ(wait_long(3, 5000, sql), 3);
+	took = now_ms() - t0;
+	printf("  rows under a crashed alerter's 2500 ms lease delivered after %ld ms\n", took);
+	T_ASSERT(took >= 2000);
+	sleep_ms(200);
+	T_INTEQ(alerter_idle(a), 1);
+	alerter_stop(a);
+	/* Each sent once: the crashed alerter never sent them in this test. */
+	ids = received_ids(tag, &n);
+	for (int i = 0; i < 3; i++) {
+		long long id = pgtest_longf("SELECT o.id FROM kaudit.outbox o JOIN"
+		    " kaudit.findings f ON f.id = o.finding_id WHERE f.rule = 'expire-%d'", i);
+		size_t seen = 0;
+
+		for (size_t k = 0; k < n; k++)
+			seen += ids[k] == id;
+		T_INTEQ(seen, 1);
+	}
+	free(ids);
+	count_sql(sql, sizeof(sql), "expire", "ok", "done");
+	strcat(sql, " AND o.attempts = 1 AND o.locked_by IS NULL");
+	T_INTEQ(pgtest_long(sql), 3);
+}
+
+/* The alerter's lease ran out mid-POST and another alerter took the row:
+ * the late result is not recorded over the other's, and is counted. */
+static void
+test_alerter_lease_lost(void)
+{
+	static const char *const hooks[] = { "slower" };
+	struct alerter *a;
+	long long id = add("lost", hooks, 1);
+	unsigned long lost0 = log_count("alert.lease_lost");
+	json_t *rec = NULL;
+	char *s;
+
+	a = alerter_start(conf.pg_url, &conf.alert, err, sizeof(err));
+	T_ASSERT(a != NULL);
+	if (a == NULL)
+		return;
+	for (long end = now_ms() + 5000; now_ms() < end && rec == NULL; sleep_ms(20))
+		rec = received(id);
+	T_ASSERT(rec != NULL);
+	json_decref(rec);
+	T_INTEQ(pgtest_longf("WITH u AS (UPDATE kaudit.outbox SET locked_by = 'other:1:x',"
+	    " locked_until = now() + interval '1 hour' WHERE id = %lld AND state = 'pending'"
+	    " RETURNING 1) SELECT count(*) FROM u", id), 1);
+	for (long end = now_ms() + 5000; now_ms() < end &&
+	    log_count("alert.lease_lost") == lost0; sleep_ms(20))
+		;
+	T_INTEQ(log_count("alert.lease_lost") - lost0, 1);
+	s = pgtest_strf("SELECT state || ' ' || attempts || ' ' || locked_by FROM"
+	    " kaudit.outbox WHERE id = %lld", id);
+	T_STREQ(s, "pending 0 other:1:x");
+	free(s);
+	T_INTEQ(pgtest_longf("SELECT count(*) FROM kaudit.delivery_attempts WHERE"
+	    " outbox_id = %lld", id), 0);
+	alerter_stop(a);
+	/* Out of the way of the next tests' idle checks. */
+	pgtest_exec(pgtest_conn, "UPDATE kaudit.outbox SET state = 'dead', locked_by = NULL,"
+	    " locked_until = NULL WHERE locked_by = 'other:1:x'");
 }
 
 /* 20 rows to a webhook that takes 1 s each: one round sends them all at
@@ -609,8 +898,11 @@ setup_alerter(void)
 	    "    - { name: flaky, url: \"%s/flaky/2/%s\" }\n"
 	    "    - { name: fail, url: \"%s/fail/%s\" }\n"
 	    "    - { name: slow, url: \"%s/slow/1000/%s\", timeout_ms: 5000 }\n"
-	    "    - { name: deadslow, url: \"%s/slow/3000/%s\", timeout_ms: 500 }\n",
-	    url, recv_url, tag, recv_url, tag, recv_url, tag, recv_url, tag, recv_url, tag);
+	    "    - { name: deadslow, url: \"%s/slow/3000/%s\", timeout_ms: 500 }\n"
+	    "    - { name: slower, url: \"%s/slow/2500/%s\", timeout_ms: 5000 }\n"
+	    "    - { name: two, url: \"%s/slow/50/%s/two\" }\n",
+	    url, recv_url, tag, recv_url, tag, recv_url, tag, recv_url, tag, recv_url, tag,
+	    recv_url, tag, recv_url, tag);
 	/* The receiver refuses header lines over 64 KiB with a 431. */
 	buf_printf(&yaml, "    - { name: reject, url: \"%s/hook/%s\", headers: { X-Big: ",
 	    recv_url, tag);
@@ -650,6 +942,11 @@ main(void)
 	T_RUN(test_alerter_dead);
 	T_RUN(test_alerter_drop);
 	T_RUN(test_alerter_stop);
+	T_RUN(test_alerter_no_open_transaction);
+	T_RUN(test_alerter_stop_releases);
+	T_RUN(test_alerter_two);
+	T_RUN(test_alerter_expired_lease);
+	T_RUN(test_alerter_lease_lost);
 	T_RUN(test_alerter_concurrent);
 	T_RUN(test_alerter_dead_webhook);
 	T_RUN(test_alerter_rate);

@@ -41,7 +41,7 @@ one_rule(const char *cond, struct buf *errs)
 	buf_init(&y);
 	buf_puts(&y, "- macro: m_sa\n  condition: ka.user.is_serviceaccount = true\n"
 	    "- list: shells\n  items: [bash, sh, \"/bin/sh\"]\n"
-	    "- list: codes\n  items: [200, 201]\n"
+	    "- {list: codes, items: [200, 201]}\n- {list: none, items: []}\n"
 	    "- rule: r\n  title: t\n  severity: low\n  category: exec\n"
 	    "  stages: [ResponseComplete]\n  condition: |\n    ");
 	buf_puts(&y, cond);
@@ -264,12 +264,13 @@ test_computed(void)
 	T_INTEQ(holds("ka.user.is_serviceaccount = true"), 1);
 	T_INTEQ(holds("m_sa"), 1);
 	T_INTEQ(holds("ka.user.is_node = false and ka.user.is_anonymous = false"), 1);
-	T_INTEQ(holds("ka.user.is_system = false"), 1);
 	T_INTEQ(holds("ka.user.serviceaccount_namespace = ci and ka.user.serviceaccount_name = deployer"), 1);
 	T_INTEQ(holds("ka.object.kind = Deployment"), 1);
 	T_INTEQ(holds("ka.podspec.hostNetwork = true"), 1);
-	T_INTEQ(holds_on("ka.user.is_system = true",
-	    "{\"user\":{\"username\":\"system:serviceaccount:kube-system:replicaset-controller\"}}"), 1);
+	/* the forwarded path of a proxy request, after the event's JSON escapes */
+	T_INTEQ(holds_on("ka.proxy.path = \"/exec/ns/p/c\"",
+	    "{\"requestURI\":\"/api/v1/nodes/n1/proxy/metrics/\\u002e\\u002e/exec/ns/p/c?command=id\"}"), 1);
+	T_INTEQ(holds_on("ka.proxy.path exists", "{\"requestURI\":\"/api/v1/nodes/n1/status\"}"), 0);
 	T_INTEQ(holds_on("ka.user.is_node = true",
 	    "{\"user\":{\"username\":\"system:node:w1\",\"groups\":[\"system:nodes\"]}}"), 1);
 	T_INTEQ(holds_on("ka.user.is_anonymous = true",
@@ -342,6 +343,30 @@ test_type_errors(void)
 	T_STREQ(error_of("verb in (1, get)"), "(compiled)");	/* bare words are text for strings */
 }
 
+/* An empty list is an empty set: it matches nothing, whatever the operator
+ * (a site that empties a list of prefixes must not make every value match
+ * them), and it goes with any field type. */
+static void
+test_empty_list(void)
+{
+	T_INTEQ(holds("verb in (none)"), 0);
+	T_INTEQ(holds("verb in none"), 0);
+	T_INTEQ(holds("verb startswith (none)"), 0);
+	T_INTEQ(holds("verb endswith (none)"), 0);
+	T_INTEQ(holds("verb contains (none)"), 0);
+	T_INTEQ(holds("verb icontains (none)"), 0);
+	T_INTEQ(holds("verb glob (none)"), 0);
+	T_INTEQ(holds("verb startswith none"), 0);
+	T_INTEQ(holds("sourceIPs cidr (none)"), 0);
+	T_INTEQ(holds("user.groups contains (none)"), 0);
+	T_INTEQ(holds("responseStatus.code in (none)"), 0);
+	T_INTEQ(holds("not verb startswith (none)"), 1);
+	/* beside other values, it adds nothing */
+	T_INTEQ(holds("verb startswith (none, cre)"), 1);
+	T_INTEQ(holds("verb endswith (none, zzz)"), 0);
+	T_INTEQ(holds("verb in (none, create)"), 1);
+}
+
 static void
 test_syntax_errors(void)
 {
@@ -349,6 +374,9 @@ test_syntax_errors(void)
 	    "c.yaml:13: condition: unknown field \"verbb\" (column 1)");
 	T_STREQ(error_of("ka.exec.cmd = x"),
 	    "c.yaml:13: condition: unknown field \"ka.exec.cmd\" (column 1)");
+	/* which users are the control plane is rule data now (00-macros.yaml) */
+	T_STREQ(error_of("ka.user.is_system = true"),
+	    "c.yaml:13: condition: unknown field \"ka.user.is_system\" (column 1)");
 	T_STREQ(error_of("verb in nosuchlist"),
 	    "c.yaml:13: condition: unknown list \"nosuchlist\" (column 9)");
 	T_STREQ(error_of("verb = create and nosuchmacro"),
@@ -410,6 +438,7 @@ main(void)
 	T_RUN(test_computed);
 	T_RUN(test_precedence);
 	T_RUN(test_type_errors);
+	T_RUN(test_empty_list);
 	T_RUN(test_syntax_errors);
 	T_RUN(test_bounds);
 	return t_done();

@@ -242,6 +242,67 @@ test_options(void)
 	buf_free(&errs);
 }
 
+/* `platform:` items count only when their platform is enabled; the rest
+ * are still checked, and an enabled name no item uses is an error. */
+static void
+test_platforms(void)
+{
+	const char *src =
+	    "- list: cp\n  items: [system:apiserver]\n"
+	    "- list: cp\n  append: true\n  platform: gke\n  items: [alice]\n"
+	    "- macro: m\n  condition: user.username = bob\n"
+	    "- macro: m\n  append: true\n  platform: aks\n  condition: user.username = alice\n"
+	    "- rule: r1\n" RULE_HEAD "  condition: verb = create and not user.username in (cp)\n"
+	    "- rule: r2\n" RULE_HEAD "  condition: verb = create and m\n";
+	const char *gke[] = { "gke" }, *aks[] = { "aks" }, *both[] = { "aks", "gke" };
+	const char *typo[] = { "gke", "eks" };
+	struct rules_options o = { .platforms = gke, .nplatforms = 1 };
+	struct buf errs;
+	struct ruleset *rs;
+
+	buf_init(&errs);
+	rs = compile2(src, NULL, NULL, &errs);
+	T_STREQ(fire(rs, EXEC_EVENT), "r1");
+	ruleset_free(rs);
+	rs = compile2(src, NULL, &o, &errs);
+	T_STREQ(fire(rs, EXEC_EVENT), "");
+	ruleset_free(rs);
+	o = (struct rules_options){ .platforms = aks, .nplatforms = 1 };
+	rs = compile2(src, NULL, &o, &errs);
+	T_STREQ(fire(rs, EXEC_EVENT), "r1,r2");
+	ruleset_free(rs);
+	o = (struct rules_options){ .platforms = both, .nplatforms = 2 };
+	rs = compile2(src, NULL, &o, &errs);
+	T_STREQ(fire(rs, EXEC_EVENT), "r2");
+	ruleset_free(rs);
+	/* a platform named in a later file applies there too */
+	rs = compile2(src, "- list: cp\n  append: true\n  platform: eks\n  items: [alice]\n",
+	    &(struct rules_options){ .platforms = typo + 1, .nplatforms = 1 }, &errs);
+	T_STREQ(fire(rs, EXEC_EVENT), "");
+	ruleset_free(rs);
+	T_STREQ(buf_cstr(&errs), "");
+	o = (struct rules_options){ .platforms = typo, .nplatforms = 2, .origin = "k.yaml",
+	    .platforms_line = 9 };
+	T_ASSERT(compile2(src, NULL, &o, &errs) == NULL);
+	T_STREQ(buf_cstr(&errs), "k.yaml:9: platforms: unknown platform \"eks\" (the rules know: aks, gke)\n");
+	T_ASSERT(compile2("- rule: r\n" RULE_HEAD "  condition: verb = x\n", NULL, &o, &errs) == NULL);
+	T_STREQ(buf_cstr(&errs), "k.yaml:9: platforms: unknown platform \"gke\" (the rules know: none)\n"
+	    "k.yaml:9: platforms: unknown platform \"eks\" (the rules know: none)\n");
+	buf_free(&errs);
+	/* items of platforms not enabled are checked all the same */
+	T_STREQ(first_error("- macro: m\n  platform: aks\n  condition: verb = (\n", NULL),
+	    "a.yaml:3: condition: expected a value (column 8)");
+	T_STREQ(first_error("- list: l\n  platform: aks\n  items: nope\n", NULL),
+	    "a.yaml:3: list items must be a list");
+	T_STREQ(first_error("- list: l\n  platform: GKE\n  items: []\n", NULL),
+	    "a.yaml:2: list: platform \"GKE\": use lowercase letters, digits and '-'");
+	T_STREQ(first_error("- list: l\n  platform: [gke]\n  items: []\n", NULL),
+	    "a.yaml:2: list: platform must be a string");
+	/* rules have no platform: switch a rule off with disabled_rules */
+	T_STREQ(first_error("- rule: r\n" RULE_HEAD "  condition: verb = x\n  platform: gke\n", NULL),
+	    "a.yaml:6: unknown key \"platform\" in rule");
+}
+
 static void
 test_exceptions(void)
 {
@@ -560,6 +621,7 @@ main(void)
 	T_RUN(test_errors);
 	T_RUN(test_overrides);
 	T_RUN(test_options);
+	T_RUN(test_platforms);
 	T_RUN(test_exceptions);
 	T_RUN(test_exception_values_literal);
 	T_RUN(test_stages);
