@@ -43,6 +43,7 @@ static const struct db_sql sql_findings = {
 	" FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])"
 	"  WITH ORDINALITY AS u(f, e, w, t, ip, ord)"
 	"), r AS MATERIALIZED ("
+	/* kaudit.text_digest() spelled out: computed once, without the call */
 	" SELECT ord, f, e, w, t, ip, audit_id, rule, severity,"
 	"  sha256(convert_to(audit_id, 'UTF8')) AS audit_digest,"
 	"  sha256(convert_to(rule, 'UTF8')) AS rule_digest"

@@ -28,11 +28,11 @@
  *     is trouble (rule 1), and so is losing the connection.
  *  3. Suspects are convicted only when the database shows that it accepts
  *     rows through the same statement in this transaction: a batch-mate was
- *     stored (not merely skipped as a duplicate), or else a neutral probe row
- *     (kaudit's own constant values) is stored and rolled back. When even the probe is refused, the database
- *     refuses everything (an added constraint, a broken trigger) and that is
- *     trouble: nothing is dead-lettered. So a broken database can never
- *     dead-letter a whole batch.
+ *     stored (not merely skipped as a duplicate), or else a neutral probe
+ *     row (kaudit's own constant values) is stored and rolled back. When
+ *     even the probe is refused, the database refuses everything (an added
+ *     constraint, a broken trigger) and that is trouble: nothing is
+ *     dead-lettered. So a broken database can never dead-letter a batch.
  *  4. Convicted rows go to kaudit.dead_letters in the same transaction as
  *     their batch-mates, as bytes, behind an index on a digest only, so the
  *     value that failed the row cannot fail its dead letter. A redelivered

@@ -271,7 +271,8 @@ test_bad_values(void)
 {
 	struct db *db = db_connect(url, err, sizeof(err));
 	json_t *f = finding_for(events[0], "bad-values", "bogus");
-	struct db_finding df = { f, event_text[0], strlen(event_text[0]), hooks1, 1, NULL, 0, 0 };
+	struct db_finding df = { f, event_text[0], strlen(event_text[0]), hooks1, 1,
+	    NULL, 0, 0 };
 	size_t ins = 0;
 
 	json_object_set_new(f, "time", json_string("2019-02-30T10:00:00Z"));
@@ -321,7 +322,8 @@ test_nul_event(void)
 	for (int i = 0; i < 4; i++) {
 		snprintf(rule, sizeof(rule), "nul-%d", i);
 		f[i] = finding_for(events[0], rule, "medium");
-		df[i] = (struct db_finding){ f[i], texts[i], strlen(texts[i]), hooks1, 1, NULL, 0, 0 };
+		df[i] = (struct db_finding){ f[i], texts[i], strlen(texts[i]), hooks1, 1,
+		    NULL, 0, 0 };
 	}
 	T_INTEQ(db_write_batch(db, df, 4, NULL, 0, &ins, &dead, err, sizeof(err)), 0);
 	T_INTEQ(ins, 3);
@@ -375,7 +377,8 @@ test_reconnect(void)
 {
 	struct db *db = db_connect(url, err, sizeof(err));
 	json_t *f = finding_for(events[2], "reconnect", "high");
-	struct db_finding df = { f, event_text[2], strlen(event_text[2]), hooks1, 1, NULL, 0, 0 };
+	struct db_finding df = { f, event_text[2], strlen(event_text[2]), hooks1, 1,
+	    NULL, 0, 0 };
 	char sql[256];
 	size_t ins = 0;
 
@@ -793,7 +796,8 @@ test_upgrade(void)
 	size_t len, ins = 9;
 	char *v1 = t_slurp("schema/migrations/0001_init.sql", &len);
 	json_t *f = finding_for(events[0], "upgraded", "high");
-	struct db_finding df = { f, event_text[0], strlen(event_text[0]), hooks1, 1, NULL, 0, 0 };
+	struct db_finding df = { f, event_text[0], strlen(event_text[0]), hooks1, 1,
+	    NULL, 0, 0 };
 
 	memset(&sc, 0, sizeof(sc));
 	snprintf(sc.name, sizeof(sc.name), "%s_v1", pgtest_name);
@@ -821,7 +825,8 @@ test_upgrade(void)
 	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.findings WHERE category = 'exec'"
 	    " AND \"time\" > now() - interval '7 days'"), 1);
 	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.findings WHERE"
-	    " kaudit.text_digest(audit_id) = kaudit.text_digest('0286b87c-b86c-443f-bb1e-807844b35307')"), 1);
+	    " kaudit.text_digest(audit_id) ="
+	    " kaudit.text_digest('0286b87c-b86c-443f-bb1e-807844b35307')"), 1);
 	T_INTEQ(pgtest_long("SELECT sum(findings) FROM kaudit.findings_summary"), 1);
 	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.alert_failures"), 0);
 	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.alert_backlog"), 0);
@@ -838,6 +843,89 @@ now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* A batch's ingest errors go in as one statement, not one per error: a
+ * statement-level trigger counts the INSERTs of 5000 errors. */
+static void
+test_ingest_errors_one_statement(void)
+{
+	enum { N = 5000 };
+	struct db *db = db_connect(url, err, sizeof(err));
+	struct db_ingest_error *e = calloc(N, sizeof(*e));
+	static const char head[] = "{\"kind\":\"Event\",";
+	double t0;
+	size_t ins = 0;
+
+	T_INTEQ(pgtest_exec(pgtest_conn, "CREATE TABLE stmt_count (n integer);"
+	    "INSERT INTO stmt_count VALUES (0);"
+	    "CREATE FUNCTION count_stmt() RETURNS trigger LANGUAGE plpgsql AS"
+	    " $$BEGIN UPDATE stmt_count SET n = n + 1; RETURN NULL; END$$;"
+	    "CREATE TRIGGER count_stmt AFTER INSERT ON kaudit.ingest_errors"
+	    " FOR EACH STATEMENT EXECUTE FUNCTION count_stmt()"), 0);
+	for (int i = 0; i < N; i++)
+		e[i] = (struct db_ingest_error){ "flood", 1, i / 8, i % 8, "line 2: expected a value",
+		    head, sizeof(head) - 1, 4000 };
+	t0 = now_s();
+	T_INTEQ(db_write_batch(db, NULL, 0, e, N, &ins, NULL, err, sizeof(err)), 0);
+	printf("  %d ingest errors in one batch: %.1f ms\n", N, (now_s() - t0) * 1e3);
+	T_INTEQ(pgtest_long("SELECT n FROM stmt_count"), 1);
+	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.ingest_errors WHERE topic = 'flood'"), N);
+	T_INTEQ(pgtest_long("SELECT count(DISTINCT (\"offset\", seq)) FROM kaudit.ingest_errors"
+	    " WHERE topic = 'flood' AND head = convert_to('{\"kind\":\"Event\",', 'UTF8')"
+	    " AND size = 4000 AND partition = 1"), N);
+	/* Redelivered: the same single statement, nothing new. */
+	T_INTEQ(db_write_batch(db, NULL, 0, e, N, &ins, NULL, err, sizeof(err)), 0);
+	T_INTEQ(pgtest_long("SELECT n FROM stmt_count"), 2);
+	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.ingest_errors WHERE topic = 'flood'"), N);
+	pgtest_exec(pgtest_conn, "DROP TRIGGER count_stmt ON kaudit.ingest_errors");
+	free(e);
+	db_close(db);
+}
+
+/* What isolating one refused row costs in a batch of 1000, against the
+ * same batch without it (printed; one run on loopback). */
+static void
+test_isolation_cost(void)
+{
+	enum { N = 1000 };
+	struct db *db = db_connect(url, err, sizeof(err));
+	struct db_finding *df = calloc(N, sizeof(*df));
+	json_t **f = calloc(N, sizeof(*f));
+	char id[64], *bad = event_with_huge_number();
+	size_t ins = 0, nd = 0;
+	double t0, whole, isolated;
+
+	for (int i = 0; i < N; i++) {
+		f[i] = finding_for(events[i % 3], "isolation", "medium");
+		snprintf(id, sizeof(id), "iso-a-%d", i);
+		json_object_set_new(f[i], "audit_id", json_string(id));
+	}
+	make_batch(df, f, N);
+	/* The first batch on a connection also prepares and plans. */
+	T_INTEQ(db_write_batch(db, df, 1, NULL, 0, &ins, &nd, err, sizeof(err)), 0);
+	t0 = now_s();
+	T_INTEQ(db_write_batch(db, df, N, NULL, 0, &ins, &nd, err, sizeof(err)), 0);
+	whole = now_s() - t0;
+	for (int i = 0; i < N; i++) {
+		snprintf(id, sizeof(id), "iso-b-%d", i);
+		json_object_set_new(f[i], "audit_id", json_string(id));
+	}
+	df[N / 3].event_json = bad;
+	df[N / 3].event_len = strlen(bad);
+	t0 = now_s();
+	T_INTEQ(db_write_batch(db, df, N, NULL, 0, &ins, &nd, err, sizeof(err)), 0);
+	isolated = now_s() - t0;
+	T_INTEQ(ins, N - 1);
+	T_INTEQ(nd, 1);
+	printf("  a batch of %d: %.1f ms; with one refused row isolated: %.1f ms\n", N,
+	    whole * 1e3, isolated * 1e3);
+	for (int i = 0; i < N; i++)
+		json_decref(f[i]);
+	free(f);
+	free(df);
+	free(bad);
+	db_close(db);
 }
 
 /* Batches of 1000 findings on one connection (the first run also prepares
@@ -910,6 +998,8 @@ main(void)
 	T_RUN(test_trouble);
 	T_RUN(test_kill_isolating);
 	T_RUN(test_upgrade);
+	T_RUN(test_ingest_errors_one_statement);
+	T_RUN(test_isolation_cost);
 	T_RUN(test_throughput);
 	pgtest_teardown();
 	for (int i = 0; i < 3; i++) {
