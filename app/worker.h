@@ -20,7 +20,7 @@ struct worker_stats {
 	atomic_ulong	messages;
 	atomic_ulong	events;
 	atomic_ulong	findings;	/* new findings committed */
-	atomic_ulong	errors;		/* undecodable parts, dead-lettered */
+	atomic_ulong	errors;		/* undecodable parts, in kaudit.ingest_errors */
 	atomic_ulong	dead_letters;	/* rows PostgreSQL refused, kept aside */
 	atomic_ulong	db_retries;
 	atomic_long	last_message_ms;	/* monotonic ms of the last message seen */

@@ -74,7 +74,8 @@ log=$IT_DIR/daemon.log
 it_run "$cfg" "$log" 60 --idle-exit 4
 rc=$?
 [ "$rc" -eq 0 ] && it_ok daemon-idle-exit ||
-    { it_fail daemon-idle-exit "kaudit run --idle-exit 4 exited $rc (124: still retrying after 60 s)"; it_show_log "$log"; }
+    { it_fail daemon-idle-exit "kaudit run --idle-exit 4 exited $rc (stopped after 60 s: still retrying?)"
+	it_show_log "$log"; }
 
 it_db_set >"$IT_DIR/got"
 it_same findings-stored "$IT_DIR/want" "$IT_DIR/got"
