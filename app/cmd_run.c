@@ -109,9 +109,10 @@ run_prepare(const char *path, struct config *c, struct ruleset **rs, int check_d
 static void
 log_stats(const struct worker_stats *st)
 {
-	log_info("messages %lu events %lu findings %lu bad-input %lu db-retries %lu",
-	    atomic_load(&st->messages), atomic_load(&st->events), atomic_load(&st->findings),
-	    atomic_load(&st->errors), atomic_load(&st->db_retries));
+	log_info("messages %lu events %lu findings %lu bad-input %lu dead-letters %lu "
+	    "db-retries %lu", atomic_load(&st->messages), atomic_load(&st->events),
+	    atomic_load(&st->findings), atomic_load(&st->errors),
+	    atomic_load(&st->dead_letters), atomic_load(&st->db_retries));
 }
 
 /* True once --idle-exit's condition holds: partitions were assigned,

@@ -21,6 +21,7 @@
 #include <yaml.h>
 
 #define CONFIG_MAX_BYTES	(1u << 20)	/* a configuration file */
+#define WEBHOOK_NAME_MAX	128		/* bytes: a key of kaudit.outbox's index */
 
 enum ctype {
 	CT_SECTION,	/* a mapping of further keys */
@@ -100,7 +101,7 @@ static const struct ckey config_keys[] = {
 };
 
 static const struct ckey webhook_keys[] = {
-	{ "name", CT_STR, W(name), NULL, 0, 0, "required; unique name recorded with each delivery" },
+	{ "name", CT_STR, W(name), NULL, 0, 0, "required; unique name (at most 128 bytes) recorded with each delivery" },
 	{ "url", CT_STR, W(url), NULL, 0, 0, "required; http or https URL that receives a POST per finding" },
 	{ "min_severity", CT_SEVERITY, W(min_severity), "info", 0, 0,
 	  "only findings at or above this severity" },
@@ -451,6 +452,9 @@ walk_webhook(struct cparse *p, const yaml_node_t *n, struct webhook_conf *w)
 	}
 	if (w->name == NULL || *w->name == '\0')
 		cerr(p, n, "alert.webhooks: a webhook needs a name");
+	else if (strlen(w->name) > WEBHOOK_NAME_MAX)
+		cerr(p, n, "alert.webhooks: a webhook name has at most %d bytes",
+		    WEBHOOK_NAME_MAX);
 	if (w->url == NULL || (strncmp(w->url, "http://", 7) != 0 &&
 	    strncmp(w->url, "https://", 8) != 0))
 		cerr(p, n, "alert.webhooks: webhook \"%s\" needs an http:// or https:// url",

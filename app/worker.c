@@ -20,6 +20,7 @@ struct batch_finding {
 	json_t		 *finding;	/* owned */
 	const char	 *event_json;	/* borrowed from the message's decoded */
 	size_t		  event_len;
+	const struct kmsg *msg;		/* the message it came from */
 };
 
 struct worker {
@@ -40,6 +41,7 @@ struct worker {
 	struct db_ingest_error	*errs;
 	size_t			 nerrs, caperrs;
 	int			 failed;
+	const struct kmsg	*cur;		/* message being evaluated */
 };
 
 static void
@@ -55,6 +57,7 @@ on_finding(void *arg, json_t *finding, const struct audit_event *ev)
 	f = &w->found[w->nfound++];
 	f->finding = finding;
 	f->event_json = event_json(ev, &f->event_len);
+	f->msg = w->cur;
 }
 
 static void
@@ -91,6 +94,7 @@ evaluate(struct worker *w, int n)
 		decode_message(d, w->msgs[i].payload, w->msgs[i].len, &w->dopts);
 		for (size_t j = 0; j < d->nerr; j++)
 			add_error(w, &w->msgs[i], (int)j, d->err[j].msg);
+		w->cur = &w->msgs[i];
 		for (size_t j = 0; j < d->nev; j++)
 			ruleset_eval(w->rs, &d->ev[j], w->scratch, on_finding, w);
 		events += d->nev;
@@ -108,7 +112,7 @@ commit_batch(struct worker *w)
 	const char **names = xcalloc((w->nfound ? w->nfound : 1) *
 	    (w->c->alert.nwebhooks ? w->c->alert.nwebhooks : 1), sizeof(*names));
 	char err[512];
-	size_t inserted = 0;
+	size_t inserted = 0, dead = 0;
 	long backoff = 200;
 	int rc = -1;
 
@@ -119,11 +123,15 @@ commit_batch(struct worker *w)
 		rows[i].event_len = w->found[i].event_len;
 		rows[i].webhooks = mine;
 		rows[i].nwebhooks = alert_route(&w->c->alert, w->found[i].finding, mine);
+		rows[i].topic = w->found[i].msg->topic;
+		rows[i].partition = w->found[i].msg->partition;
+		rows[i].offset = w->found[i].msg->offset;
 	}
 	for (;;) {
 		if (db_write_batch(w->db, rows, w->nfound, w->errs, w->nerrs, &inserted,
-		    err, sizeof(err)) == 0) {
+		    &dead, err, sizeof(err)) == 0) {
 			atomic_fetch_add(&w->st->findings, inserted);
+			atomic_fetch_add(&w->st->dead_letters, dead);
 			rc = 0;
 			break;
 		}

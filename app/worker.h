@@ -5,7 +5,9 @@
  * decoder buffers and its rule scratch; it shares only the immutable rule set
  * and the config. A batch is retried against the database until it commits
  * or shutdown is requested; offsets are stored only after the commit, so a
- * failure at any point redelivers instead of losing. */
+ * failure at any point redelivers instead of losing. A row the database
+ * refuses on its own does not fail the batch: it commits in
+ * kaudit.dead_letters (db_write_batch), so only database trouble retries. */
 #ifndef KAUDIT_WORKER_H
 #define KAUDIT_WORKER_H
 
@@ -18,7 +20,8 @@ struct worker_stats {
 	atomic_ulong	messages;
 	atomic_ulong	events;
 	atomic_ulong	findings;	/* new findings committed */
-	atomic_ulong	errors;		/* undecodable parts, dead-lettered */
+	atomic_ulong	errors;		/* undecodable parts, in kaudit.ingest_errors */
+	atomic_ulong	dead_letters;	/* rows PostgreSQL refused, kept aside */
 	atomic_ulong	db_retries;
 	atomic_long	last_message_ms;	/* monotonic ms of the last message seen */
 	atomic_int	assigned;	/* some worker has partitions */

@@ -86,6 +86,7 @@ decode_reset(struct decoded *out)
 {
 	out->nev = 0;
 	out->nerr = 0;
+	out->nerr_more = 0;
 	out->priv->ndoc_used = 0;
 	out->priv->ntext_used = 0;
 }
@@ -131,6 +132,10 @@ decode_err(struct dctx *c, size_t off, const char *fmt, ...)
 	char what[160];
 	va_list ap;
 
+	if (out->nerr >= DECODE_MAX_ERRORS) {
+		out->nerr_more++;
+		return;
+	}
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
@@ -410,11 +415,31 @@ decode_line(struct dctx *c, size_t pos)
 	return c->line;
 }
 
+/* Says in the last error kept how many more there were. */
+static void
+decode_count_more(struct decoded *out)
+{
+	char note[64];
+	char *msg;
+	size_t n, keep;
+
+	if (out->nerr_more == 0 || out->nerr == 0)
+		return;
+	msg = out->err[out->nerr - 1].msg;
+	n = (size_t)snprintf(note, sizeof(note), " (and %zu more errors in this message)",
+	    out->nerr_more);
+	keep = sizeof(out->err[0].msg) - 1 - n;
+	if (strlen(msg) > keep)
+		msg[keep] = '\0';
+	memcpy(msg + strlen(msg), note, n + 1);
+}
+
 static void
 decode_flush(struct dctx *c)
 {
 	if (c->fn == NULL)
 		return;
+	decode_count_more(c->out);
 	if (c->out->nev || c->out->nerr)
 		c->fn(c->arg, c->out);
 	c->total += c->out->nev;
@@ -519,6 +544,7 @@ decode_message(struct decoded *out, const char *buf, size_t len,
 		return 0;
 	}
 	decode_text(&c, buf, len);
+	decode_count_more(out);
 	return out->nev;
 }
 

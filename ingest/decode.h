@@ -15,7 +15,8 @@
  * A UTF-8 byte order mark is skipped.
  *
  * Nothing here is fatal: an undecodable part becomes a struct decode_error
- * (offset + message) and decoding goes on with the next line or element.
+ * (offset + message) and decoding goes on with the next line or element;
+ * past DECODE_MAX_ERRORS errors are only counted.
  * No I/O; the decoder owns every buffer that events point into until the
  * next decode_message() or decoded_free(). */
 #ifndef KAUDIT_DECODE_H
@@ -36,11 +37,18 @@ struct decode_error {
 	char	msg[192];	/* e.g. "line 3: offset 17: expected ':'" */
 };
 
+/* A message keeps at most this many errors: one broken value can cost an
+ * error per line after it (a truncated pretty-printed event, hundreds), and
+ * each is a row in kaudit.ingest_errors. The last one kept then ends with
+ * "(and N more errors in this message)". */
+#define DECODE_MAX_ERRORS	8
+
 struct decoded {
 	struct audit_event	*ev;
 	size_t			 nev;
 	struct decode_error	*err;
 	size_t			 nerr;
+	size_t			 nerr_more;	/* errors past DECODE_MAX_ERRORS */
 	struct decoded_priv	*priv;	/* documents and owned text */
 };
 

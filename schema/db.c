@@ -1,16 +1,18 @@
 /* db.c — the PostgreSQL connection, prepared statements, and the batch write
  * of findings, their outbox rows and ingest errors (see db.h).
  *
- * DESIGN: a batch goes to the server as one statement per chunk: the findings
- * travel as parallel text[] parameters in binary array format (finding JSON, event JSON, webhook
- * names, validated time and IP) that one INSERT ... SELECT FROM unnest()
- * spreads into columns, with a data-modifying CTE that adds the outbox rows
- * of the findings that were new. That is one round trip for hundreds of
- * findings instead of two per finding. Values the server would reject (bad
- * UTF-8, \u0000, unparseable times or addresses) are cleaned or nulled here
- * first; if an event is still refused, the batch is retried once with a
- * per-row safe cast that stores the event as a JSON string, so one bad event
- * can never block the pipeline. */
+ * DESIGN: a batch goes to the server as one statement per table and chunk:
+ * the findings travel as parallel text[] parameters in binary array format
+ * (finding JSON, event JSON, webhook names, validated time and IP) that one
+ * INSERT ... SELECT FROM unnest() spreads into columns, with a data-modifying
+ * CTE that adds the outbox rows of the findings that were new; the ingest
+ * errors likewise. That is one round trip for hundreds of rows instead of
+ * one or two per row. Values the server would reject (bad UTF-8, \u0000,
+ * unparseable times or addresses) are cleaned or nulled here first. When the
+ * server still refuses the batch because of its data, the batch is written
+ * again with the refused rows isolated and kept in kaudit.dead_letters
+ * (rows.c has the rule), so one bad event can never block the pipeline, and
+ * database trouble is retried without losing anything. */
 #include "schema/db.h"
 #include "schema/db_int.h"
 
@@ -29,69 +31,80 @@
 #define DB_CHUNK_BYTES	(32u << 20)
 #define DB_HEAD_MAX	1024
 
-#define FINDINGS_SQL(EVENT) \
-	"WITH input AS MATERIALIZED (" \
-	" SELECT u.ord, u.f::jsonb AS f, u.e, u.w, u.t, u.ip" \
-	" FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])" \
-	"  WITH ORDINALITY AS u(f, e, w, t, ip, ord)" \
-	"), r AS (" \
-	" SELECT ord, f, e, w, t, ip," \
-	"  coalesce(f->>'audit_id', '') AS audit_id, coalesce(f->>'rule', '') AS rule," \
-	"  CASE WHEN f->>'severity' IN ('info', 'low', 'medium', 'high', 'critical')" \
-	"   THEN f->>'severity' ELSE 'info' END AS severity" \
-	" FROM input" \
-	"), ins AS (" \
-	" INSERT INTO kaudit.findings (audit_id, rule, title, severity, severity_rank," \
-	"  category, tags, stage, \"time\", cluster, username, groups," \
-	"  impersonated_user, source_ip, source_ip_text, user_agent, verb, resource," \
-	"  subresource, namespace, name, code, message, evidence, event, finding)" \
-	" SELECT audit_id, rule, f->>'title', severity," \
-	"  CASE severity WHEN 'low' THEN 1 WHEN 'medium' THEN 2 WHEN 'high' THEN 3" \
-	"   WHEN 'critical' THEN 4 ELSE 0 END," \
-	"  f->>'category'," \
-	"  CASE WHEN jsonb_typeof(f->'tags') = 'array'" \
-	"   THEN ARRAY(SELECT jsonb_array_elements_text(f->'tags')) END," \
-	"  f->>'stage', t::timestamptz, f->>'cluster', f->>'user'," \
-	"  CASE WHEN jsonb_typeof(f->'groups') = 'array'" \
-	"   THEN ARRAY(SELECT jsonb_array_elements_text(f->'groups')) END," \
-	"  f->>'impersonated_user', ip::inet, f->>'source_ip', f->>'user_agent'," \
-	"  f->>'verb', f->>'resource', f->>'subresource', f->>'namespace', f->>'name'," \
-	"  CASE WHEN jsonb_typeof(f->'code') = 'number' AND f->>'code' ~ '^-?[0-9]{1,9}$'" \
-	"   THEN (f->>'code')::integer END," \
-	"  f->>'message', f->'evidence', " EVENT ", f" \
-	" FROM r WHERE NOT EXISTS (SELECT 1 FROM kaudit.findings x" \
-	"  WHERE x.audit_id = r.audit_id AND x.rule = r.rule)" \
-	" ORDER BY ord" \
-	" ON CONFLICT (audit_id, rule) DO NOTHING" \
-	" RETURNING id, audit_id, rule" \
-	"), ob AS (" \
-	" INSERT INTO kaudit.outbox (finding_id, webhook)" \
-	" SELECT DISTINCT ins.id, wh.name FROM ins" \
-	" JOIN r ON r.audit_id = ins.audit_id AND r.rule = ins.rule" \
-	" CROSS JOIN LATERAL jsonb_array_elements_text(r.w::jsonb) AS wh(name)" \
-	" ORDER BY ins.id, wh.name" \
-	" ON CONFLICT (finding_id, webhook) DO NOTHING" \
-	")" \
-	" SELECT count(*) FROM ins"
-
+/* Findings go in as parallel text[] arrays: finding JSON, event JSON, webhook
+ * names (a JSON array), validated time and IP. The identity of a finding is
+ * the digest pair that kaudit.findings_identity_key indexes, so it holds for
+ * values of any length; the NOT EXISTS skips a redelivered finding without
+ * spending a sequence value on it. */
 static const struct db_sql sql_findings = {
-	"kaudit_findings", FINDINGS_SQL("e::jsonb"), 5
+	"kaudit_findings",
+	"WITH input AS MATERIALIZED ("
+	" SELECT u.ord, u.f::jsonb AS f, u.e, u.w, u.t, u.ip"
+	" FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])"
+	"  WITH ORDINALITY AS u(f, e, w, t, ip, ord)"
+	"), r AS MATERIALIZED ("
+	/* kaudit.text_digest() spelled out: computed once, without the call */
+	" SELECT ord, f, e, w, t, ip, audit_id, rule, severity,"
+	"  sha256(convert_to(audit_id, 'UTF8')) AS audit_digest,"
+	"  sha256(convert_to(rule, 'UTF8')) AS rule_digest"
+	" FROM (SELECT ord, f, e, w, t, ip,"
+	"  coalesce(f->>'audit_id', '') AS audit_id, coalesce(f->>'rule', '') AS rule,"
+	"  CASE WHEN f->>'severity' IN ('info', 'low', 'medium', 'high', 'critical')"
+	"   THEN f->>'severity' ELSE 'info' END AS severity"
+	"  FROM input) i"
+	"), ins AS ("
+	" INSERT INTO kaudit.findings (audit_id, rule, title, severity, severity_rank,"
+	"  category, tags, stage, \"time\", cluster, username, groups,"
+	"  impersonated_user, source_ip, source_ip_text, user_agent, verb, resource,"
+	"  subresource, namespace, name, code, message, evidence, event, finding)"
+	" SELECT audit_id, rule, f->>'title', severity,"
+	"  CASE severity WHEN 'low' THEN 1 WHEN 'medium' THEN 2 WHEN 'high' THEN 3"
+	"   WHEN 'critical' THEN 4 ELSE 0 END,"
+	"  f->>'category',"
+	"  CASE WHEN jsonb_typeof(f->'tags') = 'array'"
+	"   THEN ARRAY(SELECT jsonb_array_elements_text(f->'tags')) END,"
+	"  f->>'stage', t::timestamptz, f->>'cluster', f->>'user',"
+	"  CASE WHEN jsonb_typeof(f->'groups') = 'array'"
+	"   THEN ARRAY(SELECT jsonb_array_elements_text(f->'groups')) END,"
+	"  f->>'impersonated_user', ip::inet, f->>'source_ip', f->>'user_agent',"
+	"  f->>'verb', f->>'resource', f->>'subresource', f->>'namespace', f->>'name',"
+	"  CASE WHEN jsonb_typeof(f->'code') = 'number' AND f->>'code' ~ '^-?[0-9]{1,9}$'"
+	"   THEN (f->>'code')::integer END,"
+	"  f->>'message', f->'evidence', e::jsonb, f"
+	" FROM r WHERE NOT EXISTS (SELECT 1 FROM kaudit.findings x"
+	"  WHERE kaudit.text_digest(x.audit_id) = r.audit_digest"
+	"  AND kaudit.text_digest(x.rule) = r.rule_digest)"
+	" ORDER BY ord"
+	" ON CONFLICT (kaudit.text_digest(audit_id), kaudit.text_digest(rule)) DO NOTHING"
+	" RETURNING id, audit_id, rule"
+	"), ob AS ("
+	" INSERT INTO kaudit.outbox (finding_id, webhook)"
+	" SELECT DISTINCT ins.id, wh.name FROM ins"
+	" JOIN r ON r.audit_id = ins.audit_id AND r.rule = ins.rule"
+	" CROSS JOIN LATERAL jsonb_array_elements_text(r.w::jsonb) AS wh(name)"
+	" ORDER BY ins.id, wh.name"
+	" ON CONFLICT (finding_id, webhook) DO NOTHING"
+	")"
+	" SELECT count(*) FROM ins",
+	5
 };
-static const struct db_sql sql_findings_safe = {
-	"kaudit_findings_safe", FINDINGS_SQL("kaudit.jsonb_or_text(e)"), 5
+static const uint32_t findings_oids[] = {
+	DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT
 };
-static const struct db_sql sql_ingest_error = {
-	"kaudit_ingest_error",
+
+/* A batch's ingest errors in one statement, like the findings. */
+static const struct db_sql sql_ingest_errors = {
+	"kaudit_ingest_errors",
 	"INSERT INTO kaudit.ingest_errors (topic, partition, \"offset\", seq, error,"
-	" head, size) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+	" head, size)"
+	" SELECT * FROM unnest($1::text[], $2::integer[], $3::bigint[], $4::integer[],"
+	"  $5::text[], $6::bytea[], $7::bigint[])"
 	" ON CONFLICT (topic, partition, \"offset\", seq) DO NOTHING",
 	7
 };
-
-/* The parallel arrays of one chunk, as PostgreSQL array literals. */
-struct db_chunk {
-	struct buf	 f, e, w, t, ip;
-	size_t		 n;
+static const uint32_t ingest_error_oids[] = {
+	DB_OID_TEXT, DB_OID_INT4, DB_OID_INT8, DB_OID_INT4, DB_OID_TEXT,
+	DB_OID_BYTEA, DB_OID_INT8
 };
 
 void
@@ -117,6 +130,8 @@ db_save_state(struct db *db, const PGresult *res)
 	const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
 	snprintf(db->sqlstate, sizeof(db->sqlstate), "%s", st ? st : "");
+	db->constraint = res != NULL &&
+	    PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) != NULL;
 }
 
 static void
@@ -348,48 +363,6 @@ db_clean_text(struct buf *b, const char *s, size_t n, int json)
 	return replaced;
 }
 
-static void
-put_be32(struct buf *b, size_t at, uint32_t v)
-{
-	unsigned char *p = (unsigned char *)b->data + at;
-
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
-/* Appends an element to a text[] in PostgreSQL's binary array format: a
- * 20-byte header (patched by barray_finish()), then per element its length
- * (-1 for NULL) and bytes. Binary saves the server parsing and us quoting. */
-static void
-barray_add(struct buf *b, const char *s, size_t n, int json)
-{
-	static const char zero[20];
-	size_t at;
-
-	if (b->len == 0)
-		buf_append(b, zero, sizeof(zero));
-	at = b->len;
-	buf_append(b, zero, 4);
-	if (s == NULL) {
-		put_be32(b, at, UINT32_MAX);
-		return;
-	}
-	db_clean_text(b, s, n, json);
-	put_be32(b, at, (uint32_t)(b->len - at - 4));
-}
-
-static void
-barray_finish(struct buf *b, size_t n)
-{
-	put_be32(b, 0, 1);	/* dimensions */
-	put_be32(b, 4, 1);	/* may hold NULLs */
-	put_be32(b, 8, 25);	/* element type: text */
-	put_be32(b, 12, (uint32_t)n);
-	put_be32(b, 16, 1);	/* lower bound */
-}
-
 static int
 days_in_month(int y, int m)
 {
@@ -400,31 +373,55 @@ days_in_month(int y, int m)
 	return d[m - 1];
 }
 
-/* 1 when s is an RFC 3339 date-time PostgreSQL will accept as timestamptz. */
+/* The value of the n decimal digits at s, or -1 when one is not a digit
+ * (where sscanf's %2d would also take a sign or a space). */
+static int
+digits(const char *s, int n)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+/* 1 when s is an RFC 3339 date-time PostgreSQL accepts as timestamptz:
+ * digits only at exact widths, a date that exists, at most 9 fraction digits
+ * (PostgreSQL refuses a time of more than 128 characters) and an offset of at
+ * most 15:59. What it accepts is what goes to the server; the rest is NULL. */
 static int
 time_valid(const char *s)
 {
-	int y, mo, d, h, mi, sec, used = 0;
+	int y, mo, d, h, mi, sec, oh, om;
+	size_t i = 19, k;
 
-	if (sscanf(s, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi,
-	    &sec, &used) != 6 || used != 19)
+	if (strlen(s) < 20 || s[4] != '-' || s[7] != '-' || s[13] != ':' ||
+	    s[16] != ':' || (s[10] != 'T' && s[10] != 't' && s[10] != ' '))
 		return 0;
+	y = digits(s, 4);
+	mo = digits(s + 5, 2);
+	d = digits(s + 8, 2);
+	h = digits(s + 11, 2);
+	mi = digits(s + 14, 2);
+	sec = digits(s + 17, 2);
 	if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) ||
-	    h > 23 || mi > 59 || sec > 60 || h < 0 || mi < 0 || sec < 0)
+	    h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60)
 		return 0;
-	s += used;
-	if (*s == '.') {
-		if (s[1] < '0' || s[1] > '9')
-			return 0;
-		for (s++; *s >= '0' && *s <= '9'; s++)
+	if (s[i] == '.') {
+		for (k = ++i; s[i] >= '0' && s[i] <= '9'; i++)
 			;
+		if (i == k || i - k > 9)
+			return 0;
 	}
-	if ((*s == 'Z' || *s == 'z') && s[1] == '\0')
+	if ((s[i] == 'Z' || s[i] == 'z') && s[i + 1] == '\0')
 		return 1;
-	if ((*s == '+' || *s == '-') && sscanf(s + 1, "%2d:%2d%n", &h, &mi, &used) == 2 &&
-	    used == 5 && s[6] == '\0' && h >= 0 && h <= 15 && mi >= 0 && mi <= 59)
-		return 1;
-	return 0;
+	if ((s[i] != '+' && s[i] != '-') || (oh = digits(s + i + 1, 2)) < 0 ||
+	    s[i + 3] != ':' || (om = digits(s + i + 4, 2)) < 0 || s[i + 6] != '\0')
+		return 0;
+	return oh <= 15 && om <= 59;
 }
 
 static int
@@ -441,223 +438,294 @@ string_field(json_t *finding, const char *key)
 	return json_string_value(json_object_get(finding, key));
 }
 
-static void
-chunk_init(struct db_chunk *ch)
-{
-	buf_init(&ch->f);
-	buf_init(&ch->e);
-	buf_init(&ch->w);
-	buf_init(&ch->t);
-	buf_init(&ch->ip);
-	ch->n = 0;
-}
+/* A batch being written, and what came of it. */
+struct batch {
+	const struct db_finding		*f;
+	size_t				 nf;
+	const struct db_ingest_error	*e;
+	size_t				 ne;
+	int				 isolate;	/* rows under savepoints */
+	struct db_faults		 ffaults, efaults;
+	size_t				 inserted, dead;
+	struct buf			 tmp;
+};
 
-static void
-chunk_reset(struct db_chunk *ch)
-{
-	buf_reset(&ch->f);
-	buf_reset(&ch->e);
-	buf_reset(&ch->w);
-	buf_reset(&ch->t);
-	buf_reset(&ch->ip);
-	ch->n = 0;
-}
-
-static void
-chunk_free(struct db_chunk *ch)
-{
-	buf_free(&ch->f);
-	buf_free(&ch->e);
-	buf_free(&ch->w);
-	buf_free(&ch->t);
-	buf_free(&ch->ip);
-}
-
-static size_t
-chunk_bytes(const struct db_chunk *ch)
-{
-	return ch->f.len + ch->e.len + ch->w.len + ch->t.len + ch->ip.len;
-}
-
-/* Adds one finding to the chunk's arrays; 0, or -1 when it is unusable. */
+/* Adds finding i as a row; -1 when it is unusable. */
 static int
-chunk_add(struct db_chunk *ch, const struct db_finding *df, struct buf *tmp)
+finding_row(struct db_rows *r, const struct db_finding *df, size_t i,
+    struct buf *tmp)
 {
 	const char *t, *ip;
 	char *text;
-	size_t i;
 
-	if (!json_is_object(df->finding))
+	if (!json_is_object(df->finding) ||
+	    (text = json_dumps(df->finding, JSON_COMPACT)) == NULL)
 		return -1;
-	text = json_dumps(df->finding, JSON_COMPACT);
-	if (text == NULL)
-		return -1;
-	barray_add(&ch->f, text, strlen(text), 1);
+	db_rows_add(r, i);
+	db_rows_text(r, 0, text, strlen(text), 1);
 	free(text);
-	barray_add(&ch->e, df->event_json, df->event_json ? df->event_len : 0, 1);
+	db_rows_text(r, 1, df->event_json, df->event_json ? df->event_len : 0, 1);
 	buf_reset(tmp);
 	buf_putc(tmp, '[');
-	for (i = 0; i < df->nwebhooks; i++) {
-		if (i)
+	for (size_t k = 0; k < df->nwebhooks; k++) {
+		if (k)
 			buf_putc(tmp, ',');
-		buf_json_str(tmp, df->webhooks[i], strlen(df->webhooks[i]));
+		buf_json_str(tmp, df->webhooks[k], strlen(df->webhooks[k]));
 	}
 	buf_putc(tmp, ']');
-	barray_add(&ch->w, tmp->data, tmp->len, 1);
+	db_rows_text(r, 2, tmp->data, tmp->len, 1);
 	t = string_field(df->finding, "time");
 	if (t != NULL && !time_valid(t))
 		t = NULL;
-	barray_add(&ch->t, t, t ? strlen(t) : 0, 0);
+	db_rows_text(r, 3, t, t ? strlen(t) : 0, 0);
 	ip = string_field(df->finding, "source_ip");
 	if (ip != NULL && !ip_valid(ip))
 		ip = NULL;
-	barray_add(&ch->ip, ip, ip ? strlen(ip) : 0, 0);
-	ch->n++;
+	db_rows_text(r, 4, ip, ip ? strlen(ip) : 0, 0);
 	return 0;
 }
 
-static int
-chunk_flush(struct db *db, struct db_chunk *ch, int safe, size_t *inserted,
-    char *err, size_t errlen)
+static void
+ingest_error_row(struct db_rows *r, const struct db_ingest_error *e, size_t i)
 {
-	struct buf *arr[5] = { &ch->f, &ch->e, &ch->w, &ch->t, &ch->ip };
-	static const int fmts[5] = { 1, 1, 1, 1, 1 };
-	const char *vals[5];
-	int lens[5];
-	PGresult *res;
+	size_t head = e->head == NULL ? 0 :
+	    e->head_len < DB_HEAD_MAX ? e->head_len : DB_HEAD_MAX;
 
-	if (ch->n == 0)
-		return 0;
-	for (int i = 0; i < 5; i++) {
-		barray_finish(arr[i], ch->n);
-		vals[i] = arr[i]->data;
-		lens[i] = (int)arr[i]->len;
-	}
-	res = db_run(db, safe ? &sql_findings_safe : &sql_findings, vals, lens,
-	    fmts, err, errlen);
-	chunk_reset(ch);
-	if (res == NULL)
-		return -1;
-	*inserted += strtoul(PQgetvalue(res, 0, 0), NULL, 10);
-	PQclear(res);
-	return 0;
+	db_rows_add(r, i);
+	db_rows_text(r, 0, e->topic ? e->topic : "", e->topic ? strlen(e->topic) : 0, 0);
+	db_rows_int(r, 1, e->partition);
+	db_rows_int(r, 2, e->offset);
+	db_rows_int(r, 3, e->seq);
+	db_rows_text(r, 4, e->error ? e->error : "", e->error ? strlen(e->error) : 0, 0);
+	db_rows_bytes(r, 5, e->head ? e->head : "", head);
+	db_rows_int(r, 6, (int64_t)e->size);
 }
 
+/* Sends the rows built so far: whole, or isolating refused ones. */
 static int
-write_findings(struct db *db, const struct db_finding *f, size_t nf, int safe,
-    size_t *inserted, char *err, size_t errlen)
+rows_flush(struct db *db, struct batch *b, struct db_rows *r, struct db_faults *f,
+    size_t *count, char *err, size_t errlen)
 {
-	struct db_chunk ch;
-	struct buf tmp;
-	size_t i;
 	int rc = 0;
 
-	chunk_init(&ch);
-	buf_init(&tmp);
-	for (i = 0; i < nf && rc == 0; i++) {
-		if (chunk_add(&ch, &f[i], &tmp) == -1) {
+	if (r->n > 0)
+		rc = b->isolate ? db_rows_isolate(db, r, f, count, err, errlen) :
+		    db_rows_run(db, r, 0, r->n, count, err, errlen);
+	db_rows_reset(r);
+	return rc;
+}
+
+static int
+write_findings(struct db *db, struct batch *b, char *err, size_t errlen)
+{
+	struct db_rows r;
+	int rc = 0;
+
+	db_rows_init(&r, &sql_findings, findings_oids, 5);
+	for (size_t i = 0; i < b->nf && rc == 0; i++) {
+		if (finding_row(&r, &b->f[i], i, &b->tmp) == -1) {
 			log_once("db.bad_finding", "postgres: a finding that is not "
 			    "a JSON object was not stored");
 			continue;
 		}
-		if (chunk_bytes(&ch) >= DB_CHUNK_BYTES)
-			rc = chunk_flush(db, &ch, safe, inserted, err, errlen);
+		if (db_rows_size(&r) >= DB_CHUNK_BYTES)
+			rc = rows_flush(db, b, &r, &b->ffaults, &b->inserted, err, errlen);
 	}
 	if (rc == 0)
-		rc = chunk_flush(db, &ch, safe, inserted, err, errlen);
-	chunk_free(&ch);
-	buf_free(&tmp);
+		rc = rows_flush(db, b, &r, &b->ffaults, &b->inserted, err, errlen);
+	db_rows_free(&r);
 	return rc;
 }
 
 static int
-write_ingest_error(struct db *db, const struct db_ingest_error *e,
-    struct buf *topic, struct buf *msg, char *err, size_t errlen)
+write_ingest_errors(struct db *db, struct batch *b, char *err, size_t errlen)
 {
-	char part[16], off[24], seq[16], size[24];
-	const char *vals[7];
-	int lens[7] = { 0 }, fmts[7] = { 0, 0, 0, 0, 0, 1, 0 };
-	PGresult *res;
-
-	buf_reset(topic);
-	buf_reset(msg);
-	db_clean_text(topic, e->topic ? e->topic : "", e->topic ? strlen(e->topic) : 0, 0);
-	db_clean_text(msg, e->error ? e->error : "", e->error ? strlen(e->error) : 0, 0);
-	snprintf(part, sizeof(part), "%d", (int)e->partition);
-	snprintf(off, sizeof(off), "%lld", (long long)e->offset);
-	snprintf(seq, sizeof(seq), "%d", (int)e->seq);
-	snprintf(size, sizeof(size), "%zu", e->size);
-	vals[0] = buf_cstr(topic);
-	vals[1] = part;
-	vals[2] = off;
-	vals[3] = seq;
-	vals[4] = buf_cstr(msg);
-	vals[5] = e->head ? e->head : "";
-	lens[5] = (int)(e->head ? (e->head_len < DB_HEAD_MAX ? e->head_len : DB_HEAD_MAX) : 0);
-	vals[6] = size;
-	res = db_run(db, &sql_ingest_error, vals, lens, fmts, err, errlen);
-	if (res == NULL)
-		return -1;
-	PQclear(res);
-	return 0;
-}
-
-static int
-write_ingest_errors(struct db *db, const struct db_ingest_error *e, size_t ne,
-    char *err, size_t errlen)
-{
-	struct buf topic, msg;
-	size_t i;
+	struct db_rows r;
 	int rc = 0;
 
-	buf_init(&topic);
-	buf_init(&msg);
-	for (i = 0; i < ne && rc == 0; i++)
-		rc = write_ingest_error(db, &e[i], &topic, &msg, err, errlen);
-	buf_free(&topic);
-	buf_free(&msg);
+	db_rows_init(&r, &sql_ingest_errors, ingest_error_oids, 7);
+	for (size_t i = 0; i < b->ne && rc == 0; i++) {
+		ingest_error_row(&r, &b->e[i], i);
+		if (db_rows_size(&r) >= DB_CHUNK_BYTES)
+			rc = rows_flush(db, b, &r, &b->efaults, NULL, err, errlen);
+	}
+	if (rc == 0)
+		rc = rows_flush(db, b, &r, &b->efaults, NULL, err, errlen);
+	db_rows_free(&r);
 	return rc;
 }
 
+/* One neutral row of kaudit's own through the findings or the ingest errors
+ * statement (rows.c, rule 3). */
+static void
+probe_rows(struct db_rows *r, int findings)
+{
+	static const char f[] = "{\"audit_id\":\"kaudit:probe\",\"rule\":\"kaudit:probe\"}";
+
+	if (findings) {
+		db_rows_init(r, &sql_findings, findings_oids, 5);
+		db_rows_add(r, 0);
+		db_rows_text(r, 0, f, sizeof(f) - 1, 1);
+		db_rows_text(r, 1, "{}", 2, 1);
+		db_rows_text(r, 2, "[]", 2, 1);
+		db_rows_null(r, 3);
+		db_rows_null(r, 4);
+		return;
+	}
+	db_rows_init(r, &sql_ingest_errors, ingest_error_oids, 7);
+	db_rows_add(r, 0);
+	db_rows_text(r, 0, "kaudit:probe", 12, 0);
+	db_rows_int(r, 1, -1);
+	db_rows_int(r, 2, -1);
+	db_rows_int(r, 3, -1);
+	db_rows_text(r, 4, "probe", 5, 0);
+	db_rows_bytes(r, 5, "", 0);
+	db_rows_int(r, 6, 0);
+}
+
+/* The dead letter of a finding; d->item is allocated. */
+static void
+dead_finding(struct db_dead *d, const struct db_finding *df)
+{
+	json_t *a = json_object_get(df->finding, "audit_id");
+	json_t *r = json_object_get(df->finding, "rule");
+
+	d->kind = "finding";
+	d->audit_id = json_string_value(a);
+	d->audit_id_len = json_string_length(a);
+	d->rule = json_string_value(r);
+	d->rule_len = json_string_length(r);
+	buf_printf(&d->id, "finding %zu:", d->audit_id_len);
+	buf_append(&d->id, d->audit_id ? d->audit_id : "", d->audit_id_len);
+	buf_printf(&d->id, " %zu:", d->rule_len);
+	buf_append(&d->id, d->rule ? d->rule : "", d->rule_len);
+	d->topic = df->topic;
+	d->partition = df->partition;
+	d->offset = df->offset;
+	d->item = json_dumps(df->finding, JSON_COMPACT);
+	d->item_len = d->item ? strlen(d->item) : 0;
+	d->event = df->event_json;
+	d->event_len = df->event_json ? df->event_len : 0;
+}
+
+static void
+dead_ingest_error(struct db_dead *d, const struct db_ingest_error *e, struct buf *item)
+{
+	const char *topic = e->topic ? e->topic : "";
+	const char *msg = e->error ? e->error : "";
+
+	d->kind = "ingest_error";
+	buf_printf(&d->id, "ingest_error %zu:%s %d %lld %d", strlen(topic), topic,
+	    (int)e->partition, (long long)e->offset, (int)e->seq);
+	d->topic = topic;
+	d->partition = e->partition;
+	d->offset = e->offset;
+	buf_reset(item);
+	buf_puts(item, "{\"topic\":");
+	buf_json_str(item, topic, strlen(topic));
+	buf_printf(item, ",\"partition\":%d,\"offset\":%lld,\"seq\":%d,\"size\":%zu,"
+	    "\"error\":", (int)e->partition, (long long)e->offset, (int)e->seq, e->size);
+	buf_json_str(item, msg, strlen(msg));
+	buf_putc(item, '}');
+	d->event = e->head ? e->head : "";
+	d->event_len = e->head == NULL ? 0 :
+	    e->head_len < DB_HEAD_MAX ? e->head_len : DB_HEAD_MAX;
+}
+
 static int
-write_batch(struct db *db, const struct db_finding *f, size_t nf,
-    const struct db_ingest_error *e, size_t ne, int safe, size_t *inserted,
+dead_letter(struct db *db, struct batch *b, int findings, const struct db_fault *x,
     char *err, size_t errlen)
 {
-	*inserted = 0;
+	struct db_dead d;
+	char *owned = NULL;
+	int rc;
+
+	memset(&d, 0, sizeof(d));
+	buf_init(&d.id);
+	if (findings) {
+		dead_finding(&d, &b->f[x->src]);
+		owned = (char *)d.item;
+	} else {
+		dead_ingest_error(&d, &b->e[x->src], &b->tmp);
+		d.item = b->tmp.data;
+		d.item_len = b->tmp.len;
+	}
+	rc = db_dead_letter(db, &d, x, &b->dead, err, errlen);
+	free(owned);
+	buf_free(&d.id);
+	return rc;
+}
+
+/* After an isolating pass: convicts the rows of one kind that were refused
+ * on their own, or finds the database refusing everything (rows.c, rule 3). */
+static int
+settle(struct db *db, struct batch *b, int findings, char *err, size_t errlen)
+{
+	struct db_faults *f = findings ? &b->ffaults : &b->efaults;
+	struct db_rows probe;
+	int rc = 0;
+
+	if (f->n == 0)
+		return 0;
+	if (!f->wrote) {
+		probe_rows(&probe, findings);
+		rc = db_rows_probe(db, &probe, err, errlen);
+		db_rows_free(&probe);
+	}
+	for (size_t i = 0; i < f->n && rc == 0; i++)
+		rc = dead_letter(db, b, findings, &f->v[i], err, errlen);
+	return rc;
+}
+
+/* One transaction; the second pass isolates the rows PostgreSQL refuses. */
+static int
+write_pass(struct db *db, struct batch *b, char *err, size_t errlen)
+{
+	b->inserted = 0;
+	b->dead = 0;
+	db_faults_free(&b->ffaults);
+	db_faults_free(&b->efaults);
 	if (db_begin(db, err, errlen) == -1)
 		return -1;
-	if (write_findings(db, f, nf, safe, inserted, err, errlen) == -1 ||
-	    write_ingest_errors(db, e, ne, err, errlen) == -1 ||
+	if (write_ingest_errors(db, b, err, errlen) == -1 ||
+	    write_findings(db, b, err, errlen) == -1 ||
+	    settle(db, b, 0, err, errlen) == -1 ||
+	    settle(db, b, 1, err, errlen) == -1 ||
 	    db_commit(db, err, errlen) == -1) {
 		db_rollback(db);
-		*inserted = 0;
 		return -1;
 	}
 	return 0;
-}
-
-/* SQLSTATE class 22 is "data exception": the input, not the server, is wrong. */
-static int
-db_last_error_is_data(const struct db *db)
-{
-	return PQstatus(db->conn) == CONNECTION_OK && strncmp(db->sqlstate, "22", 2) == 0;
 }
 
 int
 db_write_batch(struct db *db, const struct db_finding *f, size_t nf,
-    const struct db_ingest_error *e, size_t ne, size_t *inserted,
+    const struct db_ingest_error *e, size_t ne, size_t *inserted, size_t *dead,
     char *err, size_t errlen)
 {
-	size_t dummy;
+	struct batch b;
+	int rc;
 
-	if (inserted == NULL)
-		inserted = &dummy;
-	if (write_batch(db, f, nf, e, ne, 0, inserted, err, errlen) == 0)
-		return 0;
-	if (nf == 0 || !db_last_error_is_data(db))
-		return -1;
-	log_once("db.event_fallback", "%s; retrying the batch storing "
-	    "unparseable events as JSON strings", err);
-	return write_batch(db, f, nf, e, ne, 1, inserted, err, errlen);
+	memset(&b, 0, sizeof(b));
+	b.f = f;
+	b.nf = nf;
+	b.e = e;
+	b.ne = ne;
+	buf_init(&b.tmp);
+	db->sqlstate[0] = '\0';
+	rc = write_pass(db, &b, err, errlen);
+	if (rc == -1 && db_error_is_data(db)) {
+		log_once("db.isolate", "%s; writing the batch again with the rows "
+		    "PostgreSQL refuses isolated", err);
+		b.isolate = 1;
+		rc = write_pass(db, &b, err, errlen);
+	}
+	if (inserted != NULL)
+		*inserted = rc == 0 ? b.inserted : 0;
+	if (dead != NULL)
+		*dead = rc == 0 ? b.dead : 0;
+	db_faults_free(&b.ffaults);
+	db_faults_free(&b.efaults);
+	buf_free(&b.tmp);
+	return rc;
 }

@@ -33,6 +33,11 @@ struct db_finding {
 	size_t		  event_len;
 	const char *const *webhooks;	/* names of webhooks that get it */
 	size_t		  nwebhooks;
+	/* Where the event came from, kept with a dead letter; NULL topic when
+	 * not known. */
+	const char	 *topic;
+	int32_t		  partition;
+	int64_t		  offset;
 };
 
 struct db_ingest_error {
@@ -46,13 +51,22 @@ struct db_ingest_error {
 	size_t		 size;		/* whole message size */
 };
 
-/* One transaction: inserts the findings (ON CONFLICT (audit_id, rule) DO
- * NOTHING), one outbox row per (new finding, webhook), and the ingest
- * errors (idempotent on topic, partition, offset, seq). *inserted receives
- * the number of findings that were new. */
+/* One transaction: inserts the findings (nothing for an (audit_id, rule)
+ * already stored), one outbox row per (new finding, webhook), and the ingest
+ * errors (idempotent on topic, partition, offset, seq).
+ *
+ * Returns 0 when the transaction committed. A row PostgreSQL refused on its
+ * own while the database took others (see schema/rows.c for the rule) is
+ * then in kaudit.dead_letters instead, in the same transaction; a redelivered
+ * batch adds nothing. *inserted receives the number of new findings and
+ * *dead the number of new dead letters (either may be NULL).
+ *
+ * Returns -1, with nothing written, only for database trouble (connection
+ * lost, serialization failure, disk full, a table missing, a database that
+ * refuses every row, ...): the caller retries the same batch later. */
 int	db_write_batch(struct db *db, const struct db_finding *f, size_t nf,
 	    const struct db_ingest_error *e, size_t ne, size_t *inserted,
-	    char *err, size_t errlen);
+	    size_t *dead, char *err, size_t errlen);
 
 /* The alert outbox. Each call is one short statement in its own
  * transaction: nothing stays open while the caller POSTs. A claimed row is

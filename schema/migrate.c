@@ -164,6 +164,34 @@ db_migrate(struct db *db, char *err, size_t errlen)
 	return 0;
 }
 
+/* Every embedded migration is recorded, not only the newest: a database
+ * that got a later migration before an earlier one (two builds applied
+ * apart) is not the schema this binary was written for. */
+static int
+migrate_check_each(struct db *db, char *err, size_t errlen)
+{
+	char vbuf[16];
+	const char *vals[2] = { vbuf, NULL };
+	PGresult *res;
+	int v, missing;
+
+	for (size_t i = 0; i < embedded_migrations_count; i++) {
+		if ((v = migrate_version(embedded_migrations[i].name)) < 0)
+			continue;
+		snprintf(vbuf, sizeof(vbuf), "%d", v);
+		if ((res = db_run(db, &sql_applied, vals, NULL, NULL, err, errlen)) == NULL)
+			return -1;
+		missing = PQntuples(res) == 0;
+		PQclear(res);
+		if (missing) {
+			snprintf(err, errlen, "database schema lacks migration %s: run "
+			    "`kaudit migrate -c FILE`", embedded_migrations[i].name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int
 db_check_schema(struct db *db, char *err, size_t errlen)
 {
@@ -189,5 +217,5 @@ db_check_schema(struct db *db, char *err, size_t errlen)
 		    "than this kaudit (%d): upgrade kaudit", have, want);
 		return -1;
 	}
-	return 0;
+	return migrate_check_each(db, err, errlen);
 }

@@ -212,6 +212,28 @@ test_syntax(void)
 	buf_free(&e);
 }
 
+/* A webhook name is a key of kaudit.outbox's unique index: bounded. */
+static void
+test_webhook_name(void)
+{
+	struct config c;
+	struct buf e;
+	char text[512], name[130];
+
+	buf_init(&e);
+	memset(name, 'n', sizeof(name) - 1);
+	name[129] = '\0';
+	snprintf(text, sizeof(text), "alert:\n  webhooks:\n    - {name: %s, url: http://x}\n", name);
+	T_INTEQ(load(&c, text, &e), -1);
+	T_ASSERT(has(&e, "t.yaml:3: alert.webhooks: a webhook name has at most 128 bytes"));
+	config_free(&c);
+	name[128] = '\0';
+	snprintf(text, sizeof(text), "alert:\n  webhooks:\n    - {name: %s, url: http://x}\n", name);
+	T_INTEQ(load(&c, text, &e), 0);
+	config_free(&c);
+	buf_free(&e);
+}
+
 static void
 test_example_roundtrip(void)
 {
@@ -263,6 +285,7 @@ main(void)
 	T_RUN(test_errors);
 	T_RUN(test_env);
 	T_RUN(test_syntax);
+	T_RUN(test_webhook_name);
 	T_RUN(test_example_roundtrip);
 	T_RUN(test_example_file_current);
 	return t_done();

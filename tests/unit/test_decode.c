@@ -434,6 +434,32 @@ test_bad_line(void)
 	decoded_free(&out);
 }
 
+/* A pretty-printed event cut short fails at its end, and then every line
+ * after the first is a value of its own that fails too: 168 errors from one
+ * message. It keeps the first DECODE_MAX_ERRORS, the real cause first, and
+ * the last one kept counts the rest. */
+static void
+test_error_flood(void)
+{
+	struct decoded out;
+	const char *last;
+
+	decoded_init(&out);
+	T_INTEQ(decode_file(&out, FIX "truncated_pretty.json", NULL, NULL), 0);
+	T_INTEQ(out.nerr, DECODE_MAX_ERRORS);
+	T_INTEQ(out.nerr + out.nerr_more, 168);
+	T_STREQ(err0(&out), "line 1: offset 4000: unexpected end of input, expected an object key");
+	last = out.nerr ? out.err[out.nerr - 1].msg : "";
+	T_STREQ(last, "line 5: offset 81: not an audit event: a string"
+	    " (and 160 more errors in this message)");
+	/* The next message starts counting afresh. */
+	T_INTEQ(decode_message(&out, "[1, 2]", 6, NULL), 0);
+	T_INTEQ(out.nerr, 2);
+	T_INTEQ(out.nerr_more, 0);
+	T_STREQ(out.err[1].msg, "line 1: offset 4: element 1: expected an object, got a number");
+	decoded_free(&out);
+}
+
 static void
 test_wrong_shapes(void)
 {
@@ -619,6 +645,7 @@ main(void)
 	T_RUN(test_bom_and_envelope);
 	T_RUN(test_oversize_truncated);
 	T_RUN(test_bad_line);
+	T_RUN(test_error_flood);
 	T_RUN(test_wrong_shapes);
 	T_RUN(test_nesting_cap);
 	T_RUN(test_stream);

@@ -37,7 +37,7 @@ add_findings(struct db *db, const char *tag, int n)
 		df[i].webhooks = hooks;
 		df[i].nwebhooks = 1;
 	}
-	T_INTEQ(db_write_batch(db, df, (size_t)n, NULL, 0, &ins, err, sizeof(err)), 0);
+	T_INTEQ(db_write_batch(db, df, (size_t)n, NULL, 0, &ins, NULL, err, sizeof(err)), 0);
 	T_INTEQ(ins, n);
 	for (int i = 0; i < n; i++)
 		json_decref(df[i].finding);
