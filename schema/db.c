@@ -32,22 +32,26 @@
 #define DB_HEAD_MAX	1024
 
 /* Findings go in as parallel text[] arrays: finding JSON, event JSON, webhook
- * names (a JSON array), validated time and IP. The identity of a finding is
- * the digest pair that kaudit.findings_identity_key indexes, so it holds for
- * values of any length; the NOT EXISTS skips a redelivered finding without
- * spending a sequence value on it. */
+ * names (a JSON array), validated time and IP, and the dedup of a stateful
+ * finding. The identity of a finding is the digest pair that
+ * kaudit.findings_identity_key indexes ((audit_id, rule) for a single event;
+ * (rule, dedup) in kaudit.findings_stateful_key for a correlation, a
+ * suppressing rule or an attribution), so it holds for values of any length;
+ * the NOT EXISTS skips a redelivered finding without spending a sequence
+ * value on it. */
 static const struct db_sql sql_findings = {
 	"kaudit_findings",
 	"WITH input AS MATERIALIZED ("
-	" SELECT u.ord, u.f::jsonb AS f, u.e, u.w, u.t, u.ip"
-	" FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])"
-	"  WITH ORDINALITY AS u(f, e, w, t, ip, ord)"
+	" SELECT u.ord, u.f::jsonb AS f, u.e, u.w, u.t, u.ip, u.d"
+	" FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
+	"  $6::text[]) WITH ORDINALITY AS u(f, e, w, t, ip, d, ord)"
 	"), r AS MATERIALIZED ("
 	/* kaudit.text_digest() spelled out: computed once, without the call */
-	" SELECT ord, f, e, w, t, ip, audit_id, rule, severity,"
+	" SELECT ord, f, e, w, t, ip, d, audit_id, rule, severity,"
 	"  sha256(convert_to(audit_id, 'UTF8')) AS audit_digest,"
-	"  sha256(convert_to(rule, 'UTF8')) AS rule_digest"
-	" FROM (SELECT ord, f, e, w, t, ip,"
+	"  sha256(convert_to(rule, 'UTF8')) AS rule_digest,"
+	"  sha256(convert_to(d, 'UTF8')) AS dedup_digest"
+	" FROM (SELECT ord, f, e, w, t, ip, d,"
 	"  coalesce(f->>'audit_id', '') AS audit_id, coalesce(f->>'rule', '') AS rule,"
 	"  CASE WHEN f->>'severity' IN ('info', 'low', 'medium', 'high', 'critical')"
 	"   THEN f->>'severity' ELSE 'info' END AS severity"
@@ -56,7 +60,8 @@ static const struct db_sql sql_findings = {
 	" INSERT INTO kaudit.findings (audit_id, rule, title, severity, severity_rank,"
 	"  category, tags, stage, \"time\", cluster, username, groups,"
 	"  impersonated_user, source_ip, source_ip_text, user_agent, verb, resource,"
-	"  subresource, namespace, name, code, message, evidence, event, finding)"
+	"  subresource, namespace, name, code, message, evidence, event, finding,"
+	"  dedup, repeats, correlation, attributed_user)"
 	" SELECT audit_id, rule, f->>'title', severity,"
 	"  CASE severity WHEN 'low' THEN 1 WHEN 'medium' THEN 2 WHEN 'high' THEN 3"
 	"   WHEN 'critical' THEN 4 ELSE 0 END,"
@@ -70,26 +75,33 @@ static const struct db_sql sql_findings = {
 	"  f->>'verb', f->>'resource', f->>'subresource', f->>'namespace', f->>'name',"
 	"  CASE WHEN jsonb_typeof(f->'code') = 'number' AND f->>'code' ~ '^-?[0-9]{1,9}$'"
 	"   THEN (f->>'code')::integer END,"
-	"  f->>'message', f->'evidence', e::jsonb, f"
-	" FROM r WHERE NOT EXISTS (SELECT 1 FROM kaudit.findings x"
+	"  f->>'message', f->'evidence', e::jsonb, f, d,"
+	"  CASE WHEN jsonb_typeof(f->'repeats') = 'number' AND f->>'repeats' ~ '^[0-9]{1,9}$'"
+	"   THEN (f->>'repeats')::integer ELSE 0 END,"
+	"  f->'correlation', f->>'attributed_user'"
+	" FROM r WHERE CASE WHEN d IS NULL THEN NOT EXISTS (SELECT 1 FROM kaudit.findings x"
 	"  WHERE kaudit.text_digest(x.audit_id) = r.audit_digest"
-	"  AND kaudit.text_digest(x.rule) = r.rule_digest)"
+	"  AND kaudit.text_digest(x.rule) = r.rule_digest AND x.dedup IS NULL)"
+	"  ELSE NOT EXISTS (SELECT 1 FROM kaudit.findings x"
+	"  WHERE kaudit.text_digest(x.rule) = r.rule_digest"
+	"  AND kaudit.text_digest(x.dedup) = r.dedup_digest AND x.dedup IS NOT NULL) END"
 	" ORDER BY ord"
-	" ON CONFLICT (kaudit.text_digest(audit_id), kaudit.text_digest(rule)) DO NOTHING"
-	" RETURNING id, audit_id, rule"
+	" ON CONFLICT DO NOTHING"
+	" RETURNING id, audit_id, rule, dedup"
 	"), ob AS ("
 	" INSERT INTO kaudit.outbox (finding_id, webhook)"
 	" SELECT DISTINCT ins.id, wh.name FROM ins"
 	" JOIN r ON r.audit_id = ins.audit_id AND r.rule = ins.rule"
+	"  AND r.d IS NOT DISTINCT FROM ins.dedup"
 	" CROSS JOIN LATERAL jsonb_array_elements_text(r.w::jsonb) AS wh(name)"
 	" ORDER BY ins.id, wh.name"
 	" ON CONFLICT (finding_id, webhook) DO NOTHING"
 	")"
 	" SELECT count(*) FROM ins",
-	5
+	6
 };
 static const uint32_t findings_oids[] = {
-	DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT
+	DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT
 };
 
 /* A batch's ingest errors in one statement, like the findings. */
@@ -448,6 +460,8 @@ struct batch {
 	struct db_faults		 ffaults, efaults;
 	size_t				 inserted, dead;
 	struct buf			 tmp;
+	db_extra_fn			 extra;
+	void				*extra_arg;
 };
 
 /* Adds finding i as a row; -1 when it is unusable. */
@@ -482,6 +496,7 @@ finding_row(struct db_rows *r, const struct db_finding *df, size_t i,
 	if (ip != NULL && !ip_valid(ip))
 		ip = NULL;
 	db_rows_text(r, 4, ip, ip ? strlen(ip) : 0, 0);
+	db_rows_text(r, 5, df->dedup, df->dedup ? strlen(df->dedup) : 0, 0);
 	return 0;
 }
 
@@ -521,7 +536,7 @@ write_findings(struct db *db, struct batch *b, char *err, size_t errlen)
 	struct db_rows r;
 	int rc = 0;
 
-	db_rows_init(&r, &sql_findings, findings_oids, 5);
+	db_rows_init(&r, &sql_findings, findings_oids, 6);
 	for (size_t i = 0; i < b->nf && rc == 0; i++) {
 		if (finding_row(&r, &b->f[i], i, &b->tmp) == -1) {
 			log_once("db.bad_finding", "postgres: a finding that is not "
@@ -563,13 +578,14 @@ probe_rows(struct db_rows *r, int findings)
 	static const char f[] = "{\"audit_id\":\"kaudit:probe\",\"rule\":\"kaudit:probe\"}";
 
 	if (findings) {
-		db_rows_init(r, &sql_findings, findings_oids, 5);
+		db_rows_init(r, &sql_findings, findings_oids, 6);
 		db_rows_add(r, 0);
 		db_rows_text(r, 0, f, sizeof(f) - 1, 1);
 		db_rows_text(r, 1, "{}", 2, 1);
 		db_rows_text(r, 2, "[]", 2, 1);
 		db_rows_null(r, 3);
 		db_rows_null(r, 4);
+		db_rows_null(r, 5);
 		return;
 	}
 	db_rows_init(r, &sql_ingest_errors, ingest_error_oids, 7);
@@ -599,6 +615,8 @@ dead_finding(struct db_dead *d, const struct db_finding *df)
 	buf_append(&d->id, d->audit_id ? d->audit_id : "", d->audit_id_len);
 	buf_printf(&d->id, " %zu:", d->rule_len);
 	buf_append(&d->id, d->rule ? d->rule : "", d->rule_len);
+	if (df->dedup)	/* a stateful finding: one per key and window */
+		buf_printf(&d->id, " dedup %zu:%s", strlen(df->dedup), df->dedup);
 	d->topic = df->topic;
 	d->partition = df->partition;
 	d->offset = df->offset;
@@ -691,6 +709,7 @@ write_pass(struct db *db, struct batch *b, char *err, size_t errlen)
 	    write_findings(db, b, err, errlen) == -1 ||
 	    settle(db, b, 0, err, errlen) == -1 ||
 	    settle(db, b, 1, err, errlen) == -1 ||
+	    (b->extra && b->extra(db, b->extra_arg, err, errlen) == -1) ||
 	    db_commit(db, err, errlen) == -1) {
 		db_rollback(db);
 		return -1;
@@ -703,6 +722,14 @@ db_write_batch(struct db *db, const struct db_finding *f, size_t nf,
     const struct db_ingest_error *e, size_t ne, size_t *inserted, size_t *dead,
     char *err, size_t errlen)
 {
+	return db_write_batch_with(db, f, nf, e, ne, NULL, NULL, inserted, dead, err, errlen);
+}
+
+int
+db_write_batch_with(struct db *db, const struct db_finding *f, size_t nf,
+    const struct db_ingest_error *e, size_t ne, db_extra_fn extra, void *extra_arg,
+    size_t *inserted, size_t *dead, char *err, size_t errlen)
+{
 	struct batch b;
 	int rc;
 
@@ -711,6 +738,8 @@ db_write_batch(struct db *db, const struct db_finding *f, size_t nf,
 	b.nf = nf;
 	b.e = e;
 	b.ne = ne;
+	b.extra = extra;
+	b.extra_arg = extra_arg;
 	buf_init(&b.tmp);
 	db->sqlstate[0] = '\0';
 	rc = write_pass(db, &b, err, errlen);

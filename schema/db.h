@@ -12,6 +12,8 @@
 
 #include <jansson.h>
 
+#include "base/buf.h"
+
 struct db;
 
 struct db *db_connect(const char *url, char *err, size_t errlen);
@@ -38,6 +40,10 @@ struct db_finding {
 	const char	 *topic;
 	int32_t		  partition;
 	int64_t		  offset;
+	/* NULL for a finding of one event (unique on audit_id and rule); for
+	 * a stateful finding, what makes it unique with its rule (its key and
+	 * window: see analyze/state.h) */
+	const char	 *dedup;
 };
 
 struct db_ingest_error {
@@ -67,6 +73,65 @@ struct db_ingest_error {
 int	db_write_batch(struct db *db, const struct db_finding *f, size_t nf,
 	    const struct db_ingest_error *e, size_t ne, size_t *inserted,
 	    size_t *dead, char *err, size_t errlen);
+
+/* The same, with more to write in the same transaction: extra runs after
+ * the rows and before the commit (the state owners' state, updates and
+ * offsets). Its failure is the database's trouble: -1, nothing written. */
+typedef int (*db_extra_fn)(struct db *db, void *arg, char *err, size_t errlen);
+int	db_write_batch_with(struct db *db, const struct db_finding *f, size_t nf,
+	    const struct db_ingest_error *e, size_t ne, db_extra_fn extra, void *arg,
+	    size_t *inserted, size_t *dead, char *err, size_t errlen);
+
+/* The state owners' store (memory across events, see analyze/state.h):
+ * per partition of the signal topic, the next offset and the partition's
+ * own state, and the state of each key. Written in the transaction of the
+ * findings the state produced (db_write_batch_with() and db_state_write()),
+ * so state, findings and how far the topic was read move together. */
+struct db_state_key {
+	int32_t		 partition;
+	const char	*key;
+	size_t		 klen;
+	const char	*state;		/* JSON; NULL: the key is gone */
+	size_t		 slen;
+};
+
+struct db_state_part {
+	int32_t		 partition;
+	int64_t		 next_offset;
+	const char	*meta;		/* JSON */
+	size_t		 metalen;
+};
+
+/* A finding made earlier, changed (suppress repeats, a correlation still
+ * counting): set is a JSON object of finding fields to replace. */
+struct db_state_update {
+	const char	*rule;
+	const char	*dedup;
+	const char	*set;
+	size_t		 setlen;
+};
+
+struct db_state_write {
+	const char			*topic;
+	const struct db_state_part	*parts;
+	size_t				 nparts;
+	const struct db_state_key	*keys;
+	size_t				 nkeys;
+	const struct db_state_update	*updates;
+	size_t				 nupdates;
+};
+
+/* A db_extra_fn: writes a struct db_state_write (arg). */
+int	db_state_write(struct db *db, void *arg, char *err, size_t errlen);
+
+/* Reads partition p of topic: *next_offset (-1 when it was never read),
+ * its own state into meta (JSON text; "{}" when none), then calls fn for
+ * each key with its state. */
+typedef void (*db_state_key_fn)(void *arg, const char *key, size_t klen,
+	    const char *state, size_t slen);
+int	db_state_load(struct db *db, const char *topic, int32_t partition,
+	    int64_t *next_offset, struct buf *meta, db_state_key_fn fn, void *arg,
+	    char *err, size_t errlen);
 
 /* The alert outbox. Each call is one short statement in its own
  * transaction: nothing stays open while the caller POSTs. A claimed row is

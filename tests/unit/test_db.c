@@ -282,7 +282,7 @@ test_bad_values(void)
 	struct db *db = db_connect(url, err, sizeof(err));
 	json_t *f = finding_for(events[0], "bad-values", "bogus");
 	struct db_finding df = { f, event_text[0], strlen(event_text[0]), hooks1, 1,
-	    NULL, 0, 0 };
+	    NULL, 0, 0, NULL };
 	size_t ins = 0;
 
 	json_object_set_new(f, "time", json_string("2019-02-30T10:00:00Z"));
@@ -333,7 +333,7 @@ test_nul_event(void)
 		snprintf(rule, sizeof(rule), "nul-%d", i);
 		f[i] = finding_for(events[0], rule, "medium");
 		df[i] = (struct db_finding){ f[i], texts[i], strlen(texts[i]), hooks1, 1,
-		    NULL, 0, 0 };
+		    NULL, 0, 0, NULL };
 	}
 	T_INTEQ(db_write_batch(db, df, 4, NULL, 0, &ins, &dead, err, sizeof(err)), 0);
 	T_INTEQ(ins, 3);
@@ -388,7 +388,7 @@ test_reconnect(void)
 	struct db *db = db_connect(url, err, sizeof(err));
 	json_t *f = finding_for(events[2], "reconnect", "high");
 	struct db_finding df = { f, event_text[2], strlen(event_text[2]), hooks1, 1,
-	    NULL, 0, 0 };
+	    NULL, 0, 0, NULL };
 	char sql[256];
 	size_t ins = 0;
 
@@ -815,7 +815,7 @@ test_upgrade(void)
 	char *v1 = t_slurp("schema/migrations/0001_init.sql", &len);
 	json_t *f = finding_for(events[0], "upgraded", "high");
 	struct db_finding df = { f, event_text[0], strlen(event_text[0]), hooks1, 1,
-	    NULL, 0, 0 };
+	    NULL, 0, 0, NULL };
 
 	memset(&sc, 0, sizeof(sc));
 	snprintf(sc.name, sizeof(sc.name), "%s_v1", pgtest_name);
