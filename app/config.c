@@ -9,6 +9,7 @@
 #include "app/config.h"
 #include "base/log.h"
 #include "base/file.h"
+#include "base/timefmt.h"
 #include "base/xmalloc.h"
 
 #include <errno.h>
@@ -32,6 +33,7 @@ enum ctype {
 	CT_KV,		/* mapping of scalar -> scalar */
 	CT_SEVERITY,
 	CT_LOGLEVEL,
+	CT_DURATION,	/* "10m", "24h": stored as int64_t milliseconds, min..max ms */
 	CT_WEBHOOKS,	/* sequence of webhook mappings (webhook_keys) */
 };
 
@@ -95,6 +97,18 @@ static const struct ckey config_keys[] = {
 	{ "platforms", CT_STRLIST, C(platforms), "[]", 0, 0,
 	  "managed platforms this cluster runs on (openshift, gke, eks, aks): their control-plane "
 	  "identities are trusted; empty: plain upstream Kubernetes" },
+	{ "stateful", CT_SECTION, 0, NULL, 0, 0,
+	  "memory across events: correlations, suppress, attribution (see docs/design.md)" },
+	{ "stateful.topic", CT_STR, C(state_topic), "kaudit-state", 0, 0,
+	  "Kafka topic that carries signals to their key's state owner; created at start if missing" },
+	{ "stateful.partitions", CT_INT, C(state_partitions), "12", 1, 10000,
+	  "partitions of stateful.topic when kaudit creates it: the most state owners that can share the work" },
+	{ "stateful.workers", CT_INT, C(state_workers), "1", 0, 64,
+	  "state-owner threads in this process (0: signals are produced, others own the state)" },
+	{ "stateful.lateness", CT_DURATION, C(state_lateness_ms), "10m", 0, 7L * 86400000,
+	  "how far behind the newest event time an event may arrive and still count" },
+	{ "stateful.max_keys", CT_INT, C(state_max_keys), "1000000", 1000, 100000000,
+	  "keys each state owner keeps in memory; past it the least recently used is dropped (counted, logged)" },
 	{ "log_level", CT_LOGLEVEL, C(log_level), "info", 0, 0,
 	  "debug, info, warn or error" },
 	{ NULL, 0, 0, NULL, 0, 0, NULL }
@@ -348,6 +362,16 @@ set_value(struct cparse *p, const yaml_node_t *n, const struct ckey *k, char *ba
 			cerr(p, n, "%s: \"%s\" is not one of info, low, medium, high, critical",
 			    k->path, s);
 		break;
+	case CT_DURATION: {
+		int64_t ms;
+		if (duration_parse(s, &ms) != 0 || ms < k->min || ms > k->max) {
+			cerr(p, n, "%s: expected a duration such as 90s, 10m, 24h or 7d within "
+			    "[%ldms, %ldms], got \"%s\"", k->path, k->min, k->max, s);
+			break;
+		}
+		*(int64_t *)dst = ms;
+		break;
+	}
 	case CT_LOGLEVEL: {
 		enum log_level lvl;
 		if (log_level_parse(s, &lvl) != 0) {
@@ -614,6 +638,7 @@ config_free(struct config *c)
 	strlist_free(&c->disabled_rules);
 	strlist_free(&c->disabled_tags);
 	strlist_free(&c->platforms);
+	free(c->state_topic);
 	free(c->log_level);
 	memset(c, 0, sizeof(*c));
 }

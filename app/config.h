@@ -8,6 +8,7 @@
 #define KAUDIT_CONFIG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "alert/alert.h"
 #include "base/buf.h"
@@ -44,6 +45,13 @@ struct config {
 	int		 disabled_rules_line;	/* where they were set, for rule errors */
 	int		 disabled_tags_line;
 	int		 platforms_line;
+
+	/* stateful */
+	char		*state_topic;
+	int		 state_partitions;
+	int		 state_workers;
+	int64_t		 state_lateness_ms;
+	int		 state_max_keys;
 
 	char		*log_level;	/* debug|info|warn|error */
 };
