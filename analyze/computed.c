@@ -1,7 +1,7 @@
 /* computed.c — the ka.* fields: values worked out from an event rather than
- * read at a path (the exec command from the request URI, the parsed user
- * agent, the first public source IP, what kind of user made the request, the
- * resulting object and its pod spec, the CSR subject, ...).
+ * read at a path (the exec command from the request URI's query, the parsed
+ * user agent, the first public source IP, what kind of user made the
+ * request, the resulting object and its pod spec, the CSR subject, ...).
  *
  * Each group is parsed on first use per event and cached in the per-thread
  * eval_scratch; field_reset() forgets them for the next event. Every parser
@@ -9,6 +9,7 @@
  * each must decode exactly as the API server does, or a request can mean one
  * thing to the cluster and another to the rules. */
 #include "analyze/rules_impl.h"
+#include "base/url.h"
 #include "base/xmalloc.h"
 
 #include <arpa/inet.h>
@@ -30,69 +31,47 @@
 #define U_SYSTEM 0x08
 #define U_KNOWN	0x10	/* username present */
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Query-string decoding: %XX and '+' for space, as Go's url.ParseQuery. */
+/* One word of the command, already decoded: joined to the others by a
+ * space; the first one's base name is argv0. buf_append allocates even for
+ * an empty word, so the buffers' data is never NULL once a word is in. */
 static void
-url_decode(const char *s, size_t n, struct buf *out)
+exec_word(struct eval_scratch *s, const char *val, size_t vlen)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '+') {
-			buf_putc(out, ' ');
-		} else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 &&
-		    hexval(s[i + 2]) >= 0) {
-			buf_putc(out, (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2])));
-			i += 2;
-		} else {
-			buf_putc(out, s[i]);
-		}
-	}
-}
-
-/* One word of the command: joined to the others by a space; the first
- * one's base name is argv0. Query-string words come URL-encoded. */
-static void
-exec_word(struct eval_scratch *s, const char *val, size_t vlen, int urlenc)
-{
+	const char *a, *slash;
 	size_t start;
 
 	if (s->exec_has_cmd)
 		buf_putc(&s->exec_cmd, ' ');
 	start = s->exec_cmd.len;
-	if (urlenc)
-		url_decode(val, vlen, &s->exec_cmd);
-	else
-		buf_append(&s->exec_cmd, val, vlen);
+	buf_append(&s->exec_cmd, val, vlen);
 	if (!s->exec_has_cmd) {
-		const char *a = s->exec_cmd.data + start, *slash;
-		slash = memrchr(a, '/', s->exec_cmd.len - start);
-		if (slash)
+		a = s->exec_cmd.data + start;
+		if ((slash = memrchr(a, '/', vlen)) != NULL)
 			a = slash + 1;
-		buf_append(&s->exec_argv0, a, s->exec_cmd.len - (size_t)(a - s->exec_cmd.data));
+		buf_append(&s->exec_argv0, a, (size_t)(s->exec_cmd.data + s->exec_cmd.len - a));
 	}
 	s->exec_has_cmd = 1;
 }
 
+/* The API server reads exec and attach options from the query alone
+ * (url.Values converted into PodExecOptions): every `command` value in
+ * order is argv, and `container`, a string, is its first value. The
+ * kubelet behind nodes/proxy reads its exec query the same way. */
 static void
-exec_param(struct eval_scratch *s, const char *name, size_t nlen,
-    const char *val, size_t vlen)
+exec_query(struct eval_scratch *s, const char *q, size_t n)
 {
-	if (nlen == 7 && memcmp(name, "command", 7) == 0) {
-		exec_word(s, val, vlen, 1);
-	} else if (nlen == 9 && memcmp(name, "container", 9) == 0 &&
-	    !s->exec_has_container) {
-		url_decode(val, vlen, &s->exec_container);
-		s->exec_has_container = 1;
+	struct url_query it;
+	struct buf *name = &s->exec_qname, *val = &s->exec_qvalue;
+
+	url_query_init(&it, q, n);
+	while (url_query_next(&it, name, val)) {
+		if (name->len == 7 && memcmp(name->data, "command", 7) == 0) {
+			exec_word(s, val->data, val->len);
+		} else if (name->len == 9 && memcmp(name->data, "container", 9) == 0 &&
+		    !s->exec_has_container) {
+			buf_append(&s->exec_container, val->data, val->len);
+			s->exec_has_container = 1;
+		}
 	}
 }
 
@@ -114,7 +93,7 @@ exec_body(struct evctx *c)
 	if (!s->exec_has_cmd && jtok_type(d, arr) == JT_ARR)
 		for (t = jtok_first(d, arr); t >= 0; t = jtok_next(d, arr, t))
 			if ((w = jtok_str(d, t, &s->tmp, &n)) != NULL)
-				exec_word(s, w, n, 0);
+				exec_word(s, w, n);
 	t = jtok_getz(d, obj, "container");
 	if (!s->exec_has_container && (w = jtok_str(d, t, &s->tmp, &n)) != NULL) {
 		buf_append(&s->exec_container, w, n);
@@ -126,25 +105,17 @@ static void
 exec_parse(struct evctx *c)
 {
 	struct eval_scratch *s = c->s;
-	const char *uri, *q, *end;
+	const char *uri, *q;
 	size_t len;
 
 	buf_reset(&s->exec_cmd);
 	buf_reset(&s->exec_container);
 	buf_reset(&s->exec_argv0);
 	s->exec_has_cmd = s->exec_has_container = 0;
+	/* the query starts after the first '?', as Go's url.Parse splits it */
 	uri = event_str(c->ev, EF_REQUEST_URI, &s->tmp, &len);
-	if (uri != NULL && (q = memchr(uri, '?', len)) != NULL) {
-		end = uri + len;
-		for (q++; q < end; ) {
-			const char *amp = memchr(q, '&', (size_t)(end - q));
-			const char *pend = amp ? amp : end;
-			const char *eq = memchr(q, '=', (size_t)(pend - q));
-			if (eq)
-				exec_param(s, q, (size_t)(eq - q), eq + 1, (size_t)(pend - eq - 1));
-			q = pend + 1;
-		}
-	}
+	if (uri != NULL && (q = memchr(uri, '?', len)) != NULL)
+		exec_query(s, q + 1, (size_t)(uri + len - q - 1));
 	exec_body(c);
 }
 

@@ -325,6 +325,7 @@ struct eval_scratch {
 	/* computed fields of the current event, filled on first use */
 	uint32_t	 have;		/* bit per computed group */
 	struct buf	 exec_cmd, exec_container, exec_argv0;
+	struct buf	 exec_qname, exec_qvalue;	/* one query pair */
 	int		 exec_has_cmd, exec_has_container;
 	struct buf	 ua;
 	struct ua_part	 ua_client, ua_version, ua_os, ua_arch;

@@ -314,6 +314,67 @@ test_computed(void)
 	test_csr_subject();
 }
 
+/* An event with only this requestURI (static buffer). */
+static const char *
+uri_event(const char *uri)
+{
+	static struct buf json;
+
+	buf_reset(&json);
+	buf_puts(&json, "{\"requestURI\":");
+	buf_json_str(&json, uri, strlen(uri));
+	buf_putc(&json, '}');
+	return json.data;
+}
+
+/* 1 when field f reads want on an event with only this requestURI; want
+ * NULL: when f is absent. */
+static int
+uri_field(const char *f, const char *uri, const char *want)
+{
+	char cond[512];
+
+	if (want)
+		snprintf(cond, sizeof(cond), "%s = \"%s\"", f, want);
+	else
+		snprintf(cond, sizeof(cond), "not %s exists", f);
+	return holds_on(cond, uri_event(uri));
+}
+
+/* The exec options as the API server reads them: the query through Go's
+ * url.ParseQuery, converted into PodExecOptions (every `command` value in
+ * order is argv; `container`, a string field, takes the first value). */
+static void
+test_exec_query(void)
+{
+	/* names are unescaped too: %63ommand is command */
+	T_INTEQ(uri_field("ka.exec.command",
+	    "/api/v1/namespaces/ns/pods/p/exec?%63ommand=sh&%63ommand=-c&%63ommand=id"
+	    "&container=c&stdin=true", "sh -c id"), 1);
+	T_INTEQ(uri_field("ka.exec.argv0",
+	    "/api/v1/namespaces/ns/pods/p/exec?%63ommand=%2Fbin%2Fsh&container=c", "sh"), 1);
+	T_INTEQ(uri_field("ka.exec.container", "/x/exec?command=id&c%6Fntainer=z&container=y", "z"), 1);
+	/* a pair with ';' and a pair with a bad escape are dropped by Go */
+	T_INTEQ(uri_field("ka.exec.command", "/x/exec?command=sh;x&command=id", "id"), 1);
+	T_INTEQ(uri_field("ka.exec.argv0", "/x/exec?command=sh;x&command=id", "id"), 1);
+	T_INTEQ(uri_field("ka.exec.command", "/x/exec?command=%zz&command=id", "id"), 1);
+	T_INTEQ(uri_field("ka.exec.command", "/x/exec?command=%4", NULL), 1);
+	T_INTEQ(uri_field("ka.exec.command", "/x/exec?command=sh%", NULL), 1);
+	/* case matters in names */
+	T_INTEQ(uri_field("ka.exec.command", "/x/exec?Command=sh", NULL), 1);
+	/* a name without '=' is an empty word; so is an empty value, even
+	 * first in a fresh scratch (no buffer allocated yet) */
+	T_INTEQ(uri_field("ka.exec.command", "/x/exec?command&command=sh", " sh"), 1);
+	T_INTEQ(uri_field("ka.exec.argv0", "/x/exec?command&command=sh", ""), 1);
+	T_INTEQ(uri_field("ka.exec.command", "/x/exec?command=", ""), 1);
+	T_INTEQ(uri_field("ka.exec.argv0", "/x/exec?command=", ""), 1);
+	T_INTEQ(uri_field("ka.exec.argv0", "/x/exec?command=&command=%2Fbin%2Fsh", ""), 1);
+	/* the first container wins, even when empty */
+	T_INTEQ(uri_field("ka.exec.container", "/x/exec?container=&container=w", ""), 1);
+	/* '+' is a space, %2B a plus; a '#' is data */
+	T_INTEQ(uri_field("ka.exec.command", "/x/exec?command=a+b%2Bc#d", "a b+c#d"), 1);
+}
+
 static void
 test_precedence(void)
 {
@@ -408,6 +469,7 @@ main(void)
 	T_RUN(test_any_all);
 	T_RUN(test_missing_fields);
 	T_RUN(test_computed);
+	T_RUN(test_exec_query);
 	T_RUN(test_precedence);
 	T_RUN(test_type_errors);
 	T_RUN(test_syntax_errors);
