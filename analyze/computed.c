@@ -1,7 +1,8 @@
 /* computed.c — the ka.* fields: values worked out from an event rather than
- * read at a path (the exec command from the request URI's query, the parsed
- * user agent, the first public source IP, what kind of user made the
- * request, the resulting object and its pod spec, the CSR subject, ...).
+ * read at a path (the exec command from the request URI's query, the path a
+ * proxy request is sent on with, the parsed user agent, the first public
+ * source IP, what kind of user made the request, the resulting object and
+ * its pod spec, the CSR subject, ...).
  *
  * Each group is parsed on first use per event and cached in the per-thread
  * eval_scratch; field_reset() forgets them for the next event. Every parser
@@ -24,6 +25,7 @@
 #define G_USER	0x08
 #define G_OBJ	0x10
 #define G_CSR	0x20
+#define G_PROXY	0x40
 
 #define U_SA	0x01
 #define U_NODE	0x02
@@ -118,6 +120,93 @@ exec_parse(struct evctx *c)
 		exec_query(s, q + 1, (size_t)(uri + len - q - 1));
 	exec_body(c);
 }
+
+/* --- the proxied path --------------------------------------------------- */
+
+static int
+seg_is(const char *d, size_t off, size_t len, const char *lit)
+{
+	return len == strlen(lit) && memcmp(d + off, lit, len) == 0;
+}
+
+/* Where the subpath of a proxy request starts in the decoded path
+ * d[at..end) (no leading or trailing '/'), found the way the API server's
+ * RequestInfo splits the path into parts: api/VERSION or
+ * apis/GROUP/VERSION, a watch or proxy verb, namespaces/NS when a resource
+ * follows (not status or finalize), then RESOURCE/NAME/proxy. -1 when the
+ * request is no proxy subresource. */
+static long
+proxy_subpath(const char *d, size_t at, size_t end)
+{
+	size_t off[9], len[9];
+	size_t nseg = 0, k;
+
+	for (size_t i = at; nseg < 9 && i <= end; ) {
+		size_t j = i;
+		while (j < end && d[j] != '/')
+			j++;
+		off[nseg] = i;
+		len[nseg++] = j - i;
+		i = j + 1;
+	}
+#define SEG(i, lit) seg_is(d, off[i], len[i], lit)
+	if (SEG(0, "api"))
+		k = 2;
+	else if (SEG(0, "apis"))
+		k = 3;
+	else
+		return -1;
+	if (k < nseg && (SEG(k, "watch") || SEG(k, "proxy")))
+		k++;
+	if (k + 2 < nseg && SEG(k, "namespaces") && !SEG(k + 2, "status") &&
+	    !SEG(k + 2, "finalize"))
+		k += 2;
+	if (k + 2 >= nseg || !SEG(k + 2, "proxy"))
+		return -1;
+#undef SEG
+	return (long)(off[k + 2] + len[k + 2] + 1);
+}
+
+/* ka.proxy.path: the path a pods, services or nodes proxy request is sent
+ * on with. The API server decodes the request path (Go's URL.Path: %XX,
+ * '+' kept), splits it at '/', joins the parts after `proxy` and cleans
+ * them (path.Join) before the hop, keeping a trailing slash; so
+ * /proxy/%65xec/, /proxy//exec/ and /proxy/x/../exec/ all reach a kubelet
+ * as /exec/, while requestURI keeps the client's spelling. Absent when the
+ * request is not a proxy subresource or its path has a bad escape (Go
+ * answers 400 before any handler). */
+static void
+proxy_parse(struct evctx *c)
+{
+	struct eval_scratch *s = c->s;
+	const char *uri, *q, *d;
+	size_t len, n, at, end;
+	long sub;
+
+	s->proxy_has_path = 0;
+	if ((uri = event_str(c->ev, EF_REQUEST_URI, &s->tmp, &len)) == NULL)
+		return;
+	q = memchr(uri, '?', len);
+	buf_reset(&s->proxy_decoded);
+	if (url_unescape(uri, q ? (size_t)(q - uri) : len, 0, &s->proxy_decoded) < 0)
+		return;
+	d = s->proxy_decoded.data;
+	n = s->proxy_decoded.len;
+	for (at = 0; at < n && d[at] == '/'; at++)
+		;
+	for (end = n; end > at && d[end - 1] == '/'; end--)
+		;
+	if (at == end || (sub = proxy_subpath(d, at, end)) < 0)
+		return;
+	if ((size_t)sub > end)
+		sub = (long)end;	/* nothing after `proxy` */
+	url_path_clean(d + sub, end - (size_t)sub, &s->proxy_path);
+	if (d[n - 1] == '/' && s->proxy_path.len > 1)
+		buf_putc(&s->proxy_path, '/');
+	s->proxy_has_path = 1;
+}
+
+/* --- the user agent ------------------------------------------------------ */
 
 static double
 ua_number(const char *s, size_t n, size_t *used)
@@ -553,6 +642,7 @@ need(struct evctx *c, uint32_t g)
 	case G_USER: user_parse(c); break;
 	case G_OBJ: object_parse(c); break;
 	case G_CSR: need(c, G_OBJ); csr_parse(c); break;
+	case G_PROXY: proxy_parse(c); break;
 	}
 }
 
@@ -662,6 +752,8 @@ computed_eval(const struct field *f, struct evctx *c, struct val *v)
 	case KA_CM_DATA: need(c, G_OBJ); cm_data(c, v); break;
 	case KA_CSR_SUBJECT: need(c, G_CSR);
 		val_str(v, s->csr_subject.data, s->csr_subject.len, s->csr_has_subject); break;
+	case KA_PROXY_PATH: need(c, G_PROXY);
+		val_str(v, s->proxy_path.data, s->proxy_path.len, s->proxy_has_path); break;
 	case KA_COUNT: break;
 	}
 	return -1;

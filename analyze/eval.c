@@ -66,6 +66,8 @@ eval_scratch_free(struct eval_scratch *s)
 	buf_free(&s->exec_argv0);
 	buf_free(&s->exec_qname);
 	buf_free(&s->exec_qvalue);
+	buf_free(&s->proxy_decoded);
+	buf_free(&s->proxy_path);
 	buf_free(&s->ua);
 	buf_free(&s->user);
 	buf_free(&s->csr_der);

@@ -99,6 +99,7 @@ static const struct cdef {
 	{ "ka.volumes",			KA_VOLUMES,		FT_ARR, 1 },
 	{ "ka.configmap.data",		KA_CM_DATA,		FT_STR, 0 },
 	{ "ka.csr.subject",		KA_CSR_SUBJECT,		FT_STR, 0 },
+	{ "ka.proxy.path",		KA_PROXY_PATH,		FT_STR, 0 },
 };
 
 /* --- parsing -------------------------------------------------------------- */

@@ -375,6 +375,51 @@ test_exec_query(void)
 	T_INTEQ(uri_field("ka.exec.command", "/x/exec?command=a+b%2Bc#d", "a b+c#d"), 1);
 }
 
+/* ka.proxy.path: the path the API server sends a proxy request on with.
+ * Expected values from a model of the API server built on Go's own
+ * url.ParseRequestURI, strings.Split and path.Join. */
+static void
+test_proxy_path(void)
+{
+	static const struct { const char *uri, *want; } cases[] = {
+		{ "/api/v1/nodes/w/proxy/exec/ns/p/c?command=id", "/exec/ns/p/c" },
+		{ "/api/v1/nodes/w/proxy/%65xec/ns/p/c", "/exec/ns/p/c" },
+		{ "/api/v1/nodes/w/proxy/exec%2Fns%2Fp%2Fc", "/exec/ns/p/c" },
+		{ "/api/v1/nodes/w/proxy//exec/ns/p/c", "/exec/ns/p/c" },
+		{ "/api/v1/nodes/w/proxy/x/../exec/ns/p/c", "/exec/ns/p/c" },
+		{ "/api/v1/nodes/w/proxy/../../exec/ns", "/exec/ns" },
+		{ "/api/v1/nodes/w/proxy/./exec/ns", "/exec/ns" },
+		{ "/api/v1/nodes/w/proxy/%2e%2e/%2e%2e/exec/a", "/exec/a" },
+		{ "/api/v1/nodes/w/proxy/metrics/", "/metrics/" },
+		{ "/api/v1/nodes/w/proxy", "/" },
+		{ "/api/v1/nodes/w/proxy/", "/" },
+		{ "/api/v1/nodes/w/proxy/Exec/a", "/Exec/a" },
+		{ "/api/v1/namespaces/ns/pods/p:8080/proxy/a+b/", "/a+b/" },
+		{ "/api/v1/namespaces/ns/services/https:s:443/proxy/x", "/x" },
+		{ "/api/v1/namespaces/proxy/pods/p/proxy/z", "/z" },
+		{ "/api/v1/nodes/proxy/proxy/exec/x", "/exec/x" },
+		{ "/api/v1/nodes/w%2Fproxy%2Fexec/x", "/exec/x" },
+		{ "/apis/g/v1/namespaces/ns/things/t/proxy/a", "/a" },
+		{ "/api/v1/nodes/w", NULL },
+		{ "/api/v1/namespaces/ns/pods/p/exec?x=/proxy/exec/", NULL },
+		{ "/api/v1/nodes/w/proxy/ex%zzec", NULL },
+		{ "/api/v1/nodes/w/Proxy/exec/a", NULL },
+		{ "/api/v1/namespaces/ns/status/proxy/q", NULL },
+		{ "//api//v1//nodes//w//proxy//exec//x//", NULL },
+		{ "/healthz", NULL },
+		{ "", NULL },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int ok = uri_field("ka.proxy.path", cases[i].uri, cases[i].want) == 1;
+		if (!ok)
+			printf("  ka.proxy.path of \"%s\" is not %s\n", cases[i].uri,
+			    cases[i].want ? cases[i].want : "absent");
+		T_ASSERT(ok);
+	}
+	T_INTEQ(holds_on("ka.proxy.path exists", "{\"verb\":\"get\"}"), 0);
+}
+
 static void
 test_precedence(void)
 {
@@ -470,6 +515,7 @@ main(void)
 	T_RUN(test_missing_fields);
 	T_RUN(test_computed);
 	T_RUN(test_exec_query);
+	T_RUN(test_proxy_path);
 	T_RUN(test_precedence);
 	T_RUN(test_type_errors);
 	T_RUN(test_syntax_errors);
