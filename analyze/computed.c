@@ -208,14 +208,18 @@ proxy_parse(struct evctx *c)
 
 /* --- the user agent ------------------------------------------------------ */
 
+/* A version number: the whole run of digits, so that "0000000025" reads
+ * 25 and the next '.' is found after it. The value stops growing past
+ * 1e15, beyond any release and still exact in a double. */
 static double
 ua_number(const char *s, size_t n, size_t *used)
 {
 	double v = 0;
-	size_t i = 0;
+	size_t i;
 
-	while (i < n && s[i] >= '0' && s[i] <= '9' && i < 9)
-		v = v * 10 + (s[i++] - '0');
+	for (i = 0; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+		if (v < 1e15)
+			v = v * 10 + (s[i] - '0');
 	*used = i;
 	return v;
 }

@@ -420,6 +420,27 @@ test_proxy_path(void)
 	T_INTEQ(holds_on("ka.proxy.path exists", "{\"verb\":\"get\"}"), 0);
 }
 
+/* Version numbers are whole runs of digits. */
+static void
+test_useragent_numbers(void)
+{
+	char ua[600], ev[700];
+
+	T_INTEQ(holds_on("ka.useragent.minor = 25 and ka.useragent.patch = 3",
+	    "{\"userAgent\":\"kubectl/v1.0000000025.3 (linux/amd64) kubernetes/x\"}"), 1);
+	T_INTEQ(holds_on("ka.useragent.minor = 12345678901 and ka.useragent.patch = 2",
+	    "{\"userAgent\":\"kubectl/v1.12345678901.2\"}"), 1);
+	T_INTEQ(holds_on("ka.useragent.minor = 2 and not ka.useragent.patch exists",
+	    "{\"userAgent\":\"kubectl/v1.2x.3\"}"), 1);
+	/* 500 digits: a large finite number, never infinity */
+	memcpy(ua, "kubectl/v1.", 11);
+	memset(ua + 11, '9', 500);
+	strcpy(ua + 511, ".0");
+	snprintf(ev, sizeof(ev), "{\"userAgent\":\"%s\"}", ua);
+	T_INTEQ(holds_on("ka.useragent.minor > 1000000000000 and ka.useragent.minor < 1e300"
+	    " and ka.useragent.patch = 0", ev), 1);
+}
+
 static void
 test_precedence(void)
 {
@@ -516,6 +537,7 @@ main(void)
 	T_RUN(test_computed);
 	T_RUN(test_exec_query);
 	T_RUN(test_proxy_path);
+	T_RUN(test_useragent_numbers);
 	T_RUN(test_precedence);
 	T_RUN(test_type_errors);
 	T_RUN(test_syntax_errors);
