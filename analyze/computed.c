@@ -14,9 +14,14 @@
 #include "base/xmalloc.h"
 
 #include <arpa/inet.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 /* Computed groups, one bit each in eval_scratch.have. */
 #define G_EXEC	0x01
@@ -503,7 +508,8 @@ b64val(char c)
 	return -1;
 }
 
-/* Base64 into out, skipping line breaks; stops at padding or anything else. */
+/* Base64 (standard or URL alphabet) into out, skipping line breaks; stops
+ * at padding or anything else. */
 static void
 b64_decode(const char *s, size_t n, struct buf *out)
 {
@@ -526,109 +532,105 @@ b64_decode(const char *s, size_t n, struct buf *out)
 	}
 }
 
-/* One DER element at *p: its tag, content and length; -1 when malformed. */
-static int
-der_next(const unsigned char **p, const unsigned char *end,
-    const unsigned char **val, size_t *len)
-{
-	size_t l, k;
-	int tag;
-
-	if (end - *p < 2)
-		return -1;
-	tag = (*p)[0];
-	l = (*p)[1];
-	*p += 2;
-	if (l & 0x80) {
-		k = l & 0x7f;
-		if (k == 0 || k > 3 || (size_t)(end - *p) < k)
-			return -1;
-		for (l = 0; k > 0; k--)
-			l = l << 8 | *(*p)++;
-	}
-	if ((size_t)(end - *p) < l)
-		return -1;
-	*val = *p;
-	*len = l;
-	*p += l;
-	return tag;
-}
-
-/* "CN=", "O=" or "OU=" for the attribute types a Kubernetes identity uses. */
-static const char *
-der_attr_name(const unsigned char *oid, size_t n)
-{
-	if (n != 3 || oid[0] != 0x55 || oid[1] != 0x04)
-		return NULL;
-	return oid[2] == 0x03 ? "CN=" : oid[2] == 0x0a ? "O=" : oid[2] == 0x0b ? "OU=" : NULL;
-}
-
-/* Appends the CN, O and OU attributes of a DER Name, comma-separated in
- * their order; bytes outside printable ASCII become '?'. */
+/* Appends one attribute value, converted to UTF-8 as Go's x509 parser
+ * converts it (a BMPString "system:masters" is that group to the API
+ * server); bytes outside printable ASCII become '?'. A value OpenSSL cannot
+ * convert is shown as its raw bytes. */
 static void
-der_name(const unsigned char *p, const unsigned char *end, struct buf *out)
+csr_value(const ASN1_STRING *v, struct buf *out)
 {
-	const unsigned char *set, *atv, *oid, *val, *q, *r;
-	size_t nset, natv, noid, nval;
+	unsigned char *utf8 = NULL;
+	const unsigned char *p;
+	int n;
 
-	while (p < end && der_next(&p, end, &set, &nset) == 0x31) {
-		for (q = set; q < set + nset && der_next(&q, set + nset, &atv, &natv) == 0x30; ) {
-			const char *name;
-			r = atv;
-			if (der_next(&r, atv + natv, &oid, &noid) != 0x06 ||
-			    der_next(&r, atv + natv, &val, &nval) < 0 ||
-			    (name = der_attr_name(oid, noid)) == NULL)
-				continue;
-			if (out->len > 0)
-				buf_putc(out, ',');
-			buf_append(out, name, strlen(name));
-			for (size_t i = 0; i < nval; i++)
-				buf_putc(out, val[i] >= 0x20 && val[i] < 0x7f ? (char)val[i] : '?');
-		}
+	if ((n = ASN1_STRING_to_UTF8(&utf8, v)) >= 0) {
+		p = utf8;
+	} else {
+		p = ASN1_STRING_get0_data(v);
+		n = ASN1_STRING_length(v);
 	}
+	for (int i = 0; i < n; i++)
+		buf_putc(out, p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '?');
+	OPENSSL_free(utf8);
+}
+
+/* The CN, O and OU attributes of a subject, comma-separated in the order
+ * the request lists them. */
+static void
+csr_name(const X509_NAME *name, struct buf *out)
+{
+	buf_append(out, "", 0);		/* an empty subject is "", not absent */
+	for (int i = 0; i < X509_NAME_entry_count(name); i++) {
+		const X509_NAME_ENTRY *e = X509_NAME_get_entry(name, i);
+		const char *key;
+
+		switch (OBJ_obj2nid(X509_NAME_ENTRY_get_object(e))) {
+		case NID_commonName: key = "CN="; break;
+		case NID_organizationName: key = "O="; break;
+		case NID_organizationalUnitName: key = "OU="; break;
+		default: continue;
+		}
+		if (out->len > 0)
+			buf_putc(out, ',');
+		buf_puts(out, key);
+		csr_value(X509_NAME_ENTRY_get_data(e), out);
+	}
+}
+
+/* The subject of the PEM request in pem[0..n), as the API server's CSR
+ * validation reads it (Go: pem.Decode takes the first block, whose type
+ * must be "CERTIFICATE REQUEST"; x509.ParseCertificateRequest takes the
+ * DER whole, trailing bytes included). 0, or -1 when it would reject it. */
+static int
+csr_subject(const char *pem, size_t n, struct buf *out)
+{
+	BIO *bio = NULL;
+	char *type = NULL, *header = NULL;
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	X509_REQ *req = NULL;
+	long len = 0;
+	int rc = -1;
+
+	if (n > INT_MAX || (bio = BIO_new_mem_buf(pem, (int)n)) == NULL ||
+	    PEM_read_bio(bio, &type, &header, &der, &len) != 1 ||
+	    strcmp(type, "CERTIFICATE REQUEST") != 0)
+		goto out;
+	p = der;
+	if ((req = d2i_X509_REQ(NULL, &p, len)) == NULL || p != der + len)
+		goto out;
+	csr_name(X509_REQ_get_subject_name(req), out);
+	rc = 0;
+out:
+	X509_REQ_free(req);
+	OPENSSL_free(type);
+	OPENSSL_free(header);
+	OPENSSL_free(der);
+	BIO_free(bio);
+	ERR_clear_error();	/* failures queue errors on this thread */
+	return rc;
 }
 
 /* ka.csr.subject: ka.object.spec.request is a PEM CertificationRequest,
- * itself base64-encoded; the subject is the second element of its
- * certificationRequestInfo (after the version). */
+ * itself base64-encoded (a []byte in JSON). */
 static void
 csr_parse(struct evctx *c)
 {
 	struct eval_scratch *s = c->s;
 	const struct jdoc *d = c->ev->doc;
-	const unsigned char *p, *end, *v;
-	const char *pem, *body, *stop;
+	const char *b64;
 	size_t n;
 
 	buf_reset(&s->csr_subject);
 	s->csr_has_subject = 0;
 	if (s->object < 0 ||
-	    (pem = jtok_str(d, jtok_path(d, s->object, "spec.request"), &s->tmp, &n)) == NULL)
+	    (b64 = jtok_str(d, jtok_path(d, s->object, "spec.request"), &s->tmp, &n)) == NULL)
 		return;
-	b64_decode(pem, n, &s->csr_der);	/* the PEM text */
-	pem = s->csr_der.data;
-	n = s->csr_der.len;
-	if (n == 0 || (body = memmem(pem, n, "-----\n", 6)) == NULL ||
-	    (stop = memmem(body + 6, n - (size_t)(body + 6 - pem), "-----END", 8)) == NULL)
-		return;
-	body += 6;
-	buf_reset(&s->tmp);
-	buf_append(&s->tmp, body, (size_t)(stop - body));
-	b64_decode(s->tmp.data, s->tmp.len, &s->csr_der);	/* the DER */
-	p = (const unsigned char *)s->csr_der.data;
-	end = p + s->csr_der.len;
-	if (der_next(&p, end, &v, &n) != 0x30)
-		return;
-	p = v;
-	end = v + n;
-	if (der_next(&p, end, &v, &n) != 0x30)	/* certificationRequestInfo */
-		return;
-	p = v;
-	end = v + n;
-	if (der_next(&p, end, &v, &n) != 0x02 || der_next(&p, end, &v, &n) != 0x30)
-		return;
-	der_name(v, v + n, &s->csr_subject);
-	s->csr_has_subject = 1;
+	b64_decode(b64, n, &s->csr_pem);
+	if (s->csr_pem.len > 0 && csr_subject(s->csr_pem.data, s->csr_pem.len, &s->csr_subject) == 0)
+		s->csr_has_subject = 1;
+	else
+		buf_reset(&s->csr_subject);
 }
 
 static void

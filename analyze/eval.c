@@ -70,7 +70,7 @@ eval_scratch_free(struct eval_scratch *s)
 	buf_free(&s->proxy_path);
 	buf_free(&s->ua);
 	buf_free(&s->user);
-	buf_free(&s->csr_der);
+	buf_free(&s->csr_pem);
 	buf_free(&s->csr_subject);
 	buf_free(&s->msg);
 	buf_free(&s->evname);

@@ -340,7 +340,7 @@ struct eval_scratch {
 	struct ua_part	 sa_ns, sa_name;
 	int		 object, podspec;
 	int		 containers[3], ncontainers;
-	struct buf	 csr_der, csr_subject;
+	struct buf	 csr_pem, csr_subject;
 	int		 csr_has_subject;
 };
 
