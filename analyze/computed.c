@@ -1,8 +1,8 @@
 /* computed.c — the ka.* fields: values worked out from an event rather than
- * read at a path (the exec command from the request URI's query, the path a
- * proxy request is sent on with, the parsed user agent, the first public
- * source IP, what kind of user made the request, the resulting object and
- * its pod spec, the CSR subject, ...).
+ * read at a path (the exec command and the list selectors from the request
+ * URI's query, the path a proxy request is sent on with, the parsed user
+ * agent, the first public source IP, what kind of user made the request,
+ * the resulting object and its pod spec, the CSR subject, ...).
  *
  * Each group is parsed on first use per event and cached in the per-thread
  * eval_scratch; field_reset() forgets them for the next event. Every parser
@@ -31,6 +31,7 @@
 #define G_OBJ	0x10
 #define G_CSR	0x20
 #define G_PROXY	0x40
+#define G_LIST	0x80
 
 #define U_SA	0x01
 #define U_NODE	0x02
@@ -68,7 +69,7 @@ static void
 exec_query(struct eval_scratch *s, const char *q, size_t n)
 {
 	struct url_query it;
-	struct buf *name = &s->exec_qname, *val = &s->exec_qvalue;
+	struct buf *name = &s->query_name, *val = &s->query_value;
 
 	url_query_init(&it, q, n);
 	while (url_query_next(&it, name, val)) {
@@ -124,6 +125,50 @@ exec_parse(struct evctx *c)
 	if (uri != NULL && (q = memchr(uri, '?', len)) != NULL)
 		exec_query(s, q + 1, (size_t)(uri + len - q - 1));
 	exec_body(c);
+}
+
+/* --- list options --------------------------------------------------------- */
+
+/* Sets out to the first value of the query parameter `name`, as a string
+ * field of ListOptions takes it (url.Values converted by the parameter
+ * codec); 1 when there is one. */
+static int
+query_first(struct eval_scratch *s, const char *q, size_t n, const char *name,
+    struct buf *out)
+{
+	struct url_query it;
+	size_t len = strlen(name);
+
+	url_query_init(&it, q, n);
+	while (url_query_next(&it, &s->query_name, &s->query_value))
+		if (s->query_name.len == len && memcmp(s->query_name.data, name, len) == 0) {
+			buf_reset(out);
+			buf_append(out, s->query_value.data, s->query_value.len);
+			return 1;
+		}
+	return 0;
+}
+
+/* ka.list.label_selector, ka.list.field_selector: the selectors of a list
+ * or watch as the API server reads them. Matching requestURI text instead
+ * can be led astray both ways: ?labelSelector=&labelSelector=owner%3Dhelm
+ * selects every object (the first value wins), and so do a selector pair
+ * Go drops (holding ';' or a bad escape) and owner=helm written anywhere
+ * else in the query. */
+static void
+list_parse(struct evctx *c)
+{
+	struct eval_scratch *s = c->s;
+	const char *uri, *q;
+	size_t len, n;
+
+	s->has_label_selector = s->has_field_selector = 0;
+	uri = event_str(c->ev, EF_REQUEST_URI, &s->tmp, &len);
+	if (uri == NULL || (q = memchr(uri, '?', len)) == NULL)
+		return;
+	n = (size_t)(uri + len - q - 1);
+	s->has_label_selector = query_first(s, q + 1, n, "labelSelector", &s->label_selector);
+	s->has_field_selector = query_first(s, q + 1, n, "fieldSelector", &s->field_selector);
 }
 
 /* --- the proxied path --------------------------------------------------- */
@@ -649,6 +694,7 @@ need(struct evctx *c, uint32_t g)
 	case G_OBJ: object_parse(c); break;
 	case G_CSR: need(c, G_OBJ); csr_parse(c); break;
 	case G_PROXY: proxy_parse(c); break;
+	case G_LIST: list_parse(c); break;
 	}
 }
 
@@ -760,6 +806,10 @@ computed_eval(const struct field *f, struct evctx *c, struct val *v)
 		val_str(v, s->csr_subject.data, s->csr_subject.len, s->csr_has_subject); break;
 	case KA_PROXY_PATH: need(c, G_PROXY);
 		val_str(v, s->proxy_path.data, s->proxy_path.len, s->proxy_has_path); break;
+	case KA_LABEL_SELECTOR: need(c, G_LIST);
+		val_str(v, s->label_selector.data, s->label_selector.len, s->has_label_selector); break;
+	case KA_FIELD_SELECTOR: need(c, G_LIST);
+		val_str(v, s->field_selector.data, s->field_selector.len, s->has_field_selector); break;
 	case KA_COUNT: break;
 	}
 	return -1;

@@ -549,6 +549,23 @@ test_proxy_path(void)
 	T_INTEQ(holds_on("ka.proxy.path exists", "{\"verb\":\"get\"}"), 0);
 }
 
+/* The list selectors as the API server reads them: decoded, the first
+ * value of each (ListOptions' string fields). */
+static void
+test_list_selectors(void)
+{
+	T_INTEQ(uri_field("ka.list.label_selector", "/api/v1/secrets?labelSelector=name%3dweb%2Cowner%3Dhelm",
+	    "name=web,owner=helm"), 1);
+	T_INTEQ(uri_field("ka.list.label_selector", "/api/v1/secrets?labelSelector=&labelSelector=owner%3Dhelm",
+	    ""), 1);
+	T_INTEQ(uri_field("ka.list.label_selector", "/api/v1/secrets?labelSelector=owner%3Dhelm;x", NULL), 1);
+	T_INTEQ(uri_field("ka.list.label_selector", "/api/v1/secrets?labelSelector=owner%3Dhelm%zz", NULL), 1);
+	T_INTEQ(uri_field("ka.list.label_selector", "/api/v1/secrets?%6cabelSelector=a+in+(b)", "a in (b)"), 1);
+	T_INTEQ(uri_field("ka.list.field_selector",
+	    "/api/v1/secrets?x=fieldSelector=metadata.name%3Dy&fieldSelector=type%3DOpaque", "type=Opaque"), 1);
+	T_INTEQ(uri_field("ka.list.field_selector", "/api/v1/secrets", NULL), 1);
+}
+
 /* Version numbers are whole runs of digits. */
 static void
 test_useragent_numbers(void)
@@ -667,6 +684,7 @@ main(void)
 	T_RUN(test_csr_hostile);
 	T_RUN(test_exec_query);
 	T_RUN(test_proxy_path);
+	T_RUN(test_list_selectors);
 	T_RUN(test_useragent_numbers);
 	T_RUN(test_precedence);
 	T_RUN(test_type_errors);
