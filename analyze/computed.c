@@ -1,7 +1,8 @@
 /* computed.c — the ka.* fields: values worked out from an event rather than
- * read at a path (the exec command from the request URI, the parsed user
- * agent, the first public source IP, what kind of user made the request, the
- * resulting object and its pod spec, the CSR subject, ...).
+ * read at a path (the exec command and the list selectors from the request
+ * URI's query, the path a proxy request is sent on with, the parsed user
+ * agent, the first public source IP, what kind of user made the request,
+ * the resulting object and its pod spec, the CSR subject, ...).
  *
  * Each group is parsed on first use per event and cached in the per-thread
  * eval_scratch; field_reset() forgets them for the next event. Every parser
@@ -10,12 +11,18 @@
  * thing to the cluster and another to the rules. */
 #include "analyze/proxypath.h"
 #include "analyze/rules_impl.h"
+#include "base/url.h"
 #include "base/xmalloc.h"
 
 #include <arpa/inet.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 /* Computed groups, one bit each in eval_scratch.have. */
 #define G_EXEC	0x01
@@ -25,77 +32,56 @@
 #define G_OBJ	0x10
 #define G_CSR	0x20
 #define G_PROXY	0x40
-#define G_ACTOR	0x80
-#define G_SUBJ	0x100
+#define G_LIST	0x80
+#define G_ACTOR	0x100
+#define G_SUBJ	0x200
 
 #define U_SA	0x01
 #define U_NODE	0x02
 #define U_ANON	0x04
 #define U_KNOWN	0x10	/* username present */
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Query-string decoding: %XX and '+' for space, as Go's url.ParseQuery. */
+/* One word of the command, already decoded: joined to the others by a
+ * space; the first one's base name is argv0. buf_append allocates even for
+ * an empty word, so the buffers' data is never NULL once a word is in. */
 static void
-url_decode(const char *s, size_t n, struct buf *out)
+exec_word(struct eval_scratch *s, const char *val, size_t vlen)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '+') {
-			buf_putc(out, ' ');
-		} else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 &&
-		    hexval(s[i + 2]) >= 0) {
-			buf_putc(out, (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2])));
-			i += 2;
-		} else {
-			buf_putc(out, s[i]);
-		}
-	}
-}
-
-/* One word of the command: joined to the others by a space; the first
- * one's base name is argv0. Query-string words come URL-encoded. */
-static void
-exec_word(struct eval_scratch *s, const char *val, size_t vlen, int urlenc)
-{
+	const char *a, *slash;
 	size_t start;
 
 	if (s->exec_has_cmd)
 		buf_putc(&s->exec_cmd, ' ');
 	start = s->exec_cmd.len;
-	if (urlenc)
-		url_decode(val, vlen, &s->exec_cmd);
-	else
-		buf_append(&s->exec_cmd, val, vlen);
+	buf_append(&s->exec_cmd, val, vlen);
 	if (!s->exec_has_cmd) {
-		const char *a = s->exec_cmd.data + start, *slash;
-		slash = memrchr(a, '/', s->exec_cmd.len - start);
-		if (slash)
+		a = s->exec_cmd.data + start;
+		if ((slash = memrchr(a, '/', vlen)) != NULL)
 			a = slash + 1;
-		buf_append(&s->exec_argv0, a, s->exec_cmd.len - (size_t)(a - s->exec_cmd.data));
+		buf_append(&s->exec_argv0, a, (size_t)(s->exec_cmd.data + s->exec_cmd.len - a));
 	}
 	s->exec_has_cmd = 1;
 }
 
+/* The API server reads exec and attach options from the query alone
+ * (url.Values converted into PodExecOptions): every `command` value in
+ * order is argv, and `container`, a string, is its first value. The
+ * kubelet behind nodes/proxy reads its exec query the same way. */
 static void
-exec_param(struct eval_scratch *s, const char *name, size_t nlen,
-    const char *val, size_t vlen)
+exec_query(struct eval_scratch *s, const char *q, size_t n)
 {
-	if (nlen == 7 && memcmp(name, "command", 7) == 0) {
-		exec_word(s, val, vlen, 1);
-	} else if (nlen == 9 && memcmp(name, "container", 9) == 0 &&
-	    !s->exec_has_container) {
-		url_decode(val, vlen, &s->exec_container);
-		s->exec_has_container = 1;
+	struct url_query it;
+	struct buf *name = &s->query_name, *val = &s->query_value;
+
+	url_query_init(&it, q, n);
+	while (url_query_next(&it, name, val)) {
+		if (name->len == 7 && memcmp(name->data, "command", 7) == 0) {
+			exec_word(s, val->data, val->len);
+		} else if (name->len == 9 && memcmp(name->data, "container", 9) == 0 &&
+		    !s->exec_has_container) {
+			buf_append(&s->exec_container, val->data, val->len);
+			s->exec_has_container = 1;
+		}
 	}
 }
 
@@ -117,7 +103,7 @@ exec_body(struct evctx *c)
 	if (!s->exec_has_cmd && jtok_type(d, arr) == JT_ARR)
 		for (t = jtok_first(d, arr); t >= 0; t = jtok_next(d, arr, t))
 			if ((w = jtok_str(d, t, &s->tmp, &n)) != NULL)
-				exec_word(s, w, n, 0);
+				exec_word(s, w, n);
 	t = jtok_getz(d, obj, "container");
 	if (!s->exec_has_container && (w = jtok_str(d, t, &s->tmp, &n)) != NULL) {
 		buf_append(&s->exec_container, w, n);
@@ -129,36 +115,78 @@ static void
 exec_parse(struct evctx *c)
 {
 	struct eval_scratch *s = c->s;
-	const char *uri, *q, *end;
+	const char *uri, *q;
 	size_t len;
 
 	buf_reset(&s->exec_cmd);
 	buf_reset(&s->exec_container);
 	buf_reset(&s->exec_argv0);
 	s->exec_has_cmd = s->exec_has_container = 0;
+	/* the query starts after the first '?', as Go's url.Parse splits it */
 	uri = event_str(c->ev, EF_REQUEST_URI, &s->tmp, &len);
-	if (uri != NULL && (q = memchr(uri, '?', len)) != NULL) {
-		end = uri + len;
-		for (q++; q < end; ) {
-			const char *amp = memchr(q, '&', (size_t)(end - q));
-			const char *pend = amp ? amp : end;
-			const char *eq = memchr(q, '=', (size_t)(pend - q));
-			if (eq)
-				exec_param(s, q, (size_t)(eq - q), eq + 1, (size_t)(pend - eq - 1));
-			q = pend + 1;
-		}
-	}
+	if (uri != NULL && (q = memchr(uri, '?', len)) != NULL)
+		exec_query(s, q + 1, (size_t)(uri + len - q - 1));
 	exec_body(c);
 }
 
+/* --- list options --------------------------------------------------------- */
+
+/* Sets out to the first value of the query parameter `name`, as a string
+ * field of ListOptions takes it (url.Values converted by the parameter
+ * codec); 1 when there is one. */
+static int
+query_first(struct eval_scratch *s, const char *q, size_t n, const char *name,
+    struct buf *out)
+{
+	struct url_query it;
+	size_t len = strlen(name);
+
+	url_query_init(&it, q, n);
+	while (url_query_next(&it, &s->query_name, &s->query_value))
+		if (s->query_name.len == len && memcmp(s->query_name.data, name, len) == 0) {
+			buf_reset(out);
+			buf_append(out, s->query_value.data, s->query_value.len);
+			return 1;
+		}
+	return 0;
+}
+
+/* ka.list.label_selector, ka.list.field_selector: the selectors of a list
+ * or watch as the API server reads them. Matching requestURI text instead
+ * can be led astray both ways: ?labelSelector=&labelSelector=owner%3Dhelm
+ * selects every object (the first value wins), and so do a selector pair
+ * Go drops (holding ';' or a bad escape) and owner=helm written anywhere
+ * else in the query. */
+static void
+list_parse(struct evctx *c)
+{
+	struct eval_scratch *s = c->s;
+	const char *uri, *q;
+	size_t len, n;
+
+	s->has_label_selector = s->has_field_selector = 0;
+	uri = event_str(c->ev, EF_REQUEST_URI, &s->tmp, &len);
+	if (uri == NULL || (q = memchr(uri, '?', len)) == NULL)
+		return;
+	n = (size_t)(uri + len - q - 1);
+	s->has_label_selector = query_first(s, q + 1, n, "labelSelector", &s->label_selector);
+	s->has_field_selector = query_first(s, q + 1, n, "fieldSelector", &s->field_selector);
+}
+
+/* --- the user agent ------------------------------------------------------ */
+
+/* A version number: the whole run of digits, so that "0000000025" reads
+ * 25 and the next '.' is found after it. The value stops growing past
+ * 1e15, beyond any release and still exact in a double. */
 static double
 ua_number(const char *s, size_t n, size_t *used)
 {
 	double v = 0;
-	size_t i = 0;
+	size_t i;
 
-	while (i < n && s[i] >= '0' && s[i] <= '9' && i < 9)
-		v = v * 10 + (s[i++] - '0');
+	for (i = 0; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+		if (v < 1e15)
+			v = v * 10 + (s[i] - '0');
 	*used = i;
 	return v;
 }
@@ -426,7 +454,8 @@ b64val(char c)
 	return -1;
 }
 
-/* Base64 into out, skipping line breaks; stops at padding or anything else. */
+/* Base64 (standard or URL alphabet) into out, skipping line breaks; stops
+ * at padding or anything else. */
 static void
 b64_decode(const char *s, size_t n, struct buf *out)
 {
@@ -449,109 +478,105 @@ b64_decode(const char *s, size_t n, struct buf *out)
 	}
 }
 
-/* One DER element at *p: its tag, content and length; -1 when malformed. */
-static int
-der_next(const unsigned char **p, const unsigned char *end,
-    const unsigned char **val, size_t *len)
-{
-	size_t l, k;
-	int tag;
-
-	if (end - *p < 2)
-		return -1;
-	tag = (*p)[0];
-	l = (*p)[1];
-	*p += 2;
-	if (l & 0x80) {
-		k = l & 0x7f;
-		if (k == 0 || k > 3 || (size_t)(end - *p) < k)
-			return -1;
-		for (l = 0; k > 0; k--)
-			l = l << 8 | *(*p)++;
-	}
-	if ((size_t)(end - *p) < l)
-		return -1;
-	*val = *p;
-	*len = l;
-	*p += l;
-	return tag;
-}
-
-/* "CN=", "O=" or "OU=" for the attribute types a Kubernetes identity uses. */
-static const char *
-der_attr_name(const unsigned char *oid, size_t n)
-{
-	if (n != 3 || oid[0] != 0x55 || oid[1] != 0x04)
-		return NULL;
-	return oid[2] == 0x03 ? "CN=" : oid[2] == 0x0a ? "O=" : oid[2] == 0x0b ? "OU=" : NULL;
-}
-
-/* Appends the CN, O and OU attributes of a DER Name, comma-separated in
- * their order; bytes outside printable ASCII become '?'. */
+/* Appends one attribute value, converted to UTF-8 as Go's x509 parser
+ * converts it (a BMPString "system:masters" is that group to the API
+ * server); bytes outside printable ASCII become '?'. A value OpenSSL cannot
+ * convert is shown as its raw bytes. */
 static void
-der_name(const unsigned char *p, const unsigned char *end, struct buf *out)
+csr_value(const ASN1_STRING *v, struct buf *out)
 {
-	const unsigned char *set, *atv, *oid, *val, *q, *r;
-	size_t nset, natv, noid, nval;
+	unsigned char *utf8 = NULL;
+	const unsigned char *p;
+	int n;
 
-	while (p < end && der_next(&p, end, &set, &nset) == 0x31) {
-		for (q = set; q < set + nset && der_next(&q, set + nset, &atv, &natv) == 0x30; ) {
-			const char *name;
-			r = atv;
-			if (der_next(&r, atv + natv, &oid, &noid) != 0x06 ||
-			    der_next(&r, atv + natv, &val, &nval) < 0 ||
-			    (name = der_attr_name(oid, noid)) == NULL)
-				continue;
-			if (out->len > 0)
-				buf_putc(out, ',');
-			buf_append(out, name, strlen(name));
-			for (size_t i = 0; i < nval; i++)
-				buf_putc(out, val[i] >= 0x20 && val[i] < 0x7f ? (char)val[i] : '?');
-		}
+	if ((n = ASN1_STRING_to_UTF8(&utf8, v)) >= 0) {
+		p = utf8;
+	} else {
+		p = ASN1_STRING_get0_data(v);
+		n = ASN1_STRING_length(v);
 	}
+	for (int i = 0; i < n; i++)
+		buf_putc(out, p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '?');
+	OPENSSL_free(utf8);
+}
+
+/* The CN, O and OU attributes of a subject, comma-separated in the order
+ * the request lists them. */
+static void
+csr_name(const X509_NAME *name, struct buf *out)
+{
+	buf_append(out, "", 0);		/* an empty subject is "", not absent */
+	for (int i = 0; i < X509_NAME_entry_count(name); i++) {
+		const X509_NAME_ENTRY *e = X509_NAME_get_entry(name, i);
+		const char *key;
+
+		switch (OBJ_obj2nid(X509_NAME_ENTRY_get_object(e))) {
+		case NID_commonName: key = "CN="; break;
+		case NID_organizationName: key = "O="; break;
+		case NID_organizationalUnitName: key = "OU="; break;
+		default: continue;
+		}
+		if (out->len > 0)
+			buf_putc(out, ',');
+		buf_puts(out, key);
+		csr_value(X509_NAME_ENTRY_get_data(e), out);
+	}
+}
+
+/* The subject of the PEM request in pem[0..n), as the API server's CSR
+ * validation reads it (Go: pem.Decode takes the first block, whose type
+ * must be "CERTIFICATE REQUEST"; x509.ParseCertificateRequest takes the
+ * DER whole, trailing bytes included). 0, or -1 when it would reject it. */
+static int
+csr_subject(const char *pem, size_t n, struct buf *out)
+{
+	BIO *bio = NULL;
+	char *type = NULL, *header = NULL;
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	X509_REQ *req = NULL;
+	long len = 0;
+	int rc = -1;
+
+	if (n > INT_MAX || (bio = BIO_new_mem_buf(pem, (int)n)) == NULL ||
+	    PEM_read_bio(bio, &type, &header, &der, &len) != 1 ||
+	    strcmp(type, "CERTIFICATE REQUEST") != 0)
+		goto out;
+	p = der;
+	if ((req = d2i_X509_REQ(NULL, &p, len)) == NULL || p != der + len)
+		goto out;
+	csr_name(X509_REQ_get_subject_name(req), out);
+	rc = 0;
+out:
+	X509_REQ_free(req);
+	OPENSSL_free(type);
+	OPENSSL_free(header);
+	OPENSSL_free(der);
+	BIO_free(bio);
+	ERR_clear_error();	/* failures queue errors on this thread */
+	return rc;
 }
 
 /* ka.csr.subject: ka.object.spec.request is a PEM CertificationRequest,
- * itself base64-encoded; the subject is the second element of its
- * certificationRequestInfo (after the version). */
+ * itself base64-encoded (a []byte in JSON). */
 static void
 csr_parse(struct evctx *c)
 {
 	struct eval_scratch *s = c->s;
 	const struct jdoc *d = c->ev->doc;
-	const unsigned char *p, *end, *v;
-	const char *pem, *body, *stop;
+	const char *b64;
 	size_t n;
 
 	buf_reset(&s->csr_subject);
 	s->csr_has_subject = 0;
 	if (s->object < 0 ||
-	    (pem = jtok_str(d, jtok_path(d, s->object, "spec.request"), &s->tmp, &n)) == NULL)
+	    (b64 = jtok_str(d, jtok_path(d, s->object, "spec.request"), &s->tmp, &n)) == NULL)
 		return;
-	b64_decode(pem, n, &s->csr_der);	/* the PEM text */
-	pem = s->csr_der.data;
-	n = s->csr_der.len;
-	if (n == 0 || (body = memmem(pem, n, "-----\n", 6)) == NULL ||
-	    (stop = memmem(body + 6, n - (size_t)(body + 6 - pem), "-----END", 8)) == NULL)
-		return;
-	body += 6;
-	buf_reset(&s->tmp);
-	buf_append(&s->tmp, body, (size_t)(stop - body));
-	b64_decode(s->tmp.data, s->tmp.len, &s->csr_der);	/* the DER */
-	p = (const unsigned char *)s->csr_der.data;
-	end = p + s->csr_der.len;
-	if (der_next(&p, end, &v, &n) != 0x30)
-		return;
-	p = v;
-	end = v + n;
-	if (der_next(&p, end, &v, &n) != 0x30)	/* certificationRequestInfo */
-		return;
-	p = v;
-	end = v + n;
-	if (der_next(&p, end, &v, &n) != 0x02 || der_next(&p, end, &v, &n) != 0x30)
-		return;
-	der_name(v, v + n, &s->csr_subject);
-	s->csr_has_subject = 1;
+	b64_decode(b64, n, &s->csr_pem);
+	if (s->csr_pem.len > 0 && csr_subject(s->csr_pem.data, s->csr_pem.len, &s->csr_subject) == 0)
+		s->csr_has_subject = 1;
+	else
+		buf_reset(&s->csr_subject);
 }
 
 static void need(struct evctx *c, uint32_t g);
@@ -717,6 +742,7 @@ need(struct evctx *c, uint32_t g)
 	case G_OBJ: object_parse(c); break;
 	case G_CSR: need(c, G_OBJ); csr_parse(c); break;
 	case G_PROXY: proxy_parse(c); break;
+	case G_LIST: list_parse(c); break;
 	case G_ACTOR: actor_parse(c); break;
 	case G_SUBJ: subjects_parse(c); break;
 	}
@@ -829,6 +855,10 @@ computed_eval(const struct field *f, struct evctx *c, struct val *v)
 		val_str(v, s->csr_subject.data, s->csr_subject.len, s->csr_has_subject); break;
 	case KA_PROXY_PATH: need(c, G_PROXY);
 		val_str(v, s->proxy_path.data, s->proxy_path.len, s->proxy_has_path); break;
+	case KA_LABEL_SELECTOR: need(c, G_LIST);
+		val_str(v, s->label_selector.data, s->label_selector.len, s->has_label_selector); break;
+	case KA_FIELD_SELECTOR: need(c, G_LIST);
+		val_str(v, s->field_selector.data, s->field_selector.len, s->has_field_selector); break;
 	case KA_ACTOR: need(c, G_ACTOR);
 		val_str(v, s->actor.data, s->actor.len, s->has_actor); break;
 	case KA_ACTOR_IDENTITIES: need(c, G_ACTOR); val_list(v, &s->identities); break;

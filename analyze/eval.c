@@ -64,9 +64,13 @@ eval_scratch_free(struct eval_scratch *s)
 	buf_free(&s->exec_cmd);
 	buf_free(&s->exec_container);
 	buf_free(&s->exec_argv0);
+	buf_free(&s->query_name);
+	buf_free(&s->query_value);
+	buf_free(&s->label_selector);
+	buf_free(&s->field_selector);
 	buf_free(&s->ua);
 	buf_free(&s->user);
-	buf_free(&s->csr_der);
+	buf_free(&s->csr_pem);
 	buf_free(&s->csr_subject);
 	buf_free(&s->proxy_path);
 	buf_free(&s->proxy_tmp);

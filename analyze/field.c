@@ -99,6 +99,8 @@ static const struct cdef {
 	{ "ka.configmap.data",		KA_CM_DATA,		FT_STR, 0 },
 	{ "ka.csr.subject",		KA_CSR_SUBJECT,		FT_STR, 0 },
 	{ "ka.proxy.path",		KA_PROXY_PATH,		FT_STR, 0 },
+	{ "ka.list.label_selector",	KA_LABEL_SELECTOR,	FT_STR, 0 },
+	{ "ka.list.field_selector",	KA_FIELD_SELECTOR,	FT_STR, 0 },
 	{ "ka.actor",			KA_ACTOR,		FT_STR, 0 },
 	{ "ka.actor.identities",	KA_ACTOR_IDENTITIES,	FT_ARR, 0 },
 	{ "ka.binding.subjects",	KA_BINDING_SUBJECTS,	FT_ARR, 0 },

@@ -87,7 +87,7 @@ enum computed {
 	KA_SOURCE_IP, KA_DECISION, KA_REASON,
 	KA_IS_SA, KA_IS_NODE, KA_IS_ANON, KA_SA_NAMESPACE, KA_SA_NAME,
 	KA_OBJECT, KA_PODSPEC, KA_CONTAINERS, KA_VOLUMES, KA_CM_DATA, KA_CSR_SUBJECT,
-	KA_PROXY_PATH,
+	KA_PROXY_PATH, KA_LABEL_SELECTOR, KA_FIELD_SELECTOR,
 	KA_ACTOR, KA_ACTOR_IDENTITIES, KA_BINDING_SUBJECTS,
 	KA_COUNT
 };
@@ -397,7 +397,10 @@ struct eval_scratch {
 	/* computed fields of the current event, filled on first use */
 	uint32_t	 have;		/* bit per computed group */
 	struct buf	 exec_cmd, exec_container, exec_argv0;
+	struct buf	 query_name, query_value;	/* one query pair */
 	int		 exec_has_cmd, exec_has_container;
+	struct buf	 label_selector, field_selector;
+	int		 has_label_selector, has_field_selector;
 	struct buf	 ua;
 	struct ua_part	 ua_client, ua_version, ua_os, ua_arch;
 	double		 ua_major, ua_minor, ua_patch;
@@ -408,7 +411,7 @@ struct eval_scratch {
 	struct ua_part	 sa_ns, sa_name;
 	int		 object, podspec;
 	int		 containers[3], ncontainers;
-	struct buf	 csr_der, csr_subject;
+	struct buf	 csr_pem, csr_subject;
 	int		 csr_has_subject;
 	struct buf	 proxy_path, proxy_tmp;
 	int		 proxy_has_path;

@@ -51,14 +51,14 @@ for t in "${targets[@]}"; do
 	# shellcheck disable=SC2046
 	if ! clang -std=c11 -D_GNU_SOURCE -O1 -g -I. -I"$out/gen" -fno-omit-frame-pointer \
 	    -fsanitize=fuzzer,$san -o "$bin" "tests/fuzz/$t.c" "$out/libkaudit.a" \
-	    $(pkg-config --libs rdkafka jansson libpq libcurl yaml-0.1 libpcre2-8) -pthread -lm; then
+	    $(pkg-config --libs rdkafka jansson libpq libcurl yaml-0.1 libpcre2-8 libcrypto) -pthread -lm; then
 		echo "FAIL fuzz $t: does not build"
 		fail=$((fail + 1))
 		continue
 	fi
 	dict=()
 	[ -f "tests/fuzz/$t.dict" ] && dict=(-dict="tests/fuzz/$t.dict")
-	[ ${#dict[@]} -eq 0 ] && [ -f tests/fuzz/json.dict ] && case $t in fuzz_json|fuzz_decode)
+	[ ${#dict[@]} -eq 0 ] && [ -f tests/fuzz/json.dict ] && case $t in fuzz_json|fuzz_decode|fuzz_eval)
 		dict=(-dict=tests/fuzz/json.dict);; esac
 	seeds=()
 	[ -d "tests/fuzz/seeds/$t" ] && seeds=("tests/fuzz/seeds/$t")

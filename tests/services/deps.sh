@@ -6,7 +6,7 @@ set -euo pipefail
 
 pkgs=(
 	build-essential pkg-config make
-	librdkafka-dev libjansson-dev libpq-dev libcurl4-openssl-dev libyaml-dev libpcre2-dev
+	librdkafka-dev libjansson-dev libpq-dev libcurl4-openssl-dev libyaml-dev libpcre2-dev libssl-dev
 	postgresql-15 postgresql-client-15
 	openjdk-17-jre-headless maven
 	kcat jq python3 ca-certificates procps util-linux bsdextrautils curl

@@ -10,6 +10,8 @@
 #include "tests/unit/t.h"
 #include "tests/unit/tev.h"
 
+#include <openssl/evp.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,15 +234,83 @@ static const char csr_masters[] =
 	    "OXBNeVZTSVdOMDg2bGdBPQotLS0tLUVORCBDRVJUSUZJQ0FURSBSRVFVRVNULS0t"
 	    "LS0K";
 
+/* The same subject with O written as a BMPString (UTF-16), which Go's
+ * x509 reads as "system:masters", with CN=mallory; made with OpenSSL's
+ * X509_NAME_add_entry_by_NID(..., V_ASN1_BMPSTRING, ...). */
+static const char csr_bmp_masters[] =
+	    "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURSBSRVFVRVNULS0tLS0KTUlIME1JR2JBZ0VB"
+	    "TURreEpUQWpCZ05WQkFvZUhBQnpBSGtBY3dCMEFHVUFiUUE2QUcwQVlRQnpBSFFB"
+	    "WlFCeQpBSE14RURBT0JnTlZCQU1NQjIxaGJHeHZjbmt3V1RBVEJnY3Foa2pPUFFJ"
+	    "QkJnZ3Foa2pPUFFNQkJ3TkNBQVJOCjgyZHlTZ0NvL0VCeEVSVkdXQlZSK0tWOXZ3"
+	    "WW0yemRuMi9JQ2xVb2YyQlpnSmExNCtrY2w0RE0rWElLbGtCWDkKRWlYL2FyZHRW"
+	    "UDNkVjFlWVR0UzlvQUF3Q2dZSUtvWkl6ajBFQXdJRFNBQXdSUUloQUkvbU03bVNv"
+	    "S0thMmNDUQpXdk5EOC8rZy9IZXI0L0ZSM2VZUVZoZUN2MGNvQWlCL1E3dGtzb1hU"
+	    "Z1FjR09kcEZpOFJZTFV1SWRRVStCT0I4CjMrVUxlS1JDL2c9PQotLS0tLUVORCBD"
+	    "RVJUSUZJQ0FURSBSRVFVRVNULS0tLS0K";
+
+/* That request under the label "NEW CERTIFICATE REQUEST", and with two
+ * zero bytes after its DER: the API server's CSR validation rejects both
+ * (Go: the PEM type must be "CERTIFICATE REQUEST"; x509 refuses trailing
+ * data). */
+static const char csr_new_label[] =
+	    "LS0tLS1CRUdJTiBORVcgQ0VSVElGSUNBVEUgUkVRVUVTVC0tLS0tCk1JSDBNSUdi"
+	    "QWdFQU1Ea3hKVEFqQmdOVkJBb2VIQUJ6QUhrQWN3QjBBR1VBYlFBNkFHMEFZUUJ6"
+	    "QUhRQVpRQnkKQUhNeEVEQU9CZ05WQkFNTUIyMWhiR3h2Y25rd1dUQVRCZ2NxaGtq"
+	    "T1BRSUJCZ2dxaGtqT1BRTUJCd05DQUFSTgo4MmR5U2dDby9FQnhFUlZHV0JWUitL"
+	    "Vjl2d1ltMnpkbjIvSUNsVW9mMkJaZ0phMTQra2NsNERNK1hJS2xrQlg5CkVpWC9h"
+	    "cmR0VlAzZFYxZVlUdFM5b0FBd0NnWUlLb1pJemowRUF3SURTQUF3UlFJaEFJL21N"
+	    "N21Tb0tLYTJjQ1EKV3ZORDgvK2cvSGVyNC9GUjNlWVFWaGVDdjBjb0FpQi9RN3Rr"
+	    "c29YVGdRY0dPZHBGaThSWUxVdUlkUVUrQk9COAozK1VMZUtSQy9nPT0KLS0tLS1F"
+	    "TkQgTkVXIENFUlRJRklDQVRFIFJFUVVFU1QtLS0tLQo=";
+static const char csr_trailing[] =
+	    "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURSBSRVFVRVNULS0tLS0KTUlIME1JR2JBZ0VB"
+	    "TURreEpUQWpCZ05WQkFvZUhBQnpBSGtBY3dCMEFHVUFiUUE2QUcwQVlRQnpBSFFB"
+	    "WlFCeQpBSE14RURBT0JnTlZCQU1NQjIxaGJHeHZjbmt3V1RBVEJnY3Foa2pPUFFJ"
+	    "QkJnZ3Foa2pPUFFNQkJ3TkNBQVJOCjgyZHlTZ0NvL0VCeEVSVkdXQlZSK0tWOXZ3"
+	    "WW0yemRuMi9JQ2xVb2YyQlpnSmExNCtrY2w0RE0rWElLbGtCWDkKRWlYL2FyZHRW"
+	    "UDNkVjFlWVR0UzlvQUF3Q2dZSUtvWkl6ajBFQXdJRFNBQXdSUUloQUkvbU03bVNv"
+	    "S0thMmNDUQpXdk5EOC8rZy9IZXI0L0ZSM2VZUVZoZUN2MGNvQWlCL1E3dGtzb1hU"
+	    "Z1FjR09kcEZpOFJZTFV1SWRRVStCT0I4CjMrVUxlS1JDL2dBQQotLS0tLUVORCBD"
+	    "RVJUSUZJQ0FURSBSRVFVRVNULS0tLS0K";
+
+/* A request whose subject is only C=DE: no CN, O or OU, so the subject
+ * reads "" (present, empty). */
+static const char csr_country[] =
+	    "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURSBSRVFVRVNULS0tLS0KTUlISE1HOENBUUF3"
+	    "RFRFTE1Ba0dBMVVFQmhNQ1JFVXdXVEFUQmdjcWhrak9QUUlCQmdncWhrak9QUU1C"
+	    "QndOQwpBQVFpdDJkY2hGZ0lvWTZKd0JDdTZlSHRVVGJrRUMwTzRacXh2UlR6VXNJ"
+	    "alNsTFIzZzNSbFdMOVdsODFXZlp0CjN0OUJvTElROU4rL2srV01LbjdEOVY1RW9B"
+	    "QXdDZ1lJS29aSXpqMEVBd0lEU0FBd1JRSWdNck5NbkZESTRLaDAKajdlTTJJZlJ5"
+	    "a09BMmxIa3JzTm1qNHZkYVUrTVlqZ0NJUURCQS9LU005WnlTTE14LytFNjBqbnZK"
+	    "QWVMVmo0aAp4ZDFlMERhdm9pVEJMdz09Ci0tLS0tRU5EIENFUlRJRklDQVRFIFJF"
+	    "UVVFU1QtLS0tLQo=";
+
+/* An event whose requestObject.spec.request is b64 (static buffer). */
+static const char *
+csr_event(const char *b64)
+{
+	static char ev[2048];
+
+	snprintf(ev, sizeof(ev), "{\"objectRef\":{\"resource\":\"certificatesigningrequests\"},"
+	    "\"requestObject\":{\"spec\":{\"request\":\"%s\"}}}", b64);
+	return ev;
+}
+
 static void
 test_csr_subject(void)
 {
 	char ev[2048];
 	size_t half = strlen(csr_masters) / 2;
 
-	snprintf(ev, sizeof(ev), "{\"objectRef\":{\"resource\":\"certificatesigningrequests\"},"
-	    "\"requestObject\":{\"spec\":{\"request\":\"%s\"}}}", csr_masters);
-	T_INTEQ(holds_on("ka.csr.subject = \"O=system:masters,CN=mallory\"", ev), 1);
+	T_INTEQ(holds_on("ka.csr.subject = \"O=system:masters,CN=mallory\"",
+	    csr_event(csr_masters)), 1);
+	/* a BMPString value reads as the text it encodes, as Go reads it */
+	T_INTEQ(holds_on("ka.csr.subject = \"O=system:masters,CN=mallory\"",
+	    csr_event(csr_bmp_masters)), 1);
+	/* what the API server would refuse has no subject */
+	T_INTEQ(holds_on("ka.csr.subject exists", csr_event(csr_new_label)), 0);
+	T_INTEQ(holds_on("ka.csr.subject exists", csr_event(csr_trailing)), 0);
+	T_INTEQ(holds_on("ka.csr.subject = \"\"", csr_event(csr_country)), 1);
 	/* cut in half: the DER lengths no longer fit, so no subject */
 	snprintf(ev, sizeof(ev), "{\"requestObject\":{\"spec\":{\"request\":\"%.*s\"}}}",
 	    (int)half, csr_masters);
@@ -313,6 +383,209 @@ test_computed(void)
 	    "{\"command\":[\"id\"],\"container\":\"app\"}}"), 1);
 	T_INTEQ(holds_on("ka.exec.command exists", "{\"requestObject\":{\"command\":\"id\"}}"), 0);
 	test_csr_subject();
+}
+
+/* An event with only this requestURI (static buffer). */
+static const char *
+uri_event(const char *uri)
+{
+	static struct buf json;
+
+	buf_reset(&json);
+	buf_puts(&json, "{\"requestURI\":");
+	buf_json_str(&json, uri, strlen(uri));
+	buf_putc(&json, '}');
+	return json.data;
+}
+
+/* 1 when field f reads want on an event with only this requestURI; want
+ * NULL: when f is absent. */
+static int
+uri_field(const char *f, const char *uri, const char *want)
+{
+	char cond[512];
+
+	if (want)
+		snprintf(cond, sizeof(cond), "%s = \"%s\"", f, want);
+	else
+		snprintf(cond, sizeof(cond), "not %s exists", f);
+	return holds_on(cond, uri_event(uri));
+}
+
+/* The exec options as the API server reads them: the query through Go's
+ * url.ParseQuery, converted into PodExecOptions (every `command` value in
+ * order is argv; `container`, a string field, takes the first value). */
+static void
+test_exec_query(void)
+{
+	/* names are unescaped too: %63ommand is command */
+	T_INTEQ(uri_field("ka.exec.command",
+	    "/api/v1/namespaces/ns/pods/p/exec?%63ommand=sh&%63ommand=-c&%63ommand=id"
+	    "&container=c&stdin=true", "sh -c id"), 1);
+	T_INTEQ(uri_field("ka.exec.argv0",
+	    "/api/v1/namespaces/ns/pods/p/exec?%63ommand=%2Fbin%2Fsh&container=c", "sh"), 1);
+	T_INTEQ(uri_field("ka.exec.container", "/x/exec?command=id&c%6Fntainer=z&container=y", "z"), 1);
+	/* a pair with ';' and a pair with a bad escape are dropped by Go */
+	T_INTEQ(uri_field("ka.exec.command", "/x/exec?command=sh;x&command=id", "id"), 1);
+	T_INTEQ(uri_field("ka.exec.argv0", "/x/exec?command=sh;x&command=id", "id"), 1);
+	T_INTEQ(uri_field("ka.exec.command", "/x/exec?command=%zz&command=id", "id"), 1);
+	T_INTEQ(uri_field("ka.exec.command", "/x/exec?command=%4", NULL), 1);
+	T_INTEQ(uri_field("ka.exec.command", "/x/exec?command=sh%", NULL), 1);
+	/* case matters in names */
+	T_INTEQ(uri_field("ka.exec.command", "/x/exec?Command=sh", NULL), 1);
+	/* a name without '=' is an empty word; so is an empty value, even
+	 * first in a fresh scratch (no buffer allocated yet) */
+	T_INTEQ(uri_field("ka.exec.command", "/x/exec?command&command=sh", " sh"), 1);
+	T_INTEQ(uri_field("ka.exec.argv0", "/x/exec?command&command=sh", ""), 1);
+	T_INTEQ(uri_field("ka.exec.command", "/x/exec?command=", ""), 1);
+	T_INTEQ(uri_field("ka.exec.argv0", "/x/exec?command=", ""), 1);
+	T_INTEQ(uri_field("ka.exec.argv0", "/x/exec?command=&command=%2Fbin%2Fsh", ""), 1);
+	/* the first container wins, even when empty */
+	T_INTEQ(uri_field("ka.exec.container", "/x/exec?container=&container=w", ""), 1);
+	/* '+' is a space, %2B a plus; a '#' is data */
+	T_INTEQ(uri_field("ka.exec.command", "/x/exec?command=a+b%2Bc#d", "a b+c#d"), 1);
+}
+
+/* Hostile requests: PEM text base64-encoded into an event's
+ * spec.request. None may crash, leak or yield a subject. */
+static int
+csr_pem_has_subject(const char *label, const unsigned char *der, size_t n)
+{
+	struct buf pem, json;
+	unsigned char *b64;
+	int r, len;
+
+	buf_init(&pem);
+	buf_init(&json);
+	b64 = malloc(4 * (n / 3 + 1) + 1);
+	len = EVP_EncodeBlock(b64, der, (int)n);
+	buf_printf(&pem, "-----BEGIN %s-----\n", label);
+	for (int i = 0; i < len; i += 64) {
+		buf_append(&pem, b64 + i, (size_t)(len - i < 64 ? len - i : 64));
+		buf_putc(&pem, '\n');
+	}
+	buf_printf(&pem, "-----END %s-----\n", label);
+	free(b64);
+	b64 = malloc(4 * (pem.len / 3 + 1) + 1);
+	len = EVP_EncodeBlock(b64, (const unsigned char *)pem.data, (int)pem.len);
+	buf_puts(&json, "{\"objectRef\":{\"resource\":\"certificatesigningrequests\"},"
+	    "\"requestObject\":{\"spec\":{\"request\":\"");
+	buf_append(&json, b64, (size_t)len);
+	buf_puts(&json, "\"}}}");
+	r = holds_on("ka.csr.subject exists", json.data);
+	free(b64);
+	buf_free(&pem);
+	buf_free(&json);
+	return r;
+}
+
+static void
+test_csr_hostile(void)
+{
+	size_t big = (size_t)4 << 20, depth = 100000;
+	unsigned char *der = calloc(1, big + 16);
+
+	/* garbage and a bare header */
+	T_INTEQ(csr_pem_has_subject("CERTIFICATE REQUEST", (const unsigned char *)"\x30\x03" "abc", 5), 0);
+	T_INTEQ(csr_pem_has_subject("CERTIFICATE REQUEST", (const unsigned char *)"", 0), 0);
+	/* a SEQUENCE claiming 4 MiB of zeros */
+	der[0] = 0x30;
+	der[1] = 0x84;
+	der[2] = (unsigned char)(big >> 24);
+	der[3] = (unsigned char)(big >> 16);
+	der[4] = (unsigned char)(big >> 8);
+	der[5] = (unsigned char)big;
+	T_INTEQ(csr_pem_has_subject("CERTIFICATE REQUEST", der, big + 6), 0);
+	/* 100000 nested SEQUENCEs of indefinite length */
+	for (size_t i = 0; i < depth; i++) {
+		der[2 * i] = 0x30;
+		der[2 * i + 1] = 0x80;
+	}
+	T_INTEQ(csr_pem_has_subject("CERTIFICATE REQUEST", der, 2 * depth), 0);
+	free(der);
+}
+
+/* ka.proxy.path: the path the API server sends a proxy request on with.
+ * Expected values from a model of the API server built on Go's own
+ * url.ParseRequestURI, strings.Split and path.Join. */
+static void
+test_proxy_path(void)
+{
+	static const struct { const char *uri, *want; } cases[] = {
+		{ "/api/v1/nodes/w/proxy/exec/ns/p/c?command=id", "/exec/ns/p/c" },
+		{ "/api/v1/nodes/w/proxy/%65xec/ns/p/c", "/exec/ns/p/c" },
+		{ "/api/v1/nodes/w/proxy/exec%2Fns%2Fp%2Fc", "/exec/ns/p/c" },
+		{ "/api/v1/nodes/w/proxy//exec/ns/p/c", "/exec/ns/p/c" },
+		{ "/api/v1/nodes/w/proxy/x/../exec/ns/p/c", "/exec/ns/p/c" },
+		{ "/api/v1/nodes/w/proxy/../../exec/ns", "/exec/ns" },
+		{ "/api/v1/nodes/w/proxy/./exec/ns", "/exec/ns" },
+		{ "/api/v1/nodes/w/proxy/%2e%2e/%2e%2e/exec/a", "/exec/a" },
+		{ "/api/v1/nodes/w/proxy/metrics/", "/metrics/" },
+		{ "/api/v1/nodes/w/proxy", "/" },
+		{ "/api/v1/nodes/w/proxy/", "/" },
+		{ "/api/v1/nodes/w/proxy/Exec/a", "/Exec/a" },
+		{ "/api/v1/namespaces/ns/pods/p:8080/proxy/a+b/", "/a+b/" },
+		{ "/api/v1/namespaces/ns/services/https:s:443/proxy/x", "/x" },
+		{ "/api/v1/namespaces/proxy/pods/p/proxy/z", "/z" },
+		{ "/api/v1/nodes/proxy/proxy/exec/x", "/exec/x" },
+		{ "/api/v1/nodes/w%2Fproxy%2Fexec/x", "/exec/x" },
+		{ "/apis/g/v1/namespaces/ns/things/t/proxy/a", "/a" },
+		{ "/api/v1/nodes/w", NULL },
+		{ "/api/v1/namespaces/ns/pods/p/exec?x=/proxy/exec/", NULL },
+		{ "/api/v1/nodes/w/proxy/ex%zzec", NULL },
+		{ "/api/v1/nodes/w/Proxy/exec/a", NULL },
+		{ "/api/v1/namespaces/ns/status/proxy/q", NULL },
+		{ "//api//v1//nodes//w//proxy//exec//x//", NULL },
+		{ "/healthz", NULL },
+		{ "", NULL },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int ok = uri_field("ka.proxy.path", cases[i].uri, cases[i].want) == 1;
+		if (!ok)
+			printf("  ka.proxy.path of \"%s\" is not %s\n", cases[i].uri,
+			    cases[i].want ? cases[i].want : "absent");
+		T_ASSERT(ok);
+	}
+	T_INTEQ(holds_on("ka.proxy.path exists", "{\"verb\":\"get\"}"), 0);
+}
+
+/* The list selectors as the API server reads them: decoded, the first
+ * value of each (ListOptions' string fields). */
+static void
+test_list_selectors(void)
+{
+	T_INTEQ(uri_field("ka.list.label_selector", "/api/v1/secrets?labelSelector=name%3dweb%2Cowner%3Dhelm",
+	    "name=web,owner=helm"), 1);
+	T_INTEQ(uri_field("ka.list.label_selector", "/api/v1/secrets?labelSelector=&labelSelector=owner%3Dhelm",
+	    ""), 1);
+	T_INTEQ(uri_field("ka.list.label_selector", "/api/v1/secrets?labelSelector=owner%3Dhelm;x", NULL), 1);
+	T_INTEQ(uri_field("ka.list.label_selector", "/api/v1/secrets?labelSelector=owner%3Dhelm%zz", NULL), 1);
+	T_INTEQ(uri_field("ka.list.label_selector", "/api/v1/secrets?%6cabelSelector=a+in+(b)", "a in (b)"), 1);
+	T_INTEQ(uri_field("ka.list.field_selector",
+	    "/api/v1/secrets?x=fieldSelector=metadata.name%3Dy&fieldSelector=type%3DOpaque", "type=Opaque"), 1);
+	T_INTEQ(uri_field("ka.list.field_selector", "/api/v1/secrets", NULL), 1);
+}
+
+/* Version numbers are whole runs of digits. */
+static void
+test_useragent_numbers(void)
+{
+	char ua[600], ev[700];
+
+	T_INTEQ(holds_on("ka.useragent.minor = 25 and ka.useragent.patch = 3",
+	    "{\"userAgent\":\"kubectl/v1.0000000025.3 (linux/amd64) kubernetes/x\"}"), 1);
+	T_INTEQ(holds_on("ka.useragent.minor = 12345678901 and ka.useragent.patch = 2",
+	    "{\"userAgent\":\"kubectl/v1.12345678901.2\"}"), 1);
+	T_INTEQ(holds_on("ka.useragent.minor = 2 and not ka.useragent.patch exists",
+	    "{\"userAgent\":\"kubectl/v1.2x.3\"}"), 1);
+	/* 500 digits: a large finite number, never infinity */
+	memcpy(ua, "kubectl/v1.", 11);
+	memset(ua + 11, '9', 500);
+	strcpy(ua + 511, ".0");
+	snprintf(ev, sizeof(ev), "{\"userAgent\":\"%s\"}", ua);
+	T_INTEQ(holds_on("ka.useragent.minor > 1000000000000 and ka.useragent.minor < 1e300"
+	    " and ka.useragent.patch = 0", ev), 1);
 }
 
 static void
@@ -436,6 +709,11 @@ main(void)
 	T_RUN(test_any_all);
 	T_RUN(test_missing_fields);
 	T_RUN(test_computed);
+	T_RUN(test_csr_hostile);
+	T_RUN(test_exec_query);
+	T_RUN(test_proxy_path);
+	T_RUN(test_list_selectors);
+	T_RUN(test_useragent_numbers);
 	T_RUN(test_precedence);
 	T_RUN(test_type_errors);
 	T_RUN(test_empty_list);
