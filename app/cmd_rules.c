@@ -17,6 +17,7 @@
 #include "app/cmd.h"
 #include "app/rulefiles.h"
 #include "base/file.h"
+#include "base/num.h"
 #include "base/xmalloc.h"
 #include "ingest/decode.h"
 
@@ -229,22 +230,21 @@ case_file(struct tester *t, yaml_document_t *d, yaml_node_t *c, struct case_run 
 {
 	const char *ls = yamldoc_scalar(yamldoc_get(d, c, "line"));
 	const char *p = text, *end = text + len, *nl;
-	long want, n = 1;
-	char *e;
+	uint64_t want, n = 1;
+	char err[160];
 
 	if (ls == NULL) {
 		decode_into(t, cr, text, len);
 		return;
 	}
-	want = strtol(ls, &e, 10);
-	if (*e || want < 1) {
-		buf_printf(&cr->why, "line must be a positive number");
+	if (num_parse_u64(ls, 1, UINT32_MAX, &want, err, sizeof(err)) < 0) {
+		buf_printf(&cr->why, "line: %s", err);
 		return;
 	}
 	for (; n < want && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL; n++)
 		p = nl + 1;
 	if (n < want || p >= end) {
-		buf_printf(&cr->why, "file has no line %ld", want);
+		buf_printf(&cr->why, "file has no line %llu", (unsigned long long)want);
 		return;
 	}
 	nl = memchr(p, '\n', (size_t)(end - p));

@@ -92,3 +92,35 @@ tools/layers.sh "$tmp/tree" >"$tmp/layers.bad" 2>&1
 check layers-upward-include-fails test $? -eq 1
 check layers-names-the-file grep -q 'analyze/bad.c:1: includes app/' "$tmp/layers.bad"
 check layers-peer-include-fails grep -q 'ingest/peer.c:1: includes schema/' "$tmp/layers.bad"
+
+# Numeric option values are parsed strictly (base/num.h): each bad value is
+# a usage error (exit 2) whose message names the option, before any input
+# is read, any config loaded or any service reached.
+bad_option() {	# name, expected-message-part, command...
+	local name=$1 want=$2; shift 2
+	"$@" </dev/null >"$tmp/opt.out" 2>"$tmp/opt.err"
+	local rc=$?
+	if [ "$rc" -eq 2 ] && grep -qF -- "$want" "$tmp/opt.err"; then
+		ok "$name"
+	else
+		bad "$name" "exit $rc, stderr: $(head -c 200 "$tmp/opt.err")"
+	fi
+}
+printf 'cluster: x\n' >"$tmp/run.yaml"
+for v in abc '' ' 5' 5s 1e3 nan inf -1 +1 0x10 0 0.0001 604801 1.5.2; do
+	bad_option "run-idle-exit-rejects-'$v'" "--idle-exit: " "$K" run -c "$tmp/run.yaml" --idle-exit "$v"
+done
+for opt in max-bytes threads split-min chunk-bytes; do
+	for v in -1 abc '' ' 1' '1 ' +1 0x10 1e3 1.5 010 18446744073709551616; do
+		bad_option "scan-$opt-rejects-'$v'" "--$opt: " "$K" scan --"$opt" "$v" "$fx/exec_pod.json"
+	done
+done
+bad_option scan-threads-rejects-0 "--threads: 0 is out of range [1, 64]" "$K" scan --threads 0 "$fx/exec_pod.json"
+bad_option scan-threads-rejects-65 "--threads: 65 is out of range [1, 64]" "$K" scan --threads 65 "$fx/exec_pod.json"
+bad_option scan-chunk-bytes-rejects-0 "--chunk-bytes: 0 is out of range" "$K" scan --chunk-bytes 0 "$fx/exec_pod.json"
+bad_option scan-max-bytes-names-value '--max-bytes: -1 is out of range [0, ' "$K" scan --max-bytes -1 "$fx/exec_pod.json"
+# and good values still work
+"$K" scan --max-bytes 0 --threads 1 --split-min 0 --chunk-bytes 4096 "$fx/exec_pod.json" >"$tmp/opt.ok" 2>&1
+check scan-good-numeric-options test $? -eq 0 -a -s "$tmp/opt.ok"
+"$K" scan --max-bytes 100 "$fx/exec_pod.json" >/dev/null 2>"$tmp/opt.err"
+check scan-max-bytes-applies sh -c "grep -q 'larger than\|exceeds' '$tmp/opt.err'"
