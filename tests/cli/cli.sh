@@ -124,3 +124,44 @@ bad_option scan-max-bytes-names-value '--max-bytes: -1 is out of range [0, ' "$K
 check scan-good-numeric-options test $? -eq 0 -a -s "$tmp/opt.ok"
 "$K" scan --max-bytes 100 "$fx/exec_pod.json" >/dev/null 2>"$tmp/opt.err"
 check scan-max-bytes-applies sh -c "grep -q 'larger than\|exceeds' '$tmp/opt.err'"
+
+# tools/embed.sh: whatever bytes a rule or migration holds come out of the
+# compiler unchanged, under the project's own -std=c11 -Werror: trigraphs
+# (??) ??= ??/ ??'), backslashes (one ending a line), quotes, tabs, CR, a NUL,
+# UTF-8, a byte that is not UTF-8, a %, and no final newline.
+mkdir -p "$tmp/embed"
+{
+	printf 'condition: name regex "(a??)" and x = "??=" or y = "??/"\n'
+	printf "quote \" and ??' and ??( ??! ??< ??> ??- and %%s%%n\n"
+	printf 'backslash at the end \\\n'
+	printf 'tab\there, CR\r\n'
+	printf 'NUL \000 here, \303\251t\303\251 \342\230\203 and \377 \\x41b \\101\n'
+	printf 'no final newline ??'
+} >"$tmp/embed/tricky.yaml"
+printf '' >"$tmp/embed/empty.sql"
+sh tools/embed.sh embedded_test "$tmp/embed/tricky.yaml" "$tmp/embed/empty.sql" >"$tmp/embed/files.inc"
+cat >"$tmp/embed/main.c" <<'C'
+#include <stdio.h>
+#include "base/embed.h"
+#include "files.inc"
+int
+main(int argc, char **argv)
+{
+	const struct embedded_file *e = &embedded_test[argv[1][0] - '0'];
+
+	(void)argc;
+	fprintf(stderr, "%s %zu\n", e->name, embedded_test_count);
+	return fwrite(e->text, 1, e->len, stdout) == e->len && e->text[e->len] == '\0' ? 0 : 1;
+}
+C
+if ${CC:-cc} -std=c11 -Wall -Wextra -Werror -Wtrigraphs -pedantic -I. -I"$tmp/embed" \
+    -o "$tmp/embed/show" "$tmp/embed/main.c" 2>"$tmp/embed/cc.err"; then
+	ok embed-compiles-with-trigraph-warnings
+	"$tmp/embed/show" 0 >"$tmp/embed/out0" 2>"$tmp/embed/name0"
+	check embed-bytes-identical cmp "$tmp/embed/tricky.yaml" "$tmp/embed/out0"
+	check embed-name-and-count grep -qx 'tricky.yaml 2' "$tmp/embed/name0"
+	"$tmp/embed/show" 1 >"$tmp/embed/out1" 2>/dev/null
+	check embed-empty-file cmp "$tmp/embed/empty.sql" "$tmp/embed/out1"
+else
+	bad embed-compiles-with-trigraph-warnings "$(head -c 300 "$tmp/embed/cc.err")"
+fi
