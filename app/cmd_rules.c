@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TEST_FILE_MAX	(64u << 20)
+#define TEST_FILE_MAX	(64u << 20)	/* a test file, an event file (see usage) */
 
 static void
 usage(FILE *f)
@@ -40,9 +40,11 @@ usage(FILE *f)
 	    "\n"
 	    "  list   id, severity, category, tags and enabled of each rule (default:\n"
 	    "         the shipped rules); --markdown prints the docs/rules.md table\n"
-	    "  test   runs the golden rule tests DIR/*.yaml (see docs/rule-language.md);\n"
-	    "         prints PASS/FAIL per case and coverage, then \"N passed, N failed\";\n"
-	    "         exits 1 when any failed\n");
+	    "  test   runs the golden rule tests DIR/*.yaml and DIR/*.yml (see\n"
+	    "         docs/rule-language.md); prints PASS/FAIL per case and coverage,\n"
+	    "         then \"N passed, N failed\"; exits 1 when any failed. A test file,\n"
+	    "         or an event file it names, larger than %u bytes fails\n",
+	    TEST_FILE_MAX);
 }
 
 /* --- list ----------------------------------------------------------------- */

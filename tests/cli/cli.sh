@@ -165,3 +165,61 @@ if ${CC:-cc} -std=c11 -Wall -Wextra -Werror -Wtrigraphs -pedantic -I. -I"$tmp/em
 else
 	bad embed-compiles-with-trigraph-warnings "$(head -c 300 "$tmp/embed/cc.err")"
 fi
+
+# rules test: a folder holding only .yml test files is run, and a rule
+# folder holding only a .yml rule file is loaded (base/file.c file_is_yaml
+# is the one test of both loaders).
+mkdir -p "$tmp/yml/r"
+cat >"$tmp/yml/r/exec.yml" <<'YAML'
+- rule: t.yml.exec
+  title: exec
+  description: x
+  condition: objectRef.subresource = exec
+  stages: [ResponseStarted, ResponseComplete]
+  output: "exec into %{objectRef.name}"
+  severity: high
+  category: exec
+  tags: [T1609]
+YAML
+cat >"$tmp/yml/only.yml" <<YAML
+rules: [r]
+cases:
+  - name: yml rule fires
+    file: $PWD/$fx/exec_pod.json
+    fire: [t.yml.exec]
+  - name: yml rule near miss
+    file: $PWD/$fx/create_configmap.json
+    not_fire: [t.yml.exec]
+YAML
+"$K" rules test "$tmp/yml" >"$tmp/yml.out" 2>&1
+check rules-test-runs-yml-files grep -qx "PASS $tmp/yml/only.yml: yml rule fires" "$tmp/yml.out"
+check rules-test-runs-yml-near-miss grep -qx "PASS $tmp/yml/only.yml: yml rule near miss" "$tmp/yml.out"
+"$K" rules list --rules "$tmp/yml/r" >"$tmp/yml.list" 2>&1
+check rules-dir-loads-yml grep -q '^t.yml.exec ' "$tmp/yml.list"
+"$K" scan --rules "$tmp/yml/r" "$fx/exec_pod.json" >"$tmp/yml.scan" 2>&1
+check scan-rules-dir-loads-yml grep -q '"rule":"t.yml.exec"' "$tmp/yml.scan"
+
+# rules test: a test file or an event file over the size limit is a failure
+# that says so, never read in part. The limit is the one `rules -h` states;
+# the files are sparse (truncate), so the test costs one read of the limit.
+limit=$("$K" rules -h 2>&1 | sed -n 's/.*larger than \([0-9][0-9]*\) bytes.*/\1/p')
+check rules-test-limit-documented test -n "$limit"
+mkdir -p "$tmp/big"
+{ tr -d '\n' <"$fx/exec_pod.json"; echo; } >"$tmp/big/events.jsonl"
+truncate -s $((limit + 1)) "$tmp/big/events.jsonl"
+cat >"$tmp/big/case.yaml" <<YAML
+rules: [$tmp/yml/r]
+cases:
+  - name: first line of a big file
+    file: events.jsonl
+    line: 1
+    fire: [t.yml.exec]
+YAML
+"$K" rules test "$tmp/big" >"$tmp/big.out" 2>&1
+check rules-test-big-event-file-fails grep -q "^FAIL $tmp/big/case.yaml: first line of a big file: .*larger than $limit bytes" "$tmp/big.out"
+rm -f "$tmp/big/events.jsonl"
+cp "$tmp/yml/only.yml" "$tmp/big/huge.yaml"
+truncate -s $((limit + 1)) "$tmp/big/huge.yaml"
+"$K" rules test "$tmp/big" >"$tmp/big.out" 2>&1
+check rules-test-big-test-file-fails grep -q "^FAIL $tmp/big/huge.yaml: larger than $limit bytes" "$tmp/big.out"
+rm -rf "$tmp/big"
