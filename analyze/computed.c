@@ -626,6 +626,16 @@ val_num(struct val *v, double x, int present)
 	}
 }
 
+/* Whether the tokenizer marked some token of the event: a key repeated in
+ * one object, a string that is not UTF-8 (see jtok.h). Free for the events
+ * of a document with no mark at all. */
+static void
+val_docflag(struct evctx *c, struct val *v, unsigned flag)
+{
+	v->kind = VAL_BOOL;
+	v->b = jtok_flags(c->ev->doc, c->ev->root, flag) != 0;
+}
+
 /* The raw JSON text of ka.object's data map: one string, so that contains
  * and regex see every key and value of a ConfigMap at once. */
 static void
@@ -691,6 +701,8 @@ computed_eval(const struct field *f, struct evctx *c, struct val *v)
 	case KA_CM_DATA: need(c, G_OBJ); cm_data(c, v); break;
 	case KA_CSR_SUBJECT: need(c, G_CSR);
 		val_str(v, s->csr_subject.data, s->csr_subject.len, s->csr_has_subject); break;
+	case KA_DUP_KEYS: val_docflag(c, v, JTOK_DUPKEYS); break;
+	case KA_BAD_UTF8: val_docflag(c, v, JTOK_BADUTF8); break;
 	case KA_COUNT: break;
 	}
 	return -1;

@@ -99,6 +99,8 @@ static const struct cdef {
 	{ "ka.volumes",			KA_VOLUMES,		FT_ARR, 1 },
 	{ "ka.configmap.data",		KA_CM_DATA,		FT_STR, 0 },
 	{ "ka.csr.subject",		KA_CSR_SUBJECT,		FT_STR, 0 },
+	{ "ka.event.duplicate_keys",	KA_DUP_KEYS,		FT_BOOL, 0 },
+	{ "ka.event.invalid_utf8",	KA_BAD_UTF8,		FT_BOOL, 0 },
 };
 
 /* --- parsing -------------------------------------------------------------- */
