@@ -13,16 +13,18 @@
  * decoded only when a caller asks (jtok_str and friends). The skip also
  * stops at bytes >= 0x80, so that each UTF-8 sequence is validated where
  * it stands, and ASCII strings, nearly all of them, cost nothing more. The
- * machine keeps
- * the open container's token, member count and kind in locals, so the
- * per-token work touches only the token being written. When an object of
- * two or more members closes, its keys are compared: up to JTOK_PAIRWISE
- * keys, each against the others by length and first four bytes (a few
- * nanoseconds for the objects of an audit event), more keys or keys that
- * must be decoded by sorting their decoded forms, O(n log n) whatever the
- * keys are. A document with no duplicate key or bad string costs no more
- * to read: jtok_get() stops at the first match unless the object is marked
- * JTOK_DUPKEYS, and only marked strings are decoded. */
+ * machine keeps the open container's token, member count and kind in
+ * locals, so the per-token work touches only the token being written.
+ *
+ * Duplicate keys: each key sets one bit of a 64-bit filter of its object,
+ * chosen by its length and first and last bytes (KEYSIG). Only an object
+ * where two keys met on a bit, or with a key that must be decoded, is
+ * checked when it closes (jtok_check_keys): up to JTOK_PAIRWISE keys by a
+ * small hash table of signatures and a memcmp of equal ones, more, or
+ * decoded ones, by sorting their decoded forms, O(n log n) whatever the
+ * keys are. Most objects of an audit event have a handful of distinct keys
+ * and are never checked. jtok_get() stops at the first match unless the
+ * object is marked JTOK_DUPKEYS, and only marked strings are decoded. */
 #include "base/jtok.h"
 #include "base/utf8.h"
 #include "base/xmalloc.h"

@@ -29,8 +29,8 @@
  * token (JTOK_BADUTF8 on the string, JTOK_DUPKEYS on the object) and for the
  * whole document (jdoc.flags), so rules can flag the ambiguity. Checking
  * costs little: UTF-8 is validated only in strings that hold a byte >= 0x80,
- * and keys are compared when their object closes, mostly by length and
- * first bytes.
+ * and the keys of an object are compared when it closes, only when a filter
+ * of their lengths and end bytes says two of them may be equal.
  *
  * Strings keep their escapes in the text. JTOK_ESCAPED and JTOK_BADUTF8
  * mark the ones that are not their own content; jtok_str() decodes those
