@@ -357,11 +357,11 @@ jtok_scan_literal(struct jparse *p, size_t k, uint8_t *type)
 
 /* The open container that is not the innermost one. */
 struct jframe {
-	uint64_t	keys;
+	uint64_t	keys;	/* the key filter (see KEYBIT) */
+	uint64_t	again;	/* nonzero: check the keys at close */
 	uint32_t	tok;
 	uint32_t	count;
 	uint8_t		obj;
-	uint8_t		again;
 };
 
 /* A key's length and first and last bytes (of a non-empty key): equal keys
@@ -410,8 +410,8 @@ jtok_machine(struct jparse *p, size_t *used)
 	struct jframe stack[JTOK_MAX_DEPTH];
 	struct jtok *tok = d->tok;
 	uint32_t ntok = 0, cap = d->cap, cur = 0, count = 0, t;
-	uint64_t keys = 0, bit;
-	int depth = 0, obj = 0, again = 0;
+	uint64_t keys = 0, again = 0, bit;
+	int depth = 0, obj = 0;
 	uint8_t type, c;
 
 value:
@@ -437,7 +437,7 @@ value:
 			stack[depth - 1].count = count;
 			stack[depth - 1].obj = (uint8_t)obj;
 			stack[depth - 1].keys = keys;
-			stack[depth - 1].again = (uint8_t)again;
+			stack[depth - 1].again = again;
 		}
 		depth++;
 		cur = t;
@@ -472,15 +472,16 @@ key:
 		return jtok_fail(p, pos, "unexpected end of input, expected an object key");
 	if (s[pos] != '"')
 		return jtok_fail(p, pos, "expected '\"' starting an object key");
-	PUSH(JT_STR, pos + 1);
-	if ((pos = jtok_scan_string(p, pos + 1, &tok[t].flags)) == JTOK_BAD)
+	start = pos + 1;
+	PUSH(JT_STR, start);
+	if ((pos = jtok_scan_string(p, start, &tok[t].flags)) == JTOK_BAD)
 		return -1;
-	tok[t].len = (uint32_t)(pos - tok[t].start);
+	tok[t].len = (uint32_t)(pos - start);
 	/* a key to compare when its object closes: one whose bit another key
-	 * took, or one that must be decoded first */
-	bit = tok[t].len ? KEYBIT(KEYSIG(tok[t].len, s[tok[t].start], s[pos - 1])) : 1;
-	if ((keys & bit) || (tok[t].flags & JTOK_DECODE))
-		again = 1;
+	 * took, or one that must be decoded first (an empty key reads its
+	 * quotes, as in jtok_check_keys) */
+	bit = KEYBIT(KEYSIG(pos - start, s[start], s[pos - 1]));
+	again |= (keys & bit) | (tok[t].flags & JTOK_DECODE);
 	keys |= bit;
 	pos++;
 	if (pos < n && s[pos] == ':') {		/* compact JSON */
