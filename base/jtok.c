@@ -364,8 +364,8 @@ struct jframe {
 	uint8_t		obj;
 };
 
-/* A key's length and first and last bytes (of a non-empty key): equal keys
- * have equal signatures. */
+/* A key's length and first and last bytes (an empty key's two quotes):
+ * equal keys have equal signatures. */
 #define KEYSIG(len, first, last) \
 	((uint64_t)(len) << 16 | (uint64_t)(unsigned char)(first) << 8 | \
 	    (unsigned char)(last))
@@ -896,12 +896,10 @@ static int
 jkey_cmp(const void *a, const void *b)
 {
 	const struct jkey *x = a, *y = b;
-	int c;
 
 	if (x->n != y->n)
 		return x->n < y->n ? -1 : 1;
-	c = memcmp(x->s, y->s, x->n);
-	return c;
+	return memcmp(x->s, y->s, x->n);
 }
 
 /* Any number of keys, escaped or not: their decoded forms sorted, then
