@@ -9,10 +9,9 @@
 #include "app/config.h"
 #include "base/log.h"
 #include "base/file.h"
+#include "base/num.h"
 #include "base/xmalloc.h"
 
-#include <errno.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,23 +205,20 @@ is_null_scalar(const yaml_node_t *n)
 	    strcmp(scalar(n), "null") == 0);
 }
 
+/* Integers follow base/num.h: decimal digits only, so "1e3", " 5", "+5",
+ * "0x10", "010", "5.0" and YAML's true are errors, not 1000, 5, 16, 8 or 1.
+ * A quoted "5" is taken like 5, so that "${WORKERS}" works. */
 static int
 parse_long(struct cparse *p, const yaml_node_t *n, const struct ckey *k, const char *s, long *out)
 {
-	char *end;
-	long v;
+	char err[160];
+	int64_t v;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end != '\0') {
-		cerr(p, n, "%s: expected an integer, got \"%s\"", k->path, s);
+	if (num_parse_i64(s, k->min, k->max, &v, err, sizeof(err)) < 0) {
+		cerr(p, n, "%s: %s", k->path, err);
 		return -1;
 	}
-	if (v < k->min || v > k->max) {
-		cerr(p, n, "%s: %ld is out of range [%ld, %ld]", k->path, v, k->min, k->max);
-		return -1;
-	}
-	*out = v;
+	*out = (long)v;
 	return 0;
 }
 
