@@ -31,6 +31,9 @@ struct consumer {
 	int		 worker;
 	atomic_int	 assigned;	/* an assignment (maybe empty) was applied */
 	int		 coop_conf;	/* partition.assignment.strategy is cooperative */
+	int		 paused;	/* consumer_pause() in force */
+	rd_kafka_message_t **held;	/* polled while paused: the next batch's head */
+	int		 nheld, capheld;
 };
 
 static int
@@ -107,6 +110,22 @@ apply_assignment(struct consumer *k, rd_kafka_topic_partition_list_t *parts, int
 	return -1;
 }
 
+static void
+pause_resume(struct consumer *k, rd_kafka_topic_partition_list_t *parts, int pause)
+{
+	rd_kafka_resp_err_t e = pause ? rd_kafka_pause_partitions(k->rk, parts) :
+	    rd_kafka_resume_partitions(k->rk, parts);
+
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+		log_error("worker %d: kafka %s of %d partition(s): %s", k->worker,
+		    pause ? "pause" : "resume", parts->cnt, rd_kafka_err2str(e));
+	for (int i = 0; i < parts->cnt; i++)
+		if (parts->elems[i].err)
+			log_warn("worker %d: kafka %s %s[%d]: %s", k->worker,
+			    pause ? "pause" : "resume", parts->elems[i].topic,
+			    (int)parts->elems[i].partition, rd_kafka_err2str(parts->elems[i].err));
+}
+
 /* Gives up the whole current assignment. */
 static void
 release_all(struct consumer *k, int coop)
@@ -122,6 +141,27 @@ release_all(struct consumer *k, int coop)
 	if (a->cnt > 0)
 		(void)apply_assignment(k, a, 0, 1);
 	rd_kafka_topic_partition_list_destroy(a);
+}
+
+/* Forgets held messages of revoked partitions: whoever reads the partition
+ * next starts from its committed offset, before them. Kept, they could end
+ * up in a batch ahead of earlier messages of the same partition, and that
+ * batch's stored offset would then skip those. */
+static void
+drop_held(struct consumer *k, const rd_kafka_topic_partition_list_t *parts)
+{
+	int j = 0;
+
+	for (int i = 0; i < k->nheld; i++) {
+		rd_kafka_message_t *m = k->held[i];
+
+		if (rd_kafka_topic_partition_list_find(parts, rd_kafka_topic_name(m->rkt),
+		    m->partition) != NULL)
+			rd_kafka_message_destroy(m);
+		else
+			k->held[j++] = m;
+	}
+	k->nheld = j;
 }
 
 /* Runs inside consumer poll on the worker's thread. Nothing is stored or
@@ -146,11 +186,16 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e, rd_kafka_topic_partition_lis
 		if (apply_assignment(k, parts, 1, coop) != 0)
 			break;
 		atomic_store(&k->assigned, 1);
+		/* Joining partitions must not start fetching while the
+		 * worker waits for the database. */
+		if (k->paused && parts->cnt > 0)
+			pause_resume(k, parts, 1);
 		break;
 	case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
 		/* Lost (the session timed out): their offsets may not have
 		 * been committed; the batches are redelivered either way. */
 		lost = rd_kafka_assignment_lost(rk);
+		drop_held(k, parts);
 		(void)apply_assignment(k, parts, 0, coop);
 		break;
 	default:
@@ -360,8 +405,15 @@ int
 consumer_poll_batch(struct consumer *k, struct kmsg *out, int max, int timeout_ms)
 {
 	long deadline = clock_ms() + timeout_ms;
-	int n = 0;
+	int n = 0, h = 0;
 
+	/* Messages that arrived while paused come first, in their order. */
+	while (n < max && h < k->nheld)
+		fill(&out[n++], k->held[h++]);
+	if (h > 0) {
+		memmove(k->held, k->held + h, (size_t)(k->nheld - h) * sizeof(*k->held));
+		k->nheld -= h;
+	}
 	while (n < max) {
 		long left = deadline - clock_ms();
 		rd_kafka_message_t *m;
@@ -376,6 +428,58 @@ consumer_poll_batch(struct consumer *k, struct kmsg *out, int max, int timeout_m
 		fill(&out[n++], m);
 	}
 	return n;
+}
+
+void
+consumer_serve(struct consumer *k, int timeout_ms)
+{
+	rd_kafka_message_t *m = poll_one(k, timeout_ms);
+
+	if (m == NULL)
+		return;
+	/* A paused partition delivers nothing new, but a message already
+	 * queued may slip through. Its position is behind us now, so dropping
+	 * it would skip it for good once a later offset is stored: it waits
+	 * for the next batch instead. */
+	if (k->nheld == k->capheld) {
+		k->capheld = k->capheld ? k->capheld * 2 : 16;
+		k->held = xrealloc(k->held, (size_t)k->capheld * sizeof(*k->held));
+	}
+	k->held[k->nheld++] = m;
+	log_once("kafka.held", "worker %d: a message arrived while paused; it is kept for the "
+	    "next batch", k->worker);
+}
+
+/* Pauses or resumes the whole current assignment. */
+static int
+pause_all(struct consumer *k, int pause)
+{
+	rd_kafka_topic_partition_list_t *a = NULL;
+	rd_kafka_resp_err_t e;
+
+	k->paused = pause;
+	if ((e = rd_kafka_assignment(k->rk, &a)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		log_error("worker %d: kafka assignment: %s", k->worker, rd_kafka_err2str(e));
+		return -1;
+	}
+	if (a->cnt > 0)
+		pause_resume(k, a, pause);
+	log_info("worker %d: %s %d partition(s)", k->worker, pause ? "paused" : "resumed",
+	    a->cnt);
+	rd_kafka_topic_partition_list_destroy(a);
+	return 0;
+}
+
+int
+consumer_pause(struct consumer *k)
+{
+	return pause_all(k, 1);
+}
+
+int
+consumer_resume(struct consumer *k)
+{
+	return pause_all(k, 0);
 }
 
 void
@@ -581,6 +685,9 @@ consumer_close(struct consumer *k)
 
 	if (k == NULL)
 		return;
+	for (int i = 0; i < k->nheld; i++)
+		rd_kafka_message_destroy(k->held[i]);
+	free(k->held);
 	if (await_first_assignment(k) != 0) {
 		/* The process is exiting: leaving the handle to it beats an
 		 * abort. The group notices at the session timeout. */

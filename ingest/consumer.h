@@ -52,6 +52,15 @@ struct consumer *consumer_new(const struct consumer_opts *o, char *err, size_t e
 /* Fills up to max messages, waiting at most timeout_ms in all. Consumer
  * errors are logged and counted, not returned. Returns the count. */
 int	consumer_poll_batch(struct consumer *k, struct kmsg *out, int max, int timeout_ms);
+/* Serves the consumer for up to timeout_ms while a batch is held and the
+ * partitions are paused: rebalances run and the group sees a live member
+ * (max.poll.interval.ms). A message that still arrives is kept and starts
+ * the next consumer_poll_batch(). */
+void	consumer_serve(struct consumer *k, int timeout_ms);
+/* Pause and resume fetching for every assigned partition; partitions assigned
+ * while paused are paused too. Messages in hand are not affected. 0 or -1. */
+int	consumer_pause(struct consumer *k);
+int	consumer_resume(struct consumer *k);
 /* Stores the offsets after these messages and releases them. Offsets of
  * partitions no longer assigned are dropped (logged). */
 void	consumer_done(struct consumer *k, struct kmsg *msgs, int n);
