@@ -73,12 +73,12 @@ run_prepare(const char *path, struct config *c, struct ruleset **rs, int check_d
 	if (log_level_parse(c->log_level, &lvl) == 0)
 		log_set_level(lvl);
 	if (consumer_check_props(&c->kafka_props, err, sizeof(err), warn, sizeof(warn)) != 0) {
-		fprintf(stderr, "%s: %s\n", c->path, err);
+		fprintf(stderr, "%s:%d: %s\n", c->path, c->kafka_props_line, err);
 		buf_free(&errs);
 		return -1;
 	}
 	if (warn[0])
-		log_warn("%s: %s", c->path, warn);
+		log_warn("%s:%d: %s", c->path, c->kafka_props_line, warn);
 	ro.disabled_ids = (const char *const *)c->disabled_rules.v;
 	ro.ndisabled_ids = c->disabled_rules.n;
 	ro.disabled_tags = (const char *const *)c->disabled_tags.v;
