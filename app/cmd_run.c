@@ -18,6 +18,7 @@
 #include "app/rulefiles.h"
 #include "app/worker.h"
 #include "base/xmalloc.h"
+#include "ingest/consumer.h"
 #include "schema/db.h"
 
 #include <getopt.h>
@@ -66,7 +67,7 @@ run_prepare(const char *path, struct config *c, struct ruleset **rs, int check_d
 	struct buf errs;
 	struct rules_options ro = { 0 };
 	enum log_level lvl;
-	char err[512];
+	char err[512], warn[1024];
 	struct db *db;
 
 	buf_init(&errs);
@@ -78,6 +79,13 @@ run_prepare(const char *path, struct config *c, struct ruleset **rs, int check_d
 	}
 	if (log_level_parse(c->log_level, &lvl) == 0)
 		log_set_level(lvl);
+	if (consumer_check_props(&c->kafka_props, err, sizeof(err), warn, sizeof(warn)) != 0) {
+		fprintf(stderr, "%s:%d: %s\n", c->path, c->kafka_props_line, err);
+		buf_free(&errs);
+		return -1;
+	}
+	if (warn[0])
+		log_warn("%s:%d: %s", c->path, c->kafka_props_line, warn);
 	ro.disabled_ids = (const char *const *)c->disabled_rules.v;
 	ro.ndisabled_ids = c->disabled_rules.n;
 	ro.disabled_tags = (const char *const *)c->disabled_tags.v;

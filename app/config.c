@@ -515,14 +515,17 @@ walk_mapping(struct cparse *p, const yaml_node_t *n, const char *prefix, struct 
 		} else {
 			set_value(p, vn, k, (char *)c);
 		}
-		/* The rule compiler checks these ids and tags; it reports
-		 * against the line they were set on. */
+		/* The rule compiler checks these ids and tags, and the
+		 * consumer the Kafka properties; both report against the
+		 * line they were set on. */
 		if (k->off == C(disabled_rules) && k->type == CT_STRLIST)
 			c->disabled_rules_line = (int)kn->start_mark.line + 1;
 		else if (k->off == C(disabled_tags) && k->type == CT_STRLIST)
 			c->disabled_tags_line = (int)kn->start_mark.line + 1;
 		else if (k->off == C(platforms) && k->type == CT_STRLIST)
 			c->platforms_line = (int)kn->start_mark.line + 1;
+		else if (k->off == C(kafka_props) && k->type == CT_KV)
+			c->kafka_props_line = (int)kn->start_mark.line + 1;
 	}
 }
 

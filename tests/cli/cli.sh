@@ -105,6 +105,34 @@ rc=$?
 check rules-test-unknown-platform-exit-1 test "$rc" -eq 1
 check rules-test-unknown-platform-file-line grep -q "^FAIL $tmp/rt/p.yaml: rules: $tmp/rt/p.yaml:1: platforms: unknown platform \"gkee\"" "$tmp/out"
 
+# check: librdkafka properties are checked where they were set: unknown
+# properties and strategy lists mixing eager and cooperative are refused;
+# cooperative-sticky is warned about on a librdkafka with its known bugs.
+printf 'cluster: x\nkafka:\n  properties: {"no.such.property": "1"}\n' >"$tmp/kcfg4.yaml"
+"$K" check -c "$tmp/kcfg4.yaml" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+check check-unknown-kafka-property-exit-1 test "$rc" -eq 1
+check check-unknown-kafka-property-file-line grep -q "^$tmp/kcfg4.yaml:3: kafka property no.such.property=1: " "$tmp/err"
+printf 'kafka:\n  properties: {"partition.assignment.strategy": "cooperative-sticky,range"}\n' >"$tmp/kcfg5.yaml"
+"$K" check -c "$tmp/kcfg5.yaml" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+check check-mixed-strategies-exit-1 test "$rc" -eq 1
+check check-mixed-strategies-file-line grep -q "^$tmp/kcfg5.yaml:2: .*mixes eager .* and cooperative" "$tmp/err"
+printf 'kafka:\n  properties: {"partition.assignment.strategy": "cooperative-sticky"}\n' >"$tmp/kcfg6.yaml"
+"$K" check -c "$tmp/kcfg6.yaml" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+check check-cooperative-exit-0 test "$rc" -eq 0
+rdk=$(pkg-config --modversion rdkafka 2>/dev/null || echo 0)
+if [ "$(printf '%s\n' "$rdk" 2.6.1 | sort -V | head -n 1)" != 2.6.1 ]; then
+	check check-cooperative-warns-librdkafka-$rdk grep -q "$tmp/kcfg6.yaml:2: .*cooperative-sticky with librdkafka $rdk has known bugs" "$tmp/err"
+else
+	check check-cooperative-no-warning-librdkafka-$rdk test ! -s "$tmp/err"
+fi
+printf 'kafka:\n  properties: {"partition.assignment.strategy": "roundrobin"}\n' >"$tmp/kcfg7.yaml"
+"$K" check -c "$tmp/kcfg7.yaml" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+check check-eager-strategy-quiet test "$rc" -eq 0 -a ! -s "$tmp/err"
+
 # docs/rules.md is generated from the rule files and must be current.
 "$K" rules list --markdown >"$tmp/rules.md" 2>&1
 check docs-rules-md-current cmp -s "$tmp/rules.md" docs/rules.md
