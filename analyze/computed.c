@@ -789,6 +789,16 @@ val_num(struct val *v, double x, int present)
 	}
 }
 
+/* Whether the tokenizer marked some token of the event: a key repeated in
+ * one object, a string that is not UTF-8 (see jtok.h). Free for the events
+ * of a document with no mark at all. */
+static void
+val_docflag(struct evctx *c, struct val *v, unsigned flag)
+{
+	v->kind = VAL_BOOL;
+	v->b = jtok_flags(c->ev->doc, c->ev->root, flag) != 0;
+}
+
 /* The raw JSON text of ka.object's data map: one string, so that contains
  * and regex see every key and value of a ConfigMap at once. */
 static void
@@ -859,6 +869,8 @@ computed_eval(const struct field *f, struct evctx *c, struct val *v)
 		val_str(v, s->label_selector.data, s->label_selector.len, s->has_label_selector); break;
 	case KA_FIELD_SELECTOR: need(c, G_LIST);
 		val_str(v, s->field_selector.data, s->field_selector.len, s->has_field_selector); break;
+	case KA_DUP_KEYS: val_docflag(c, v, JTOK_DUPKEYS); break;
+	case KA_BAD_UTF8: val_docflag(c, v, JTOK_BADUTF8); break;
 	case KA_ACTOR: need(c, G_ACTOR);
 		val_str(v, s->actor.data, s->actor.len, s->has_actor); break;
 	case KA_ACTOR_IDENTITIES: need(c, G_ACTOR); val_list(v, &s->identities); break;

@@ -6,7 +6,8 @@
  * and names a key with a switch on its length and a byte or two plus one
  * memcmp of a constant size. Keys written with escapes (never seen from a
  * real API server, but valid JSON) take the slow path: the same names
- * compared after unescaping. The first occurrence of a key wins. */
+ * compared after unescaping. The last occurrence of a key wins, as in the
+ * API server's decoder, jsonb and jtok_get() (see jtok.h). */
 #include "analyze/event.h"
 
 #include <string.h>
@@ -120,13 +121,13 @@ event_scan(struct audit_event *ev, int obj, int parent)
 	int f;
 
 	for (uint32_t i = 0; i < tok[obj].size; i++, k = tok[k + 1].next) {
-		if (tok[k].flags & JTOK_ESCAPED)
+		if (tok[k].flags & JTOK_DECODE)
 			f = event_escaped_field(d, (int)k, parent);
 		else if (parent < 0)
 			f = event_root_field(d->text + tok[k].start, tok[k].len);
 		else
 			f = event_child_field(parent, d->text + tok[k].start, tok[k].len);
-		if (f >= 0 && ev->f[f] < 0)
+		if (f >= 0)
 			ev->f[f] = (int)k + 1;
 	}
 }

@@ -101,6 +101,8 @@ static const struct cdef {
 	{ "ka.proxy.path",		KA_PROXY_PATH,		FT_STR, 0 },
 	{ "ka.list.label_selector",	KA_LABEL_SELECTOR,	FT_STR, 0 },
 	{ "ka.list.field_selector",	KA_FIELD_SELECTOR,	FT_STR, 0 },
+	{ "ka.event.duplicate_keys",	KA_DUP_KEYS,		FT_BOOL, 0 },
+	{ "ka.event.invalid_utf8",	KA_BAD_UTF8,		FT_BOOL, 0 },
 	{ "ka.actor",			KA_ACTOR,		FT_STR, 0 },
 	{ "ka.actor.identities",	KA_ACTOR_IDENTITIES,	FT_ARR, 0 },
 	{ "ka.binding.subjects",	KA_BINDING_SUBJECTS,	FT_ARR, 0 },

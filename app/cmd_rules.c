@@ -20,6 +20,7 @@
 #include "app/cmd.h"
 #include "app/rulefiles.h"
 #include "base/file.h"
+#include "base/num.h"
 #include "base/xmalloc.h"
 #include "ingest/decode.h"
 
@@ -31,7 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TEST_FILE_MAX	(64u << 20)
+#define TEST_FILE_MAX	(64u << 20)	/* a test file, an event file (see usage) */
 #define STATE_TEST_LATENESS	(10 * 60000LL)	/* stateful.lateness's default */
 
 static void
@@ -43,9 +44,11 @@ usage(FILE *f)
 	    "\n"
 	    "  list   id, severity, category, tags and enabled of each rule (default:\n"
 	    "         the shipped rules); --markdown prints the docs/rules.md table\n"
-	    "  test   runs the golden rule tests DIR/*.yaml (see docs/rule-language.md);\n"
-	    "         prints PASS/FAIL per case and coverage, then \"N passed, N failed\";\n"
-	    "         exits 1 when any failed\n");
+	    "  test   runs the golden rule tests DIR/*.yaml and DIR/*.yml (see\n"
+	    "         docs/rule-language.md); prints PASS/FAIL per case and coverage,\n"
+	    "         then \"N passed, N failed\"; exits 1 when any failed. A test file,\n"
+	    "         or an event file it names, larger than %u bytes fails\n",
+	    TEST_FILE_MAX);
 }
 
 /* --- list ----------------------------------------------------------------- */
@@ -309,22 +312,21 @@ case_file(struct tester *t, yaml_document_t *d, yaml_node_t *c, struct case_run 
 {
 	const char *ls = yamldoc_scalar(yamldoc_get(d, c, "line"));
 	const char *p = text, *end = text + len, *nl;
-	long want, n = 1;
-	char *e;
+	uint64_t want, n = 1;
+	char err[160];
 
 	if (ls == NULL) {
 		decode_into(t, cr, text, len);
 		return;
 	}
-	want = strtol(ls, &e, 10);
-	if (*e || want < 1) {
-		buf_printf(&cr->why, "line must be a positive number");
+	if (num_parse_u64(ls, 1, UINT32_MAX, &want, err, sizeof(err)) < 0) {
+		buf_printf(&cr->why, "line: %s", err);
 		return;
 	}
 	for (; n < want && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL; n++)
 		p = nl + 1;
 	if (n < want || p >= end) {
-		buf_printf(&cr->why, "file has no line %ld", want);
+		buf_printf(&cr->why, "file has no line %llu", (unsigned long long)want);
 		return;
 	}
 	nl = memchr(p, '\n', (size_t)(end - p));

@@ -14,9 +14,11 @@
 #include "app/cmd.h"
 #include "app/config.h"
 #include "base/log.h"
+#include "base/num.h"
 #include "app/rulefiles.h"
 #include "app/worker.h"
 #include "base/xmalloc.h"
+#include "ingest/consumer.h"
 #include "schema/db.h"
 
 #include <getopt.h>
@@ -28,6 +30,7 @@
 #include <unistd.h>
 
 #define STATS_EVERY_MS	30000
+#define IDLE_EXIT_MAX_MS	(7 * 86400 * 1000L)	/* a week */
 
 static atomic_int stop_requested;
 
@@ -50,7 +53,10 @@ run_usage(FILE *out)
 	    "  -c, --config FILE      configuration (see kaudit check --example)\n"
 	    "      --idle-exit SECS   exit 0 once no message arrived for SECS seconds and\n"
 	    "                         no alert is due or in flight (replays, tests, the\n"
-	    "                         demo)\n");
+	    "                         demo); SECS is 0.001 to 604800, with at most 3\n"
+	    "                         decimals (0.5, 30)\n"
+	    "\n"
+	    "Exits 2 on a usage error (an unknown option, a bad option value).\n");
 }
 
 /* Loads config and rules and checks the database; everything that can be
@@ -61,7 +67,7 @@ run_prepare(const char *path, struct config *c, struct ruleset **rs, int check_d
 	struct buf errs;
 	struct rules_options ro = { 0 };
 	enum log_level lvl;
-	char err[512];
+	char err[512], warn[1024];
 	struct db *db;
 
 	buf_init(&errs);
@@ -73,6 +79,13 @@ run_prepare(const char *path, struct config *c, struct ruleset **rs, int check_d
 	}
 	if (log_level_parse(c->log_level, &lvl) == 0)
 		log_set_level(lvl);
+	if (consumer_check_props(&c->kafka_props, err, sizeof(err), warn, sizeof(warn)) != 0) {
+		fprintf(stderr, "%s:%d: %s\n", c->path, c->kafka_props_line, err);
+		buf_free(&errs);
+		return -1;
+	}
+	if (warn[0])
+		log_warn("%s:%d: %s", c->path, c->kafka_props_line, warn);
 	ro.disabled_ids = (const char *const *)c->disabled_rules.v;
 	ro.ndisabled_ids = c->disabled_rules.n;
 	ro.disabled_tags = (const char *const *)c->disabled_tags.v;
@@ -188,7 +201,7 @@ supervise(const struct config *c, const struct ruleset *rs, long idle_ms)
 			last_stats = clock_ms();
 		}
 		if (idle_ms > 0 && is_idle(&st, workers, nw, al, idle_ms, started)) {
-			log_info("idle for %ld s: exiting", idle_ms / 1000);
+			log_info("idle for %g s: exiting", idle_ms / 1000.0);
 			break;
 		}
 	}
@@ -216,16 +229,22 @@ cmd_run(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *path = NULL;
-	long idle_ms = 0;
+	int64_t idle_ms = 0;
 	struct config c;
 	struct ruleset *rs = NULL;
+	char err[160];
 	int ch, rc;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': path = optarg; break;
-		case 'i': idle_ms = (long)(atof(optarg) * 1000); break;
+		case 'i':
+			if (num_parse_ms(optarg, 1, IDLE_EXIT_MAX_MS, &idle_ms, err, sizeof(err)) < 0) {
+				fprintf(stderr, "kaudit run: --idle-exit: %s\n", err);
+				return 2;
+			}
+			break;
 		case 'h': run_usage(stdout); return 0;
 		default:  run_usage(stderr); return 2;
 		}
@@ -244,7 +263,7 @@ cmd_run(int argc, char **argv)
 	    c.rules.n ? "the configured paths" : "the built-in pack");
 	install_signals();
 	alert_global_init();
-	rc = supervise(&c, rs, idle_ms);
+	rc = supervise(&c, rs, (long)idle_ms);
 	alert_global_cleanup();
 	ruleset_free(rs);
 	config_free(&c);

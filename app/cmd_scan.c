@@ -27,6 +27,7 @@
 #include "app/cmd.h"
 #include "app/rulefiles.h"
 #include "base/hash.h"
+#include "base/num.h"
 #include "base/xmalloc.h"
 #include "ingest/decode.h"
 
@@ -159,12 +160,16 @@ usage(FILE *f)
 	    "  --cluster NAME     cluster recorded on findings (default \"default\")\n"
 	    "  --envelope FIELD   events are wrapped in this field of a shipper envelope\n"
 	    "  --max-bytes N      a top-level document larger than N bytes is an error\n"
+	    "                     (default and 0: no limit)\n"
 	    "  --threads N        threads per file, 1-%d (default: online CPUs, at most %d);\n"
 	    "                     the output is the same for every N\n"
 	    "  --split-min BYTES  files smaller than this are read by one thread\n"
 	    "                     (default %zu; stdin always is)\n"
-	    "  --chunk-bytes N    bytes per chunk of a file read by several threads\n"
-	    "                     (default: a quarter of the file per thread, 1-16 MiB)\n"
+	    "  --chunk-bytes N    bytes per chunk of a file read by several threads, at\n"
+	    "                     least 1 (default: a quarter of the file per thread,\n"
+	    "                     1-16 MiB)\n"
+	    "\n"
+	    "Numbers are whole and decimal: no sign, unit, exponent or leading zero.\n"
 	    "\n"
 	    "Exit status: 0 when every input was read and decoded (findings or not),\n"
 	    "1 when an input could not be read or had decode errors (each reported on\n"
@@ -849,17 +854,16 @@ scan_threads_auto(void)
 	return n > SCAN_THREADS_AUTO ? SCAN_THREADS_AUTO : (size_t)n;
 }
 
-/* A non-negative decimal option value no larger than max; -1 otherwise. */
+/* A whole-number option value in [min, max] (see base/num.h); -1 after
+ * saying why. */
 static int
-scan_size_arg(const char *name, const char *s, unsigned long long max, size_t *out)
+scan_size_arg(const char *name, const char *s, uint64_t min, uint64_t max, size_t *out)
 {
-	unsigned long long v;
-	char *end;
+	char err[160];
+	uint64_t v;
 
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || end == s || *s == '-' || v > max) {
-		fprintf(stderr, "kaudit scan: --%s: not a number up to %llu: %s\n", name, max, s);
+	if (num_parse_u64(s, min, max, &v, err, sizeof(err)) < 0) {
+		fprintf(stderr, "kaudit scan: --%s: %s\n", name, err);
 		return -1;
 	}
 	*out = (size_t)v;
@@ -883,7 +887,6 @@ scan_args(int argc, char **argv, struct scan_opts *so)
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
-	char *end;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -901,32 +904,20 @@ scan_args(int argc, char **argv, struct scan_opts *so)
 		case 'c': so->dec.cluster = optarg; break;
 		case 'e': so->dec.envelope_field = optarg; break;
 		case 'm':
-			errno = 0;
-			so->dec.max_bytes = strtoull(optarg, &end, 10);
-			if (errno || *end || end == optarg) {
-				fprintf(stderr, "kaudit scan: --max-bytes: not a number: %s\n", optarg);
+			if (scan_size_arg("max-bytes", optarg, 0, SIZE_MAX, &so->dec.max_bytes) < 0)
 				return 2;
-			}
 			break;
 		case 't':
-			if (scan_size_arg("threads", optarg, SCAN_THREADS_MAX, &so->threads) < 0)
+			if (scan_size_arg("threads", optarg, 1, SCAN_THREADS_MAX, &so->threads) < 0)
 				return 2;
-			if (so->threads == 0) {
-				fprintf(stderr, "kaudit scan: --threads: at least 1\n");
-				return 2;
-			}
 			break;
 		case 'S':
-			if (scan_size_arg("split-min", optarg, SIZE_MAX, &so->split_min) < 0)
+			if (scan_size_arg("split-min", optarg, 0, SIZE_MAX, &so->split_min) < 0)
 				return 2;
 			break;
 		case 'C':
-			if (scan_size_arg("chunk-bytes", optarg, SIZE_MAX, &so->chunk_bytes) < 0)
+			if (scan_size_arg("chunk-bytes", optarg, 1, SIZE_MAX, &so->chunk_bytes) < 0)
 				return 2;
-			if (so->chunk_bytes == 0) {
-				fprintf(stderr, "kaudit scan: --chunk-bytes: at least 1\n");
-				return 2;
-			}
 			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;

@@ -9,11 +9,10 @@
 #include "app/config.h"
 #include "base/log.h"
 #include "base/file.h"
+#include "base/num.h"
 #include "base/timefmt.h"
 #include "base/xmalloc.h"
 
-#include <errno.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,23 +219,20 @@ is_null_scalar(const yaml_node_t *n)
 	    strcmp(scalar(n), "null") == 0);
 }
 
+/* Integers follow base/num.h: decimal digits only, so "1e3", " 5", "+5",
+ * "0x10", "010", "5.0" and YAML's true are errors, not 1000, 5, 16, 8 or 1.
+ * A quoted "5" is taken like 5, so that "${WORKERS}" works. */
 static int
 parse_long(struct cparse *p, const yaml_node_t *n, const struct ckey *k, const char *s, long *out)
 {
-	char *end;
-	long v;
+	char err[160];
+	int64_t v;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end != '\0') {
-		cerr(p, n, "%s: expected an integer, got \"%s\"", k->path, s);
+	if (num_parse_i64(s, k->min, k->max, &v, err, sizeof(err)) < 0) {
+		cerr(p, n, "%s: %s", k->path, err);
 		return -1;
 	}
-	if (v < k->min || v > k->max) {
-		cerr(p, n, "%s: %ld is out of range [%ld, %ld]", k->path, v, k->min, k->max);
-		return -1;
-	}
-	*out = v;
+	*out = (long)v;
 	return 0;
 }
 
@@ -543,14 +539,17 @@ walk_mapping(struct cparse *p, const yaml_node_t *n, const char *prefix, struct 
 		} else {
 			set_value(p, vn, k, (char *)c);
 		}
-		/* The rule compiler checks these ids and tags; it reports
-		 * against the line they were set on. */
+		/* The rule compiler checks these ids and tags, and the
+		 * consumer the Kafka properties; both report against the
+		 * line they were set on. */
 		if (k->off == C(disabled_rules) && k->type == CT_STRLIST)
 			c->disabled_rules_line = (int)kn->start_mark.line + 1;
 		else if (k->off == C(disabled_tags) && k->type == CT_STRLIST)
 			c->disabled_tags_line = (int)kn->start_mark.line + 1;
 		else if (k->off == C(platforms) && k->type == CT_STRLIST)
 			c->platforms_line = (int)kn->start_mark.line + 1;
+		else if (k->off == C(kafka_props) && k->type == CT_KV)
+			c->kafka_props_line = (int)kn->start_mark.line + 1;
 	}
 }
 

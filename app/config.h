@@ -23,6 +23,7 @@ struct config {
 	struct strlist	 topics;
 	char		*group;
 	struct kvlist	 kafka_props;	/* passed through to librdkafka */
+	int		 kafka_props_line;	/* where they were set, for errors */
 
 	/* ingest */
 	int		 workers;		/* default 2 */

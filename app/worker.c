@@ -1,4 +1,33 @@
-/* worker.c — the ingest worker loop (see worker.h for the design). */
+/* worker.c — the ingest worker loop (see worker.h for what it promises).
+ *
+ * DESIGN: worker_main is one state machine over the batch in hand; each state
+ * is a function that does its step and returns the next state.
+ *
+ *   POLL ──batch──▶ EVALUATE ──▶ COMMIT ──committed──▶ STORE_OFFSETS ──▶ POLL
+ *    │ empty: POLL                │  ▲
+ *    │                  db trouble│  │backoff over
+ *    │                            ▼  │
+ *    │                          DB_WAIT (partitions paused, consumer served)
+ *    │                            │ stop (or stop after a failed COMMIT)
+ *    ▼ stop                       ▼
+ *  CLOSE ◀──────────────────── RELEASE
+ *
+ * POLL fills a batch from Kafka (at most batch_max messages, batch_ms).
+ * EVALUATE decodes every message and runs the rules; findings and bad input
+ * stay in the worker until the batch ends. COMMIT makes one attempt to write
+ * the batch in one transaction. When the database is away, DB_WAIT pauses the
+ * assigned partitions and keeps calling the consumer poll, which then brings
+ * no messages but runs rebalances and shows the group a live member, so an
+ * outage longer than max.poll.interval.ms does not evict the worker; COMMIT
+ * is tried again with a doubling backoff, and the commit that succeeds
+ * resumes the partitions. STORE_OFFSETS stores the offsets after the batch
+ * (only now: a failure anywhere before redelivers instead of losing) and
+ * releases it; a partition revoked meanwhile is skipped, its new owner reads
+ * those messages again. A stop request is seen in POLL (between batches),
+ * and in COMMIT and DB_WAIT while the batch cannot be written: RELEASE then
+ * gives the batch back unstored, to be read again after the restart. CLOSE
+ * commits the stored offsets and leaves the group. The batch in hand is
+ * never lost and never grows while waiting. */
 #include "app/worker.h"
 #include "alert/alert.h"
 #include "base/clock.h"
@@ -12,9 +41,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define HEAD_BYTES	1024	/* first bytes of a bad message kept as evidence */
+#define BACKOFF_MIN_MS	200	/* first wait after a failed commit; doubles */
+#define BACKOFF_MAX_MS	10000
+#define SERVE_MS	200	/* longest consumer poll while waiting */
+
+enum wstate {
+	W_POLL,
+	W_EVALUATE,
+	W_COMMIT,
+	W_DB_WAIT,
+	W_STORE_OFFSETS,
+	W_RELEASE,
+	W_CLOSE,
+};
 
 struct batch_finding {
 	json_t		 *finding;	/* owned */
@@ -42,6 +83,11 @@ struct worker {
 	size_t			 nerrs, caperrs;
 	int			 failed;
 	const struct kmsg	*cur;		/* message being evaluated */
+	int			 n;		/* messages in hand */
+	int			 paused;	/* partitions paused in DB_WAIT */
+	long			 backoff_ms;
+	long			 retry_at;	/* monotonic ms of the next COMMIT */
+	long			 waiting_since;	/* first failed commit of this batch */
 };
 
 static void
@@ -103,8 +149,10 @@ evaluate(struct worker *w, int n)
 	atomic_fetch_add(&w->st->errors, w->nerrs);
 }
 
-/* Writes the batch in one transaction, retrying until it commits or stop is
- * requested. Returns 0 when committed. */
+/* Writes the batch in one transaction. After a failure it checks the
+ * connection (reconnecting when it was lost) and tries once more right away,
+ * which rides over a server restart. Returns 0 when committed, -1 on
+ * database trouble (the caller waits and calls again). */
 static int
 commit_batch(struct worker *w)
 {
@@ -113,7 +161,6 @@ commit_batch(struct worker *w)
 	    (w->c->alert.nwebhooks ? w->c->alert.nwebhooks : 1), sizeof(*names));
 	char err[512];
 	size_t inserted = 0, dead = 0;
-	long backoff = 200;
 	int rc = -1;
 
 	for (size_t i = 0; i < w->nfound; i++) {
@@ -127,7 +174,7 @@ commit_batch(struct worker *w)
 		rows[i].partition = w->found[i].msg->partition;
 		rows[i].offset = w->found[i].msg->offset;
 	}
-	for (;;) {
+	for (int again = 1;; again = 0) {
 		if (db_write_batch(w->db, rows, w->nfound, w->errs, w->nerrs, &inserted,
 		    &dead, err, sizeof(err)) == 0) {
 			atomic_fetch_add(&w->st->findings, inserted);
@@ -137,54 +184,128 @@ commit_batch(struct worker *w)
 		}
 		atomic_fetch_add(&w->st->db_retries, 1);
 		log_once("db.write", "worker %d: writing a batch failed, retrying: %s", w->id, err);
-		if (atomic_load(w->stop))
+		if (!again || !db_ok(w->db))
 			break;
-		struct timespec ts = { backoff / 1000, (backoff % 1000) * 1000000L };
-		nanosleep(&ts, NULL);
-		backoff = backoff < 10000 ? backoff * 2 : 10000;
-		db_ok(w->db);
 	}
 	free(rows);
 	free(names);
 	return rc;
 }
 
-static void
-batch_reset(struct worker *w)
+/* Ends the batch in hand (stored or released): frees its findings. */
+static enum wstate
+batch_end(struct worker *w, enum wstate next)
 {
 	for (size_t i = 0; i < w->nfound; i++)
 		json_decref(w->found[i].finding);
 	w->nfound = 0;
 	w->nerrs = 0;
+	w->n = 0;
+	atomic_store(&w->st->last_message_ms, clock_ms());
+	atomic_fetch_sub(&w->st->busy, 1);
+	return next;
+}
+
+static enum wstate
+st_poll(struct worker *w)
+{
+	if (atomic_load(w->stop))
+		return W_CLOSE;
+	w->n = consumer_poll_batch(w->kc, w->msgs, w->c->batch_max, w->c->batch_ms);
+	if (consumer_assigned(w->kc))
+		atomic_store(&w->st->assigned, 1);
+	if (w->n == 0)
+		return W_POLL;
+	atomic_fetch_add(&w->st->busy, 1);
+	atomic_store(&w->st->last_message_ms, clock_ms());
+	atomic_fetch_add(&w->st->messages, (unsigned long)w->n);
+	return W_EVALUATE;
+}
+
+static enum wstate
+st_evaluate(struct worker *w)
+{
+	evaluate(w, w->n);
+	w->backoff_ms = BACKOFF_MIN_MS;
+	return W_COMMIT;
+}
+
+static enum wstate
+st_commit(struct worker *w)
+{
+	if (commit_batch(w) == 0) {
+		if (w->paused) {
+			log_info("worker %d: batch committed after %ld s of database trouble; "
+			    "resuming", w->id, (clock_ms() - w->waiting_since) / 1000);
+			consumer_resume(w->kc);
+			w->paused = 0;
+		}
+		return W_STORE_OFFSETS;
+	}
+	if (atomic_load(w->stop))
+		return W_RELEASE;
+	if (!w->paused) {
+		/* Fetching more would only queue messages that cannot be
+		 * written; the group must still see us polling. */
+		log_warn("worker %d: database unavailable; holding %d message(s), pausing "
+		    "the partitions until the batch commits", w->id, w->n);
+		consumer_pause(w->kc);
+		w->paused = 1;
+		w->waiting_since = clock_ms();
+	}
+	w->retry_at = clock_ms() + w->backoff_ms;
+	w->backoff_ms = w->backoff_ms < BACKOFF_MAX_MS / 2 ? w->backoff_ms * 2 : BACKOFF_MAX_MS;
+	return W_DB_WAIT;
+}
+
+static enum wstate
+st_db_wait(struct worker *w)
+{
+	long left = w->retry_at - clock_ms();
+
+	if (atomic_load(w->stop))
+		return W_RELEASE;
+	if (left <= 0)
+		return W_COMMIT;
+	consumer_serve(w->kc, left < SERVE_MS ? (int)left : SERVE_MS);
+	return W_DB_WAIT;
+}
+
+static enum wstate
+st_store_offsets(struct worker *w)
+{
+	consumer_done(w->kc, w->msgs, w->n);
+	return batch_end(w, W_POLL);
+}
+
+/* Stop requested while the batch could not commit: its offsets stay where
+ * they are, so the next start reads these messages again. */
+static enum wstate
+st_release(struct worker *w)
+{
+	log_warn("worker %d: stopping with %d uncommitted message(s); they are read again "
+	    "on the next start", w->id, w->n);
+	consumer_release(w->msgs, w->n);
+	w->failed = 1;
+	return batch_end(w, W_CLOSE);
 }
 
 static void *
 worker_main(void *arg)
 {
 	struct worker *w = arg;
+	enum wstate s = W_POLL;
 
-	while (!atomic_load(w->stop)) {
-		int n = consumer_poll_batch(w->kc, w->msgs, w->c->batch_max, w->c->batch_ms);
-
-		if (consumer_assigned(w->kc))
-			atomic_store(&w->st->assigned, 1);
-		if (n == 0)
-			continue;
-		atomic_fetch_add(&w->st->busy, 1);
-		atomic_store(&w->st->last_message_ms, clock_ms());
-		atomic_fetch_add(&w->st->messages, (unsigned long)n);
-		evaluate(w, n);
-		if (commit_batch(w) == 0) {
-			consumer_done(w->kc, w->msgs, n);
-		} else {
-			/* Shutdown while the database was down: keep offsets
-			 * where they are so these messages are read again. */
-			consumer_release(w->msgs, n);
-			w->failed = 1;
+	while (s != W_CLOSE) {
+		switch (s) {
+		case W_POLL:		s = st_poll(w); break;
+		case W_EVALUATE:	s = st_evaluate(w); break;
+		case W_COMMIT:		s = st_commit(w); break;
+		case W_DB_WAIT:		s = st_db_wait(w); break;
+		case W_STORE_OFFSETS:	s = st_store_offsets(w); break;
+		case W_RELEASE:		s = st_release(w); break;
+		case W_CLOSE:		break;
 		}
-		batch_reset(w);
-		atomic_store(&w->st->last_message_ms, clock_ms());
-		atomic_fetch_sub(&w->st->busy, 1);
 	}
 	consumer_close(w->kc);
 	w->kc = NULL;

@@ -4,10 +4,13 @@
  * DESIGN: each worker owns its consumer, its database connection, its
  * decoder buffers and its rule scratch; it shares only the immutable rule set
  * and the config. A batch is retried against the database until it commits
- * or shutdown is requested; offsets are stored only after the commit, so a
- * failure at any point redelivers instead of losing. A row the database
- * refuses on its own does not fail the batch: it commits in
- * kaudit.dead_letters (db_write_batch), so only database trouble retries. */
+ * or shutdown is requested; meanwhile its partitions are paused and the
+ * consumer keeps polling, so the worker stays in the group however long the
+ * database is away. Offsets are stored only after the commit, so a failure at
+ * any point redelivers instead of losing. A row the database refuses on its
+ * own does not fail the batch: it commits in kaudit.dead_letters
+ * (db_write_batch), so only database trouble retries. worker.c has the state
+ * machine. */
 #ifndef KAUDIT_WORKER_H
 #define KAUDIT_WORKER_H
 

@@ -10,10 +10,23 @@
  * grown geometrically and kept across calls. String bodies, most of the
  * bytes of an audit event, are skipped 16 bytes at a time (SSE2, or eight at
  * a time in a plain 64-bit word elsewhere); escapes are validated there but
- * decoded only when a caller asks (jtok_str and friends). The machine keeps
- * the open container's token, member count and kind in locals, so the
- * per-token work touches only the token being written. */
+ * decoded only when a caller asks (jtok_str and friends). The skip also
+ * stops at bytes >= 0x80, so that each UTF-8 sequence is validated where
+ * it stands, and ASCII strings, nearly all of them, cost nothing more. The
+ * machine keeps the open container's token, member count and kind in
+ * locals, so the per-token work touches only the token being written.
+ *
+ * Duplicate keys: each key sets one bit of a 64-bit filter of its object,
+ * chosen by its length and first and last bytes (KEYSIG). Only an object
+ * where two keys met on a bit, or with a key that must be decoded, is
+ * checked when it closes (jtok_check_keys): up to JTOK_PAIRWISE keys by a
+ * small hash table of signatures and a memcmp of equal ones, more, or
+ * decoded ones, by sorting their decoded forms, O(n log n) whatever the
+ * keys are. Most objects of an audit event have a handful of distinct keys
+ * and are never checked. jtok_get() stops at the first match unless the
+ * object is marked JTOK_DUPKEYS, and only marked strings are decoded. */
 #include "base/jtok.h"
+#include "base/utf8.h"
 #include "base/xmalloc.h"
 
 #include <stdio.h>
@@ -27,16 +40,19 @@
 #define R8(x)	x, x, x, x, x, x, x, x
 #define R16(x)	R8(x), R8(x)
 
-/* Bytes that end a run of plain string content: '"', '\\', controls. */
+/* Bytes that end a run of plain string content: '"', '\\', controls, and
+ * the bytes of UTF-8 sequences, which are validated one by one. */
 static const uint8_t str_stop[256] = {
 	R16(1), R16(1),				/* 0x00-0x1f */
 	0, 0, 1, 0, 0, 0, 0, 0, R8(0),		/* 0x20-0x2f: '"' */
 	R16(0), R16(0),				/* 0x30-0x4f */
 	R8(0), 0, 0, 0, 0, 1, 0, 0, 0,		/* 0x50-0x5f: '\\' */
 	R16(0), R16(0),				/* 0x60-0x7f */
-	R16(0), R16(0), R16(0), R16(0),		/* 0x80-0xbf */
-	R16(0), R16(0), R16(0), R16(0),		/* 0xc0-0xff */
+	R16(1), R16(1), R16(1), R16(1),		/* 0x80-0xbf */
+	R16(1), R16(1), R16(1), R16(1),		/* 0xc0-0xff */
 };
+
+#define JTOK_PAIRWISE	64	/* keys of an object compared pair by pair */
 
 struct jparse {
 	struct jdoc	*d;
@@ -132,9 +148,10 @@ jtok_ucode(const unsigned char *s, size_t n, size_t *i)
 	return 0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00);
 }
 
-/* Validates the escape at s[*i] (a backslash) and advances past it. */
+/* Validates the escape at s[*i] (a backslash) and advances past it. A lone
+ * surrogate is no error: Go reads it as U+FFFD, and so do we. */
 static int
-jtok_scan_escape(struct jparse *p, size_t *i)
+jtok_scan_escape(struct jparse *p, size_t *i, uint8_t *flags)
 {
 	size_t at;
 	long cp;
@@ -151,7 +168,7 @@ jtok_scan_escape(struct jparse *p, size_t *i)
 		if (cp == -1)
 			return jtok_fail(p, at, "expected 4 hex digits after \\u");
 		if (cp == -2)
-			return jtok_fail(p, at, "unpaired UTF-16 surrogate in \\u escape");
+			*flags |= JTOK_BADUTF8;
 		return 0;
 	default:
 		return jtok_fail(p, *i, "invalid escape, expected one of \"\\/bfnrtu");
@@ -163,8 +180,9 @@ jtok_scan_escape(struct jparse *p, size_t *i)
 #define HIGHS	0x8080808080808080ull
 
 /* Skips plain string bytes eight at a time: a word is plain when none of its
- * bytes is '"', '\\' or below 0x20 (the classic has-zero-byte tests). The
- * lowest flagged byte is exact, so the scan stops on the first special one. */
+ * bytes is '"', '\\', below 0x20 (the classic has-zero-byte tests) or
+ * above 0x7f. The lowest flagged byte is exact, so the scan stops on the
+ * first special one. */
 static inline size_t
 jtok_skip_word(const unsigned char *s, size_t k, size_t n)
 {
@@ -175,6 +193,7 @@ jtok_skip_word(const unsigned char *s, size_t k, size_t n)
 		hit = ((w ^ (ONES * '"')) - ONES) & ~(w ^ (ONES * '"'));
 		hit |= ((w ^ (ONES * '\\')) - ONES) & ~(w ^ (ONES * '\\'));
 		hit |= (w - ONES * 0x20) & ~w;
+		hit |= w;
 		hit &= HIGHS;
 		if (hit)
 			return k + (size_t)(__builtin_ctzll(hit) >> 3);
@@ -195,20 +214,22 @@ jtok_skip_word(const unsigned char *s, size_t k, size_t n)
 #endif
 
 #if defined(__SSE2__)
-/* Sixteen bytes per step: '"', '\\' and controls (min(c, 0x1f) == c) are
- * flagged in one mask. Loads stay inside s[0..n); the tail goes by words. */
+/* Sixteen bytes per step: '"', '\\', and in one signed comparison both the
+ * controls (below 0x20) and the bytes above 0x7f (negative as signed
+ * chars), flagged in one mask. Loads stay inside s[0..n); the tail goes by
+ * words. */
 static inline size_t
 jtok_skip_plain(const unsigned char *s, size_t k, size_t n)
 {
 	const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
-	const __m128i ctl = _mm_set1_epi8(0x1f);
+	const __m128i space = _mm_set1_epi8(0x20);
 	__m128i v, m;
 	unsigned bits;
 
 	while (k + 16 <= n) {
 		v = _mm_loadu_si128((const __m128i *)(const void *)(s + k));
 		m = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash));
-		m = _mm_or_si128(m, _mm_cmpeq_epi8(_mm_min_epu8(v, ctl), v));
+		m = _mm_or_si128(m, _mm_cmplt_epi8(v, space));
 		bits = (unsigned)_mm_movemask_epi8(m);
 		if (bits)
 			return k + (size_t)__builtin_ctz(bits);
@@ -223,23 +244,35 @@ jtok_skip_plain(const unsigned char *s, size_t k, size_t n)
 #define JTOK_BAD	((size_t)-1)	/* a scan failed; p->msg says why */
 
 /* From the first byte that ends a plain run (or n) to the closing quote,
- * through escapes; returns its position or JTOK_BAD. */
+ * through escapes and UTF-8 sequences; returns its position or JTOK_BAD.
+ * A byte that does not start a valid sequence is passed over and marks the
+ * string. */
 static size_t __attribute__((noinline))
 jtok_scan_string_rest(struct jparse *p, size_t k, uint8_t *flags)
 {
 	const unsigned char *s = p->s;
-	size_t n = p->n;
+	size_t n = p->n, l;
 
 	for (;;) {
 		if (k >= n)
 			break;
-		if (s[k] == '"')
+		if (s[k] == '"') {
+			p->d->flags |= *flags;
 			return k;
+		}
+		if (s[k] >= 0x80) {
+			if ((l = utf8_seq(s + k, n - k)) == 0) {
+				*flags |= JTOK_BADUTF8;
+				l = 1;
+			}
+			k = jtok_skip_plain(s, k + l, n);
+			continue;
+		}
 		if (s[k] != '\\') {
 			jtok_fail(p, k, "control character in string");
 			return JTOK_BAD;
 		}
-		if (jtok_scan_escape(p, &k) < 0)
+		if (jtok_scan_escape(p, &k, flags) < 0)
 			return JTOK_BAD;
 		*flags |= JTOK_ESCAPED;
 		k = jtok_skip_plain(s, k, n);
@@ -325,10 +358,24 @@ jtok_scan_literal(struct jparse *p, size_t k, uint8_t *type)
 
 /* The open container that is not the innermost one. */
 struct jframe {
+	uint64_t	keys;	/* the key filter (see KEYBIT) */
+	uint64_t	again;	/* nonzero: check the keys at close */
 	uint32_t	tok;
 	uint32_t	count;
 	uint8_t		obj;
 };
+
+/* A key's length and first and last bytes (an empty key's two quotes):
+ * equal keys have equal signatures. */
+#define KEYSIG(len, first, last) \
+	((uint64_t)(len) << 16 | (uint64_t)(unsigned char)(first) << 8 | \
+	    (unsigned char)(last))
+/* One of 64 bits for a signature: an object whose keys all take different
+ * bits cannot repeat one, and the keys of most objects of an audit event
+ * do. */
+#define KEYBIT(sig)	(1ull << (((sig) * 0x9e3779b97f4a7c15ull) >> 58))
+/* Its slot in jtok_check_keys()'s table of 2 * JTOK_PAIRWISE. */
+#define KEYSLOT(sig)	((uint32_t)(((sig) * 0x9e3779b97f4a7c15ull) >> 57))
 
 /* Appends a token of type at start to tok[] (locals of jtok_machine()); a
  * container gets its len, next and size when it closes. */
@@ -349,6 +396,8 @@ struct jframe {
 	tok[t].size = 0;						\
 } while (0)
 
+static void	jtok_check_keys(struct jparse *p, uint32_t obj) __attribute__((noinline));
+
 /* Tokenizes one value starting at text[0]; *used gets the bytes consumed
  * including trailing whitespace. cur/count/obj describe the innermost open
  * container (when depth > 0): values are counted for objects and arrays
@@ -362,6 +411,7 @@ jtok_machine(struct jparse *p, size_t *used)
 	struct jframe stack[JTOK_MAX_DEPTH];
 	struct jtok *tok = d->tok;
 	uint32_t ntok = 0, cap = d->cap, cur = 0, count = 0, t;
+	uint64_t keys = 0, again = 0, bit;
 	int depth = 0, obj = 0;
 	uint8_t type, c;
 
@@ -387,11 +437,15 @@ value:
 			stack[depth - 1].tok = cur;
 			stack[depth - 1].count = count;
 			stack[depth - 1].obj = (uint8_t)obj;
+			stack[depth - 1].keys = keys;
+			stack[depth - 1].again = again;
 		}
 		depth++;
 		cur = t;
 		count = 0;
 		obj = c == '{';
+		keys = 0;
+		again = 0;
 		pos++;
 		SKIP_WS();
 		if (pos < n && s[pos] == (obj ? '}' : ']'))
@@ -419,10 +473,17 @@ key:
 		return jtok_fail(p, pos, "unexpected end of input, expected an object key");
 	if (s[pos] != '"')
 		return jtok_fail(p, pos, "expected '\"' starting an object key");
-	PUSH(JT_STR, pos + 1);
-	if ((pos = jtok_scan_string(p, pos + 1, &tok[t].flags)) == JTOK_BAD)
+	start = pos + 1;
+	PUSH(JT_STR, start);
+	if ((pos = jtok_scan_string(p, start, &tok[t].flags)) == JTOK_BAD)
 		return -1;
-	tok[t].len = (uint32_t)(pos - tok[t].start);
+	tok[t].len = (uint32_t)(pos - start);
+	/* a key to compare when its object closes: one whose bit another key
+	 * took, or one that must be decoded first (an empty key reads its
+	 * quotes, as in jtok_check_keys) */
+	bit = KEYBIT(KEYSIG(pos - start, s[start], s[pos - 1]));
+	again |= (keys & bit) | (tok[t].flags & JTOK_DECODE);
+	keys |= bit;
 	pos++;
 	if (pos < n && s[pos] == ':') {		/* compact JSON */
 		pos++;
@@ -456,10 +517,14 @@ close:
 	tok[cur].len = (uint32_t)(pos + 1 - tok[cur].start);
 	tok[cur].next = ntok;
 	tok[cur].size = count;
+	if (again)
+		jtok_check_keys(p, cur);
 	if (--depth > 0) {
 		cur = stack[depth - 1].tok;
 		count = stack[depth - 1].count;
 		obj = stack[depth - 1].obj;
+		keys = stack[depth - 1].keys;
+		again = stack[depth - 1].again;
 	}
 	pos++;
 	goto after;
@@ -480,6 +545,7 @@ jtok_run(struct jdoc *d, const char *text, size_t len, size_t *used,
 	d->text = text;
 	d->len = len;
 	d->ntok = 0;
+	d->flags = 0;
 	if (len > UINT32_MAX)
 		jtok_fail(&p, 0, "text longer than 4 GiB");
 	else if (jtok_machine(&p, &u) == 0 && (used != NULL || u == len)) {
@@ -519,27 +585,32 @@ jtok_key_eq(const struct jdoc *d, int k, const char *key, size_t keylen)
 {
 	const struct jtok *t = &d->tok[k];
 
-	if (!(t->flags & JTOK_ESCAPED))
+	if (!(t->flags & JTOK_DECODE))
 		return t->len == keylen && memcmp(d->text + t->start, key, keylen) == 0;
 	return jtok_str_eq(d, k, key, keylen);
 }
 
-/* Keys are compared in order and the first match wins: audit events never
- * repeat a key, and stopping early halves the average lookup. */
+/* The last occurrence of a key counts, as in Go and jsonb. The tokenizer
+ * marks the objects that repeat a key, so the others stop at the first
+ * match, which halves the average lookup. */
 int
 jtok_get(const struct jdoc *d, int obj, const char *key, size_t keylen)
 {
 	uint32_t i, k;
+	int found = -1;
 
 	if (obj < 0 || d->tok[obj].type != JT_OBJ)
 		return -1;
 	k = (uint32_t)obj + 1;
 	for (i = 0; i < d->tok[obj].size; i++) {
-		if (jtok_key_eq(d, (int)k, key, keylen))
-			return (int)k + 1;
+		if (jtok_key_eq(d, (int)k, key, keylen)) {
+			found = (int)k + 1;
+			if (!(d->tok[obj].flags & JTOK_DUPKEYS))
+				break;
+		}
 		k = d->tok[k + 1].next;
 	}
-	return -1;
+	return found;
 }
 
 int
@@ -574,6 +645,18 @@ jtok_at(const struct jdoc *d, int arr, uint32_t i)
 	while (i-- > 0)
 		k = d->tok[k].next;
 	return (int)k;
+}
+
+unsigned
+jtok_flags(const struct jdoc *d, int t, unsigned mask)
+{
+	unsigned f = 0;
+
+	if (t < 0 || !(d->flags & mask))
+		return 0;
+	for (uint32_t k = (uint32_t)t; k < d->tok[t].next; k++)
+		f |= d->tok[k].flags;
+	return f & mask;
 }
 
 int
@@ -626,8 +709,11 @@ jtok_utf8(long cp, char *out)
 	return 4;
 }
 
+#define FFFD	"\xef\xbf\xbd"	/* U+FFFD REPLACEMENT CHARACTER */
+
 /* Decodes the escape at src[*i] (a backslash) into out[0..4), advances *i
- * and returns the byte count, or -1 when malformed. */
+ * and returns the byte count, or -1 when malformed. A lone surrogate is
+ * U+FFFD, as in Go. */
 static int
 jtok_esc(const char *src, size_t n, size_t *i, char *out)
 {
@@ -638,8 +724,9 @@ jtok_esc(const char *src, size_t n, size_t *i, char *out)
 	if (*i + 1 >= n)
 		return -1;
 	if (src[*i + 1] == 'u') {
-		cp = jtok_ucode((const unsigned char *)src, n, i);
-		return cp < 0 ? -1 : jtok_utf8(cp, out);
+		if ((cp = jtok_ucode((const unsigned char *)src, n, i)) == -1)
+			return -1;
+		return jtok_utf8(cp == -2 ? 0xfffd : cp, out);
 	}
 	if (src[*i + 1] == '\0' || (f = strchr(from, src[*i + 1])) == NULL)
 		return -1;
@@ -648,8 +735,40 @@ jtok_esc(const char *src, size_t n, size_t *i, char *out)
 	return 1;
 }
 
-int
-jtok_unescape(const char *src, size_t n, struct buf *out)
+/* Appends src[0..n) (no escapes) with each byte that does not start a
+ * valid UTF-8 sequence replaced by U+FFFD, as Go's decoder reads it (one
+ * per byte: "\xe2\x82" is two). */
+static void
+jtok_fix_utf8(const char *src, size_t n, struct buf *out)
+{
+	const unsigned char *p = (const unsigned char *)src;
+	size_t i = 0, run, l;
+
+	if (utf8_valid(src, n)) {
+		buf_append(out, src, n);
+		return;
+	}
+	while (i < n) {
+		run = i;
+		while (i < n) {
+			if (p[i] < 0x80)
+				l = 1;
+			else if ((l = utf8_seq(p + i, n - i)) == 0)
+				break;
+			i += l;
+		}
+		buf_append(out, src + run, i - run);
+		if (i < n) {
+			buf_append(out, FFFD, 3);
+			i++;
+		}
+	}
+}
+
+/* Appends the string body src[0..n) decoded, and with fix its bytes that
+ * are not UTF-8 as U+FFFD. Returns -1 on a malformed escape. */
+static int
+jtok_decode(const char *src, size_t n, struct buf *out, int fix)
 {
 	const char *bs;
 	size_t i = 0, end;
@@ -660,7 +779,10 @@ jtok_unescape(const char *src, size_t n, struct buf *out)
 	while (i < n) {
 		bs = memchr(src + i, '\\', n - i);
 		end = bs ? (size_t)(bs - src) : n;
-		buf_append(out, src + i, end - i);
+		if (fix)
+			jtok_fix_utf8(src + i, end - i, out);
+		else
+			buf_append(out, src + i, end - i);
 		if (bs == NULL)
 			break;
 		i = end;
@@ -671,6 +793,12 @@ jtok_unescape(const char *src, size_t n, struct buf *out)
 	return 0;
 }
 
+int
+jtok_unescape(const char *src, size_t n, struct buf *out)
+{
+	return jtok_decode(src, n, out, 0);
+}
+
 const char *
 jtok_str(const struct jdoc *d, int t, struct buf *scratch, size_t *len)
 {
@@ -679,7 +807,7 @@ jtok_str(const struct jdoc *d, int t, struct buf *scratch, size_t *len)
 	if (t < 0 || d->tok[t].type != JT_STR)
 		return NULL;
 	k = &d->tok[t];
-	if (!(k->flags & JTOK_ESCAPED)) {
+	if (!(k->flags & JTOK_DECODE)) {
 		if (len)
 			*len = k->len;
 		return d->text + k->start;
@@ -687,17 +815,40 @@ jtok_str(const struct jdoc *d, int t, struct buf *scratch, size_t *len)
 	if (scratch == NULL)
 		return NULL;
 	buf_reset(scratch);
-	if (jtok_unescape(d->text + k->start, k->len, scratch) < 0)
+	if (jtok_decode(d->text + k->start, k->len, scratch, 1) < 0)
 		return NULL;
 	if (len)
 		*len = scratch->len;
 	return scratch->data;
 }
 
+/* The next piece of a string body's decoded content at src[*i]: its bytes
+ * in out or, for a run of plain bytes, in place; advances *i. Returns the
+ * byte count, or -1 on a malformed escape. */
+static int
+jtok_piece(const char *src, size_t n, size_t *i, char *out, const char **at)
+{
+	const unsigned char *p = (const unsigned char *)src;
+	size_t l;
+
+	*at = out;
+	if (p[*i] == '\\')
+		return jtok_esc(src, n, i, out);
+	l = p[*i] < 0x80 ? 1 : utf8_seq(p + *i, n - *i);
+	if (l == 0) {
+		memcpy(out, FFFD, 3);
+		(*i)++;
+		return 3;
+	}
+	*at = src + *i;
+	*i += l;
+	return (int)l;
+}
+
 int
 jtok_str_eq(const struct jdoc *d, int t, const char *s, size_t n)
 {
-	const char *src;
+	const char *src, *at;
 	size_t i = 0, j = 0, sn;
 	char u[4];
 	int k;
@@ -706,16 +857,11 @@ jtok_str_eq(const struct jdoc *d, int t, const char *s, size_t n)
 		return 0;
 	src = d->text + d->tok[t].start;
 	sn = d->tok[t].len;
-	if (!(d->tok[t].flags & JTOK_ESCAPED))
+	if (!(d->tok[t].flags & JTOK_DECODE))
 		return sn == n && memcmp(src, s, n) == 0;
 	while (i < sn) {
-		if (src[i] != '\\') {
-			if (j >= n || s[j++] != src[i++])
-				return 0;
-			continue;
-		}
-		if ((k = jtok_esc(src, sn, &i, u)) < 0 || j + (size_t)k > n ||
-		    memcmp(s + j, u, (size_t)k) != 0)
+		if ((k = jtok_piece(src, sn, &i, u, &at)) < 0 || j + (size_t)k > n ||
+		    memcmp(s + j, at, (size_t)k) != 0)
 			return 0;
 		j += (size_t)k;
 	}
@@ -729,14 +875,108 @@ jtok_strdup(const struct jdoc *d, int t)
 
 	if (t < 0 || d->tok[t].type != JT_STR)
 		return NULL;
-	if (!(d->tok[t].flags & JTOK_ESCAPED))
+	if (!(d->tok[t].flags & JTOK_DECODE))
 		return xstrndup(d->text + d->tok[t].start, d->tok[t].len);
 	buf_init(&b);
-	if (jtok_unescape(d->text + d->tok[t].start, d->tok[t].len, &b) < 0) {
+	if (jtok_decode(d->text + d->tok[t].start, d->tok[t].len, &b, 1) < 0) {
 		buf_free(&b);
 		return NULL;
 	}
 	return b.data;
+}
+
+/* Duplicate keys. */
+
+/* A key as the string it decodes to. */
+struct jkey {
+	const char	*s;
+	size_t		 n;
+};
+
+static int
+jkey_cmp(const void *a, const void *b)
+{
+	const struct jkey *x = a, *y = b;
+
+	if (x->n != y->n)
+		return x->n < y->n ? -1 : 1;
+	return memcmp(x->s, y->s, x->n);
+}
+
+/* Any number of keys, escaped or not: their decoded forms sorted, then
+ * neighbours compared, so the cost is O(n log n) whatever the keys are. */
+static int __attribute__((noinline))
+jtok_dups_sorted(const struct jdoc *d, uint32_t obj)
+{
+	const struct jtok *tok = d->tok;
+	uint32_t n = tok[obj].size, i, k = obj + 1;
+	struct jkey *keys = xcalloc(n, sizeof(*keys));
+	size_t *off = xcalloc(n, sizeof(*off));
+	struct buf b;
+	int dup = 0;
+
+	buf_init(&b);
+	for (i = 0; i < n; i++, k = tok[k + 1].next) {
+		if (tok[k].flags & JTOK_DECODE) {
+			off[i] = b.len + 1;	/* 0: in place */
+			jtok_decode(d->text + tok[k].start, tok[k].len, &b, 1);
+			keys[i].n = b.len + 1 - off[i];
+		} else {
+			keys[i].s = d->text + tok[k].start;
+			keys[i].n = tok[k].len;
+		}
+	}
+	for (i = 0; i < n; i++)		/* b.data is where it stays now */
+		if (off[i])
+			keys[i].s = b.data + off[i] - 1;
+	qsort(keys, n, sizeof(*keys), jkey_cmp);
+	for (i = 1; i < n && !dup; i++)
+		dup = jkey_cmp(&keys[i - 1], &keys[i]) == 0;
+	buf_free(&b);
+	free(off);
+	free(keys);
+	return dup;
+}
+
+/* Marks object obj (closed, and flagged by the machine) when a key
+ * repeats. The keys of an audit event are few and plain: each goes into a
+ * small open-addressing table by its signature and is compared in full only
+ * with keys of the same signature. A hostile object of JTOK_PAIRWISE keys
+ * of one signature costs at most every pair; more keys, or keys that must
+ * be decoded, go to the sort. */
+static void
+jtok_check_keys(struct jparse *p, uint32_t obj)
+{
+	struct jdoc *d = p->d;
+	const struct jtok *tok = d->tok;
+	uint64_t sig[JTOK_PAIRWISE];
+	uint32_t key[JTOK_PAIRWISE], n = tok[obj].size, i, h, k = obj + 1;
+	uint8_t slot[2 * JTOK_PAIRWISE], j;	/* key index + 1; 0: empty */
+	int dup = 0;
+
+	if (n > JTOK_PAIRWISE)
+		goto sorted;
+	memset(slot, 0, sizeof(slot));
+	for (i = 0; i < n && !dup; i++, k = tok[k + 1].next) {
+		if (tok[k].flags & JTOK_DECODE)
+			goto sorted;
+		sig[i] = KEYSIG(tok[k].len, d->text[tok[k].start],
+		    d->text[tok[k].start + tok[k].len - 1]);
+		key[i] = k;
+		for (h = KEYSLOT(sig[i]); (j = slot[h]) != 0 && !dup;
+		    h = (h + 1) % sizeof(slot))
+			dup = sig[j - 1] == sig[i] && memcmp(d->text + tok[key[j - 1]].start,
+			    d->text + tok[k].start, tok[k].len) == 0;
+		slot[h] = (uint8_t)(i + 1);
+	}
+	goto out;
+sorted:
+	dup = jtok_dups_sorted(d, obj);
+out:
+	if (dup) {
+		d->tok[obj].flags |= JTOK_DUPKEYS;
+		d->flags |= JTOK_DUPKEYS;
+	}
 }
 
 /* An integer of at most 15 digits (status codes, counts, ports) converts

@@ -3,17 +3,38 @@
  * Audit events are read far more often than they are built, and a rule reads
  * a handful of fields out of kilobytes of JSON. Instead of a full tree of
  * allocated nodes (jansson costs ~28 us for a 2.7 KB event), jtok_parse()
- * makes one pass that validates the text (RFC 8259) and fills a flat array of
- * tokens that point into it. Every token knows where its subtree ends, so
- * finding a key skips whole sibling subtrees in one step.
+ * makes one pass that checks the grammar (RFC 8259) and fills a flat array of
+ * tokens that point into the text. Every token knows where its subtree ends,
+ * so finding a key skips whole sibling subtrees in one step.
  *
  * Layout: token 0 is the document's root value. An object token is followed
  * by its members as key, value, key, value... (keys are JT_STR tokens); an
  * array by its elements. `next` is the index of the first token after the
  * subtree, so the children of t are t+1 up to tok[t].next.
  *
- * Strings keep their escapes in the text; JTOK_ESCAPED marks the ones that
- * have any, and jtok_str() unescapes those into caller scratch on demand.
+ * What the text means is what the Kubernetes API server's Go decoder makes
+ * of it, because that is what the cluster acted on (a patch body is logged
+ * verbatim in requestObject, so a client writes those bytes), and what
+ * PostgreSQL's jsonb stores:
+ *   - A key that appears twice in an object: the LAST one counts (Go and
+ *     jsonb alike), for jtok_get(), jtok_path() and the event's fields.
+ *     Keys are equal when they decode to the same string ("verb" and
+ *     "\u0076erb" are one key).
+ *   - A string holding bytes that are not UTF-8 (overlong forms, UTF-16
+ *     surrogates, truncated sequences, above U+10FFFF), or a \u escape of a
+ *     lone surrogate: each bad byte, or the lone escape, reads as U+FFFD, as
+ *     Go decodes it; schema/db.c stores the same.
+ * Such documents are not rejected: a client could otherwise hide its request
+ * from every rule by adding a duplicate key. They are marked instead, per
+ * token (JTOK_BADUTF8 on the string, JTOK_DUPKEYS on the object) and for the
+ * whole document (jdoc.flags), so rules can flag the ambiguity. Checking
+ * costs little: UTF-8 is validated only in strings that hold a byte >= 0x80,
+ * and the keys of an object are compared when it closes, only when a filter
+ * of their lengths and end bytes says two of them may be equal.
+ *
+ * Strings keep their escapes in the text. JTOK_ESCAPED and JTOK_BADUTF8
+ * mark the ones that are not their own content; jtok_str() decodes those
+ * into caller scratch on demand, the others are read in place.
  *
  * Named jtok_/JT_ rather than json_/JSON_: jansson owns that namespace
  * (json_type, JSON_TRUE, ...) and both headers meet in the rule engine.
@@ -39,6 +60,10 @@ enum jtok_type {
 };
 
 #define JTOK_ESCAPED	0x01	/* string contains backslash escapes */
+#define JTOK_BADUTF8	0x02	/* string has bytes that are not UTF-8, or a \u
+				   escape of a lone surrogate: read as U+FFFD */
+#define JTOK_DUPKEYS	0x04	/* object has a key twice: the last one counts */
+#define JTOK_DECODE	(JTOK_ESCAPED | JTOK_BADUTF8)	/* not read in place */
 
 #define JTOK_MAX_DEPTH	64		/* deeper documents are rejected */
 #define JTOK_MAX_TOKENS	(1u << 22)	/* bigger documents are rejected */
@@ -60,6 +85,7 @@ struct jdoc {
 	struct jtok	*tok;	/* owned; reused across jtok_parse() calls */
 	uint32_t	 ntok;
 	uint32_t	 cap;
+	uint8_t		 flags;	/* every token's flags or-ed together */
 };
 
 void	jdoc_init(struct jdoc *d);
@@ -85,7 +111,8 @@ jtok_type(const struct jdoc *d, int t)
 	return t < 0 ? JT_NONE : (enum jtok_type)d->tok[t].type;
 }
 
-/* Value token of member `key` (keylen bytes, unescaped form) in object obj. */
+/* Value token of member `key` (keylen bytes, decoded form) in object obj;
+ * of its last occurrence when the key appears more than once. */
 int	jtok_get(const struct jdoc *d, int obj, const char *key, size_t keylen);
 /* Same, with a NUL-terminated key. */
 int	jtok_getz(const struct jdoc *d, int obj, const char *key);
@@ -99,22 +126,31 @@ int	jtok_at(const struct jdoc *d, int arr, uint32_t i);
 int	jtok_first(const struct jdoc *d, int t);
 int	jtok_next(const struct jdoc *d, int parent, int child);
 
-/* String content. When the token has no escapes, returns a pointer into the
- * document text (not NUL-terminated) and sets *len. Otherwise unescapes into
- * scratch (which is reset first) and returns scratch->data. Returns NULL for
- * a non-string token. */
+/* The flags (JTOK_*, only those in mask) of the tokens of t's subtree,
+ * or-ed; 0 at once when no token of the document has any of them. */
+unsigned jtok_flags(const struct jdoc *d, int t, unsigned mask);
+
+/* String content, always valid UTF-8. When the token is neither
+ * JTOK_ESCAPED nor JTOK_BADUTF8, returns a pointer into the document text
+ * (not NUL-terminated) and sets *len. Otherwise decodes into scratch (which
+ * is reset first) and returns scratch->data. Returns NULL for a non-string
+ * token. */
 const char *jtok_str(const struct jdoc *d, int t, struct buf *scratch, size_t *len);
-/* Compares a string token's unescaped content with s[0..n). */
+/* Compares a string token's content, as jtok_str() reads it, with s[0..n). */
 int	jtok_str_eq(const struct jdoc *d, int t, const char *s, size_t n);
-/* Newly allocated, NUL-terminated unescaped copy; NULL if not a string. */
+/* Newly allocated, NUL-terminated copy of the content as jtok_str() reads
+ * it; NULL if not a string. */
 char	*jtok_strdup(const struct jdoc *d, int t);
 /* Number value (JT_NUM only), 0 and returns -1 otherwise. */
 int	jtok_num(const struct jdoc *d, int t, double *out);
 /* The raw JSON text of any token's value (for strings including the quotes). */
 const char *jtok_raw(const struct jdoc *d, int t, size_t *len);
 
-/* Unescapes a JSON string body src[0..n) (no quotes) into out (appending).
- * Returns 0, or -1 on a malformed escape. */
+/* Unescapes a JSON string body src[0..n) (no quotes) into out (appending);
+ * a \u escape of a lone surrogate becomes U+FFFD, and other bytes are
+ * copied as they are, valid UTF-8 or not (a document unwrapped from a
+ * string is then checked by its own jtok_parse()). Returns 0, or -1 on a
+ * malformed escape. */
 int	jtok_unescape(const char *src, size_t n, struct buf *out);
 
 #endif

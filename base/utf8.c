@@ -1,6 +1,9 @@
 /* utf8.c — UTF-8 validation (see utf8.h). */
 #include "base/utf8.h"
 
+#include <stdint.h>
+#include <string.h>
+
 size_t
 utf8_seq(const unsigned char *p, size_t n)
 {
@@ -29,15 +32,25 @@ utf8_seq(const unsigned char *p, size_t n)
 	return len;
 }
 
+/* ASCII goes sixteen bytes at a time: long strings with a few non-ASCII
+ * bytes (names, messages) are validated at the speed of a copy. */
 int
 utf8_valid(const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, l;
+	uint64_t w[2];
 
 	while (i < n) {
 		if (p[i] < 0x80) {
-			i++;
+			while (i + 16 <= n) {
+				memcpy(w, p + i, 16);
+				if ((w[0] | w[1]) & 0x8080808080808080ull)
+					break;
+				i += 16;
+			}
+			while (i < n && p[i] < 0x80)
+				i++;
 			continue;
 		}
 		if ((l = utf8_seq(p + i, n - i)) == 0)

@@ -1,5 +1,6 @@
 /* consumer.c — librdkafka consumer for one ingest worker (see consumer.h). */
 #include "ingest/consumer.h"
+#include "base/buf.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/xmalloc.h"
@@ -12,12 +13,27 @@
 
 #include <librdkafka/rdkafka.h>
 
+/* librdkafka releases (rd_kafka_version() form: 0xMMmmrrff) that fixed
+ * cooperative-sticky bugs kaudit can meet: the abort when a consumer closes
+ * before its first cooperative assignment (2.3.0), the hang when an
+ * assignment is processed while closing (2.4.0), the assignor looping when
+ * members outnumber the partitions they could get (2.6.1). */
+#define COOP_FIRST		0x010600ff	/* cooperative-sticky exists */
+#define COOP_CLOSE_FIXED	0x020300ff
+#define COOP_HANG_FIXED		0x020400ff
+#define COOP_ALL_FIXED		0x020601ff
+#define CLOSE_WAIT_MS		15000
+
 struct consumer {
 	rd_kafka_t	*rk;
 	char		**topics;	/* subscribed topic names */
 	int		  ntopics;
 	int		 worker;
-	atomic_int	 assigned;
+	atomic_int	 assigned;	/* an assignment (maybe empty) was applied */
+	int		 coop_conf;	/* partition.assignment.strategy is cooperative */
+	int		 paused;	/* consumer_pause() in force */
+	rd_kafka_message_t **held;	/* polled while paused: the next batch's head */
+	int		 nheld, capheld;
 };
 
 static int
@@ -32,23 +48,171 @@ set_prop(rd_kafka_conf_t *conf, const char *k, const char *v, char *err, size_t 
 	return 0;
 }
 
+/* Appends "t[0,2] u[1]" to b: the partitions, for log lines. */
+static void
+format_parts(const rd_kafka_topic_partition_list_t *l, struct buf *b)
+{
+	for (int i = 0; l != NULL && i < l->cnt; i++) {
+		const rd_kafka_topic_partition_t *p = &l->elems[i];
+
+		if (i > 0 && strcmp(l->elems[i - 1].topic, p->topic) == 0)
+			buf_printf(b, ",%d", (int)p->partition);
+		else
+			buf_printf(b, "%s%s[%d", i ? "] " : "", p->topic, (int)p->partition);
+	}
+	if (l != NULL && l->cnt > 0)
+		buf_putc(b, ']');
+}
+
+/* The current assignment's size, or -1 when librdkafka cannot tell. */
+static int
+assignment_size(rd_kafka_t *rk)
+{
+	rd_kafka_topic_partition_list_t *a = NULL;
+	int n;
+
+	if (rd_kafka_assignment(rk, &a) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return -1;
+	n = a->cnt;
+	rd_kafka_topic_partition_list_destroy(a);
+	return n;
+}
+
+/* Applies an assignment or revocation the way the group's protocol wants:
+ * COOPERATIVE changes the assignment incrementally (a rebalance adds or
+ * removes only the partitions that move), EAGER replaces all of it (every
+ * member gives up everything, then gets its new share). librdkafka refuses
+ * the other family's call, and an assignment it refused leaves the group's
+ * rebalance unfinished, so every error is logged. Returns 0 when applied. */
+static int
+apply_assignment(struct consumer *k, rd_kafka_topic_partition_list_t *parts, int assign,
+    int coop)
+{
+	rd_kafka_error_t *err = NULL;
+	rd_kafka_resp_err_t e;
+	const char *what = assign ? "assign" : "unassign";
+
+	if (coop) {
+		err = assign ? rd_kafka_incremental_assign(k->rk, parts) :
+		    rd_kafka_incremental_unassign(k->rk, parts);
+		if (err == NULL)
+			return 0;
+		log_error("worker %d: kafka incremental %s of %d partition(s): %s", k->worker,
+		    what, parts->cnt, rd_kafka_error_string(err));
+		rd_kafka_error_destroy(err);
+		return -1;
+	}
+	e = rd_kafka_assign(k->rk, assign ? parts : NULL);
+	if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+		return 0;
+	log_error("worker %d: kafka %s of %d partition(s): %s", k->worker, what,
+	    parts ? parts->cnt : 0, rd_kafka_err2str(e));
+	return -1;
+}
+
+static void
+pause_resume(struct consumer *k, rd_kafka_topic_partition_list_t *parts, int pause)
+{
+	rd_kafka_resp_err_t e = pause ? rd_kafka_pause_partitions(k->rk, parts) :
+	    rd_kafka_resume_partitions(k->rk, parts);
+
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+		log_error("worker %d: kafka %s of %d partition(s): %s", k->worker,
+		    pause ? "pause" : "resume", parts->cnt, rd_kafka_err2str(e));
+	for (int i = 0; i < parts->cnt; i++)
+		if (parts->elems[i].err)
+			log_warn("worker %d: kafka %s %s[%d]: %s", k->worker,
+			    pause ? "pause" : "resume", parts->elems[i].topic,
+			    (int)parts->elems[i].partition, rd_kafka_err2str(parts->elems[i].err));
+}
+
+/* Gives up the whole current assignment. */
+static void
+release_all(struct consumer *k, int coop)
+{
+	rd_kafka_topic_partition_list_t *a = NULL;
+
+	if (!coop) {
+		(void)apply_assignment(k, NULL, 0, 0);
+		return;
+	}
+	if (rd_kafka_assignment(k->rk, &a) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return;
+	if (a->cnt > 0)
+		(void)apply_assignment(k, a, 0, 1);
+	rd_kafka_topic_partition_list_destroy(a);
+}
+
+/* Forgets held messages of revoked partitions: whoever reads the partition
+ * next starts from its committed offset, before them. Kept, they could end
+ * up in a batch ahead of earlier messages of the same partition, and that
+ * batch's stored offset would then skip those. */
+static void
+drop_held(struct consumer *k, const rd_kafka_topic_partition_list_t *parts)
+{
+	int j = 0;
+
+	for (int i = 0; i < k->nheld; i++) {
+		rd_kafka_message_t *m = k->held[i];
+
+		if (rd_kafka_topic_partition_list_find(parts, rd_kafka_topic_name(m->rkt),
+		    m->partition) != NULL)
+			rd_kafka_message_destroy(m);
+		else
+			k->held[j++] = m;
+	}
+	k->nheld = j;
+}
+
+/* Runs inside consumer poll on the worker's thread. Nothing is stored or
+ * committed here: offsets are stored only for batches already committed in
+ * PostgreSQL, so on a revocation librdkafka's auto-commit hands the new owner
+ * exactly those, and a batch still in hand is redelivered to it. */
 static void
 on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e, rd_kafka_topic_partition_list_t *parts,
     void *opaque)
 {
 	struct consumer *k = opaque;
+	int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+	int lost = 0, n;
+	struct buf list;
 
-	if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-		log_info("worker %d: assigned %d partition(s)", k->worker, parts->cnt);
-		rd_kafka_assign(rk, parts);
-		if (parts->cnt > 0)
-			atomic_store(&k->assigned, 1);
-	} else {
-		/* Revocation: auto-commit commits the offsets stored so far;
-		 * a batch in hand was finished before this poll. */
-		log_info("worker %d: revoked %d partition(s)", k->worker, parts->cnt);
-		rd_kafka_assign(rk, NULL);
+	buf_init(&list);
+	format_parts(parts, &list);
+	switch (e) {
+	case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+		/* Even an empty share counts: this member has joined, and
+		 * --idle-exit then waits on the group's committed offsets. */
+		if (apply_assignment(k, parts, 1, coop) != 0)
+			break;
+		atomic_store(&k->assigned, 1);
+		/* Joining partitions must not start fetching while the
+		 * worker waits for the database. */
+		if (k->paused && parts->cnt > 0)
+			pause_resume(k, parts, 1);
+		break;
+	case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+		/* Lost (the session timed out): their offsets may not have
+		 * been committed; the batches are redelivered either way. */
+		lost = rd_kafka_assignment_lost(rk);
+		drop_held(k, parts);
+		(void)apply_assignment(k, parts, 0, coop);
+		break;
+	default:
+		/* A failed rebalance: drop the assignment so the group can
+		 * start over, as librdkafka asks. */
+		log_warn("worker %d: kafka rebalance failed: %s; releasing the assignment",
+		    k->worker, rd_kafka_err2str(e));
+		release_all(k, coop);
+		break;
 	}
+	n = assignment_size(rk);
+	if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS || e == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
+		log_info("worker %d: %s %d partition(s)%s%s%s (%s), %d now assigned", k->worker,
+		    e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? "assigned" : "revoked", parts->cnt,
+		    parts->cnt ? " " : "", buf_cstr(&list), lost ? ", lost" : "",
+		    coop ? "cooperative" : "eager", n);
+	buf_free(&list);
 }
 
 static void
@@ -63,6 +227,86 @@ on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
 	if (level <= 4)
 		log_warn("kafka %s: %s", fac, buf);
+}
+
+/* The configured partition.assignment.strategy (librdkafka's default when
+ * unset): 1 when cooperative, 0 when eager, -1 with err when unknown or
+ * mixed (librdkafka cannot run both protocols in one consumer). */
+static int
+strategy_kind(const struct kvlist *props, char *err, size_t errlen)
+{
+	const char *v = "range,roundrobin";
+	char tok[64];
+	int coop = 0, eager = 0;
+
+	for (size_t i = 0; i < props->n; i++)
+		if (strcmp(props->v[i].key, "partition.assignment.strategy") == 0)
+			v = props->v[i].value;
+	for (const char *p = v; *p; ) {
+		size_t n = strcspn(p, ", \t");
+
+		if (n > 0) {
+			snprintf(tok, sizeof(tok), "%.*s", (int)n, p);
+			if (strcmp(tok, "cooperative-sticky") == 0) {
+				coop = 1;
+			} else if (strcmp(tok, "range") == 0 || strcmp(tok, "roundrobin") == 0) {
+				eager = 1;
+			} else {
+				snprintf(err, errlen, "kafka property partition.assignment.strategy: "
+				    "unknown strategy \"%s\" (range, roundrobin or cooperative-sticky)",
+				    tok);
+				return -1;
+			}
+		}
+		p += n + (p[n] != '\0');
+	}
+	if (coop && eager) {
+		snprintf(err, errlen, "kafka property partition.assignment.strategy=%s mixes eager "
+		    "(range, roundrobin) and cooperative (cooperative-sticky) strategies; "
+		    "librdkafka supports one kind at a time", v);
+		return -1;
+	}
+	return coop;
+}
+
+int
+consumer_check_props(const struct kvlist *props, char *err, size_t errlen, char *warn,
+    size_t warnlen)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	int v = rd_kafka_version(), coop, rc = 0;
+
+	warn[0] = '\0';
+	for (size_t i = 0; i < props->n && rc == 0; i++)
+		rc = set_prop(conf, props->v[i].key, props->v[i].value, err, errlen);
+	rd_kafka_conf_destroy(conf);
+	if (rc != 0 || (coop = strategy_kind(props, err, errlen)) < 0)
+		return -1;
+	if (coop && v < COOP_FIRST) {
+		snprintf(err, errlen, "kafka property partition.assignment.strategy: "
+		    "cooperative-sticky needs librdkafka 1.6.0 or later; this is %s",
+		    rd_kafka_version_str());
+		return -1;
+	}
+	if (coop && v < COOP_ALL_FIXED) {
+		struct buf b;
+
+		buf_init(&b);
+		buf_printf(&b, "partition.assignment.strategy cooperative-sticky with librdkafka "
+		    "%s has known bugs:", rd_kafka_version_str());
+		if (v < COOP_CLOSE_FIXED)
+			buf_puts(&b, " an abort when a consumer closes before its first "
+			    "assignment (fixed in 2.3.0; kaudit waits for that assignment "
+			    "before closing);");
+		if (v < COOP_HANG_FIXED)
+			buf_puts(&b, " a hang when an assignment arrives while closing (fixed "
+			    "in 2.4.0);");
+		buf_puts(&b, " the assignor looping when members outnumber partitions (fixed "
+		    "in 2.6.1). range and roundrobin have none of them (docs/kafka.md)");
+		snprintf(warn, warnlen, "%s", buf_cstr(&b));
+		buf_free(&b);
+	}
+	return 0;
 }
 
 static void
@@ -83,6 +327,8 @@ consumer_new(const struct consumer_opts *o, char *err, size_t errlen)
 	rd_kafka_resp_err_t e;
 
 	k->worker = o->worker;
+	if ((k->coop_conf = strategy_kind(o->props, err, errlen)) < 0)
+		goto fail;
 	snprintf(id, sizeof(id), "kaudit-%d", o->worker);
 	/* kaudit's own defaults first, so the config's properties override them. */
 	if (set_prop(conf, "bootstrap.servers", o->brokers, err, errlen) ||
@@ -129,39 +375,111 @@ fail:
 	return NULL;
 }
 
+static void
+fill(struct kmsg *o, rd_kafka_message_t *m)
+{
+	o->payload = m->payload ? (const char *)m->payload : "";
+	o->len = m->len;
+	o->topic = rd_kafka_topic_name(m->rkt);
+	o->partition = m->partition;
+	o->offset = m->offset;
+	o->priv = m;
+}
+
+/* One consumer poll: a message, or NULL after logging and dropping a
+ * consumer error (no data is lost: errors carry none). */
+static rd_kafka_message_t *
+poll_one(struct consumer *k, int timeout_ms)
+{
+	rd_kafka_message_t *m = rd_kafka_consumer_poll(k->rk, timeout_ms);
+
+	if (m == NULL || m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+		return m;
+	if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+		log_once("kafka.consume", "kafka consume: %s", rd_kafka_message_errstr(m));
+	rd_kafka_message_destroy(m);
+	return NULL;
+}
+
 int
 consumer_poll_batch(struct consumer *k, struct kmsg *out, int max, int timeout_ms)
 {
 	long deadline = clock_ms() + timeout_ms;
-	int n = 0;
+	int n = 0, h = 0;
 
+	/* Messages that arrived while paused come first, in their order. */
+	while (n < max && h < k->nheld)
+		fill(&out[n++], k->held[h++]);
+	if (h > 0) {
+		memmove(k->held, k->held + h, (size_t)(k->nheld - h) * sizeof(*k->held));
+		k->nheld -= h;
+	}
 	while (n < max) {
 		long left = deadline - clock_ms();
 		rd_kafka_message_t *m;
 
 		/* Once a batch has started, take whatever is already queued. */
-		m = rd_kafka_consumer_poll(k->rk, left > 0 ? (int)left : 0);
+		m = poll_one(k, left > 0 ? (int)left : 0);
 		if (m == NULL) {
 			if (left <= 0)
 				break;
 			continue;
 		}
-		if (m->err) {
-			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-				log_once("kafka.consume", "kafka consume: %s",
-				    rd_kafka_message_errstr(m));
-			rd_kafka_message_destroy(m);
-			continue;
-		}
-		out[n].payload = m->payload ? (const char *)m->payload : "";
-		out[n].len = m->len;
-		out[n].topic = rd_kafka_topic_name(m->rkt);
-		out[n].partition = m->partition;
-		out[n].offset = m->offset;
-		out[n].priv = m;
-		n++;
+		fill(&out[n++], m);
 	}
 	return n;
+}
+
+void
+consumer_serve(struct consumer *k, int timeout_ms)
+{
+	rd_kafka_message_t *m = poll_one(k, timeout_ms);
+
+	if (m == NULL)
+		return;
+	/* A paused partition delivers nothing new, but a message already
+	 * queued may slip through. Its position is behind us now, so dropping
+	 * it would skip it for good once a later offset is stored: it waits
+	 * for the next batch instead. */
+	if (k->nheld == k->capheld) {
+		k->capheld = k->capheld ? k->capheld * 2 : 16;
+		k->held = xrealloc(k->held, (size_t)k->capheld * sizeof(*k->held));
+	}
+	k->held[k->nheld++] = m;
+	log_once("kafka.held", "worker %d: a message arrived while paused; it is kept for the "
+	    "next batch", k->worker);
+}
+
+/* Pauses or resumes the whole current assignment. */
+static int
+pause_all(struct consumer *k, int pause)
+{
+	rd_kafka_topic_partition_list_t *a = NULL;
+	rd_kafka_resp_err_t e;
+
+	k->paused = pause;
+	if ((e = rd_kafka_assignment(k->rk, &a)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		log_error("worker %d: kafka assignment: %s", k->worker, rd_kafka_err2str(e));
+		return -1;
+	}
+	if (a->cnt > 0)
+		pause_resume(k, a, pause);
+	log_info("worker %d: %s %d partition(s)", k->worker, pause ? "paused" : "resumed",
+	    a->cnt);
+	rd_kafka_topic_partition_list_destroy(a);
+	return 0;
+}
+
+int
+consumer_pause(struct consumer *k)
+{
+	return pause_all(k, 1);
+}
+
+int
+consumer_resume(struct consumer *k)
+{
+	return pause_all(k, 0);
 }
 
 void
@@ -169,6 +487,7 @@ consumer_done(struct consumer *k, struct kmsg *msgs, int n)
 {
 	rd_kafka_topic_partition_list_t *l;
 	rd_kafka_resp_err_t e;
+	int refused = 0;
 
 	if (n == 0)
 		return;
@@ -182,10 +501,23 @@ consumer_done(struct consumer *k, struct kmsg *msgs, int n)
 		if (msgs[i].offset + 1 > p->offset)
 			p->offset = msgs[i].offset + 1;
 	}
+	/* A partition revoked since its messages were polled is refused
+	 * (ERR__STATE): its new owner reads them again from the last commit
+	 * and the unique key absorbs the findings written twice. */
 	e = rd_kafka_offsets_store(k->rk, l);
-	if (e)
-		log_once("kafka.store", "kafka offsets store: %s (the messages will be "
-		    "redelivered to the partition's new owner)", rd_kafka_err2str(e));
+	for (int i = 0; i < l->cnt; i++) {
+		const rd_kafka_topic_partition_t *p = &l->elems[i];
+
+		if (p->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+			continue;
+		refused++;
+		log_info("worker %d: offset %lld of %s[%d] not stored: %s (no longer "
+			    "assigned here; the new owner reads these messages again)",
+			    k->worker, (long long)p->offset, p->topic, (int)p->partition,
+			    rd_kafka_err2str(p->err));
+	}
+	if (e && refused == 0)
+		log_once("kafka.store", "kafka offsets store: %s", rd_kafka_err2str(e));
 	rd_kafka_topic_partition_list_destroy(l);
 	consumer_release(msgs, n);
 }
@@ -318,6 +650,34 @@ out:
 	return ok;
 }
 
+/* Before 2.3.0, librdkafka aborts in the cooperative-sticky assignor when a
+ * consumer is destroyed after its group chose the protocol but before the
+ * first assignment arrived (the assignor's state is still NULL). Polling
+ * until that assignment comes closes the window. Returns 0 when destroying
+ * is safe; -1 when the assignment never came although the protocol was
+ * chosen, and destroying would abort the process. */
+static int
+await_first_assignment(struct consumer *k)
+{
+	long deadline = clock_ms() + CLOSE_WAIT_MS;
+
+	if (!k->coop_conf || rd_kafka_version() >= COOP_CLOSE_FIXED ||
+	    atomic_load(&k->assigned))
+		return 0;
+	log_info("worker %d: waiting for the first cooperative assignment before closing "
+	    "(librdkafka %s aborts otherwise)", k->worker, rd_kafka_version_str());
+	while (!atomic_load(&k->assigned) && clock_ms() < deadline) {
+		rd_kafka_message_t *m = poll_one(k, 100);
+
+		/* Not processed: no offset is stored, so it is read again. */
+		if (m)
+			rd_kafka_message_destroy(m);
+	}
+	if (atomic_load(&k->assigned))
+		return 0;
+	return strcmp(rd_kafka_rebalance_protocol(k->rk), "COOPERATIVE") == 0 ? -1 : 0;
+}
+
 void
 consumer_close(struct consumer *k)
 {
@@ -325,6 +685,19 @@ consumer_close(struct consumer *k)
 
 	if (k == NULL)
 		return;
+	for (int i = 0; i < k->nheld; i++)
+		rd_kafka_message_destroy(k->held[i]);
+	free(k->held);
+	if (await_first_assignment(k) != 0) {
+		/* The process is exiting: leaving the handle to it beats an
+		 * abort. The group notices at the session timeout. */
+		log_error("worker %d: no cooperative assignment within %d s; not closing the "
+		    "consumer (librdkafka %s would abort)", k->worker, CLOSE_WAIT_MS / 1000,
+		    rd_kafka_version_str());
+		consumer_free_topics(k);
+		free(k);
+		return;
+	}
 	/* Commit what was stored, then leave the group so partitions move on
 	 * at once instead of after the session timeout. */
 	e = rd_kafka_commit(k->rk, NULL, 0);

@@ -5,7 +5,14 @@
  * the batch's findings are committed in PostgreSQL; librdkafka's auto-commit
  * then commits stored offsets in the background and on close. A crash between
  * the database commit and the offset commit redelivers messages, whose
- * findings the unique key (audit_id, rule) absorbs: at-least-once. */
+ * findings the unique key (audit_id, rule) absorbs: at-least-once.
+ *
+ * Rebalances follow the group's protocol: eager strategies (range,
+ * roundrobin) replace the whole assignment, cooperative-sticky adds and
+ * removes only the partitions that move. The rebalance callback never stores
+ * or commits anything, and offsets for a partition revoked while its batch
+ * was in hand are refused by librdkafka and dropped: the new owner reads
+ * those messages again. */
 #ifndef KAUDIT_CONSUMER_H
 #define KAUDIT_CONSUMER_H
 
@@ -34,15 +41,33 @@ struct consumer_opts {
 	int			 worker;	/* for client.id and log lines */
 };
 
+/* Checks kafka.properties against the linked librdkafka before anything
+ * starts: every property as librdkafka would take it, and the assignment
+ * strategy. Returns -1 with err for a setting that cannot run; 0 otherwise,
+ * with warn filled (empty when there is nothing to say) when the strategy
+ * has known bugs in this librdkafka. */
+int	consumer_check_props(const struct kvlist *props, char *err, size_t errlen,
+	    char *warn, size_t warnlen);
 struct consumer *consumer_new(const struct consumer_opts *o, char *err, size_t errlen);
 /* Fills up to max messages, waiting at most timeout_ms in all. Consumer
  * errors are logged and counted, not returned. Returns the count. */
 int	consumer_poll_batch(struct consumer *k, struct kmsg *out, int max, int timeout_ms);
-/* Stores the offsets after these messages and releases them. */
+/* Serves the consumer for up to timeout_ms while a batch is held and the
+ * partitions are paused: rebalances run and the group sees a live member
+ * (max.poll.interval.ms). A message that still arrives is kept and starts
+ * the next consumer_poll_batch(). */
+void	consumer_serve(struct consumer *k, int timeout_ms);
+/* Pause and resume fetching for every assigned partition; partitions assigned
+ * while paused are paused too. Messages in hand are not affected. 0 or -1. */
+int	consumer_pause(struct consumer *k);
+int	consumer_resume(struct consumer *k);
+/* Stores the offsets after these messages and releases them. Offsets of
+ * partitions no longer assigned are dropped (logged). */
 void	consumer_done(struct consumer *k, struct kmsg *msgs, int n);
 /* Releases messages without storing offsets (they will be redelivered). */
 void	consumer_release(struct kmsg *msgs, int n);
-/* 1 once the group has assigned this consumer at least one partition. */
+/* 1 once the group has given this consumer an assignment, even an empty one
+ * (it has joined; with more members than partitions some get nothing). */
 int	consumer_assigned(const struct consumer *k);
 /* 1 when every assigned partition has been read up to its high watermark
  * (position, or the committed offset when nothing was consumed since the
@@ -55,7 +80,9 @@ int	consumer_caught_up(struct consumer *k, int timeout_ms);
  * by a killed member count as not drained until the group reassigns them and
  * they are read. Blocks for broker round trips (at most timeout_ms each). */
 int	consumer_group_drained(struct consumer *k, int timeout_ms);
-/* Commits stored offsets synchronously, leaves the group, frees. */
+/* Commits stored offsets synchronously, leaves the group, frees. With
+ * cooperative-sticky on librdkafka before 2.3.0 it first waits (15 s at
+ * most) for the first assignment, which that librdkafka needs to close. */
 void	consumer_close(struct consumer *k);
 
 #endif

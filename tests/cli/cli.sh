@@ -105,6 +105,34 @@ rc=$?
 check rules-test-unknown-platform-exit-1 test "$rc" -eq 1
 check rules-test-unknown-platform-file-line grep -q "^FAIL $tmp/rt/p.yaml: rules: $tmp/rt/p.yaml:1: platforms: unknown platform \"gkee\"" "$tmp/out"
 
+# check: librdkafka properties are checked where they were set: unknown
+# properties and strategy lists mixing eager and cooperative are refused;
+# cooperative-sticky is warned about on a librdkafka with its known bugs.
+printf 'cluster: x\nkafka:\n  properties: {"no.such.property": "1"}\n' >"$tmp/kcfg4.yaml"
+"$K" check -c "$tmp/kcfg4.yaml" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+check check-unknown-kafka-property-exit-1 test "$rc" -eq 1
+check check-unknown-kafka-property-file-line grep -q "^$tmp/kcfg4.yaml:3: kafka property no.such.property=1: " "$tmp/err"
+printf 'kafka:\n  properties: {"partition.assignment.strategy": "cooperative-sticky,range"}\n' >"$tmp/kcfg5.yaml"
+"$K" check -c "$tmp/kcfg5.yaml" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+check check-mixed-strategies-exit-1 test "$rc" -eq 1
+check check-mixed-strategies-file-line grep -q "^$tmp/kcfg5.yaml:2: .*mixes eager .* and cooperative" "$tmp/err"
+printf 'kafka:\n  properties: {"partition.assignment.strategy": "cooperative-sticky"}\n' >"$tmp/kcfg6.yaml"
+"$K" check -c "$tmp/kcfg6.yaml" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+check check-cooperative-exit-0 test "$rc" -eq 0
+rdk=$(pkg-config --modversion rdkafka 2>/dev/null || echo 0)
+if [ "$(printf '%s\n' "$rdk" 2.6.1 | sort -V | head -n 1)" != 2.6.1 ]; then
+	check check-cooperative-warns-librdkafka-$rdk grep -q "$tmp/kcfg6.yaml:2: .*cooperative-sticky with librdkafka $rdk has known bugs" "$tmp/err"
+else
+	check check-cooperative-no-warning-librdkafka-$rdk test ! -s "$tmp/err"
+fi
+printf 'kafka:\n  properties: {"partition.assignment.strategy": "roundrobin"}\n' >"$tmp/kcfg7.yaml"
+"$K" check -c "$tmp/kcfg7.yaml" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+check check-eager-strategy-quiet test "$rc" -eq 0 -a ! -s "$tmp/err"
+
 # docs/rules.md is generated from the rule files and must be current.
 "$K" rules list --markdown >"$tmp/rules.md" 2>&1
 check docs-rules-md-current cmp -s "$tmp/rules.md" docs/rules.md
@@ -121,3 +149,134 @@ tools/layers.sh "$tmp/tree" >"$tmp/layers.bad" 2>&1
 check layers-upward-include-fails test $? -eq 1
 check layers-names-the-file grep -q 'analyze/bad.c:1: includes app/' "$tmp/layers.bad"
 check layers-peer-include-fails grep -q 'ingest/peer.c:1: includes schema/' "$tmp/layers.bad"
+
+# Numeric option values are parsed strictly (base/num.h): each bad value is
+# a usage error (exit 2) whose message names the option, before any input
+# is read, any config loaded or any service reached.
+bad_option() {	# name, expected-message-part, command...
+	local name=$1 want=$2; shift 2
+	"$@" </dev/null >"$tmp/opt.out" 2>"$tmp/opt.err"
+	local rc=$?
+	if [ "$rc" -eq 2 ] && grep -qF -- "$want" "$tmp/opt.err"; then
+		ok "$name"
+	else
+		bad "$name" "exit $rc, stderr: $(head -c 200 "$tmp/opt.err")"
+	fi
+}
+printf 'cluster: x\n' >"$tmp/run.yaml"
+for v in abc '' ' 5' 5s 1e3 nan inf -1 +1 0x10 0 0.0001 604801 1.5.2; do
+	bad_option "run-idle-exit-rejects-'$v'" "--idle-exit: " "$K" run -c "$tmp/run.yaml" --idle-exit "$v"
+done
+for opt in max-bytes threads split-min chunk-bytes; do
+	for v in -1 abc '' ' 1' '1 ' +1 0x10 1e3 1.5 010 18446744073709551616; do
+		bad_option "scan-$opt-rejects-'$v'" "--$opt: " "$K" scan --"$opt" "$v" "$fx/exec_pod.json"
+	done
+done
+bad_option scan-threads-rejects-0 "--threads: 0 is out of range [1, 64]" "$K" scan --threads 0 "$fx/exec_pod.json"
+bad_option scan-threads-rejects-65 "--threads: 65 is out of range [1, 64]" "$K" scan --threads 65 "$fx/exec_pod.json"
+bad_option scan-chunk-bytes-rejects-0 "--chunk-bytes: 0 is out of range" "$K" scan --chunk-bytes 0 "$fx/exec_pod.json"
+bad_option scan-max-bytes-names-value '--max-bytes: -1 is out of range [0, ' "$K" scan --max-bytes -1 "$fx/exec_pod.json"
+# and good values still work
+"$K" scan --max-bytes 0 --threads 1 --split-min 0 --chunk-bytes 4096 "$fx/exec_pod.json" >"$tmp/opt.ok" 2>&1
+check scan-good-numeric-options test $? -eq 0 -a -s "$tmp/opt.ok"
+"$K" scan --max-bytes 100 "$fx/exec_pod.json" >/dev/null 2>"$tmp/opt.err"
+check scan-max-bytes-applies sh -c "grep -q 'larger than\|exceeds' '$tmp/opt.err'"
+
+# tools/embed.sh: whatever bytes a rule or migration holds come out of the
+# compiler unchanged, under the project's own -std=c11 -Werror: trigraphs
+# (??) ??= ??/ ??'), backslashes (one ending a line), quotes, tabs, CR, a NUL,
+# UTF-8, a byte that is not UTF-8, a %, and no final newline.
+mkdir -p "$tmp/embed"
+{
+	printf 'condition: name regex "(a??)" and x = "??=" or y = "??/"\n'
+	printf "quote \" and ??' and ??( ??! ??< ??> ??- and %%s%%n\n"
+	printf 'backslash at the end \\\n'
+	printf 'tab\there, CR\r\n'
+	printf 'NUL \000 here, \303\251t\303\251 \342\230\203 and \377 \\x41b \\101\n'
+	printf 'no final newline ??'
+} >"$tmp/embed/tricky.yaml"
+printf '' >"$tmp/embed/empty.sql"
+sh tools/embed.sh embedded_test "$tmp/embed/tricky.yaml" "$tmp/embed/empty.sql" >"$tmp/embed/files.inc"
+cat >"$tmp/embed/main.c" <<'C'
+#include <stdio.h>
+#include "base/embed.h"
+#include "files.inc"
+int
+main(int argc, char **argv)
+{
+	const struct embedded_file *e = &embedded_test[argv[1][0] - '0'];
+
+	(void)argc;
+	fprintf(stderr, "%s %zu\n", e->name, embedded_test_count);
+	return fwrite(e->text, 1, e->len, stdout) == e->len && e->text[e->len] == '\0' ? 0 : 1;
+}
+C
+if ${CC:-cc} -std=c11 -Wall -Wextra -Werror -Wtrigraphs -pedantic -I. -I"$tmp/embed" \
+    -o "$tmp/embed/show" "$tmp/embed/main.c" 2>"$tmp/embed/cc.err"; then
+	ok embed-compiles-with-trigraph-warnings
+	"$tmp/embed/show" 0 >"$tmp/embed/out0" 2>"$tmp/embed/name0"
+	check embed-bytes-identical cmp "$tmp/embed/tricky.yaml" "$tmp/embed/out0"
+	check embed-name-and-count grep -qx 'tricky.yaml 2' "$tmp/embed/name0"
+	"$tmp/embed/show" 1 >"$tmp/embed/out1" 2>/dev/null
+	check embed-empty-file cmp "$tmp/embed/empty.sql" "$tmp/embed/out1"
+else
+	bad embed-compiles-with-trigraph-warnings "$(head -c 300 "$tmp/embed/cc.err")"
+fi
+
+# rules test: a folder holding only .yml test files is run, and a rule
+# folder holding only a .yml rule file is loaded (base/file.c file_is_yaml
+# is the one test of both loaders).
+mkdir -p "$tmp/yml/r"
+cat >"$tmp/yml/r/exec.yml" <<'YAML'
+- rule: t.yml.exec
+  title: exec
+  description: x
+  condition: objectRef.subresource = exec
+  stages: [ResponseStarted, ResponseComplete]
+  output: "exec into %{objectRef.name}"
+  severity: high
+  category: exec
+  tags: [T1609]
+YAML
+cat >"$tmp/yml/only.yml" <<YAML
+rules: [r]
+cases:
+  - name: yml rule fires
+    file: $PWD/$fx/exec_pod.json
+    fire: [t.yml.exec]
+  - name: yml rule near miss
+    file: $PWD/$fx/create_configmap.json
+    not_fire: [t.yml.exec]
+YAML
+"$K" rules test "$tmp/yml" >"$tmp/yml.out" 2>&1
+check rules-test-runs-yml-files grep -qx "PASS $tmp/yml/only.yml: yml rule fires" "$tmp/yml.out"
+check rules-test-runs-yml-near-miss grep -qx "PASS $tmp/yml/only.yml: yml rule near miss" "$tmp/yml.out"
+"$K" rules list --rules "$tmp/yml/r" >"$tmp/yml.list" 2>&1
+check rules-dir-loads-yml grep -q '^t.yml.exec ' "$tmp/yml.list"
+"$K" scan --rules "$tmp/yml/r" "$fx/exec_pod.json" >"$tmp/yml.scan" 2>&1
+check scan-rules-dir-loads-yml grep -q '"rule":"t.yml.exec"' "$tmp/yml.scan"
+
+# rules test: a test file or an event file over the size limit is a failure
+# that says so, never read in part. The limit is the one `rules -h` states;
+# the files are sparse (truncate), so the test costs one read of the limit.
+limit=$("$K" rules -h 2>&1 | sed -n 's/.*larger than \([0-9][0-9]*\) bytes.*/\1/p')
+check rules-test-limit-documented test -n "$limit"
+mkdir -p "$tmp/big"
+{ tr -d '\n' <"$fx/exec_pod.json"; echo; } >"$tmp/big/events.jsonl"
+truncate -s $((limit + 1)) "$tmp/big/events.jsonl"
+cat >"$tmp/big/case.yaml" <<YAML
+rules: [$tmp/yml/r]
+cases:
+  - name: first line of a big file
+    file: events.jsonl
+    line: 1
+    fire: [t.yml.exec]
+YAML
+"$K" rules test "$tmp/big" >"$tmp/big.out" 2>&1
+check rules-test-big-event-file-fails grep -q "^FAIL $tmp/big/case.yaml: first line of a big file: .*larger than $limit bytes" "$tmp/big.out"
+rm -f "$tmp/big/events.jsonl"
+cp "$tmp/yml/only.yml" "$tmp/big/huge.yaml"
+truncate -s $((limit + 1)) "$tmp/big/huge.yaml"
+"$K" rules test "$tmp/big" >"$tmp/big.out" 2>&1
+check rules-test-big-test-file-fails grep -q "^FAIL $tmp/big/huge.yaml: larger than $limit bytes" "$tmp/big.out"
+rm -rf "$tmp/big"

@@ -4,6 +4,8 @@
 #   pg.sh start DIR    initdb + start under DIR/pg; prints the URL
 #                      postgresql://kaudit@127.0.0.1:PORT/kaudit on stdout
 #   pg.sh stop DIR     stops it
+#   pg.sh restart DIR  starts it again after a stop: same data, same port
+#                      (for tests of a database outage)
 #
 # Trust authentication on 127.0.0.1 and on a unix socket inside DIR/pg only;
 # fsync off, since the data is thrown away. As root, the server runs as the
@@ -84,6 +86,19 @@ EOF
 	echo "$url"
 }
 
+restart() {	# dir
+	local pdir
+	pdir=$(cd "$1" && pwd)/pg
+	[ -f "$pdir/data/PG_VERSION" ] || { say "no cluster in $pdir (pg.sh start first)"; return 1; }
+	if ! as_pg "$pgbin/pg_ctl" -D "$pdir/data" -l "$pdir/server.log" -w -t 60 \
+	    -o "-k $pdir" start >"$pdir/pg_ctl.log" 2>&1; then
+		say "server did not start again:"
+		tail -n 30 "$pdir/server.log" "$pdir/pg_ctl.log" >&2
+		return 1
+	fi
+	head -n 1 "$pdir/data/postmaster.pid" >"$pdir/pid"
+}
+
 stop() {	# dir
 	local pdir=$1/pg pid i
 	[ -f "$pdir/data/postmaster.pid" ] || return 0
@@ -104,5 +119,6 @@ stop() {	# dir
 case "${1:-}" in
 start)	[ $# -eq 2 ] || { say "usage: pg.sh start DIR"; exit 2; }; start "$2" ;;
 stop)	[ $# -eq 2 ] || { say "usage: pg.sh stop DIR"; exit 2; }; stop "$2" ;;
-*)	say "usage: pg.sh start DIR | stop DIR"; exit 2 ;;
+restart) [ $# -eq 2 ] || { say "usage: pg.sh restart DIR"; exit 2; }; restart "$2" ;;
+*)	say "usage: pg.sh start DIR | stop DIR | restart DIR"; exit 2 ;;
 esac

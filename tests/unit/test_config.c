@@ -171,6 +171,55 @@ test_errors(void)
 	buf_free(&e);
 }
 
+/* Integer and size keys take decimal digits only (base/num.h): whatever
+ * strtol() would have read some other way is an error on the key's line. */
+static void
+test_strict_numbers(void)
+{
+	static const char *const bad[] = {
+		"1e3", "\" 5\"", "\"5 \"", "+5", "0x10", "010", "5.0", "true", "yes",
+		"~", "\"\"", "[5]", "99999999999999999999", "-9223372036854775809",
+		"\"4\\n\"", "\"4\\t\"", "٤",
+	};
+	static const char *const keys[][2] = {
+		{ "ingest:\n  workers: ", "\n" },
+		{ "ingest:\n  max_message_bytes: ", "\n" },
+		{ "alert:\n  webhooks: [{name: a, url: \"http://h/\", timeout_ms: ", "}]\n" },
+	};
+	struct config c;
+	struct buf e;
+	char text[256];
+
+	buf_init(&e);
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			snprintf(text, sizeof(text), "%s%s%s", keys[k][0], bad[i], keys[k][1]);
+			if (load(&c, text, &e) != -1 || !(has(&e, "t.yaml:2: ingest.") ||
+			    has(&e, "t.yaml:2: timeout_ms: "))) {
+				printf("  took %s", text);
+				t_failed_checks++;
+			}
+			config_free(&c);
+		}
+	}
+	T_INTEQ(load(&c, "ingest:\n  workers: 1e3\n", &e), -1);
+	T_ASSERT(has(&e, "t.yaml:2: ingest.workers: expected an integer, got \"1e3\""));
+	config_free(&c);
+	T_INTEQ(load(&c, "ingest:\n  workers: -1\n", &e), -1);
+	T_ASSERT(has(&e, "t.yaml:2: ingest.workers: -1 is out of range [1, 64]"));
+	config_free(&c);
+	T_INTEQ(load(&c, "ingest:\n  max_message_bytes: 99999999999999999999\n", &e), -1);
+	T_ASSERT(has(&e, "t.yaml:2: ingest.max_message_bytes: 99999999999999999999 is out of range [1024, 1073741824]"));
+	config_free(&c);
+	/* a quoted number is the number, so "${VAR}" can set one */
+	setenv("KAUDIT_T_WORKERS", "7", 1);
+	T_INTEQ(load(&c, "ingest:\n  workers: \"${KAUDIT_T_WORKERS}\"\n  max_message_bytes: '2048'\n", &e), 0);
+	T_INTEQ(c.workers, 7);
+	T_INTEQ(c.max_message_bytes, 2048);
+	config_free(&c);
+	buf_free(&e);
+}
+
 static void
 test_env(void)
 {
@@ -283,6 +332,7 @@ main(void)
 	T_RUN(test_defaults_from_table);
 	T_RUN(test_full);
 	T_RUN(test_errors);
+	T_RUN(test_strict_numbers);
 	T_RUN(test_env);
 	T_RUN(test_syntax);
 	T_RUN(test_webhook_name);

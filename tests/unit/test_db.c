@@ -1,5 +1,6 @@
 /* test_db.c — schema/ against a real PostgreSQL: migrations, the batch write
- * of findings, outbox rows and ingest errors, bad input, reconnects, and
+ * of findings, outbox rows and ingest errors, bad input, an ambiguous event
+ * stored as the rules read it, reconnects, and
  * the write throughput of a 1000-finding batch. Needs KAUDIT_PG_URL. */
 #include <pthread.h>
 #include <stdio.h>
@@ -10,10 +11,12 @@
 
 #include <jansson.h>
 
+#include "analyze/rules.h"
 #include "base/log.h"
 #include "schema/db.h"
 #include "tests/unit/pgtest.h"
 #include "tests/unit/t.h"
+#include "tests/unit/tev.h"
 
 #define EVENTS_FILE "tests/fixtures/corpus/kubernetes-test-infra-logviewer/parsing_test_events.jsonl"
 
@@ -92,6 +95,17 @@ finding_for(json_t *ev, const char *rule, const char *severity)
 	json_object_set_new(f, "message", json_string("lease renewed"));
 	json_object_set_new(f, "evidence", json_pack("{s:O}", "verb", field(ev, "verb")));
 	return f;
+}
+
+/* finding_fn keeping the one finding expected (a new reference). */
+static void
+keep_finding(void *arg, json_t *f, const struct audit_event *ev)
+{
+	json_t **kept = arg;
+
+	(void)ev;
+	json_decref(*kept);
+	*kept = f;
 }
 
 static const char *const hooks2[] = { "soc", "pager" };
@@ -354,6 +368,88 @@ test_nul_event(void)
 	for (int i = 0; i < 4; i++)
 		json_decref(f[i]);
 	db_close(db);
+}
+
+/* An event whose JSON reads two ways (verb twice, a name that is not UTF-8
+ * and holds a lone surrogate escape, a repeated key in the body): what the
+ * rules saw, what the finding says and what jsonb stored must be one value.
+ * jsonb keeps the last key and db_clean_text() writes U+FFFD per bad byte
+ * or escape; the tokenizer reads them the same way (base/jtok.h). */
+static void
+test_ambiguous_event(void)
+{
+	static const char rule[] =
+	    "- rule: t.ambiguous\n"
+	    "  title: t\n"
+	    "  description: t\n"
+	    "  condition: ka.event.duplicate_keys = true and ka.event.invalid_utf8 = true\n"
+	    "  output: \"%{verb} %{objectRef.name} %{requestObject.spec.replicas}\"\n"
+	    "  severity: medium\n"
+	    "  category: evasion\n"
+	    "  tags: [T1027]\n";
+	static const char text[] =
+	    "{\"kind\":\"Event\",\"auditID\":\"amb-1\",\"stage\":\"ResponseComplete\","
+	    "\"verb\":\"get\",\"user\":{\"username\":\"mallory\"},"
+	    "\"objectRef\":{\"resource\":\"deployments\",\"namespace\":\"shop\","
+	    "\"name\":\"web\xff-\\ud800-\xe2\x82\"},"
+	    "\"requestObject\":{\"spec\":{\"replicas\":3,\"replicas\":0}},"
+	    "\"responseStatus\":{\"code\":200},\"v\\u0065rb\":\"delete\"}";
+	const char *seen_verb, *seen_name;
+	struct rule_source src = { "t.yaml", rule, sizeof(rule) - 1 };
+	struct db *db = db_connect(url, err, sizeof(err));
+	struct ruleset *rs;
+	struct eval_scratch *s;
+	struct db_finding df;
+	struct buf errs, b1, b2;
+	json_t *found = NULL;
+	struct tev t;
+	size_t ins = 0, n;
+	char sql[256];
+
+	buf_init(&errs);
+	buf_init(&b1);
+	buf_init(&b2);
+	rs = ruleset_compile(&src, 1, NULL, &errs);
+	T_ASSERT(rs != NULL);
+	if (rs == NULL || db == NULL) {
+		printf("  %s\n", buf_cstr(&errs));
+		goto out;
+	}
+	tev_load(&t, text);
+	seen_verb = event_str(&t.ev, EF_VERB, &b1, &n);
+	T_ASSERT(seen_verb != NULL && n == 6 && memcmp(seen_verb, "delete", 6) == 0);
+	seen_name = event_str(&t.ev, EF_NAME, &b2, &n);
+	T_STREQ(seen_name, "web\xef\xbf\xbd-\xef\xbf\xbd-\xef\xbf\xbd\xef\xbf\xbd");
+	s = eval_scratch_new(rs);
+	T_INTEQ(ruleset_eval(rs, &t.ev, s, keep_finding, &found), 1);
+	eval_scratch_free(s);
+	T_ASSERT(found != NULL);
+	if (found == NULL)
+		goto done;
+	df = (struct db_finding){ found, text, strlen(text), hooks1, 1, NULL, 0, 0 };
+	T_INTEQ(db_write_batch(db, &df, 1, NULL, 0, &ins, NULL, err, sizeof(err)), 0);
+	T_INTEQ(ins, 1);
+	/* the finding's columns, the finding's JSON and the stored event agree
+	 * with what the rules saw */
+	snprintf(sql, sizeof(sql), "SELECT verb || '|' || (event->>'verb') || '|' ||"
+	    " (finding->>'verb') FROM kaudit.findings WHERE audit_id = 'amb-1'");
+	expect(sql, "delete|delete|delete");
+	snprintf(sql, sizeof(sql), "SELECT name FROM kaudit.findings WHERE audit_id = 'amb-1'"
+	    " AND name = event->'objectRef'->>'name' AND name = finding->>'name'");
+	expect(sql, seen_name);
+	expect("SELECT (event->'requestObject'->'spec'->>'replicas') || '|' || message"
+	    " FROM kaudit.findings WHERE audit_id = 'amb-1'",
+	    "0|delete web\xef\xbf\xbd-\xef\xbf\xbd-\xef\xbf\xbd\xef\xbf\xbd 0");
+	expect("SELECT jsonb_typeof(event) FROM kaudit.findings WHERE audit_id = 'amb-1'", "object");
+	json_decref(found);
+done:
+	jdoc_free(&t.d);
+out:
+	ruleset_free(rs);
+	db_close(db);
+	buf_free(&errs);
+	buf_free(&b1);
+	buf_free(&b2);
 }
 
 static void
@@ -1009,6 +1105,7 @@ main(void)
 	T_RUN(test_columns);
 	T_RUN(test_bad_values);
 	T_RUN(test_nul_event);
+	T_RUN(test_ambiguous_event);
 	T_RUN(test_ingest_errors);
 	T_RUN(test_reconnect);
 	T_RUN(test_hostile_values);

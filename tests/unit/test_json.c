@@ -134,7 +134,11 @@ test_strings(void)
 	buf_reset(&b);
 	T_INTEQ(jtok_unescape("x\\u00", 5, &b), -1);
 	buf_reset(&b);
-	T_INTEQ(jtok_unescape("\\udc00", 6, &b), -1);
+	T_INTEQ(jtok_unescape("\\udc00", 6, &b), 0);	/* a lone surrogate is U+FFFD */
+	T_STREQ(b.data, "\xef\xbf\xbd");
+	buf_reset(&b);
+	T_INTEQ(jtok_unescape("a\xff", 2, &b), 0);	/* raw bytes kept for the inner parse */
+	T_STREQ(b.data, "a\xff");
 	buf_reset(&b);
 	T_INTEQ(jtok_unescape("\\q", 2, &b), -1);
 	buf_reset(&b);
@@ -179,9 +183,6 @@ static const struct {
 	{ "\"\\x\"", "offset 1: invalid escape" },
 	{ "\"\\u12G4\"", "offset 1: expected 4 hex digits after \\u" },
 	{ "\"ab\\u12\"", "offset 3: expected 4 hex digits" },
-	{ "\"\\ud800\"", "offset 1: unpaired UTF-16 surrogate" },
-	{ "\"\\ud800\\u0041\"", "offset 1: unpaired UTF-16 surrogate" },
-	{ "\"x\\udc00\"", "offset 2: unpaired UTF-16 surrogate" },
 	{ "{\"a\":1,\"b\":[true, false, nulll]}", "offset 29: expected ',' or ']'" },
 	{ "{1:2}", "offset 1: expected '\"'" },
 	{ "[1]x", "offset 3: unexpected data after the value" },
@@ -207,6 +208,196 @@ test_rejects(void)
 		T_INTEQ(d.ntok, 0);
 	}
 	jdoc_free(&d);
+}
+
+/* Duplicate keys: the last occurrence counts, as in Go's decoder and in
+ * PostgreSQL's jsonb, for jtok_get and jtok_path at every depth and for keys
+ * that are equal once decoded; the object and the document are marked, and
+ * an object without a repeated key is not. */
+static void
+test_duplicate_keys(void)
+{
+	static const struct {
+		const char *in, *path, *want;
+	} last[] = {
+		{ "{\"verb\":\"get\",\"verb\":\"delete\"}", "verb", "delete" },
+		{ "{\"verb\":\"get\",\"x\":1,\"verb\":\"list\",\"verb\":\"delete\"}", "verb", "delete" },
+		{ "{\"verb\":\"get\",\"\\u0076erb\":\"delete\"}", "verb", "delete" },
+		{ "{\"\\u0076erb\":\"get\",\"verb\":\"delete\"}", "verb", "delete" },
+		{ "{\"v\\u0065rb\":\"get\",\"\\u0076\\u0065rb\":\"delete\"}", "verb", "delete" },
+		{ "{\"a\":{\"b\":\"1\",\"b\":\"2\"}}", "a.b", "2" },
+		{ "{\"a\":{\"b\":\"1\"},\"a\":{\"c\":\"2\"}}", "a.c", "2" },
+		{ "{\"requestObject\":{\"spec\":{\"hostPID\":\"false\",\"hostPID\":\"true\"}}}",
+		    "requestObject.spec.hostPID", "true" },
+		{ "{\"\":\"1\",\"\":\"2\"}", "", "2" },
+		/* each invalid byte is U+FFFD: two different bad bytes make one key */
+		{ "{\"k\xff\":\"1\",\"k\xfe\":\"2\"}", "k\xef\xbf\xbd", "2" },
+		{ "{\"k\\ud800\":\"1\",\"k\xff\":\"2\"}", "k\xef\xbf\xbd", "2" },
+	};
+	struct jdoc d;
+	struct buf b, many;
+	char err[128];
+	size_t n;
+	int t;
+
+	jdoc_init(&d);
+	buf_init(&b);
+	buf_init(&many);
+	for (size_t i = 0; i < sizeof(last) / sizeof(last[0]); i++) {
+		T_INTEQ(parse(&d, last[i].in, err), 0);
+		t = strchr(last[i].path, '.') ? jtok_path(&d, 0, last[i].path) :
+		    jtok_get(&d, 0, last[i].path, strlen(last[i].path));
+		if (!jtok_str_eq(&d, t, last[i].want, strlen(last[i].want))) {
+			printf("  %s: %s is not %s\n", last[i].in, last[i].path, last[i].want);
+			t_failed_checks++;
+		}
+		T_ASSERT(d.flags & JTOK_DUPKEYS);
+		T_ASSERT(jtok_flags(&d, 0, JTOK_DUPKEYS) == JTOK_DUPKEYS);
+	}
+	/* the mark is on the object that repeats a key, not its parent */
+	T_INTEQ(parse(&d, "{\"a\":{\"b\":1,\"b\":2},\"c\":{\"b\":1,\"d\":2}}", err), 0);
+	T_INTEQ(d.tok[0].flags & JTOK_DUPKEYS, 0);
+	T_INTEQ(d.tok[jtok_getz(&d, 0, "a")].flags & JTOK_DUPKEYS, JTOK_DUPKEYS);
+	T_INTEQ(jtok_flags(&d, jtok_getz(&d, 0, "c"), JTOK_DUPKEYS), 0);
+	T_INTEQ(jtok_flags(&d, jtok_getz(&d, 0, "a"), JTOK_DUPKEYS), JTOK_DUPKEYS);
+	/* near misses: no mark */
+	static const char *const distinct[] = {
+		"{\"verb\":1,\"Verb\":2,\"verbs\":3,\"verc\":4,\"werb\":5}",
+		"{\"a\":{\"b\":1},\"c\":{\"b\":1}}",
+		"[{\"a\":1},{\"a\":1}]",
+		"{\"ab\":1,\"ba\":2,\"a\":3,\"\":4,\"\\u0061c\":5}",
+		"{\"k\xc3\xa9\":1,\"k\xc3\xa8\":2}",
+	};
+	for (size_t i = 0; i < sizeof(distinct) / sizeof(distinct[0]); i++) {
+		T_INTEQ(parse(&d, distinct[i], err), 0);
+		if (d.flags & JTOK_DUPKEYS)
+			printf("  marked: %s\n", distinct[i]), t_failed_checks++;
+	}
+	/* objects of every size up to past the pairwise limit, repeated key
+	 * first and last, or none */
+	for (int keys = 2; keys <= 200; keys += keys < 70 ? 1 : 37) {
+		for (int dup = 0; dup < 2; dup++) {
+			buf_reset(&many);
+			buf_putc(&many, '{');
+			for (int k = 0; k < keys; k++)
+				buf_printf(&many, "%s\"key%d\":%d", k ? "," : "",
+				    dup && k == keys - 1 ? 0 : k, k);
+			buf_putc(&many, '}');
+			T_INTEQ(jtok_parse(&d, many.data, many.len, err, sizeof(err)), 0);
+			if (!!(d.flags & JTOK_DUPKEYS) != dup)
+				printf("  %d keys, dup %d: flags %#x\n", keys, dup, d.flags), t_failed_checks++;
+			double v = -1;
+			jtok_num(&d, jtok_getz(&d, 0, "key0"), &v);
+			if (v != (dup ? keys - 1 : 0))
+				printf("  %d keys, dup %d: key0 is %g\n", keys, dup, v), t_failed_checks++;
+		}
+	}
+	/* an escaped key among more than the pairwise limit */
+	buf_reset(&many);
+	buf_puts(&many, "{\"\\u006bey0\":\"first\"");
+	for (int k = 1; k < 100; k++)
+		buf_printf(&many, ",\"key%d\":%d", k, k);
+	buf_puts(&many, ",\"key0\":\"last\"}");
+	T_INTEQ(jtok_parse(&d, many.data, many.len, err, sizeof(err)), 0);
+	T_ASSERT(d.flags & JTOK_DUPKEYS);
+	T_ASSERT(jtok_str_eq(&d, jtok_getz(&d, 0, "key0"), "last", 4));
+	T_ASSERT(jtok_str(&d, jtok_getz(&d, 0, "key0"), &b, &n) != NULL && n == 4);
+	buf_free(&many);
+	buf_free(&b);
+	jdoc_free(&d);
+}
+
+/* Invalid UTF-8 of every kind, raw or as a lone \u surrogate: the string
+ * parses, is marked, and reads as U+FFFD per bad byte (per lone escape),
+ * as Go's decoder and schema/db.c read it. Valid UTF-8 is not marked. */
+static void
+test_invalid_utf8(void)
+{
+#define R "\xef\xbf\xbd"
+	static const struct {
+		const char *in, *want, *what;
+	} cases[] = {
+		{ "\xc0\xaf", R R, "overlong 2-byte /" },
+		{ "\xc1\xbf", R R, "overlong 2-byte" },
+		{ "\xe0\x80\xaf", R R R, "overlong 3-byte" },
+		{ "\xf0\x80\x80\xaf", R R R R, "overlong 4-byte" },
+		{ "\xed\xa0\x80", R R R, "UTF-8 of a high surrogate" },
+		{ "\xed\xbf\xbf", R R R, "UTF-8 of a low surrogate" },
+		{ "\xed\xa0\xbd\xed\xb8\x80", R R R R R R, "UTF-8 of a surrogate pair (CESU-8)" },
+		{ "\xf4\x90\x80\x80", R R R R, "above U+10FFFF" },
+		{ "\xf5\x80\x80\x80", R R R R, "lead byte f5" },
+		{ "\xff", R, "ff" },
+		{ "\xfe", R, "fe" },
+		{ "a\x80" "b", "a" R "b", "lone continuation byte" },
+		{ "a\xc3", "a" R, "truncated 2-byte at the end" },
+		{ "\xe2\x82x", R R "x", "truncated 3-byte" },
+		{ "\xf0\x9f\x98", R R R, "truncated 4-byte" },
+		{ "\xc3\xa9\xe9", "\xc3\xa9" R, "valid then Latin-1" },
+		{ "\\ud800", R, "lone high surrogate escape" },
+		{ "\\udc00", R, "lone low surrogate escape" },
+		{ "\\ud800\\u0041", R "A", "high surrogate escape then a letter" },
+		{ "\\ud800\\ud800\\udc00", R "\xf0\x90\x80\x80", "high, then a pair" },
+		{ "x\\udc00\\ud800", "x" R R, "low then high" },
+		{ "\\u0076\xff", "v" R, "escape and a bad byte" },
+	};
+	static const char *const good[] = {
+		"caf\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xf4\x8f\xbf\xbf", "\xef\xbf\xbd",
+		"\xed\x9f\xbf", "\xee\x80\x80", "\\ud83d\\ude00", "\\u00e9", "plain",
+	};
+	struct jdoc d;
+	struct buf text, b;
+	char err[128], *dup;
+	const char *s;
+	size_t n;
+
+	jdoc_init(&d);
+	buf_init(&text);
+	buf_init(&b);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		/* as a value and as a key, short and after 40 bytes (past the
+		 * sixteen-byte skip) */
+		for (int pad = 0; pad < 2; pad++) {
+			const char *p = pad ? "0123456789012345678901234567890123456789" : "";
+			struct buf want;
+			buf_init(&want);
+			buf_printf(&want, "%s%s", p, cases[i].want);
+			buf_reset(&text);
+			buf_printf(&text, "{\"v\":\"%s%s\",\"%s%s\":1}", p, cases[i].in, p, cases[i].in);
+			if (jtok_parse(&d, text.data, text.len, err, sizeof(err)) != 0) {
+				printf("  %s: rejected: %s\n", cases[i].what, err);
+				t_failed_checks++;
+				buf_free(&want);
+				continue;
+			}
+			if (!(d.tok[2].flags & JTOK_BADUTF8) || !(d.tok[3].flags & JTOK_BADUTF8) ||
+			    !(d.flags & JTOK_BADUTF8))
+				printf("  %s: not marked\n", cases[i].what), t_failed_checks++;
+			s = jtok_str(&d, 2, &b, &n);
+			if (s == NULL || n != want.len || memcmp(s, want.data, n) != 0)
+				printf("  %s: read \"%.*s\"\n", cases[i].what, (int)n, s ? s : ""),
+				    t_failed_checks++;
+			T_ASSERT(jtok_str_eq(&d, 2, want.data, want.len));
+			T_ASSERT(!jtok_str_eq(&d, 2, want.data, want.len - 1));
+			T_ASSERT(jtok_get(&d, 0, want.data, want.len) == 4);
+			dup = jtok_strdup(&d, 2);
+			T_ASSERT(dup != NULL && strcmp(dup, want.data) == 0);
+			free(dup);
+			T_ASSERT(jtok_flags(&d, 0, JTOK_BADUTF8) == JTOK_BADUTF8);
+			buf_free(&want);
+		}
+	}
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		buf_reset(&text);
+		buf_printf(&text, "[\"%s\"]", good[i]);
+		T_INTEQ(jtok_parse(&d, text.data, text.len, err, sizeof(err)), 0);
+		if (d.flags & JTOK_BADUTF8)
+			printf("  marked: %s\n", good[i]), t_failed_checks++;
+		T_INTEQ(jtok_flags(&d, 0, JTOK_BADUTF8 | JTOK_DUPKEYS), 0);
+	}
+	buf_free(&text);
+	buf_free(&b);
+	jdoc_free(&d);
+#undef R
 }
 
 static void
@@ -391,6 +582,8 @@ main(void)
 	T_RUN(test_navigation);
 	T_RUN(test_strings);
 	T_RUN(test_rejects);
+	T_RUN(test_duplicate_keys);
+	T_RUN(test_invalid_utf8);
 	T_RUN(test_depth);
 	T_RUN(test_token_cap);
 	T_RUN(test_prefix);

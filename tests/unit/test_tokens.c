@@ -1,9 +1,10 @@
 /* test_tokens.c — the tokenizer's fast paths against their plain meaning:
- * string scanning sixteen bytes at a time (a quote, backslash or control
- * byte at every position of a block, strings ending right at the end of the
+ * string scanning sixteen bytes at a time (a quote, backslash, control or
+ * non-ASCII byte at every position of a block, strings ending right at the end of the
  * text, and against a byte-by-byte scan on random strings), and numbers
  * converted without strtod() (bit for bit what strtod() gives). */
 #include "base/jtok.h"
+#include "base/utf8.h"
 #include "tests/unit/t.h"
 
 #include <stdlib.h>
@@ -31,13 +32,16 @@ plain_u(const unsigned char *s, size_t n, size_t i)
 }
 
 /* The plain meaning of a JSON string body s[0..n): 1 when it is valid,
- * with *esc set when it has an escape. */
+ * with *esc set when it has an escape and *bad when it holds a byte that
+ * is not UTF-8 or a \\u escape of a lone surrogate (both are read as
+ * U+FFFD, not refused). */
 static int
-plain_string(const unsigned char *s, size_t n, int *esc)
+plain_string(const unsigned char *s, size_t n, int *esc, int *bad)
 {
 	long u, lo;
 
 	*esc = 0;
+	*bad = !utf8_valid((const char *)s, n);
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '"' || s[i] < 0x20)
 			return 0;
@@ -45,14 +49,19 @@ plain_string(const unsigned char *s, size_t n, int *esc)
 			continue;
 		*esc = 1;
 		if (i + 1 < n && s[i + 1] == 'u') {
-			if ((u = plain_u(s, n, i)) < 0 || (u >= 0xdc00 && u <= 0xdfff))
+			if ((u = plain_u(s, n, i)) < 0)
 				return 0;
 			i += 5;
+			if (u >= 0xdc00 && u <= 0xdfff)
+				*bad = 1;
 			if (u >= 0xd800 && u <= 0xdbff) {
 				lo = plain_u(s, n, i + 1);
-				if (lo < 0xdc00 || lo > 0xdfff)
-					return 0;
-				i += 6;
+				if (lo == -1 && i + 2 < n && s[i + 1] == '\\' && s[i + 2] == 'u')
+					return 0;	/* \\u then not 4 hex digits */
+				if (lo >= 0xdc00 && lo <= 0xdfff)
+					i += 6;
+				else
+					*bad = 1;
 			}
 			continue;
 		}
@@ -77,17 +86,18 @@ test_string_positions(void)
 	for (size_t n = 0; n <= 70; n++) {
 		for (size_t at = 0; at <= n; at++) {
 			for (size_t k = 0; k < sizeof(specials); k++) {
-				int esc, want, got;
+				int esc, bad8, want, got;
 				text[0] = '"';
 				memset(text + 1, 'a', n);
 				if (at < n)
 					text[1 + at] = specials[k];
 				text[1 + n] = '"';
-				want = plain_string(text + 1, n, &esc);
+				want = plain_string(text + 1, n, &esc, &bad8);
 				got = jtok_parse(&doc, (const char *)text, n + 2, err, sizeof(err)) == 0;
 				cases++;
 				if (got != want ||
-				    (got && (doc.tok[0].len != n || !!(doc.tok[0].flags & JTOK_ESCAPED) != esc))) {
+				    (got && (doc.tok[0].len != n || !!(doc.tok[0].flags & JTOK_ESCAPED) != esc ||
+				    !!(doc.tok[0].flags & JTOK_BADUTF8) != bad8))) {
 					if (bad++ < 5)
 						printf("  length %zu, byte %#x at %zu: parsed %d, want %d\n",
 						    n, specials[k], at, got, want);
@@ -125,23 +135,26 @@ test_string_unterminated(void)
 static void
 test_string_random(void)
 {
-	static const char alpha[] = "aaaaaaaab\\\\\"nt/u0dD8c\x01 \xc3\xa9";
+	static const char alpha[] = "aaaaaaaab\\\\\"nt/u0dD8c\x01 \xc3\xa9\xe2\x82\xac\xed\xa0\xf0\xff";
 	char body[100], text[240], err[128];
 	size_t bad = 0, valid = 0;
 
 	srand(5);
 	for (int i = 0; i < 200000; i++) {
 		size_t n = (size_t)(rand() % 90), len;
-		int esc, want, got;
+		int esc, bad8, want, got;
 		for (size_t k = 0; k < n; k++)
 			body[k] = alpha[rand() % (sizeof(alpha) - 1)];
-		want = plain_string((const unsigned char *)body, n, &esc);
+		want = plain_string((const unsigned char *)body, n, &esc, &bad8);
 		len = (size_t)snprintf(text, sizeof(text), "{\"k\":\"%.*s\",\"%.*s\":1}",
 		    (int)n, body, (int)n, body);
 		got = jtok_parse(&doc, text, len, err, sizeof(err)) == 0;
 		valid += want;
 		if (got != want || (got && (doc.tok[2].len != n ||
-		    !!(doc.tok[2].flags & JTOK_ESCAPED) != esc || doc.tok[3].len != n)))
+		    !!(doc.tok[2].flags & JTOK_ESCAPED) != esc || doc.tok[3].len != n ||
+		    !!(doc.tok[2].flags & JTOK_BADUTF8) != bad8 ||
+		    !!(doc.tok[3].flags & JTOK_BADUTF8) != bad8 ||
+		    !!(doc.flags & JTOK_BADUTF8) != bad8)))
 			if (bad++ < 5)
 				printf("  \"%.*s\": parsed %d, want %d\n", (int)n, body, got, want);
 	}
