@@ -403,5 +403,7 @@ finding_build(const struct rule *r, struct evctx *c)
 	evidence_walk(&e, r->cond, c, -1, "", 0);
 	c->s->evname = e.name;	/* keep the grown buffer for the next finding */
 	json_object_set_new(o, "evidence", e.obj);
+	/* later matches counted on it (suppress); the state engine keeps it */
+	json_object_set_new(o, "repeats", json_integer(0));
 	return o;
 }

@@ -1204,3 +1204,15 @@ ruleset_find(const struct ruleset *rs, const char *id)
 			return rs->rule[i];
 	return NULL;
 }
+
+int
+ruleset_stateful(const struct ruleset *rs)
+{
+	for (size_t i = 0; i < rs->nrule; i++) {
+		const struct rule *r = rs->rule[i];
+		if ((r->corr && r->enabled) || (r->suppress && r->enabled) ||
+		    (r->attribute && r->enabled))
+			return 1;
+	}
+	return 0;
+}

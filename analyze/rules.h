@@ -114,6 +114,8 @@ struct signal {
 	json_t		  *finding;	/* the finding this event would make for rule */
 	json_t		  *message;	/* correlations: the output template rendered for this
 					   event, as parts: strings and {"c": "count"} */
+	const char	  *event;	/* the event's JSON text (eventlen bytes) */
+	size_t		   eventlen;
 };
 
 #define SIGNAL_UNTIL	(-1)
@@ -137,6 +139,9 @@ int	rule_alerts(const struct rule *r);
 /* 1 for a rule whose findings go through the state engine (a correlation,
  * or a rule with `suppress`). */
 int	rule_stateful(const struct rule *r);
+/* 1 when some enabled rule remembers across events (a correlation,
+ * suppress, attribution): the daemon then runs state owners. */
+int	ruleset_stateful(const struct ruleset *rs);
 /* The rule with this id, or NULL. */
 const struct rule *ruleset_find(const struct ruleset *rs, const char *id);
 /* Counters of one scratch: signals emitted, and events a stateful rule

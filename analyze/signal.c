@@ -226,6 +226,7 @@ feed_signals(const struct corr_feed *f, struct evctx *c, json_t *finding, int64_
 		    .keylen = s->sigkey.len, .t = t, .audit_id = audit_id,
 		    .value = s->sigval.len ? s->sigval.data : NULL, .valuelen = s->sigval.len,
 		    .finding = cf ? cf : finding, .message = parts };
+		sg.event = event_json(c->ev, &sg.eventlen);
 		out->signal(out->arg, &sg);
 		n++;
 	}
@@ -268,6 +269,7 @@ suppress_signal(const struct rule *r, struct evctx *c, json_t *finding, int64_t 
 		    &kv, 0);
 		sg = (struct signal){ .rule = r, .step = 0, .key = s->sigkey.data,
 		    .keylen = s->sigkey.len, .t = t, .audit_id = audit_id, .finding = finding };
+		sg.event = event_json(c->ev, &sg.eventlen);
 		out->signal(out->arg, &sg);
 		n = 1;
 	}
@@ -400,6 +402,7 @@ signal_attribute(const struct rule *r, struct evctx *c, json_t *finding, json_t 
 	    .keylen = s->sigkey.len, .t = t,
 	    .audit_id = json_string_value(json_object_get(finding, "audit_id")),
 	    .value = ref, .valuelen = ref ? strlen(ref) : 0, .finding = finding };
+	sg.event = event_json(c->ev, &sg.eventlen);
 	out->signal(out->arg, &sg);
 	free(ref);
 	s->signals++;

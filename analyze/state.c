@@ -117,6 +117,7 @@ struct spart {
 
 struct state {
 	const struct ruleset	*rs;
+	const struct signal	*feeding;	/* the signal being fed, during state_feed */
 	struct state_opts	 o;
 	struct spart		*part;
 	size_t			 npart;
@@ -457,12 +458,12 @@ corr_emit(struct state *st, struct skey *k, const struct signal *sg, json_t *fin
 {
 	json_t *f = json_copy(finding);
 
-	(void)st;
 	json_object_set_new(f, "message", message_render(k->rule, parts, corr));
 	json_object_set_new(f, "repeats", json_integer(0));
 	json_object_set(f, "correlation", corr);
 	(void)sg;
-	out->finding(out->arg, f, dedup, k->rule);
+	out->finding(out->arg, f, dedup, k->rule, st->feeding ? st->feeding->event : NULL,
+	    st->feeding ? st->feeding->eventlen : 0);
 }
 
 /* --- event_count, value_count ---------------------------------------------------------- */
@@ -955,7 +956,7 @@ feed_suppress(struct state *st, struct skey *k, const struct signal *sg,
 	a->dedup = dedup_text(k, sg->t, NULL, 0);
 	f = json_copy(sg->finding);
 	json_object_set_new(f, "repeats", json_integer(0));
-	out->finding(out->arg, f, a->dedup, k->rule);
+	out->finding(out->arg, f, a->dedup, k->rule, sg->event, sg->eventlen);
 }
 
 /* --- attribution ------------------------------------------------------------------ */
@@ -1016,22 +1017,16 @@ rules_has(json_t *rules, const char *id)
 	return 0;
 }
 
-/* A workload finding on an object a controller made: follow the owners to
- * the first one a person wrote. Its template reported by the same rule: the
- * finding is what actually runs of an alert already made (info); its
- * template seen but not reported (changed on its way, by a mutating
- * webhook say): the rule's severity; no owner seen at all (older than the
- * log, or an operator's resource): the rule's severity, nobody attributed. */
-static void
-feed_attribute(struct skey *k, const struct signal *sg, const struct state_out *out)
+/* Follows the owner chain from ref to the first object a person wrote;
+ * that object, or NULL when the chain leaves what was seen. */
+static struct owned *
+owner_resolve(struct skey *k, json_t *ref)
 {
-	json_t *ref = json_loadb(sg->value ? sg->value : "", sg->valuelen, 0, NULL);
-	json_t *f = json_copy(sg->finding);
 	struct owned *o = NULL;
 	struct buf name;
-	char *dedup;
 
 	buf_init(&name);
+	json_incref(ref);
 	for (int hop = 0; json_is_object(ref) && hop < OWNER_CHAIN_MAX; hop++) {
 		json_t *next;
 		owned_name(&name, json_object_get(ref, "kind"), json_object_get(ref, "name"));
@@ -1044,18 +1039,78 @@ feed_attribute(struct skey *k, const struct signal *sg, const struct state_out *
 		ref = next;
 		o = NULL;
 	}
+	json_decref(ref);
+	buf_free(&name);
+	return o;
+}
+
+/* What attribution sets on a finding of rule id: the person, and info when
+ * the same rule fired on that person's template. New reference. */
+static json_t *
+attribution_set(const struct owned *o, const char *id)
+{
+	json_t *set = json_object();
+
+	json_object_set(set, "attributed_user", json_object_get(o->info, "person"));
+	if (rules_has(json_object_get(o->info, "rules"), id))
+		json_object_set_new(set, "severity", json_string("info"));
+	return set;
+}
+
+/* A workload finding on an object a controller made: follow the owners to
+ * the first one a person wrote. Its template reported by the same rule: the
+ * finding is what actually runs of an alert already made (info); its
+ * template seen but not reported (changed on its way, by a mutating
+ * webhook say): the rule's severity; no owner seen at all (older than the
+ * log, or an operator's resource): the rule's severity, nobody attributed.
+ * An owner not seen yet may still arrive (from another source partition,
+ * within the lateness): the finding is made now with the rule's severity,
+ * kept pending, and updated when the owner shows up. */
+static void
+feed_attribute(struct state *st, struct skey *k, const struct signal *sg,
+    const struct state_out *out)
+{
+	json_t *ref = json_loadb(sg->value ? sg->value : "", sg->valuelen, 0, NULL);
+	json_t *f = json_copy(sg->finding), *set = NULL;
+	struct owned *o = owner_resolve(k, ref);
+	char *dedup;
+
+	(void)st;
 	if (o != NULL) {
-		json_object_set(f, "attributed_user", json_object_get(o->info, "person"));
-		if (rules_has(json_object_get(o->info, "rules"), sg->rule->id))
-			json_object_set_new(f, "severity", json_string("info"));
+		set = attribution_set(o, sg->rule->id);
+		json_object_update(f, set);
+		json_decref(set);
 	}
 	json_object_set_new(f, "repeats", json_integer(0));
 	dedup = dedup_text(k, sg->t, sg->audit_id ? sg->audit_id : "",
 	    sg->audit_id ? strlen(sg->audit_id) : 0);
-	out->finding(out->arg, f, dedup, sg->rule);
+	out->finding(out->arg, f, dedup, sg->rule, sg->event, sg->eventlen);
+	if (o == NULL && json_is_object(ref)) {
+		struct entry e = { .t = sg->t };
+		e.finding = json_pack("{sssssO}", "rule", sg->rule->id, "dedup", dedup, "ref", ref);
+		vec_insert(&k->pending, &e);
+	}
 	free(dedup);
 	json_decref(ref);
-	buf_free(&name);
+}
+
+/* After an owner was observed: the pending findings it explains now. */
+static void
+attribution_retry(struct state *st, struct skey *k, const struct state_out *out)
+{
+	for (size_t i = 0; i < k->pending.n; ) {
+		json_t *p = k->pending.e[i].finding;
+		struct owned *o = owner_resolve(k, json_object_get(p, "ref"));
+		const struct rule *r = ruleset_find(st->rs,
+		    json_string_value(json_object_get(p, "rule")));
+		if (o == NULL || r == NULL) {
+			i++;
+			continue;
+		}
+		out->update(out->arg, r, json_string_value(json_object_get(p, "dedup")),
+		    attribution_set(o, r->id));
+		vec_remove(&k->pending, i);
+	}
 }
 
 /* --- expiry ------------------------------------------------------------------------- */
@@ -1068,6 +1123,7 @@ key_expire(struct state *st, struct skey *k, int64_t hwm)
 	int64_t late = st->o.lateness_ms;
 
 	if (r == NULL) {
+		vec_expire(&k->pending, hwm - late);	/* its owner will not come now */
 		for (size_t i = 0; i < k->objects.cap; i++) {
 			struct hmap_slot *s = &k->objects.slot[i];
 			if (s->key && ((struct owned *)s->val)->t < hwm - OWNERS_HISTORY) {
@@ -1075,7 +1131,7 @@ key_expire(struct state *st, struct skey *k, int64_t hwm)
 				i--;
 			}
 		}
-		return k->objects.n == 0;
+		return k->objects.n == 0 && k->pending.n == 0;
 	}
 	if (r->corr == NULL) {
 		if (k->al.active && hwm > k->al.end + late) {
@@ -1199,34 +1255,41 @@ state_feed(struct state *st, int part, const struct signal *sg, const struct sta
 	struct skey *k;
 
 	st->st.signals++;
+	st->feeding = sg;
 	if (sg->kind != SIGNAL_RULE) {
 		k = key_get(st, part, NULL, sg->key, sg->keylen);
 		if (sg->kind == SIGNAL_ATTRIBUTE && recent_has(k, idh)) {
 			st->st.duplicates++;
+			st->feeding = NULL;
 			return;
 		}
 		k->dirty = 1;
-		if (sg->kind == SIGNAL_OBSERVE)
+		if (sg->kind == SIGNAL_OBSERVE) {
 			feed_observe(k, sg);
-		else
-			feed_attribute(k, sg, out);
+			attribution_retry(st, k, out);
+		} else {
+			feed_attribute(st, k, sg, out);
+		}
 		goto time;
 	}
 	keep = r->corr ? (r->corr->kind == CK_FIRST_SEEN ? r->corr->history_ms :
 	    r->corr->span_ms) : r->suppress->for_ms;
 	if (p->hwm != INT64_MIN && sg->t < p->hwm - keep - st->o.lateness_ms) {
 		st->st.late++;
+		st->feeding = NULL;
 		return;
 	}
 	k = key_get(st, part, r, sg->key, sg->keylen);
 	if (r->corr == NULL && recent_has(k, idh)) {
 		st->st.duplicates++;
+		st->feeding = NULL;
 		return;
 	}
 	/* first_seen needs no check: a tuple seen once is not new again */
 	for (size_t i = 0; r->corr && r->corr->kind != CK_FIRST_SEEN && i < k->ent.n; i++) {
 		if (k->ent.e[i].id == idh) {
 			st->st.duplicates++;
+			st->feeding = NULL;
 			return;
 		}
 	}
@@ -1244,6 +1307,7 @@ time:
 		k->newest = sg->t;
 	if (sg->t > p->hwm)
 		p->hwm = sg->t;
+	st->feeding = NULL;	/* a sweep fires on time, not on this event */
 	if (p->swept == INT64_MIN || p->hwm - p->swept >= SWEEP_MS)
 		sweep(st, part, 0, out);
 }
@@ -1266,7 +1330,7 @@ state_stats(const struct state *st, struct state_stats *out)
 char *
 signal_encode(const struct signal *sg, size_t *len)
 {
-	json_t *o = json_object();
+	json_t *o = json_object(), *ev;
 	char *text;
 
 	json_object_set_new(o, "kind", json_integer(sg->kind));
@@ -1281,6 +1345,10 @@ signal_encode(const struct signal *sg, size_t *len)
 	json_object_set(o, "finding", sg->finding);
 	if (sg->message)
 		json_object_set(o, "message", sg->message);
+	/* an event that is not valid UTF-8 cannot travel as a JSON string:
+	 * its finding does, without it */
+	if (sg->event && (ev = json_stringn(sg->event, sg->eventlen)) != NULL)
+		json_object_set_new(o, "event", ev);
 	text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	if (text == NULL)
@@ -1332,6 +1400,10 @@ signal_decode(const struct ruleset *rs, const char *text, size_t len, struct sig
 	}
 	sg->finding = json_object_get(o, "finding");
 	sg->message = json_object_get(o, "message");
+	if ((val = json_object_get(o, "event")) != NULL && json_is_string(val)) {
+		sg->event = json_string_value(val);
+		sg->eventlen = json_string_length(val);
+	}
 	if (r && r->corr && sg->step >= 0 && !json_is_array(sg->message))
 		return -1;
 	return 0;

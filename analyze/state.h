@@ -35,8 +35,11 @@ struct state_opts {
 
 struct state_out {
 	/* A new finding of rule r (steals finding). dedup and r's id make it
-	 * unique: the same signals fed again make the same dedup. */
-	void	(*finding)(void *arg, json_t *finding, const char *dedup, const struct rule *r);
+	 * unique: the same signals fed again make the same dedup. event is the
+	 * JSON text of the event that completed it (len bytes; NULL when time,
+	 * not an event, completed it). */
+	void	(*finding)(void *arg, json_t *finding, const char *dedup, const struct rule *r,
+		    const char *event, size_t len);
 	/* An earlier finding (r, dedup) changed: set holds the finding fields
 	 * to replace (repeats, last_repeat, correlation, message); steals set. */
 	void	(*update)(void *arg, const struct rule *r, const char *dedup, json_t *set);

@@ -211,8 +211,11 @@ on_finding(void *arg, json_t *finding, const struct audit_event *ev, const struc
 }
 
 static void
-on_state_finding(void *arg, json_t *finding, const char *dedup, const struct rule *r)
+on_state_finding(void *arg, json_t *finding, const char *dedup, const struct rule *r,
+    const char *event, size_t len)
 {
+	(void)event;
+	(void)len;
 	struct case_run *cr = arg;
 	char *k = xasprintf("%s %s", rule_id(r), dedup);
 

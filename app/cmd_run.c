@@ -16,7 +16,10 @@
 #include "base/log.h"
 #include "base/num.h"
 #include "app/rulefiles.h"
+#include "app/ingester.h"
+#include "app/stateowner.h"
 #include "app/worker.h"
+#include "ingest/producer.h"
 #include "base/xmalloc.h"
 #include "ingest/consumer.h"
 #include "schema/db.h"
@@ -123,9 +126,43 @@ static void
 log_stats(const struct worker_stats *st)
 {
 	log_info("messages %lu events %lu findings %lu bad-input %lu dead-letters %lu "
-	    "db-retries %lu", atomic_load(&st->messages), atomic_load(&st->events),
-	    atomic_load(&st->findings), atomic_load(&st->errors),
-	    atomic_load(&st->dead_letters), atomic_load(&st->db_retries));
+	    "db-retries %lu signals %lu stateful-findings %lu", atomic_load(&st->messages),
+	    atomic_load(&st->events), atomic_load(&st->findings), atomic_load(&st->errors),
+	    atomic_load(&st->dead_letters), atomic_load(&st->db_retries),
+	    atomic_load(&st->signals), atomic_load(&st->state_findings));
+}
+
+/* The workers of one process: ingesters, then state owners. */
+struct crew {
+	struct worker	**w;
+	int		  n, ningest;
+	struct db	 *db;		/* the supervisor's, for --idle-exit */
+	char		 *state_group;
+	struct strlist	  state_topics;
+};
+
+/* 1 when every partition of the signal topic has been read to its end by
+ * its owner, as the offsets kept with the state show. */
+static int
+state_drained(const struct config *c, struct crew *cr)
+{
+	int64_t hi[1024], next[1024];
+	int n = 0;
+	char err[256];
+
+	if (cr->n == cr->ningest)
+		return 1;	/* another process owns the state */
+	if (worker_watermarks(cr->w[cr->ningest], c->state_topic, hi, &n, 1024) < 0)
+		return 0;
+	if (cr->db == NULL || db_state_offsets(cr->db, c->state_topic, next, n, err,
+	    sizeof(err)) < 0) {
+		db_ok(cr->db);
+		return 0;
+	}
+	for (int p = 0; p < n; p++)
+		if (hi[p] > 0 && next[p] < hi[p])
+			return 0;
+	return 1;
 }
 
 /* True once --idle-exit's condition holds: partitions were assigned,
@@ -137,7 +174,7 @@ log_stats(const struct worker_stats *st)
  * offsets show that; likewise the killed alerter's leases, until they
  * expire, hold rows that must still be delivered. */
 static int
-is_idle(struct worker_stats *st, struct worker **workers, int nw, struct alerter *al,
+is_idle(const struct config *c, struct worker_stats *st, struct crew *cr, struct alerter *al,
     long idle_ms, long started_ms)
 {
 	long last = atomic_load(&st->last_message_ms);
@@ -148,10 +185,10 @@ is_idle(struct worker_stats *st, struct worker **workers, int nw, struct alerter
 		last = started_ms;
 	if (clock_ms() - last < idle_ms || !alerter_idle(al))
 		return 0;
-	for (int i = 0; i < nw; i++)
-		if (!worker_caught_up(workers[i]))
+	for (int i = 0; i < cr->ningest; i++)
+		if (!worker_caught_up(cr->w[i]))
 			return 0;
-	return nw > 0 && worker_group_drained(workers[0]);
+	return cr->ningest > 0 && worker_group_drained(cr->w[0]) && state_drained(c, cr);
 }
 
 static void
@@ -167,32 +204,98 @@ install_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* Starts the ingesters and, when the rules remember across events, the
+ * state owners; the signal topic is made first when missing. */
+static int
+crew_start(const struct config *c, const struct ruleset *rs, struct worker_stats *st,
+    atomic_int *stop, struct crew *cr)
+{
+	int stateful = ruleset_stateful(rs), total = c->workers + (stateful ? c->state_workers : 0);
+	char err[512];
+
+	cr->w = xcalloc((size_t)total, sizeof(*cr->w));
+	if (stateful) {
+		struct producer_opts po = { c->brokers, &c->kafka_props, c->state_topic, 0 };
+		int have;
+		if (producer_topic_ensure(&po, c->state_partitions, &have, err, sizeof(err)) < 0) {
+			log_error("stateful: %s", err);
+			return -1;
+		}
+		if (have != c->state_partitions)
+			log_info("stateful: topic %s has %d partition(s) (stateful.partitions %d "
+			    "applies when kaudit creates it)", c->state_topic, have,
+			    c->state_partitions);
+		cr->state_group = xasprintf("%s.state", c->group);
+		strlist_add(&cr->state_topics, c->state_topic);
+		if ((cr->db = db_connect(c->pg_url, err, sizeof(err))) == NULL)
+			log_warn("postgres: %s (--idle-exit cannot see the state owners' offsets)", err);
+	}
+	for (int i = 0; i < total; i++) {
+		int owner = i >= c->workers, id = owner ? i - c->workers : i;
+		struct worker_conf wc = { .id = id, .name = owner ? "state owner" : "worker",
+		    .batch_max = c->batch_max, .batch_ms = c->batch_ms, .st = st, .stop = stop };
+		wc.kafka = (struct consumer_opts){ .brokers = c->brokers,
+		    .group = owner ? cr->state_group : c->group,
+		    .topics = owner ? &cr->state_topics : &c->topics, .props = &c->kafka_props,
+		    .worker = owner ? 100 + id : id };
+		if (owner) {
+			wc.ops = &stateowner_ops;
+			wc.impl = stateowner_new(id, c, rs, st, stop, &wc.kafka, err, sizeof(err));
+		} else {
+			wc.ops = &ingester_ops;
+			wc.impl = ingester_new(id, c, rs, stateful, st, err, sizeof(err));
+		}
+		if (wc.impl == NULL || (cr->w[cr->n] = worker_start(&wc, err, sizeof(err))) == NULL) {
+			log_error("%s %d: %s", wc.name, id, err);
+			return -1;
+		}
+		cr->n++;
+		if (!owner)
+			cr->ningest++;
+	}
+	log_info("running: %d worker(s), %d state owner(s), %zu webhook(s), group %s, brokers %s",
+	    cr->ningest, cr->n - cr->ningest, c->alert.nwebhooks, c->group, c->brokers);
+	return 0;
+}
+
+static int
+crew_join(struct crew *cr)
+{
+	int rc = 0;
+
+	for (int i = 0; i < cr->n; i++)
+		if (worker_join(cr->w[i]) != 0)
+			rc = -1;
+	free(cr->w);
+	if (cr->db)
+		db_close(cr->db);
+	free(cr->state_group);
+	strlist_free(&cr->state_topics);
+	return rc;
+}
+
 static int
 supervise(const struct config *c, const struct ruleset *rs, long idle_ms)
 {
 	struct worker_stats st;
-	struct worker **workers = xcalloc((size_t)c->workers, sizeof(*workers));
+	struct crew cr;
 	struct alerter *al = NULL;
 	atomic_int wstop = 0;
 	long started = clock_ms(), last_stats = started;
 	char err[512];
-	int nw = 0, rc = 0;
+	int rc = 0;
 
 	memset(&st, 0, sizeof(st));
+	memset(&cr, 0, sizeof(cr));
 	if ((al = alerter_start(c->pg_url, &c->alert, err, sizeof(err))) == NULL) {
 		log_error("alerter: %s", err);
 		rc = 1;
 		goto out;
 	}
-	for (nw = 0; nw < c->workers; nw++) {
-		if ((workers[nw] = worker_start(nw, c, rs, &st, &wstop, err, sizeof(err))) == NULL) {
-			log_error("worker %d: %s", nw, err);
-			rc = 1;
-			goto out;
-		}
+	if (crew_start(c, rs, &st, &wstop, &cr) < 0) {
+		rc = 1;
+		goto out;
 	}
-	log_info("running: %d worker(s), %zu webhook(s), group %s, brokers %s", c->workers,
-	    c->alert.nwebhooks, c->group, c->brokers);
 	while (!atomic_load(&stop_requested)) {
 		struct timespec ts = { 0, 200 * 1000000L };
 		nanosleep(&ts, NULL);
@@ -200,7 +303,7 @@ supervise(const struct config *c, const struct ruleset *rs, long idle_ms)
 			log_stats(&st);
 			last_stats = clock_ms();
 		}
-		if (idle_ms > 0 && is_idle(&st, workers, nw, al, idle_ms, started)) {
+		if (idle_ms > 0 && is_idle(c, &st, &cr, al, idle_ms, started)) {
 			log_info("idle for %g s: exiting", idle_ms / 1000.0);
 			break;
 		}
@@ -209,13 +312,11 @@ supervise(const struct config *c, const struct ruleset *rs, long idle_ms)
 		log_info("signal %d: finishing the batch in hand", atomic_load(&stop_requested));
 out:
 	atomic_store(&wstop, 1);
-	for (int i = 0; i < nw; i++)
-		if (worker_join(workers[i]) != 0)
-			rc = 1;
+	if (crew_join(&cr) != 0)
+		rc = 1;
 	if (al)
 		alerter_stop(al);
 	log_stats(&st);
-	free(workers);
 	return rc;
 }
 

@@ -27,6 +27,7 @@
 #include "app/cmd.h"
 #include "app/rulefiles.h"
 #include "base/hash.h"
+#include "base/timefmt.h"
 #include "base/num.h"
 #include "base/xmalloc.h"
 #include "ingest/decode.h"
@@ -146,7 +147,8 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: kaudit scan [--rules PATH]... [--platform NAME]... [--stats]\n"
 	    "                   [--cluster NAME] [--envelope FIELD] [--max-bytes N] [--threads N]\n"
-	    "                   [--split-min BYTES] [--chunk-bytes N] [FILE|-]...\n"
+	    "                   [--split-min BYTES] [--chunk-bytes N] [--lateness DURATION]\n"
+	    "                   [FILE|-]...\n"
 	    "\n"
 	    "Evaluates the rules over audit events in FILEs (or stdin for - or no FILE)\n"
 	    "and prints each finding as one JSON line. Inputs may be JSON lines,\n"
@@ -168,6 +170,9 @@ usage(FILE *f)
 	    "  --chunk-bytes N    bytes per chunk of a file read by several threads, at\n"
 	    "                     least 1 (default: a quarter of the file per thread,\n"
 	    "                     1-16 MiB)\n"
+	    "  --lateness D       how far behind the newest event time an event may come and\n"
+	    "                     still count for memory across events (stateful.lateness;\n"
+	    "                     default 10m); stateful findings are written at the end\n"
 	    "\n"
 	    "Numbers are whole and decimal: no sign, unit, exponent or leading zero.\n"
 	    "\n"
@@ -352,8 +357,11 @@ out:
 }
 
 static void
-held_finding(void *arg, json_t *finding, const char *dedup, const struct rule *r)
+held_finding(void *arg, json_t *finding, const char *dedup, const struct rule *r,
+    const char *event, size_t len)
 {
+	(void)event;
+	(void)len;
 	struct scan_state *ss = arg;
 	char *k = xasprintf("%s %s", rule_id(r), dedup);
 
@@ -883,6 +891,7 @@ scan_args(int argc, char **argv, struct scan_opts *so)
 		{ "threads", required_argument, NULL, 't' },
 		{ "split-min", required_argument, NULL, 'S' },
 		{ "chunk-bytes", required_argument, NULL, 'C' },
+		{ "lateness", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -918,6 +927,14 @@ scan_args(int argc, char **argv, struct scan_opts *so)
 		case 'C':
 			if (scan_size_arg("chunk-bytes", optarg, 1, SIZE_MAX, &so->chunk_bytes) < 0)
 				return 2;
+			break;
+		case 'L':
+			if (duration_parse(optarg, &so->state.lateness_ms) < 0 ||
+			    so->state.lateness_ms > 7 * 86400000LL) {
+				fprintf(stderr, "kaudit scan: --lateness: expected a duration "
+				    "such as 90s, 10m or 2h, at most 7d, got \"%s\"\n", optarg);
+				return 2;
+			}
 			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;

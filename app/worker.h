@@ -1,23 +1,22 @@
-/* worker.h — an ingest worker thread: Kafka batch -> decode -> rules ->
- * one PostgreSQL transaction -> offsets stored.
+/* worker.h — a worker thread: Kafka batch -> work -> one PostgreSQL
+ * transaction -> offsets.
  *
- * DESIGN: each worker owns its consumer, its database connection, its
- * decoder buffers and its rule scratch; it shares only the immutable rule set
- * and the config. A batch is retried against the database until it commits
- * or shutdown is requested; meanwhile its partitions are paused and the
- * consumer keeps polling, so the worker stays in the group however long the
- * database is away. Offsets are stored only after the commit, so a failure at
- * any point redelivers instead of losing. A row the database refuses on its
- * own does not fail the batch: it commits in kaudit.dead_letters
- * (db_write_batch), so only database trouble retries. worker.c has the state
+ * Two kinds of work run in this loop. An ingester (ingester.c) decodes audit
+ * events, runs the rules, writes findings and hands signals to the state
+ * owners through the signal topic; a state owner (stateowner.c) reads that
+ * topic, keeps the state of its keys and writes the findings they make. What
+ * the loop guarantees is the same for both: a batch is retried against the
+ * database until it commits or shutdown is requested; meanwhile its
+ * partitions are paused and the consumer keeps polling, so the worker stays in
+ * the group however long the database is away. Offsets follow commits, so a
+ * failure at any point redelivers instead of losing. worker.c has the state
  * machine. */
 #ifndef KAUDIT_WORKER_H
 #define KAUDIT_WORKER_H
 
 #include <stdatomic.h>
 
-#include "analyze/rules.h"
-#include "app/config.h"
+#include "ingest/consumer.h"
 
 struct worker_stats {
 	atomic_ulong	messages;
@@ -26,16 +25,42 @@ struct worker_stats {
 	atomic_ulong	errors;		/* undecodable parts, in kaudit.ingest_errors */
 	atomic_ulong	dead_letters;	/* rows PostgreSQL refused, kept aside */
 	atomic_ulong	db_retries;
+	atomic_ulong	signals;	/* handed to the state owners */
+	atomic_ulong	state_findings;	/* new findings of the state owners */
 	atomic_long	last_message_ms;	/* monotonic ms of the last message seen */
 	atomic_int	assigned;	/* some worker has partitions */
 	atomic_int	busy;		/* batches in hand */
 };
 
+/* What a kind of work does with a batch. */
+struct worker_ops {
+	/* Works on msgs[0..n) and keeps the results until the batch ends. */
+	void	(*evaluate)(void *impl, struct kmsg *msgs, int n);
+	/* Writes the batch's results in one transaction (and whatever else
+	 * must be safe before the offsets move on). 0 when done; -1 on
+	 * trouble, to be called again later with the same batch. */
+	int	(*commit)(void *impl);
+	/* The batch ended (stored or given back): forget its results. */
+	void	(*end)(void *impl);
+	void	(*free)(void *impl);
+};
+
+struct worker_conf {
+	int			 id;
+	const char		*name;		/* "worker", "state owner": for logs */
+	struct consumer_opts	 kafka;
+	int			 batch_max;	/* messages per batch */
+	int			 batch_ms;	/* longest wait to fill one */
+	const struct worker_ops	*ops;
+	void			*impl;		/* owned: ops->free at the end */
+	struct worker_stats	*st;
+	atomic_int		*stop;		/* polled between batches */
+};
+
 struct worker;
 
-/* Starts a worker thread. stop is polled between batches. */
-struct worker *worker_start(int id, const struct config *c, const struct ruleset *rs,
-	    struct worker_stats *st, atomic_int *stop, char *err, size_t errlen);
+/* Starts a worker thread; on failure frees wc->impl. */
+struct worker *worker_start(const struct worker_conf *wc, char *err, size_t errlen);
 /* Joins the thread (after *stop was set); returns 0 when it ended cleanly. */
 int	worker_join(struct worker *w);
 
@@ -44,6 +69,8 @@ int	worker_join(struct worker *w);
  * --idle-exit; both may block on broker round trips). */
 int	worker_caught_up(struct worker *w);
 int	worker_group_drained(struct worker *w);
-
+/* The high watermark of each partition of topic: hi[0..n), n set; for
+ * owners that keep offsets themselves. -1 on failure. */
+int	worker_watermarks(struct worker *w, const char *topic, int64_t *hi, int *n, int max);
 
 #endif

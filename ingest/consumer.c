@@ -34,6 +34,9 @@ struct consumer {
 	int		 paused;	/* consumer_pause() in force */
 	rd_kafka_message_t **held;	/* polled while paused: the next batch's head */
 	int		 nheld, capheld;
+	int		(*own)(void *, const char *, int32_t, int64_t *);
+	void		(*disown)(void *, const char *, int32_t);
+	void		*owner;
 };
 
 static int
@@ -183,6 +186,13 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e, rd_kafka_topic_partition_lis
 	case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
 		/* Even an empty share counts: this member has joined, and
 		 * --idle-exit then waits on the group's committed offsets. */
+		for (int i = 0; k->own && i < parts->cnt; i++) {
+			int64_t off = CONSUMER_OFFSET_BEGINNING;
+			if (k->own(k->owner, parts->elems[i].topic, parts->elems[i].partition,
+			    &off) == 0)
+				parts->elems[i].offset = off == CONSUMER_OFFSET_BEGINNING ?
+				    RD_KAFKA_OFFSET_BEGINNING : off;
+		}
 		if (apply_assignment(k, parts, 1, coop) != 0)
 			break;
 		atomic_store(&k->assigned, 1);
@@ -197,6 +207,8 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e, rd_kafka_topic_partition_lis
 		lost = rd_kafka_assignment_lost(rk);
 		drop_held(k, parts);
 		(void)apply_assignment(k, parts, 0, coop);
+		for (int i = 0; k->disown && i < parts->cnt; i++)
+			k->disown(k->owner, parts->elems[i].topic, parts->elems[i].partition);
 		break;
 	default:
 		/* A failed rebalance: drop the assignment so the group can
@@ -327,6 +339,9 @@ consumer_new(const struct consumer_opts *o, char *err, size_t errlen)
 	rd_kafka_resp_err_t e;
 
 	k->worker = o->worker;
+	k->own = o->own;
+	k->disown = o->disown;
+	k->owner = o->owner;
 	if ((k->coop_conf = strategy_kind(o->props, err, errlen)) < 0)
 		goto fail;
 	snprintf(id, sizeof(id), "kaudit-%d", o->worker);
@@ -335,7 +350,7 @@ consumer_new(const struct consumer_opts *o, char *err, size_t errlen)
 	    set_prop(conf, "group.id", o->group, err, errlen) ||
 	    set_prop(conf, "client.id", id, err, errlen) ||
 	    set_prop(conf, "enable.auto.offset.store", "false", err, errlen) ||
-	    set_prop(conf, "enable.auto.commit", "true", err, errlen) ||
+	    set_prop(conf, "enable.auto.commit", o->own ? "false" : "true", err, errlen) ||
 	    set_prop(conf, "auto.commit.interval.ms", "1000", err, errlen) ||
 	    set_prop(conf, "auto.offset.reset", "earliest", err, errlen) ||
 	    set_prop(conf, "enable.partition.eof", "false", err, errlen))
@@ -491,6 +506,10 @@ consumer_done(struct consumer *k, struct kmsg *msgs, int n)
 
 	if (n == 0)
 		return;
+	if (k->own) {	/* the owner keeps the offsets with its state */
+		consumer_release(msgs, n);
+		return;
+	}
 	l = rd_kafka_topic_partition_list_new(n);
 	for (int i = 0; i < n; i++) {
 		rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(l,
@@ -623,6 +642,36 @@ all_partitions(struct consumer *k, int timeout_ms)
 }
 
 int
+consumer_watermarks(struct consumer *k, const char *topic, int64_t *hi, int *n, int max,
+    int timeout_ms)
+{
+	rd_kafka_topic_partition_list_t *l = all_partitions(k, timeout_ms);
+	int rc = -1;
+
+	*n = 0;
+	if (l == NULL)
+		return -1;
+	for (int i = 0; i < l->cnt; i++) {
+		rd_kafka_topic_partition_t *p = &l->elems[i];
+		int64_t lo, h;
+
+		if (strcmp(p->topic, topic) != 0)
+			continue;
+		if (p->partition < 0 || p->partition >= max ||
+		    rd_kafka_query_watermark_offsets(k->rk, p->topic, p->partition, &lo, &h,
+		    timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+			goto out;
+		hi[p->partition] = h;
+		if (p->partition + 1 > *n)
+			*n = p->partition + 1;
+	}
+	rc = 0;
+out:
+	rd_kafka_topic_partition_list_destroy(l);
+	return rc;
+}
+
+int
 consumer_group_drained(struct consumer *k, int timeout_ms)
 {
 	rd_kafka_topic_partition_list_t *l = all_partitions(k, timeout_ms);
@@ -700,7 +749,7 @@ consumer_close(struct consumer *k)
 	}
 	/* Commit what was stored, then leave the group so partitions move on
 	 * at once instead of after the session timeout. */
-	e = rd_kafka_commit(k->rk, NULL, 0);
+	e = k->own ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_commit(k->rk, NULL, 0);
 	if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
 		log_warn("worker %d: final offset commit: %s", k->worker, rd_kafka_err2str(e));
 	rd_kafka_consumer_close(k->rk);

@@ -39,7 +39,20 @@ struct consumer_opts {
 	const struct strlist	*topics;	/* subscribed */
 	const struct kvlist	*props;		/* librdkafka properties, applied last */
 	int			 worker;	/* for client.id and log lines */
+	/* A consumer whose offsets live elsewhere (the state owners keep
+	 * theirs in PostgreSQL, with the state they produced): nothing is
+	 * stored in or committed to Kafka, and on an assignment own() gives
+	 * each partition the offset to start from (or
+	 * CONSUMER_OFFSET_BEGINNING) after loading what it needs; disown() is
+	 * told of each revoked partition after its batches ended. Both run
+	 * inside consumer polls, on the worker's thread. NULL own: offsets
+	 * are Kafka's, stored after each batch's commit. */
+	int	(*own)(void *arg, const char *topic, int32_t partition, int64_t *offset);
+	void	(*disown)(void *arg, const char *topic, int32_t partition);
+	void	*owner;
 };
+
+#define CONSUMER_OFFSET_BEGINNING	(-2)
 
 /* Checks kafka.properties against the linked librdkafka before anything
  * starts: every property as librdkafka would take it, and the assignment
@@ -80,6 +93,10 @@ int	consumer_caught_up(struct consumer *k, int timeout_ms);
  * by a killed member count as not drained until the group reassigns them and
  * they are read. Blocks for broker round trips (at most timeout_ms each). */
 int	consumer_group_drained(struct consumer *k, int timeout_ms);
+/* The high watermark of every partition of topic (subscribed): hi[p] for
+ * p < *n. -1 on a broker failure or a partition numbered max or more. */
+int	consumer_watermarks(struct consumer *k, const char *topic, int64_t *hi, int *n,
+	    int max, int timeout_ms);
 /* Commits stored offsets synchronously, leaves the group, frees. With
  * cooperative-sticky on librdkafka before 2.3.0 it first waits (15 s at
  * most) for the first assignment, which that librdkafka needs to close. */

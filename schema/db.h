@@ -133,6 +133,11 @@ int	db_state_load(struct db *db, const char *topic, int32_t partition,
 	    int64_t *next_offset, struct buf *meta, db_state_key_fn fn, void *arg,
 	    char *err, size_t errlen);
 
+/* next[p] for p < n: the next offset of partition p of topic kept with the
+ * state (0 when none is kept yet). */
+int	db_state_offsets(struct db *db, const char *topic, int64_t *next, int n,
+	    char *err, size_t errlen);
+
 /* The alert outbox. Each call is one short statement in its own
  * transaction: nothing stays open while the caller POSTs. A claimed row is
  * held by a lease (kaudit.outbox.locked_until, locked_by) rather than a row

@@ -60,6 +60,12 @@ static const struct db_sql sql_updates = {
 	"  ELSE f.last_repeat END,"
 	" correlation = coalesce(u.s->'correlation', f.correlation),"
 	" message = coalesce(u.s->>'message', f.message),"
+	" severity = CASE WHEN u.s->>'severity' IN ('info', 'low', 'medium', 'high', 'critical')"
+	"  THEN u.s->>'severity' ELSE f.severity END,"
+	" severity_rank = CASE WHEN u.s->>'severity' IN ('info', 'low', 'medium', 'high', 'critical')"
+	"  THEN CASE u.s->>'severity' WHEN 'low' THEN 1 WHEN 'medium' THEN 2 WHEN 'high' THEN 3"
+	"  WHEN 'critical' THEN 4 ELSE 0 END ELSE f.severity_rank END,"
+	" attributed_user = coalesce(u.s->>'attributed_user', f.attributed_user),"
 	" finding = f.finding || u.s"
 	" FROM (SELECT r, d, s::jsonb AS s FROM unnest($1::text[], $2::text[], $3::text[])"
 	"  WITH ORDINALITY AS x(r, d, s, o) ORDER BY o) u"
@@ -68,6 +74,32 @@ static const struct db_sql sql_updates = {
 	3
 };
 static const uint32_t updates_oids[] = { DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT };
+
+static const struct db_sql sql_offsets = {
+	"kaudit_state_offsets",
+	"SELECT partition, next_offset FROM kaudit.state_partitions WHERE topic = $1",
+	1
+};
+
+int
+db_state_offsets(struct db *db, const char *topic, int64_t *next, int n, char *err,
+    size_t errlen)
+{
+	const char *vals[1] = { topic };
+	PGresult *res;
+
+	for (int p = 0; p < n; p++)
+		next[p] = 0;
+	if ((res = db_run(db, &sql_offsets, vals, NULL, NULL, err, errlen)) == NULL)
+		return -1;
+	for (int i = 0; i < PQntuples(res); i++) {
+		long p = strtol(PQgetvalue(res, i, 0), NULL, 10);
+		if (p >= 0 && p < n)
+			next[p] = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+	}
+	PQclear(res);
+	return 0;
+}
 
 int
 db_state_load(struct db *db, const char *topic, int32_t partition, int64_t *next_offset,
