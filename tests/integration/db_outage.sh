@@ -66,10 +66,10 @@ echo "--- test: postgres stopped" >>"$log"
 pg_stop
 it_produce_lines "$topic" "$IT_DIR/round2.jsonl" || it_abort produce "kcat failed"
 for ((i = 0; i < 100; i++)); do
-	grep -q 'database unavailable; holding' "$log" && break
+	grep -q 'cannot commit; holding' "$log" && break
 	sleep 0.1
 done
-if grep -q 'database unavailable; holding' "$log"; then
+if grep -q 'cannot commit; holding' "$log"; then
 	it_ok worker-waits-for-database
 else
 	it_fail worker-waits-for-database "no worker held a batch for the database within 10 s"

@@ -484,7 +484,7 @@ test_finding(void)
 	static const char *const keys[] = { "rule", "title", "severity", "category", "tags",
 	    "audit_id", "stage", "time", "cluster", "user", "groups", "impersonated_user",
 	    "source_ip", "user_agent", "verb", "resource", "subresource", "namespace", "name",
-	    "code", "message", "evidence" };
+	    "code", "message", "evidence", "repeats" };
 	const char *k;
 	size_t i = 0;
 	json_t *v;
