@@ -375,7 +375,10 @@ static size_t
 fired(const struct rule *r, struct evctx *c, const struct eval_out *out, struct evtrack *tr)
 {
 	int stateful = out->signal != NULL;
-	int own = r->enabled && !(stateful && r->suppress);
+	/* an event without a time cannot be counted on a finding or placed
+	 * in an owner's history: it makes its own finding */
+	int timed = stateful && (r->suppress || r->attribute) ? signal_timed(c) : stateful;
+	int own = r->enabled && !(timed && r->suppress);
 	json_t *f;
 	size_t n = 0;
 
@@ -386,7 +389,7 @@ fired(const struct rule *r, struct evctx *c, const struct eval_out *out, struct 
 	f = finding_build(r, c);
 	if (stateful)
 		n += signals_emit(r, c, f, out);
-	if (own && stateful && r->attribute) {
+	if (own && timed && r->attribute) {
 		if (!tr->owner_known) {
 			tr->owner = owner_made_by_controller(c);
 			tr->owner_known = 1;

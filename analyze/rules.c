@@ -16,6 +16,7 @@
  * enabled are still checked, then dropped in the first pass, so the second
  * pass never sees them. */
 #include "analyze/compile.h"
+#include "base/timefmt.h"
 #include "base/yamldoc.h"
 #include "base/xmalloc.h"
 
@@ -1181,6 +1182,14 @@ rule_describe(const struct rule *r)
 	json_object_set_new(o, "category", json_string(r->category ? r->category : ""));
 	json_object_set_new(o, "tags", tags);
 	json_object_set_new(o, "enabled", json_boolean(r->enabled));
+	json_object_set_new(o, "kind", json_string(r->corr ? corr_kind_name(r->corr->kind) :
+	    "rule"));
+	json_object_set_new(o, "alert", json_boolean(r->alert));
+	if (r->suppress) {
+		char d[TIME_TEXT_MAX];
+		duration_format(r->suppress->for_ms, d);
+		json_object_set_new(o, "suppress", json_string(d));
+	}
 	return o;
 }
 

@@ -435,6 +435,9 @@ json_t	*finding_message_parts(const struct rule *r, struct evctx *c);
  * tags) of r instead. */
 json_t	*finding_retitle(json_t *finding, const struct rule *r);
 
+/* signal.c: whether the event of c has a time (stageTimestamp, else
+ * requestReceivedTimestamp) the engine can order it by. */
+int	signal_timed(struct evctx *c);
 /* signal.c: the signals of rule r, which fired on the event of c with
  * finding (borrowed), handed to out->signal. Returns how many. */
 size_t	signals_emit(const struct rule *r, struct evctx *c, json_t *finding,

@@ -109,6 +109,15 @@ event_time(struct evctx *c, int64_t *ms)
 	return s != NULL && time_parse_ms(s, n, ms) == 0 ? 0 : -1;
 }
 
+/* Whether the event has a time the engine can order it by. */
+int
+signal_timed(struct evctx *c)
+{
+	int64_t ms;
+
+	return event_time(c, &ms) == 0;
+}
+
 /* The values of nf fields, each a list. */
 struct keyvals {
 	size_t	 off[8][KEY_VALUES_MAX], len[8][KEY_VALUES_MAX], n[8];

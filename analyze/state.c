@@ -1257,6 +1257,10 @@ state_feed(struct state *st, int part, const struct signal *sg, const struct sta
 	st->st.signals++;
 	st->feeding = sg;
 	if (sg->kind != SIGNAL_RULE) {
+		/* one namespace key takes the findings of every workload rule
+		 * that fired on an event: the rule is part of what counts once */
+		if (r != NULL)
+			idh ^= fnv1a64(FNV1A64_INIT, r->id, strlen(r->id));
 		k = key_get(st, part, NULL, sg->key, sg->keylen);
 		if (sg->kind == SIGNAL_ATTRIBUTE && recent_has(k, idh)) {
 			st->st.duplicates++;

@@ -192,13 +192,22 @@ def macro(name, cond, comment=None):
     return s
 
 
-def rule(rid, title, desc, cond, output, severity, tags, stages=None):
+# Once per client, version and day: a client is outdated on every request it
+# makes, and a kubelet reports its node every few minutes. Later matches are
+# counted on the day's finding (repeats) instead of making new ones.
+SUPPRESS_KUBECTL = "{by: [ka.actor, ka.useragent.client, ka.useragent.version], for: 24h}"
+SUPPRESS_KUBELET = "{by: [user.username, ka.useragent.version], for: 24h}"
+
+
+def rule(rid, title, desc, cond, output, severity, tags, stages=None, suppress=None):
     s = "- rule: %s\n  title: %s\n  description: >\n%s" % (rid, yq(title), folded(desc))
     s += "  condition: >\n%s" % "".join("    " + l + "\n" for l in cond)
     s += "  output: %s\n  severity: %s\n  category: authn\n  tags: [%s]\n" % (
         yq(output), severity, ", ".join(tags))
     if stages:
         s += "  stages: [%s]\n" % ", ".join(stages)
+    if suppress:
+        s += "  suppress: %s\n" % suppress
     return s + "\n"
 
 
@@ -226,6 +235,9 @@ def gen_rules(t):
     w("# v1.25.8+27e744f (OpenShift) or v1.27.3-gke.100 whose patch number is\n")
     w("# not upstream's; OR a condition into clients_upstream_build (append:\n")
     w("# true) for a distribution whose patch numbers follow upstream.\n")
+    w("#\n# Each rule reports a client once a day (suppress): a kubectl once per\n")
+    w("# user, client and version, a kubelet once per node and version; the\n")
+    w("# day's later requests are counted on that finding (repeats).\n")
     w("#\n# Known CVEs without a rule:\n")
     for cid, why in sorted(SKIP.items()):
         w("#   %s: %s\n" % (cid, why))
@@ -276,7 +288,7 @@ def gen_rules(t):
            ["clients_kubectl_request and clients_minor_unsupported"],
            "%{user.username} used kubectl %{ka.useragent.version}, out of support: "
            "%{verb} %{requestURI} from %{sourceIPs}",
-           "medium", ["T1203", "mitre_execution"]))
+           "medium", ["T1203", "mitre_execution"], suppress=SUPPRESS_KUBECTL))
     w(rule("k8s.authn.client.kubelet.unsupported", "Node runs a kubelet release out of support",
            "A kubelet reported its node with a minor release that had reached its end "
            "of life at that time: the node no longer receives fixes for the kubelet, "
@@ -286,7 +298,7 @@ def gen_rules(t):
            ["clients_kubelet_report and clients_minor_unsupported"],
            "node %{user.username} runs kubelet %{ka.useragent.version} (%{ka.useragent.os}/%{ka.useragent.arch}), "
            "out of support: unpatched node",
-           "high", ["T1068", "T1611", "mitre_privilege_escalation"]))
+           "high", ["T1068", "T1611", "mitre_privilege_escalation"], suppress=SUPPRESS_KUBELET))
     w(rule("k8s.authn.client.kubectl.outdated_patch", "kubectl behind the latest patch of its release",
            "A kubectl on a supported minor release ran an older patch than the latest "
            "one of that minor already out at the time. Informational: patch releases "
@@ -294,7 +306,7 @@ def gen_rules(t):
            ["clients_kubectl_request and clients_upstream_build and clients_patch_behind",
             "and not clients_minor_unsupported"],
            "%{user.username} used kubectl %{ka.useragent.version}, behind the latest patch of its minor",
-           "info", ["T1203", "mitre_execution"]))
+           "info", ["T1203", "mitre_execution"], suppress=SUPPRESS_KUBECTL))
     w(rule("k8s.authn.client.kubelet.outdated_patch", "Node runs a kubelet behind the latest patch",
            "A kubelet on a supported minor release reported its node with an older "
            "patch than the latest one of that minor already out at the time: the node "
@@ -302,7 +314,7 @@ def gen_rules(t):
            ["clients_kubelet_report and clients_upstream_build and clients_patch_behind",
             "and not clients_minor_unsupported"],
            "node %{user.username} runs kubelet %{ka.useragent.version}, behind the latest patch of its minor",
-           "low", ["T1068", "mitre_privilege_escalation"]))
+           "low", ["T1068", "mitre_privilege_escalation"], suppress=SUPPRESS_KUBELET))
     w(rule("k8s.authn.client.newer_than_table", "Client newer than the release table",
            "A kubectl or a reporting kubelet gave a minor release newer than the "
            "newest one of the release table (1.%d). Either the table is out of date "
@@ -311,7 +323,7 @@ def gen_rules(t):
            ["(clients_kubectl_request or clients_kubelet_report) and clients_minor_newer"],
            "%{user.username} used %{ka.useragent.client} %{ka.useragent.version}, newer than the release table "
            "(1." + str(t.newest["minor"]) + "): update the table or check the client",
-           "info", ["T1036", "mitre_defense_evasion"]))
+           "info", ["T1036", "mitre_defense_evasion"], suppress=SUPPRESS_KUBECTL))
 
     for c in t.cves:
         cid = c["id"]
@@ -358,7 +370,8 @@ def gen_rules(t):
         else:
             msg = "node %%{user.username} runs kubelet %%{ka.useragent.version} (%%{ka.useragent.os}), affected by %s" % cid
         title = "%s affected by %s (%s)" % ("Node's kubelet" if client == "kubelet" else "kubectl", cid, name)
-        w(rule(rid, title, desc, cond, msg, sev, [cid, tech, tactic], stages))
+        w(rule(rid, title, desc, cond, msg, sev, [cid, tech, tactic], stages,
+               SUPPRESS_KUBECTL if client == "kubectl" else SUPPRESS_KUBELET))
     return "".join(out).rstrip("\n") + "\n"
 
 

@@ -68,12 +68,14 @@ else
 fi
 
 it_db_set >"$IT_DIR/got"
-it_same findings-equal-scan "$IT_DIR/want" "$IT_DIR/got"
+it_plain <"$IT_DIR/want" >"$IT_DIR/want-plain"
+it_plain <"$IT_DIR/got" >"$IT_DIR/got-plain"
+it_same findings-equal-scan "$IT_DIR/want-plain" "$IT_DIR/got-plain"
 it_log "$(wc -l <"$IT_DIR/got") findings in the database, $(wc -l <"$IT_DIR/want") from scan"
 
 for shape in eventlist aks; do
-	n=$(it_sql "select count(*) from kaudit.findings where audit_id like '%-$shape'")
-	w=$(grep -c -- "-$shape"$'\t' "$IT_DIR/want")
+	n=$(grep -c -- "-$shape"$'\t' "$IT_DIR/got-plain")
+	w=$(grep -c -- "-$shape"$'\t' "$IT_DIR/want-plain")
 	if [ "$w" -gt 0 ] && [ "$n" = "$w" ]; then
 		it_ok "$shape-message"
 	else

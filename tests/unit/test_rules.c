@@ -577,6 +577,45 @@ test_evidence_caps(void)
 }
 
 /* Not a pass/fail check: a figure for the report. */
+/* rule_describe tells plain rules from correlations, and shows alert and
+ * suppress: `rules list` and docs/rules.md print them. */
+static void
+test_describe_kind(void)
+{
+	const char *src =
+	    "- rule: r1\n" RULE_HEAD "  condition: verb = get\n  alert: false\n"
+	    "- rule: r2\n" RULE_HEAD "  condition: verb = list\n"
+	    "  suppress: {by: [user.username], for: 24h}\n"
+	    "- correlation: c1\n  title: t\n  type: event_count\n  rules: [r1]\n"
+	    "  group_by: [user.username]\n  timespan: 10m\n  condition: {gte: 3}\n"
+	    "  severity: low\n  category: authn\n";
+	struct buf errs;
+	struct ruleset *rs;
+	json_t *d;
+
+	buf_init(&errs);
+	rs = compile2(src, NULL, NULL, &errs);
+	T_STREQ(buf_cstr(&errs), "");
+	T_ASSERT(rs != NULL);
+	if (rs == NULL)
+		goto out;
+	d = rule_describe(ruleset_rule(rs, 0));
+	T_STREQ(json_string_value(json_object_get(d, "kind")), "rule");
+	T_ASSERT(json_is_false(json_object_get(d, "alert")));
+	T_ASSERT(json_object_get(d, "suppress") == NULL);
+	json_decref(d);
+	d = rule_describe(ruleset_rule(rs, 1));
+	T_ASSERT(json_is_true(json_object_get(d, "alert")));
+	T_STREQ(json_string_value(json_object_get(d, "suppress")), "1d");
+	json_decref(d);
+	d = rule_describe(ruleset_rule(rs, 2));
+	T_STREQ(json_string_value(json_object_get(d, "kind")), "event_count");
+	json_decref(d);
+	ruleset_free(rs);
+out:
+	buf_free(&errs);
+}
+
 static void
 test_throughput(void)
 {
@@ -629,6 +668,7 @@ main(void)
 	T_RUN(test_macro_memo);
 	T_RUN(test_finding);
 	T_RUN(test_evidence_caps);
+	T_RUN(test_describe_kind);
 	T_RUN(test_throughput);
 	return t_done();
 }
