@@ -1082,8 +1082,9 @@ feed_attribute(struct state *st, struct skey *k, const struct signal *sg,
 		json_decref(set);
 	}
 	json_object_set_new(f, "repeats", json_integer(0));
-	dedup = dedup_text(k, sg->t, sg->audit_id ? sg->audit_id : "",
-	    sg->audit_id ? strlen(sg->audit_id) : 0);
+	/* one per event and rule, whichever of its stages came */
+	dedup = xasprintf("attributed %s %.*s", sg->audit_id ? sg->audit_id : "", (int)k->klen,
+	    k->key);
 	out->finding(out->arg, f, dedup, sg->rule, sg->event, sg->eventlen);
 	if (o == NULL && json_is_object(ref)) {
 		struct entry e = { .t = sg->t };

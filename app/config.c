@@ -98,8 +98,9 @@ static const struct ckey config_keys[] = {
 	  "identities are trusted; empty: plain upstream Kubernetes" },
 	{ "stateful", CT_SECTION, 0, NULL, 0, 0,
 	  "memory across events: correlations, suppress, attribution (see docs/design.md)" },
-	{ "stateful.topic", CT_STR, C(state_topic), "kaudit-state", 0, 0,
-	  "Kafka topic that carries signals to their key's state owner; created at start if missing" },
+	{ "stateful.topic", CT_STR, C(state_topic), "\"\"", 0, 0,
+	  "Kafka topic that carries signals to their key's state owner; created at start if "
+	  "missing (empty: KAFKA.GROUP-signals, so groups sharing a cluster never share one)" },
 	{ "stateful.partitions", CT_INT, C(state_partitions), "12", 1, 10000,
 	  "partitions of stateful.topic when kaudit creates it: the most state owners that can share the work" },
 	{ "stateful.workers", CT_INT, C(state_workers), "1", 0, 64,
@@ -383,6 +384,21 @@ set_value(struct cparse *p, const yaml_node_t *n, const struct ckey *k, char *ba
 	free(s);
 }
 
+/* The signal topic of a consumer group: GROUP-signals, with what a Kafka
+ * topic name cannot hold (anything but letters, digits, '.', '_', '-')
+ * made '_', and cut to Kafka's 249 characters. */
+static char *
+state_topic_of(const char *group)
+{
+	char *t = xasprintf("%.241s-signals", group ? group : "kaudit");
+
+	for (char *q = t; *q; q++)
+		if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
+		    (*q >= '0' && *q <= '9') || *q == '.' || *q == '_' || *q == '-'))
+			*q = '_';
+	return t;
+}
+
 /* Sets every key of table that has a default, by parsing the default as
  * the YAML a user would write, through the same set_value() as the file's
  * values: the table is the only place a default is written. */
@@ -595,6 +611,8 @@ config_load_text(struct config *c, const char *name, const char *text, size_t le
 		walk_mapping(&p, root, "", c);
 	if (c->topics.n == 0)
 		cerr(&p, root, "kafka.topics: at least one topic is needed");
+	if (c->state_topic == NULL || *c->state_topic == '\0')
+		set_str(&c->state_topic, state_topic_of(c->group));
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&parser);
 	rc = p.nerr ? -1 : 0;

@@ -107,8 +107,8 @@ grep -q 'batch committed after' "$IT_DIR/outage.log" && it_ok batch-committed-af
 
 it_db_set >"$IT_DIR/got"
 it_same findings-equal-scan "$IT_DIR/want" "$IT_DIR/got"
-read -r n nd <<<"$(it_sql "select count(*), count(distinct (audit_id, rule)) from kaudit.findings")"
+read -r n nd <<<"$(it_sql "select count(*), count(distinct (rule, coalesce(dedup, audit_id))) from kaudit.findings")"
 [ "$n" = "$nd" ] && it_ok no-duplicate-findings ||
-    it_fail no-duplicate-findings "$n rows for $nd distinct (audit_id, rule)"
+    it_fail no-duplicate-findings "$n rows for $nd distinct findings"
 it_log "$n findings; outage log: $(grep -c . "$IT_DIR/outage.log") lines"
 it_done
