@@ -237,7 +237,7 @@ crew_start(const struct config *c, const struct ruleset *rs, struct worker_stats
 		wc.kafka = (struct consumer_opts){ .brokers = c->brokers,
 		    .group = owner ? cr->state_group : c->group,
 		    .topics = owner ? &cr->state_topics : &c->topics, .props = &c->kafka_props,
-		    .worker = owner ? 100 + id : id };
+		    .worker = id, .name = wc.name };
 		if (owner) {
 			wc.ops = &stateowner_ops;
 			wc.impl = stateowner_new(id, c, rs, st, stop, &wc.kafka, err, sizeof(err));

@@ -29,6 +29,7 @@ struct consumer {
 	char		**topics;	/* subscribed topic names */
 	int		  ntopics;
 	int		 worker;
+	const char	*name;		/* "worker", "state owner": for log lines */
 	atomic_int	 assigned;	/* an assignment (maybe empty) was applied */
 	int		 coop_conf;	/* partition.assignment.strategy is cooperative */
 	int		 paused;	/* consumer_pause() in force */
@@ -100,7 +101,7 @@ apply_assignment(struct consumer *k, rd_kafka_topic_partition_list_t *parts, int
 		    rd_kafka_incremental_unassign(k->rk, parts);
 		if (err == NULL)
 			return 0;
-		log_error("worker %d: kafka incremental %s of %d partition(s): %s", k->worker,
+		log_error("%s %d: kafka incremental %s of %d partition(s): %s", k->name, k->worker,
 		    what, parts->cnt, rd_kafka_error_string(err));
 		rd_kafka_error_destroy(err);
 		return -1;
@@ -108,7 +109,7 @@ apply_assignment(struct consumer *k, rd_kafka_topic_partition_list_t *parts, int
 	e = rd_kafka_assign(k->rk, assign ? parts : NULL);
 	if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
 		return 0;
-	log_error("worker %d: kafka %s of %d partition(s): %s", k->worker, what,
+	log_error("%s %d: kafka %s of %d partition(s): %s", k->name, k->worker, what,
 	    parts ? parts->cnt : 0, rd_kafka_err2str(e));
 	return -1;
 }
@@ -120,11 +121,11 @@ pause_resume(struct consumer *k, rd_kafka_topic_partition_list_t *parts, int pau
 	    rd_kafka_resume_partitions(k->rk, parts);
 
 	if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
-		log_error("worker %d: kafka %s of %d partition(s): %s", k->worker,
+		log_error("%s %d: kafka %s of %d partition(s): %s", k->name, k->worker,
 		    pause ? "pause" : "resume", parts->cnt, rd_kafka_err2str(e));
 	for (int i = 0; i < parts->cnt; i++)
 		if (parts->elems[i].err)
-			log_warn("worker %d: kafka %s %s[%d]: %s", k->worker,
+			log_warn("%s %d: kafka %s %s[%d]: %s", k->name, k->worker,
 			    pause ? "pause" : "resume", parts->elems[i].topic,
 			    (int)parts->elems[i].partition, rd_kafka_err2str(parts->elems[i].err));
 }
@@ -213,14 +214,14 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e, rd_kafka_topic_partition_lis
 	default:
 		/* A failed rebalance: drop the assignment so the group can
 		 * start over, as librdkafka asks. */
-		log_warn("worker %d: kafka rebalance failed: %s; releasing the assignment",
-		    k->worker, rd_kafka_err2str(e));
+		log_warn("%s %d: kafka rebalance failed: %s; releasing the assignment",
+		    k->name, k->worker, rd_kafka_err2str(e));
 		release_all(k, coop);
 		break;
 	}
 	n = assignment_size(rk);
 	if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS || e == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
-		log_info("worker %d: %s %d partition(s)%s%s%s (%s), %d now assigned", k->worker,
+		log_info("%s %d: %s %d partition(s)%s%s%s (%s), %d now assigned", k->name, k->worker,
 		    e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? "assigned" : "revoked", parts->cnt,
 		    parts->cnt ? " " : "", buf_cstr(&list), lost ? ", lost" : "",
 		    coop ? "cooperative" : "eager", n);
@@ -339,12 +340,13 @@ consumer_new(const struct consumer_opts *o, char *err, size_t errlen)
 	rd_kafka_resp_err_t e;
 
 	k->worker = o->worker;
+	k->name = o->name ? o->name : "worker";
 	k->own = o->own;
 	k->disown = o->disown;
 	k->owner = o->owner;
 	if ((k->coop_conf = strategy_kind(o->props, err, errlen)) < 0)
 		goto fail;
-	snprintf(id, sizeof(id), "kaudit-%d", o->worker);
+	snprintf(id, sizeof(id), "kaudit-%s%d", o->own ? "state-" : "", o->worker);
 	/* kaudit's own defaults first, so the config's properties override them. */
 	if (set_prop(conf, "bootstrap.servers", o->brokers, err, errlen) ||
 	    set_prop(conf, "group.id", o->group, err, errlen) ||
@@ -461,8 +463,8 @@ consumer_serve(struct consumer *k, int timeout_ms)
 		k->held = xrealloc(k->held, (size_t)k->capheld * sizeof(*k->held));
 	}
 	k->held[k->nheld++] = m;
-	log_once("kafka.held", "worker %d: a message arrived while paused; it is kept for the "
-	    "next batch", k->worker);
+	log_once("kafka.held", "%s %d: a message arrived while paused; it is kept for the "
+	    "next batch", k->name, k->worker);
 }
 
 /* Pauses or resumes the whole current assignment. */
@@ -474,12 +476,12 @@ pause_all(struct consumer *k, int pause)
 
 	k->paused = pause;
 	if ((e = rd_kafka_assignment(k->rk, &a)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		log_error("worker %d: kafka assignment: %s", k->worker, rd_kafka_err2str(e));
+		log_error("%s %d: kafka assignment: %s", k->name, k->worker, rd_kafka_err2str(e));
 		return -1;
 	}
 	if (a->cnt > 0)
 		pause_resume(k, a, pause);
-	log_info("worker %d: %s %d partition(s)", k->worker, pause ? "paused" : "resumed",
+	log_info("%s %d: %s %d partition(s)", k->name, k->worker, pause ? "paused" : "resumed",
 	    a->cnt);
 	rd_kafka_topic_partition_list_destroy(a);
 	return 0;
@@ -530,9 +532,9 @@ consumer_done(struct consumer *k, struct kmsg *msgs, int n)
 		if (p->err == RD_KAFKA_RESP_ERR_NO_ERROR)
 			continue;
 		refused++;
-		log_info("worker %d: offset %lld of %s[%d] not stored: %s (no longer "
+		log_info("%s %d: offset %lld of %s[%d] not stored: %s (no longer "
 			    "assigned here; the new owner reads these messages again)",
-			    k->worker, (long long)p->offset, p->topic, (int)p->partition,
+			    k->name, k->worker, (long long)p->offset, p->topic, (int)p->partition,
 			    rd_kafka_err2str(p->err));
 	}
 	if (e && refused == 0)
@@ -713,8 +715,8 @@ await_first_assignment(struct consumer *k)
 	if (!k->coop_conf || rd_kafka_version() >= COOP_CLOSE_FIXED ||
 	    atomic_load(&k->assigned))
 		return 0;
-	log_info("worker %d: waiting for the first cooperative assignment before closing "
-	    "(librdkafka %s aborts otherwise)", k->worker, rd_kafka_version_str());
+	log_info("%s %d: waiting for the first cooperative assignment before closing "
+	    "(librdkafka %s aborts otherwise)", k->name, k->worker, rd_kafka_version_str());
 	while (!atomic_load(&k->assigned) && clock_ms() < deadline) {
 		rd_kafka_message_t *m = poll_one(k, 100);
 
@@ -740,8 +742,8 @@ consumer_close(struct consumer *k)
 	if (await_first_assignment(k) != 0) {
 		/* The process is exiting: leaving the handle to it beats an
 		 * abort. The group notices at the session timeout. */
-		log_error("worker %d: no cooperative assignment within %d s; not closing the "
-		    "consumer (librdkafka %s would abort)", k->worker, CLOSE_WAIT_MS / 1000,
+		log_error("%s %d: no cooperative assignment within %d s; not closing the "
+		    "consumer (librdkafka %s would abort)", k->name, k->worker, CLOSE_WAIT_MS / 1000,
 		    rd_kafka_version_str());
 		consumer_free_topics(k);
 		free(k);
@@ -751,7 +753,7 @@ consumer_close(struct consumer *k)
 	 * at once instead of after the session timeout. */
 	e = k->own ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_commit(k->rk, NULL, 0);
 	if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
-		log_warn("worker %d: final offset commit: %s", k->worker, rd_kafka_err2str(e));
+		log_warn("%s %d: final offset commit: %s", k->name, k->worker, rd_kafka_err2str(e));
 	rd_kafka_consumer_close(k->rk);
 	rd_kafka_destroy(k->rk);
 	consumer_free_topics(k);

@@ -39,6 +39,7 @@ struct consumer_opts {
 	const struct strlist	*topics;	/* subscribed */
 	const struct kvlist	*props;		/* librdkafka properties, applied last */
 	int			 worker;	/* for client.id and log lines */
+	const char		*name;		/* for log lines; NULL: "worker" */
 	/* A consumer whose offsets live elsewhere (the state owners keep
 	 * theirs in PostgreSQL, with the state they produced): nothing is
 	 * stored in or committed to Kafka, and on an assignment own() gives

@@ -78,32 +78,42 @@ rc=$?
 	it_show_log "$log"; }
 
 it_db_set >"$IT_DIR/got"
-it_same findings-stored "$IT_DIR/want" "$IT_DIR/got"
+it_plain <"$IT_DIR/want" >"$IT_DIR/want-plain"
+it_plain <"$IT_DIR/got" >"$IT_DIR/got-plain"
+it_same findings-stored "$IT_DIR/want-plain" "$IT_DIR/got-plain"
+# every good event after the poison made its findings (a suppressed rule's
+# count on one of them)
 n=$(grep -c -- '-good-' "$IT_DIR/got")
-[ "$n" -gt 0 ] && [ "$(grep -c -- '-good-' "$IT_DIR/want")" = "$n" ] &&
-    it_ok good-events-after-poison || it_fail good-events-after-poison "$n findings of the good events"
+m=$(it_sql "select count(distinct audit_id) + coalesce(sum(repeats), 0) from kaudit.findings where audit_id ~ '-good-' and rule in (select rule from kaudit.findings where audit_id ~ '-good-' and repeats > 0)")
+[ "$n" -gt 0 ] && [ "$(grep -c -- '-good-' "$IT_DIR/want-plain")" = "$(grep -c -- '-good-' "$IT_DIR/got-plain")" ] &&
+    it_ok good-events-after-poison || it_fail good-events-after-poison "$n findings of the good events ($m counted on suppressed ones)"
 
 n=$(it_sql "select count(*) from kaudit.findings where audit_id ~ '-time-' and \"time\" is not null")
 total=$(it_sql "select count(*) from kaudit.findings where audit_id ~ '-time-'")
 [ "$n" = 0 ] && [ "$total" -gt 0 ] && it_ok bad-time-null ||
     it_fail bad-time-null "$n of $total findings with a hostile time have a time"
 
+# Stateful findings of the number event are written by the state owners,
+# and whether a suppressed rule makes one depends on what came before it:
+# the dead letters of the other rules are compared, and none may belong to
+# another event.
 it_sql "select audit_id, rule from kaudit.dead_letters where topic = '$topic' and partition = 0
-    and \"offset\" = 7 and sqlstate = '22003' and kind = 'finding'" | sort -u >"$IT_DIR/got-dead"
-it_same dead-letters "$IT_DIR/want-dead" "$IT_DIR/got-dead"
-n=$(it_sql "select count(*) from kaudit.dead_letters")
-want=$(wc -l <"$IT_DIR/want-dead")
-[ "$n" = "$want" ] && it_ok only-refused-dead-lettered ||
-    it_fail only-refused-dead-lettered "$n dead letters, expected $want"
+    and \"offset\" = 7 and sqlstate = '22003' and kind = 'finding'" | sort -u | it_plain >"$IT_DIR/got-dead"
+it_plain <"$IT_DIR/want-dead" >"$IT_DIR/want-dead-plain"
+it_same dead-letters "$IT_DIR/want-dead-plain" "$IT_DIR/got-dead"
+n=$(it_sql "select count(*) from kaudit.dead_letters where audit_id not like '%-number'")
+total=$(it_sql "select count(*) from kaudit.dead_letters")
+[ "$n" = 0 ] && [ "$total" -ge "$(wc -l <"$IT_DIR/want-dead-plain")" ] && it_ok only-refused-dead-lettered ||
+    it_fail only-refused-dead-lettered "$n of $total dead letters are not the refused event's"
 n=$(it_sql "select count(*) from kaudit.dead_letters_readable where event_text like '{\"x\":1e1000000,%'")
-[ "$n" = "$want" ] && it_ok dead-letter-keeps-event ||
-    it_fail dead-letter-keeps-event "$n dead letters hold the event text"
+[ "$n" = "$total" ] && it_ok dead-letter-keeps-event ||
+    it_fail dead-letter-keeps-event "$n of $total dead letters hold the event text"
 
 last=$(grep 'dead-letters' "$log" | tail -n 1)
 if [[ $last =~ dead-letters\ ([0-9]+)\ db-retries\ ([0-9]+) ]] &&
-    [ "${BASH_REMATCH[1]}" = "$want" ] && [ "${BASH_REMATCH[2]}" = 0 ]; then
+    [ "${BASH_REMATCH[1]}" = "$total" ] && [ "${BASH_REMATCH[2]}" = 0 ]; then
 	it_ok stats
 else
-	it_fail stats "last stats line: '$last' (want dead-letters $want db-retries 0)"
+	it_fail stats "last stats line: '$last' (want dead-letters $total db-retries 0)"
 fi
 it_done

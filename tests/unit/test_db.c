@@ -197,6 +197,7 @@ make_batch(struct db_finding *df, json_t **f, size_t n)
 		df[i].topic = NULL;
 		df[i].partition = 0;
 		df[i].offset = 0;
+		df[i].dedup = NULL;
 	}
 }
 

@@ -207,12 +207,24 @@ it_scan_set() {
 # daemon. So (audit_id, rule) sets are compared on the other rules here;
 # stateful.sh compares the stateful findings by their keys and counts.
 it_plain() {
-	local ids
-	ids=$("$KAUDIT" rules list | awk 'NR > 1 && (/ once per / ||
-	    / (event_count|value_count|temporal|temporal_ordered|first_seen) /) { print $1 }')
-	awk -F '\t' -v ids="$(echo "$ids" | tr '\n' ' ')" '
+	awk -F '\t' -v ids="$(it_stateful_ids | tr '\n' ' ')" '
 	    BEGIN { n = split(ids, a, " "); for (i = 1; i <= n; i++) skip[a[i]] = 1 }
 	    !($2 in skip)'
+}
+
+# it_stateful_ids: the ids of the rules that remember (suppress,
+# correlations), one a line.
+it_stateful_ids() {
+	"$KAUDIT" rules list | awk 'NR > 1 && (/ once per / ||
+	    / (event_count|value_count|temporal|temporal_ordered|first_seen) /) { print $1 }'
+}
+
+# it_plain_sql: an SQL condition on kaudit.findings that holds for the
+# findings it_plain keeps.
+it_plain_sql() {
+	local ids
+	ids=$(it_stateful_ids | sed "s/.*/'&'/" | paste -sd, -)
+	echo "rule not in (${ids:-''})"
 }
 
 # it_alerting: filters an (audit_id, rule) set on stdin down to the rules
