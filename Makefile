@@ -5,6 +5,7 @@
 #   make demo                 local Kafka + PostgreSQL + webhook receiver, sample events replayed
 #   make bench                scan throughput against jq on the shared corpus
 #   make bench-pipeline       daemon throughput, Kafka -> rules -> PostgreSQL
+#   make bench-state          what memory across events costs: throughput, bytes per key
 #   make fuzz                 short libFuzzer runs of every parser of outside input (clang)
 #   make layers               fail when a lower folder includes a higher one
 #   V=1                       show full command lines
@@ -43,7 +44,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all check check-run unit demo bench bench-pipeline fuzz clean layers
+.PHONY: all check check-run unit demo bench bench-pipeline bench-state fuzz clean layers
 
 # Each build links its own binary; bin/kaudit is the release one, so an
 # instrumented build never replaces what users run.
@@ -114,6 +115,9 @@ bench: bin/kaudit
 
 bench-pipeline: bin/kaudit
 	$(Q)tests/bench-pipeline.sh
+
+bench-state: bin/kaudit
+	$(Q)tests/bench-state.sh
 
 fuzz:
 	$(Q)tests/fuzz/run.sh

@@ -156,7 +156,8 @@ vec_insert(struct vec *v, const struct entry *e)
 	}
 	for (i = v->n; i > 0 && v->e[i - 1].t > e->t; i--)
 		;
-	memmove(v->e + i + 1, v->e + i, (v->n - i) * sizeof(*v->e));
+	if (i < v->n)
+		memmove(v->e + i + 1, v->e + i, (v->n - i) * sizeof(*v->e));
 	v->e[i] = *e;
 	v->n++;
 }
@@ -165,7 +166,8 @@ static void
 vec_remove(struct vec *v, size_t i)
 {
 	entry_free(&v->e[i]);
-	memmove(v->e + i, v->e + i + 1, (v->n - i - 1) * sizeof(*v->e));
+	if (i + 1 < v->n)
+		memmove(v->e + i, v->e + i + 1, (v->n - i - 1) * sizeof(*v->e));
 	v->n--;
 }
 
@@ -177,6 +179,8 @@ vec_expire(struct vec *v, int64_t t)
 
 	while (k < v->n && v->e[k].t < t)
 		entry_free(&v->e[k++]);
+	if (k == 0)
+		return;
 	memmove(v->e, v->e + k, (v->n - k) * sizeof(*v->e));
 	v->n -= k;
 }
