@@ -91,7 +91,8 @@ struct skey {
 	int64_t		 until;		/* temporal: the latest until match, or INT64_MIN */
 	struct alert	 al;		/* count, suppress */
 	struct hmap	 tuples;	/* first_seen: tuple -> struct seen_tuple */
-	uint64_t	 recent[RECENT_MAX];	/* suppress, attribution: recent auditID hashes */
+	uint64_t	*recent;	/* suppress, attribution: RECENT_MAX recent auditID
+					   hashes, allocated on first use */
 	int		 nrecent;
 	struct hmap	 objects;	/* owners: "Kind/name" -> struct owned */
 };
@@ -151,7 +152,7 @@ vec_insert(struct vec *v, const struct entry *e)
 	size_t i;
 
 	if (v->n == v->cap) {
-		v->cap = v->cap ? v->cap * 2 : 8;
+		v->cap = v->cap ? v->cap * 2 : 2;	/* most keys hold one or two */
 		v->e = xrealloc(v->e, v->cap * sizeof(*v->e));
 	}
 	for (i = v->n; i > 0 && v->e[i - 1].t > e->t; i--)
@@ -265,6 +266,7 @@ skey_free(struct skey *k)
 	tuples_clear(&k->tuples);
 	hmap_free(&k->tuples);
 	objects_clear(&k->objects);
+	free(k->recent);
 	free(k->key);
 	free(k);
 }
@@ -922,6 +924,8 @@ recent_has(struct skey *k, uint64_t idh)
 	for (int i = 0; i < k->nrecent; i++)
 		if (k->recent[i] == idh)
 			return 1;
+	if (k->recent == NULL)
+		k->recent = xmalloc(RECENT_MAX * sizeof(*k->recent));
 	if (k->nrecent < RECENT_MAX) {
 		k->recent[k->nrecent++] = idh;
 	} else {
@@ -1628,9 +1632,12 @@ state_key_load(struct state *st, int part, const char *key, size_t klen, json_t 
 	}
 	{
 		size_t i;
-		json_array_foreach(json_object_get(state, "recent"), i, v)
+		json_array_foreach(json_object_get(state, "recent"), i, v) {
+			if (k->recent == NULL)
+				k->recent = xmalloc(RECENT_MAX * sizeof(*k->recent));
 			if (k->nrecent < RECENT_MAX)
 				k->recent[k->nrecent++] = (uint64_t)json_integer_value(v);
+		}
 	}
 	k->dirty = 0;
 	return 0;
