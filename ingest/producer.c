@@ -27,17 +27,48 @@ conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *err, size_t 
 	return 0;
 }
 
-/* Consumer-only properties of kafka.properties are not errors here. */
+/* kafka.properties serve the consumers too; what only a consumer reads
+ * (librdkafka would warn about each) is left out. */
+static int
+consumer_only(const char *k)
+{
+	static const char *const names[] = { "auto.offset.reset", "auto.commit.interval.ms",
+	    "enable.auto.commit", "enable.auto.offset.store", "enable.partition.eof",
+	    "partition.assignment.strategy", "session.timeout.ms", "heartbeat.interval.ms",
+	    "max.poll.interval.ms", "isolation.level", "check.crcs", "coordinator.query.interval.ms",
+	    "consume.callback.max.messages", "allow.auto.create.topics", NULL };
+	static const char *const prefixes[] = { "fetch.", "group.", "queued.", "offset.store.",
+	    NULL };
+
+	for (size_t i = 0; names[i]; i++)
+		if (strcmp(k, names[i]) == 0)
+			return 1;
+	for (size_t i = 0; prefixes[i]; i++)
+		if (strncmp(k, prefixes[i], strlen(prefixes[i])) == 0)
+			return 1;
+	return 0;
+}
+
 static int
 conf_props(rd_kafka_conf_t *conf, const struct kvlist *props)
 {
 	char why[256];
 
 	for (size_t i = 0; props && i < props->n; i++)
-		if (rd_kafka_conf_set(conf, props->v[i].key, props->v[i].value, why,
-		    sizeof(why)) != RD_KAFKA_CONF_OK)
+		if (!consumer_only(props->v[i].key) && rd_kafka_conf_set(conf,
+		    props->v[i].key, props->v[i].value, why, sizeof(why)) != RD_KAFKA_CONF_OK)
 			log_debug("kafka producer: skipping %s: %s", props->v[i].key, why);
 	return 0;
+}
+
+static void
+on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	(void)rk;
+	if (level <= 4)
+		log_warn("kafka producer %s: %s", fac, buf);
+	else
+		log_debug("kafka producer %s: %s", fac, buf);
 }
 
 static void
@@ -76,6 +107,7 @@ producer_conf(const struct producer_opts *o, char *err, size_t errlen)
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}
+	rd_kafka_conf_set_log_cb(conf, on_log);
 	return conf;
 }
 
