@@ -19,34 +19,7 @@
 
 #include <string.h>
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Step 1: %XX into bytes; -1 on an escape Go would refuse. */
-static int
-path_decode(const char *s, size_t n, struct buf *out)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] != '%') {
-			buf_putc(out, s[i]);
-			continue;
-		}
-		if (i + 2 >= n || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0)
-			return -1;
-		buf_putc(out, (char)(hexval(s[i + 1]) << 4 | hexval(s[i + 2])));
-		i += 2;
-	}
-	return 0;
-}
+#include "base/url.h"
 
 /* The parts of a trimmed path, one at a time. */
 struct parts {
@@ -148,7 +121,7 @@ proxy_path(const char *uri, size_t n, struct buf *tmp, struct buf *out)
 
 	buf_reset(tmp);
 	buf_reset(out);
-	if (len == 0 || uri[0] != '/' || path_decode(uri, len, tmp) < 0)
+	if (len == 0 || uri[0] != '/' || url_unescape(uri, len, 0, tmp) < 0)
 		return -1;
 	for (a = 0; a < tmp->len && tmp->data[a] == '/'; a++)
 		;

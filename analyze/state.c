@@ -1675,3 +1675,43 @@ state_part_load(struct state *st, int part, json_t *meta)
 			*learn_start(p, r, json_integer_value(v)) = json_integer_value(v);
 	}
 }
+
+/* --- held findings ---------------------------------------------------------- */
+
+void
+state_held_init(struct state_held *h)
+{
+	h->list = json_array();
+	h->index = json_object();
+}
+
+void
+state_held_free(struct state_held *h)
+{
+	json_decref(h->list);
+	json_decref(h->index);
+	h->list = h->index = NULL;
+}
+
+void
+state_held_add(struct state_held *h, json_t *finding, const struct rule *r, const char *dedup)
+{
+	char *k = xasprintf("%s %s", rule_id(r), dedup);
+
+	json_object_set_new(h->index, k, json_integer((json_int_t)json_array_size(h->list)));
+	json_array_append_new(h->list, finding);
+	free(k);
+}
+
+int
+state_held_update(struct state_held *h, const struct rule *r, const char *dedup, json_t *set)
+{
+	char *k = xasprintf("%s %s", rule_id(r), dedup);
+	json_t *i = json_object_get(h->index, k);
+
+	free(k);
+	if (i != NULL)
+		json_object_update(json_array_get(h->list, (size_t)json_integer_value(i)), set);
+	json_decref(set);
+	return i != NULL ? 0 : -1;
+}

@@ -69,6 +69,23 @@ void	state_tick(struct state *st, int part, int final, const struct state_out *o
 
 void	state_stats(const struct state *st, struct state_stats *out);
 
+/* Findings held in memory as the engine makes and updates them (scan and
+ * the rule test runner, which write them all at the end). */
+struct state_held {
+	json_t	*list;		/* findings in the order they were made */
+	json_t	*index;		/* "rule dedup" -> position in list */
+};
+
+void	state_held_init(struct state_held *h);
+void	state_held_free(struct state_held *h);
+/* Appends finding (stolen), made by r under dedup. */
+void	state_held_add(struct state_held *h, json_t *finding, const struct rule *r,
+	    const char *dedup);
+/* Applies an update (set stolen) to the finding (r, dedup). -1 when no
+ * such finding is held. */
+int	state_held_update(struct state_held *h, const struct rule *r, const char *dedup,
+	    json_t *set);
+
 /* --- the signal stream (daemon) ------------------------------------------ */
 
 /* sg as one JSON text for the internal topic. New allocation. */

@@ -217,10 +217,9 @@ struct tester {
 };
 
 struct case_run {
-	json_t		*findings;	/* array */
+	struct state_held held;		/* every finding, the engine's as well */
 	struct buf	 why;		/* first failure */
 	struct state	*st;		/* memory across the case's events */
-	json_t		*stateful;	/* "rule dedup" -> index in findings */
 	long		 restart_after;	/* events before the state is saved and loaded again */
 };
 
@@ -231,36 +230,27 @@ on_finding(void *arg, json_t *finding, const struct audit_event *ev, const struc
 
 	(void)ev;
 	(void)r;
-	json_array_append_new(cr->findings, finding);
+	json_array_append_new(cr->held.list, finding);
 }
 
 static void
 on_state_finding(void *arg, json_t *finding, const char *dedup, const struct rule *r,
     const char *event, size_t len)
 {
+	struct case_run *cr = arg;
+
 	(void)event;
 	(void)len;
-	struct case_run *cr = arg;
-	char *k = xasprintf("%s %s", rule_id(r), dedup);
-
-	json_object_set_new(cr->stateful, k, json_integer((json_int_t)json_array_size(cr->findings)));
-	json_array_append_new(cr->findings, finding);
-	free(k);
+	state_held_add(&cr->held, finding, r, dedup);
 }
 
 static void
 on_state_update(void *arg, const struct rule *r, const char *dedup, json_t *set)
 {
 	struct case_run *cr = arg;
-	char *k = xasprintf("%s %s", rule_id(r), dedup);
-	json_t *i = json_object_get(cr->stateful, k);
 
-	if (i != NULL)
-		json_object_update(json_array_get(cr->findings, (size_t)json_integer_value(i)), set);
-	else if (cr->why.len == 0)
-		buf_printf(&cr->why, "an update of a finding never made: %s", k);
-	json_decref(set);
-	free(k);
+	if (state_held_update(&cr->held, r, dedup, set) < 0 && cr->why.len == 0)
+		buf_printf(&cr->why, "an update of a finding never made: %s %s", rule_id(r), dedup);
 }
 
 static void
@@ -558,7 +548,7 @@ check_ids(struct tester *t, yaml_document_t *d, yaml_node_t *c, const char *key,
 			continue;
 		}
 		coverage_note(t, id, must);
-		if (fired(cr->findings, id) != must && cr->why.len == 0)
+		if (fired(cr->held.list, id) != must && cr->why.len == 0)
 			buf_printf(&cr->why, "%s %s", id, must ? "did not fire" : "fired");
 	}
 }
@@ -603,7 +593,7 @@ check_expect(yaml_document_t *d, yaml_node_t *c, struct case_run *cr)
 	}
 	json_array_foreach(want, i, w) {
 		int ok = 0;
-		json_array_foreach(cr->findings, k, f)
+		json_array_foreach(cr->held.list, k, f)
 			ok |= json_subset(w, f);
 		if (!ok) {
 			char *s = json_dumps(w, JSON_COMPACT);
@@ -618,12 +608,13 @@ check_expect(yaml_document_t *d, yaml_node_t *c, struct case_run *cr)
 static void
 run_case(struct tester *t, yaml_document_t *d, yaml_node_t *c, int n)
 {
-	struct case_run cr = { json_array(), { NULL, 0, 0 }, NULL, json_object(), -1 };
+	struct case_run cr = { { NULL, NULL }, { NULL, 0, 0 }, NULL, -1 };
 	const char *name = yamldoc_scalar(yamldoc_get(d, c, "name"));
 	const char *restart = yamldoc_scalar(yamldoc_get(d, c, "restart_after"));
 	struct state_opts so = { STATE_TEST_LATENESS, 0 };
 	char num[32];
 
+	state_held_init(&cr.held);
 	if (name == NULL) {
 		snprintf(num, sizeof(num), "case %d", n);
 		name = num;
@@ -648,8 +639,7 @@ run_case(struct tester *t, yaml_document_t *d, yaml_node_t *c, int n)
 		printf("PASS %s: %s\n", t->file, name);
 		t->pass++;
 	}
-	json_decref(cr.findings);
-	json_decref(cr.stateful);
+	state_held_free(&cr.held);
 	state_free(cr.st);
 	buf_free(&cr.why);
 }

@@ -95,8 +95,7 @@ struct scan {
  * later events may still count on them (repeats, a growing correlation). */
 struct scan_state {
 	struct state	*st;
-	json_t		*held;		/* findings in the order they were made */
-	json_t		*index;		/* "rule dedup" -> position in held */
+	struct state_held held;
 	struct state_out out;
 	unsigned long	 bad;		/* signals that did not decode */
 };
@@ -360,27 +359,19 @@ static void
 held_finding(void *arg, json_t *finding, const char *dedup, const struct rule *r,
     const char *event, size_t len)
 {
+	struct scan_state *ss = arg;
+
 	(void)event;
 	(void)len;
-	struct scan_state *ss = arg;
-	char *k = xasprintf("%s %s", rule_id(r), dedup);
-
-	json_object_set_new(ss->index, k, json_integer((json_int_t)json_array_size(ss->held)));
-	json_array_append_new(ss->held, finding);
-	free(k);
+	state_held_add(&ss->held, finding, r, dedup);
 }
 
 static void
 held_update(void *arg, const struct rule *r, const char *dedup, json_t *set)
 {
 	struct scan_state *ss = arg;
-	char *k = xasprintf("%s %s", rule_id(r), dedup);
-	json_t *i = json_object_get(ss->index, k);
 
-	if (i != NULL)
-		json_object_update(json_array_get(ss->held, (size_t)json_integer_value(i)), set);
-	json_decref(set);
-	free(k);
+	(void)state_held_update(&ss->held, r, dedup, set);
 }
 
 static void
@@ -428,7 +419,7 @@ held_write(struct scan *sc)
 	json_t *f;
 
 	state_tick(ss->st, 0, 1, &ss->out);
-	json_array_foreach(ss->held, i, f) {
+	json_array_foreach(ss->held.list, i, f) {
 		write_json(&sc->out, f);
 		buf_putc(&sc->out, '\n');
 		sc->findings++;
@@ -987,8 +978,7 @@ cmd_scan(int argc, char **argv)
 	/* most repeats never get built; seen_add() stays exact past 64K pairs */
 	eval_scratch_dedup(sc->scratch, SCAN_DEDUP);
 	ss.st = state_new(sc->rs, &so.state);
-	ss.held = json_array();
-	ss.index = json_object();
+	state_held_init(&ss.held);
 	ss.out = (struct state_out){ held_finding, held_update, &ss };
 	sc->ss = &ss;
 	decoded_init(&r.work);
@@ -1008,8 +998,7 @@ cmd_scan(int argc, char **argv)
 	}
 	rc = failed || sc->errors || sc->write_failed ? 1 : 0;
 	state_free(ss.st);
-	json_decref(ss.held);
-	json_decref(ss.index);
+	state_held_free(&ss.held);
 	decoded_free(&r.work);
 	par_free(r.par);
 	eval_scratch_free(sc->scratch);
