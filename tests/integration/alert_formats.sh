@@ -11,7 +11,8 @@
 # implementation (the standardwebhooks package, tests/services/pyenv.sh)
 # and fails the first attempt (/flaky/1), so the retry shows a fresh
 # timestamp under the same webhook-id. Each body is checked with jq against
-# its format's documented shape.
+# its format's documented shape. A payload that cannot be rendered is dead
+# at once with the reason, and nothing is sent.
 IT_NAME=alert_formats
 # shellcheck source=lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
@@ -60,6 +61,10 @@ it_config "$cfg" "$topic" "it-alert-formats-$$" "alert:
       url: \"$KAUDIT_RECEIVER_URL$signed_path\"
       rules: [k8s.exec.pod]
       secret: [$s1, \"\${IT_SECRET_2}\"]
+    - name: late
+      url: \"$base/late\"
+      format: slack
+      min_severity: critical
   backoff_ms: 1500"
 "$KAUDIT" check -c "$cfg" >"$IT_DIR/check.log" 2>&1 && it_ok config-checks ||
     { it_fail config-checks "kaudit check: $(head -n 3 "$IT_DIR/check.log")"; }
@@ -73,10 +78,25 @@ rc=$?
 [ "$rc" -eq 0 ] && it_ok daemon-exit ||
     { it_fail daemon-exit "kaudit run --idle-exit 3 exited $rc"; it_show_log "$log"; }
 
-read -r rows ndone <<<"$(it_sql "select count(*), count(*) filter (where state = 'done') from kaudit.outbox")"
+read -r rows ndone <<<"$(it_sql "select count(*), count(*) filter (where state = 'done') from kaudit.outbox where webhook <> 'late'")"
 [ "$rows" = 5 ] && [ "$ndone" = 5 ] && it_ok all-delivered ||
     { it_fail all-delivered "$rows outbox rows, $ndone done (want 5 and 5)";
       it_sql "select webhook, state, last_error from kaudit.outbox" | sed 's/^/    /' >&2; }
+
+# A payload that cannot be rendered (here a finding that is not a JSON
+# object, queued by hand for "late", which took no row of its own): dead at
+# once with the reason, nothing sent.
+it_sql "update kaudit.findings set finding = '[1]'::jsonb where rule = 'k8s.exec.pod';
+	insert into kaudit.outbox (finding_id, webhook)
+	select id, 'late' from kaudit.findings where rule = 'k8s.exec.pod'" >/dev/null
+it_run "$cfg" "$log" 60 --idle-exit 2
+read -r state attempts err <<<"$(it_sql "select state, attempts, last_error from kaudit.outbox where webhook = 'late'")"
+n=$(jq -r --arg p "/it/$IT_RUN/late" 'select(.path == $p) | .path' "$KAUDIT_RECEIVER_LOG" | wc -l)
+if [ "$state" = dead ] && [ "$n" = 0 ] && grep -q 'cannot render the payload as slack' <<<"$err"; then
+	it_ok unrenderable-dead
+else
+	it_fail unrenderable-dead "state '$state' after $attempts attempt(s), $n requests sent, error: $err"
+fi
 
 # body PATH: the body of the last request the receiver saw under PATH.
 body() {
