@@ -16,9 +16,7 @@
 
 #include <openssl/evp.h>
 
-#include "base/timefmt.h"
 #include "base/utf8.h"
-#include "base/xmalloc.h"
 
 #define FMT_ARRAY_MAX	100
 #define FMT_DEPTH_MAX	16
