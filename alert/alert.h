@@ -17,6 +17,14 @@
 #include "analyze/rules.h"
 #include "base/strlist.h"
 
+/* What a webhook's body looks like (alert/format.h renders it). */
+enum alert_format {
+	ALERT_FORMAT_GENERIC,	/* the finding JSON, or a template of it */
+	ALERT_FORMAT_SLACK,	/* Block Kit message */
+	ALERT_FORMAT_TEAMS,	/* Workflows message with an Adaptive Card */
+	ALERT_FORMAT_PAGERDUTY,	/* Events API v2 trigger */
+};
+
 /* One destination (alert.webhooks[] in the configuration). */
 struct webhook_conf {
 	char		*name;
@@ -26,6 +34,10 @@ struct webhook_conf {
 	struct strlist	 rules;		/* empty: every rule id */
 	struct kvlist	 headers;	/* extra HTTP headers */
 	int		 timeout_ms;	/* default 5000 */
+	enum alert_format format;	/* default generic */
+	char		*template;	/* generic only; NULL or "": none */
+	char		*routing_key;	/* pagerduty only */
+	struct strlist	 secrets;	/* whsec_<base64> each: Standard Webhooks signing */
 };
 
 /* What the alerter and the router need to know; the process fills it from

@@ -29,6 +29,7 @@
  * waits on a condition variable so that alerter_stop() wakes it at once.
  * Only this thread touches the database connection. */
 #include "alert/alert.h"
+#include "alert/format.h"
 #include "alert/webhook.h"
 
 #include <sys/random.h>
@@ -126,8 +127,32 @@ struct alerter_round {
 	struct alerter			 *a;
 	struct webhook_job		 *jobs;
 	const struct outbox_item	**rows;		/* rows[k] is sent by jobs[k] */
+	struct buf			 *bodies;	/* jobs[k].payload is bodies[k] */
 	size_t				  njobs;
 };
+
+/* The row's payload rendered for wc's format into body; -1 with why when
+ * it cannot be (the row is then dead: no retry would render it). */
+static int
+alerter_render(const struct webhook_conf *wc, const struct outbox_item *it,
+    struct buf *body, char *why, size_t whylen)
+{
+	json_error_t je;
+	json_t *payload;
+	char err[400];
+	int rc;
+
+	if ((payload = json_loads(it->payload, 0, &je)) == NULL) {
+		snprintf(why, whylen, "payload is not JSON: %s", je.text);
+		return -1;
+	}
+	rc = alert_render(wc, it->id, payload, body, err, sizeof(err));
+	json_decref(payload);
+	if (rc == -1)
+		snprintf(why, whylen, "cannot render the payload as %s: %s",
+		    alert_format_name(wc->format), err);
+	return rc;
+}
 
 /* Records the attempt on a claimed row; -1 on database error. A lease lost
  * meanwhile is counted and skipped: the row is another alerter's now. */
@@ -184,18 +209,21 @@ alerter_job_stop(void *arg)
 	return alerter_stopping(r->a);
 }
 
-/* Sends the claimed rows concurrently and records each attempt; rows for a
- * webhook no longer configured are dead at once. -1 on database error. */
+/* Renders the claimed rows for their webhooks' formats (alert/format.h),
+ * sends them concurrently and records each attempt; rows for a webhook no
+ * longer configured, or whose payload cannot be rendered, are dead at once.
+ * -1 on database error. */
 static int
 alerter_deliver(struct alerter *a, const struct outbox_item *items, size_t n)
 {
-	struct alerter_round r = { a, NULL, NULL, 0 };
+	struct alerter_round r = { a, NULL, NULL, NULL, 0 };
 	const struct webhook_conf *wc;
 	char why[512];
 	int rc = 0;
 
 	r.jobs = xcalloc(n ? n : 1, sizeof(*r.jobs));
 	r.rows = xcalloc(n ? n : 1, sizeof(*r.rows));
+	r.bodies = xcalloc(n ? n : 1, sizeof(*r.bodies));
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		if ((wc = alerter_webhook(a->o, items[i].webhook)) == NULL) {
 			snprintf(why, sizeof(why), "webhook %s no longer configured",
@@ -203,13 +231,20 @@ alerter_deliver(struct alerter *a, const struct outbox_item *items, size_t n)
 			rc = alerter_record(a, &items[i], WEBHOOK_DROP, 0, why, 0);
 			continue;
 		}
+		if (alerter_render(wc, &items[i], &r.bodies[r.njobs], why, sizeof(why)) == -1) {
+			rc = alerter_record(a, &items[i], WEBHOOK_DROP, 0, why, 0);
+			continue;
+		}
 		r.jobs[r.njobs] = (struct webhook_job){ .wc = wc, .delivery_id = items[i].id,
-		    .payload = items[i].payload, .len = strlen(items[i].payload) };
+		    .payload = buf_cstr(&r.bodies[r.njobs]), .len = r.bodies[r.njobs].len };
 		r.rows[r.njobs++] = &items[i];
 	}
 	if (rc == 0)
 		rc = webhook_multi_run(a->wm, r.jobs, r.njobs, alerter_job_done,
 		    alerter_job_stop, &r);
+	for (size_t i = 0; i < n; i++)
+		buf_free(&r.bodies[i]);
+	free(r.bodies);
 	free(r.jobs);
 	free(r.rows);
 	return rc;

@@ -3,6 +3,7 @@
 #include "alert/webhook.h"
 #include "base/clock.h"
 #include "alert/alert.h"
+#include "alert/sign.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -109,8 +110,40 @@ webhook_header(const char *name, const char *value)
 	return xasprintf("%s: %s", name, value);
 }
 
+/* Standard Webhooks headers, signed now: a retry carries a fresh
+ * timestamp (receivers refuse old ones) and the same webhook-id. */
 static struct curl_slist *
-webhook_headers(const struct webhook_conf *wc, int64_t delivery_id)
+webhook_sign(struct curl_slist *h, const struct webhook_conf *wc, int64_t delivery_id,
+    const char *payload, size_t len)
+{
+	long long now = (long long)time(NULL);
+	char id[32], *line;
+	struct buf sig;
+
+	snprintf(id, sizeof(id), "%lld", (long long)delivery_id);
+	buf_init(&sig);
+	if (sign_webhook(&wc->secrets, id, now, payload, len, &sig) == -1) {
+		log_once("alert.sign", "webhook %s: cannot sign the request (a secret does "
+		    "not decode, or libcrypto failed): sent unsigned", wc->name);
+		buf_free(&sig);
+		return h;
+	}
+	line = xasprintf("webhook-id: %s", id);
+	h = curl_slist_append(h, line);
+	free(line);
+	line = xasprintf("webhook-timestamp: %lld", now);
+	h = curl_slist_append(h, line);
+	free(line);
+	line = xasprintf("webhook-signature: %s", buf_cstr(&sig));
+	h = curl_slist_append(h, line);
+	free(line);
+	buf_free(&sig);
+	return h;
+}
+
+static struct curl_slist *
+webhook_headers(const struct webhook_conf *wc, int64_t delivery_id, const char *payload,
+    size_t len)
 {
 	struct curl_slist *h = NULL;
 	char *line;
@@ -127,6 +160,8 @@ webhook_headers(const struct webhook_conf *wc, int64_t delivery_id)
 			h = curl_slist_append(h, line);
 		free(line);
 	}
+	if (wc->secrets.n > 0)
+		h = webhook_sign(h, wc, delivery_id, payload, len);
 	return h;
 }
 
@@ -167,7 +202,7 @@ static void
 webhook_prepare(struct webhook *w, const struct webhook_conf *wc, int64_t delivery_id,
     const char *payload, size_t len)
 {
-	w->headers = webhook_headers(wc, delivery_id);
+	w->headers = webhook_headers(wc, delivery_id, payload, len);
 	w->body_len = 0;
 	w->body[0] = '\0';
 	w->curl_err[0] = '\0';

@@ -28,7 +28,9 @@ void	webhook_free(struct webhook *w);
 
 /* POSTs payload[0..len) to wc->url with Content-Type: application/json,
  * User-Agent: kaudit/VERSION, X-Kaudit-Delivery: delivery_id and wc's
- * headers; redirects are not followed. *status receives the HTTP status (0
+ * headers, plus, when wc has secrets, the Standard Webhooks headers
+ * (webhook-id: delivery_id, webhook-timestamp and webhook-signature,
+ * computed as the POST starts); redirects are not followed. *status receives the HTTP status (0
  * when there was no response), err a one-line reason ("" when OK), and
  * *duration_ms the time taken. */
 enum webhook_result webhook_post(struct webhook *w, const struct webhook_conf *wc,

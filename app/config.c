@@ -7,6 +7,8 @@
  * them all. Scalars may hold ${VAR} references to the environment, so secrets
  * (database passwords, webhook tokens) stay out of the file. */
 #include "app/config.h"
+#include "alert/format.h"
+#include "alert/sign.h"
 #include "base/log.h"
 #include "base/file.h"
 #include "base/num.h"
@@ -34,6 +36,7 @@ enum ctype {
 	CT_LOGLEVEL,
 	CT_DURATION,	/* "10m", "24h": stored as int64_t milliseconds, min..max ms */
 	CT_WEBHOOKS,	/* sequence of webhook mappings (webhook_keys) */
+	CT_FORMAT,	/* enum alert_format */
 };
 
 struct ckey {
@@ -116,7 +119,8 @@ static const struct ckey config_keys[] = {
 
 static const struct ckey webhook_keys[] = {
 	{ "name", CT_STR, W(name), NULL, 0, 0, "required; unique name (at most 128 bytes) recorded with each delivery" },
-	{ "url", CT_STR, W(url), NULL, 0, 0, "required; http or https URL that receives a POST per finding" },
+	{ "url", CT_STR, W(url), NULL, 0, 0, "required (for pagerduty: defaults to "
+	  ALERT_PAGERDUTY_URL "); http or https URL that receives a POST per finding" },
 	{ "min_severity", CT_SEVERITY, W(min_severity), "info", 0, 0,
 	  "only findings at or above this severity" },
 	{ "categories", CT_STRLIST, W(categories), "[]", 0, 0, "only these categories (empty: all)" },
@@ -124,6 +128,17 @@ static const struct ckey webhook_keys[] = {
 	{ "headers", CT_KV, W(headers), "{}", 0, 0, "extra HTTP headers, e.g. Authorization: \"Bearer ${TOKEN}\"" },
 	{ "timeout_ms", CT_INT, W(timeout_ms), "5000", 100, 600000,
 	  "per-request timeout; outbox rows stay claimed for the longest one plus 10 s" },
+	{ "format", CT_FORMAT, W(format), "generic", 0, 0,
+	  "generic (the finding JSON, or template), slack (Block Kit), teams (Workflows "
+	  "Adaptive Card) or pagerduty (Events API v2); see docs/alerting.md" },
+	{ "template", CT_STR, W(template), "\"\"", 0, 0,
+	  "generic only: JSON body with %{field} placeholders, each value JSON-escaped "
+	  "(empty: the finding itself)" },
+	{ "routing_key", CT_STR, W(routing_key), "\"\"", 0, 0,
+	  "pagerduty only, and required there: the Events API v2 integration key, e.g. ${PD_KEY}" },
+	{ "secret", CT_STRLIST, W(secrets), "[]", 0, 0,
+	  "Standard Webhooks signing secret(s), whsec_<base64> (a list while rotating): each "
+	  "POST carries webhook-id, webhook-timestamp and webhook-signature" },
 	{ NULL, 0, 0, NULL, 0, 0, NULL }
 };
 
@@ -354,6 +369,11 @@ set_value(struct cparse *p, const yaml_node_t *n, const struct ckey *k, char *ba
 		if (parse_long(p, n, k, s, &v) == 0)
 			*(size_t *)dst = (size_t)v;
 		break;
+	case CT_FORMAT:
+		if (alert_format_parse(s, dst) != 0)
+			cerr(p, n, "%s: \"%s\" is not one of generic, slack, teams, pagerduty",
+			    k->path, s);
+		break;
 	case CT_SEVERITY:
 		if (severity_parse(s, dst) != 0)
 			cerr(p, n, "%s: \"%s\" is not one of info, low, medium, high, critical",
@@ -463,11 +483,66 @@ webhook_free(struct webhook_conf *w)
 	strlist_free(&w->categories);
 	strlist_free(&w->rules);
 	kvlist_free(&w->headers);
+	free(w->template);
+	free(w->routing_key);
+	strlist_free(&w->secrets);
+}
+
+/* The value nodes of a webhook's keys that are checked together. */
+struct webhook_nodes {
+	const yaml_node_t	*template;
+	const yaml_node_t	*routing_key;
+	const yaml_node_t	*secret;
+};
+
+static void
+webhook_node(struct webhook_nodes *wn, const struct ckey *k, const yaml_node_t *vn)
+{
+	if (k->off == W(template))
+		wn->template = vn;
+	else if (k->off == W(routing_key))
+		wn->routing_key = vn;
+	else if (k->off == W(secrets))
+		wn->secret = vn;
+}
+
+/* format, template, routing_key and secret, which depend on one another. */
+static void
+webhook_check_format(struct cparse *p, const yaml_node_t *n, struct webhook_conf *w,
+    const struct webhook_nodes *wn)
+{
+	const char *name = w->name ? w->name : "?";
+	unsigned char key[SIGN_KEY_MAX];
+	char err[512];
+	size_t len;
+
+	if (w->format == ALERT_FORMAT_PAGERDUTY) {
+		if (w->url == NULL)
+			w->url = xstrdup(ALERT_PAGERDUTY_URL);
+		if (w->routing_key == NULL || *w->routing_key == '\0')
+			cerr(p, wn->routing_key ? wn->routing_key : n, "alert.webhooks: webhook "
+			    "\"%s\": format pagerduty needs a routing_key", name);
+	} else if (wn->routing_key != NULL) {
+		cerr(p, wn->routing_key, "alert.webhooks: webhook \"%s\": routing_key "
+		    "applies only to format pagerduty", name);
+	}
+	if (w->template != NULL && *w->template != '\0') {
+		if (w->format != ALERT_FORMAT_GENERIC)
+			cerr(p, wn->template, "alert.webhooks: webhook \"%s\": template applies "
+			    "only to format generic", name);
+		else if (alert_template_check(w->template, err, sizeof(err)) == -1)
+			cerr(p, wn->template, "alert.webhooks: webhook \"%s\": %s", name, err);
+	}
+	for (size_t i = 0; i < w->secrets.n; i++)
+		if (sign_secret_parse(w->secrets.v[i], key, &len, err, sizeof(err)) == -1)
+			cerr(p, wn->secret, "alert.webhooks: webhook \"%s\": secret %zu: %s",
+			    name, i + 1, err);
 }
 
 static void
 walk_webhook(struct cparse *p, const yaml_node_t *n, struct webhook_conf *w)
 {
+	struct webhook_nodes wn = { NULL, NULL, NULL };
 	yaml_node_pair_t *pr;
 
 	if (n->type != YAML_MAPPING_NODE) {
@@ -485,12 +560,14 @@ walk_webhook(struct cparse *p, const yaml_node_t *n, struct webhook_conf *w)
 			continue;
 		}
 		set_value(p, vn, k, (char *)w);
+		webhook_node(&wn, k, vn);
 	}
 	if (w->name == NULL || *w->name == '\0')
 		cerr(p, n, "alert.webhooks: a webhook needs a name");
 	else if (strlen(w->name) > WEBHOOK_NAME_MAX)
 		cerr(p, n, "alert.webhooks: a webhook name has at most %d bytes",
 		    WEBHOOK_NAME_MAX);
+	webhook_check_format(p, n, w, &wn);
 	if (w->url == NULL || (strncmp(w->url, "http://", 7) != 0 &&
 	    strncmp(w->url, "https://", 8) != 0))
 		cerr(p, n, "alert.webhooks: webhook \"%s\" needs an http:// or https:// url",

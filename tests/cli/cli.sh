@@ -69,6 +69,21 @@ check check-unknown-key-file-line grep -q "^$tmp/cfg2.yaml:2: unknown key \"kafk
 "$K" check -c config/kaudit.example.yaml >"$tmp/out" 2>&1
 check check-example-config-ok test $? -eq 0
 
+# docs/alerting.md's example of formats and signatures is a valid configuration.
+awk '/<!-- example: alert-formats -->/ { on = 1; next } on && /^```yaml/ { next }
+    on && /^```/ { exit } on' docs/alerting.md >"$tmp/alert-formats.yaml"
+SLACK_PATH=T0/B0/x TEAMS_URL=https://example.invalid/workflows PD_KEY=k \
+    KAUDIT_WHSEC_NEW=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw \
+    KAUDIT_WHSEC_OLD=whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGA \
+    "$K" check -c "$tmp/alert-formats.yaml" >"$tmp/out" 2>&1
+check docs-alert-formats-example-ok sh -c "test $? -eq 0 && grep -q 'webhooks:' '$tmp/alert-formats.yaml'"
+# and a bad template in it is refused at its line
+sed 's/"rule": "%{rule}"/"rule": %{rule}x/' "$tmp/alert-formats.yaml" >"$tmp/alert-bad.yaml"
+SLACK_PATH=x TEAMS_URL=https://x/ PD_KEY=k KAUDIT_WHSEC_NEW=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw \
+    KAUDIT_WHSEC_OLD=nope "$K" check -c "$tmp/alert-bad.yaml" >"$tmp/out" 2>&1
+check docs-alert-formats-bad-refused sh -c "grep -q 'alert-bad.yaml:16: .*not valid JSON' '$tmp/out' &&
+    grep -q 'alert-bad.yaml:20: .*secret 2' '$tmp/out' && ! grep -q nope '$tmp/out'"
+
 # check: disabled ids and tags that match no rule are reported where they were set.
 printf 'cluster: x\ndisabled_rules: [k8s.exec.pod, k8s.no.such.rule]\ndisabled_tags: [T1609]\n' >"$tmp/cfg3.yaml"
 "$K" check -c "$tmp/cfg3.yaml" >"$tmp/out" 2>"$tmp/err"

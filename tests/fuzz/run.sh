@@ -58,7 +58,7 @@ for t in "${targets[@]}"; do
 	fi
 	dict=()
 	[ -f "tests/fuzz/$t.dict" ] && dict=(-dict="tests/fuzz/$t.dict")
-	[ ${#dict[@]} -eq 0 ] && [ -f tests/fuzz/json.dict ] && case $t in fuzz_json|fuzz_decode|fuzz_eval)
+	[ ${#dict[@]} -eq 0 ] && [ -f tests/fuzz/json.dict ] && case $t in fuzz_json|fuzz_decode|fuzz_eval|fuzz_format)
 		dict=(-dict=tests/fuzz/json.dict);; esac
 	seeds=()
 	[ -d "tests/fuzz/seeds/$t" ] && seeds=("tests/fuzz/seeds/$t")

@@ -9,7 +9,7 @@ pkgs=(
 	librdkafka-dev libjansson-dev libpq-dev libcurl4-openssl-dev libyaml-dev libpcre2-dev libssl-dev
 	postgresql-15 postgresql-client-15
 	openjdk-17-jre-headless maven
-	kcat jq python3 ca-certificates procps util-linux bsdextrautils curl
+	kcat jq python3 python3-venv ca-certificates procps util-linux bsdextrautils curl
 )
 
 missing=()

@@ -8,6 +8,15 @@ answer also sees the record. Answers:
   /fail...            500
   /flaky/K/<rest>     500 for the first K requests to that exact path, then 200
   /slow/MS/<rest>     sleeps MS milliseconds, then 200
+  /signed/S1,S2.../<rest>
+                      verifies the Standard Webhooks signature with each
+                      secret Si (whsec_..., URL-encoded) using the reference
+                      implementation (the standardwebhooks package, from the
+                      venv tests/services/pyenv.sh makes); the record gains
+                      "signature": {"verified": true only when every secret
+                      verified, "secrets": [one result per secret: "ok" or
+                      the reason]}; 401 when not verified, else the
+                      answer for /<rest> (so /signed/S/flaky/1/x fails once)
   anything else       200
 Usage: receiver.py --port P --log FILE   (port 0: pick a free one; the port
 is printed alone on the first line of stdout). Binds 127.0.0.1 only.
@@ -19,7 +28,13 @@ import signal
 import sys
 import threading
 import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+try:
+    from standardwebhooks.webhooks import Webhook
+except ImportError:  # run by a python without the venv of pyenv.sh
+    Webhook = None
 
 MAX_BODY = 64 * 1024 * 1024
 
@@ -63,6 +78,30 @@ def slow_ms(path):
         except ValueError:
             return None
     return None
+
+
+def signed_secrets(path):
+    """The secrets of a /signed/S1,S2/... path, or None."""
+    parts = path.split("/")
+    if len(parts) >= 3 and parts[1] == "signed":
+        return [urllib.parse.unquote(s) for s in parts[2].split(",") if s]
+    return None
+
+
+def verify(secrets, body, headers):
+    """Verifies body and headers against each secret with the reference
+    implementation: (every one verified, one "ok" or reason per secret)."""
+    if Webhook is None:
+        return False, ["the standardwebhooks package is not installed "
+                       "(run the receiver with tests/services/pyenv.sh's python)"]
+    results = []
+    for secret in secrets:
+        try:
+            Webhook(secret).verify(body, headers, json_parse=False)
+            results.append("ok")
+        except Exception as e:  # the reason goes to the record
+            results.append("%s: %s" % (type(e).__name__, e))
+    return bool(results) and all(r == "ok" for r in results), results
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -114,15 +153,25 @@ class Handler(BaseHTTPRequestHandler):
             return
         path = self.path.split("?", 1)[0]
         rec = self.server.recorder
-        rec.record({
+        entry = {
             "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
             + ".%06dZ" % (time.time() % 1 * 1e6),
             "method": self.command,
             "path": self.path,
             "headers": {k: v for k, v in self.headers.items()},
             "body": body.decode("utf-8", errors="replace"),
-        })
+        }
+        secrets = signed_secrets(path)
+        if secrets is not None:
+            ok, results = verify(secrets, body, dict(self.headers.items()))
+            entry["signature"] = {"verified": ok, "secrets": results}
+        rec.record(entry)
         n = rec.count(path)
+        if secrets is not None:
+            if not entry["signature"]["verified"]:
+                self.answer(401, "signature: %s" % "; ".join(entry["signature"]["secrets"]))
+                return
+            path = "/" + "/".join(path.split("/")[3:])
         if path.startswith("/fail"):
             self.answer(500, "failing on purpose")
             return

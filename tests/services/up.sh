@@ -28,10 +28,16 @@ fail() {
 }
 
 start_receiver() {
-	local i
+	local i py
 	mkdir -p "$dir/receiver"
 	: >"$dir/receiver/requests.jsonl"
-	setsid python3 "$here/receiver.py" --port 0 --log "$dir/receiver/requests.jsonl" \
+	# The venv with the Standard Webhooks reference implementation, which
+	# the receiver's /signed/ paths verify with; without it they answer 401.
+	if ! py=$("$here/pyenv.sh"); then
+		say "no venv with standardwebhooks: /signed/ paths cannot verify"
+		py=python3
+	fi
+	setsid "$py" "$here/receiver.py" --port 0 --log "$dir/receiver/requests.jsonl" \
 	    >"$dir/receiver/port" 2>"$dir/receiver/stderr.log" </dev/null &
 	rpid=$!
 	for ((i = 0; i < 100; i++)); do
