@@ -84,8 +84,8 @@ for shape in eventlist aks; do
 done
 
 read -r nout nnotdone <<<"$(it_sql "select count(*), count(*) filter (where state <> 'done') from kaudit.outbox")"
-it_alerting <"$IT_DIR/got" >"$IT_DIR/got-alerting"
-nfind=$(wc -l <"$IT_DIR/got-alerting")
+it_alerting_ids >"$IT_DIR/alerting-ids"
+nfind=$(wc -l <"$IT_DIR/alerting-ids")
 if [ "$nout" = "$nfind" ] && [ "$nnotdone" = 0 ] && [ "$nfind" -gt 0 ]; then
 	it_ok outbox-all-done
 else
@@ -102,11 +102,11 @@ if [ -s "$IT_DIR/outbox-ids" ] && [ "$dups" -eq 0 ] && cmp -s "$IT_DIR/outbox-id
 else
 	it_fail delivered-once-by-id "$(wc -l <"$IT_DIR/delivery-ids") requests for $(wc -l <"$IT_DIR/outbox-ids") outbox rows, $dups ids repeated"
 fi
-cut -f2,3 "$IT_DIR/received" | sort >"$IT_DIR/received-findings"
+it_received_ids "/it/$IT_RUN/" >"$IT_DIR/received-findings"
 dups=$(uniq -d "$IT_DIR/received-findings" | wc -l)
-sort -u "$IT_DIR/received-findings" >"$IT_DIR/received-set"
+LC_ALL=C sort -u "$IT_DIR/received-findings" >"$IT_DIR/received-set"
 if [ "$dups" -eq 0 ]; then
-	it_same delivered-once-by-finding "$IT_DIR/got-alerting" "$IT_DIR/received-set"
+	it_same delivered-once-by-finding "$IT_DIR/alerting-ids" "$IT_DIR/received-set"
 else
 	it_fail delivered-once-by-finding "$dups findings delivered more than once"
 fi

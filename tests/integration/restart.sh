@@ -94,15 +94,15 @@ alert:
 	    it_fail "$v:no-duplicate-findings" "$n rows for $nd distinct findings"
 
 	read -r nout nnotdone <<<"$(it_sql "select count(*), count(*) filter (where state <> 'done') from kaudit.outbox")"
-	it_alerting <"$IT_DIR/$v.got" >"$IT_DIR/$v.got-alerting"
-	nalert=$(wc -l <"$IT_DIR/$v.got-alerting")
+	it_alerting_ids >"$IT_DIR/$v.alerting-ids"
+	nalert=$(wc -l <"$IT_DIR/$v.alerting-ids")
 	[ "$nout" = "$nalert" ] && [ "$nnotdone" = 0 ] && it_ok "$v:outbox-all-done" ||
 	    it_fail "$v:outbox-all-done" "$nalert findings to deliver, $nout outbox rows, $nnotdone not done"
 
 	it_received "/it/$IT_RUN-$v/" >"$IT_DIR/$v.received"
-	cut -f2,3 "$IT_DIR/$v.received" | sort >"$IT_DIR/$v.received-all"
-	sort -u "$IT_DIR/$v.received-all" >"$IT_DIR/$v.received-set"
-	it_same "$v:every-finding-delivered" "$IT_DIR/$v.got-alerting" "$IT_DIR/$v.received-set"
+	it_received_ids "/it/$IT_RUN-$v/" >"$IT_DIR/$v.received-all"
+	LC_ALL=C sort -u "$IT_DIR/$v.received-all" >"$IT_DIR/$v.received-set"
+	it_same "$v:every-finding-delivered" "$IT_DIR/$v.alerting-ids" "$IT_DIR/$v.received-set"
 	dups=$(($(wc -l <"$IT_DIR/$v.received-all") - $(wc -l <"$IT_DIR/$v.received-set")))
 	if [ "$sig" = TERM ]; then
 		[ "$dups" -eq 0 ] && it_ok "$v:delivered-once" ||

@@ -237,6 +237,23 @@ it_alerting() {
 	    !($2 in skip)'
 }
 
+# it_alerting_ids: the ids of the stored findings that are delivered (rules
+# without `alert: false`), sorted. Counts every finding: one event may make
+# several stateful findings of one rule (one per correlation key), which an
+# (audit_id, rule) set would count once.
+it_alerting_ids() {
+	it_sql "select id, rule from kaudit.findings" | it_alerting | cut -f1 | LC_ALL=C sort
+}
+
+# it_received_ids PATH_PREFIX: the finding id of every request the receiver
+# recorded under PATH_PREFIX (through its delivery id), one a line, sorted:
+# a finding delivered twice appears twice.
+it_received_ids() {
+	it_received "$1" | cut -f1 | LC_ALL=C sort >"$IT_DIR/.received-ids"
+	it_sql "select id, finding_id from kaudit.outbox" | LC_ALL=C sort >"$IT_DIR/.outbox-map"
+	LC_ALL=C join -t "$(printf '\t')" "$IT_DIR/.received-ids" "$IT_DIR/.outbox-map" | cut -f2 | LC_ALL=C sort
+}
+
 # it_db_set: the sorted (audit_id, rule) set in kaudit.findings.
 it_db_set() {
 	it_sql "select audit_id, rule from kaudit.findings" | sort -u
