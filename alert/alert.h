@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "analyze/fcond.h"
 #include "analyze/rules.h"
 #include "base/strlist.h"
 
@@ -26,6 +27,8 @@ struct webhook_conf {
 	struct strlist	 rules;		/* empty: every rule id */
 	struct kvlist	 headers;	/* extra HTTP headers */
 	int		 timeout_ms;	/* default 5000 */
+	char		*when;		/* a condition over the finding (source text) */
+	struct finding_cond *when_cond;	/* compiled; NULL = no condition */
 };
 
 /* What the alerter and the router need to know; the process fills it from
@@ -40,9 +43,10 @@ struct alert_opts {
 	int		 batch;		/* rows claimed at once; default 32 */
 };
 
-/* Which webhooks receive a finding (by min_severity, categories and rules
- * filters; a webhook with no filter receives every finding). Fills names
- * (capacity o->nwebhooks) and returns the count. Pure. */
+/* Which webhooks receive a finding: those whose every filter it passes
+ * (min_severity, categories, rules, and the when condition; a webhook with
+ * no filter receives every finding). Fills names (capacity o->nwebhooks)
+ * and returns the count. Pure; safe to call from several threads. */
 size_t	alert_route(const struct alert_opts *o, json_t *finding, const char **names);
 
 struct alerter;

@@ -124,6 +124,9 @@ static const struct ckey webhook_keys[] = {
 	{ "headers", CT_KV, W(headers), "{}", 0, 0, "extra HTTP headers, e.g. Authorization: \"Bearer ${TOKEN}\"" },
 	{ "timeout_ms", CT_INT, W(timeout_ms), "5000", 100, 600000,
 	  "per-request timeout; outbox rows stay claimed for the longest one plus 10 s" },
+	{ "when", CT_STR, W(when), "\"\"", 0, 0,
+	  "only findings this condition holds on, in the rule language over the finding's fields, "
+	  "e.g. \"category = exec and severity >= high\" (docs/alerting.md); empty: all" },
 	{ NULL, 0, 0, NULL, 0, 0, NULL }
 };
 
@@ -463,12 +466,35 @@ webhook_free(struct webhook_conf *w)
 	strlist_free(&w->categories);
 	strlist_free(&w->rules);
 	kvlist_free(&w->headers);
+	free(w->when);
+	fcond_free(w->when_cond);
+}
+
+/* Compiles w's when condition, read from node n; errors point into it as
+ * into a rule's condition (a block scalar's text starts a line below). */
+static void
+webhook_when(struct cparse *p, const yaml_node_t *n, struct webhook_conf *w)
+{
+	char what[WEBHOOK_NAME_MAX + 64];
+	int line = (int)n->start_mark.line + 1;
+
+	if (w->when == NULL || *w->when == '\0')
+		return;
+	if (n->data.scalar.style == YAML_LITERAL_SCALAR_STYLE ||
+	    n->data.scalar.style == YAML_FOLDED_SCALAR_STYLE)
+		line++;
+	snprintf(what, sizeof(what), "alert.webhooks[%.*s].when", WEBHOOK_NAME_MAX,
+	    w->name ? w->name : "?");
+	if ((w->when_cond = fcond_compile(w->when, strlen(w->when), p->file, line, what,
+	    p->errs)) == NULL)
+		p->nerr++;
 }
 
 static void
 walk_webhook(struct cparse *p, const yaml_node_t *n, struct webhook_conf *w)
 {
 	yaml_node_pair_t *pr;
+	const yaml_node_t *when = NULL;
 
 	if (n->type != YAML_MAPPING_NODE) {
 		cerr(p, n, "alert.webhooks: each webhook must be a mapping, got %s", node_kind(n));
@@ -485,7 +511,11 @@ walk_webhook(struct cparse *p, const yaml_node_t *n, struct webhook_conf *w)
 			continue;
 		}
 		set_value(p, vn, k, (char *)w);
+		if (k->off == W(when) && vn->type == YAML_SCALAR_NODE)
+			when = vn;
 	}
+	if (when)	/* after the loop: the name may come after it */
+		webhook_when(p, when, w);
 	if (w->name == NULL || *w->name == '\0')
 		cerr(p, n, "alert.webhooks: a webhook needs a name");
 	else if (strlen(w->name) > WEBHOOK_NAME_MAX)
