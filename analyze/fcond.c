@@ -3,12 +3,15 @@
  * them with the finding in the evaluation context instead of an event.
  *
  * A condition owns its arena (the tree) and its compiled regexes. Nothing
- * is allocated per evaluation, except match data for a condition that has
- * a regex (its regexes are shared between threads, match data cannot be). */
+ * is allocated per evaluation: regexes are shared between threads but
+ * their match data cannot be, so each thread that matches one keeps its
+ * own, made on first use and freed when the thread ends. */
 #include "analyze/fcond.h"
 #include "analyze/rules_impl.h"
 #include "base/xmalloc.h"
 
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 struct finding_cond {
@@ -17,6 +20,41 @@ struct finding_cond {
 	pcre2_code	**re;
 	size_t		 nre;
 };
+
+static pthread_key_t	md_key;
+static pthread_once_t	md_once = PTHREAD_ONCE_INIT;
+
+static void
+md_free(void *md)
+{
+	pcre2_match_data_free(md);
+}
+
+static void
+md_key_make(void)
+{
+	if (pthread_key_create(&md_key, md_free) != 0) {
+		fprintf(stderr, "kaudit: pthread_key_create failed\n");
+		abort();
+	}
+}
+
+/* This thread's match data (one pair: only whether a regex matches). */
+static pcre2_match_data *
+md_thread(void)
+{
+	pcre2_match_data *md;
+
+	(void)pthread_once(&md_once, md_key_make);
+	if ((md = pthread_getspecific(md_key)) == NULL) {
+		if ((md = pcre2_match_data_create(1, NULL)) == NULL ||
+		    pthread_setspecific(md_key, md) != 0) {
+			fprintf(stderr, "kaudit: out of memory for regex match data\n");
+			abort();
+		}
+	}
+	return md;
+}
 
 void
 fcond_free(struct finding_cond *fc)
@@ -50,14 +88,10 @@ fcond_eval(const struct finding_cond *fc, const json_t *finding)
 {
 	const json_t *fel[COND_MAX_DEPTH];
 	struct evctx c = { .finding = finding, .fel = fel };
-	int r;
 
-	if (finding == NULL)
+	if (fc == NULL || finding == NULL)
 		return 0;
 	if (fc->nre)
-		c.md = pcre2_match_data_create(1, NULL);
-	r = cond_eval(fc->root, &c, -1) != 0;
-	if (c.md)
-		pcre2_match_data_free(c.md);
-	return r;
+		c.md = md_thread();
+	return cond_eval(fc->root, &c, -1) != 0;
 }

@@ -11,6 +11,7 @@
 #include "base/buf.h"
 #include "tests/unit/t.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -471,6 +472,56 @@ test_config_errors(void)
 	buf_free(&errs);
 }
 
+struct threadarg {
+	const struct finding_cond *fc;
+	json_t	*yes, *no;
+	long	 held;
+};
+
+static void *
+thread_eval(void *p)
+{
+	struct threadarg *a = p;
+
+	for (int i = 0; i < 20000; i++)
+		a->held += fcond_eval(a->fc, a->yes) + fcond_eval(a->fc, a->no);
+	return NULL;
+}
+
+/* One compiled condition evaluated by several threads at once, a regex in
+ * it (each thread has its own match data, freed when it ends: a leak or a
+ * race would show under the sanitizers). */
+static void
+test_threads(void)
+{
+	const char *cond = "user regex \"^[a-z]+@example\\\\.com$\" and severity >= high";
+	struct buf errs;
+	struct finding_cond *fc;
+	struct threadarg a[4];
+	pthread_t th[4];
+
+	buf_init(&errs);
+	fc = fcond_compile(cond, strlen(cond), "t", 1, "when", &errs);
+	T_STREQ(buf_cstr(&errs), "");
+	if (fc == NULL) {
+		buf_free(&errs);
+		return;
+	}
+	for (int i = 0; i < 4; i++) {
+		a[i] = (struct threadarg){ fc, json_loads(FINDING, 0, NULL),
+		    json_pack("{s:s, s:s}", "user", "mallory@example.org", "severity", "critical"), 0 };
+		T_INTEQ(pthread_create(&th[i], NULL, thread_eval, &a[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		T_INTEQ(a[i].held, 20000);
+		json_decref(a[i].yes);
+		json_decref(a[i].no);
+	}
+	fcond_free(fc);
+	buf_free(&errs);
+}
+
 int
 main(void)
 {
@@ -485,5 +536,6 @@ main(void)
 	T_RUN(test_errors);
 	T_RUN(test_route);
 	T_RUN(test_config_errors);
+	T_RUN(test_threads);
 	return t_done();
 }
