@@ -478,8 +478,8 @@ webhook_when(struct cparse *p, const yaml_node_t *n, struct webhook_conf *w)
 	char what[WEBHOOK_NAME_MAX + 64];
 	int line = (int)n->start_mark.line + 1;
 
-	if (w->when == NULL || *w->when == '\0')
-		return;
+	if (w->when == NULL || *w->when == '\0' || is_null_scalar(n))
+		return;		/* no condition */
 	if (n->data.scalar.style == YAML_LITERAL_SCALAR_STYLE ||
 	    n->data.scalar.style == YAML_FOLDED_SCALAR_STYLE)
 		line++;

@@ -437,7 +437,7 @@ test_route(void)
 
 /* `kaudit check` errors: file:line of the when value (a block scalar's
  * text starts a line below its key), the webhook named even when its name
- * comes after the condition; an empty when is no condition. */
+ * comes after the condition; an empty or null when is no condition. */
 static void
 test_config_errors(void)
 {
@@ -457,16 +457,18 @@ test_config_errors(void)
 	    "        and severity >= hgh\n"
 	    "      name: late\n"
 	    "    - { name: empty, url: \"http://127.0.0.1:1/c\", when: \"\" }\n"
-	    "    - { name: fine, url: \"http://127.0.0.1:1/d\", when: 'verb = get' }\n", &errs), -1);
+	    "    - { name: fine, url: \"http://127.0.0.1:1/d\", when: 'verb = get' }\n"
+	    "    - { name: none, url: \"http://127.0.0.1:1/e\", when: ~ }\n", &errs), -1);
 	T_STREQ(buf_cstr(&errs),
 	    "w.yaml:5: alert.webhooks[soc].when: unknown finding field \"foo\" (column 1)\n"
 	    "w.yaml:9: alert.webhooks[late].when: \"hgh\" is not a severity (info, low, medium, "
 	    "high, critical) (column 17)\n");
-	T_INTEQ(c.alert.nwebhooks, 4);
-	if (c.alert.nwebhooks == 4) {
+	T_INTEQ(c.alert.nwebhooks, 5);
+	if (c.alert.nwebhooks == 5) {
 		T_ASSERT(c.alert.webhooks[0].when_cond == NULL);
 		T_ASSERT(c.alert.webhooks[2].when_cond == NULL);
 		T_ASSERT(c.alert.webhooks[3].when_cond != NULL);
+		T_ASSERT(c.alert.webhooks[4].when_cond == NULL);
 	}
 	config_free(&c);
 	buf_free(&errs);
