@@ -439,9 +439,10 @@ finding_val(const struct field *f, const json_t *j, struct val *v)
 static void
 field_eval_finding(const struct field *f, struct evctx *c, int elem, struct val *v)
 {
-	const json_t *j = f->base == FB_ELEM ? (elem >= 0 && elem < c->nfel ? c->fel[elem] : NULL) :
-	    c->finding;
+	const json_t *j = c->finding;
 
+	if (f->base == FB_ELEM)
+		j = elem >= 0 && elem < c->nfel ? c->fel[elem] : NULL;
 	for (size_t i = 0; i < f->nseg && j; i++) {
 		const struct pathseg *p = &f->seg[i];
 		if (p->key)
