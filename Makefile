@@ -6,6 +6,7 @@
 #   make bench                scan throughput against jq on the shared corpus
 #   make bench-pipeline       daemon throughput, Kafka -> rules -> PostgreSQL
 #   make bench-state          what memory across events costs: throughput, bytes per key
+#   make bench-route          what routing a finding costs, with and without a when condition
 #   make fuzz                 short libFuzzer runs of every parser of outside input (clang)
 #   make layers               fail when a lower folder includes a higher one
 #   V=1                       show full command lines
@@ -44,7 +45,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all check check-run unit demo bench bench-pipeline bench-state fuzz clean layers
+.PHONY: all check check-run unit demo bench bench-pipeline bench-state bench-route fuzz clean layers
 
 # Each build links its own binary; bin/kaudit is the release one, so an
 # instrumented build never replaces what users run.
@@ -119,13 +120,22 @@ bench-pipeline: bin/kaudit
 bench-state: bin/kaudit
 	$(Q)tests/bench-state.sh
 
+$(BUILD)/bench/bench_route: tests/bench_route.c $(BUILD)/libkaudit.a
+	@mkdir -p $(dir $@)
+	@echo "  BENCH $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libkaudit.a $(LDLIBS)
+
+bench-route: $(BUILD)/bench/bench_route
+	$(Q)$<
+
 fuzz:
 	$(Q)tests/fuzz/run.sh
 
 clean:
 	rm -rf build bin
 
--include $(wildcard $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_BIN:=.d) $(FUZZ_BIN:=.d))
+-include $(wildcard $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_BIN:=.d) $(FUZZ_BIN:=.d) \
+    $(BUILD)/bench/bench_route.d)
 
 # Fuzz targets: every tests/fuzz/fuzz_*.c defines LLVMFuzzerTestOneInput. Here
 # they are built with the normal compiler around a plain main()

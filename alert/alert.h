@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "analyze/fcond.h"
 #include "analyze/rules.h"
 #include "base/strlist.h"
 
@@ -38,6 +39,8 @@ struct webhook_conf {
 	char		*template;	/* generic only; NULL or "": none */
 	char		*routing_key;	/* pagerduty only */
 	struct strlist	 secrets;	/* whsec_<base64> each: Standard Webhooks signing */
+	char		*when;		/* a condition over the finding (source text) */
+	struct finding_cond *when_cond;	/* compiled; NULL = no condition */
 };
 
 /* What the alerter and the router need to know; the process fills it from
@@ -52,9 +55,10 @@ struct alert_opts {
 	int		 batch;		/* rows claimed at once; default 32 */
 };
 
-/* Which webhooks receive a finding (by min_severity, categories and rules
- * filters; a webhook with no filter receives every finding). Fills names
- * (capacity o->nwebhooks) and returns the count. Pure. */
+/* Which webhooks receive a finding: those whose every filter it passes
+ * (min_severity, categories, rules, and the when condition; a webhook with
+ * no filter receives every finding). Fills names (capacity o->nwebhooks)
+ * and returns the count. Pure; safe to call from several threads. */
 size_t	alert_route(const struct alert_opts *o, json_t *finding, const char **names);
 
 struct alerter;

@@ -1,5 +1,7 @@
 /* route.c — which webhooks receive a finding (see alert.h). Pure: no I/O,
- * called by every ingest worker for every finding. */
+ * called by every ingest worker for every finding. The cheap filters go
+ * first; a `when` condition was compiled with the configuration and reads
+ * the finding in place. */
 #include "alert/alert.h"
 
 #include <string.h>
@@ -35,6 +37,8 @@ alert_route(const struct alert_opts *o, json_t *finding, const char **names)
 
 		if (s < wc->min_severity || !route_listed(&wc->categories, cat) ||
 		    !route_listed(&wc->rules, rule))
+			continue;
+		if (wc->when_cond && !fcond_eval(wc->when_cond, finding))
 			continue;
 		names[n++] = wc->name;
 	}

@@ -7,12 +7,17 @@
  *   unary   := "not" unary | primary
  *   primary := "(" expr ")" | ("any"|"all") FIELD "(" expr ")"
  *            | "true" | "false" | MACRO | FIELD OP [VALUE | "(" VALUES ")" | LIST]
+ *            | STRING "in" FIELD
  *
  * Work that does not depend on the event is done here once: field paths are
  * split, literal sets sorted, regexes compiled (with JIT when available),
  * CIDRs parsed, and every type mismatch the schema can reveal is an error.
  * At run time a comparison on a missing field is false, whatever the
- * operator: `not (x = y)` is then true (see docs/rule-language.md). */
+ * operator: `not (x = y)` is then true (see docs/rule-language.md).
+ *
+ * The same parser and evaluator serve conditions over a finding's fields
+ * (cond_ctx.finding, see fcond.c): only the field table and where values
+ * are read from differ. */
 #include "analyze/rules_impl.h"
 #include "base/xmalloc.h"
 
@@ -110,7 +115,8 @@ perr(struct parser *p, const char *fmt, ...)
 	}
 	saved = p->cc->line;
 	p->cc->line += lines;
-	cond_error(p->cc, "condition: %s (column %zu)", msg, pos - bol + 1);
+	cond_error(p->cc, "%s: %s (column %zu)", p->cc->what ? p->cc->what : "condition", msg,
+	    pos - bol + 1);
 	p->cc->line = saved;
 }
 
@@ -365,7 +371,7 @@ static const char *
 type_name(enum ftype t)
 {
 	static const char *const names[] = { "any", "a string", "a number",
-	    "a boolean", "an array", "an object" };
+	    "a boolean", "an array", "an object", "a severity" };
 	return names[t];
 }
 
@@ -393,6 +399,29 @@ op_stringy(enum op op)
 	return op >= OP_CONTAINS && op <= OP_REGEX;
 }
 
+/* A severity is compared by rank (info < low < ... < critical): only
+ * equality, order and in apply, and only to the five names. */
+static int
+check_severity(struct parser *p, const struct field *f, enum op op, const struct lit *v,
+    size_t nv)
+{
+	enum severity sev;
+
+	if (op != OP_EQ && op != OP_NE && op != OP_IN && !op_ordering(op)) {
+		perr(p, "%s is ranked (info < low < medium < high < critical): use =, !=, <, <=, "
+		    ">, >= or in, not %s", f->name, op_names[op]);
+		return -1;
+	}
+	for (size_t i = 0; i < nv; i++) {
+		if (strlen(v[i].s) != v[i].n || severity_parse(v[i].s, &sev) != 0) {
+			perr(p, "\"%s\" is not a severity (info, low, medium, high, critical)",
+			    v[i].s);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* The checks the schema makes possible before any event is seen. */
 static int
 check_types(struct parser *p, const struct field *f, enum op op,
@@ -402,6 +431,8 @@ check_types(struct parser *p, const struct field *f, enum op op,
 
 	if (op == OP_EXISTS || t == FT_ANY)
 		return 0;
+	if (t == FT_SEV)
+		return check_severity(p, f, op, v, nv);
 	if (t == FT_OBJ) {
 		perr(p, "%s is an object: only exists applies (or any/all over an array in it)", f->name);
 		return -1;
@@ -495,6 +526,18 @@ finish_cmp(struct parser *p, struct node *n, struct lit *v, size_t nv, int set)
 
 	if (check_types(p, n->f, n->op, v, nv) < 0)
 		return -1;
+	if (n->f->type == FT_SEV && n->op != OP_EXISTS) {
+		/* ranks, compared as numbers with the finding's rank */
+		struct lit *rank = arena_alloc(a, sizeof(*rank) * (nv ? nv : 1));
+		for (size_t i = 0; i < nv; i++) {
+			enum severity sev = SEV_INFO;
+			(void)severity_parse(v[i].s, &sev);
+			rank[i] = v[i];
+			rank[i].flags = LIT_NUM;
+			rank[i].num = (double)sev;
+		}
+		v = rank;
+	}
 	if (n->op == OP_ICONTAINS) {
 		/* lowered copies: v may be a list's own items, which other
 		 * conditions read as written */
@@ -631,7 +674,10 @@ parse_rhs(struct parser *p, struct node *n, struct lit **v, size_t *nv, int *set
 			*nv = 0;
 			return 0;
 		}
-		if (p->lx.t == TK_WORD)
+		if (p->lx.t == TK_WORD && p->cc->finding)
+			perr(p, "unknown list \"%.*s\" (the lists of rule files do not apply to "
+			    "findings: write the values, in (a, b))", (int)p->lx.tn, p->lx.ts);
+		else if (p->lx.t == TK_WORD)
 			perr(p, "unknown list \"%.*s\"", (int)p->lx.tn, p->lx.ts);
 		else
 			perr(p, "expected '(' or a list name after in");
@@ -673,7 +719,11 @@ parse_field(struct parser *p)
 	struct field *f;
 	int rel = p->relative || p->cc->lenient;
 
-	f = field_compile(p->cc->ar, p->lx.ts, p->lx.tn, rel, err, sizeof(err));
+	if (p->cc->finding)
+		f = field_compile_finding(p->cc->ar, p->lx.ts, p->lx.tn, p->relative, err,
+		    sizeof(err));
+	else
+		f = field_compile(p->cc->ar, p->lx.ts, p->lx.tn, rel, err, sizeof(err));
 	if (f == NULL)
 		perr(p, "%s", err);
 	return f;
@@ -718,6 +768,11 @@ parse_macro(struct parser *p)
 	const char *w = p->lx.ts;
 	size_t wn = p->lx.tn;
 
+	if (p->cc->finding) {
+		perr(p, "expected an operator after \"%.*s\" (macros do not apply to findings)",
+		    (int)(wn > 80 ? 80 : wn), w);
+		return NULL;
+	}
 	if (p->cc->names == NULL) {
 		if (!p->cc->lenient) {
 			perr(p, "unknown macro \"%.*s\"", (int)wn, w);
@@ -743,6 +798,38 @@ parse_macro(struct parser *p)
 	return n;
 }
 
+/* "VALUE" in FIELD: a quoted value that an array field holds, the same as
+ * FIELD contains "VALUE" (on an array, contains is membership). */
+static struct node *
+parse_member(struct parser *p)
+{
+	struct node *n = node_new(p, N_CMP);
+	struct lit *v = arena_alloc(p->cc->ar, sizeof(*v));
+	size_t at = p->lx.tpos;
+
+	if (lit_parse(p, v) < 0)
+		return NULL;
+	lex_next(&p->lx);	/* in */
+	if (p->lx.t != TK_WORD) {
+		perr(p, "expected a list field after in");
+		return NULL;
+	}
+	if ((n->f = parse_field(p)) == NULL)
+		return NULL;
+	if (n->f->type != FT_ARR && n->f->type != FT_ANY) {
+		perr(p, "\"VALUE\" in FIELD needs a list field, and %s is %s (use %s = \"%s\")",
+		    n->f->name, type_name(n->f->type), n->f->name, v->s);
+		return NULL;
+	}
+	lex_next(&p->lx);
+	n->op = OP_CONTAINS;
+	p->at = at + 1;
+	if (finish_cmp(p, n, v, 1, 1) < 0)
+		return NULL;
+	p->at = 0;
+	return n;
+}
+
 static struct node *
 parse_primary(struct parser *p)
 {
@@ -761,8 +848,16 @@ parse_primary(struct parser *p)
 		perr(p, "%s", lx->err);
 		return NULL;
 	}
+	if (lx->t == TK_STR) {
+		peek = *lx;
+		lex_next(&peek);
+		if (is_word(&peek, "in"))
+			return parse_member(p);
+	}
 	if (lx->t != TK_WORD) {
 		perr(p, lx->t == TK_EOF ? "unexpected end of condition" :
+		    lx->t == TK_STR ? "expected a field, a macro or '(' (a quoted value "
+		    "comes after its operator, or before in and a list field)" :
 		    "expected a field, a macro or '('");
 		return NULL;
 	}
@@ -1213,7 +1308,8 @@ str_match(const struct node *n, struct evctx *c, const struct sval *v, int in_ar
 	if (v->k != SK_STR)
 		return n->op == OP_CONTAINS && in_array && set_has(set, v);
 	if (n->op == OP_REGEX)
-		return pcre2_match(n->re, (PCRE2_SPTR)v->s, v->n, 0, 0, c->s->md, NULL) >= 0;
+		return pcre2_match(n->re, (PCRE2_SPTR)v->s, v->n, 0, 0, c->s ? c->s->md : c->md,
+		    NULL) >= 0;
 	if (n->op == OP_CIDR)
 		return cidr_match(n, v->s, v->n);
 	if (n->op == OP_CONTAINS && in_array)
@@ -1291,6 +1387,55 @@ array_match(const struct node *n, struct evctx *c, int arr)
 	return 0;
 }
 
+/* A value inside a finding as a scalar (arrays and objects: SK_OTHER). */
+static void
+sval_json(const json_t *j, struct sval *v)
+{
+	switch (json_typeof(j)) {
+	case JSON_STRING:
+		v->k = SK_STR;
+		v->s = json_string_value(j);
+		v->n = json_string_length(j);
+		break;
+	case JSON_INTEGER:
+		v->k = SK_NUM;
+		v->num = (double)json_integer_value(j);
+		break;
+	case JSON_REAL:
+		v->k = SK_NUM;
+		v->num = json_real_value(j);
+		break;
+	case JSON_TRUE: case JSON_FALSE:
+		v->k = SK_BOOL;
+		v->b = json_is_true(j);
+		break;
+	case JSON_NULL:
+		v->k = SK_NONE;
+		break;
+	default:
+		v->k = SK_OTHER;
+		break;
+	}
+}
+
+/* array_match() over an array of a finding. */
+static int
+json_array_match(const struct node *n, struct evctx *c, const json_t *arr)
+{
+	struct sval sv;
+
+	if (n->op == OP_EQ || op_ordering(n->op))
+		return 0;
+	if (n->op == OP_NE)
+		return 1;
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		sval_json(json_array_get(arr, i), &sv);
+		if (scalar_match(n, c, &sv, 1))
+			return 1;
+	}
+	return 0;
+}
+
 static int
 cmp_eval(const struct node *n, struct evctx *c, int elem)
 {
@@ -1327,6 +1472,13 @@ cmp_eval(const struct node *n, struct evctx *c, int elem)
 				return 1;
 		}
 		return 0;
+	case VAL_JSON:
+		if (n->op == OP_EXISTS)
+			return 1;
+		if (json_is_array(v.j))
+			return json_array_match(n, c, v.j);
+		sv.k = SK_OTHER;
+		break;
 	case VAL_STR: sv.k = SK_STR; sv.s = v.s; sv.n = v.n; break;
 	case VAL_NUM: sv.k = SK_NUM; sv.num = v.num; break;
 	case VAL_BOOL: sv.k = SK_BOOL; sv.b = v.b; break;
@@ -1334,14 +1486,38 @@ cmp_eval(const struct node *n, struct evctx *c, int elem)
 	return scalar_match(n, c, &sv, 0);
 }
 
+/* any/all over an array of a finding: each element in turn in a slot of
+ * c->fel, which the relative fields inside read from. */
+static int
+quant_json(const struct node *n, struct evctx *c, const struct val *v)
+{
+	int all = n->kind == N_ALL, r = all, slot;
+
+	if (v->kind != VAL_JSON || !json_is_array(v->j) || c->nfel >= COND_MAX_DEPTH)
+		return 0;	/* missing: neither any nor all holds */
+	slot = c->nfel++;
+	for (size_t i = 0; i < json_array_size(v->j); i++) {
+		c->fel[slot] = json_array_get(v->j, i);
+		if ((cond_eval(n->kid[0], c, slot) != 0) != all) {
+			r = !all;
+			break;
+		}
+	}
+	c->nfel--;
+	return r;
+}
+
 static int
 quant_eval(const struct node *n, struct evctx *c, int elem)
 {
-	const struct jdoc *d = c->ev->doc;
+	const struct jdoc *d;
 	struct val v;
 	int arrs[3], narr = 0, all = n->kind == N_ALL;
 
 	field_eval(n->f, c, elem, &v);
+	if (c->finding)
+		return quant_json(n, c, &v);
+	d = c->ev->doc;
 	if (v.kind == VAL_TOK && jtok_type(d, v.tok) == JT_ARR)
 		arrs[narr++] = v.tok;
 	else if (v.kind == VAL_ARRS)

@@ -411,7 +411,7 @@ size_t
 ruleset_eval_out(const struct ruleset *rs, const struct audit_event *ev,
     struct eval_scratch *s, const struct eval_out *out)
 {
-	struct evctx c = { ev, s };
+	struct evctx c = { .ev = ev, .s = s };
 	struct evkeys k;
 	const uint32_t *cand;
 	unsigned stage = event_stage(ev);

@@ -1,7 +1,9 @@
 /* field.c — field paths in conditions: parsing, validation against the
  * audit schema and the table of ka.* names, reading them out of an event,
  * and rendering values for messages. The ka.* values themselves are worked
- * out in computed.c.
+ * out in computed.c. A second table names a finding's fields, for
+ * conditions over findings (fcond.c), read out of the finding's jansson
+ * object.
  *
  * A path is split once, at compile time, into key and index segments, and
  * starts from the closest token the decoder already located (ev->f[]), so
@@ -66,6 +68,47 @@ static const struct fdef {
 	{ "stageTimestamp",		FT_STR, 0, EF_STAGE_TS, IK_NONE },
 	{ "timestamp",			FT_STR, 0, -1, IK_NONE },
 	{ "metadata",			FT_OBJ, 1, -1, IK_NONE },
+};
+
+/* A finding's fields (docs/design.md, the finding contract), for `when:`
+ * conditions. evidence and correlation.key hold names of event fields
+ * (with dots: reach them as evidence["objectRef.name"]); any path below
+ * them, and below correlation.tuple, is typed at run time. */
+static const struct fdef finding_fdefs[] = {
+	{ "rule",			FT_STR, 0, -1, IK_NONE },
+	{ "title",			FT_STR, 0, -1, IK_NONE },
+	{ "severity",			FT_SEV, 0, -1, IK_NONE },
+	{ "category",			FT_STR, 0, -1, IK_NONE },
+	{ "tags",			FT_ARR, 0, -1, IK_NONE },
+	{ "audit_id",			FT_STR, 0, -1, IK_NONE },
+	{ "stage",			FT_STR, 0, -1, IK_NONE },
+	{ "time",			FT_STR, 0, -1, IK_NONE },
+	{ "cluster",			FT_STR, 0, -1, IK_NONE },
+	{ "user",			FT_STR, 0, -1, IK_NONE },
+	{ "groups",			FT_ARR, 0, -1, IK_NONE },
+	{ "impersonated_user",		FT_STR, 0, -1, IK_NONE },
+	{ "source_ip",			FT_STR, 0, -1, IK_NONE },
+	{ "user_agent",			FT_STR, 0, -1, IK_NONE },
+	{ "verb",			FT_STR, 0, -1, IK_NONE },
+	{ "resource",			FT_STR, 0, -1, IK_NONE },
+	{ "subresource",		FT_STR, 0, -1, IK_NONE },
+	{ "namespace",			FT_STR, 0, -1, IK_NONE },
+	{ "name",			FT_STR, 0, -1, IK_NONE },
+	{ "code",			FT_NUM, 0, -1, IK_NONE },
+	{ "message",			FT_STR, 0, -1, IK_NONE },
+	{ "evidence",			FT_OBJ, 1, -1, IK_NONE },
+	{ "repeats",			FT_NUM, 0, -1, IK_NONE },
+	{ "last_repeat",		FT_STR, 0, -1, IK_NONE },
+	{ "attributed_user",		FT_STR, 0, -1, IK_NONE },
+	{ "correlation",		FT_OBJ, 0, -1, IK_NONE },
+	{ "correlation.kind",		FT_STR, 0, -1, IK_NONE },
+	{ "correlation.key",		FT_OBJ, 1, -1, IK_NONE },
+	{ "correlation.count",		FT_NUM, 0, -1, IK_NONE },
+	{ "correlation.distinct",	FT_NUM, 0, -1, IK_NONE },
+	{ "correlation.first",		FT_STR, 0, -1, IK_NONE },
+	{ "correlation.last",		FT_STR, 0, -1, IK_NONE },
+	{ "correlation.audit_ids",	FT_ARR, 0, -1, IK_NONE },
+	{ "correlation.tuple",		FT_ANY, 1, -1, IK_NONE },
 };
 
 static const struct cdef {
@@ -200,22 +243,25 @@ segs_match(const struct pathseg *seg, size_t nseg, const char *path, size_t *use
 	return 0;
 }
 
+/* Types f by the longest entry of table (n entries) that its path starts
+ * with; what names the table in the message ("field", "finding field"). */
 static int
-field_audit(struct field *f, char *err, size_t errlen)
+field_typed(struct field *f, const struct fdef *table, size_t n, const char *what,
+    char *err, size_t errlen)
 {
 	const struct fdef *best = NULL, *well = NULL;
 	size_t bestk = 0, wellk = 0;
 
-	for (size_t i = 0; i < sizeof(fdefs) / sizeof(fdefs[0]); i++) {
+	for (size_t i = 0; i < n; i++) {
 		size_t k;
-		if (!segs_match(f->seg, f->nseg, fdefs[i].path, &k))
+		if (!segs_match(f->seg, f->nseg, table[i].path, &k))
 			continue;
 		if (k > bestk) {
-			best = &fdefs[i];
+			best = &table[i];
 			bestk = k;
 		}
-		if (fdefs[i].ef >= 0 && k > wellk) {
-			well = &fdefs[i];
+		if (table[i].ef >= 0 && k > wellk) {
+			well = &table[i];
 			wellk = k;
 		}
 	}
@@ -240,7 +286,7 @@ field_audit(struct field *f, char *err, size_t errlen)
 	}
 	return 0;
 unknown:
-	snprintf(err, errlen, "unknown field \"%s\"", f->name);
+	snprintf(err, errlen, "unknown %s \"%s\"", what, f->name);
 	return -1;
 }
 
@@ -293,20 +339,141 @@ field_compile(struct arena *a, const char *text, size_t len, int relative,
 		return NULL;
 	}
 	f->base = FB_ROOT;
-	return field_audit(f, err, errlen) == 0 ? f : NULL;
+	return field_typed(f, fdefs, sizeof(fdefs) / sizeof(fdefs[0]), "field", err,
+	    errlen) == 0 ? f : NULL;
+}
+
+struct field *
+field_compile_finding(struct arena *a, const char *text, size_t len, int relative,
+    char *err, size_t errlen)
+{
+	struct pathseg seg[32];
+	struct field *f = arena_alloc(a, sizeof(*f));
+	int n;
+
+	f->name = arena_strndup(a, text, len);
+	f->base = relative ? FB_ELEM : FB_FINDING;
+	if (relative && len == 1 && text[0] == '.')
+		return f;
+	if ((n = field_split(a, text, len, seg, 32, err, errlen)) < 0)
+		return NULL;
+	f->seg = arena_alloc(a, sizeof(*seg) * (size_t)n);
+	memcpy(f->seg, seg, sizeof(*seg) * (size_t)n);
+	f->nseg = (size_t)n;
+	if (relative)
+		return f;
+	if (f->seg[0].key == NULL) {
+		snprintf(err, errlen, "unknown finding field \"%s\"", f->name);
+		return NULL;
+	}
+	return field_typed(f, finding_fdefs, sizeof(finding_fdefs) / sizeof(finding_fdefs[0]),
+	    "finding field", err, errlen) == 0 ? f : NULL;
+}
+
+/* Whether j has the type the table gives its field. A finding made by
+ * kaudit always has; one that does not (hand-made, or from another
+ * version) reads as missing rather than as a different kind of value, so
+ * that `"T1609" in tags` never becomes a substring test on a string. */
+static int
+finding_type_ok(enum ftype t, const json_t *j)
+{
+	switch (t) {
+	case FT_STR: return json_is_string(j);
+	case FT_NUM: return json_is_number(j);
+	case FT_BOOL: return json_is_boolean(j);
+	case FT_ARR: return json_is_array(j);
+	case FT_OBJ: return json_is_object(j);
+	default: return 1;
+	}
+}
+
+/* A finding's value as a struct val: scalars as such, arrays and objects
+ * as VAL_JSON, null as VAL_NONE; a severity as its rank, or VAL_NONE when
+ * it is not one of the five names; a value of another type than its
+ * field's as VAL_NONE. */
+static void
+finding_val(const struct field *f, const json_t *j, struct val *v)
+{
+	enum severity sev;
+
+	v->kind = VAL_NONE;
+	if (f->type == FT_SEV) {
+		if (json_is_string(j) && strlen(json_string_value(j)) == json_string_length(j) &&
+		    severity_parse(json_string_value(j), &sev) == 0) {
+			v->kind = VAL_NUM;
+			v->num = (double)sev;
+		}
+		return;
+	}
+	if (!finding_type_ok(f->type, j))
+		return;
+	switch (json_typeof(j)) {
+	case JSON_STRING:
+		v->kind = VAL_STR;
+		v->s = json_string_value(j);
+		v->n = json_string_length(j);
+		break;
+	case JSON_INTEGER:
+		v->kind = VAL_NUM;
+		v->num = (double)json_integer_value(j);
+		break;
+	case JSON_REAL:
+		v->kind = VAL_NUM;
+		v->num = json_real_value(j);
+		break;
+	case JSON_TRUE: case JSON_FALSE:
+		v->kind = VAL_BOOL;
+		v->b = json_is_true(j);
+		break;
+	case JSON_OBJECT: case JSON_ARRAY:
+		v->kind = VAL_JSON;
+		v->j = j;
+		break;
+	default:
+		break;
+	}
+}
+
+/* A finding's field: its path from the finding or the any/all element. A
+ * severity that is not one of the five names reads as absent. */
+static void
+field_eval_finding(const struct field *f, struct evctx *c, int elem, struct val *v)
+{
+	const json_t *j = c->finding;
+
+	if (f->base == FB_ELEM)
+		j = elem >= 0 && elem < c->nfel ? c->fel[elem] : NULL;
+	for (size_t i = 0; i < f->nseg && j; i++) {
+		const struct pathseg *p = &f->seg[i];
+		if (p->key)
+			j = json_is_object(j) ? json_object_getn(j, p->key, p->len) : NULL;
+		else
+			j = json_is_array(j) ? json_array_get(j, p->index) : NULL;
+	}
+	if (j == NULL) {
+		v->kind = VAL_NONE;
+		return;
+	}
+	finding_val(f, j, v);
 }
 
 void
 field_eval(const struct field *f, struct evctx *c, int elem, struct val *v)
 {
-	const struct jdoc *d = c->ev->doc;
+	const struct jdoc *d;
 	int t;
 
+	if (c->finding) {
+		field_eval_finding(f, c, elem, v);
+		return;
+	}
+	d = c->ev->doc;
 	v->kind = VAL_NONE;
 	switch (f->base) {
 	case FB_ROOT: t = c->ev->root; break;
 	case FB_WELL: t = c->ev->f[f->ef]; break;
 	case FB_ELEM: t = elem; break;
+	case FB_FINDING: return;	/* only read through c->finding */
 	default:
 		t = computed_eval(f, c, v);
 		if (v->kind != VAL_NONE)
@@ -359,11 +526,18 @@ render_tok(const struct jdoc *d, int t, struct evctx *c, struct buf *out, size_t
 void
 field_render(const struct val *v, struct evctx *c, struct buf *out, size_t cap)
 {
-	const struct jdoc *d = c->ev->doc;
+	const struct jdoc *d = c->ev ? c->ev->doc : NULL;
 	char num[64];
 
 	switch (v->kind) {
 	case VAL_NONE: buf_puts(out, "<none>"); break;
+	case VAL_JSON: {
+		char *dump = json_dumps(v->j, JSON_COMPACT | JSON_ENCODE_ANY);
+		if (dump)
+			render_capped(out, dump, strlen(dump), cap);
+		free(dump);
+		break;
+	}
 	case VAL_STR: render_capped(out, v->s, v->n, cap); break;
 	case VAL_NUM: snprintf(num, sizeof(num), "%.15g", v->num); buf_puts(out, num); break;
 	case VAL_BOOL: buf_puts(out, v->b ? "true" : "false"); break;

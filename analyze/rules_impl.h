@@ -72,6 +72,7 @@ enum ftype {
 	FT_BOOL,
 	FT_ARR,
 	FT_OBJ,
+	FT_SEV,		/* a finding's severity: one of five names, compared by rank */
 };
 
 enum fbase {
@@ -79,6 +80,7 @@ enum fbase {
 	FB_WELL,	/* path from a well-known token ev->f[ef] */
 	FB_ELEM,	/* path from the current any/all element */
 	FB_COMPUTED,	/* a ka.* field, possibly followed by a path */
+	FB_FINDING,	/* path from the root of a finding (fcond.c) */
 };
 
 enum computed {
@@ -113,7 +115,7 @@ struct field {
 	enum ikey	 ikey;
 };
 
-enum val_kind { VAL_NONE, VAL_TOK, VAL_STR, VAL_NUM, VAL_BOOL, VAL_ARRS, VAL_LIST };
+enum val_kind { VAL_NONE, VAL_TOK, VAL_STR, VAL_NUM, VAL_BOOL, VAL_ARRS, VAL_LIST, VAL_JSON };
 
 /* Strings made from an event (ka.actor.identities, ka.binding.subjects):
  * n strings, the i-th at b.data + off[i], len[i] bytes. */
@@ -134,16 +136,28 @@ struct val {
 	int		 arr[3];	/* VAL_ARRS: arrays read one after another */
 	int		 narr;
 	const struct strvec *list;	/* VAL_LIST */
+	const json_t	*j;		/* VAL_JSON: an array or object of a finding */
 };
 
+/* What a condition is evaluated on: an audit event (ev, s), or a finding
+ * (fcond.c: finding set, ev and s NULL). Inside any/all over a finding's
+ * array, elem is a slot of fel[] holding the element. */
 struct evctx {
 	const struct audit_event *ev;
 	struct eval_scratch	*s;
+	const json_t		*finding;	/* borrowed */
+	const json_t		**fel;		/* COND_MAX_DEPTH slots */
+	int			 nfel;
+	pcre2_match_data	*md;		/* regex matches on a finding */
 };
 
 /* Parses a field path. relative: inside any/all (paths from the element).
  * Returns NULL with a message in err. */
 struct field *field_compile(struct arena *a, const char *text, size_t len,
+	    int relative, char *err, size_t errlen);
+/* The same over the finding's fields (the finding contract of
+ * docs/design.md) instead of the audit event's. */
+struct field *field_compile_finding(struct arena *a, const char *text, size_t len,
 	    int relative, char *err, size_t errlen);
 void	field_eval(const struct field *f, struct evctx *c, int elem, struct val *v);
 /* Renders v for messages: strings bare, the rest as JSON text. */
@@ -213,6 +227,8 @@ struct cond_ctx {
 	size_t			*nregexes;
 	int			 depth;	/* macro nesting */
 	int			 lenient; /* fields unchecked: syntax of unused macros */
+	int			 finding; /* fields are a finding's, not an event's (fcond.c) */
+	const char		*what;	/* messages start "WHAT: "; NULL: "condition" */
 };
 
 /* Compiles a condition. Returns NULL after appending one error to cc->errs. */

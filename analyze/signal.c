@@ -55,6 +55,7 @@ field_strings(const struct field *f, struct evctx *c, struct buf *b, size_t *off
 	field_eval(f, c, -1, &v);
 	switch (v.kind) {
 	case VAL_NONE:
+	case VAL_JSON:	/* a finding's, never an event's */
 		return 0;
 	case VAL_STR:
 		buf_append(b, v.s, v.n);

@@ -139,6 +139,9 @@ static const struct ckey webhook_keys[] = {
 	{ "secret", CT_STRLIST, W(secrets), "[]", 0, 0,
 	  "Standard Webhooks signing secret(s), whsec_<base64> (a list while rotating): each "
 	  "POST carries webhook-id, webhook-timestamp and webhook-signature" },
+	{ "when", CT_STR, W(when), "\"\"", 0, 0,
+	  "only findings this condition holds on, in the rule language over the finding's fields, "
+	  "e.g. \"category = exec and severity >= high\" (docs/alerting.md); empty: all" },
 	{ NULL, 0, 0, NULL, 0, 0, NULL }
 };
 
@@ -486,6 +489,8 @@ webhook_free(struct webhook_conf *w)
 	free(w->template);
 	free(w->routing_key);
 	strlist_free(&w->secrets);
+	free(w->when);
+	fcond_free(w->when_cond);
 }
 
 /* The value nodes of a webhook's keys that are checked together. */
@@ -539,11 +544,32 @@ webhook_check_format(struct cparse *p, const yaml_node_t *n, struct webhook_conf
 			    name, i + 1, err);
 }
 
+/* Compiles w's when condition, read from node n; errors point into it as
+ * into a rule's condition (a block scalar's text starts a line below). */
+static void
+webhook_when(struct cparse *p, const yaml_node_t *n, struct webhook_conf *w)
+{
+	char what[WEBHOOK_NAME_MAX + 64];
+	int line = (int)n->start_mark.line + 1;
+
+	if (w->when == NULL || *w->when == '\0' || is_null_scalar(n))
+		return;		/* no condition */
+	if (n->data.scalar.style == YAML_LITERAL_SCALAR_STYLE ||
+	    n->data.scalar.style == YAML_FOLDED_SCALAR_STYLE)
+		line++;
+	snprintf(what, sizeof(what), "alert.webhooks[%.*s].when", WEBHOOK_NAME_MAX,
+	    w->name ? w->name : "?");
+	if ((w->when_cond = fcond_compile(w->when, strlen(w->when), p->file, line, what,
+	    p->errs)) == NULL)
+		p->nerr++;
+}
+
 static void
 walk_webhook(struct cparse *p, const yaml_node_t *n, struct webhook_conf *w)
 {
 	struct webhook_nodes wn = { NULL, NULL, NULL };
 	yaml_node_pair_t *pr;
+	const yaml_node_t *when = NULL;
 
 	if (n->type != YAML_MAPPING_NODE) {
 		cerr(p, n, "alert.webhooks: each webhook must be a mapping, got %s", node_kind(n));
@@ -561,7 +587,11 @@ walk_webhook(struct cparse *p, const yaml_node_t *n, struct webhook_conf *w)
 		}
 		set_value(p, vn, k, (char *)w);
 		webhook_node(&wn, k, vn);
+		if (k->off == W(when) && vn->type == YAML_SCALAR_NODE)
+			when = vn;
 	}
+	if (when)	/* after the loop: the name may come after it */
+		webhook_when(p, when, w);
 	if (w->name == NULL || *w->name == '\0')
 		cerr(p, n, "alert.webhooks: a webhook needs a name");
 	else if (strlen(w->name) > WEBHOOK_NAME_MAX)

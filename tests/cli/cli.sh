@@ -83,6 +83,57 @@ SLACK_PATH=x TEAMS_URL=https://x/ PD_KEY=k KAUDIT_WHSEC_NEW=whsec_MfKQ9r8GKYqrTw
     KAUDIT_WHSEC_OLD=nope "$K" check -c "$tmp/alert-bad.yaml" >"$tmp/out" 2>&1
 check docs-alert-formats-bad-refused sh -c "grep -q 'alert-bad.yaml:16: .*not valid JSON' '$tmp/out' &&
     grep -q 'alert-bad.yaml:20: .*secret 2' '$tmp/out' && ! grep -q nope '$tmp/out'"
+# check: a webhook's when condition is compiled with the config; a field
+# that is not a finding's, a bad severity and a syntax error are reported at
+# the line of the condition (in a block scalar, the condition's own line),
+# each with the webhook's name.
+cat >"$tmp/when.yaml" <<'YAML'
+alert:
+  webhooks:
+    - name: soc
+      url: "http://127.0.0.1:9/a"
+      when: foo = 1
+    - url: "http://127.0.0.1:9/b"
+      when: |
+        category = exec
+        and severity >= hihg
+      name: late
+    - name: broken
+      url: "http://127.0.0.1:9/c"
+      when: category = exec and (
+    - name: fine
+      url: "http://127.0.0.1:9/d"
+      when: '"T1609" in tags'
+YAML
+"$K" check -c "$tmp/when.yaml" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+check check-when-exit-1 test "$rc" -eq 1
+check check-when-unknown-field-file-line grep -qxF "$tmp/when.yaml:5: alert.webhooks[soc].when: unknown finding field \"foo\" (column 1)" "$tmp/err"
+check check-when-severity-file-line grep -qF "$tmp/when.yaml:9: alert.webhooks[late].when: \"hihg\" is not a severity" "$tmp/err"
+check check-when-syntax-file-line grep -qxF "$tmp/when.yaml:13: alert.webhooks[broken].when: unexpected end of condition (column 22)" "$tmp/err"
+check check-when-three-errors test "$(wc -l <"$tmp/err")" -eq 3
+
+# docs/alerting.md: its example config passes check, and so does every
+# condition of its table of examples.
+awk '/^## Routing with when/ { s = 1 } s && /^```yaml/ { y = 1; next } y && /^```/ { exit } y' \
+    docs/alerting.md >"$tmp/alerting.yaml"
+"$K" check -c "$tmp/alerting.yaml" >"$tmp/out" 2>&1
+rc=$?
+check check-alerting-doc-example-ok test "$rc" -eq 0 -a -s "$tmp/alerting.yaml"
+check check-alerting-doc-example-has-when grep -q 'when:' "$tmp/alerting.yaml"
+{
+	echo "alert:"
+	echo "  webhooks:"
+	awk '/^### Examples/ { s = 1; next } s && /^###/ { exit } s && /^\|---/ { t = 1; next }
+	    t && /^\| `/' docs/alerting.md |
+	    sed 's/^| `\(.*\)` | .*/\1/' | while IFS= read -r w; do
+		i=$((${i:-0} + 1))
+		printf '    - name: ex%d\n      url: "http://127.0.0.1:9/%d"\n      when: %s\n' "$i" "$i" "'${w//\'/\'\'}'"
+	done
+} >"$tmp/examples.yaml"
+"$K" check -c "$tmp/examples.yaml" >"$tmp/out" 2>&1
+rc=$?
+check check-alerting-doc-table-ok test "$rc" -eq 0 -a "$(grep -c 'when:' "$tmp/examples.yaml")" -ge 10
 
 # check: disabled ids and tags that match no rule are reported where they were set.
 printf 'cluster: x\ndisabled_rules: [k8s.exec.pod, k8s.no.such.rule]\ndisabled_tags: [T1609]\n' >"$tmp/cfg3.yaml"

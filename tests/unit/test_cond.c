@@ -177,6 +177,12 @@ test_arrays(void)
 	T_INTEQ(holds("any user.groups (. = system:serviceaccounts)"), 1);
 	T_INTEQ(holds("all user.groups (. startswith \"system:\")"), 1);
 	T_INTEQ(holds("all user.groups (. = system:authenticated)"), 0);
+	/* a quoted value before in: membership in an array field */
+	T_INTEQ(holds("\"system:authenticated\" in user.groups"), 1);
+	T_INTEQ(holds("\"system:auth\" in user.groups"), 0);
+	T_INTEQ(holds("\"10.0.0.1\" in sourceIPs and not (\"10.0.0.2\" in sourceIPs)"), 1);
+	T_STREQ(error_of("\"create\" in verb"), "c.yaml:13: condition: \"VALUE\" in FIELD "
+	    "needs a list field, and verb is a string (use verb = \"create\") (column 13)");
 }
 
 static void
