@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/xmalloc.h"
 
@@ -152,6 +153,33 @@ static const struct db_sql sql_wake = {
 	"kaudit_groups_wake", "SELECT pg_notify('kaudit_outbox', '')", 0
 };
 
+/* Appends a key's JSON text as PostgreSQL may hold it, in one spelling per
+ * value: jansson writes a NUL as \u0000, which the cleaning makes \ufffd,
+ * while U+FFFD itself comes out raw. Both become the raw character, so a
+ * NUL and U+FFFD make the same group, as they are the same stored value. */
+static void
+key_text(struct buf *out, const char *t, size_t n)
+{
+	struct buf c;
+	size_t i = 0;
+
+	buf_init(&c);
+	db_clean_text(&c, t, n, 1);
+	while (i < c.len) {
+		if (c.data[i] != '\\' || i + 1 == c.len) {
+			buf_putc(out, c.data[i++]);
+		} else if (i + 6 <= c.len && c.data[i + 1] == 'u' &&
+		    strncasecmp(c.data + i + 2, "fffd", 4) == 0) {
+			buf_append(out, "\xef\xbf\xbd", 3);
+			i += 6;
+		} else {
+			buf_append(out, c.data + i, 2);	/* any other escape */
+			i += 2;
+		}
+	}
+	buf_free(&c);
+}
+
 void
 db_group_refs_build(struct db_group_refs *g, const struct db_finding *f, size_t nf)
 {
@@ -181,7 +209,7 @@ db_group_refs_build(struct db_group_refs *g, const struct db_finding *f, size_t 
 			 * cannot write either, which is not stored. */
 			t = json_dumps(dg->key, JSON_COMPACT);
 			r->off = g->text.len;
-			db_clean_text(&g->text, t ? t : "{}", t ? strlen(t) : 2, 1);
+			key_text(&g->text, t ? t : "{}", t ? strlen(t) : 2);
 			r->len = g->text.len - r->off;
 			free(t);
 		}
