@@ -736,6 +736,94 @@ test_concurrent(void)
 	db_close(db);
 }
 
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Batches of 1000 findings of a real event: findings/s with a plain
+ * webhook, with a grouped one (50 groups a batch, and the worst case of a
+ * group per finding), and with both; then the flusher's notifications/s
+ * (printed; one run on loopback). */
+static void
+test_write_cost(void)
+{
+	enum { N = 1000, ROUNDS = 4 };
+	static const char *const plain[] = { "plain" }, *const grouped[] = { "grouped" },
+	    *const both[] = { "grouped", "plain" };
+	static const struct { const char *name; const char *const *hooks; size_t nh;
+	    int users; } mode[] = {
+		{ "plain webhook", plain, 1, 50 },
+		{ "grouped, 50 groups a batch", grouped, 1, 50 },
+		{ "grouped, a group per finding", grouped, 1, N },
+		{ "grouped and plain", both, 2, 50 },
+	};
+	struct db *db = db_connect(url, err, sizeof(err));
+	struct db_finding *df = calloc(N, sizeof(*df));
+	struct db_grouping *g = calloc(N * 2, sizeof(*g));
+	json_t **f = calloc(N, sizeof(*f));
+	char id[64], user[32], *ev;
+	size_t evlen, ins;
+	double t, best;
+	long made;
+
+	ev = t_slurp("tests/fixtures/corpus/falcosecurity-falco-trace-files/test/"
+	    "trace_files/k8s_audit/exec_pod.json", &evlen);
+	T_ASSERT(ev != NULL);
+	for (size_t m = 0; ev != NULL && m < sizeof(mode) / sizeof(mode[0]); m++) {
+		reset();
+		best = 1e9;
+		for (int round = 0; round <= ROUNDS; round++) {
+			for (int i = 0; i < N; i++) {
+				snprintf(id, sizeof(id), "cost-%d-%d", round, i);
+				snprintf(user, sizeof(user), "user-%d", i % mode[m].users);
+				f[i] = mk(id, "exec-pod", user, "prod");
+				df[i] = (struct db_finding){ .finding = f[i], .event_json = ev,
+				    .event_len = evlen, .webhooks = mode[m].hooks,
+				    .nwebhooks = mode[m].nh, .groups = g + 2 * i };
+				g[2 * i] = (struct db_grouping){ NULL, WAIT_MS, INTERVAL_MS, REPEAT_MS };
+				g[2 * i + 1] = g[2 * i];
+				if (mode[m].hooks != plain)
+					g[2 * i].key = alert_group_key(&conf.alert.webhooks[0], f[i]);
+			}
+			/* round 0 prepares and plans */
+			t = now_s();
+			T_INTEQ(db_write_batch(db, df, round ? N : 1, NULL, 0, &ins, NULL,
+			    err, sizeof(err)), 0);
+			t = now_s() - t;
+			if (round > 0 && t < best)
+				best = t;
+			for (int i = 0; i < N; i++) {
+				json_decref(g[2 * i].key);
+				json_decref(f[i]);
+			}
+		}
+		printf("  db_write_batch of %d, %s: %.0f findings/s\n", N, mode[m].name,
+		    N / best);
+		if (m != 2)
+			continue;
+		/* the flusher over the groups of the worst case */
+		pgtest_exec(pgtest_conn, "UPDATE kaudit.alert_groups SET next_notify_at = now()");
+		made = pgtest_long("SELECT count(*) FROM kaudit.alert_groups");
+		t = now_s();
+		while (flush(db, NULL) > 0)
+			;
+		t = now_s() - t;
+		T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.outbox"), made);
+		printf("  db_groups_flush (100 at a time): %ld notifications, %.0f/s\n", made,
+		    made / t);
+	}
+	free(ev);
+	free(f);
+	free(g);
+	free(df);
+	db_close(db);
+}
+
 int
 main(void)
 {
@@ -783,6 +871,7 @@ main(void)
 	T_RUN(test_hostile_keys);
 	T_RUN(test_update_no_notification);
 	T_RUN(test_concurrent);
+	T_RUN(test_write_cost);
 	pgtest_teardown();
 	config_free(&conf);
 	return t_done();
