@@ -33,6 +33,16 @@ events() {
 	done
 }
 
+# A user name with a NUL escape and a byte that is not UTF-8, and one with
+# U+FFFD in both places: the same value once stored, so the same group.
+hostile=$'ev\xef\xbf\xbdil\xef\xbf\xbd'
+hostile_events() {
+	jq -c '.auditID = "w1x-hostile-0" | .user.username = "@U@"' "$1" |
+	    sed 's/@U@/ev\\u0000il\xff/'
+	jq -c '.auditID = "w1x-hostile-1" | .user.username = "@U@"' "$1" |
+	    sed 's/@U@/ev\\ufffdil\\ufffd/'
+}
+
 # notes PATH: the group notifications the receiver got under PATH, one a
 # line: rule, user, count, new, notification, group_id, audit_ids.
 notes() {
@@ -79,22 +89,23 @@ it_topic "$topic" 2 || it_abort produce "could not create topic $topic"
 	events "$falco/exec_pod.json" w1x alice 4
 	events "$falco/exec_pod.json" w1x bob 2
 	events "$falco/attach_pod.json" w1a alice 3
+	hostile_events "$falco/exec_pod.json"
 } >"$IT_DIR/wave1.jsonl"
 log=$IT_DIR/daemon.log
 it_start "$cfg" "$log"
 started=$(date +%s.%N)
 it_produce_lines "$topic" "$IT_DIR/wave1.jsonl" || it_abort produce "kcat failed"
-if ! wait_notes "$path1" 3 40; then
-	it_fail wave1-notified "$(notes "$path1" | wc -l) of 3 group notifications within 40 s"
+if ! wait_notes "$path1" 4 40; then
+	it_fail wave1-notified "$(notes "$path1" | wc -l) of 4 group notifications within 40 s"
 	it_show_log "$log"
 fi
 notes "$path1" | cut -f1-5 >"$IT_DIR/wave1.got"
 printf '%s\n' "k8s.exec.attach	alice	3	3	1" "k8s.exec.pod	alice	4	4	1" \
-    "k8s.exec.pod	bob	2	2	1" >"$IT_DIR/wave1.want"
+    "k8s.exec.pod	bob	2	2	1" "k8s.exec.pod	$hostile	2	2	1" | sort >"$IT_DIR/wave1.want"
 it_same wave1-one-notification-per-group "$IT_DIR/wave1.want" "$IT_DIR/wave1.got"
 # each carries exactly its group's findings
-bad=$(notes "$path1" | awk -F '\t' '{ n = split($7, a, ",")
-    p = ($1 == "k8s.exec.pod" ? "w1x-" : "w1a-") $2 "-"
+bad=$(notes "$path1" | awk -F '\t' -v h="$hostile" '{ n = split($7, a, ",")
+    p = ($1 == "k8s.exec.pod" ? "w1x-" : "w1a-") ($2 == h ? "hostile" : $2) "-"
     for (i = 1; i <= n; i++) if (index(a[i], p) != 1) b++
     if (n != $3) b++ } END { print b + 0 }')
 [ "$bad" = 0 ] && it_ok wave1-findings-in-their-group ||
@@ -112,15 +123,16 @@ early=$(it_sql "select count(*) from kaudit.alert_groups g join kaudit.outbox o 
 	events "$falco/exec_pod.json" w2x carol 1
 } >"$IT_DIR/wave2.jsonl"
 it_produce_lines "$topic" "$IT_DIR/wave2.jsonl" || it_abort produce "kcat failed"
-if ! wait_notes "$path1" 5 30; then
-	it_fail wave2-notified "$(notes "$path1" | wc -l) of 5 group notifications within 30 s"
+if ! wait_notes "$path1" 6 30; then
+	it_fail wave2-notified "$(notes "$path1" | wc -l) of 6 group notifications within 30 s"
 	it_show_log "$log"
 fi
 sleep 1	# nothing more may come
 notes "$path1" | cut -f1-5 >"$IT_DIR/wave2.got"
 printf '%s\n' "k8s.exec.attach	alice	3	3	1" "k8s.exec.pod	alice	4	4	1" \
     "k8s.exec.pod	alice	6	2	2" "k8s.exec.pod	bob	2	2	1" \
-    "k8s.exec.pod	carol	1	1	1" >"$IT_DIR/wave2.want"
+    "k8s.exec.pod	carol	1	1	1" "k8s.exec.pod	$hostile	2	2	1" |
+    sort >"$IT_DIR/wave2.want"
 it_same wave2-new-and-count "$IT_DIR/wave2.want" "$IT_DIR/wave2.got"
 ids=$(notes "$path1" | awk -F '\t' '$2 == "alice" && $5 == 2 { print $7 }')
 [ "$ids" = "w2x-alice-0,w2x-alice-1" ] || [ "$ids" = "w2x-alice-1,w2x-alice-0" ] &&
