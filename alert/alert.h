@@ -41,6 +41,12 @@ struct webhook_conf {
 	struct strlist	 secrets;	/* whsec_<base64> each: Standard Webhooks signing */
 	char		*when;		/* a condition over the finding (source text) */
 	struct finding_cond *when_cond;	/* compiled; NULL = no condition */
+	/* Grouping (alert/groups.h): empty group_by, one notification per
+	 * finding. The durations are ms (config's CT_DURATION). */
+	struct strlist	 group_by;	/* finding fields */
+	long		 group_wait_ms;		/* default 30 s */
+	long		 group_interval_ms;	/* default 5 m */
+	long		 repeat_interval_ms;	/* default 4 h */
 };
 
 /* What the alerter and the router need to know; the process fills it from
@@ -55,11 +61,19 @@ struct alert_opts {
 	int		 batch;		/* rows claimed at once; default 32 */
 };
 
+struct db_grouping;
+
 /* Which webhooks receive a finding: those whose every filter it passes
  * (min_severity, categories, rules, and the when condition; a webhook with
  * no filter receives every finding). Fills names (capacity o->nwebhooks)
- * and returns the count. Pure; safe to call from several threads. */
-size_t	alert_route(const struct alert_opts *o, json_t *finding, const char **names);
+ * and returns the count. When groups is not NULL it is filled in parallel
+ * to names: for a webhook with group_by, the finding's group key (a new
+ * reference: alert_route_release() drops it) and the webhook's group
+ * timings; a NULL key for the others. Pure; safe to call from several
+ * threads. */
+size_t	alert_route(const struct alert_opts *o, json_t *finding, const char **names,
+	    struct db_grouping *groups);
+void	alert_route_release(struct db_grouping *groups, size_t n);
 
 struct alerter;
 

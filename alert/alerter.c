@@ -25,11 +25,15 @@
  * alerter is idle when nothing is due and no lease is running, its own or
  * another alerter's, so `--idle-exit` never leaves while a delivery is in
  * flight or a crashed alerter's rows wait for their lease to expire.
+ * Each round first turns due alert groups into outbox rows (alert/groups.h),
+ * and the wait after an empty round ends when the next group is due. The
+ * alerter is not idle while a group waits for its notification.
  * Between rounds with nothing due, and after database errors, the thread
  * waits on a condition variable so that alerter_stop() wakes it at once.
  * Only this thread touches the database connection. */
 #include "alert/alert.h"
 #include "alert/format.h"
+#include "alert/groups.h"
 #include "alert/webhook.h"
 
 #include <sys/random.h>
@@ -67,6 +71,7 @@ struct alerter {
 	char			 owner[128];	/* host:pid:random, in locked_by */
 	long			 lease_ms;
 	int			 release;	/* leases to end once the db answers */
+	long			 group_next_ms;	/* until a group is due; -1: none */
 };
 
 static int
@@ -280,7 +285,7 @@ alerter_check_idle(struct alerter *a)
 		log_once("alert.db_claim", "alerter: %s", err);
 		return -1;
 	}
-	atomic_store(&a->idle, leased == 0);
+	atomic_store(&a->idle, leased == 0 && a->group_next_ms < 0);
 	return 0;
 }
 
@@ -299,6 +304,9 @@ alerter_round(struct alerter *a)
 		return -1;
 	}
 	if (a->release && alerter_release(a) == -1)
+		return -1;
+	/* Due groups become outbox rows first, claimed in this round. */
+	if (alert_groups_flush(a->db, a->o, &a->group_next_ms) == -1)
 		return -1;
 	if (db_outbox_claim(a->db, a->owner, a->o->batch, a->lease_ms, &items, &n,
 	    err, sizeof(err)) == -1) {
@@ -321,6 +329,19 @@ alerter_round(struct alerter *a)
 	return (int)n;
 }
 
+/* The wait after a round that found nothing due: poll_ms, or less when a
+ * group is due sooner (at least 10 ms: a due group another alerter is
+ * flushing shows as due now until that alerter commits). */
+static long
+alerter_idle_wait(const struct alerter *a)
+{
+	long ms = a->o->poll_ms;
+
+	if (a->group_next_ms >= 0 && a->group_next_ms < ms)
+		ms = a->group_next_ms > 10 ? a->group_next_ms : 10;
+	return ms;
+}
+
 static void *
 alerter_main(void *arg)
 {
@@ -340,7 +361,7 @@ alerter_main(void *arg)
 		}
 		backoff = 0;
 		if (n == 0)
-			alerter_sleep(a, a->o->poll_ms);
+			alerter_sleep(a, alerter_idle_wait(a));
 	}
 	/* Rows claimed but never sent; when this fails their leases expire. */
 	alerter_release(a);
@@ -381,6 +402,7 @@ alerter_start(const char *pg_url, const struct alert_opts *o, char *err, size_t 
 	pthread_condattr_t ca;
 
 	a->o = o;
+	a->group_next_ms = -1;
 	a->seed = (unsigned int)time(NULL) ^ (unsigned int)(uintptr_t)a;
 	a->lease_ms = alerter_lease(o);
 	alerter_name(a);

@@ -1,10 +1,14 @@
-/* route.c — which webhooks receive a finding (see alert.h). Pure: no I/O,
- * called by every ingest worker for every finding. The cheap filters go
+/* route.c — which webhooks receive a finding, and for a grouped webhook the
+ * group the finding joins (see alert.h). Pure: no I/O, called by every
+ * ingest worker and state owner for every finding. The cheap filters go
  * first; a `when` condition was compiled with the configuration and reads
  * the finding in place. */
 #include "alert/alert.h"
+#include "alert/groups.h"
 
 #include <string.h>
+
+#include "schema/db.h"
 
 static int
 route_listed(const struct strlist *l, const char *s)
@@ -20,7 +24,8 @@ route_listed(const struct strlist *l, const char *s)
 }
 
 size_t
-alert_route(const struct alert_opts *o, json_t *finding, const char **names)
+alert_route(const struct alert_opts *o, json_t *finding, const char **names,
+    struct db_grouping *groups)
 {
 	const char *sev = json_string_value(json_object_get(finding, "severity"));
 	const char *cat = json_string_value(json_object_get(finding, "category"));
@@ -40,7 +45,20 @@ alert_route(const struct alert_opts *o, json_t *finding, const char **names)
 			continue;
 		if (wc->when_cond && !fcond_eval(wc->when_cond, finding))
 			continue;
+		if (groups != NULL)
+			groups[n] = (struct db_grouping){
+			    wc->group_by.n ? alert_group_key(wc, finding) : NULL,
+			    wc->group_wait_ms, wc->group_interval_ms, wc->repeat_interval_ms };
 		names[n++] = wc->name;
 	}
 	return n;
+}
+
+void
+alert_route_release(struct db_grouping *groups, size_t n)
+{
+	for (size_t i = 0; groups != NULL && i < n; i++) {
+		json_decref(groups[i].key);
+		groups[i].key = NULL;
+	}
 }

@@ -9,6 +9,7 @@
 #include "app/config.h"
 #include "alert/format.h"
 #include "alert/sign.h"
+#include "alert/groups.h"
 #include "base/log.h"
 #include "base/file.h"
 #include "base/num.h"
@@ -50,6 +51,9 @@ struct ckey {
 
 #define C(f)	offsetof(struct config, f)
 #define W(f)	offsetof(struct webhook_conf, f)
+
+/* CT_DURATION stores an int64_t; webhook_conf's group durations are long. */
+_Static_assert(sizeof(long) == sizeof(int64_t), "durations are stored as int64_t");
 
 static const struct ckey config_keys[] = {
 	{ "cluster", CT_STR, C(cluster), "default", 0, 0,
@@ -142,6 +146,17 @@ static const struct ckey webhook_keys[] = {
 	{ "when", CT_STR, W(when), "\"\"", 0, 0,
 	  "only findings this condition holds on, in the rule language over the finding's fields, "
 	  "e.g. \"category = exec and severity >= high\" (docs/alerting.md); empty: all" },
+	{ "group_by", CT_STRLIST, W(group_by), "[]", 0, 0,
+	  "finding fields whose values make a group, notified as one (e.g. [rule, user], "
+	  "[namespace], correlation.kind; the cluster always counts); empty: one notification "
+	  "per finding (docs/alerting.md, Grouping)" },
+	{ "group_wait", CT_DURATION, W(group_wait_ms), "30s", 0, 86400000,
+	  "with group_by: how long a new group collects findings before its first notification" },
+	{ "group_interval", CT_DURATION, W(group_interval_ms), "5m", 1000, 7L * 86400000,
+	  "with group_by: least time between two notifications of a group; each carries what is new" },
+	{ "repeat_interval", CT_DURATION, W(repeat_interval_ms), "4h", 1000, 30L * 86400000,
+	  "with group_by: a notified group that gets nothing new for this long closes; the next "
+	  "finding with its values opens a new group" },
 	{ NULL, 0, 0, NULL, 0, 0, NULL }
 };
 
@@ -491,6 +506,7 @@ webhook_free(struct webhook_conf *w)
 	strlist_free(&w->secrets);
 	free(w->when);
 	fcond_free(w->when_cond);
+	strlist_free(&w->group_by);
 }
 
 /* The value nodes of a webhook's keys that are checked together. */
@@ -564,12 +580,39 @@ webhook_when(struct cparse *p, const yaml_node_t *n, struct webhook_conf *w)
 		p->nerr++;
 }
 
+/* group_by names finding fields, each once; reported at the item's line. */
+static void
+check_group_by(struct cparse *p, const yaml_node_t *n, const struct webhook_conf *w)
+{
+	const yaml_node_item_t *it = NULL;
+	char why[256];
+
+	/* items that were not strings were reported and left out: then the
+	 * list's own line */
+	if (n->type == YAML_SEQUENCE_NODE && (size_t)(n->data.sequence.items.top -
+	    n->data.sequence.items.start) == w->group_by.n)
+		it = n->data.sequence.items.start;
+
+	for (size_t i = 0; i < w->group_by.n; i++, it = it ? it + 1 : NULL) {
+		const yaml_node_t *at = it ? yaml_document_get_node(p->doc, *it) : n;
+		if (alert_group_field_check(w->group_by.v[i], why, sizeof(why)) == -1)
+			cerr(p, at, "alert.webhooks: webhook \"%s\": group_by: %s",
+			    w->name ? w->name : "?", why);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(w->group_by.v[i], w->group_by.v[j]) == 0)
+				cerr(p, at, "alert.webhooks: webhook \"%s\": group_by: "
+				    "\"%s\" is listed twice", w->name ? w->name : "?",
+				    w->group_by.v[i]);
+	}
+}
+
 static void
 walk_webhook(struct cparse *p, const yaml_node_t *n, struct webhook_conf *w)
 {
 	struct webhook_nodes wn = { NULL, NULL, NULL };
 	yaml_node_pair_t *pr;
 	const yaml_node_t *when = NULL;
+	const yaml_node_t *group_by = NULL;
 
 	if (n->type != YAML_MAPPING_NODE) {
 		cerr(p, n, "alert.webhooks: each webhook must be a mapping, got %s", node_kind(n));
@@ -589,9 +632,13 @@ walk_webhook(struct cparse *p, const yaml_node_t *n, struct webhook_conf *w)
 		webhook_node(&wn, k, vn);
 		if (k->off == W(when) && vn->type == YAML_SCALAR_NODE)
 			when = vn;
+		if (k->off == W(group_by))
+			group_by = vn;
 	}
 	if (when)	/* after the loop: the name may come after it */
 		webhook_when(p, when, w);
+	if (group_by != NULL)
+		check_group_by(p, group_by, w);
 	if (w->name == NULL || *w->name == '\0')
 		cerr(p, n, "alert.webhooks: a webhook needs a name");
 	else if (strlen(w->name) > WEBHOOK_NAME_MAX)

@@ -149,6 +149,8 @@ write_batch(struct ingester *g)
 	size_t nhooks = g->c->alert.nwebhooks ? g->c->alert.nwebhooks : 1;
 	struct db_finding *rows = xcalloc(g->nfound ? g->nfound : 1, sizeof(*rows));
 	const char **names = xcalloc((g->nfound ? g->nfound : 1) * nhooks, sizeof(*names));
+	struct db_grouping *groups = xcalloc((g->nfound ? g->nfound : 1) * nhooks,
+	    sizeof(*groups));
 	char err[512];
 	size_t inserted = 0, dead = 0;
 	int rc = -1;
@@ -161,8 +163,9 @@ write_batch(struct ingester *g)
 		rows[i].event_json = g->found[i].event_json;
 		rows[i].event_len = g->found[i].event_len;
 		rows[i].webhooks = mine;
+		rows[i].groups = groups + i * nhooks;
 		rows[i].nwebhooks = r && !rule_alerts(r) ? 0 :
-		    alert_route(&g->c->alert, g->found[i].finding, mine);
+		    alert_route(&g->c->alert, g->found[i].finding, mine, groups + i * nhooks);
 		rows[i].topic = g->found[i].msg->topic;
 		rows[i].partition = g->found[i].msg->partition;
 		rows[i].offset = g->found[i].msg->offset;
@@ -180,8 +183,11 @@ write_batch(struct ingester *g)
 		if (!again || !db_ok(g->db))
 			break;
 	}
+	for (size_t i = 0; i < g->nfound; i++)
+		alert_route_release(groups + i * nhooks, rows[i].nwebhooks);
 	free(rows);
 	free(names);
+	free(groups);
 	return rc;
 }
 

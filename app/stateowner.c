@@ -188,6 +188,7 @@ write_batch(struct stateowner *o)
 	size_t nhooks = o->c->alert.nwebhooks ? o->c->alert.nwebhooks : 1;
 	struct db_finding *rows = xcalloc(o->nf ? o->nf : 1, sizeof(*rows));
 	const char **names = xcalloc((o->nf ? o->nf : 1) * nhooks, sizeof(*names));
+	struct db_grouping *groups = xcalloc((o->nf ? o->nf : 1) * nhooks, sizeof(*groups));
 	struct db_state_key *keys = xcalloc(o->nk ? o->nk : 1, sizeof(*keys));
 	struct db_state_part *parts = xcalloc(o->np ? o->np : 1, sizeof(*parts));
 	struct db_state_update *upd = xcalloc(o->nu ? o->nu : 1, sizeof(*upd));
@@ -200,8 +201,8 @@ write_batch(struct stateowner *o)
 	for (size_t i = 0; i < o->nf; i++) {
 		const char **mine = names + i * nhooks;
 		rows[i] = (struct db_finding){ .finding = o->f[i].finding, .webhooks = mine,
-		    .nwebhooks = rule_alerts(o->f[i].rule) ?
-		    alert_route(&o->c->alert, o->f[i].finding, mine) : 0,
+		    .groups = groups + i * nhooks, .nwebhooks = rule_alerts(o->f[i].rule) ?
+		    alert_route(&o->c->alert, o->f[i].finding, mine, groups + i * nhooks) : 0,
 		    .event_json = o->f[i].event, .event_len = o->f[i].eventlen,
 		    .topic = o->c->state_topic, .partition = o->f[i].part, .offset = -1,
 		    .dedup = o->f[i].dedup };
@@ -237,8 +238,11 @@ write_batch(struct stateowner *o)
 	free(upd);
 	free(parts);
 	free(keys);
+	for (size_t i = 0; i < o->nf; i++)
+		alert_route_release(groups + i * nhooks, rows[i].nwebhooks);
 	free(rows);
 	free(names);
+	free(groups);
 	return rc;
 }
 

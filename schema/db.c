@@ -4,8 +4,9 @@
  * DESIGN: a batch goes to the server as one statement per table and chunk:
  * the findings travel as parallel text[] parameters in binary array format
  * (finding JSON, event JSON, webhook names, validated time and IP) that one
- * INSERT ... SELECT FROM unnest() spreads into columns, with a data-modifying
- * CTE that adds the outbox rows of the findings that were new; the ingest
+ * INSERT ... SELECT FROM unnest() spreads into columns, with data-modifying
+ * CTEs that add the outbox rows of the findings that were new and put those
+ * routed to a grouped webhook into their groups (groups.c); the ingest
  * errors likewise. That is one round trip for hundreds of rows instead of
  * one or two per row. Values the server would reject (bad UTF-8, \u0000,
  * unparseable times or addresses) are cleaned or nulled here first. When the
@@ -32,8 +33,10 @@
 #define DB_HEAD_MAX	1024
 
 /* Findings go in as parallel text[] arrays: finding JSON, event JSON, webhook
- * names (a JSON array), validated time and IP, and the dedup of a stateful
- * finding. The identity of a finding is the digest pair that
+ * names (a JSON array), validated time and IP, the dedup of a stateful
+ * finding, and the groups it joins (a JSON array of {w: webhook, k: key
+ * text, wait, ivl, rep: its group_wait, group_interval, repeat_interval in
+ * ms}; see groups.c). The identity of a finding is the digest pair that
  * kaudit.findings_identity_key indexes ((audit_id, rule) for a single event;
  * (rule, dedup) in kaudit.findings_stateful_key for a correlation, a
  * suppressing rule or an attribution), so it holds for values of any length;
@@ -42,16 +45,16 @@
 static const struct db_sql sql_findings = {
 	"kaudit_findings",
 	"WITH input AS MATERIALIZED ("
-	" SELECT u.ord, u.f::jsonb AS f, u.e, u.w, u.t, u.ip, u.d"
+	" SELECT u.ord, u.f::jsonb AS f, u.e, u.w, u.t, u.ip, u.d, u.g"
 	" FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
-	"  $6::text[]) WITH ORDINALITY AS u(f, e, w, t, ip, d, ord)"
+	"  $6::text[], $7::text[]) WITH ORDINALITY AS u(f, e, w, t, ip, d, g, ord)"
 	"), r AS MATERIALIZED ("
 	/* kaudit.text_digest() spelled out: computed once, without the call */
-	" SELECT ord, f, e, w, t, ip, d, audit_id, rule, severity,"
+	" SELECT ord, f, e, w, t, ip, d, g, audit_id, rule, severity,"
 	"  sha256(convert_to(audit_id, 'UTF8')) AS audit_digest,"
 	"  sha256(convert_to(rule, 'UTF8')) AS rule_digest,"
 	"  sha256(convert_to(d, 'UTF8')) AS dedup_digest"
-	" FROM (SELECT ord, f, e, w, t, ip, d,"
+	" FROM (SELECT ord, f, e, w, t, ip, d, g,"
 	"  coalesce(f->>'audit_id', '') AS audit_id, coalesce(f->>'rule', '') AS rule,"
 	"  CASE WHEN f->>'severity' IN ('info', 'low', 'medium', 'high', 'critical')"
 	"   THEN f->>'severity' ELSE 'info' END AS severity"
@@ -96,12 +99,47 @@ static const struct db_sql sql_findings = {
 	" CROSS JOIN LATERAL jsonb_array_elements_text(r.w::jsonb) AS wh(name)"
 	" ORDER BY ins.id, wh.name"
 	" ON CONFLICT (finding_id, webhook) DO NOTHING"
+	/* the groups of the findings inserted, each once per finding */
+	"), gin AS MATERIALIZED ("
+	" SELECT DISTINCT ON (ins.id, x.digest) ins.id AS fid, x.*,"
+	"  r.f->>'cluster' AS cluster, coalesce(r.t::timestamptz, now()) AS t"
+	" FROM ins JOIN r ON r.audit_id = ins.audit_id AND r.rule = ins.rule"
+	"  AND r.d IS NOT DISTINCT FROM ins.dedup"
+	" CROSS JOIN LATERAL (SELECT j.*, kaudit.alert_group_digest(j.w, j.k) AS digest"
+	"  FROM jsonb_to_recordset(r.g::jsonb)"
+	"  AS j(w text, k text, wait bigint, ivl bigint, rep bigint)) x"
+	" WHERE r.g IS NOT NULL"
+	/* one row per group, in digest order; a group notified already is
+	 * due group_interval after its last notification */
+	"), grp AS ("
+	" INSERT INTO kaudit.alert_groups AS a (webhook, cluster, key, digest,"
+	"  group_wait_ms, group_interval_ms, repeat_interval_ms, first_event_at,"
+	"  last_event_at, count, next_notify_at)"
+	" SELECT min(w), min(cluster), min(k)::jsonb, digest, max(wait), max(ivl),"
+	"  max(rep), min(t), max(t), count(*), now() + max(wait) * interval '1 millisecond'"
+	" FROM gin GROUP BY digest ORDER BY digest"
+	" ON CONFLICT (digest) WHERE closed_at IS NULL DO UPDATE SET"
+	"  count = a.count + EXCLUDED.count,"
+	"  first_event_at = least(a.first_event_at, EXCLUDED.first_event_at),"
+	"  last_event_at = greatest(a.last_event_at, EXCLUDED.last_event_at),"
+	"  group_wait_ms = EXCLUDED.group_wait_ms,"
+	"  group_interval_ms = EXCLUDED.group_interval_ms,"
+	"  repeat_interval_ms = EXCLUDED.repeat_interval_ms,"
+	"  next_notify_at = coalesce(a.next_notify_at, a.last_notified_at +"
+	"   EXCLUDED.group_interval_ms * interval '1 millisecond', now()),"
+	"  updated_at = now()"
+	" RETURNING a.id, a.digest"
+	"), gm AS ("
+	" INSERT INTO kaudit.alert_group_members (group_id, finding_id)"
+	" SELECT grp.id, gin.fid FROM gin JOIN grp ON grp.digest = gin.digest ORDER BY 1, 2"
+	" ON CONFLICT DO NOTHING"
 	")"
 	" SELECT count(*) FROM ins",
-	6
+	7
 };
 static const uint32_t findings_oids[] = {
-	DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT
+	DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT,
+	DB_OID_TEXT
 };
 
 /* A batch's ingest errors in one statement, like the findings. */
@@ -460,17 +498,20 @@ struct batch {
 	struct db_faults		 ffaults, efaults;
 	size_t				 inserted, dead;
 	struct buf			 tmp;
+	struct db_group_refs		 groups;
 	db_extra_fn			 extra;
 	void				*extra_arg;
 };
 
-/* Adds finding i as a row; -1 when it is unusable. */
+/* Adds finding i as a row; -1 when it is unusable. A grouped webhook gets
+ * no outbox row: the finding joins its group. */
 static int
 finding_row(struct db_rows *r, const struct db_finding *df, size_t i,
-    struct buf *tmp)
+    const struct db_group_refs *g, struct buf *tmp)
 {
 	const char *t, *ip;
 	char *text;
+	int n = 0;
 
 	if (!json_is_object(df->finding) ||
 	    (text = json_dumps(df->finding, JSON_COMPACT)) == NULL)
@@ -482,7 +523,9 @@ finding_row(struct db_rows *r, const struct db_finding *df, size_t i,
 	buf_reset(tmp);
 	buf_putc(tmp, '[');
 	for (size_t k = 0; k < df->nwebhooks; k++) {
-		if (k)
+		if (df->groups != NULL && df->groups[k].key != NULL)
+			continue;
+		if (n++)
 			buf_putc(tmp, ',');
 		buf_json_str(tmp, df->webhooks[k], strlen(df->webhooks[k]));
 	}
@@ -497,6 +540,10 @@ finding_row(struct db_rows *r, const struct db_finding *df, size_t i,
 		ip = NULL;
 	db_rows_text(r, 4, ip, ip ? strlen(ip) : 0, 0);
 	db_rows_text(r, 5, df->dedup, df->dedup ? strlen(df->dedup) : 0, 0);
+	if (db_group_refs_json(g, i, tmp))
+		db_rows_text(r, 6, tmp->data, tmp->len, 1);
+	else
+		db_rows_null(r, 6);
 	return 0;
 }
 
@@ -536,9 +583,9 @@ write_findings(struct db *db, struct batch *b, char *err, size_t errlen)
 	struct db_rows r;
 	int rc = 0;
 
-	db_rows_init(&r, &sql_findings, findings_oids, 6);
+	db_rows_init(&r, &sql_findings, findings_oids, 7);
 	for (size_t i = 0; i < b->nf && rc == 0; i++) {
-		if (finding_row(&r, &b->f[i], i, &b->tmp) == -1) {
+		if (finding_row(&r, &b->f[i], i, &b->groups, &b->tmp) == -1) {
 			log_once("db.bad_finding", "postgres: a finding that is not "
 			    "a JSON object was not stored");
 			continue;
@@ -578,7 +625,7 @@ probe_rows(struct db_rows *r, int findings)
 	static const char f[] = "{\"audit_id\":\"kaudit:probe\",\"rule\":\"kaudit:probe\"}";
 
 	if (findings) {
-		db_rows_init(r, &sql_findings, findings_oids, 6);
+		db_rows_init(r, &sql_findings, findings_oids, 7);
 		db_rows_add(r, 0);
 		db_rows_text(r, 0, f, sizeof(f) - 1, 1);
 		db_rows_text(r, 1, "{}", 2, 1);
@@ -586,6 +633,7 @@ probe_rows(struct db_rows *r, int findings)
 		db_rows_null(r, 3);
 		db_rows_null(r, 4);
 		db_rows_null(r, 5);
+		db_rows_null(r, 6);
 		return;
 	}
 	db_rows_init(r, &sql_ingest_errors, ingest_error_oids, 7);
@@ -705,7 +753,8 @@ write_pass(struct db *db, struct batch *b, char *err, size_t errlen)
 	db_faults_free(&b->efaults);
 	if (db_begin(db, err, errlen) == -1)
 		return -1;
-	if (write_ingest_errors(db, b, err, errlen) == -1 ||
+	if (db_groups_lock(db, &b->groups, err, errlen) == -1 ||
+	    write_ingest_errors(db, b, err, errlen) == -1 ||
 	    write_findings(db, b, err, errlen) == -1 ||
 	    settle(db, b, 0, err, errlen) == -1 ||
 	    settle(db, b, 1, err, errlen) == -1 ||
@@ -741,6 +790,7 @@ db_write_batch_with(struct db *db, const struct db_finding *f, size_t nf,
 	b.extra = extra;
 	b.extra_arg = extra_arg;
 	buf_init(&b.tmp);
+	db_group_refs_build(&b.groups, f, nf);
 	db->sqlstate[0] = '\0';
 	rc = write_pass(db, &b, err, errlen);
 	if (rc == -1 && db_error_is_data(db)) {
@@ -755,6 +805,7 @@ db_write_batch_with(struct db *db, const struct db_finding *f, size_t nf,
 		*dead = rc == 0 ? b.dead : 0;
 	db_faults_free(&b.ffaults);
 	db_faults_free(&b.efaults);
+	db_group_refs_free(&b.groups);
 	buf_free(&b.tmp);
 	return rc;
 }

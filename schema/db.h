@@ -29,6 +29,16 @@ int	db_migrate(struct db *db, char *err, size_t errlen);
  * `kaudit migrate -c FILE`" otherwise. */
 int	db_check_schema(struct db *db, char *err, size_t errlen);
 
+/* A webhook with group_by (see schema/groups.c): the finding joins the open
+ * group of (webhook, key) instead of getting an outbox row of its own. */
+struct db_grouping {
+	json_t		*key;		/* {"cluster": ..., FIELD: VALUE, ...};
+					   NULL: the webhook is not grouped */
+	long		 wait_ms;	/* group_wait */
+	long		 interval_ms;	/* group_interval */
+	long		 repeat_ms;	/* repeat_interval */
+};
+
 struct db_finding {
 	json_t		 *finding;	/* borrowed: the finding object (rules.h) */
 	const char	 *event_json;	/* borrowed: the whole event's JSON text */
@@ -44,6 +54,9 @@ struct db_finding {
 	 * a stateful finding, what makes it unique with its rule (its key and
 	 * window: see analyze/state.h) */
 	const char	 *dedup;
+	/* NULL, or parallel to webhooks: how each groups its findings
+	 * (borrowed; a NULL key: one outbox row for this finding) */
+	const struct db_grouping *groups;
 };
 
 struct db_ingest_error {
@@ -58,8 +71,9 @@ struct db_ingest_error {
 };
 
 /* One transaction: inserts the findings (nothing for an (audit_id, rule)
- * already stored), one outbox row per (new finding, webhook), and the ingest
- * errors (idempotent on topic, partition, offset, seq).
+ * already stored), one outbox row per (new finding, webhook without
+ * grouping), a membership of its group per (new finding, grouped webhook),
+ * and the ingest errors (idempotent on topic, partition, offset, seq).
  *
  * Returns 0 when the transaction committed. A row PostgreSQL refused on its
  * own while the database took others (see schema/rows.c for the rule) is
@@ -146,7 +160,7 @@ int	db_state_offsets(struct db *db, const char *topic, int64_t *next, int n,
 struct outbox_item {
 	int64_t	 id;
 	char	*webhook;	/* webhook name */
-	char	*payload;	/* finding JSON text */
+	char	*payload;	/* finding JSON text, or a group's notification */
 	int	 attempts;	/* attempts made before this one */
 };
 
@@ -173,6 +187,26 @@ int	db_outbox_record(struct db *db, const char *owner, int64_t id,
 /* Ends every lease owner holds, so that rows it will not send are due again
  * at once; *released receives how many. */
 int	db_outbox_release(struct db *db, const char *owner, long *released,
+	    char *err, size_t errlen);
+
+/* Alert groups (webhooks with group_by). One call is one transaction: it
+ * takes up to limit due groups (FOR UPDATE SKIP LOCKED: several alerters
+ * never take the same one), puts one notification per group in the outbox
+ * (payload: the notification, with at most DB_GROUP_FINDINGS of the new
+ * findings), advances the groups, closes groups quiet for their
+ * repeat_interval since their last notification, and wakes alerters
+ * (NOTIFY kaudit_outbox) when it made a notification. */
+#define DB_GROUP_FINDINGS	20
+
+struct db_groups_flush {
+	long	notifications;	/* outbox rows made */
+	long	closed;		/* groups closed */
+	/* ms until the next open group is due (0: one is due now, e.g. more
+	 * than limit were); -1 when no group waits for a notification */
+	long	next_ms;
+};
+
+int	db_groups_flush(struct db *db, int limit, struct db_groups_flush *out,
 	    char *err, size_t errlen);
 
 /* Counts for tests, the demo and the daemon's --idle-exit. */

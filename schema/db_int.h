@@ -13,6 +13,7 @@
 #include <libpq-fe.h>
 
 #include "base/buf.h"
+#include "schema/db.h"
 
 #define DB_MAX_STMTS	32
 
@@ -122,6 +123,35 @@ int	db_rows_isolate(struct db *db, const struct db_rows *r, struct db_faults *f,
 /* Runs the neutral rows of probe under a savepoint and rolls them back: 0
  * when the database accepts them. */
 int	db_rows_probe(struct db *db, const struct db_rows *probe, char *err,
+	    size_t errlen);
+
+/* The (finding, grouped webhook) pairs of a batch (see groups.c). Each key's
+ * JSON text is made once and cleaned like any text for PostgreSQL, so that
+ * the statement that locks the batch's groups and the one that writes them
+ * compute the same digest. */
+struct db_group_ref {
+	const char	*webhook;
+	size_t		 off, len;	/* the key's text in db_group_refs.text */
+	long		 wait_ms, interval_ms, repeat_ms;
+};
+
+struct db_group_refs {
+	struct buf		 text;
+	struct db_group_ref	*v;
+	size_t			 n, cap;
+	size_t			*first;	/* finding i's refs are v[first[i] .. first[i+1]) */
+};
+
+void	db_group_refs_build(struct db_group_refs *g, const struct db_finding *f,
+	    size_t nf);
+void	db_group_refs_free(struct db_group_refs *g);
+/* Finding i's groups as the JSON array the findings statement reads, in
+ * out; 0 when it joins none (out is then left empty). */
+int	db_group_refs_json(const struct db_group_refs *g, size_t i, struct buf *out);
+/* In the batch's transaction, before its findings: takes the batch's groups'
+ * advisory locks in one fixed order and closes those of them that have been
+ * quiet for their repeat_interval. */
+int	db_groups_lock(struct db *db, const struct db_group_refs *g, char *err,
 	    size_t errlen);
 
 /* What kaudit.dead_letters keeps of a convicted row. */

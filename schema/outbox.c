@@ -23,7 +23,10 @@
 #include "base/xmalloc.h"
 
 /* now() is the start of the statement, which is its own transaction: the
- * same instant as clock_timestamp() here, and usable in index scans. */
+ * same instant as clock_timestamp() here, and usable in index scans. A row
+ * carries its own payload (a group's notification) or delivers its finding;
+ * the payload is read from the row as the statement found it, which the
+ * lease does not change. */
 static const struct db_sql sql_claim = {
 	"kaudit_outbox_claim",
 	"WITH c AS ("
@@ -37,8 +40,9 @@ static const struct db_sql sql_claim = {
 	" FROM c WHERE o.id = c.id"
 	" RETURNING o.id, o.webhook, o.finding_id, o.attempts"
 	")"
-	" SELECT u.id, u.webhook, f.finding::text, u.attempts"
-	" FROM u JOIN kaudit.findings f ON f.id = u.finding_id ORDER BY u.id",
+	" SELECT u.id, u.webhook, COALESCE(o.payload, f.finding)::text, u.attempts"
+	" FROM u JOIN kaudit.outbox o ON o.id = u.id"
+	" LEFT JOIN kaudit.findings f ON f.id = u.finding_id ORDER BY u.id",
 	3
 };
 static const struct db_sql sql_record = {

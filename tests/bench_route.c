@@ -72,7 +72,7 @@ run(const char *label, const char *yaml, json_t **f, long n)
 		routed = 0;
 		t0 = now_ns();
 		for (long i = 0; i < n; i++)
-			routed += alert_route(&c.alert, f[i % DISTINCT], names);
+			routed += alert_route(&c.alert, f[i % DISTINCT], names, NULL);
 		t = (now_ns() - t0) / (double)n;
 		if (r == 0 || t < ns)
 			ns = t;

@@ -68,6 +68,12 @@ check check-unknown-key-exit-1 test "$rc" -eq 1
 check check-unknown-key-file-line grep -q "^$tmp/cfg2.yaml:2: unknown key \"kafka.brokerz\"" "$tmp/err"
 "$K" check -c config/kaudit.example.yaml >"$tmp/out" 2>&1
 check check-example-config-ok test $? -eq 0
+# docs/alerting.md: the example of its Grouping section is a valid config.
+awk '/^## / { s = $0 == "## Grouping" } s && /^```yaml$/ { y = 1; next }
+    y && /^```$/ { exit } y' docs/alerting.md >"$tmp/grouping.yaml"
+"$K" check -c "$tmp/grouping.yaml" >"$tmp/out" 2>&1
+check docs-grouping-example-ok test $? -eq 0 -a -s "$tmp/grouping.yaml"
+check docs-grouping-example-groups grep -q 'group_by: \[rule, user\]' "$tmp/grouping.yaml"
 
 # docs/alerting.md's example of formats and signatures is a valid configuration.
 awk '/<!-- example: alert-formats -->/ { on = 1; next } on && /^```yaml/ { next }

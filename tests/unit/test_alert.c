@@ -106,7 +106,7 @@ test_route(void)
 	    " min_severity: medium, categories: [exec] }\n"), 0);
 	T_INTEQ(c.alert.nwebhooks, 4);
 	f = finding("r1", "medium", "exec");
-	n = alert_route(&c.alert, f, names);
+	n = alert_route(&c.alert, f, names, NULL);
 	T_INTEQ(n, 3);
 	if (n == 3) {
 		T_STREQ(names[0], "all");
@@ -115,7 +115,7 @@ test_route(void)
 	}
 	json_decref(f);
 	f = finding("r2", "critical", "secrets");
-	n = alert_route(&c.alert, f, names);
+	n = alert_route(&c.alert, f, names, NULL);
 	T_INTEQ(n, 2);
 	if (n == 2) {
 		T_STREQ(names[0], "all");
@@ -123,13 +123,13 @@ test_route(void)
 	}
 	json_decref(f);
 	f = finding("r1", "low", "exec");	/* below "one"'s medium */
-	T_INTEQ(alert_route(&c.alert, f, names), 2);
+	T_INTEQ(alert_route(&c.alert, f, names, NULL), 2);
 	json_decref(f);
 	f = finding("r1", "bogus", "rbac");	/* unknown severity ranks as info */
-	T_INTEQ(alert_route(&c.alert, f, names), 2);
+	T_INTEQ(alert_route(&c.alert, f, names, NULL), 2);
 	json_decref(f);
 	f = json_object();			/* no fields at all */
-	n = alert_route(&c.alert, f, names);
+	n = alert_route(&c.alert, f, names, NULL);
 	T_INTEQ(n, 1);
 	if (n == 1)
 		T_STREQ(names[0], "all");
@@ -317,7 +317,7 @@ static long long
 add(const char *rule, const char *const *hooks, size_t nhooks)
 {
 	json_t *f = finding(rule, "high", "exec");
-	struct db_finding df = { f, "{\"kind\":\"Event\"}", 16, hooks, nhooks, NULL, 0, 0, NULL };
+	struct db_finding df = { f, "{\"kind\":\"Event\"}", 16, hooks, nhooks, NULL, 0, 0, NULL, NULL };
 	size_t ins = 0;
 
 	T_INTEQ(db_write_batch(db, &df, 1, NULL, 0, &ins, NULL, err, sizeof(err)), 0);
@@ -339,7 +339,7 @@ add_many(const char *prefix, const char *const *hooks, size_t nhooks, int n)
 	for (int i = 0; i < n; i++) {
 		snprintf(rule, sizeof(rule), "%s-%d", prefix, i);
 		df[i] = (struct db_finding){ finding(rule, "high", "exec"),
-		    "{\"kind\":\"Event\"}", 16, hooks, nhooks, NULL, 0, 0, NULL };
+		    "{\"kind\":\"Event\"}", 16, hooks, nhooks, NULL, 0, 0, NULL, NULL };
 	}
 	T_INTEQ(db_write_batch(db, df, (size_t)n, NULL, 0, &ins, NULL, err, sizeof(err)), 0);
 	T_INTEQ(ins, n);

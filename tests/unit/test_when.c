@@ -369,7 +369,7 @@ route(const struct config *c, const char *json, const char **names)
 	json_t *f = json_loads(json, 0, NULL);
 	size_t n;
 
-	n = alert_route(&c->alert, f, names);
+	n = alert_route(&c->alert, f, names, NULL);
 	json_decref(f);
 	return n;
 }

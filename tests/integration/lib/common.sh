@@ -138,7 +138,8 @@ it_topic() {
 it_produce_lines() {
 	local topic=$1 file=$2
 	shift 2
-	grep -v '^[[:space:]]*$' "$file" |
+	# -a: a line that is not UTF-8 (hostile input) is a line, not "binary"
+	grep -a -v '^[[:space:]]*$' "$file" |
 	    kcat -P -b "$KAUDIT_KAFKA_BROKERS" -t "$topic" -X message.max.bytes=16000000 "$@"
 }
 
