@@ -6,56 +6,20 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "analyze/fcond.h"
 #include "base/log.h"
 #include "schema/db.h"
-
-/* The finding contract's fields (docs/design.md), and those of a
- * correlation. evidence and correlation.key are open: their names come from
- * the rules. */
-static const char *const finding_fields[] = {
-	"rule", "title", "severity", "category", "tags", "audit_id", "stage", "time",
-	"cluster", "user", "groups", "impersonated_user", "source_ip", "user_agent",
-	"verb", "resource", "subresource", "namespace", "name", "code", "message",
-	"evidence", "repeats", "correlation", "last_repeat", "attributed_user", NULL
-};
-static const char *const correlation_fields[] = {
-	"kind", "key", "count", "distinct", "first", "last", "audit_ids", "tuple", NULL
-};
-
-static int
-listed(const char *const *l, const char *s, size_t n)
-{
-	for (; *l != NULL; l++)
-		if (strlen(*l) == n && strncmp(*l, s, n) == 0)
-			return 1;
-	return 0;
-}
 
 int
 alert_group_field_check(const char *field, char *why, size_t whylen)
 {
-	const char *dot = strchr(field, '.'), *sub, *dot2;
+	char err[256];
 
-	if (dot == NULL) {
-		if (listed(finding_fields, field, strlen(field)))
-			return 0;
-		snprintf(why, whylen, "\"%s\" is not a finding field (see the finding "
-		    "contract in docs/design.md)", field);
-		return -1;
-	}
-	sub = dot + 1;
-	if ((size_t)(dot - field) == 8 && strncmp(field, "evidence", 8) == 0 && *sub)
+	/* the table of `when` conditions: one list of finding fields */
+	if (fcond_field_check(field, err, sizeof(err)) == 0)
 		return 0;
-	if ((size_t)(dot - field) == 11 && strncmp(field, "correlation", 11) == 0) {
-		dot2 = strchr(sub, '.');
-		if (dot2 == NULL && listed(correlation_fields, sub, strlen(sub)))
-			return 0;
-		if (dot2 != NULL && dot2 - sub == 3 && strncmp(sub, "key", 3) == 0 && dot2[1])
-			return 0;
-	}
-	snprintf(why, whylen, "\"%s\" is not a finding field: only evidence.NAME, "
-	    "correlation.FIELD (kind, key, count, distinct, first, last, audit_ids, "
-	    "tuple) and correlation.key.NAME go below the top level", field);
+	snprintf(why, whylen, "\"%s\" is not a finding field (see the finding "
+	    "contract in docs/design.md)", field);
 	return -1;
 }
 

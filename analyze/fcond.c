@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct finding_cond {
 	struct arena	 ar;
@@ -94,4 +95,15 @@ fcond_eval(const struct finding_cond *fc, const json_t *finding)
 	if (fc->nre)
 		c.md = md_thread();
 	return cond_eval(fc->root, &c, -1) != 0;
+}
+
+int
+fcond_field_check(const char *path, char *err, size_t errlen)
+{
+	struct arena ar = { NULL };
+	int rc;
+
+	rc = field_compile_finding(&ar, path, strlen(path), 0, err, errlen) != NULL ? 0 : -1;
+	arena_free(&ar);
+	return rc;
 }

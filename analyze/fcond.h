@@ -29,4 +29,8 @@ struct finding_cond *fcond_compile(const char *text, size_t len, const char *fil
 int	fcond_eval(const struct finding_cond *fc, const json_t *finding);
 void	fcond_free(struct finding_cond *fc);
 
+/* 0 when path names a finding field as a condition would read it (the same
+ * table: group_by uses it); -1 with err when not. */
+int	fcond_field_check(const char *path, char *err, size_t errlen);
+
 #endif

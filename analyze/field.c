@@ -343,6 +343,43 @@ field_compile(struct arena *a, const char *text, size_t len, int relative,
 	    errlen) == 0 ? f : NULL;
 }
 
+/* The names below evidence and correlation.key are event paths and group_by
+ * fields, dots included (`objectRef.name`), as templates and group_by read
+ * them: evidence.objectRef.name is the key "objectRef.name" of evidence, as
+ * evidence["objectRef.name"] is. */
+static void
+finding_flat_tail(struct arena *a, struct field *f)
+{
+	size_t base = 0, n = 0;
+	char *key;
+
+	if (f->nseg >= 1 && f->seg[0].key && f->seg[0].len == 8 &&
+	    memcmp(f->seg[0].key, "evidence", 8) == 0)
+		base = 1;
+	else if (f->nseg >= 2 && f->seg[0].key && f->seg[0].len == 11 &&
+	    memcmp(f->seg[0].key, "correlation", 11) == 0 && f->seg[1].key &&
+	    f->seg[1].len == 3 && memcmp(f->seg[1].key, "key", 3) == 0)
+		base = 2;
+	if (base == 0 || f->nseg < base + 2)
+		return;
+	for (size_t i = base; i < f->nseg; i++) {
+		if (f->seg[i].key == NULL)
+			return;		/* an index: a path into a value */
+		n += f->seg[i].len + 1;
+	}
+	key = arena_alloc(a, n);
+	n = 0;
+	for (size_t i = base; i < f->nseg; i++) {
+		if (n)
+			key[n++] = '.';
+		memcpy(key + n, f->seg[i].key, f->seg[i].len);
+		n += f->seg[i].len;
+	}
+	f->seg[base].key = key;
+	f->seg[base].len = n;
+	f->nseg = base + 1;
+}
+
 struct field *
 field_compile_finding(struct arena *a, const char *text, size_t len, int relative,
     char *err, size_t errlen)
@@ -366,8 +403,11 @@ field_compile_finding(struct arena *a, const char *text, size_t len, int relativ
 		snprintf(err, errlen, "unknown finding field \"%s\"", f->name);
 		return NULL;
 	}
-	return field_typed(f, finding_fdefs, sizeof(finding_fdefs) / sizeof(finding_fdefs[0]),
-	    "finding field", err, errlen) == 0 ? f : NULL;
+	if (field_typed(f, finding_fdefs, sizeof(finding_fdefs) / sizeof(finding_fdefs[0]),
+	    "finding field", err, errlen) == -1)
+		return NULL;
+	finding_flat_tail(a, f);
+	return f;
 }
 
 /* Whether j has the type the table gives its field. A finding made by

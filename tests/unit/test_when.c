@@ -130,6 +130,10 @@ test_operators(void)
 	FAILS("source_ip cidr (192.168.0.0/16, 172.16.0.0/12)", FINDING);
 	HOLDS("subresource exists and not (impersonated_user exists)", FINDING);
 	HOLDS("evidence[\"ka.exec.command\"] startswith sh", FINDING);
+	/* below evidence the rest of a dotted path is one key, as group_by and
+	 * templates read it */
+	HOLDS("evidence.ka.exec.command startswith sh", FINDING);
+	FAILS("evidence.ka.exec startswith sh", FINDING);
 	HOLDS("evidence exists and not (correlation exists)", FINDING);
 	HOLDS("tags[0] = T1609 and groups[1] = devs", FINDING);
 	HOLDS("true and not false", FINDING);
