@@ -14,7 +14,7 @@
 
 #include "base/buf.h"
 
-#define DB_MAX_STMTS	32
+#define DB_MAX_STMTS	64
 
 struct db_sql {
 	const char	*name;		/* server-side statement name */
@@ -29,6 +29,8 @@ struct db {
 	size_t			 nprepared;
 	char			 sqlstate[6];	/* of the last failed statement */
 	int			 constraint;	/* and it named a constraint */
+	char			 listen[64];	/* channel to LISTEN on; "" none */
+	int			 listening;	/* LISTEN done on this connection */
 };
 
 /* Runs a statement given as text without parameters (BEGIN, COMMIT, the

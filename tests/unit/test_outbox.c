@@ -53,6 +53,33 @@ has_id(const struct outbox_item *it, size_t n, int64_t id)
 	return 0;
 }
 
+/* The destinations a claim may take: "soc", with room for any number. */
+static const struct outbox_dest soc_dest[] = { { "soc", 100000, 0 } };
+static const long probe_waits[] = { 100, 1000 };
+static const struct outbox_circuit circuit = { 5, probe_waits, 2, 86400000 };
+
+static int
+claim(struct db *db, const char *owner, int limit, long lease_ms, struct outbox_item **it,
+    size_t *n)
+{
+	return db_outbox_claim(db, owner, limit, lease_ms, soc_dest, 1, it, n, err,
+	    sizeof(err));
+}
+
+/* Records one attempt: 0 recorded, 1 lease lost, -1 error. */
+static int
+record1(struct db *db, const char *owner, int64_t id, enum outbox_result res,
+    int status, const char *error, long dur, long retry_ms)
+{
+	struct outbox_attempt a = { .id = id, .res = res, .http_status = status,
+	    .error = error, .duration_ms = dur, .retry_ms = retry_ms,
+	    .health = res == OUTBOX_DONE ? OUTBOX_SUCCESS : OUTBOX_NEUTRAL };
+
+	if (db_outbox_record(db, owner, &a, 1, &circuit, err, sizeof(err)) == -1)
+		return -1;
+	return a.recorded ? 0 : 1;
+}
+
 /* Connections of this test database inside a transaction. */
 static long
 open_transactions(void)
@@ -76,10 +103,10 @@ test_claim_lease(void)
 	add_findings(a, "claim", 10);
 	T_INTEQ(db_outbox_pending(a, &pending, err, sizeof(err)), 0);
 	T_INTEQ(pending, 10);
-	T_INTEQ(db_outbox_claim(a, "a", 4, 60000, &ia, &na, err, sizeof(err)), 0);
+	T_INTEQ(claim(a, "a", 4, 60000, &ia, &na), 0);
 	T_INTEQ(na, 4);
 	T_INTEQ(open_transactions(), 0);
-	T_INTEQ(db_outbox_claim(b, "b", 100, 60000, &ib, &nb, err, sizeof(err)), 0);
+	T_INTEQ(claim(b, "b", 100, 60000, &ib, &nb), 0);
 	T_INTEQ(nb, 6);
 	for (size_t i = 0; i < nb; i++)
 		overlap += has_id(ia, na, ib[i].id);
@@ -94,7 +121,7 @@ test_claim_lease(void)
 	T_INTEQ(db_outbox_pending(a, &pending, err, sizeof(err)), 0);
 	T_INTEQ(pending, 10);
 	db_outbox_items_free(ib, nb);
-	T_INTEQ(db_outbox_claim(b, "b", 100, 60000, &ib, &nb, err, sizeof(err)), 0);
+	T_INTEQ(claim(b, "b", 100, 60000, &ib, &nb), 0);
 	T_INTEQ(nb, 0);
 	db_outbox_items_free(ib, nb);
 	/* b's rows are free again; a's four are still leased. */
@@ -102,7 +129,7 @@ test_claim_lease(void)
 	T_INTEQ(released, 6);
 	T_INTEQ(db_outbox_due(a, &due, err, sizeof(err)), 0);
 	T_INTEQ(due, 6);
-	T_INTEQ(db_outbox_claim(b, "b", 100, 60000, &ib, &nb, err, sizeof(err)), 0);
+	T_INTEQ(claim(b, "b", 100, 60000, &ib, &nb), 0);
 	T_INTEQ(nb, 6);
 	T_INTEQ(db_outbox_release(b, "b", &released, err, sizeof(err)), 0);
 	T_INTEQ(db_outbox_release(a, "a", &released, err, sizeof(err)), 0);
@@ -111,7 +138,7 @@ test_claim_lease(void)
 	    " OR locked_until IS NOT NULL"), 0);
 	db_outbox_items_free(ib, nb);
 	db_outbox_items_free(ia, na);
-	T_INTEQ(db_outbox_claim(b, "b", 100, 60000, &ib, &nb, err, sizeof(err)), 0);
+	T_INTEQ(claim(b, "b", 100, 60000, &ib, &nb), 0);
 	T_INTEQ(nb, 10);
 	/* Oldest first, with the finding as payload and no attempts yet. */
 	for (size_t i = 1; i < nb; i++)
@@ -143,19 +170,15 @@ test_record(void)
 	char *s;
 
 	add_findings(db, "record", 3);
-	T_INTEQ(db_outbox_claim(db, "me", 10, 60000, &it, &n, err, sizeof(err)), 0);
+	T_INTEQ(claim(db, "me", 10, 60000, &it, &n), 0);
 	T_INTEQ(n, 3);
 	if (n != 3)
 		return;
-	T_INTEQ(db_outbox_record(db, "me", it[0].id, OUTBOX_DONE, 204, NULL, 12, 0,
-	    err, sizeof(err)), 0);
-	T_INTEQ(db_outbox_record(db, "me", it[1].id, OUTBOX_RETRY, 503, "HTTP 503: busy",
-	    30, 60000, err, sizeof(err)), 0);
-	T_INTEQ(db_outbox_record(db, "me", it[2].id, OUTBOX_DEAD, 400, "HTTP 400: bad \xff",
-	    5, 0, err, sizeof(err)), 0);
+	T_INTEQ(record1(db, "me", it[0].id, OUTBOX_DONE, 204, NULL, 12, 0), 0);
+	T_INTEQ(record1(db, "me", it[1].id, OUTBOX_RETRY, 503, "HTTP 503: busy", 30, 60000), 0);
+	T_INTEQ(record1(db, "me", it[2].id, OUTBOX_DEAD, 400, "HTTP 400: bad \xff", 5, 0), 0);
 	/* A row already recorded cannot be recorded again: its lease ended. */
-	T_INTEQ(db_outbox_record(db, "me", it[0].id, OUTBOX_DONE, 200, NULL, 1, 0,
-	    err, sizeof(err)), 1);
+	T_INTEQ(record1(db, "me", it[0].id, OUTBOX_DONE, 200, NULL, 1, 0), 1);
 	T_INTEQ(open_transactions(), 0);
 
 	s = pgtest_strf("SELECT state || ' ' || attempts || ' ' || last_status ||"
@@ -186,7 +209,7 @@ test_record(void)
 	T_INTEQ(pgtest_long("SELECT pending * 10 + due FROM kaudit.alert_backlog"
 	    " WHERE webhook = 'soc'"), 10);
 	db_outbox_items_free(it, n);
-	T_INTEQ(db_outbox_claim(db, "me", 10, 60000, &it, &n, err, sizeof(err)), 0);
+	T_INTEQ(claim(db, "me", 10, 60000, &it, &n), 0);
 	T_INTEQ(n, 0);
 	db_outbox_items_free(it, n);
 	/* Once due, it is claimed again with its attempt count. */
@@ -194,7 +217,7 @@ test_record(void)
 	    " WHERE state = 'pending'");
 	T_INTEQ(db_outbox_due(db, &due, err, sizeof(err)), 0);
 	T_INTEQ(due, 1);
-	T_INTEQ(db_outbox_claim(db, "me", 10, 60000, &it, &n, err, sizeof(err)), 0);
+	T_INTEQ(claim(db, "me", 10, 60000, &it, &n), 0);
 	T_INTEQ(n, 1);
 	if (n == 1)
 		T_INTEQ(it[0].attempts, 1);
@@ -217,10 +240,10 @@ test_lease_expires(void)
 	long due = -1, leased = -1;
 
 	add_findings(db, "expire", 3);
-	T_INTEQ(db_outbox_claim(db, "crashed", 10, 400, &it, &n, err, sizeof(err)), 0);
+	T_INTEQ(claim(db, "crashed", 10, 400, &it, &n), 0);
 	T_INTEQ(n, 3);
 	db_outbox_items_free(it, n);
-	T_INTEQ(db_outbox_claim(db, "live", 10, 60000, &it, &n, err, sizeof(err)), 0);
+	T_INTEQ(claim(db, "live", 10, 60000, &it, &n), 0);
 	T_INTEQ(n, 0);
 	db_outbox_items_free(it, n);
 	T_INTEQ(db_outbox_due(db, &due, err, sizeof(err)), 0);
@@ -232,7 +255,7 @@ test_lease_expires(void)
 	T_INTEQ(due, 3);
 	T_INTEQ(db_outbox_leased(db, &leased, err, sizeof(err)), 0);
 	T_INTEQ(leased, 0);
-	T_INTEQ(db_outbox_claim(db, "live", 10, 60000, &it, &n, err, sizeof(err)), 0);
+	T_INTEQ(claim(db, "live", 10, 60000, &it, &n), 0);
 	T_INTEQ(n, 3);
 	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.outbox WHERE locked_by = 'live'"), 3);
 	db_outbox_items_free(it, n);
@@ -253,26 +276,23 @@ test_lease_lost(void)
 	char *s;
 
 	add_findings(a, "lost", 1);
-	T_INTEQ(db_outbox_claim(a, "a", 10, 60000, &ia, &na, err, sizeof(err)), 0);
+	T_INTEQ(claim(a, "a", 10, 60000, &ia, &na), 0);
 	T_INTEQ(na, 1);
 	if (na != 1)
 		return;
 	id = ia[0].id;
 	pgtest_exec(pgtest_conn, "UPDATE kaudit.outbox SET locked_until ="
 	    " clock_timestamp() - interval '1 second'");
-	T_INTEQ(db_outbox_claim(b, "b", 10, 60000, &ib, &nb, err, sizeof(err)), 0);
+	T_INTEQ(claim(b, "b", 10, 60000, &ib, &nb), 0);
 	T_INTEQ(nb, 1);
-	T_INTEQ(db_outbox_record(a, "a", id, OUTBOX_DONE, 200, NULL, 7, 0,
-	    err, sizeof(err)), 1);
+	T_INTEQ(record1(a, "a", id, OUTBOX_DONE, 200, NULL, 7, 0), 1);
 	s = pgtest_strf("SELECT state || ' ' || attempts || ' ' || locked_by ||"
 	    " ' ' || (locked_until > now()) FROM kaudit.outbox WHERE id = %lld", id);
 	T_STREQ(s, "pending 0 b true");
 	free(s);
 	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.delivery_attempts"), 0);
-	T_INTEQ(db_outbox_record(b, "b", id, OUTBOX_RETRY, 503, "busy", 9, 60000,
-	    err, sizeof(err)), 0);
-	T_INTEQ(db_outbox_record(a, "a", id, OUTBOX_DEAD, 400, "late", 7, 0,
-	    err, sizeof(err)), 1);
+	T_INTEQ(record1(b, "b", id, OUTBOX_RETRY, 503, "busy", 9, 60000), 0);
+	T_INTEQ(record1(a, "a", id, OUTBOX_DEAD, 400, "late", 7, 0), 1);
 	s = pgtest_strf("SELECT state || ' ' || attempts || ' ' || last_status || ' ' ||"
 	    " last_error || ' ' || (locked_by IS NULL) FROM kaudit.outbox WHERE id = %lld", id);
 	T_STREQ(s, "pending 1 503 busy true");
@@ -297,6 +317,12 @@ main(void)
 		printf("FAIL migrate: %s\n", err);
 		pgtest_teardown();
 		return 1;
+	}
+	{
+		static const char *const names[] = { "soc" };
+		long held, back;
+		if (db_outbox_sync(db, "test", names, 1, 0, &held, &back, err, sizeof(err)) == -1)
+			printf("FAIL sync: %s\n", err);
 	}
 	db_close(db);
 	T_RUN(test_claim_lease);
