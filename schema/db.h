@@ -291,9 +291,9 @@ int	db_alerts_list(struct db *db, const char *state, const char *webhook, long l
 	    struct alerts_row **rows, size_t *n, char *err, size_t errlen);
 void	db_alerts_rows_free(struct alerts_row *rows, size_t n);
 /* Every destination of kaudit.webhooks, and any other webhook with held
- * rows, by name. */
-int	db_alerts_dests(struct db *db, struct alerts_dest **d, size_t *n, char *err,
-	    size_t errlen);
+ * rows, by name; only webhook when not NULL. */
+int	db_alerts_dests(struct db *db, const char *webhook, struct alerts_dest **d,
+	    size_t *n, char *err, size_t errlen);
 void	db_alerts_dests_free(struct alerts_dest *d, size_t n);
 /* Dead or held rows back to pending, due now, max_age counted afresh, their
  * attempts kept: those of ids[0..n), or with n 0 every dead row (of webhook

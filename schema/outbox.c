@@ -281,16 +281,18 @@ static const struct db_sql sql_alerts_list = {
 };
 static const struct db_sql sql_alerts_dests = {
 	"kaudit_alerts_dests",
-	"SELECT name, " EPOCH_MS("disabled_at") ", disabled_reason, " EPOCH_MS("opened_at") ","
-	" failures, " EPOCH_MS("next_probe_at") ", pending, held, dead"
+	"SELECT * FROM ("
+	" SELECT name, " EPOCH_MS("disabled_at") ", disabled_reason, " EPOCH_MS("opened_at") ","
+	"  failures, " EPOCH_MS("next_probe_at") ", pending, held, dead"
 	" FROM kaudit.alert_destinations"
 	" UNION ALL"
 	" SELECT o.webhook, 0, NULL, 0, 0, 0, 0, count(*), 0 FROM kaudit.outbox o"
 	" WHERE o.state = 'held'"
-	" AND NOT EXISTS (SELECT 1 FROM kaudit.webhooks w WHERE w.name = o.webhook)"
-	" GROUP BY o.webhook"
+	"  AND NOT EXISTS (SELECT 1 FROM kaudit.webhooks w WHERE w.name = o.webhook)"
+	" GROUP BY o.webhook) d"
+	" WHERE $1::text IS NULL OR d.name = $1"
 	" ORDER BY 1",
-	0
+	1
 };
 #undef EPOCH_MS
 #undef ALERTS_STATE
@@ -760,15 +762,17 @@ db_alerts_rows_free(struct alerts_row *rows, size_t n)
 }
 
 int
-db_alerts_dests(struct db *db, struct alerts_dest **d, size_t *n, char *err, size_t errlen)
+db_alerts_dests(struct db *db, const char *webhook, struct alerts_dest **d, size_t *n,
+    char *err, size_t errlen)
 {
+	const char *vals[] = { webhook };
 	struct alerts_dest *v;
 	PGresult *res;
 	int k;
 
 	*d = NULL;
 	*n = 0;
-	if ((res = db_run(db, &sql_alerts_dests, NULL, NULL, NULL, err, errlen)) == NULL)
+	if ((res = db_run(db, &sql_alerts_dests, vals, NULL, NULL, err, errlen)) == NULL)
 		return -1;
 	v = xcalloc((size_t)PQntuples(res) + 1, sizeof(*v));
 	for (k = 0; k < PQntuples(res); k++) {
