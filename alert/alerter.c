@@ -278,6 +278,10 @@ alerter_flush(struct alerter *a)
 	for (j = a->ended, k = 0; j != NULL; j = next, k++) {
 		next = j->next;
 		j->at.recorded = at[k].recorded;
+		/* A retry, or the next probe of a circuit, may come before the
+		 * next claim planned: look again. */
+		if (j->at.res == OUTBOX_RETRY)
+			a->wake = 1;
 		alerter_log_attempt(j);
 		alerter_job_free(j);
 	}

@@ -222,7 +222,7 @@ struct outbox_circuit {
 /* Records attempts a[0..n) on rows leased to owner, and ends their leases,
  * in one statement with what they tell of their destinations: a success
  * resets the failures and closes the circuit (and makes the destination's
- * pending rows due at once when it had failed); failures open it after
+ * pending rows due at once when it was open); failures open it after
  * c->open_after; a failed probe pushes the next probe on and ends, as dead,
  * the destination's rows that have waited longer than c->max_age_ms; GONE
  * disables it. A row no longer pending under owner's lease (it expired and

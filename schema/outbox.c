@@ -109,7 +109,8 @@ static const struct db_sql sql_claim = {
  * success after failures; a healthy destination's row is not touched, so
  * records of healthy deliveries never wait on each other); w moves their
  * failures, circuit and disabled state; due makes the rows of a destination
- * that recovered due at once; old ends, after a failed probe, the rows that
+ * whose circuit closes due at once (a row waiting out a Retry-After of a
+ * destination that merely failed now and then keeps its wait); old ends, after a failed probe, the rows that
  * have waited longer than max_age. Rows leased at the start of the statement
  * (this record's own, others in flight) are left to their alerters. */
 #define OUTBOX_WAIT(k)	"($11::bigint[])[least(" k ", cardinality($11::bigint[]))]" \
@@ -167,7 +168,7 @@ static const struct db_sql sql_record = {
 	"), due AS ("
 	" UPDATE kaudit.outbox o SET next_attempt_at = now()"
 	" FROM s JOIN lk ON lk.name = s.webhook"
-	" WHERE s.ok AND (lk.failures > 0 OR lk.opened_at IS NOT NULL)"
+	" WHERE s.ok AND lk.opened_at IS NOT NULL"
 	"  AND o.webhook = s.webhook AND o.state = 'pending' AND o.next_attempt_at > now()"
 	"  AND (o.locked_until IS NULL OR o.locked_until <= now())"
 	"), old AS ("
