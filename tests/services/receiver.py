@@ -8,8 +8,11 @@ answer also sees the record. Answers:
   /fail...                 500
   /flaky/K/<rest>          500 for the first K requests to that exact path, then 200
   /slow/MS/<rest>          sleeps MS milliseconds, then 200
-  /gone/<rest>             410 Gone
-  /bad/<rest>              400 with a body holding control characters
+  /gone/K/<rest>           410 Gone for the first K requests to that exact
+                           path (the hook is back once re-enabled), then 200
+  /bad/K/<rest>            400 with a body holding control characters and a
+                           bidi override, for the first K requests to that
+                           exact path, then 200
   /ratelimit/K/S/<rest>    429 with Retry-After: S (seconds) for the first K
                            requests to that exact path, then 200
   /unavail/K/S/<rest>      503 with Retry-After: an HTTP date S seconds ahead,
@@ -54,15 +57,20 @@ class Recorder:
             return n
 
 
-def flaky_limit(path):
+def first_k(path, prefix):
+    """K of /prefix/K/..., or None."""
     parts = path.split("/")
-    # "", "flaky", K, rest...
-    if len(parts) >= 3 and parts[1] == "flaky":
+    # "", prefix, K, rest...
+    if len(parts) >= 3 and parts[1] == prefix:
         try:
             return int(parts[2])
         except ValueError:
             return None
     return None
+
+
+def flaky_limit(path):
+    return first_k(path, "flaky")
 
 
 def counted(path, prefix):
@@ -153,10 +161,12 @@ class Handler(BaseHTTPRequestHandler):
         if k is not None and n <= k:
             self.answer(500, "flaky: request %d of %d failing" % (n, k))
             return
-        if path.startswith("/gone/"):
+        k = first_k(path, "gone")
+        if k is not None and n <= k:
             self.answer(410, "this hook was deleted")
             return
-        if path.startswith("/bad/"):
+        k = first_k(path, "bad")
+        if k is not None and n <= k:
             # what a hostile or broken receiver may answer: an escape
             # sequence, a bidi override, a bell
             self.answer(400, "rejected: \x1b[31mfield\x1b[0m \u202eevil\u202c \x07")
