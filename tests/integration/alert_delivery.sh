@@ -106,7 +106,20 @@ it_wait_sql "select count(*) from kaudit.outbox where id = $bad_id and state = '
     it_ok retry-delivers || it_fail retry-delivers "$(it_sql "select state, attempts, last_error from kaudit.outbox where id = $bad_id")"
 alerts retry "$bad_id" >/dev/null 2>&1
 [ $? -eq 1 ] && it_ok retry-done-row-refused || it_fail retry-done-row-refused "retry of a done row did not exit 1"
-alerts enable gone >"$IT_DIR/enable.out" 2>&1 || it_fail enable-command "exit $?: $(cat "$IT_DIR/enable.out")"
+# docs/alerting.md's commands, as written there (list the disabled rows,
+# enable gone, list bad's dead row: it was retried above, so none now).
+awk '/<!-- example: alerts-commands -->/ { on = 1; next } on && /^```sh/ { next }
+    on && /^```/ { exit } on' docs/alerting.md >"$IT_DIR/doc-commands"
+grep -q 'alerts enable -c kaudit.yaml gone' "$IT_DIR/doc-commands" ||
+    it_fail docs-commands "docs/alerting.md has no alerts-commands example enabling gone"
+while read -r cmd args; do
+	[ "$cmd" = kaudit ] || continue
+	# shellcheck disable=SC2086
+	"$KAUDIT" ${args//kaudit.yaml/$cfg} >>"$IT_DIR/doc-commands.out" 2>&1 ||
+	    it_fail docs-commands "kaudit $args: exit $?"
+done <"$IT_DIR/doc-commands"
+grep -q "gone is enabled, its circuit closed" "$IT_DIR/doc-commands.out" && it_ok docs-commands ||
+    it_fail docs-commands "$(cat "$IT_DIR/doc-commands.out")"
 it_wait_sql "select (count(*) = $nfind)::int from kaudit.outbox where webhook = 'gone' and state = 'done'" 10 &&
     it_ok enable-delivers-all || it_fail enable-delivers-all "$(it_sql "select state, count(*) from kaudit.outbox where webhook = 'gone' group by 1")"
 it_received "/gone/1/$p/gone" | cut -f2,3 | sort -u >"$IT_DIR/gone-got"
