@@ -6,6 +6,7 @@
 #   make bench                scan throughput against jq on the shared corpus
 #   make bench-pipeline       daemon throughput, Kafka -> rules -> PostgreSQL
 #   make bench-state          what memory across events costs: throughput, bytes per key
+#   make bench-alert          webhook delivery latency from commit to receipt (BASELINE=main compares)
 #   make fuzz                 short libFuzzer runs of every parser of outside input (clang)
 #   make layers               fail when a lower folder includes a higher one
 #   V=1                       show full command lines
@@ -44,7 +45,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all check check-run unit demo bench bench-pipeline bench-state fuzz clean layers
+.PHONY: all check check-run unit demo bench bench-pipeline bench-state bench-alert fuzz clean layers
 
 # Each build links its own binary; bin/kaudit is the release one, so an
 # instrumented build never replaces what users run.
@@ -118,6 +119,9 @@ bench-pipeline: bin/kaudit
 
 bench-state: bin/kaudit
 	$(Q)tests/bench-state.sh
+
+bench-alert: bin/kaudit
+	$(Q)BASELINE=$(BASELINE) tests/bench-alert.sh
 
 fuzz:
 	$(Q)tests/fuzz/run.sh

@@ -5,30 +5,35 @@
  * handle with a pool of alert.batch easy handles, kept for the thread's life
  * so connections to each webhook stay open. The thread is an event loop
  * that waits, in one poll, on the POSTs in flight, on its database
- * connection (where it LISTENs on kaudit_outbox, so a transaction that adds
- * outbox rows wakes it when it commits) and on a wakeup for stop. Each turn
- * it records the POSTs that ended (one statement for all of them, which also
- * moves their destinations' circuits) and, when woken by a notification, by
- * a POST ending while rows were left behind, or by the time the next row is
- * due (looked up in the database) or alert.poll_ms at the latest, claims
- * what its free transfer slots can take: at most a webhook's concurrency
- * minus its POSTs in flight per webhook, and within the rate limits and
- * circuits kept in kaudit.webhooks (see schema/outbox.c). Claimed rows start
- * at once, so a POST never waits for another: a webhook that is slow or
- * down holds its own slots only, and the healthy ones keep theirs. No
+ * connection and on a wakeup for stop. Its statements are sent without
+ * waiting for their answer, one at a time, so POSTs start and end while the
+ * database works: a record of every POST that ended (one statement for all
+ * of them, which also moves their destinations' circuits), and a claim
+ * when woken by a notification (it LISTENs on kaudit_outbox, so a
+ * transaction that adds outbox rows wakes it when it commits), by POSTs
+ * ending while rows were left behind, by the time the next row is due
+ * (looked up in the database after a claim that left nothing behind), or
+ * by alert.poll_ms at the latest. A claim takes, per webhook, what its
+ * concurrency has free and as much again to wait in a queue of its own, so
+ * that a slot freed is filled at once, without a round trip; a webhook that
+ * failed last gets no queue, only its free slots. Rate limits and circuits
+ * are taken care of by the claim (schema/outbox.c). A webhook that is slow
+ * or down holds its own slots only: the healthy ones keep theirs. No
  * transaction is open while a POST runs.
  *
- * The lease lasts the longest configured timeout_ms plus a margin, so it
- * outlives every POST and its record. Should it run out anyway (a stalled
- * database) and another alerter take the row, the late record changes
- * nothing and is counted as "alert.lease_lost". A crash leaves rows pending
- * under a lease that expires, then any alerter claims them again (at least
- * once; X-Kaudit-Delivery and webhook-id let a receiver spot a repeat). After
- * a database error the thread keeps its POSTs going, records them once the
- * database answers, and (as a claim's answer may have been lost) releases
- * every lease it holds once none of its POSTs is in flight. Stopping starts
- * no further POST, lets those in flight end and records them. The alerter
- * is idle when nothing is due, nothing is in flight and no lease is
+ * The lease lasts twice the longest configured timeout_ms plus a margin: a
+ * queued row waits at most for one POST of its webhook, then takes one. A
+ * lease that runs out anyway (a stalled database) lets another alerter take
+ * the row; the late record changes nothing and is counted as
+ * "alert.lease_lost". A crash leaves rows pending under a lease that
+ * expires, then any alerter claims them again (at least once;
+ * X-Kaudit-Delivery and webhook-id let a receiver spot a repeat). After a
+ * database error the thread keeps its POSTs going, records them once the
+ * database answers, and (as a claim's answer may have been lost) forgets its
+ * queues and releases every lease it holds once none of its POSTs is in
+ * flight. Stopping starts no further POST, lets those in flight end and
+ * records them, and releases the leases of the rows queued. The alerter is
+ * idle when nothing is due, nothing is in flight or queued and no lease is
  * running, its own or another alerter's, so `--idle-exit` never leaves while
  * a delivery is in flight or a crashed alerter's rows wait for their lease
  * to expire. Only this thread touches the database connection. */
@@ -55,9 +60,9 @@
 
 /* Longest wait between attempts to reach PostgreSQL again. */
 #define ALERTER_DB_BACKOFF_MAX_MS	30000
-/* Added to the longest webhook timeout to make the lease: covers the time
- * from the claim to the start of the POST and from its end to the record,
- * with room for a slow database. */
+/* Added to twice the longest webhook timeout to make the lease: covers the
+ * time from the claim to the start of the POST and from its end to the
+ * record, with room for a slow database. */
 #define ALERTER_LEASE_MARGIN_MS		10000
 /* Consecutive failures that open a destination's circuit: more than the
  * default concurrency, so that one unlucky burst (a receiver restarting
@@ -75,6 +80,9 @@
 struct alerter_dest {
 	const struct webhook_conf *wc;
 	int		 inflight;	/* POSTs to it in flight */
+	int		 nqueued;	/* claimed rows waiting for a slot */
+	struct alerter_job *queue, **queue_tail;
+	int		 healthy;	/* its last answer was no failure */
 };
 
 /* A claimed row and its POST. */
@@ -85,8 +93,11 @@ struct alerter_job {
 	long			 claimed_ms;	/* clock_ms() at the claim */
 	struct outbox_attempt	 at;		/* decided when the POST ended */
 	char			 why[700];	/* the error recorded */
-	struct alerter_job	*next;		/* in the ended list */
+	struct alerter_job	*next;		/* in a queue or list */
 };
+
+/* The statement in flight on the connection. */
+enum alerter_stmt { STMT_NONE, STMT_CLAIM, STMT_RECORD, STMT_LOOK };
 
 struct alerter {
 	const struct alert_opts	*o;
@@ -99,13 +110,19 @@ struct alerter {
 	char			 owner[128];	/* host:pid:random, in locked_by */
 	long			 lease_ms;
 	struct alerter_dest	*dests;		/* o->nwebhooks of them */
+	size_t			 next_dest;	/* where filling slots starts */
 	struct outbox_dest	*claim;		/* scratch for claims and looks */
 	struct alerter_job	*ended, **ended_tail;	/* ended, not recorded */
+	struct alerter_job	*recording;	/* the record in flight's */
+	struct outbox_attempt	*at;		/* its attempts */
+	size_t			 nat;
+	enum alerter_stmt	 stmt, last;
+	size_t			 claimed;	/* rows the last claim took */
 	long			 probe_wait[DELIVERY_STEPS];
 	struct outbox_circuit	 circuit;
 	int			 wake;		/* claim at the next turn */
 	int			 more;		/* the last claim took all it could */
-	int			 freed;		/* a POST ended since the last claim */
+	int			 freed;		/* a slot or queue place freed since */
 	long			 next_claim;	/* clock_ms(): claim then anyway */
 	int			 synced;	/* held rows taken back at start */
 	long			 next_sync;
@@ -216,6 +233,8 @@ alerter_job_done(void *arg, struct webhook_job *job)
 	j->dest->inflight--;
 	a->freed = 1;
 	alerter_decide(a, j);
+	if (j->at.health != OUTBOX_NEUTRAL)
+		j->dest->healthy = j->at.health == OUTBOX_SUCCESS;
 	j->next = NULL;
 	*a->ended_tail = j;
 	a->ended_tail = &j->next;
@@ -251,54 +270,100 @@ alerter_log_attempt(const struct alerter_job *j)
 		    "in %ld ms: %s", hook, id, at->retry_ms, at->error);
 }
 
-/* Records every ended POST in one statement; -1 on database error, when
- * they stay listed for the next try. */
+/* Sends the record of every ended POST; -1 on database error, when they
+ * stay listed for the next try. */
 static int
-alerter_flush(struct alerter *a)
+alerter_record_send(struct alerter *a)
 {
-	struct outbox_attempt *at;
-	struct alerter_job *j, *next;
-	size_t n = 0, k = 0;
+	struct alerter_job *j;
 	char err[512];
-	int rc;
+	size_t k = 0;
 
+	a->nat = 0;
 	for (j = a->ended; j != NULL; j = j->next)
-		n++;
-	if (n == 0)
-		return 0;
-	at = xcalloc(n, sizeof(*at));
+		a->nat++;
+	a->at = xcalloc(a->nat, sizeof(*a->at));
 	for (j = a->ended; j != NULL; j = j->next)
-		at[k++] = j->at;
-	rc = db_outbox_record(a->db, a->owner, at, n, &a->circuit, err, sizeof(err));
-	if (rc == -1) {
-		free(at);
+		a->at[k++] = j->at;
+	if (db_outbox_record_send(a->db, a->owner, a->at, a->nat, &a->circuit, err,
+	    sizeof(err)) == -1) {
+		free(a->at);
+		a->at = NULL;
 		alerter_db_error(a, "alert.db_record", err);
 		return -1;
 	}
-	for (j = a->ended, k = 0; j != NULL; j = next, k++) {
-		next = j->next;
-		j->at.recorded = at[k].recorded;
-		/* A retry, or the next probe of a circuit, may come before the
-		 * next claim planned: look again. */
-		if (j->at.res == OUTBOX_RETRY)
-			a->wake = 1;
-		alerter_log_attempt(j);
-		alerter_job_free(j);
-	}
-	free(at);
+	a->recording = a->ended;
 	a->ended = NULL;
 	a->ended_tail = &a->ended;
+	a->stmt = a->last = STMT_RECORD;
 	return 0;
 }
 
-/* Ends the leases this alerter holds; -1 on database error. Only called
- * with nothing in flight, so no row is released while its POST runs. */
+/* The record's answer: logs each attempt and frees it. On error the
+ * attempts go back to the ended list, to be recorded once the database
+ * answers. */
+static void
+alerter_record_recv(struct alerter *a)
+{
+	struct alerter_job *j, *next, *last = NULL;
+	char err[512];
+	size_t k = 0;
+
+	a->stmt = STMT_NONE;
+	if (db_outbox_record_recv(a->db, a->at, a->nat, err, sizeof(err)) == -1) {
+		for (j = a->recording; j != NULL; j = j->next)
+			last = j;
+		if (last != NULL) {
+			last->next = a->ended;
+			if (a->ended == NULL)
+				a->ended_tail = &last->next;
+			a->ended = a->recording;
+		}
+		alerter_db_error(a, "alert.db_record", err);
+	} else {
+		for (j = a->recording; j != NULL; j = next, k++) {
+			next = j->next;
+			j->at.recorded = a->at[k].recorded;
+			/* A retry, or the next probe of a circuit, may come
+			 * before the next claim planned: look again. */
+			if (j->at.res == OUTBOX_RETRY)
+				a->wake = 1;
+			alerter_log_attempt(j);
+			alerter_job_free(j);
+		}
+	}
+	a->recording = NULL;
+	free(a->at);
+	a->at = NULL;
+}
+
+/* Forgets the rows queued and not sent: their leases are released next. */
+static void
+alerter_drop_queues(struct alerter *a)
+{
+	struct alerter_job *j, *next;
+
+	for (size_t i = 0; i < a->o->nwebhooks; i++) {
+		for (j = a->dests[i].queue; j != NULL; j = next) {
+			next = j->next;
+			alerter_job_free(j);
+		}
+		a->dests[i].queue = NULL;
+		a->dests[i].queue_tail = &a->dests[i].queue;
+		a->dests[i].nqueued = 0;
+	}
+}
+
+/* Ends the leases this alerter holds, once none of its POSTs is in flight
+ * (so that no row is released while its POST runs) and its queues are
+ * forgotten; -1 on database error. */
 static int
 alerter_release(struct alerter *a)
 {
 	char err[512];
 	long n;
 
+	alerter_drop_queues(a);
 	if (db_outbox_release(a->db, a->owner, &n, err, sizeof(err)) == -1) {
 		alerter_db_error(a, "alert.db_release", err);
 		return -1;
@@ -347,12 +412,11 @@ alerter_dest(struct alerter *a, const char *name)
 	return NULL;
 }
 
-/* Starts the POST of a claimed row; takes it. */
+/* Queues a claimed row for its webhook; takes it. */
 static void
-alerter_start_job(struct alerter *a, struct outbox_item *it, long now)
+alerter_queue(struct alerter *a, struct outbox_item *it, long now)
 {
 	struct alerter_job *j = xcalloc(1, sizeof(*j));
-	int rc;
 
 	j->it = *it;
 	j->claimed_ms = now;
@@ -365,63 +429,81 @@ alerter_start_job(struct alerter *a, struct outbox_item *it, long now)
 	}
 	j->job = (struct webhook_job){ .wc = j->dest->wc, .delivery_id = it->id,
 	    .payload = it->payload, .len = strlen(it->payload), .retry_after_ms = -1 };
-	if ((rc = webhook_multi_add(a->wm, &j->job)) == 0) {
-		j->dest->inflight++;
-		return;
-	}
-	if (rc == 1) {		/* libcurl refused it: it ended at once */
-		j->dest->inflight++;
-		alerter_job_done(a, &j->job);
-		return;
-	}
-	a->release = 1;		/* no free slot: cannot happen, claims fit */
-	alerter_job_free(j);
+	*j->dest->queue_tail = j;
+	j->dest->queue_tail = &j->next;
+	j->dest->nqueued++;
 }
 
-/* What each destination can take now; the total in *limit. */
+/* Starts the head of d's queue; 0, or -1 when no transfer slot is free. */
+static int
+alerter_start_one(struct alerter *a, struct alerter_dest *d)
+{
+	struct alerter_job *j = d->queue;
+	int rc;
+
+	if ((rc = webhook_multi_add(a->wm, &j->job)) == -1)
+		return -1;
+	if ((d->queue = j->next) == NULL)
+		d->queue_tail = &d->queue;
+	j->next = NULL;
+	d->nqueued--;
+	d->inflight++;
+	a->freed = 1;
+	if (rc == 1)		/* libcurl refused it: it ended at once */
+		alerter_job_done(a, &j->job);
+	return 0;
+}
+
+/* Fills the free slots from the queues, one webhook after the other. */
+static void
+alerter_fill(struct alerter *a)
+{
+	size_t n = a->o->nwebhooks, idle = 0;
+
+	while (n > 0 && idle < n) {
+		struct alerter_dest *d = &a->dests[a->next_dest];
+
+		a->next_dest = (a->next_dest + 1) % n;
+		if (d->queue == NULL || d->inflight >= d->wc->concurrency) {
+			idle++;
+			continue;
+		}
+		if (alerter_start_one(a, d) == -1)
+			return;
+		idle = 0;
+	}
+}
+
+static int
+alerter_queued(const struct alerter *a)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < a->o->nwebhooks; i++)
+		n += a->dests[i].nqueued;
+	return n;
+}
+
+/* What each destination can take now: its free slots, and as many again
+ * to queue when its last answer was no failure. The total in *limit. */
 static void
 alerter_capacity(struct alerter *a, int *limit)
 {
 	for (size_t i = 0; i < a->o->nwebhooks; i++) {
-		const struct webhook_conf *wc = a->dests[i].wc;
-		int cap = wc->concurrency - a->dests[i].inflight;
+		struct alerter_dest *d = &a->dests[i];
+		int cap = d->wc->concurrency * (d->healthy ? 2 : 1) - d->inflight - d->nqueued;
 
-		a->claim[i] = (struct outbox_dest){ wc->name, cap > 0 ? cap : 0, wc->rate_limit };
+		a->claim[i] = (struct outbox_dest){ d->wc->name, cap > 0 ? cap : 0,
+		    d->wc->rate_limit };
 	}
-	*limit = a->o->batch - webhook_multi_inflight(a->wm);
+	*limit = 2 * a->o->batch - webhook_multi_inflight(a->wm) - alerter_queued(a);
 }
 
-/* After a claim that left nothing behind: when to look again, and whether
- * the alerter is idle. */
 static int
-alerter_look(struct alerter *a, size_t claimed, long now)
+alerter_claim_send(struct alerter *a)
 {
-	struct outbox_look l;
 	char err[512];
-	long wait = a->o->poll_ms;
-
-	if (db_outbox_look(a->db, a->claim, a->o->nwebhooks, &l, err, sizeof(err)) == -1) {
-		alerter_db_error(a, "alert.db_claim", err);
-		return -1;
-	}
-	if (l.next_ms >= 0 && l.next_ms < wait)
-		wait = l.next_ms;
-	if (wait < ALERTER_MIN_WAIT_MS && claimed == 0)
-		wait = ALERTER_MIN_WAIT_MS;
-	a->next_claim = now + wait;
-	atomic_store(&a->idle, claimed == 0 && webhook_multi_inflight(a->wm) == 0 &&
-	    a->ended == NULL && !l.due && l.leased == 0);
-	return 0;
-}
-
-/* Claims what the free slots can take and starts it. */
-static int
-alerter_claim(struct alerter *a, long now)
-{
-	struct outbox_item *items = NULL;
-	size_t n = 0, i;
-	int limit, more = 0, *taken;
-	char err[512];
+	int limit;
 
 	a->wake = 0;
 	a->freed = 0;
@@ -430,74 +512,102 @@ alerter_claim(struct alerter *a, long now)
 		a->more = 1;
 		return 0;
 	}
-	if (db_outbox_claim(a->db, a->owner, limit, a->lease_ms, a->claim, a->o->nwebhooks,
-	    &items, &n, err, sizeof(err)) == -1) {
+	if (db_outbox_claim_send(a->db, a->owner, limit, a->lease_ms, a->claim,
+	    a->o->nwebhooks, err, sizeof(err)) == -1) {
 		a->release = 1;		/* it may have committed, its answer lost */
 		alerter_db_error(a, "alert.db_claim", err);
 		return -1;
 	}
+	a->stmt = a->last = STMT_CLAIM;
+	return 0;
+}
+
+/* The claim's answer: queues the rows, and when nothing was left behind
+ * asks when to look again. */
+static void
+alerter_claim_recv(struct alerter *a, long now)
+{
+	struct outbox_item *items = NULL;
+	size_t n = 0, i;
+	int limit, more = 0, *taken;
+	char err[512];
+
+	a->stmt = STMT_NONE;
+	if (db_outbox_claim_recv(a->db, &items, &n, err, sizeof(err)) == -1) {
+		a->release = 1;
+		alerter_db_error(a, "alert.db_claim", err);
+		return;
+	}
+	/* a->claim still holds what the claim was asked for */
+	limit = 2 * a->o->batch - webhook_multi_inflight(a->wm) - alerter_queued(a);
 	taken = xcalloc(a->o->nwebhooks + 1, sizeof(*taken));
 	for (i = 0; i < n; i++) {
 		struct alerter_dest *d = alerter_dest(a, items[i].webhook);
 		if (d != NULL)
 			taken[d - a->dests]++;
-		alerter_start_job(a, &items[i], now);
+		alerter_queue(a, &items[i], now);
 	}
 	free(items);	/* the jobs own the strings now */
-	/* A destination that took all it could, or had no slot left, may have
-	 * more rows due: the next POST to end claims again. */
+	/* A destination that took all it could, or had no room, may have more
+	 * rows due: the next POST to end claims again. */
 	for (i = 0; i < a->o->nwebhooks; i++)
 		more |= taken[i] >= a->claim[i].cap;
 	free(taken);
 	a->more = more || (int)n >= limit;
+	a->claimed = n;
 	if (n > 0)
 		atomic_store(&a->idle, 0);
 	if (a->more) {
 		a->next_claim = now + a->o->poll_ms;
-		return 0;
+		return;
 	}
-	return alerter_look(a, n, now);
+	if (db_outbox_look_send(a->db, a->claim, a->o->nwebhooks, err, sizeof(err)) == -1) {
+		alerter_db_error(a, "alert.db_claim", err);
+		return;
+	}
+	a->stmt = STMT_LOOK;
 }
 
-/* One turn of the loop's database work. */
+/* When to claim again, and whether the alerter is idle. */
 static void
-alerter_turn(struct alerter *a, int stopping)
+alerter_look_recv(struct alerter *a, long now)
 {
-	long now = clock_ms();
+	struct outbox_look l;
+	char err[512];
+	long wait = a->o->poll_ms;
 
-	if (!alerter_db_usable(a, now))
+	a->stmt = STMT_NONE;
+	if (db_outbox_look_recv(a->db, &l, err, sizeof(err)) == -1) {
+		alerter_db_error(a, "alert.db_claim", err);
 		return;
-	if (a->ended != NULL && alerter_flush(a) == -1)
-		return;
-	if (a->release && webhook_multi_inflight(a->wm) == 0 && alerter_release(a) == -1)
-		return;
-	if (stopping)
-		return;
-	if ((!a->synced || now >= a->next_sync) && alerter_sync(a) == -1)
-		return;
-	if (a->release)
-		return;
-	if (a->wake || now >= a->next_claim || (a->more && a->freed))
-		alerter_claim(a, now);
+	}
+	if (l.next_ms >= 0 && l.next_ms < wait)
+		wait = l.next_ms;
+	if (wait < ALERTER_MIN_WAIT_MS && a->claimed == 0)
+		wait = ALERTER_MIN_WAIT_MS;
+	a->next_claim = now + wait;
+	atomic_store(&a->idle, a->claimed == 0 && webhook_multi_inflight(a->wm) == 0 &&
+	    alerter_queued(a) == 0 && a->ended == NULL && !l.due && l.leased == 0);
 }
 
-/* How long the loop may wait for something to happen. */
-static int
-alerter_timeout(struct alerter *a, int stopping)
+/* The answer of the statement in flight, when it is in. */
+static void
+alerter_answer(struct alerter *a, long now)
 {
-	long now = clock_ms(), t;
-
-	if (stopping)
-		return 1000;	/* libcurl's own timers end the wait sooner */
-	if (a->db_down)
-		t = a->db_retry_at - now;
-	else if (a->wake || (a->more && a->freed) || a->ended != NULL)
-		t = 0;
-	else
-		t = a->next_claim - now;
-	if (a->synced && !a->db_down && a->next_sync - now < t)
-		t = a->next_sync - now;
-	return t < 0 ? 0 : t > a->o->poll_ms ? a->o->poll_ms : (int)t;
+	switch (db_result_ready(a->db)) {
+	case 0:
+		return;
+	case -1:
+		/* The answer is lost with the connection; db_recv() says so. */
+	default:
+		break;
+	}
+	if (a->stmt == STMT_RECORD)
+		alerter_record_recv(a);
+	else if (a->stmt == STMT_CLAIM)
+		alerter_claim_recv(a, now);
+	else if (a->stmt == STMT_LOOK)
+		alerter_look_recv(a, now);
 }
 
 /* Notifications of committed outbox rows: claim at once. */
@@ -506,12 +616,81 @@ alerter_notifications(struct alerter *a)
 {
 	int n;
 
-	if (a->db_down)
-		return;
 	if ((n = db_notifications(a->db)) > 0)
 		a->wake = 1;
 	else if (n == -1)
 		alerter_db_error(a, "alert.db_connect", "PostgreSQL is unreachable; retrying");
+}
+
+/* One turn of the loop's database work: takes the answer in, then sends
+ * the next statement: the record and the claim by turns when both wait. */
+static void
+alerter_turn(struct alerter *a, int stopping)
+{
+	long now = clock_ms();
+	int record, claim;
+
+	if (!alerter_db_usable(a, now))
+		return;
+	if (a->stmt != STMT_NONE) {
+		alerter_answer(a, now);
+		if (a->stmt != STMT_NONE || a->db_down)
+			return;
+	}
+	alerter_notifications(a);
+	if (a->db_down)
+		return;
+	if (a->release && webhook_multi_inflight(a->wm) == 0 && a->ended == NULL &&
+	    alerter_release(a) == -1)
+		return;
+	if (!stopping && (!a->synced || now >= a->next_sync) && alerter_sync(a) == -1)
+		return;
+	record = a->ended != NULL;
+	claim = !stopping && !a->release &&
+	    (a->wake || now >= a->next_claim || (a->more && a->freed));
+	if (record && (!claim || a->last != STMT_RECORD))
+		alerter_record_send(a);
+	else if (claim)
+		alerter_claim_send(a);
+}
+
+/* How long the loop may wait for something to happen. */
+static int
+alerter_timeout(struct alerter *a, int stopping)
+{
+	long now = clock_ms(), t;
+
+	if (a->db_down)
+		t = a->db_retry_at - now;
+	else if (a->stmt != STMT_NONE)
+		t = a->o->poll_ms;	/* the answer wakes the wait */
+	else if (a->ended != NULL || (!stopping && (a->wake || (a->more && a->freed))))
+		t = 0;
+	else if (stopping)
+		t = 1000;	/* libcurl's own timers end the wait sooner */
+	else
+		t = a->next_claim - now;
+	if (!stopping && a->synced && !a->db_down && a->next_sync - now < t)
+		t = a->next_sync - now;
+	return t < 0 ? 0 : t > a->o->poll_ms ? a->o->poll_ms : (int)t;
+}
+
+/* At the end: the answer in flight, the last records, and the leases of
+ * the rows queued; when the database does not answer, their leases
+ * expire. */
+static void
+alerter_finish(struct alerter *a)
+{
+	if (a->stmt != STMT_NONE)
+		alerter_answer(a, clock_ms());
+	while (a->stmt == STMT_LOOK)	/* a claim's answer sent a look */
+		alerter_answer(a, clock_ms());
+	if (!db_ok(a->db))
+		return;
+	a->db_down = 0;
+	if (a->ended != NULL && alerter_record_send(a) == 0)
+		alerter_record_recv(a);
+	alerter_release(a);
 }
 
 static void *
@@ -521,28 +700,26 @@ alerter_main(void *arg)
 	char err[512];
 	int stopping, ready;
 
+	db_generic_plans(a->db);
 	if (db_listen(a->db, DB_OUTBOX_CHANNEL, err, sizeof(err)) == -1)
 		log_warn("alerter: %s; polling every %d ms instead", err, a->o->poll_ms);
 	a->wake = 1;
 	for (;;) {
 		stopping = atomic_load(&a->stop);
-		if (stopping && webhook_multi_inflight(a->wm) == 0)
+		if (stopping && webhook_multi_inflight(a->wm) == 0 && a->stmt != STMT_RECORD &&
+		    (a->ended == NULL || a->db_down))
 			break;
+		if (!stopping)
+			alerter_fill(a);
 		alerter_turn(a, stopping);
-		alerter_notifications(a);
+		/* the claim's answer may have queued rows */
+		if (!stopping)
+			alerter_fill(a);
 		webhook_multi_wait(a->wm, a->db_down ? -1 : db_socket(a->db),
 		    alerter_timeout(a, stopping), &ready);
-		if (ready)
-			alerter_notifications(a);
 		webhook_multi_perform(a->wm, alerter_job_done, a);
 	}
-	/* The last POSTs' records, and the leases of rows never sent; when the
-	 * database does not answer, their leases expire. */
-	if (db_ok(a->db)) {
-		a->db_down = 0;
-		alerter_flush(a);
-		alerter_release(a);
-	}
+	alerter_finish(a);
 	return NULL;
 }
 
@@ -561,7 +738,8 @@ alerter_name(struct alerter *a)
 	snprintf(a->owner, sizeof(a->owner), "%s:%ld:%08x", host, (long)getpid(), r);
 }
 
-/* The longest POST plus the margin. */
+/* Twice the longest POST (a queued row waits for one, then takes one)
+ * plus the margin. */
 static long
 alerter_lease(const struct alert_opts *o)
 {
@@ -570,7 +748,7 @@ alerter_lease(const struct alert_opts *o)
 	for (size_t i = 0; i < o->nwebhooks; i++)
 		if (o->webhooks[i].timeout_ms > max)
 			max = o->webhooks[i].timeout_ms;
-	return max + ALERTER_LEASE_MARGIN_MS;
+	return 2 * max + ALERTER_LEASE_MARGIN_MS;
 }
 
 static void
@@ -583,6 +761,13 @@ alerter_free(struct alerter *a)
 		next = j->next;
 		alerter_job_free(j);
 	}
+	for (j = a->recording; j != NULL; j = next) {
+		next = j->next;
+		alerter_job_free(j);
+	}
+	if (a->dests != NULL && a->o != NULL)
+		alerter_drop_queues(a);
+	free(a->at);
 	db_close(a->db);
 	free(a->dests);
 	free(a->claim);
@@ -600,8 +785,11 @@ alerter_start(const char *pg_url, const struct alert_opts *o, char *err, size_t 
 	a->ended_tail = &a->ended;
 	a->dests = xcalloc(o->nwebhooks + 1, sizeof(*a->dests));
 	a->claim = xcalloc(o->nwebhooks + 1, sizeof(*a->claim));
-	for (size_t i = 0; i < o->nwebhooks; i++)
+	for (size_t i = 0; i < o->nwebhooks; i++) {
 		a->dests[i].wc = &o->webhooks[i];
+		a->dests[i].queue_tail = &a->dests[i].queue;
+		a->dests[i].healthy = 1;
+	}
 	a->circuit = (struct outbox_circuit){ ALERTER_OPEN_AFTER, a->probe_wait,
 	    delivery_schedule(o, a->probe_wait, DELIVERY_STEPS), o->max_age_ms };
 	alerter_name(a);

@@ -183,14 +183,21 @@ db_close(struct db *db)
 	free(db);
 }
 
-/* LISTENs again on a new connection; notifications sent while the old one
- * was down are lost, which its user covers by looking at the table once
- * reconnected. */
+/* Restores on a new connection what the session had asked for: generic
+ * plans, LISTEN. Notifications sent while the old one was down are lost,
+ * which its user covers by looking at the table once reconnected. */
 static int
-db_relisten(struct db *db)
+db_session_restore(struct db *db)
 {
 	char sql[96], err[256];
 
+	if (db->generic && !db->generic_set) {
+		/* PostgreSQL 12 and later; an older server keeps its choice */
+		if (db_exec(db, "SET plan_cache_mode = force_generic_plan", err,
+		    sizeof(err)) == -1)
+			log_once("db.plan_cache_mode", "%s", err);
+		db->generic_set = 1;
+	}
 	if (db->listen[0] == '\0' || db->listening)
 		return 0;
 	snprintf(sql, sizeof(sql), "LISTEN %s", db->listen);
@@ -207,17 +214,18 @@ db_ok(struct db *db)
 {
 	if (PQstatus(db->conn) == CONNECTION_OK) {
 		/* Should LISTEN fail, the listener falls back on polling. */
-		db_relisten(db);
+		db_session_restore(db);
 		return 1;
 	}
 	db->nprepared = 0;
 	db->listening = 0;
+	db->generic_set = 0;
 	PQreset(db->conn);
 	if (PQstatus(db->conn) != CONNECTION_OK)
 		return 0;
 	PQsetNoticeProcessor(db->conn, db_notice, NULL);
 	log_info("postgres: reconnected");
-	db_relisten(db);
+	db_session_restore(db);
 	return 1;
 }
 
@@ -226,11 +234,19 @@ db_listen(struct db *db, const char *channel, char *err, size_t errlen)
 {
 	snprintf(db->listen, sizeof(db->listen), "%s", channel);
 	db->listening = 0;
-	if (db_relisten(db) == -1) {
+	if (db_session_restore(db) == -1) {
 		snprintf(err, errlen, "postgres: cannot LISTEN on %s", channel);
 		return -1;
 	}
 	return 0;
+}
+
+void
+db_generic_plans(struct db *db)
+{
+	db->generic = 1;
+	db->generic_set = 0;
+	db_session_restore(db);
 }
 
 int
@@ -330,6 +346,51 @@ db_run(struct db *db, const struct db_sql *s, const char *const *values,
 	db_save_state(db, res);
 	PQclear(res);
 	return NULL;
+}
+
+int
+db_send(struct db *db, const struct db_sql *s, const char *const *values, char *err,
+    size_t errlen)
+{
+	if (db_prepare(db, s, err, errlen) == -1)
+		return -1;
+	if (!PQsendQueryPrepared(db->conn, s->name, s->nparams, values, NULL, NULL, 0)) {
+		db_set_err(err, errlen, "postgres: ", PQerrorMessage(db->conn));
+		db->sqlstate[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
+PGresult *
+db_recv(struct db *db, char *err, size_t errlen)
+{
+	PGresult *res = NULL, *r;
+	ExecStatusType st;
+
+	/* One statement, so one result; read on to the end of it. */
+	while ((r = PQgetResult(db->conn)) != NULL) {
+		if (res == NULL)
+			res = r;
+		else
+			PQclear(r);
+	}
+	st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+		return res;
+	db_set_err(err, errlen, "postgres: ", res ? PQresultErrorMessage(res) :
+	    PQerrorMessage(db->conn));
+	db_save_state(db, res);
+	PQclear(res);
+	return NULL;
+}
+
+int
+db_result_ready(struct db *db)
+{
+	if (PQstatus(db->conn) != CONNECTION_OK || !PQconsumeInput(db->conn))
+		return -1;
+	return PQisBusy(db->conn) ? 0 : 1;
 }
 
 int

@@ -143,6 +143,11 @@ int	db_state_offsets(struct db *db, const char *topic, int64_t *next, int n,
  * identifier, not user input. */
 #define DB_OUTBOX_CHANNEL	"kaudit_outbox"
 int	db_listen(struct db *db, const char *channel, char *err, size_t errlen);
+/* Plans every prepared statement once, for any parameters, now and after
+ * every reconnect: the outbox statements' plans do not depend on their
+ * values, and planning them again at each run costs about as much as
+ * running them. */
+void	db_generic_plans(struct db *db);
 /* The connection's socket, to wait on; -1 when there is none. */
 int	db_socket(struct db *db);
 /* Reads what the server sent and drops the notifications received; returns
@@ -252,6 +257,25 @@ int	db_outbox_look(struct db *db, const struct outbox_dest *d, size_t nd,
  * of every other webhook, with a reason naming owner. */
 int	db_outbox_sync(struct db *db, const char *owner, const char *const *names,
 	    size_t n, int hold, long *held, long *released, char *err, size_t errlen);
+
+/* The same three in two steps, for an event loop that keeps its POSTs
+ * going while the database works: *_send sends the statement and returns at
+ * once; db_result_ready() says when its answer is in (1; 0 not yet; -1 the
+ * connection broke); *_recv takes it, with the outcome of the call above.
+ * One statement at a time per connection. */
+int	db_outbox_claim_send(struct db *db, const char *owner, int limit, long lease_ms,
+	    const struct outbox_dest *d, size_t nd, char *err, size_t errlen);
+int	db_outbox_claim_recv(struct db *db, struct outbox_item **items, size_t *n,
+	    char *err, size_t errlen);
+int	db_outbox_record_send(struct db *db, const char *owner,
+	    const struct outbox_attempt *a, size_t n, const struct outbox_circuit *c,
+	    char *err, size_t errlen);
+int	db_outbox_record_recv(struct db *db, struct outbox_attempt *a, size_t n,
+	    char *err, size_t errlen);
+int	db_outbox_look_send(struct db *db, const struct outbox_dest *d, size_t nd,
+	    char *err, size_t errlen);
+int	db_outbox_look_recv(struct db *db, struct outbox_look *l, char *err, size_t errlen);
+int	db_result_ready(struct db *db);
 
 /* Counts for tests, the demo and the daemon's --idle-exit. */
 int	db_outbox_pending(struct db *db, long *pending, char *err, size_t errlen);

@@ -388,19 +388,14 @@ outbox_burst(double rate)
 }
 
 int
-db_outbox_claim(struct db *db, const char *owner, int limit, long lease_ms,
-    const struct outbox_dest *d, size_t nd, struct outbox_item **items, size_t *n,
-    char *err, size_t errlen)
+db_outbox_claim_send(struct db *db, const char *owner, int limit, long lease_ms,
+    const struct outbox_dest *d, size_t nd, char *err, size_t errlen)
 {
 	struct buf names, caps, rates, bursts, tmp;
 	char lim[16], lease[24];
 	const char *vals[7];
-	struct outbox_item *it;
-	PGresult *res;
-	int i, rows, rc = -1;
+	int rc;
 
-	*items = NULL;
-	*n = 0;
 	buf_init(&names);
 	buf_init(&caps);
 	buf_init(&rates);
@@ -425,8 +420,27 @@ db_outbox_claim(struct db *db, const char *owner, int limit, long lease_ms,
 	vals[4] = buf_cstr(&caps);
 	vals[5] = buf_cstr(&rates);
 	vals[6] = buf_cstr(&bursts);
-	if ((res = db_run(db, &sql_claim, vals, NULL, NULL, err, errlen)) == NULL)
-		goto out;
+	rc = db_send(db, &sql_claim, vals, err, errlen);
+	buf_free(&names);
+	buf_free(&caps);
+	buf_free(&rates);
+	buf_free(&bursts);
+	buf_free(&tmp);
+	return rc;
+}
+
+int
+db_outbox_claim_recv(struct db *db, struct outbox_item **items, size_t *n, char *err,
+    size_t errlen)
+{
+	struct outbox_item *it;
+	PGresult *res;
+	int i, rows;
+
+	*items = NULL;
+	*n = 0;
+	if ((res = db_recv(db, err, errlen)) == NULL)
+		return -1;
 	rows = PQntuples(res);
 	it = xcalloc(rows ? (size_t)rows : 1, sizeof(*it));
 	for (i = 0; i < rows; i++) {
@@ -440,14 +454,19 @@ db_outbox_claim(struct db *db, const char *owner, int limit, long lease_ms,
 	PQclear(res);
 	*items = it;
 	*n = (size_t)rows;
-	rc = 0;
-out:
-	buf_free(&names);
-	buf_free(&caps);
-	buf_free(&rates);
-	buf_free(&bursts);
-	buf_free(&tmp);
-	return rc;
+	return 0;
+}
+
+int
+db_outbox_claim(struct db *db, const char *owner, int limit, long lease_ms,
+    const struct outbox_dest *d, size_t nd, struct outbox_item **items, size_t *n,
+    char *err, size_t errlen)
+{
+	*items = NULL;
+	*n = 0;
+	if (db_outbox_claim_send(db, owner, limit, lease_ms, d, nd, err, errlen) == -1)
+		return -1;
+	return db_outbox_claim_recv(db, items, n, err, errlen);
 }
 
 void
@@ -541,18 +560,13 @@ record_params_free(struct record_params *p)
 }
 
 int
-db_outbox_record(struct db *db, const char *owner, struct outbox_attempt *a, size_t n,
-    const struct outbox_circuit *c, char *err, size_t errlen)
+db_outbox_record_send(struct db *db, const char *owner, const struct outbox_attempt *a,
+    size_t n, const struct outbox_circuit *c, char *err, size_t errlen)
 {
 	struct record_params p;
 	const char *vals[12];
-	PGresult *res;
-	int64_t id;
+	int rc;
 
-	for (size_t i = 0; i < n; i++)
-		a[i].recorded = 0;
-	if (n == 0)
-		return 0;
 	record_params(&p, a, n, c);
 	vals[0] = buf_cstr(&p.ids);
 	vals[1] = buf_cstr(&p.states);
@@ -566,9 +580,21 @@ db_outbox_record(struct db *db, const char *owner, struct outbox_attempt *a, siz
 	vals[9] = p.open_after;
 	vals[10] = buf_cstr(&p.waits);
 	vals[11] = p.max_age;
-	res = db_run(db, &sql_record, vals, NULL, NULL, err, errlen);
+	rc = db_send(db, &sql_record, vals, err, errlen);
 	record_params_free(&p);
-	if (res == NULL)
+	return rc;
+}
+
+int
+db_outbox_record_recv(struct db *db, struct outbox_attempt *a, size_t n, char *err,
+    size_t errlen)
+{
+	PGresult *res;
+	int64_t id;
+
+	for (size_t i = 0; i < n; i++)
+		a[i].recorded = 0;
+	if ((res = db_recv(db, err, errlen)) == NULL)
 		return -1;
 	for (int r = 0; r < PQntuples(res); r++) {
 		id = strtoll(PQgetvalue(res, r, 0), NULL, 10);
@@ -578,6 +604,19 @@ db_outbox_record(struct db *db, const char *owner, struct outbox_attempt *a, siz
 	}
 	PQclear(res);
 	return 0;
+}
+
+int
+db_outbox_record(struct db *db, const char *owner, struct outbox_attempt *a, size_t n,
+    const struct outbox_circuit *c, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < n; i++)
+		a[i].recorded = 0;
+	if (n == 0)
+		return 0;
+	if (db_outbox_record_send(db, owner, a, n, c, err, errlen) == -1)
+		return -1;
+	return db_outbox_record_recv(db, a, n, err, errlen);
 }
 
 int
@@ -628,17 +667,13 @@ db_outbox_leased(struct db *db, long *leased, char *err, size_t errlen)
 }
 
 int
-db_outbox_look(struct db *db, const struct outbox_dest *d, size_t nd,
-    struct outbox_look *l, char *err, size_t errlen)
+db_outbox_look_send(struct db *db, const struct outbox_dest *d, size_t nd, char *err,
+    size_t errlen)
 {
 	struct buf names, rates, tmp;
 	const char *vals[2];
-	PGresult *res;
-	int rc = -1;
+	int rc;
 
-	l->next_ms = -1;
-	l->due = 0;
-	l->leased = 0;
 	buf_init(&names);
 	buf_init(&rates);
 	buf_init(&tmp);
@@ -650,19 +685,42 @@ db_outbox_look(struct db *db, const struct outbox_dest *d, size_t nd,
 	arr_end(&rates);
 	vals[0] = buf_cstr(&names);
 	vals[1] = buf_cstr(&rates);
-	if ((res = db_run(db, &sql_look, vals, NULL, NULL, err, errlen)) != NULL) {
-		l->next_ms = strtol(PQgetvalue(res, 0, 0), NULL, 10);
-		if (PQgetisnull(res, 0, 0) == 0 && l->next_ms < -1)
-			l->next_ms = 0;	/* overdue */
-		l->due = PQgetvalue(res, 0, 1)[0] == 't';
-		l->leased = strtol(PQgetvalue(res, 0, 2), NULL, 10);
-		PQclear(res);
-		rc = 0;
-	}
+	rc = db_send(db, &sql_look, vals, err, errlen);
 	buf_free(&names);
 	buf_free(&rates);
 	buf_free(&tmp);
 	return rc;
+}
+
+int
+db_outbox_look_recv(struct db *db, struct outbox_look *l, char *err, size_t errlen)
+{
+	PGresult *res;
+
+	l->next_ms = -1;
+	l->due = 0;
+	l->leased = 0;
+	if ((res = db_recv(db, err, errlen)) == NULL)
+		return -1;
+	l->next_ms = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	if (l->next_ms < -1)
+		l->next_ms = 0;	/* overdue */
+	l->due = PQgetvalue(res, 0, 1)[0] == 't';
+	l->leased = strtol(PQgetvalue(res, 0, 2), NULL, 10);
+	PQclear(res);
+	return 0;
+}
+
+int
+db_outbox_look(struct db *db, const struct outbox_dest *d, size_t nd,
+    struct outbox_look *l, char *err, size_t errlen)
+{
+	l->next_ms = -1;
+	l->due = 0;
+	l->leased = 0;
+	if (db_outbox_look_send(db, d, nd, err, errlen) == -1)
+		return -1;
+	return db_outbox_look_recv(db, l, err, errlen);
 }
 
 static int

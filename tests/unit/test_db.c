@@ -120,13 +120,13 @@ test_migrate(void)
 	if (db == NULL)
 		return;
 	T_INTEQ(db_check_schema(db, err, sizeof(err)), -1);
-	T_STREQ(err, "database schema is at version 0, kaudit needs 4: run "
+	T_STREQ(err, "database schema is at version 0, kaudit needs 5: run "
 	    "`kaudit migrate -c FILE`");
 	T_INTEQ(db_migrate(db, err, sizeof(err)), 0);
 	T_INTEQ(db_check_schema(db, err, sizeof(err)), 0);
 	T_INTEQ(db_migrate(db, err, sizeof(err)), 0);	/* idempotent */
-	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.schema_migrations"), 4);
-	T_INTEQ(pgtest_long("SELECT max(version) FROM kaudit.schema_migrations"), 4);
+	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.schema_migrations"), 5);
+	T_INTEQ(pgtest_long("SELECT max(version) FROM kaudit.schema_migrations"), 5);
 	/* A migration missing below the newest (two branches applied apart):
 	 * the schema is not what this binary expects. */
 	pgtest_exec(pgtest_conn, "DELETE FROM kaudit.schema_migrations WHERE version = 2");
@@ -137,7 +137,7 @@ test_migrate(void)
 	/* A newer binary migrated this database: say so. */
 	pgtest_exec(pgtest_conn, "INSERT INTO kaudit.schema_migrations VALUES (7, '0007_x.sql')");
 	T_INTEQ(db_check_schema(db, err, sizeof(err)), -1);
-	T_STREQ(err, "database schema is at version 7, newer than this kaudit (4): "
+	T_STREQ(err, "database schema is at version 7, newer than this kaudit (5): "
 	    "upgrade kaudit");
 	pgtest_exec(pgtest_conn, "DELETE FROM kaudit.schema_migrations WHERE version = 7");
 	T_INTEQ(db_check_schema(db, err, sizeof(err)), 0);
