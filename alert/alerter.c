@@ -58,7 +58,10 @@
 #include "base/xmalloc.h"
 #include "schema/db.h"
 
-/* Longest wait between attempts to reach PostgreSQL again. */
+/* Waits between attempts to reach PostgreSQL again: from the first, a
+ * connection killed under a running server is back at once, doubling to
+ * the longest. */
+#define ALERTER_DB_BACKOFF_MIN_MS	100
 #define ALERTER_DB_BACKOFF_MAX_MS	30000
 /* Added to twice the longest webhook timeout to make the lease: covers the
  * time from the claim to the start of the POST and from its end to the
@@ -144,7 +147,7 @@ alerter_db_error(struct alerter *a, const char *kind, const char *err)
 	log_once(kind, "alerter: %s", err);
 	atomic_store(&a->idle, 0);
 	a->db_down = 1;
-	a->db_backoff = a->db_backoff ? a->db_backoff * 2 : a->o->poll_ms;
+	a->db_backoff = a->db_backoff ? a->db_backoff * 2 : ALERTER_DB_BACKOFF_MIN_MS;
 	if (a->db_backoff > ALERTER_DB_BACKOFF_MAX_MS)
 		a->db_backoff = ALERTER_DB_BACKOFF_MAX_MS;
 	a->db_retry_at = clock_ms() + a->db_backoff;

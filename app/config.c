@@ -130,7 +130,8 @@ static const struct ckey webhook_keys[] = {
 	{ "rules", CT_STRLIST, W(rules), "[]", 0, 0, "only these rule ids (empty: all)" },
 	{ "headers", CT_KV, W(headers), "{}", 0, 0, "extra HTTP headers, e.g. Authorization: \"Bearer ${TOKEN}\"" },
 	{ "timeout_ms", CT_INT, W(timeout_ms), "5000", 100, 600000,
-	  "per-request timeout; outbox rows stay claimed for the longest one plus 10 s" },
+	  "per-request timeout (connecting included); outbox rows stay claimed for twice "
+	  "the longest one plus 10 s" },
 	{ "rate_limit", CT_RATE, W(rate_limit), "0", 0, 100000000,
 	  "notifications per second (e.g. 1 or 0.5), held across every kaudit process "
 	  "sharing the database; the excess waits in the outbox; 0: no limit" },

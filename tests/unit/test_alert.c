@@ -620,6 +620,53 @@ test_alerter_no_open_transaction(void)
 	free(c2.pg_url);
 }
 
+/* The alerter wakes on NOTIFY, not on its poll (10 s here): a finding is
+ * delivered at once, and still is after the alerter's connection was
+ * killed, since it LISTENs again when it reconnects. */
+static void
+test_alerter_notify(void)
+{
+	static const char *const hooks[] = { "ok" };
+	struct config c2 = conf;
+	struct alerter *a;
+	long long id;
+	long t0, took;
+	char app[64];
+
+	snprintf(app, sizeof(app), "notify_%s", tag);
+	for (char *p = app; *p; p++)
+		if (*p == '-')
+			*p = '_';
+	c2.pg_url = url_named(app);
+	c2.alert.poll_ms = 10000;
+	a = alerter_start(c2.pg_url, &c2.alert, err, sizeof(err));
+	T_ASSERT(a != NULL);
+	if (a == NULL) {
+		free(c2.pg_url);
+		return;
+	}
+	sleep_ms(300);		/* its first look is over */
+	t0 = now_ms();
+	id = add("notify-1", hooks, 1);
+	T_INTEQ(wait_state(id, "done", 3000), 1);
+	took = now_ms() - t0;
+	printf("  delivered %ld ms after the commit (poll_ms 10000)\n", took);
+	T_ASSERT(took < 1000);
+	T_INTEQ(pgtest_longf("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+	    " WHERE application_name = '%s'", app), 1);
+	sleep_ms(1000);		/* it sees the connection gone, and comes back */
+	T_INTEQ(pgtest_longf("SELECT count(*) FROM pg_stat_activity WHERE application_name = '%s'",
+	    app), 1);
+	t0 = now_ms();
+	id = add("notify-2", hooks, 1);
+	T_INTEQ(wait_state(id, "done", 3000), 1);
+	took = now_ms() - t0;
+	printf("  after a reconnect: delivered %ld ms after the commit\n", took);
+	T_ASSERT(took < 1000);
+	alerter_stop(a);
+	free(c2.pg_url);
+}
+
 /* Rows an alerter holds leases on but never sent are released when it
  * stops, so another alerter sends them at once rather than after the lease.
  * "one" takes one POST at a time and queues one more: while the first
@@ -994,6 +1041,7 @@ main(void)
 	T_RUN(test_alerter_drop);
 	T_RUN(test_alerter_stop);
 	T_RUN(test_alerter_no_open_transaction);
+	T_RUN(test_alerter_notify);
 	T_RUN(test_alerter_stop_releases);
 	T_RUN(test_alerter_two);
 	T_RUN(test_alerter_expired_lease);
