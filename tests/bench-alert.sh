@@ -54,9 +54,11 @@ nev=$(wc -l <"$IT_DIR/events.jsonl")
 off=$( { it_stateful_ids; "$KAUDIT" scan "$falco/exec_pod.json" | jq -r .rule; } |
     grep -vx k8s.exec.pod | sort -u | paste -sd, -)
 ports=()
+rpids=()
 for r in 1 2 3; do
 	it_receiver_start "r$r" || { echo "bench-alert: receiver $r did not start" >&2; exit 1; }
 	ports+=("$IT_RECV_PORT")
+	rpids+=("$IT_RECV_PID")
 done
 
 # run NAME BINARY DOWN: one stream through a fresh database and topic.
@@ -104,7 +106,7 @@ alert:
 		python3 tests/integration/lib/latency.py "$IT_DIR/$name.rows" "$IT_DIR/r$r.jsonl" \
 		    "/bench/$name/d$r" "/slow/60000/bench/$name/d$r" |
 		    awk -v r="$r" -v down="$down" '$2 != "n=0" {
-			sub(/^.*\/d/, "d"); if (down == 1 && r == 3) $1 = $1 " (hung)"; print "  " $0 }'
+			sub(/^.*\/d/, "d"); if (down == 1 && r == 3) $1 = $1 " (hung: its probes)"; print "  " $0 }'
 	done
 	if [ "$down" = 1 ]; then
 		it_sql "select '  d3: ' || count(*) || ' attempts, circuit ' ||
@@ -126,3 +128,6 @@ if [ -n "$baseline" ]; then
 	run base_up "$baseline" 0
 	run base_down "$baseline" 1
 fi
+for p in "${rpids[@]}"; do
+	it_receiver_stop "$p"
+done
