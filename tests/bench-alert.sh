@@ -106,7 +106,7 @@ alert:
 		python3 tests/integration/lib/latency.py "$IT_DIR/$name.rows" "$IT_DIR/r$r.jsonl" \
 		    "/bench/$name/d$r" "/slow/60000/bench/$name/d$r" |
 		    awk -v r="$r" -v down="$down" '$2 != "n=0" {
-			sub(/^.*\/d/, "d"); if (down == 1 && r == 3) $1 = $1 " (hung: its probes)"; print "  " $0 }'
+			sub(/^.*\/d/, "d"); if (down == 1 && r == 3) $1 = $1 " (hung: requests it got)"; print "  " $0 }'
 	done
 	if [ "$down" = 1 ]; then
 		it_sql "select '  d3: ' || count(*) || ' attempts, circuit ' ||
