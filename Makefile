@@ -7,6 +7,7 @@
 #   make bench-pipeline       daemon throughput, Kafka -> rules -> PostgreSQL
 #   make bench-state          what memory across events costs: throughput, bytes per key
 #   make bench-route          what routing a finding costs, with and without a when condition
+#   make bench-alert          webhook delivery latency from commit to receipt (BASELINE=main compares)
 #   make fuzz                 short libFuzzer runs of every parser of outside input (clang)
 #   make layers               fail when a lower folder includes a higher one
 #   V=1                       show full command lines
@@ -45,7 +46,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all check check-run unit demo bench bench-pipeline bench-state bench-route fuzz clean layers
+.PHONY: all check check-run unit demo bench bench-pipeline bench-state bench-route bench-alert fuzz clean layers
 
 # Each build links its own binary; bin/kaudit is the release one, so an
 # instrumented build never replaces what users run.
@@ -127,6 +128,9 @@ $(BUILD)/bench/bench_route: tests/bench_route.c $(BUILD)/libkaudit.a
 
 bench-route: $(BUILD)/bench/bench_route
 	$(Q)$<
+
+bench-alert: bin/kaudit
+	$(Q)BASELINE=$(BASELINE) tests/bench-alert.sh
 
 fuzz:
 	$(Q)tests/fuzz/run.sh

@@ -2,15 +2,17 @@
  *
  * The only code that includes curl/curl.h lives in alert/. The alerter thread
  * claims due outbox rows under a lease (so several kaudit processes can share
- * one outbox, and no transaction stays open while it POSTs), POSTs the
- * claimed rows concurrently (one slow or dead webhook costs a claim one
- * timeout, not one per row), records each attempt and either marks it done,
- * schedules a retry with exponential backoff, or marks it dead after
- * alert.max_attempts. */
+ * one outbox, and no transaction stays open while it POSTs), keeps up to
+ * alert.batch POSTs in flight (at most a webhook's concurrency to each
+ * webhook), records each attempt as it ends and either marks it done,
+ * schedules a retry on the Standard Webhooks schedule, or marks it dead once
+ * alert.max_age has passed. It wakes when outbox rows commit (LISTEN), when a
+ * retry is due, and when a POST ends. See docs/alerting.md. */
 #ifndef KAUDIT_ALERT_H
 #define KAUDIT_ALERT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -47,6 +49,9 @@ struct webhook_conf {
 	long		 group_wait_ms;		/* default 30 s */
 	long		 group_interval_ms;	/* default 5 m */
 	long		 repeat_interval_ms;	/* default 4 h */
+	double		 rate_limit;	/* notifications per second, shared by
+					 * every process; 0 = unlimited */
+	int		 concurrency;	/* requests in flight per process; default 4 */
 };
 
 /* What the alerter and the router need to know; the process fills it from
@@ -54,11 +59,14 @@ struct webhook_conf {
 struct alert_opts {
 	struct webhook_conf *webhooks;
 	size_t		 nwebhooks;
-	int		 max_attempts;	/* then dead; default 8 */
-	int		 backoff_ms;	/* first retry delay, doubles; default 1000 */
-	int		 max_backoff_ms;	/* default 300000 */
-	int		 poll_ms;	/* idle poll interval; default 500 */
-	int		 batch;		/* rows claimed at once; default 32 */
+	int64_t		 max_age_ms;	/* then dead; default 24 h */
+	int		 max_attempts;	/* then dead; 0 (default) = no limit */
+	int		 backoff_ms;	/* first retry wait; scales the schedule;
+					 * default 5000 */
+	int		 max_backoff_ms;	/* longest wait; default 36000000 (10 h) */
+	int		 poll_ms;	/* longest wait without a notification;
+					 * default 500 */
+	int		 batch;		/* POSTs in flight at once; default 32 */
 };
 
 struct db_grouping;
@@ -82,8 +90,9 @@ struct alerter;
 struct alerter *alerter_start(const char *pg_url, const struct alert_opts *o,
 	    char *err, size_t errlen);
 /* Asks the thread to stop: deliveries in flight finish and are recorded, no
- * new one starts; joins it. Rows claimed but not sent have their lease
- * released and stay pending in the outbox, due at once for any alerter. */
+ * new one starts; joins it. Rows claimed but not sent (after a database
+ * error) have their lease released and stay pending in the outbox, due at
+ * once for any alerter. */
 void	alerter_stop(struct alerter *a);
 
 /* 1 when the alerter's last look at the outbox found nothing due and no

@@ -1,10 +1,13 @@
 /* webhook.c — HTTP delivery of findings with libcurl (see webhook.h), and
  * libcurl's process-wide init (alert.h). */
 #include "alert/webhook.h"
+#include "alert/delivery.h"
 #include "base/clock.h"
 #include "alert/alert.h"
 #include "alert/sign.h"
 
+#include <strings.h>
+#include <sys/time.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -20,6 +23,7 @@ struct webhook {
 	char			 curl_err[CURL_ERROR_SIZE];
 	char			 body[WEBHOOK_BODY_MAX + 1];	/* start of the response */
 	size_t			 body_len;
+	char			 retry_after[64];	/* the response's, "" none */
 	struct curl_slist	*headers;	/* of the request in flight */
 	long			 t0;		/* when it started */
 	struct webhook_job	*job;		/* in a multi: NULL when free */
@@ -31,6 +35,25 @@ struct webhook_multi {
 	int		  max;
 	int		  inflight;
 };
+
+/* Keeps the Retry-After header of the final response (a line starting
+ * with "HTTP/" begins a response). */
+static size_t
+webhook_header_line(char *p, size_t size, size_t n, void *arg)
+{
+	struct webhook *w = arg;
+	size_t len = size * n, name = sizeof("Retry-After:") - 1, v;
+
+	if (len >= 5 && strncmp(p, "HTTP/", 5) == 0)
+		w->retry_after[0] = '\0';
+	else if (len > name && strncasecmp(p, "Retry-After:", name) == 0) {
+		v = len - name < sizeof(w->retry_after) - 1 ? len - name :
+		    sizeof(w->retry_after) - 1;
+		memcpy(w->retry_after, p + name, v);
+		w->retry_after[v] = '\0';
+	}
+	return len;
+}
 
 int
 alert_global_init(void)
@@ -74,6 +97,8 @@ webhook_new(void)
 	curl_easy_setopt(w->curl, CURLOPT_ERRORBUFFER, w->curl_err);
 	curl_easy_setopt(w->curl, CURLOPT_WRITEFUNCTION, webhook_body);
 	curl_easy_setopt(w->curl, CURLOPT_WRITEDATA, w);
+	curl_easy_setopt(w->curl, CURLOPT_HEADERFUNCTION, webhook_header_line);
+	curl_easy_setopt(w->curl, CURLOPT_HEADERDATA, w);
 	curl_easy_setopt(w->curl, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(w->curl, CURLOPT_PRIVATE, w);
 	return w;
@@ -93,6 +118,8 @@ webhook_classify(int status)
 {
 	if (status >= 200 && status <= 299)
 		return WEBHOOK_OK;
+	if (status == 410)
+		return WEBHOOK_GONE;
 	if (status == 408 || status == 429 || status >= 500 || status < 100)
 		return WEBHOOK_RETRY;
 	return WEBHOOK_DROP;
@@ -206,6 +233,7 @@ webhook_prepare(struct webhook *w, const struct webhook_conf *wc, int64_t delive
 	w->body_len = 0;
 	w->body[0] = '\0';
 	w->curl_err[0] = '\0';
+	w->retry_after[0] = '\0';
 	curl_easy_setopt(w->curl, CURLOPT_URL, wc->url);
 	curl_easy_setopt(w->curl, CURLOPT_HTTPHEADER, w->headers);
 	curl_easy_setopt(w->curl, CURLOPT_POSTFIELDS, payload);
@@ -213,6 +241,25 @@ webhook_prepare(struct webhook *w, const struct webhook_conf *wc, int64_t delive
 	curl_easy_setopt(w->curl, CURLOPT_TIMEOUT_MS, (long)wc->timeout_ms);
 	curl_easy_setopt(w->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)wc->timeout_ms);
 	w->t0 = clock_ms();
+}
+
+/* The wait a 429 or 503 asked for with Retry-After, or -1. */
+static long
+webhook_retry_after(const struct webhook *w, int status)
+{
+	struct timeval now;
+	long ms;
+
+	if ((status != 429 && status != 503) || w->retry_after[0] == '\0')
+		return -1;
+	gettimeofday(&now, NULL);
+	if (delivery_retry_after(w->retry_after, (int64_t)now.tv_sec * 1000 +
+	    now.tv_usec / 1000, &ms) == -1) {
+		log_once("alert.retry_after", "webhook: a Retry-After that is neither "
+		    "seconds nor an HTTP date: the schedule applies");
+		return -1;
+	}
+	return ms;
 }
 
 /* The outcome of the POST set up by webhook_prepare(), which ended with rc. */
@@ -265,7 +312,7 @@ webhook_multi_new(int max_transfers)
 	m->h = xcalloc((size_t)m->max, sizeof(*m->h));
 	if ((m->multi = curl_multi_init()) == NULL)
 		goto fail;
-	/* Keep one open connection per transfer slot between batches. */
+	/* Keep one open connection per transfer slot between POSTs. */
 	curl_multi_setopt(m->multi, CURLMOPT_MAXCONNECTS, (long)m->max);
 	for (int i = 0; i < m->max; i++)
 		if ((m->h[i] = webhook_new()) == NULL)
@@ -315,92 +362,75 @@ webhook_multi_idle(struct webhook_multi *m)
 	return NULL;
 }
 
-/* Starts job on w; 0, or -1 when libcurl refused it (the job is then over). */
-static int
-webhook_multi_start(struct webhook_multi *m, struct webhook *w, struct webhook_job *job)
+/* Sets job's outcome from the POST on w, which ended with rc. */
+static void
+webhook_job_end(struct webhook *w, CURLcode rc, struct webhook_job *job)
 {
-	job->started = 1;
+	job->res = webhook_finish(w, rc, job->wc, &job->status, job->err,
+	    sizeof(job->err), &job->duration_ms);
+	job->retry_after_ms = webhook_retry_after(w, job->status);
+}
+
+int
+webhook_multi_add(struct webhook_multi *m, struct webhook_job *job)
+{
+	struct webhook *w;
+
+	if ((w = webhook_multi_idle(m)) == NULL)
+		return -1;
 	webhook_prepare(w, job->wc, job->delivery_id, job->payload, job->len);
 	if (curl_multi_add_handle(m->multi, w->curl) != CURLM_OK) {
-		job->res = webhook_finish(w, CURLE_FAILED_INIT, job->wc, &job->status,
-		    job->err, sizeof(job->err), &job->duration_ms);
-		return -1;
+		webhook_job_end(w, CURLE_FAILED_INIT, job);
+		return 1;
 	}
 	w->job = job;
 	m->inflight++;
 	return 0;
 }
 
-/* Hands every ended transfer to done; -1 when done did. */
-static int
-webhook_multi_reap(struct webhook_multi *m, int (*done)(void *, struct webhook_job *),
-    void *arg)
+int
+webhook_multi_inflight(const struct webhook_multi *m)
+{
+	return m->inflight;
+}
+
+void
+webhook_multi_perform(struct webhook_multi *m,
+    void (*done)(void *arg, struct webhook_job *job), void *arg)
 {
 	struct webhook_job *job;
 	struct webhook *w;
 	CURLMsg *msg;
-	int left, rc = 0;
+	int running, left;
 
-	while (rc == 0 && (msg = curl_multi_info_read(m->multi, &left)) != NULL) {
+	if (m->inflight == 0)
+		return;
+	curl_multi_perform(m->multi, &running);
+	while ((msg = curl_multi_info_read(m->multi, &left)) != NULL) {
 		if (msg->msg != CURLMSG_DONE)
 			continue;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&w);
 		job = w->job;
-		job->res = webhook_finish(w, msg->data.result, job->wc, &job->status,
-		    job->err, sizeof(job->err), &job->duration_ms);
+		webhook_job_end(w, msg->data.result, job);
 		webhook_multi_release(m, w);
-		rc = done(arg, job);
+		done(arg, job);
 	}
-	return rc;
 }
 
-/* Starts jobs from *next while transfer slots are free and stop allows. */
-static int
-webhook_multi_fill(struct webhook_multi *m, struct webhook_job *jobs, size_t n,
-    size_t *next, int (*done)(void *, struct webhook_job *), int (*stop)(void *),
-    void *arg)
+void
+webhook_multi_wait(struct webhook_multi *m, int fd, int timeout_ms, int *fd_ready)
 {
-	struct webhook *w;
+	struct curl_waitfd wfd = { fd, CURL_WAIT_POLLIN, 0 };
+	int numfds;
 
-	while (*next < n && (w = webhook_multi_idle(m)) != NULL) {
-		if (stop != NULL && stop(arg))
-			return 1;
-		if (webhook_multi_start(m, w, &jobs[*next]) == -1 &&
-		    done(arg, &jobs[*next]) == -1)
-			return -1;
-		(*next)++;
-	}
-	return 0;
+	*fd_ready = 0;
+	curl_multi_poll(m->multi, fd >= 0 ? &wfd : NULL, fd >= 0 ? 1 : 0,
+	    timeout_ms < 0 ? 0 : timeout_ms, &numfds);
+	*fd_ready = fd >= 0 && (wfd.revents & CURL_WAIT_POLLIN) != 0;
 }
 
-int
-webhook_multi_run(struct webhook_multi *m, struct webhook_job *jobs, size_t n,
-    int (*done)(void *arg, struct webhook_job *job), int (*stop)(void *arg), void *arg)
+void
+webhook_multi_wakeup(struct webhook_multi *m)
 {
-	size_t next = 0;
-	int running, rc = 0, stopped = 0;
-
-	for (size_t i = 0; i < n; i++)
-		jobs[i].started = 0;
-	for (;;) {
-		if (!stopped) {
-			rc = webhook_multi_fill(m, jobs, n, &next, done, stop, arg);
-			stopped = rc == 1;
-			if (rc == -1)
-				break;
-			rc = 0;
-		}
-		if (m->inflight == 0)
-			break;
-		curl_multi_perform(m->multi, &running);
-		if ((rc = webhook_multi_reap(m, done, arg)) == -1)
-			break;
-		if (running > 0)
-			curl_multi_poll(m->multi, NULL, 0, 1000, NULL);
-	}
-	/* After a failed done(): the caller discards the batch. */
-	for (int i = 0; i < m->max && m->inflight > 0; i++)
-		if (m->h[i]->job != NULL)
-			webhook_multi_release(m, m->h[i]);
-	return rc;
+	curl_multi_wakeup(m->multi);
 }

@@ -1,7 +1,7 @@
 /* webhook.h — HTTP POSTs of findings to webhooks, with an explicit
- * OK / RETRY / DROP answer: one at a time (webhook_post) or a batch sent
- * concurrently (webhook_multi_run). Private to alert/; the only user of
- * libcurl. */
+ * OK / RETRY / GONE / DROP answer: one at a time (webhook_post) or many in
+ * flight at once, started and reaped as they come (webhook_multi_*).
+ * Private to alert/; the only user of libcurl. */
 #ifndef KAUDIT_WEBHOOK_H
 #define KAUDIT_WEBHOOK_H
 
@@ -13,6 +13,7 @@
 enum webhook_result {
 	WEBHOOK_OK,	/* 2xx: delivered */
 	WEBHOOK_RETRY,	/* 408, 429, 5xx, no connection, timeout: try later */
+	WEBHOOK_GONE,	/* 410: the destination is gone for good: disable it */
 	WEBHOOK_DROP,	/* any other answer: retrying cannot help */
 };
 
@@ -37,37 +38,43 @@ enum webhook_result webhook_post(struct webhook *w, const struct webhook_conf *w
 	    int64_t delivery_id, const char *payload, size_t len, int *status,
 	    char *err, size_t errlen, long *duration_ms);
 
-/* One POST of a batch: the request (set by the caller) and its outcome
- * (set by webhook_multi_run, with the meanings of webhook_post's). */
+/* One POST in a multi: the request (set by the caller) and its outcome
+ * (set when it ends, with the meanings of webhook_post's). */
 struct webhook_job {
 	const struct webhook_conf *wc;
 	int64_t		 delivery_id;
 	const char	*payload;
 	size_t		 len;
-	int		 started;	/* 0: never sent (stopped before its turn) */
 	enum webhook_result res;
 	int		 status;
 	long		 duration_ms;
+	long		 retry_after_ms;	/* of a 429 or 503; -1: none or unreadable */
 	char		 err[512];
 };
 
 /* A libcurl multi handle with a pool of easy handles, kept for a thread's
- * life so that connections to each host stay open between batches. At most
+ * life so that connections to each host stay open (keep-alive). At most
  * max_transfers POSTs are in flight at once. */
 struct webhook_multi;
 
 struct webhook_multi *webhook_multi_new(int max_transfers);
+/* Abandons the transfers still in flight. */
 void	webhook_multi_free(struct webhook_multi *m);
 
-/* Sends jobs[0..n) concurrently and returns when every started job has
- * ended, so a batch takes about as long as its slowest POST. done(arg, job)
- * runs in the calling thread as each job ends; when it returns -1 the
- * transfers still in flight are abandoned (started, not done) and the run
- * returns -1. stop(arg), asked before each job starts, ends the batch
- * without starting the rest: the transfers in flight still finish. */
-int	webhook_multi_run(struct webhook_multi *m, struct webhook_job *jobs, size_t n,
-	    int (*done)(void *arg, struct webhook_job *job), int (*stop)(void *arg),
-	    void *arg);
+/* Starts job, which must stay put until it ends. Returns 0 when it is in
+ * flight, 1 when it ended at once (libcurl refused it: job->res is set), -1
+ * when every transfer slot is taken (nothing happened). */
+int	webhook_multi_add(struct webhook_multi *m, struct webhook_job *job);
+int	webhook_multi_inflight(const struct webhook_multi *m);
+/* Moves the transfers on and calls done(arg, job), in the calling thread,
+ * for each that ended. */
+void	webhook_multi_perform(struct webhook_multi *m,
+	    void (*done)(void *arg, struct webhook_job *job), void *arg);
+/* Waits at most timeout_ms for a transfer to need attention, fd (-1: none)
+ * to be readable (*fd_ready then 1) or webhook_multi_wakeup(). */
+void	webhook_multi_wait(struct webhook_multi *m, int fd, int timeout_ms, int *fd_ready);
+/* From any thread: ends the wait in progress, or the next one, at once. */
+void	webhook_multi_wakeup(struct webhook_multi *m);
 
 /* The decision for an HTTP status. */
 enum webhook_result webhook_classify(int status);

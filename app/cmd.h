@@ -8,6 +8,7 @@ int	cmd_check(int argc, char **argv);	/* app/cmd_check.c */
 int	cmd_migrate(int argc, char **argv);	/* app/cmd_check.c */
 int	cmd_scan(int argc, char **argv);	/* app/cmd_scan.c */
 int	cmd_rules(int argc, char **argv);	/* app/cmd_rules.c: list, test */
+int	cmd_alerts(int argc, char **argv);	/* app/cmd_alerts.c: list, retry, enable */
 
 struct config;
 struct ruleset;

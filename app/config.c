@@ -36,6 +36,8 @@ enum ctype {
 	CT_SEVERITY,
 	CT_LOGLEVEL,
 	CT_DURATION,	/* "10m", "24h": stored as int64_t milliseconds, min..max ms */
+	CT_RATE,	/* per second, at most 3 decimals ("0.5"): a double, min..max
+			 * in thousandths */
 	CT_WEBHOOKS,	/* sequence of webhook mappings (webhook_keys) */
 	CT_FORMAT,	/* enum alert_format */
 };
@@ -84,16 +86,21 @@ static const struct ckey config_keys[] = {
 	{ "alert", CT_SECTION, 0, NULL, 0, 0, "webhook notifications" },
 	{ "alert.webhooks", CT_WEBHOOKS, 0, "[]", 0, 0,
 	  "webhooks; each gets every finding that passes its filters" },
-	{ "alert.max_attempts", CT_INT, C(alert.max_attempts), "8", 1, 1000,
-	  "delivery attempts before a delivery is marked dead" },
-	{ "alert.backoff_ms", CT_INT, C(alert.backoff_ms), "1000", 1, 3600000,
-	  "delay before the first retry; doubles each attempt" },
-	{ "alert.max_backoff_ms", CT_INT, C(alert.max_backoff_ms), "300000", 1, 86400000,
-	  "longest delay between retries" },
+	{ "alert.max_age", CT_DURATION, C(alert.max_age_ms), "24h", 1000, 365L * 86400000,
+	  "a delivery is retried until it is this old (from its finding, or its last "
+	  "`kaudit alerts retry`), then dead" },
+	{ "alert.max_attempts", CT_INT, C(alert.max_attempts), "0", 0, 1000000,
+	  "also dead after this many attempts; 0: no limit, max_age alone decides" },
+	{ "alert.backoff_ms", CT_INT, C(alert.backoff_ms), "5000", 1, 3600000,
+	  "first wait before a retry; the schedule 5s, 5m, 30m, 2h, 5h, 10h, 10h... "
+	  "is scaled by backoff_ms/5000" },
+	{ "alert.max_backoff_ms", CT_INT, C(alert.max_backoff_ms), "36000000", 1, 86400000,
+	  "longest wait between attempts (and cap of a Retry-After)" },
 	{ "alert.poll_ms", CT_INT, C(alert.poll_ms), "500", 10, 60000,
-	  "how often the alerter looks for due deliveries when idle" },
+	  "longest wait for due deliveries without a notification (the alerter "
+	  "LISTENs for new outbox rows and wakes at once)" },
 	{ "alert.batch", CT_INT, C(alert.batch), "32", 1, 1000,
-	  "deliveries claimed at once" },
+	  "deliveries in flight at once, over every webhook" },
 	{ "rules", CT_STRLIST, C(rules), "[]", 0, 0,
 	  "rule files or folders, read in order; empty: the shipped pack built into kaudit" },
 	{ "disabled_rules", CT_STRLIST, C(disabled_rules), "[]", 0, 0,
@@ -131,7 +138,13 @@ static const struct ckey webhook_keys[] = {
 	{ "rules", CT_STRLIST, W(rules), "[]", 0, 0, "only these rule ids (empty: all)" },
 	{ "headers", CT_KV, W(headers), "{}", 0, 0, "extra HTTP headers, e.g. Authorization: \"Bearer ${TOKEN}\"" },
 	{ "timeout_ms", CT_INT, W(timeout_ms), "5000", 100, 600000,
-	  "per-request timeout; outbox rows stay claimed for the longest one plus 10 s" },
+	  "per-request timeout (connecting included); outbox rows stay claimed for twice "
+	  "the longest one plus 10 s" },
+	{ "rate_limit", CT_RATE, W(rate_limit), "0", 0, 100000000,
+	  "notifications per second (e.g. 1 or 0.5), held across every kaudit process "
+	  "sharing the database; the excess waits in the outbox; 0: no limit" },
+	{ "concurrency", CT_INT, W(concurrency), "4", 1, 1000,
+	  "requests in flight to this webhook at once, per kaudit process" },
 	{ "format", CT_FORMAT, W(format), "generic", 0, 0,
 	  "generic (the finding JSON, or template), slack (Block Kit), teams (Workflows "
 	  "Adaptive Card) or pagerduty (Events API v2); see docs/alerting.md" },
@@ -405,6 +418,20 @@ set_value(struct cparse *p, const yaml_node_t *n, const struct ckey *k, char *ba
 			break;
 		}
 		*(int64_t *)dst = ms;
+		break;
+	}
+	case CT_RATE: {
+		int64_t milli;
+		char why[160];
+		/* Seconds with 3 decimals read the same as a rate: "0.5" is 500
+		 * thousandths either way. */
+		if (num_parse_ms(s, k->min, k->max, &milli, why, sizeof(why)) != 0) {
+			cerr(p, n, "%s: expected a number per second from %g to %g with "
+			    "at most 3 decimals (e.g. 1 or 0.5), got \"%s\"", k->path,
+			    k->min / 1000.0, k->max / 1000.0, s);
+			break;
+		}
+		*(double *)dst = (double)milli / 1000.0;
 		break;
 	}
 	case CT_LOGLEVEL: {

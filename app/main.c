@@ -15,6 +15,7 @@ static const struct {
 	{ "check",	cmd_check,	"validate a config and its rules" },
 	{ "migrate",	cmd_migrate,	"apply database migrations" },
 	{ "rules",	cmd_rules,	"list rules, or run golden rule tests" },
+	{ "alerts",	cmd_alerts,	"list webhook deliveries and destinations, retry, re-enable" },
 };
 
 static void
@@ -35,6 +36,9 @@ usage(FILE *out)
 	    "  kaudit migrate -c FILE\n"
 	    "  kaudit rules list [--rules PATH]... [--markdown]\n"
 	    "  kaudit rules test DIR\n"
+	    "  kaudit alerts list [-c FILE] [--state STATE] [--webhook NAME] [--limit N] [--json]\n"
+	    "  kaudit alerts retry [-c FILE] [--webhook NAME] ID... | --dead\n"
+	    "  kaudit alerts enable [-c FILE] NAME\n"
 	    "\n"
 	    "Each command takes -h. kaudit --version prints the version.\n");
 }

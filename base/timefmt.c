@@ -1,4 +1,4 @@
-/* timefmt.c — RFC 3339 times and durations (see timefmt.h). */
+/* timefmt.c — RFC 3339 times, HTTP dates and durations (see timefmt.h). */
 #include "base/timefmt.h"
 
 #include <stdio.h>
@@ -126,6 +126,88 @@ static const struct {
 } units[] = {
 	{ "d", 86400000 }, { "h", 3600000 }, { "m", 60000 }, { "s", 1000 }, { "ms", 1 },
 };
+
+static const char *const http_wkday[] = { "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun" };
+static const char *const http_weekday[] = { "Monday", "Tuesday", "Wednesday", "Thursday",
+    "Friday", "Saturday", "Sunday" };
+static const char *const http_month[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+
+/* Index of the name in list that s starts with, its length in *len; -1. */
+static int
+http_name(const char *s, const char *const *list, int n, size_t *len)
+{
+	for (int i = 0; i < n; i++) {
+		*len = strlen(list[i]);
+		if (strncmp(s, list[i], *len) == 0)
+			return i;
+	}
+	return -1;
+}
+
+/* "HH:MM:SS" at s into seconds of the day; -1. */
+static int
+http_clock(const char *s)
+{
+	int h, m, sec;
+
+	/* In order: no byte past the end of s is read. */
+	if ((h = digits(s, 2)) < 0 || s[2] != ':' || (m = digits(s + 3, 2)) < 0 ||
+	    s[5] != ':' || (sec = digits(s + 6, 2)) < 0 || h > 23 || m > 59 || sec > 60)
+		return -1;
+	return h * 3600 + m * 60 + (sec == 60 ? 59 : sec);
+}
+
+/* The date once its fields are read; -1 when it does not exist. */
+static int
+http_date_done(int64_t y, int mo, int d, int secs, int64_t *ms)
+{
+	if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > month_days(y, mo) || secs < 0)
+		return -1;
+	*ms = (days_from_civil(y, mo, d) * 86400 + secs) * 1000;
+	return 0;
+}
+
+/* "06 Nov 1994 08:49:37 GMT" or "06-Nov-94 08:49:37 GMT" (sep '-', 2-digit
+ * year), after the weekday. */
+static int
+http_date_dmy(const char *s, char sep, int ydigits, int64_t *ms)
+{
+	size_t len;
+	int d = digits(s, 2), mo, y, secs;
+
+	if (d < 0 || s[2] != sep || (mo = http_name(s + 3, http_month, 12, &len)) < 0 ||
+	    s[6] != sep || (y = digits(s + 7, (size_t)ydigits)) < 0 || s[7 + ydigits] != ' ')
+		return -1;
+	s += 8 + ydigits;
+	if ((secs = http_clock(s)) < 0 || strcmp(s + 8, " GMT") != 0)
+		return -1;
+	if (ydigits == 2)
+		y += y < 70 ? 2000 : 1900;
+	return http_date_done(y, mo + 1, d, secs, ms);
+}
+
+int
+http_date_parse(const char *s, int64_t *ms)
+{
+	size_t len;
+	int mo, d, secs, y;
+
+	if (http_name(s, http_weekday, 7, &len) >= 0 && strncmp(s + len, ", ", 2) == 0)
+		return http_date_dmy(s + len + 2, '-', 2, ms);
+	if (http_name(s, http_wkday, 7, &len) < 0)
+		return -1;
+	if (strncmp(s + 3, ", ", 2) == 0)
+		return http_date_dmy(s + 5, ' ', 4, ms);
+	/* asctime: "Sun Nov  6 08:49:37 1994", the day padded with a space */
+	if (s[3] != ' ' || (mo = http_name(s + 4, http_month, 12, &len)) < 0 || s[7] != ' ')
+		return -1;
+	d = s[8] == ' ' ? digits(s + 9, 1) : digits(s + 8, 2);
+	if (d < 0 || s[10] != ' ' || (secs = http_clock(s + 11)) < 0 || s[19] != ' ' ||
+	    (y = digits(s + 20, 4)) < 0 || s[24] != '\0')
+		return -1;
+	return http_date_done(y, mo + 1, d, secs, ms);
+}
 
 int
 duration_parse(const char *s, int64_t *ms)

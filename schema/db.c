@@ -221,18 +221,106 @@ db_close(struct db *db)
 	free(db);
 }
 
+/* Restores on a new connection what the session had asked for: generic
+ * plans, LISTEN. Notifications sent while the old one was down are lost,
+ * which its user covers by looking at the table once reconnected. */
+static int
+db_session_restore(struct db *db)
+{
+	char sql[96], err[256];
+
+	if (db->generic && !db->generic_set) {
+		/* PostgreSQL 12 and later; an older server keeps its choice */
+		if (db_exec(db, "SET plan_cache_mode = force_generic_plan", err,
+		    sizeof(err)) == -1)
+			log_once("db.plan_cache_mode", "%s", err);
+		db->generic_set = 1;
+	}
+	if (db->listen[0] == '\0' || db->listening)
+		return 0;
+	snprintf(sql, sizeof(sql), "LISTEN %s", db->listen);
+	if (db_exec(db, sql, err, sizeof(err)) == -1) {
+		log_once("db.listen", "%s", err);
+		return -1;
+	}
+	db->listening = 1;
+	return 0;
+}
+
 int
 db_ok(struct db *db)
 {
-	if (PQstatus(db->conn) == CONNECTION_OK)
+	if (PQstatus(db->conn) == CONNECTION_OK) {
+		/* Should LISTEN fail, the listener falls back on polling. */
+		db_session_restore(db);
 		return 1;
+	}
 	db->nprepared = 0;
+	db->listening = 0;
+	db->generic_set = 0;
 	PQreset(db->conn);
 	if (PQstatus(db->conn) != CONNECTION_OK)
 		return 0;
 	PQsetNoticeProcessor(db->conn, db_notice, NULL);
 	log_info("postgres: reconnected");
+	db_session_restore(db);
 	return 1;
+}
+
+int
+db_listen(struct db *db, const char *channel, char *err, size_t errlen)
+{
+	snprintf(db->listen, sizeof(db->listen), "%s", channel);
+	db->listening = 0;
+	if (db_session_restore(db) == -1) {
+		snprintf(err, errlen, "postgres: cannot LISTEN on %s", channel);
+		return -1;
+	}
+	return 0;
+}
+
+void
+db_generic_plans(struct db *db)
+{
+	db->generic = 1;
+	db->generic_set = 0;
+	db_session_restore(db);
+}
+
+int
+db_socket(struct db *db)
+{
+	return PQstatus(db->conn) == CONNECTION_OK ? PQsocket(db->conn) : -1;
+}
+
+int
+db_notifications(struct db *db)
+{
+	PGnotify *nf;
+	int n = 0;
+
+	if (PQstatus(db->conn) != CONNECTION_OK || !PQconsumeInput(db->conn))
+		return -1;
+	while ((nf = PQnotifies(db->conn)) != NULL) {
+		PQfreemem(nf);
+		n++;
+	}
+	return n;
+}
+
+static const struct db_sql sql_notify = {
+	"kaudit_notify_outbox", "SELECT pg_notify('" DB_OUTBOX_CHANNEL "', '')", 0
+};
+
+int
+db_notify_outbox(struct db *db, char *err, size_t errlen)
+{
+	PGresult *res;
+
+	if ((res = db_run(db, &sql_notify, NULL, NULL, NULL, err, errlen)) == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
 }
 
 int
@@ -296,6 +384,51 @@ db_run(struct db *db, const struct db_sql *s, const char *const *values,
 	db_save_state(db, res);
 	PQclear(res);
 	return NULL;
+}
+
+int
+db_send(struct db *db, const struct db_sql *s, const char *const *values, char *err,
+    size_t errlen)
+{
+	if (db_prepare(db, s, err, errlen) == -1)
+		return -1;
+	if (!PQsendQueryPrepared(db->conn, s->name, s->nparams, values, NULL, NULL, 0)) {
+		db_set_err(err, errlen, "postgres: ", PQerrorMessage(db->conn));
+		db->sqlstate[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
+PGresult *
+db_recv(struct db *db, char *err, size_t errlen)
+{
+	PGresult *res = NULL, *r;
+	ExecStatusType st;
+
+	/* One statement, so one result; read on to the end of it. */
+	while ((r = PQgetResult(db->conn)) != NULL) {
+		if (res == NULL)
+			res = r;
+		else
+			PQclear(r);
+	}
+	st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+		return res;
+	db_set_err(err, errlen, "postgres: ", res ? PQresultErrorMessage(res) :
+	    PQerrorMessage(db->conn));
+	db_save_state(db, res);
+	PQclear(res);
+	return NULL;
+}
+
+int
+db_result_ready(struct db *db)
+{
+	if (PQstatus(db->conn) != CONNECTION_OK || !PQconsumeInput(db->conn))
+		return -1;
+	return PQisBusy(db->conn) ? 0 : 1;
 }
 
 int
@@ -743,6 +876,21 @@ settle(struct db *db, struct batch *b, int findings, char *err, size_t errlen)
 	return rc;
 }
 
+/* 1 when the batch may have added outbox rows: a new finding, and one of
+ * the batch's findings goes to a webhook. The alerters then hear of it when
+ * the transaction commits (NOTIFY is delivered at commit, once however many
+ * times it was sent). */
+static int
+batch_alerts(const struct batch *b)
+{
+	if (b->inserted == 0)
+		return 0;
+	for (size_t i = 0; i < b->nf; i++)
+		if (b->f[i].nwebhooks > 0)
+			return 1;
+	return 0;
+}
+
 /* One transaction; the second pass isolates the rows PostgreSQL refuses. */
 static int
 write_pass(struct db *db, struct batch *b, char *err, size_t errlen)
@@ -759,6 +907,7 @@ write_pass(struct db *db, struct batch *b, char *err, size_t errlen)
 	    settle(db, b, 0, err, errlen) == -1 ||
 	    settle(db, b, 1, err, errlen) == -1 ||
 	    (b->extra && b->extra(db, b->extra_arg, err, errlen) == -1) ||
+	    (batch_alerts(b) && db_notify_outbox(db, err, errlen) == -1) ||
 	    db_commit(db, err, errlen) == -1) {
 		db_rollback(db);
 		return -1;

@@ -152,38 +152,103 @@ int	db_state_load(struct db *db, const char *topic, int32_t partition,
 int	db_state_offsets(struct db *db, const char *topic, int64_t *next, int n,
 	    char *err, size_t errlen);
 
+/* Asks PostgreSQL to send channel's notifications to this connection (LISTEN),
+ * now and again after every reconnect by db_ok(). channel is a constant
+ * identifier, not user input. */
+#define DB_OUTBOX_CHANNEL	"kaudit_outbox"
+int	db_listen(struct db *db, const char *channel, char *err, size_t errlen);
+/* Plans every prepared statement once, for any parameters, now and after
+ * every reconnect: the outbox statements' plans do not depend on their
+ * values, and planning them again at each run costs about as much as
+ * running them. */
+void	db_generic_plans(struct db *db);
+/* The connection's socket, to wait on; -1 when there is none. */
+int	db_socket(struct db *db);
+/* Reads what the server sent and drops the notifications received; returns
+ * their number, or -1 when the connection is broken (db_ok() reconnects). */
+int	db_notifications(struct db *db);
+/* SELECT pg_notify(DB_OUTBOX_CHANNEL, ''): inside a transaction that adds
+ * outbox rows, so that every listening alerter wakes when it commits. */
+int	db_notify_outbox(struct db *db, char *err, size_t errlen);
+
 /* The alert outbox. Each call is one short statement in its own
  * transaction: nothing stays open while the caller POSTs. A claimed row is
  * held by a lease (kaudit.outbox.locked_until, locked_by) rather than a row
  * lock; owner names the alerter holding it (host:pid:random, unique per
- * alerter). */
+ * alerter). kaudit.webhooks holds what every process must agree on about a
+ * destination: disabled, its circuit, its rate-limit bucket. */
 struct outbox_item {
 	int64_t	 id;
 	char	*webhook;	/* webhook name */
 	char	*payload;	/* finding JSON text, or a group's notification */
 	int	 attempts;	/* attempts made before this one */
+	int	 probe;		/* claimed as the probe of an open circuit */
+	int64_t	 age_ms;	/* since created_at (or retried_at), at the claim */
 };
 
-/* Leases up to limit due rows (state 'pending', next_attempt_at <= now(),
- * no lease or an expired one) to owner for lease_ms, oldest first, and
- * commits. lease_ms must outlast the longest POST and its record: a row
- * whose lease expires may be claimed by another alerter. *items is a new
- * array the caller frees with db_outbox_items_free(). */
+/* What a claim may take of one configured destination. */
+struct outbox_dest {
+	const char	*name;
+	int		 cap;	/* at most this many rows (free concurrency); 0: none */
+	double		 rate;	/* rate_limit, per second; 0: none */
+};
+
+/* Leases to owner for lease_ms, and commits, up to limit due rows (state
+ * 'pending', next_attempt_at <= now(), no lease or an expired one) of the
+ * destinations d[0..nd), due order first: at most d[i].cap of d[i]'s; none
+ * of a disabled destination's; one probe of an open circuit whose
+ * next_probe_at has come (which then waits for the lease), none of one
+ * whose has not; as many of a rate-limited one's as its bucket in
+ * kaudit.webhooks has tokens (taken in the same statement, so processes
+ * sharing the outbox share the rate). lease_ms must outlast the longest POST
+ * and its record: a row whose lease expires may be claimed by another
+ * alerter. *items is a new array the caller frees with
+ * db_outbox_items_free(). */
 int	db_outbox_claim(struct db *db, const char *owner, int limit, long lease_ms,
-	    struct outbox_item **items, size_t *n, char *err, size_t errlen);
+	    const struct outbox_dest *d, size_t nd, struct outbox_item **items,
+	    size_t *n, char *err, size_t errlen);
 void	db_outbox_items_free(struct outbox_item *items, size_t n);
 
-enum outbox_result { OUTBOX_DONE, OUTBOX_RETRY, OUTBOX_DEAD };
+/* DONE: delivered. RETRY: pending again retry_ms from now. DEAD: given up
+ * (stays queryable). GONE: the destination answered 410: the row stays
+ * pending, due at once, and the destination is disabled. */
+enum outbox_result { OUTBOX_DONE, OUTBOX_RETRY, OUTBOX_DEAD, OUTBOX_GONE };
+/* What an attempt tells of its destination's health: SUCCESS closes its
+ * circuit, FAILURE counts towards opening it, NEUTRAL neither (a 4xx, a
+ * 429: the receiver is up). */
+enum outbox_health { OUTBOX_NEUTRAL, OUTBOX_SUCCESS, OUTBOX_FAILURE };
 
-/* Records an attempt on a row leased to owner and ends the lease: DONE
- * marks it delivered; RETRY schedules it retry_ms from now; DEAD ends it
- * (stays queryable). http_status 0 when no response; error may be NULL.
- * Returns 0 when recorded; 1 when the row is no longer pending under
- * owner's lease (it expired and another alerter took the row, or the row is
- * gone), and then nothing changed; -1 on error. */
-int	db_outbox_record(struct db *db, const char *owner, int64_t id,
-	    enum outbox_result res, int http_status, const char *error,
-	    long duration_ms, long retry_ms, char *err, size_t errlen);
+struct outbox_attempt {
+	int64_t			 id;
+	enum outbox_result	 res;
+	enum outbox_health	 health;
+	int			 probe;		/* the row was claimed as a probe */
+	int			 http_status;	/* 0: no response */
+	const char		*error;		/* NULL when none */
+	long			 duration_ms;
+	long			 retry_ms;	/* RETRY */
+	int			 recorded;	/* set: 0 when the lease was lost */
+};
+
+/* How destinations' circuits move. */
+struct outbox_circuit {
+	int		 open_after;	/* consecutive failures that open it */
+	const long	*probe_wait;	/* ms before probe k (k from 1; the last repeats) */
+	size_t		 nprobe_wait;
+	int64_t		 max_age_ms;	/* a failed probe ends the rows older than this */
+};
+
+/* Records attempts a[0..n) on rows leased to owner, and ends their leases,
+ * in one statement with what they tell of their destinations: a success
+ * resets the failures and closes the circuit (and makes the destination's
+ * pending rows due at once when it was open); failures open it after
+ * c->open_after; a failed probe pushes the next probe on and ends, as dead,
+ * the destination's rows that have waited longer than c->max_age_ms; GONE
+ * disables it. A row no longer pending under owner's lease (it expired and
+ * another alerter took the row, or the row is gone) is left as it is, with
+ * a[i].recorded 0. Returns 0, or -1 on error. */
+int	db_outbox_record(struct db *db, const char *owner, struct outbox_attempt *a,
+	    size_t n, const struct outbox_circuit *c, char *err, size_t errlen);
 /* Ends every lease owner holds, so that rows it will not send are due again
  * at once; *released receives how many. */
 int	db_outbox_release(struct db *db, const char *owner, long *released,
@@ -208,6 +273,42 @@ struct db_groups_flush {
 
 int	db_groups_flush(struct db *db, int limit, struct db_groups_flush *out,
 	    char *err, size_t errlen);
+/* An alerter's look at what is ahead, for the destinations d[0..nd) it
+ * can claim for now. */
+struct outbox_look {
+	long	 next_ms;	/* until a row may be claimed (0: now); -1: none pending */
+	int	 due;		/* a row of an enabled destination with a closed
+				 * circuit is due now (--idle-exit waits for it) */
+	long	 leased;	/* rows under a live lease, here or elsewhere */
+};
+int	db_outbox_look(struct db *db, const struct outbox_dest *d, size_t nd,
+	    struct outbox_look *l, char *err, size_t errlen);
+
+/* At an alerter's start (and now and then after): makes the kaudit.webhooks
+ * rows of the configured names[0..n), and returns their held rows to
+ * pending (max_age counted afresh). With hold, also holds the pending rows
+ * of every other webhook, with a reason naming owner. */
+int	db_outbox_sync(struct db *db, const char *owner, const char *const *names,
+	    size_t n, int hold, long *held, long *released, char *err, size_t errlen);
+
+/* The same three in two steps, for an event loop that keeps its POSTs
+ * going while the database works: *_send sends the statement and returns at
+ * once; db_result_ready() says when its answer is in (1; 0 not yet; -1 the
+ * connection broke); *_recv takes it, with the outcome of the call above.
+ * One statement at a time per connection. */
+int	db_outbox_claim_send(struct db *db, const char *owner, int limit, long lease_ms,
+	    const struct outbox_dest *d, size_t nd, char *err, size_t errlen);
+int	db_outbox_claim_recv(struct db *db, struct outbox_item **items, size_t *n,
+	    char *err, size_t errlen);
+int	db_outbox_record_send(struct db *db, const char *owner,
+	    const struct outbox_attempt *a, size_t n, const struct outbox_circuit *c,
+	    char *err, size_t errlen);
+int	db_outbox_record_recv(struct db *db, struct outbox_attempt *a, size_t n,
+	    char *err, size_t errlen);
+int	db_outbox_look_send(struct db *db, const struct outbox_dest *d, size_t nd,
+	    char *err, size_t errlen);
+int	db_outbox_look_recv(struct db *db, struct outbox_look *l, char *err, size_t errlen);
+int	db_result_ready(struct db *db);
 
 /* Counts for tests, the demo and the daemon's --idle-exit. */
 int	db_outbox_pending(struct db *db, long *pending, char *err, size_t errlen);
@@ -217,5 +318,49 @@ int	db_outbox_due(struct db *db, long *due, char *err, size_t errlen);
  * (or left by an alerter that stopped without releasing them, until the
  * lease expires). */
 int	db_outbox_leased(struct db *db, long *leased, char *err, size_t errlen);
+
+/* `kaudit alerts`: what an on-call person reads and does. Times are
+ * milliseconds since the epoch, 0 when NULL. */
+struct alerts_row {
+	int64_t	 id;
+	char	*webhook;
+	char	*state;		/* pending, done, dead, held, or disabled (a
+				 * pending row of a disabled destination) */
+	int	 attempts;
+	int	 last_status;	/* 0: none */
+	char	*last_error;	/* or the held reason; NULL: none */
+	int64_t	 created_ms, next_ms;
+};
+
+struct alerts_dest {
+	char	*name;
+	int64_t	 disabled_ms;
+	char	*disabled_reason;	/* NULL: none */
+	int64_t	 opened_ms;		/* circuit open since; 0: closed */
+	int	 failures;
+	int64_t	 next_probe_ms;
+	long	 pending, held, dead;
+};
+
+/* Rows newest first, at most limit; state (as in alerts_row, NULL: any)
+ * and webhook (NULL: any) filter them. */
+int	db_alerts_list(struct db *db, const char *state, const char *webhook, long limit,
+	    struct alerts_row **rows, size_t *n, char *err, size_t errlen);
+void	db_alerts_rows_free(struct alerts_row *rows, size_t n);
+/* Every destination of kaudit.webhooks, and any other webhook with held
+ * rows, by name; only webhook when not NULL. */
+int	db_alerts_dests(struct db *db, const char *webhook, struct alerts_dest **d,
+	    size_t *n, char *err, size_t errlen);
+void	db_alerts_dests_free(struct alerts_dest *d, size_t n);
+/* Dead or held rows back to pending, due now, max_age counted afresh, their
+ * attempts kept: those of ids[0..n), or with n 0 every dead row (of webhook
+ * when not NULL). *count receives how many; notifies the alerters. */
+int	db_alerts_retry(struct db *db, const int64_t *ids, size_t n, const char *webhook,
+	    long *count, char *err, size_t errlen);
+/* Re-enables destination name and closes its circuit; its pending rows are
+ * due at once with max_age counted afresh. *found 0 when no such
+ * destination; *rows the rows made due. Notifies the alerters. */
+int	db_alerts_enable(struct db *db, const char *name, int *found, long *rows,
+	    char *err, size_t errlen);
 
 #endif

@@ -15,7 +15,7 @@
 #include "base/buf.h"
 #include "schema/db.h"
 
-#define DB_MAX_STMTS	32
+#define DB_MAX_STMTS	64
 
 struct db_sql {
 	const char	*name;		/* server-side statement name */
@@ -30,6 +30,10 @@ struct db {
 	size_t			 nprepared;
 	char			 sqlstate[6];	/* of the last failed statement */
 	int			 constraint;	/* and it named a constraint */
+	char			 listen[64];	/* channel to LISTEN on; "" none */
+	int			 listening;	/* LISTEN done on this connection */
+	int			 generic;	/* generic plans asked for */
+	int			 generic_set;	/* and set on this connection */
 };
 
 /* Runs a statement given as text without parameters (BEGIN, COMMIT, the
@@ -41,6 +45,14 @@ int	db_exec(struct db *db, const char *sql, char *err, size_t errlen);
  * or NULL with the message in err. */
 PGresult *db_run(struct db *db, const struct db_sql *s, const char *const *values,
 	    const int *lengths, const int *formats, char *err, size_t errlen);
+
+/* The same in two steps, for an event loop: db_send() sends the statement
+ * and returns at once; db_result_ready() (db.h) tells when its answer is
+ * in; db_recv() takes it (waiting for it if need be). One statement at a
+ * time: db_recv() before anything else runs on the connection. */
+int	db_send(struct db *db, const struct db_sql *s, const char *const *values,
+	    char *err, size_t errlen);
+PGresult *db_recv(struct db *db, char *err, size_t errlen);
 
 int	db_begin(struct db *db, char *err, size_t errlen);
 int	db_commit(struct db *db, char *err, size_t errlen);

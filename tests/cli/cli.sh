@@ -21,7 +21,19 @@ check() {	# name, condition-command...
 check version grep -Eq '^kaudit [0-9]+\.[0-9]+\.[0-9]+$' "$tmp/v"
 "$K" --help >"$tmp/h" 2>&1
 check help-lists-commands grep -q 'migrate' "$tmp/h"
-for cmd in run scan check migrate rules; do
+check help-lists-alerts grep -q 'kaudit alerts retry' "$tmp/h"
+for sub in list retry enable; do
+	"$K" alerts "$sub" -h >"$tmp/h.alerts.$sub" 2>&1
+	check "help-alerts-$sub" test $? -eq 0 -a -s "$tmp/h.alerts.$sub"
+done
+"$K" alerts list --state nope >/dev/null 2>"$tmp/err"
+check alerts-bad-state-exit-2 test $? -eq 2
+check alerts-bad-state-says-why grep -q '"nope" is not one of' "$tmp/err"
+"$K" alerts retry >/dev/null 2>&1
+check alerts-retry-needs-ids-exit-2 test $? -eq 2
+"$K" alerts retry 12x >/dev/null 2>&1
+check alerts-retry-bad-id-exit-2 test $? -eq 2
+for cmd in run scan check migrate rules alerts; do
 	"$K" "$cmd" -h >"$tmp/h.$cmd" 2>&1
 	rc=$?
 	check "help-$cmd" test "$rc" -eq 0 -a -s "$tmp/h.$cmd"
@@ -140,6 +152,16 @@ check check-alerting-doc-example-has-when grep -q 'when:' "$tmp/alerting.yaml"
 "$K" check -c "$tmp/examples.yaml" >"$tmp/out" 2>&1
 rc=$?
 check check-alerting-doc-table-ok test "$rc" -eq 0 -a "$(grep -c 'when:' "$tmp/examples.yaml")" -ge 10
+
+# docs/alerting.md's example of delivery settings is a valid configuration,
+# and a rate that is not a plain decimal is refused at its line.
+awk '/<!-- example: alert-delivery -->/ { on = 1; next } on && /^```yaml/ { next }
+    on && /^```/ { exit } on' docs/alerting.md >"$tmp/alert-delivery.yaml"
+SLACK_PATH=T0/B0/x "$K" check -c "$tmp/alert-delivery.yaml" >"$tmp/out" 2>&1
+check docs-alert-delivery-example-ok sh -c "test $? -eq 0 && grep -q 'rate_limit:' '$tmp/alert-delivery.yaml'"
+sed 's/rate_limit: 1 /rate_limit: 1e0 /' "$tmp/alert-delivery.yaml" >"$tmp/alert-delivery-bad.yaml"
+SLACK_PATH=x "$K" check -c "$tmp/alert-delivery-bad.yaml" >"$tmp/out" 2>&1
+check docs-alert-delivery-bad-refused grep -q 'alert-delivery-bad.yaml:6: rate_limit: expected a number per second' "$tmp/out"
 
 # check: disabled ids and tags that match no rule are reported where they were set.
 printf 'cluster: x\ndisabled_rules: [k8s.exec.pod, k8s.no.such.rule]\ndisabled_tags: [T1609]\n' >"$tmp/cfg3.yaml"

@@ -5,24 +5,36 @@ Records every request as one JSON line
   {"time", "method", "path", "headers": {...}, "body": <text>}
 appended and flushed to --log before it answers, so a test that saw the
 answer also sees the record. Answers:
-  /fail...            500
-  /flaky/K/<rest>     500 for the first K requests to that exact path, then 200
-  /slow/MS/<rest>     sleeps MS milliseconds, then 200
-  /signed/S1,S2.../<rest>
-                      verifies the Standard Webhooks signature with each
-                      secret Si (whsec_..., URL-encoded) using the reference
-                      implementation (the standardwebhooks package, from the
-                      venv tests/services/pyenv.sh makes); the record gains
-                      "signature": {"verified": true only when every secret
-                      verified, "secrets": [one result per secret: "ok" or
-                      the reason]}; 401 when not verified, else the
-                      answer for /<rest> (so /signed/S/flaky/1/x fails once)
-  anything else       200
-Usage: receiver.py --port P --log FILE   (port 0: pick a free one; the port
-is printed alone on the first line of stdout). Binds 127.0.0.1 only.
+  /fail...                 500
+  /flaky/K/<rest>          500 for the first K requests to that exact path, then 200
+  /slow/MS/<rest>          sleeps MS milliseconds, then 200
+  /gone/K/<rest>           410 Gone for the first K requests to that exact
+                           path (the hook is back once re-enabled), then 200
+  /bad/K/<rest>            400 with a body holding control characters and a
+                           bidi override, for the first K requests to that
+                           exact path, then 200
+  /ratelimit/K/S/<rest>    429 with Retry-After: S (seconds) for the first K
+                           requests to that exact path, then 200
+  /unavail/K/S/<rest>      503 with Retry-After: an HTTP date S seconds ahead,
+                           for the first K requests to that exact path, then 200
+  /signed/S1,S2.../<rest>  verifies the Standard Webhooks signature with each
+                           secret Si (whsec_..., URL-encoded) using the reference
+                           implementation (the standardwebhooks package, from the
+                           venv tests/services/pyenv.sh makes); the record gains
+                           "signature": {"verified": true only when every secret
+                           verified, "secrets": [one result per secret: "ok" or
+                           the reason]}; 401 when not verified, else the
+                           answer for /<rest> (so /signed/S/flaky/1/x fails once)
+  anything else            200
+Usage: receiver.py --port P --log FILE [--backlog N]   (port 0: pick a free
+one; the port is printed alone on the first line of stdout). Binds 127.0.0.1
+only, with SO_REUSEADDR, so a test can stop it and start it again on the same
+port. --backlog sets the listen backlog (default 128; Python's http.server
+keeps 5).
 """
 
 import argparse
+import email.utils
 import json
 import signal
 import sys
@@ -59,12 +71,28 @@ class Recorder:
             return n
 
 
-def flaky_limit(path):
+def first_k(path, prefix):
+    """K of /prefix/K/..., or None."""
     parts = path.split("/")
-    # "", "flaky", K, rest...
-    if len(parts) >= 3 and parts[1] == "flaky":
+    # "", prefix, K, rest...
+    if len(parts) >= 3 and parts[1] == prefix:
         try:
             return int(parts[2])
+        except ValueError:
+            return None
+    return None
+
+
+def flaky_limit(path):
+    return first_k(path, "flaky")
+
+
+def counted(path, prefix):
+    """(K, S) of /prefix/K/S/..., or None."""
+    parts = path.split("/")
+    if len(parts) >= 4 and parts[1] == prefix:
+        try:
+            return int(parts[2]), int(parts[3])
         except ValueError:
             return None
     return None
@@ -135,9 +163,11 @@ class Handler(BaseHTTPRequestHandler):
             raise ValueError("body too large")
         return self.rfile.read(n) if n > 0 else b""
 
-    def answer(self, code, text):
+    def answer(self, code, text, headers=None):
         data = (text + "\n").encode()
         self.send_response(code)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -179,6 +209,25 @@ class Handler(BaseHTTPRequestHandler):
         if k is not None and n <= k:
             self.answer(500, "flaky: request %d of %d failing" % (n, k))
             return
+        k = first_k(path, "gone")
+        if k is not None and n <= k:
+            self.answer(410, "this hook was deleted")
+            return
+        k = first_k(path, "bad")
+        if k is not None and n <= k:
+            # what a hostile or broken receiver may answer: an escape
+            # sequence, a bidi override, a bell
+            self.answer(400, "rejected: \x1b[31mfield\x1b[0m \u202eevil\u202c \x07")
+            return
+        ks = counted(path, "ratelimit")
+        if ks is not None and n <= ks[0]:
+            self.answer(429, "slow down", {"Retry-After": str(ks[1])})
+            return
+        ks = counted(path, "unavail")
+        if ks is not None and n <= ks[0]:
+            when = email.utils.formatdate(time.time() + ks[1], usegmt=True)
+            self.answer(503, "maintenance", {"Retry-After": when})
+            return
         ms = slow_ms(path)
         if ms:
             time.sleep(ms / 1000.0)
@@ -197,8 +246,11 @@ def main():
     ap = argparse.ArgumentParser(description="record webhook deliveries")
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--log", required=True)
+    ap.add_argument("--backlog", type=int, default=Server.request_queue_size)
     args = ap.parse_args()
 
+    # listen() runs in the constructor, with the class's value
+    Server.request_queue_size = args.backlog
     server = Server(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     server.recorder = Recorder(args.log)

@@ -57,9 +57,10 @@ test_defaults_from_table(void)
 	T_INTEQ(c.batch_max, 500);
 	T_INTEQ(c.batch_ms, 200);
 	T_STREQ(c.envelope_field, "");
-	T_INTEQ(c.alert.max_attempts, 8);
-	T_INTEQ(c.alert.backoff_ms, 1000);
-	T_INTEQ(c.alert.max_backoff_ms, 300000);
+	T_INTEQ(c.alert.max_age_ms, 86400000);
+	T_INTEQ(c.alert.max_attempts, 0);
+	T_INTEQ(c.alert.backoff_ms, 5000);
+	T_INTEQ(c.alert.max_backoff_ms, 36000000);
 	T_INTEQ(c.alert.poll_ms, 500);
 	T_INTEQ(c.alert.batch, 32);
 	T_STREQ(c.log_level, "info");
@@ -69,6 +70,8 @@ test_defaults_from_table(void)
 	T_INTEQ(load(&c, "alert: {webhooks: [{name: a, url: \"http://h/\"}]}", &e), 0);
 	T_INTEQ(c.alert.nwebhooks, 1);
 	T_INTEQ(c.alert.webhooks[0].timeout_ms, 5000);
+	T_INTEQ(c.alert.webhooks[0].concurrency, 4);
+	T_ASSERT(c.alert.webhooks[0].rate_limit == 0.0);
 	T_INTEQ(c.alert.webhooks[0].min_severity, SEV_INFO);
 	T_INTEQ(c.alert.webhooks[0].categories.n, 0);
 	config_free(&c);

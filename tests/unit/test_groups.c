@@ -317,7 +317,17 @@ test_group_wait(void)
 	/* nothing more to send */
 	T_INTEQ(flush(db, NULL), 0);
 	/* the claim hands out the notification as the payload */
-	T_INTEQ(db_outbox_claim(db, "t", 100, 60000, &it, &nit, err, sizeof(err)), 0);
+	{
+		static const char *const names[] = { "grouped", "by-ns", "plain" };
+		static const struct outbox_dest d[] = { { "grouped", 100, 0 },
+		    { "by-ns", 100, 0 }, { "plain", 100, 0 } };
+		long held, back;
+
+		T_INTEQ(db_outbox_sync(db, "t", names, 3, 0, &held, &back, err,
+		    sizeof(err)), 0);
+		T_INTEQ(db_outbox_claim(db, "t", 100, 60000, d, 3, &it, &nit, err,
+		    sizeof(err)), 0);
+	}
 	T_INTEQ(nit, 8);
 	for (size_t i = 0; i < nit; i++) {
 		json_t *p = json_loads(it[i].payload, 0, NULL);

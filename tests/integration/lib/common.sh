@@ -264,11 +264,55 @@ it_db_set() {
 # $KAUDIT_RECEIVER_URL/PATH_PREFIX, one per line: delivery id, audit_id, rule
 # (a null audit_id reads as "", as in scan_set and the audit_id column).
 it_received() {
-	jq -r --arg p "$1" '
+	it_received_in "$KAUDIT_RECEIVER_LOG" "$1"
+}
+
+# it_received_in LOG PATH_PREFIX: the same from another receiver's log.
+it_received_in() {
+	jq -r --arg p "$2" '
 	    select(.path | startswith($p)) |
 	    ([.headers | to_entries[] | select(.key | ascii_downcase == "x-kaudit-delivery") | .value][0] // "-") as $id |
 	    (.body | fromjson? // {}) as $f |
-	    [$id, ($f.audit_id // ""), ($f.rule // "-")] | @tsv' "$KAUDIT_RECEIVER_LOG"
+	    [$id, ($f.audit_id // ""), ($f.rule // "-")] | @tsv' "$1"
+}
+
+# it_receiver_start NAME [PORT [receiver.py args...]]: a receiver of this
+# test's own, logging to $IT_DIR/NAME.jsonl, on PORT (0 or none: a free
+# one); sets IT_RECV_PORT and IT_RECV_PID. Started again on the same port
+# after it_receiver_stop, it stands for a webhook that was down and is back.
+it_receiver_start() {
+	local name=$1 port=${2:-0} try i
+	shift
+	[ $# -gt 0 ] && shift
+	for ((try = 0; try < 20; try++)); do
+		: >"$IT_DIR/$name.port"
+		python3 tests/services/receiver.py --port "$port" --log "$IT_DIR/$name.jsonl" "$@" \
+		    >"$IT_DIR/$name.port" 2>>"$IT_DIR/$name.err" </dev/null &
+		IT_RECV_PID=$!
+		IT_PIDS+=("$IT_RECV_PID")
+		for ((i = 0; i < 100; i++)); do
+			IT_RECV_PORT=$(head -n 1 "$IT_DIR/$name.port" 2>/dev/null)
+			[ -n "$IT_RECV_PORT" ] && return 0
+			kill -0 "$IT_RECV_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		# the port may still be held by the receiver just stopped
+		sleep 0.25
+	done
+	return 1
+}
+
+# it_receiver_stop PID: stops a receiver of it_receiver_start; returns once
+# it is gone and its port refuses connections.
+it_receiver_stop() {
+	local i
+	kill "$1" 2>/dev/null
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$1" 2>/dev/null || { wait "$1" 2>/dev/null; return 0; }
+		sleep 0.1
+	done
+	kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
 }
 
 # it_same CHECK WANT_FILE GOT_FILE: passes when both sorted sets are equal and
