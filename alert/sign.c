@@ -13,59 +13,9 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include "base/b64.h"
+
 #define SIGN_PREFIX	"whsec_"
-
-/* The value of a base64 digit, or -1. */
-static int
-b64_digit(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Strict base64 (standard alphabet, '=' padding optional but only at the
- * end and only as much as the length allows) into out (room for max bytes).
- * Returns the byte count, or -1. */
-static long
-b64_decode(const char *s, unsigned char *out, size_t max)
-{
-	size_t n = strlen(s), pad = 0, len = 0;
-	unsigned int acc = 0;
-	int bits = 0, d;
-
-	while (n > 0 && s[n - 1] == '=' && pad < 2) {
-		n--;
-		pad++;
-	}
-	if (n % 4 == 1 || (pad > 0 && (n + pad) % 4 != 0))
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if ((d = b64_digit((unsigned char)s[i])) < 0)
-			return -1;
-		acc = (acc << 6) | (unsigned int)d;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (len == max)
-				return -1;
-			out[len++] = (unsigned char)(acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
-	}
-	/* Leftover bits must be zero, or two encodings decode alike. */
-	if (acc != 0)
-		return -1;
-	return (long)len;
-}
 
 int
 sign_secret_parse(const char *secret, unsigned char *key, size_t *len, char *err,
@@ -77,7 +27,8 @@ sign_secret_parse(const char *secret, unsigned char *key, size_t *len, char *err
 		snprintf(err, errlen, "a secret is written whsec_ followed by base64");
 		return -1;
 	}
-	n = b64_decode(secret + strlen(SIGN_PREFIX), key, SIGN_KEY_MAX);
+	n = b64_decode_strict(secret + strlen(SIGN_PREFIX), strlen(secret + strlen(SIGN_PREFIX)),
+	    key, SIGN_KEY_MAX);
 	if (n < 0) {
 		snprintf(err, errlen, "the part after whsec_ is not base64 of at most %d bytes",
 		    SIGN_KEY_MAX);

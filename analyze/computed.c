@@ -11,6 +11,7 @@
  * thing to the cluster and another to the rules. */
 #include "analyze/proxypath.h"
 #include "analyze/rules_impl.h"
+#include "base/b64.h"
 #include "base/url.h"
 #include "base/xmalloc.h"
 
@@ -438,46 +439,6 @@ object_parse(struct evctx *c)
 
 /* --- certificate signing requests ------------------------------------------ */
 
-static int
-b64val(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+' || c == '-')
-		return 62;
-	if (c == '/' || c == '_')
-		return 63;
-	return -1;
-}
-
-/* Base64 (standard or URL alphabet) into out, skipping line breaks; stops
- * at padding or anything else. */
-static void
-b64_decode(const char *s, size_t n, struct buf *out)
-{
-	uint32_t acc = 0;
-	int bits = 0;
-
-	buf_reset(out);
-	for (size_t i = 0; i < n; i++) {
-		int v = b64val(s[i]);
-		if (v < 0) {
-			if (s[i] == '\n' || s[i] == '\r' || s[i] == ' ' || s[i] == '\t')
-				continue;
-			break;
-		}
-		acc = (acc << 6 | (uint32_t)v) & 0xffffff;
-		if ((bits += 6) >= 8) {
-			bits -= 8;
-			buf_putc(out, (char)(acc >> bits & 0xff));
-		}
-	}
-}
-
 /* Appends one attribute value, converted to UTF-8 as Go's x509 parser
  * converts it (a BMPString "system:masters" is that group to the API
  * server); bytes outside printable ASCII become '?'. A value OpenSSL cannot
@@ -572,7 +533,7 @@ csr_parse(struct evctx *c)
 	if (s->object < 0 ||
 	    (b64 = jtok_str(d, jtok_path(d, s->object, "spec.request"), &s->tmp, &n)) == NULL)
 		return;
-	b64_decode(b64, n, &s->csr_pem);
+	b64_decode_lenient(b64, n, &s->csr_pem);
 	if (s->csr_pem.len > 0 && csr_subject(s->csr_pem.data, s->csr_pem.len, &s->csr_subject) == 0)
 		s->csr_has_subject = 1;
 	else
