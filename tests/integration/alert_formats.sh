@@ -73,10 +73,7 @@ it_topic "$topic" 1 || it_abort produce "could not create topic $topic"
 it_produce_lines "$topic" "$events" || it_abort produce "kcat failed"
 
 log=$IT_DIR/daemon.log
-it_run "$cfg" "$log" 90 --idle-exit 3
-rc=$?
-[ "$rc" -eq 0 ] && it_ok daemon-exit ||
-    { it_fail daemon-exit "kaudit run --idle-exit 3 exited $rc"; it_show_log "$log"; }
+it_run_idle daemon-exit "$cfg" "$log" 90 3
 
 read -r rows ndone <<<"$(it_sql "select count(*), count(*) filter (where state = 'done') from kaudit.outbox where webhook <> 'late'")"
 [ "$rows" = 5 ] && [ "$ndone" = 5 ] && it_ok all-delivered ||

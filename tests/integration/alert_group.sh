@@ -185,10 +185,7 @@ else
 fi
 echo "--- restart" >>"$log2"
 sed -i "s/it-alert-group-r1-$$/it-alert-group-r2-$$/" "$cfg2"
-it_run "$cfg2" "$log2" 60 --idle-exit 3
-rc=$?
-[ "$rc" -eq 0 ] && it_ok restart-exit-0 ||
-    { it_fail restart-exit-0 "kaudit run --idle-exit 3 exited $rc"; it_show_log "$log2"; }
+it_run_idle restart-exit-0 "$cfg2" "$log2" 60 3
 notes "$path2" | cut -f1-5 >"$IT_DIR/restart.got"
 printf '%s\n' "k8s.exec.attach	dave	2	2	1" "k8s.exec.pod	dave	5	5	1" \
     "k8s.exec.pod	erin	3	3	1" >"$IT_DIR/restart.want"

@@ -46,10 +46,7 @@ for f in "$m"/*; do want_sizes+="$i:$(wc -c <"$f") "; i=$((i + 1)); done
 
 it_scan_set "$m/6-good" >"$IT_DIR/want"
 log=$IT_DIR/daemon.log
-it_run "$cfg" "$log" 90 --idle-exit 5
-rc=$?
-[ "$rc" -eq 0 ] && it_ok daemon-survives ||
-    { it_fail daemon-survives "kaudit run --idle-exit 5 exited $rc"; it_show_log "$log"; }
+it_run_idle daemon-survives "$cfg" "$log" 90 5
 
 it_sql "select audit_id, rule from kaudit.findings where audit_id like '%-good'" | sort -u >"$IT_DIR/got"
 it_same good-event-finding "$IT_DIR/want" "$IT_DIR/got"

@@ -58,14 +58,7 @@ it_log "produced $produced messages to $topic"
 it_scan_set "${line_files[@]}" "${falco_files[@]}" "${pretty_files[@]}" "$eventlist" "$aks" >"$IT_DIR/want"
 
 log=$IT_DIR/daemon.log
-it_run "$cfg" "$log" 120 --idle-exit 5
-rc=$?
-if [ "$rc" -eq 0 ]; then
-	it_ok daemon-exit
-else
-	it_fail daemon-exit "kaudit run --idle-exit 5 exited $rc"
-	it_show_log "$log"
-fi
+it_run_idle daemon-exit "$cfg" "$log" 120 5
 
 it_db_set >"$IT_DIR/got"
 it_plain <"$IT_DIR/want" >"$IT_DIR/want-plain"

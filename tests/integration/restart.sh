@@ -74,10 +74,7 @@ alert:
 	fi
 
 	echo "--- restart" >>"$log"
-	it_run "$cfg" "$log" 120 --idle-exit 5
-	rc=$?
-	[ "$rc" -eq 0 ] && it_ok "$v:restart-exit-0" ||
-	    { it_fail "$v:restart-exit-0" "kaudit run --idle-exit 5 exited $rc"; it_show_log "$log"; }
+	it_run_idle "$v:restart-exit-0" "$cfg" "$log" 120 5
 	final=$(it_sql "select count(*) from kaudit.findings")
 	if [ "$at_stop" -lt "$final" ]; then
 		it_ok "$v:stopped-mid-stream"

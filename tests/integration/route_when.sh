@@ -44,14 +44,7 @@ it_topic "$topic" 3 || it_abort produce "could not create topic $topic"
 it_produce_files "$topic" -- "${files[@]}" || it_abort produce "kcat failed"
 
 log=$IT_DIR/daemon.log
-it_run "$cfg" "$log" 120 --idle-exit 5
-rc=$?
-if [ "$rc" -eq 0 ]; then
-	it_ok daemon-exit
-else
-	it_fail daemon-exit "kaudit run --idle-exit 5 exited $rc"
-	it_show_log "$log"
-fi
+it_run_idle daemon-exit "$cfg" "$log" 120 5
 
 # What each webhook should get: the stored findings of alerting rules that
 # its condition holds on (the same conditions, written in jq).

@@ -161,6 +161,22 @@ it_run() {
 	timeout -k 5 "$limit" "$KAUDIT" run -c "$cfg" "$@" >>"$log" 2>&1
 }
 
+# it_run_idle CHECK CONFIG LOG LIMIT IDLE: the daemon with --idle-exit IDLE,
+# stopped after LIMIT seconds; passes CHECK when it exits 0, else fails it
+# and shows the log. Returns the exit status.
+it_run_idle() {
+	local name=$1 cfg=$2 log=$3 limit=$4 idle=$5 rc
+	it_run "$cfg" "$log" "$limit" --idle-exit "$idle"
+	rc=$?
+	if [ "$rc" -eq 0 ]; then
+		it_ok "$name"
+	else
+		it_fail "$name" "kaudit run --idle-exit $idle exited $rc (limit $limit s)"
+		it_show_log "$log"
+	fi
+	return "$rc"
+}
+
 # it_start CONFIG LOG: the daemon in the background; sets IT_PID.
 it_start() {
 	"$KAUDIT" run -c "$1" >>"$2" 2>&1 &
