@@ -35,6 +35,8 @@ struct consumer {
 	int		 paused;	/* consumer_pause() in force */
 	rd_kafka_message_t **held;	/* polled while paused: the next batch's head */
 	int		 nheld, capheld;
+	struct kmsg	*filling;	/* the batch consumer_poll_batch is filling */
+	int		 nfilling;
 	int		(*own)(void *, const char *, int32_t, int64_t *);
 	void		(*disown)(void *, const char *, int32_t);
 	void		*owner;
@@ -168,6 +170,30 @@ drop_held(struct consumer *k, const rd_kafka_topic_partition_list_t *parts)
 	k->nheld = j;
 }
 
+/* Forgets the messages of revoked partitions in the batch being filled: a
+ * revocation may come in any poll of a batch, after earlier polls took
+ * messages of the partitions it takes away. Evaluated, they would make
+ * results for a partition this consumer no longer owns, on state it no
+ * longer holds; the new owner reads them again from the committed offset. */
+static void
+drop_filling(struct consumer *k, const rd_kafka_topic_partition_list_t *parts)
+{
+	int j = 0;
+
+	for (int i = 0; i < k->nfilling; i++) {
+		struct kmsg *m = &k->filling[i];
+
+		if (rd_kafka_topic_partition_list_find(parts, m->topic, m->partition) != NULL)
+			rd_kafka_message_destroy(m->priv);
+		else
+			k->filling[j++] = *m;
+	}
+	if (j < k->nfilling)
+		log_info("%s %d: %d message(s) of the batch being read belonged to revoked "
+		    "partitions; left to their new owner", k->name, k->worker, k->nfilling - j);
+	k->nfilling = j;
+}
+
 /* Runs inside consumer poll on the worker's thread. Nothing is stored or
  * committed here: offsets are stored only for batches already committed in
  * PostgreSQL, so on a revocation librdkafka's auto-commit hands the new owner
@@ -207,6 +233,7 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e, rd_kafka_topic_partition_lis
 		 * been committed; the batches are redelivered either way. */
 		lost = rd_kafka_assignment_lost(rk);
 		drop_held(k, parts);
+		drop_filling(k, parts);
 		(void)apply_assignment(k, parts, 0, coop);
 		for (int i = 0; k->disown && i < parts->cnt; i++)
 			k->disown(k->owner, parts->elems[i].topic, parts->elems[i].partition);
@@ -422,28 +449,35 @@ int
 consumer_poll_batch(struct consumer *k, struct kmsg *out, int max, int timeout_ms)
 {
 	long deadline = clock_ms() + timeout_ms;
-	int n = 0, h = 0;
+	int h = 0, n;
 
 	/* Messages that arrived while paused come first, in their order. */
-	while (n < max && h < k->nheld)
-		fill(&out[n++], k->held[h++]);
+	k->filling = out;
+	k->nfilling = 0;
+	while (k->nfilling < max && h < k->nheld)
+		fill(&out[k->nfilling++], k->held[h++]);
 	if (h > 0) {
 		memmove(k->held, k->held + h, (size_t)(k->nheld - h) * sizeof(*k->held));
 		k->nheld -= h;
 	}
-	while (n < max) {
+	while (k->nfilling < max) {
 		long left = deadline - clock_ms();
 		rd_kafka_message_t *m;
 
-		/* Once a batch has started, take whatever is already queued. */
+		/* Once a batch has started, take whatever is already queued.
+		 * A rebalance inside this poll may shrink the batch
+		 * (drop_filling). */
 		m = poll_one(k, left > 0 ? (int)left : 0);
 		if (m == NULL) {
 			if (left <= 0)
 				break;
 			continue;
 		}
-		fill(&out[n++], m);
+		fill(&out[k->nfilling++], m);
 	}
+	n = k->nfilling;
+	k->filling = NULL;
+	k->nfilling = 0;
 	return n;
 }
 

@@ -64,7 +64,9 @@ int	consumer_check_props(const struct kvlist *props, char *err, size_t errlen,
 	    char *warn, size_t warnlen);
 struct consumer *consumer_new(const struct consumer_opts *o, char *err, size_t errlen);
 /* Fills up to max messages, waiting at most timeout_ms in all. Consumer
- * errors are logged and counted, not returned. Returns the count. */
+ * errors are logged and counted, not returned. A partition revoked by a
+ * rebalance inside the call leaves none of its messages in the batch.
+ * Returns the count. */
 int	consumer_poll_batch(struct consumer *k, struct kmsg *out, int max, int timeout_ms);
 /* Serves the consumer for up to timeout_ms while a batch is held and the
  * partitions are paused: rebalances run and the group sees a live member
