@@ -80,8 +80,13 @@ $(BUILD)/gen/migrations.inc: $(MIGRATION_FILES) tools/embed.sh
 	@mkdir -p $(dir $@)
 	$(Q)sh tools/embed.sh embedded_migrations $(MIGRATION_FILES) > $@.tmp && mv $@.tmp $@
 
+# The release table the fleet views compare versions with (see migrate.c).
+$(BUILD)/gen/releases.inc: config/k8s-releases.json tools/embed.sh
+	@mkdir -p $(dir $@)
+	$(Q)sh tools/embed.sh embedded_releases config/k8s-releases.json > $@.tmp && mv $@.tmp $@
+
 $(BUILD)/app/rulefiles.o: $(BUILD)/gen/rules.inc
-$(BUILD)/schema/migrate.o: $(BUILD)/gen/migrations.inc
+$(BUILD)/schema/migrate.o: $(BUILD)/gen/migrations.inc $(BUILD)/gen/releases.inc
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -121,14 +121,14 @@ test_migrate(void)
 	if (db == NULL)
 		return;
 	T_INTEQ(db_check_schema(db, err, sizeof(err)), -1);
-	T_STREQ(err, "database schema is at version 0, kaudit needs 6: run "
+	T_STREQ(err, "database schema is at version 0, kaudit needs 10: run "
 	    "`kaudit migrate -c FILE`");
 	T_INTEQ(db_migrate(db, err, sizeof(err)), 0);
 	T_INTEQ(db_check_schema(db, err, sizeof(err)), 0);
 	T_INTEQ(db_migrate(db, err, sizeof(err)), 0);	/* idempotent */
 	s = pgtest_str("SELECT string_agg(version::text, ',' ORDER BY version)"
 	    " FROM kaudit.schema_migrations");
-	T_STREQ(s, "1,2,3,4,5,6");
+	T_STREQ(s, "1,2,3,4,5,6,10");
 	free(s);
 	/* A migration missing below the newest (two branches applied apart):
 	 * the schema is not what this binary expects. */
@@ -138,11 +138,11 @@ test_migrate(void)
 	    "`kaudit migrate -c FILE`");
 	pgtest_exec(pgtest_conn, "INSERT INTO kaudit.schema_migrations VALUES (2, '0002_row_faults.sql')");
 	/* A newer binary migrated this database: say so. */
-	pgtest_exec(pgtest_conn, "INSERT INTO kaudit.schema_migrations VALUES (7, '0007_x.sql')");
+	pgtest_exec(pgtest_conn, "INSERT INTO kaudit.schema_migrations VALUES (99, '0099_x.sql')");
 	T_INTEQ(db_check_schema(db, err, sizeof(err)), -1);
-	T_STREQ(err, "database schema is at version 7, newer than this kaudit (6): "
+	T_STREQ(err, "database schema is at version 99, newer than this kaudit (10): "
 	    "upgrade kaudit");
-	pgtest_exec(pgtest_conn, "DELETE FROM kaudit.schema_migrations WHERE version = 7");
+	pgtest_exec(pgtest_conn, "DELETE FROM kaudit.schema_migrations WHERE version = 99");
 	T_INTEQ(db_check_schema(db, err, sizeof(err)), 0);
 	T_INTEQ(pgtest_long("SELECT count(*) FROM pg_description d JOIN pg_class c"
 	    " ON c.oid = d.objoid WHERE c.relname = 'findings' AND d.objsubid = 0"), 1);
