@@ -71,6 +71,7 @@ $(BUILD)/libkaudit.a: $(LIB_OBJ)
 # The shipped rules and the SQL migrations are compiled into the binary.
 RULE_FILES      := $(sort $(wildcard config/rules/*.yaml))
 MIGRATION_FILES := $(sort $(wildcard schema/migrations/*.sql))
+QUERY_FILES     := $(sort $(wildcard schema/queries/*.sql))
 
 $(BUILD)/gen/rules.inc: $(RULE_FILES) tools/embed.sh
 	@mkdir -p $(dir $@)
@@ -80,6 +81,10 @@ $(BUILD)/gen/migrations.inc: $(MIGRATION_FILES) tools/embed.sh
 	@mkdir -p $(dir $@)
 	$(Q)sh tools/embed.sh embedded_migrations $(MIGRATION_FILES) > $@.tmp && mv $@.tmp $@
 
+$(BUILD)/gen/queries.inc: $(QUERY_FILES) tools/embed.sh
+	@mkdir -p $(dir $@)
+	$(Q)sh tools/embed.sh embedded_queries $(QUERY_FILES) > $@.tmp && mv $@.tmp $@
+
 # The release table the fleet views compare versions with (see migrate.c).
 $(BUILD)/gen/releases.inc: config/k8s-releases.json tools/embed.sh
 	@mkdir -p $(dir $@)
@@ -87,6 +92,7 @@ $(BUILD)/gen/releases.inc: config/k8s-releases.json tools/embed.sh
 
 $(BUILD)/app/rulefiles.o: $(BUILD)/gen/rules.inc
 $(BUILD)/schema/migrate.o: $(BUILD)/gen/migrations.inc $(BUILD)/gen/releases.inc
+$(BUILD)/schema/query.o: $(BUILD)/gen/queries.inc
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

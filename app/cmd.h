@@ -9,9 +9,17 @@ int	cmd_migrate(int argc, char **argv);	/* app/cmd_check.c */
 int	cmd_scan(int argc, char **argv);	/* app/cmd_scan.c */
 int	cmd_rules(int argc, char **argv);	/* app/cmd_rules.c: list, test */
 int	cmd_alerts(int argc, char **argv);	/* app/cmd_alerts.c: list, retry, enable */
+int	cmd_query(int argc, char **argv);	/* app/cmd_query.c: the query cookbook */
+int	cmd_report(int argc, char **argv);	/* app/cmd_report.c: the auditor's report */
 
 struct config;
 struct ruleset;
+struct db;
+
+/* The database of the configuration at path (the built-in default one when
+ * NULL), its schema current; NULL after saying why on stderr, prefixed
+ * with "kaudit CMD: ". */
+struct db *cmd_db_open(const char *path, const char *cmd);
 
 /* Loads and validates config and rules (and, with check_db, that the
  * database schema is current), printing every problem to stderr. Shared by

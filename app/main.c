@@ -16,6 +16,8 @@ static const struct {
 	{ "migrate",	cmd_migrate,	"apply database migrations" },
 	{ "rules",	cmd_rules,	"list rules, or run golden rule tests" },
 	{ "alerts",	cmd_alerts,	"list webhook deliveries and destinations, retry, re-enable" },
+	{ "query",	cmd_query,	"answer a cookbook question from the database (--list)" },
+	{ "report",	cmd_report,	"an auditor's report for a period: HTML, Markdown or CSV" },
 };
 
 static void
@@ -39,6 +41,10 @@ usage(FILE *out)
 	    "  kaudit alerts list [-c FILE] [--state STATE] [--webhook NAME] [--limit N] [--json]\n"
 	    "  kaudit alerts retry [-c FILE] [--webhook NAME] ID... | --dead\n"
 	    "  kaudit alerts enable [-c FILE] NAME\n"
+	    "  kaudit query [-c FILE] NAME [--param K=V]... [--format table|csv|json]\n"
+	    "  kaudit query --list\n"
+	    "  kaudit report [-c FILE] [--from TIME] [--to TIME] [--cluster NAME]\n"
+	    "                --format html|md|csv -o PATH\n"
 	    "\n"
 	    "Each command takes -h. kaudit --version prints the version.\n");
 }

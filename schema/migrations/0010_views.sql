@@ -33,6 +33,11 @@ COMMENT ON COLUMN kaudit.k8s_releases.end_of_life IS 'End of patch support: a ve
 COMMENT ON COLUMN kaudit.k8s_releases.latest_patch IS 'Newest patch release known, e.g. 1.30.14';
 COMMENT ON COLUMN kaudit.k8s_releases.latest_patch_date IS 'When latest_patch was released';
 
+-- Findings of one request, whatever made them (one event or a stateful
+-- rule): the views and queries join requests to their findings with
+--   kaudit.text_digest(f.audit_id) = kaudit.text_digest(r.audit_id)
+CREATE INDEX findings_audit_id_idx ON kaudit.findings (kaudit.text_digest(audit_id));
+
 -- Versions ------------------------------------------------------------------
 
 -- "kubelet/v1.27.3 (linux/amd64) kubernetes/abc" -> kubelet; NULL when the
@@ -243,7 +248,8 @@ COMMENT ON VIEW kaudit.exec_sessions IS
 CREATE VIEW kaudit.privileged_workloads AS
 	SELECT w."time", w.cluster, w.username,
 	    (SELECT max(f.attributed_user) FROM kaudit.findings f
-	     WHERE f.audit_id = w.audit_id AND f.attributed_user IS NOT NULL) AS attributed_user,
+	     WHERE kaudit.text_digest(f.audit_id) = kaudit.text_digest(w.audit_id)
+		AND f.attributed_user IS NOT NULL) AS attributed_user,
 	    w.verb, w.resource, w.namespace, w.name,
 	    EXISTS (SELECT 1 FROM kaudit.pod_containers(w.spec) c
 		WHERE c#>>'{securityContext,privileged}' = 'true') AS privileged,

@@ -374,3 +374,6 @@ truncate -s $((limit + 1)) "$tmp/big/huge.yaml"
 "$K" rules test "$tmp/big" >"$tmp/big.out" 2>&1
 check rules-test-big-test-file-fails grep -q "^FAIL $tmp/big/huge.yaml: larger than $limit bytes" "$tmp/big.out"
 rm -rf "$tmp/big"
+
+# query and report: their own file.
+bash tests/cli/query_report.sh

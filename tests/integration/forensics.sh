@@ -38,7 +38,7 @@ it_log "$(it_sql "select count(*) from kaudit.findings") findings stored"
 
 # ---- views ----------------------------------------------------------------
 
-H='<img src=https://evil.example/x onerror=alert(1)>|`#=cmd'
+export H='<img src=https://evil.example/x onerror=alert(1)>|`#=cmd'
 
 # it_expect CHECK SQL WANT: one value compared.
 it_expect() {
@@ -79,5 +79,61 @@ it_expect view-deprecated \
     $'bob\tbatch/v1beta1/cronjobs\t1.25\t1'
 it_expect view-one-row-per-request \
     "select count(*) = count(distinct audit_id) from kaudit.audit_requests" t
+
+# ---- the query cookbook: each query once, its answer checked ---------------
+
+# it_query CHECK JQ_FILTER WANT NAME [--param K=V]...: the query's JSON
+# output through jq -r FILTER must equal WANT.
+it_query() {
+	local check=$1 filter=$2 want=$3 got
+	shift 3
+	if ! "$KAUDIT" query -c "$cfg" "$@" --format json >"$IT_DIR/q.json" 2>"$IT_DIR/q.err"; then
+		it_fail "$check" "kaudit query $* failed: $(head -c 300 "$IT_DIR/q.err")"
+		return
+	fi
+	got=$(jq -r "$filter" "$IT_DIR/q.json" 2>&1)
+	if [ "$got" = "$want" ]; then it_ok "$check"; else it_fail "$check" "got [$got], want [$want]"; fi
+}
+
+it_query query-identity-activity '[.[].audit_id] | join(",")' \
+    "fx-crb-1,fx-exec-1,fx-sec-2,fx-sec-3,fx-pod-1" \
+    identity-activity --param "user=$H" --param from=2026-11-01 --param to=2026-11-30
+# (rules that count once per client and day land on whichever event came
+# first: only the exec rules are certain)
+it_query query-identity-activity-rules \
+    '.[] | select(.audit_id == "fx-exec-1") | .rules | split(" ") | map(select(startswith("k8s.exec."))) | join(" ")' \
+    "k8s.exec.credential_read k8s.exec.pod k8s.exec.session k8s.exec.shell" \
+    identity-activity --param "user=$H" --param from=2026-11-01 --param to=2026-11-30
+it_query query-identity-activity-range 'length' 0 \
+    identity-activity --param "user=$H" --param from=2026-11-04 --param to=2026-11-30
+it_query query-pod-exec '.[] | [.username == $ENV.H, .command, .container] | @tsv' \
+    $'true\tsh -c cat /etc/shadow|base64\tapp' pod-exec --param namespace=team-a --param pod=web-1
+it_query query-rbac-history '[.[] | [.verb, (.rules_added | length), (.rules_added[0].resources[0])] | @tsv] | join(";")' \
+    $'create\t1\tpods;update\t1\tsecrets' rbac-history --param name=pod-reader --param namespace=team-a
+it_query query-cluster-admin '[.[] | select(.binding == "backdoor") | .subject_kind + ":" + .subject] | join(",")' \
+    "ServiceAccount:default,User:mallory" cluster-admin-grants --param from=2026-01-01
+it_query query-cluster-admin-range 'length' 0 cluster-admin-grants --param from=2026-11-04
+it_query query-secrets-by-identity '[.[] | [.username, .requests, .allowed, .denied, .lists] | @tsv] | join(";")' \
+    "$H"$'\t2\t1\t1\t1;alice\t1\t1\t0\t0;system:anonymous\t1\t0\t1\t0' \
+    secrets-by-identity --param from=2026-11-01 --param to=2026-11-30
+it_query query-outside-support '[.[] | select(.username | test("^(bob|system:node:node-[12])$")) | .kind + ":" + .username] | join(",")' \
+    "node:system:node:node-1,client:bob" outside-support --param at=2026-12-01
+it_query query-outside-support-at 'map(select(.username == "bob")) | length' 0 \
+    outside-support --param at=2023-01-01
+fid=$(it_sql "select id from kaudit.findings where audit_id = 'fx-exec-1' and rule = 'k8s.exec.shell'")
+it_query query-finding-timeline '[.[] | select(.kind == "request") | .audit_id] | unique | join(",")' \
+    "fx-crb-1,fx-exec-1,fx-pod-1,fx-sec-2,fx-sec-3" finding-timeline --param "id=$fid" --param minutes=10
+it_query query-finding-timeline-self '[.[] | select(.why == "this finding") | .what] | join(",")' \
+    "k8s.exec.shell" finding-timeline --param "id=$fid" --param minutes=10
+
+# The table and CSV forms of the same answer: escaped, formulas inert.
+"$KAUDIT" query -c "$cfg" secrets-by-identity --param from=2026-11-01 --param to=2026-11-30 \
+    --format csv >"$IT_DIR/q.csv"
+if head -n 1 "$IT_DIR/q.csv" | grep -q $'^username,requests,allowed,denied,lists,secrets,namespaces,first_seen,last_seen\r$' &&
+    [ "$(wc -l <"$IT_DIR/q.csv")" -eq 4 ]; then
+	it_ok query-csv
+else
+	it_fail query-csv "unexpected CSV: $(head -c 300 "$IT_DIR/q.csv")"
+fi
 
 it_done
