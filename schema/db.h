@@ -402,4 +402,17 @@ void	db_table_free(struct db_table *t);
 /* 1 when the relation (e.g. "kaudit.events") exists, 0 when not, -1 on error. */
 int	db_relation_exists(struct db *db, const char *name, char *err, size_t errlen);
 
+/* The sections of `kaudit report` (schema/report.c): each statement takes
+ * $1 start (inclusive) and $2 end (exclusive) of the period as timestamptz
+ * and $3 a cluster name or NULL. */
+struct db_report_section {
+	const char	*id;		/* anchor and CSV file name */
+	const char	*title;
+	const char	*intro;
+	const char	*needs;		/* a relation the section needs, or NULL */
+	const char	*sql;
+};
+
+const struct db_report_section *db_report_sections(size_t *n);
+
 #endif

@@ -98,11 +98,11 @@ it_query() {
 it_query query-identity-activity '[.[].audit_id] | join(",")' \
     "fx-crb-1,fx-exec-1,fx-sec-2,fx-sec-3,fx-pod-1" \
     identity-activity --param "user=$H" --param from=2026-11-01 --param to=2026-11-30
-# (rules that count once per client and day land on whichever event came
-# first: only the exec rules are certain)
+# (rules that remember land on whichever event came first: the four
+# exec rules of one event are certain)
 it_query query-identity-activity-rules \
-    '.[] | select(.audit_id == "fx-exec-1") | .rules | split(" ") | map(select(startswith("k8s.exec."))) | join(" ")' \
-    "k8s.exec.credential_read k8s.exec.pod k8s.exec.session k8s.exec.shell" \
+    '.[] | select(.audit_id == "fx-exec-1") | ["k8s.exec.credential_read", "k8s.exec.pod", "k8s.exec.session", "k8s.exec.shell"] - (.rules | split(" ")) | length' \
+    0 \
     identity-activity --param "user=$H" --param from=2026-11-01 --param to=2026-11-30
 it_query query-identity-activity-range 'length' 0 \
     identity-activity --param "user=$H" --param from=2026-11-04 --param to=2026-11-30
@@ -113,7 +113,7 @@ it_query query-rbac-history '[.[] | [.verb, (.rules_added | length), (.rules_add
 it_query query-cluster-admin '[.[] | select(.binding == "backdoor") | .subject_kind + ":" + .subject] | join(",")' \
     "ServiceAccount:default,User:mallory" cluster-admin-grants --param from=2026-01-01
 it_query query-cluster-admin-range 'length' 0 cluster-admin-grants --param from=2026-11-04
-it_query query-secrets-by-identity '[.[] | [.username, .requests, .allowed, .denied, .lists] | @tsv] | join(";")' \
+it_query query-secrets-by-identity '[.[] | select(.username | test("^(<img|alice$|system:anonymous$)")) | [.username, .requests, .allowed, .denied, .lists] | @tsv] | join(";")' \
     "$H"$'\t2\t1\t1\t1;alice\t1\t1\t0\t0;system:anonymous\t1\t0\t1\t0' \
     secrets-by-identity --param from=2026-11-01 --param to=2026-11-30
 it_query query-outside-support '[.[] | select(.username | test("^(bob|system:node:node-[12])$")) | .kind + ":" + .username] | join(",")' \
@@ -130,10 +130,147 @@ it_query query-finding-timeline-self '[.[] | select(.why == "this finding") | .w
 "$KAUDIT" query -c "$cfg" secrets-by-identity --param from=2026-11-01 --param to=2026-11-30 \
     --format csv >"$IT_DIR/q.csv"
 if head -n 1 "$IT_DIR/q.csv" | grep -q $'^username,requests,allowed,denied,lists,secrets,namespaces,first_seen,last_seen\r$' &&
-    [ "$(wc -l <"$IT_DIR/q.csv")" -eq 4 ]; then
+    [ "$(wc -l <"$IT_DIR/q.csv")" -eq 5 ] && grep -q "^'=cmd|' /C calc'!A0,1," "$IT_DIR/q.csv"; then
 	it_ok query-csv
 else
 	it_fail query-csv "unexpected CSV: $(head -c 300 "$IT_DIR/q.csv")"
+fi
+
+# ---- the report -------------------------------------------------------------
+
+from=2026-11-01T00:00:00Z
+to=2026-12-01T00:00:00Z
+period="coalesce(time, created_at) >= '$from' and coalesce(time, created_at) < '$to'"
+html=$IT_DIR/report.html
+if "$KAUDIT" report -c "$cfg" --from "$from" --to "$to" --format html -o "$html" 2>"$IT_DIR/report.err" &&
+    "$KAUDIT" report -c "$cfg" --from 2026-11-01 --to "$to" --format md -o "$IT_DIR/report.md" 2>>"$IT_DIR/report.err" &&
+    "$KAUDIT" report -c "$cfg" --from "$from" --to "$to" --format csv -o "$IT_DIR/csv" 2>>"$IT_DIR/report.err"; then
+	it_ok report-written
+else
+	it_abort report-written "kaudit report failed: $(head -c 400 "$IT_DIR/report.err")"
+fi
+grep -q "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">" "$html" &&
+    ! grep -qiE '<(script|img|link|iframe|object|embed|base)[ >]|(src|href|action)="[^#]' "$html" &&
+    it_ok report-html-self-contained || it_fail report-html-self-contained "no CSP, or a script, image, link or URL attribute"
+
+# Markdown: the same hostile name, its table syntax escaped.
+md_user='\<img src=https://evil.example/x onerror=alert\(1\)\>\|\`\#=cmd'
+if grep -qF "| $md_user | team-a | web-1 | app | exec | sh -c cat /etc/shadow\|base64 | 101 |" "$IT_DIR/report.md"; then
+	it_ok report-md-escaped
+else
+	it_fail report-md-escaped "exec row not found escaped in report.md"
+fi
+# CSV: one file per section (the lifecycle ones need tables this database
+# may lack), formulas neutralised.
+n=$(find "$IT_DIR/csv" -name '*.csv' | wc -l)
+if [ "$n" -ge 13 ] && grep -q "^'=cmd|' /C calc'!A0,1,1,0,0,1," "$IT_DIR/csv/08-secrets.csv"; then
+	it_ok report-csv
+else
+	it_fail report-csv "$n files; secrets: $(head -c 300 "$IT_DIR/csv/08-secrets.csv" 2>&1)"
+fi
+
+# Headless Chromium renders the HTML: no console message, no request, the
+# hostile name shown as text, charts with bars, numbers equal to SQL's.
+chromium_run() {	# HTML OUT_PREFIX [extra args]: DOM, net log and log
+	local in=$1 out=$2
+	shift 2
+	rm -rf "$IT_DIR/chromium-profile"
+	timeout -k 5 60 chromium --headless --no-sandbox --disable-gpu --no-first-run \
+	    --disable-background-networking --disable-component-update --disable-sync \
+	    --disable-default-apps --disable-domain-reliability --no-pings \
+	    --host-resolver-rules='MAP * ~NOTFOUND' --user-data-dir="$IT_DIR/chromium-profile" \
+	    --enable-logging=stderr --v=0 --log-net-log="$out.net.json" "$@" "file://$in" \
+	    >"$out.dom" 2>"$out.log"
+}
+# report_check VALUE KEY FILE: the value report_check.py printed for KEY.
+report_value() {
+	awk -v k="$1" '$1 == k { print $2; exit }' "$2"
+}
+if ! command -v chromium >/dev/null; then
+	it_fail chromium "chromium is not installed (tests/services/deps.sh lists it)"
+else
+	# The checker must see what it is there to see: a page with an
+	# unescaped <img> and a script fails it.
+	printf '<!DOCTYPE html><html><head></head><body><img src="https://evil.example/x"><script>console.error("x")</script></body></html>' \
+	    >"$IT_DIR/bad.html"
+	chromium_run "$IT_DIR/bad.html" "$IT_DIR/bad" --dump-dom
+	python3 tests/integration/lib/report_check.py "$IT_DIR/bad.dom" "$IT_DIR/bad.net.json" \
+	    "$IT_DIR/bad.log" >"$IT_DIR/bad.check"
+	if [ "$(report_value requests "$IT_DIR/bad.check")" -ge 1 ] &&
+	    [ "$(report_value console "$IT_DIR/bad.check")" -ge 1 ] &&
+	    [ "$(report_value elements.img "$IT_DIR/bad.check")" = 1 ]; then
+		it_ok chromium-check-can-fail
+	else
+		it_fail chromium-check-can-fail "a page with an image and a script passed: $(tr '\n' ' ' <"$IT_DIR/bad.check")"
+	fi
+
+	chromium_run "$html" "$IT_DIR/report" --dump-dom
+	python3 tests/integration/lib/report_check.py "$IT_DIR/report.dom" "$IT_DIR/report.net.json" \
+	    "$IT_DIR/report.log" >"$IT_DIR/report.check"
+	c=$IT_DIR/report.check
+	if [ "$(report_value console "$c")" = 0 ] && [ "$(report_value requests "$c")" = 0 ]; then
+		it_ok report-no-console-no-request
+	else
+		it_fail report-no-console-no-request "$(grep -E '^(console|request)' "$c" | tr '\n' ' ')"
+	fi
+	active=$(grep '^elements\.' "$c" | awk '{ s += $2 } END { print s + 0 }')
+	if [ "$active" = 0 ] && [ "$(report_value text.hostile "$c")" -ge 3 ]; then
+		it_ok report-hostile-name-is-text
+	else
+		it_fail report-hostile-name-is-text "$active active elements, hostile name shown $(report_value text.hostile "$c") times"
+	fi
+	total=$(it_sql "select count(*) from kaudit.findings where $period")
+	for chart in chart-by-day chart-by-category; do
+		bars=$(report_value "bars.$chart" "$c")
+		sum=$(report_value "sum.$chart" "$c")
+		if [ "${bars:-0}" -gt 0 ] && [ "$sum" = "$total" ]; then
+			it_ok "report-$chart"
+		else
+			it_fail "report-$chart" "${bars:-0} bars summing to ${sum:-0}, SQL says $total findings"
+		fi
+	done
+	# Each summary number against SQL of its own over kaudit.findings: the
+	# events of this database are those of findings, one per request.
+	while read -r key sql; do
+		want=$(it_sql "$sql")
+		got=$(report_value "summary.$key" "$c")
+		if [ -n "$want" ] && [ "$got" = "$want" ]; then
+			it_ok "report-summary-$key"
+		else
+			it_fail "report-summary-$key" "report says [$got], SQL [$want]"
+		fi
+	done <<SQL
+findings select count(*) from kaudit.findings where $period
+critical select count(*) from kaudit.findings where $period and severity = 'critical'
+high select count(*) from kaudit.findings where $period and severity = 'high'
+info select count(*) from kaudit.findings where $period and severity = 'info'
+rules select count(distinct rule) from kaudit.findings where $period
+exec select count(distinct audit_id) from kaudit.findings where $period and resource = 'pods' and subresource in ('exec', 'attach')
+rbac select count(distinct audit_id) from kaudit.findings where $period and resource like '%role%' and verb in ('create', 'update', 'patch', 'delete') and coalesce(code, 0) < 400
+secrets select count(distinct audit_id) from kaudit.findings where $period and resource = 'secrets' and verb in ('get', 'list', 'watch')
+anonymous select count(distinct audit_id) from kaudit.findings where $period and username = 'system:anonymous'
+privileged select count(distinct audit_id) from kaudit.findings where $period and verb = 'create' and coalesce(code, 0) < 400 and jsonb_path_exists(event, 'lax \$.requestObject.**.privileged ? (@ == true)')
+deprecated select count(distinct audit_id) from kaudit.findings where $period and event->'annotations'->>'k8s.io/deprecated' = 'true'
+outside select count(distinct (username, substring(user_agent from '^[a-z-]+'))) from kaudit.findings f join kaudit.k8s_releases r on r.minor = substring(f.user_agent from '^(?:kubelet|kubectl|kube-proxy|kubeadm)/v([0-9]+[.][0-9]+)') where $period and r.end_of_life < '$to'
+SQL
+	shot=${KAUDIT_SCREENSHOT:-/tmp/kaudit-report-screenshot.png}
+	rm -f "$shot"
+	chromium_run "$html" "$IT_DIR/shot" --screenshot="$shot" --window-size=1200,2400 --hide-scrollbars
+	if [ -s "$shot" ] && [ "$(head -c 8 "$shot" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ]; then
+		it_ok report-screenshot
+		it_log "screenshot of the report: $shot"
+	else
+		it_fail report-screenshot "no PNG at $shot"
+	fi
+fi
+
+# A cluster with nothing: zero findings, and the chart says so.
+"$KAUDIT" report -c "$cfg" --from "$from" --to "$to" --cluster nowhere --format html \
+    -o "$IT_DIR/empty.html" 2>>"$IT_DIR/report.err"
+if grep -q 'data-key="findings">0<' "$IT_DIR/empty.html" && grep -q 'No findings in this period' "$IT_DIR/empty.html"; then
+	it_ok report-cluster-filter
+else
+	it_fail report-cluster-filter "a report for cluster nowhere is not empty"
 fi
 
 it_done
