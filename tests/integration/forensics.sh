@@ -273,4 +273,52 @@ else
 	it_fail report-cluster-filter "a report for cluster nowhere is not empty"
 fi
 
+# ---- the Grafana dashboard ----------------------------------------------------
+
+dash=config/grafana/kaudit.json
+gcheck() {	# OUT FROM TO CLUSTER [DASHBOARD]
+	python3 tests/integration/lib/grafana_check.py "${5:-$dash}" "$IT_DB_URL" "$2" "$3" "$4" >"$1" 2>&1
+}
+if gcheck "$IT_DIR/grafana.all" "$from" "$to" "'__all'" &&
+    gcheck "$IT_DIR/grafana.one" "$from" "$to" "'it-$IT_NAME'"; then
+	it_ok grafana-every-query-runs
+else
+	it_fail grafana-every-query-runs "$(grep -h '^error' "$IT_DIR"/grafana.* | head -n 3)"
+fi
+panels=$(jq '[.panels[].targets[]] | length' "$dash")
+if [ "$(grep -c '^ok' "$IT_DIR/grafana.all")" -eq $((panels + 1)) ] && [ "$panels" -ge 10 ]; then
+	it_ok grafana-all-panels
+else
+	it_fail grafana-all-panels "$panels panel queries, $(grep -c '^ok' "$IT_DIR/grafana.all") ran"
+fi
+for title in "Findings by severity" "Findings by category"; do
+	for f in "$IT_DIR/grafana.all" "$IT_DIR/grafana.one"; do
+		sum=$(awk -v t="$title" '$1 == "ok" { $1 = ""; r = $2; s = $3; $2 = ""; $3 = ""; sub(/^ +/, ""); if ($0 == t) print s }' "$f")
+		[ "$sum" = "$total" ] || { it_fail "grafana-$title" "panel sums to [$sum] in $f, SQL says $total"; continue 2; }
+	done
+	it_ok "grafana-${title// /-}"
+done
+rows() { awk -v t="$2" '$1 == "ok" { r = $2; $1 = ""; $2 = ""; $3 = ""; sub(/^ +/, ""); if ($0 == t) print r }' "$1"; }
+if [ "$(rows "$IT_DIR/grafana.all" "Exec sessions")" = 1 ] && [ "$(rows "$IT_DIR/grafana.all" "Kubelet versions")" = 2 ] &&
+    [ "$(rows "$IT_DIR/grafana.all" "Deprecated API use")" = 1 ]; then
+	it_ok grafana-panels-answer
+else
+	it_fail grafana-panels-answer "$(tr '\n' ';' <"$IT_DIR/grafana.all")"
+fi
+# Deliveries are stored now: the last day holds them.
+gcheck "$IT_DIR/grafana.now" "$(date -u -d '-1 day' +%Y-%m-%dT%H:%M:%SZ)" "$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)" "'__all'"
+if [ "$(rows "$IT_DIR/grafana.now" "Delivery health")" -ge 1 ]; then
+	it_ok grafana-delivery
+else
+	it_fail grafana-delivery "no delivery row for the last day"
+fi
+# The checker fails on a panel whose SQL fails.
+jq '.panels[0].targets[0].rawSql = "SELECT nope FROM kaudit.findings WHERE $__timeFilter(created_at)"' "$dash" >"$IT_DIR/bad-dash.json"
+if ! gcheck "$IT_DIR/grafana.bad" "$from" "$to" "'__all'" "$IT_DIR/bad-dash.json" &&
+    grep -q '^error Findings by severity' "$IT_DIR/grafana.bad"; then
+	it_ok grafana-check-can-fail
+else
+	it_fail grafana-check-can-fail "a failing panel query passed"
+fi
+
 it_done
