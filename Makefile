@@ -8,6 +8,7 @@
 #   make bench-state          what memory across events costs: throughput, bytes per key
 #   make bench-route          what routing a finding costs, with and without a when condition
 #   make bench-alert          webhook delivery latency from commit to receipt (BASELINE=main compares)
+#   make bench-forensics      cookbook queries and a month's report on 1M findings
 #   make fuzz                 short libFuzzer runs of every parser of outside input (clang)
 #   make layers               fail when a lower folder includes a higher one
 #   V=1                       show full command lines
@@ -46,7 +47,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all check check-run unit demo bench bench-pipeline bench-state bench-route bench-alert fuzz clean layers
+.PHONY: all check check-run unit demo bench bench-pipeline bench-state bench-route bench-alert bench-forensics fuzz clean layers
 
 # Each build links its own binary; bin/kaudit is the release one, so an
 # instrumented build never replaces what users run.
@@ -142,6 +143,9 @@ bench-route: $(BUILD)/bench/bench_route
 
 bench-alert: bin/kaudit
 	$(Q)BASELINE=$(BASELINE) tests/bench-alert.sh
+
+bench-forensics: bin/kaudit
+	$(Q)KAUDIT=bin/kaudit tests/bench-forensics.sh
 
 fuzz:
 	$(Q)tests/fuzz/run.sh

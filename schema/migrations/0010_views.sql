@@ -35,8 +35,10 @@ COMMENT ON COLUMN kaudit.k8s_releases.latest_patch_date IS 'When latest_patch wa
 
 -- Findings of one request, whatever made them (one event or a stateful
 -- rule): the views and queries join requests to their findings with
---   kaudit.text_digest(f.audit_id) = kaudit.text_digest(r.audit_id)
-CREATE INDEX findings_audit_id_idx ON kaudit.findings (kaudit.text_digest(audit_id));
+--   left(f.audit_id, 256) = left(r.audit_id, 256) AND f.audit_id = r.audit_id
+-- (bounded like the other text indexes of 0002, and cheaper to compute
+-- than a digest when the planner hashes instead).
+CREATE INDEX findings_audit_id_idx ON kaudit.findings (left(audit_id, 256));
 
 -- Versions ------------------------------------------------------------------
 
@@ -80,12 +82,20 @@ $$;
 COMMENT ON FUNCTION kaudit.version_key(text) IS
 	'A version as an integer array, for numeric ordering and comparison';
 
+-- 0002 declared kaudit.bytes_text() parallel safe, but its exception
+-- handler starts a subtransaction, which a parallel plan refuses: a query
+-- of dead_letters_readable (or of anything calling it) could fail when the
+-- planner chose a parallel plan.
+ALTER FUNCTION kaudit.bytes_text(bytea) PARALLEL UNSAFE;
+
 -- Decoding ------------------------------------------------------------------
 
 -- Percent-decoding of a URL query value ("+" is a space, as Go encodes
 -- exec commands); bytes that are not UTF-8 come out escaped, never an error.
+-- PARALLEL UNSAFE: kaudit.bytes_text() catches an exception, which starts a
+-- subtransaction, and parallel mode allows none.
 CREATE FUNCTION kaudit.url_decode(t text) RETURNS text
-LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL UNSAFE AS $$
 DECLARE
 	b bytea := '';
 	i integer := 1;
@@ -110,7 +120,7 @@ COMMENT ON FUNCTION kaudit.url_decode(text) IS
 
 -- The values of one query parameter of a request URI, decoded, in order.
 CREATE FUNCTION kaudit.uri_params(uri text, param text) RETURNS text[]
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+LANGUAGE sql IMMUTABLE STRICT PARALLEL UNSAFE AS $$
 	SELECT coalesce(array_agg(kaudit.url_decode(m[1]) ORDER BY n), '{}')
 	FROM regexp_matches(uri, '[?&]' || regexp_replace(param, '\W', '', 'g') || '=([^&#]*)', 'g')
 	    WITH ORDINALITY AS s(m, n)
@@ -157,10 +167,14 @@ $$;
 COMMENT ON FUNCTION kaudit.stage_rank(text) IS
 	'Which stage of a request tells most about it (ResponseComplete first): views that show one row per request keep the lowest';
 
+-- The event of a finding stands for its (audit_id, stage) when no finding
+-- with a smaller id has the same one, and for its request when none has a
+-- more complete stage (or the same with a smaller id). Written as NOT
+-- EXISTS on the audit_id index rather than DISTINCT ON, so that a
+-- view's filters (user, resource, time) reach the scan of kaudit.findings.
 DO $$
 DECLARE
-	from_findings constant text := $q$
-	SELECT DISTINCT ON (f.audit_id, f.stage)
+	cols constant text := $q$
 	    f."time", f.audit_id, f.stage, f.verb, f.username, f.groups,
 	    coalesce(host(f.source_ip), f.source_ip_text) AS source_ip,
 	    f.user_agent, f.event#>>'{objectRef,apiGroup}' AS api_group,
@@ -170,13 +184,26 @@ DECLARE
 	    f.cluster, f.event->>'requestURI' AS request_uri,
 	    f.event->'annotations' AS annotations, f.event,
 	    'finding'::text AS origin
-	FROM kaudit.findings f
-	WHERE f.event IS NOT NULL AND jsonb_typeof(f.event) = 'object'
-	ORDER BY f.audit_id, f.stage, f.id
+	$q$;
+	same_request constant text := $q$
+	    SELECT 1 FROM kaudit.findings g
+	    WHERE left(g.audit_id, 256) = left(f.audit_id, 256)
+		AND g.audit_id = f.audit_id AND g.event IS NOT NULL
+	$q$;
+	per_stage constant text := 'SELECT ' || cols || $q$
+	    FROM kaudit.findings f
+	    WHERE f.event IS NOT NULL AND NOT EXISTS ($q$ || same_request || $q$
+		AND g.stage IS NOT DISTINCT FROM f.stage AND g.id < f.id)
+	$q$;
+	per_request constant text := 'SELECT ' || cols || $q$
+	    FROM kaudit.findings f
+	    WHERE f.event IS NOT NULL AND NOT EXISTS ($q$ || same_request || $q$
+		AND (kaudit.stage_rank(g.stage), g.id) < (kaudit.stage_rank(f.stage), f.id))
 	$q$;
 BEGIN
 	IF to_regclass('kaudit.events') IS NULL THEN
-		EXECUTE 'CREATE VIEW kaudit.audit_events AS ' || from_findings;
+		EXECUTE 'CREATE VIEW kaudit.audit_events AS ' || per_stage;
+		EXECUTE 'CREATE VIEW kaudit.audit_requests AS ' || per_request;
 	ELSE
 		EXECUTE $q$
 		CREATE VIEW kaudit.audit_events AS
@@ -189,21 +216,25 @@ BEGIN
 		    e.annotations, e.event, 'archive'::text AS origin
 		FROM kaudit.events e
 		UNION ALL
-		SELECT * FROM ($q$ || from_findings || $q$) f
+		SELECT * FROM ($q$ || per_stage || $q$) f
 		WHERE NOT EXISTS (SELECT 1 FROM kaudit.events e
 		    WHERE e.audit_id = f.audit_id AND e.stage IS NOT DISTINCT FROM f.stage)
+		$q$;
+		-- Each (audit_id, stage) is one row here: the most complete
+		-- stage is the one no other row of the request beats.
+		EXECUTE $q$
+		CREATE VIEW kaudit.audit_requests AS
+		SELECT * FROM kaudit.audit_events a
+		WHERE NOT EXISTS (SELECT 1 FROM kaudit.audit_events b
+		    WHERE b.audit_id = a.audit_id
+			AND left(b.audit_id, 256) = left(a.audit_id, 256)
+			AND kaudit.stage_rank(b.stage) < kaudit.stage_rank(a.stage))
 		$q$;
 	END IF;
 END
 $$;
 COMMENT ON VIEW kaudit.audit_events IS
 	'The audit events kaudit kept: the event archive (kaudit.events) when this database had one when 0010 ran, plus the events of findings it does not hold; one row per (audit_id, stage). origin says which';
-
--- One row per request: its most complete stage.
-CREATE VIEW kaudit.audit_requests AS
-	SELECT DISTINCT ON (audit_id) *
-	FROM kaudit.audit_events
-	ORDER BY audit_id, kaudit.stage_rank(stage), "time";
 COMMENT ON VIEW kaudit.audit_requests IS
 	'kaudit.audit_events with one row per request (auditID): its ResponseComplete stage when kept, else the most complete one';
 
@@ -248,7 +279,7 @@ COMMENT ON VIEW kaudit.exec_sessions IS
 CREATE VIEW kaudit.privileged_workloads AS
 	SELECT w."time", w.cluster, w.username,
 	    (SELECT max(f.attributed_user) FROM kaudit.findings f
-	     WHERE kaudit.text_digest(f.audit_id) = kaudit.text_digest(w.audit_id)
+	     WHERE left(f.audit_id, 256) = left(w.audit_id, 256) AND f.audit_id = w.audit_id
 		AND f.attributed_user IS NOT NULL) AS attributed_user,
 	    w.verb, w.resource, w.namespace, w.name,
 	    EXISTS (SELECT 1 FROM kaudit.pod_containers(w.spec) c
@@ -328,12 +359,13 @@ COMMENT ON VIEW kaudit.findings_daily IS
 -- Client versions per identity and day, from the user agents of requests.
 CREATE VIEW kaudit.client_versions AS
 	SELECT date_trunc('day', r."time") AS day, r.cluster, r.username,
-	    kaudit.ua_product(r.user_agent) AS client,
-	    kaudit.ua_version(r.user_agent) AS version,
-	    kaudit.version_minor(kaudit.ua_version(r.user_agent)) AS minor,
+	    u.m[1] AS client, u.m[2] AS version, kaudit.version_minor(u.m[2]) AS minor,
 	    count(*) AS requests, min(r."time") AS first_seen, max(r."time") AS last_seen
 	FROM kaudit.audit_requests r
-	WHERE kaudit.ua_version(r.user_agent) IS NOT NULL
+	-- one match per row (OFFSET 0 keeps the planner from repeating it)
+	CROSS JOIN LATERAL (SELECT regexp_match(r.user_agent,
+	    '^([^/ ]{1,100})/v?([0-9]{1,4}\.[0-9]{1,4}(?:\.[0-9]{1,6})?)') AS m OFFSET 0) u
+	WHERE u.m IS NOT NULL
 	GROUP BY 1, 2, 3, 4, 5;
 COMMENT ON VIEW kaudit.client_versions IS
 	'Per day, identity and client (user agent product): its version and the requests made with it';
