@@ -20,34 +20,43 @@
 static const struct db_report_section sections[] = {
 	{ "summary", "Summary",
 	  "Counts for the period; the sections below list them.", NULL,
-	  "WITH f AS (SELECT f.* FROM kaudit.findings f WHERE " FINDINGS_IN ")"
-	  " SELECT 'findings' AS key, 'Findings' AS measure, count(*) AS value FROM f"
-	  " UNION ALL SELECT 'critical', 'Critical findings', count(*) FILTER (WHERE severity = 'critical') FROM f"
-	  " UNION ALL SELECT 'high', 'High findings', count(*) FILTER (WHERE severity = 'high') FROM f"
-	  " UNION ALL SELECT 'medium', 'Medium findings', count(*) FILTER (WHERE severity = 'medium') FROM f"
-	  " UNION ALL SELECT 'low', 'Low findings', count(*) FILTER (WHERE severity = 'low') FROM f"
-	  " UNION ALL SELECT 'info', 'Info findings', count(*) FILTER (WHERE severity = 'info') FROM f"
-	  " UNION ALL SELECT 'rules', 'Rules that fired', count(DISTINCT rule) FROM f"
-	  " UNION ALL SELECT 'identities', 'Identities with findings', count(DISTINCT username) FROM f"
-	  " UNION ALL SELECT 'rbac', 'RBAC changes', count(*) FROM kaudit.rbac_changes c"
+	  /* One pass over the period's findings, then a row per measure. */
+	  "WITH c AS (SELECT count(*) AS n,"
+	  "  count(*) FILTER (WHERE f.severity = 'critical') AS critical,"
+	  "  count(*) FILTER (WHERE f.severity = 'high') AS high,"
+	  "  count(*) FILTER (WHERE f.severity = 'medium') AS medium,"
+	  "  count(*) FILTER (WHERE f.severity = 'low') AS low,"
+	  "  count(*) FILTER (WHERE f.severity = 'info') AS info,"
+	  "  count(DISTINCT f.rule) AS rules, count(DISTINCT f.username) AS identities"
+	  "  FROM kaudit.findings f WHERE " FINDINGS_IN ")"
+	  " SELECT key, measure, value FROM ("
+	  " SELECT v.k, v.key, v.measure, v.value FROM c, LATERAL (VALUES"
+	  "  (1, 'findings', 'Findings', c.n), (2, 'critical', 'Critical findings', c.critical),"
+	  "  (3, 'high', 'High findings', c.high), (4, 'medium', 'Medium findings', c.medium),"
+	  "  (5, 'low', 'Low findings', c.low), (6, 'info', 'Info findings', c.info),"
+	  "  (7, 'rules', 'Rules that fired', c.rules),"
+	  "  (8, 'identities', 'Identities with findings', c.identities))"
+	  "  AS v(k, key, measure, value)"
+	  " UNION ALL SELECT 9, 'rbac', 'RBAC changes', count(*) FROM kaudit.rbac_changes c"
 	  "  WHERE " IN_PERIOD("c.\"time\"") " AND " IN_CLUSTER("c.cluster")
-	  " UNION ALL SELECT 'exec', 'Exec and attach sessions', count(*) FROM kaudit.exec_sessions e"
+	  " UNION ALL SELECT 10, 'exec', 'Exec and attach sessions', count(*) FROM kaudit.exec_sessions e"
 	  "  WHERE " IN_PERIOD("e.\"time\"") " AND " IN_CLUSTER("e.cluster")
-	  " UNION ALL SELECT 'privileged', 'Privileged or host-access workloads', count(*)"
+	  " UNION ALL SELECT 11, 'privileged', 'Privileged or host-access workloads', count(*)"
 	  "  FROM kaudit.privileged_workloads w WHERE " IN_PERIOD("w.\"time\"") " AND " IN_CLUSTER("w.cluster")
-	  " UNION ALL SELECT 'secrets', 'Secret reads', count(*) FROM kaudit.secret_access s"
+	  " UNION ALL SELECT 12, 'secrets', 'Secret reads', count(*) FROM kaudit.secret_access s"
 	  "  WHERE " IN_PERIOD("s.\"time\"") " AND " IN_CLUSTER("s.cluster")
-	  " UNION ALL SELECT 'anonymous', 'Anonymous requests', count(*) FROM kaudit.anonymous_access a"
+	  " UNION ALL SELECT 13, 'anonymous', 'Anonymous requests', count(*) FROM kaudit.anonymous_access a"
 	  "  WHERE " IN_PERIOD("a.\"time\"") " AND " IN_CLUSTER("a.cluster")
-	  " UNION ALL SELECT 'deprecated', 'Deprecated API requests', coalesce(sum(requests), 0)"
+	  " UNION ALL SELECT 14, 'deprecated', 'Deprecated API requests', coalesce(sum(requests), 0)"
 	  "  FROM kaudit.deprecated_api_use d WHERE " IN_PERIOD("d.last_seen") " AND " IN_CLUSTER("d.cluster")
-	  " UNION ALL SELECT 'outside', 'Nodes and clients outside support', count(*)"
+	  " UNION ALL SELECT 15, 'outside', 'Nodes and clients outside support', count(*)"
 	  "  FROM kaudit.client_support s LEFT JOIN kaudit.k8s_releases r ON r.minor = s.minor"
 	  "  WHERE " IN_PERIOD("s.last_seen") " AND " IN_CLUSTER("s.cluster")
 	  "  AND r.end_of_life < $2::timestamptz"
-	  " UNION ALL SELECT 'dead', 'Alerts given up on', count(*) FROM kaudit.outbox o"
+	  " UNION ALL SELECT 16, 'dead', 'Alerts given up on', count(*) FROM kaudit.outbox o"
 	  "  LEFT JOIN kaudit.findings f ON f.id = o.finding_id"
-	  "  WHERE o.state = 'dead' AND " IN_PERIOD("o.created_at") " AND " IN_CLUSTER("f.cluster") },
+	  "  WHERE o.state = 'dead' AND " IN_PERIOD("o.created_at") " AND " IN_CLUSTER("f.cluster")
+	  ") s ORDER BY k" },
 
 	{ "by-day", "Findings by day and severity",
 	  "Findings per day of event time; the chart stacks severities.", NULL,

@@ -91,11 +91,13 @@ ALTER FUNCTION kaudit.bytes_text(bytea) PARALLEL UNSAFE;
 -- Decoding ------------------------------------------------------------------
 
 -- Percent-decoding of a URL query value ("+" is a space, as Go encodes
--- exec commands); bytes that are not UTF-8 come out escaped, never an error.
--- PARALLEL UNSAFE: kaudit.bytes_text() catches an exception, which starts a
--- subtransaction, and parallel mode allows none.
+-- exec commands). Bytes that are not UTF-8 (or hold a NUL) come out
+-- escaped as encode(bytes, 'escape') does, never an error. The UTF-8 check
+-- is a pattern over the hex of the bytes rather than an exception handler,
+-- which would start a subtransaction and keep every query over the views
+-- from a parallel plan.
 CREATE FUNCTION kaudit.url_decode(t text) RETURNS text
-LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL UNSAFE AS $$
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
 DECLARE
 	b bytea := '';
 	i integer := 1;
@@ -112,15 +114,25 @@ BEGIN
 			i := i + 1;
 		END IF;
 	END LOOP;
-	RETURN kaudit.bytes_text(b);
+	IF encode(b, 'hex') ~ ('^(?:0[1-9a-f]|[1-7][0-9a-f]'
+	    '|(?:c[2-9a-f]|d[0-9a-f])[89ab][0-9a-f]'
+	    '|e0[ab][0-9a-f][89ab][0-9a-f]'
+	    '|(?:e[1-9a-c]|e[ef])[89ab][0-9a-f][89ab][0-9a-f]'
+	    '|ed[89][0-9a-f][89ab][0-9a-f]'
+	    '|f0(?:9[0-9a-f]|[ab][0-9a-f])[89ab][0-9a-f][89ab][0-9a-f]'
+	    '|f[1-3][89ab][0-9a-f][89ab][0-9a-f][89ab][0-9a-f]'
+	    '|f48[0-9a-f][89ab][0-9a-f][89ab][0-9a-f])*$') THEN
+		RETURN convert_from(b, 'UTF8');
+	END IF;
+	RETURN encode(b, 'escape');
 END
 $$;
 COMMENT ON FUNCTION kaudit.url_decode(text) IS
-	'Percent-decodes a URL query value (+ is a space); invalid UTF-8 comes out escaped';
+	'Percent-decodes a URL query value (+ is a space); bytes that are not UTF-8 text come out escaped';
 
 -- The values of one query parameter of a request URI, decoded, in order.
 CREATE FUNCTION kaudit.uri_params(uri text, param text) RETURNS text[]
-LANGUAGE sql IMMUTABLE STRICT PARALLEL UNSAFE AS $$
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
 	SELECT coalesce(array_agg(kaudit.url_decode(m[1]) ORDER BY n), '{}')
 	FROM regexp_matches(uri, '[?&]' || regexp_replace(param, '\W', '', 'g') || '=([^&#]*)', 'g')
 	    WITH ORDINALITY AS s(m, n)

@@ -77,6 +77,11 @@ it_expect view-outside-support \
 it_expect view-deprecated \
     "select username, api, removed_release, requests from kaudit.deprecated_api_use where username = 'bob'" \
     $'bob\tbatch/v1beta1/cronjobs\t1.25\t1'
+it_expect url-decode \
+    "select concat_ws('|', kaudit.url_decode('cat+%2Fetc%2Fshadow'), kaudit.url_decode('caf%C3%A9'),
+        kaudit.url_decode('a%FFb'), kaudit.url_decode('a%00b'), kaudit.url_decode('%ED%A0%80'),
+        kaudit.url_decode('100%'))" \
+    'cat /etc/shadow|café|a\377b|a\000b|\355\240\200|100%'
 it_expect view-one-row-per-request \
     "select count(*) = count(distinct audit_id) from kaudit.audit_requests" t
 
