@@ -158,8 +158,9 @@ static const struct db_report_section sections[] = {
 	{ "history", "Finding history",
 	  "Status changes of the period's findings: who, when, why (first 500).",
 	  "kaudit.finding_history",
-	  "SELECT h.* FROM kaudit.findings f JOIN kaudit.finding_history h ON h.finding_id = f.id"
-	  " WHERE " FINDINGS_IN " ORDER BY h.finding_id LIMIT 500" },
+	  "SELECT h.at, h.finding_id, f.rule, f.severity, h.status, h.actor, h.reason"
+	  " FROM kaudit.findings f JOIN kaudit.finding_history h ON h.finding_id = f.id"
+	  " WHERE " FINDINGS_IN " ORDER BY h.at, h.id LIMIT 500" },
 
 	{ "delivery", "Alert delivery health",
 	  "Per webhook, the deliveries of findings stored in the period.", NULL,

@@ -220,7 +220,7 @@ BEGIN
 		EXECUTE $q$
 		CREATE VIEW kaudit.audit_events AS
 		SELECT e."time", e.audit_id, e.stage, e.verb, e.username, e.groups,
-		    e.source_ip::text AS source_ip, e.user_agent,
+		    host(e.source_ip) AS source_ip, e.user_agent,
 		    e.event#>>'{objectRef,apiGroup}' AS api_group,
 		    e.event#>>'{objectRef,apiVersion}' AS api_version,
 		    e.resource, e.subresource, e.namespace, e.name, e.code,

@@ -96,13 +96,13 @@ it_sql "create schema kaudit; create table kaudit.events (time timestamptz, rece
     decision text, cluster text, annotations jsonb, event jsonb)" "$aurl" >/dev/null
 sed "s|$IT_DB_URL|$aurl|" "$cfg" >"$IT_DIR/archive.yaml"
 it_migrate "$IT_DIR/archive.yaml" || it_abort archive "kaudit migrate failed on a database with kaudit.events"
-it_sql "insert into kaudit.events (time, audit_id, stage, verb, username, resource, subresource,
-    namespace, name, code, event) select now(), 'ar-1', s, 'create', 'carol', 'pods', 'exec',
-    'ns', 'p', 101, '{\"requestURI\": \"/api/v1/namespaces/ns/pods/p/exec?command=id&command=-u\"}'
+it_sql "insert into kaudit.events (time, audit_id, stage, verb, username, source_ip, resource,
+    subresource, namespace, name, code, event) select now(), 'ar-1', s, 'create', 'carol', '10.9.8.7',
+    'pods', 'exec', 'ns', 'p', 101, '{\"requestURI\": \"/api/v1/namespaces/ns/pods/p/exec?command=id&command=-u\"}'
     from unnest(array['ResponseStarted', 'ResponseComplete']) s" "$aurl" >/dev/null
-got=$(it_sql "select (select count(*) from kaudit.audit_events), origin, command from kaudit.exec_sessions e
-    join kaudit.audit_requests r using (audit_id)" "$aurl")
-if [ "$got" = $'2\tarchive\tid -u' ]; then it_ok view-archive; else it_fail view-archive "got [$got]"; fi
+got=$(it_sql "select (select count(*) from kaudit.audit_events), origin, command, e.source_ip
+    from kaudit.exec_sessions e join kaudit.audit_requests r using (audit_id)" "$aurl")
+if [ "$got" = $'2\tarchive\tid -u\t10.9.8.7' ]; then it_ok view-archive; else it_fail view-archive "got [$got]"; fi
 psql -X -q "$KAUDIT_PG_URL" -c "drop database if exists $adb" >/dev/null 2>&1
 
 # ---- the query cookbook: each query once, its answer checked ---------------
@@ -177,6 +177,17 @@ fi
 grep -q "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">" "$html" &&
     ! grep -qiE '<(script|img|link|iframe|object|embed|base)[ >]|(src|href|action)="[^#]' "$html" &&
     it_ok report-html-self-contained || it_fail report-html-self-contained "no CSP, or a script, image, link or URL attribute"
+# The lifecycle sections: shown with the lifecycle tables, else said missing.
+for rel in finding_status finding_history; do
+	title=$([ "$rel" = finding_status ] && echo "Finding status" || echo "Finding history")
+	if [ "$(it_sql "select to_regclass('kaudit.$rel') is not null")" = t ]; then
+		grep -q "<caption>$title</caption>" "$html" && it_ok "report-$rel" ||
+		    it_fail "report-$rel" "no $title table though kaudit.$rel exists"
+	else
+		grep -q "Not available: this database has no kaudit.$rel" "$html" && it_ok "report-$rel" ||
+		    it_fail "report-$rel" "no note that kaudit.$rel is missing"
+	fi
+done
 
 # Markdown: the same hostile name, its table syntax escaped.
 md_user='\<img src=https://evil.example/x onerror=alert\(1\)\>\|\`\#=cmd'
