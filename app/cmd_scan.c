@@ -215,8 +215,9 @@ usage(FILE *f)
 	    "                     default 10m); stateful findings are written at the end\n"
 	    "\n"
 	    "Numbers are whole and decimal: no sign, unit, exponent or leading zero.\n"
-	    "Several threads read plain files; stdin, pipes and gzip files are read by\n"
-	    "one, as a stream (offsets in their errors count uncompressed bytes).\n"
+	    "Several threads read plain files; stdin, pipes and gzip files are read as a\n"
+	    "stream, decompressed by one thread while another decodes (one with\n"
+	    "--threads 1); offsets in their errors count uncompressed bytes.\n"
 	    "\n"
 	    "Exit status: 0 when every input was read and decoded (findings or not),\n"
 	    "1 when an input could not be read or had decode errors (each reported on\n"
@@ -1009,7 +1010,8 @@ scan_mapped(struct scan_run *r, int fd, size_t len)
 }
 
 /* stdin, a pipe or a gzip file: piece by piece as the stream gives them
- * (see ingest/jstream.h), by one thread. */
+ * (see ingest/jstream.h), decoded by one thread while another reads and
+ * decompresses ahead (unless --threads 1). */
 static int
 scan_streamed(struct scan_run *r, int fd)
 {
@@ -1021,6 +1023,8 @@ scan_streamed(struct scan_run *r, int fd)
 	int rc = 0;
 
 	jstream_init(&js, jstream_read_fd, &fd);
+	if (r->so->threads > 1)
+		jstream_ahead(&js);	/* decompress while decoding */
 	while (jstream_next(&js, &text, &len)) {
 		sc->base_off = js.off;
 		sc->base_line = js.line;

@@ -11,6 +11,7 @@
 #include "base/xmalloc.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,30 @@
 
 #define JSTREAM_BLOCK	((size_t)256 << 10)	/* bytes read at once */
 
+/* Text the read-ahead thread read and decompressed, not yet scanned. */
+struct jstream_slot {
+	char		*text;
+	size_t		 len, cap;
+	uint64_t	 in_bytes;	/* source bytes read once it was made */
+};
+
+/* The read-ahead: a thread fills a jstream of its own (inner) the usual
+ * way and moves its text into slots, whole buffers swapped rather than
+ * copied; the caller's jstream takes them in order in place of reading,
+ * and scans and cuts as usual. Slot k is filled before k + 1. */
+struct jstream_ahead {
+	struct jstream	 inner;
+	pthread_t	 tid;
+	int		 started;
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;		/* a slot was filled, freed, or the end came */
+	struct jstream_slot slot[JSTREAM_AHEAD];
+	size_t		 filled, taken;	/* counts; slot k is slot[k % AHEAD] */
+	int		 end, quit;
+};
+
 struct jstream_priv {
+	struct jstream_ahead *ahead;	/* NULL: in the caller's thread */
 	jstream_read_fn	 fn;
 	void		*arg;
 	unsigned char	*in;		/* read, not yet inflated (or copied) */
@@ -69,6 +93,24 @@ jstream_init(struct jstream *s, jstream_read_fn fn, void *arg)
 	s->priv->in = xmalloc(JSTREAM_BLOCK);
 }
 
+static void
+jstream_ahead_free(struct jstream_ahead *a)
+{
+	if (a->started) {
+		pthread_mutex_lock(&a->mu);
+		a->quit = 1;
+		pthread_cond_broadcast(&a->cv);
+		pthread_mutex_unlock(&a->mu);
+		pthread_join(a->tid, NULL);
+	}
+	pthread_mutex_destroy(&a->mu);
+	pthread_cond_destroy(&a->cv);
+	jstream_free(&a->inner);
+	for (size_t i = 0; i < JSTREAM_AHEAD; i++)
+		free(a->slot[i].text);
+	free(a);
+}
+
 void
 jstream_free(struct jstream *s)
 {
@@ -76,6 +118,8 @@ jstream_free(struct jstream *s)
 
 	if (p == NULL)
 		return;
+	if (p->ahead)
+		jstream_ahead_free(p->ahead);
 	if (p->zinit)
 		inflateEnd(&p->z);
 	free(p->in);
@@ -308,6 +352,110 @@ jstream_hand(struct jstream *s, size_t n, uint64_t lines, const char **text, siz
 	return 1;
 }
 
+static void *
+jstream_ahead_run(void *arg)
+{
+	struct jstream_ahead *a = arg;
+	struct jstream_priv *in = a->inner.priv;
+	struct jstream_slot *sl;
+	char *t;
+	size_t cap;
+	int done;
+
+	for (;;) {
+		jstream_fill(&a->inner);
+		done = in->done;
+		if (in->len == 0 && !done)
+			continue;
+		pthread_mutex_lock(&a->mu);
+		while (!a->quit && in->len > 0 && a->filled - a->taken >= JSTREAM_AHEAD)
+			pthread_cond_wait(&a->cv, &a->mu);
+		if (a->quit) {
+			pthread_mutex_unlock(&a->mu);
+			break;
+		}
+		pthread_mutex_unlock(&a->mu);
+		if (in->len > 0) {
+			/* the slot is free: no lock needed to swap buffers with it */
+			sl = &a->slot[a->filled % JSTREAM_AHEAD];
+			t = sl->text;
+			cap = sl->cap;
+			sl->text = in->text;
+			sl->cap = in->cap;
+			sl->len = in->len;
+			sl->in_bytes = a->inner.in_bytes;
+			in->text = t;
+			in->cap = cap;
+			in->len = 0;
+			pthread_mutex_lock(&a->mu);
+			a->filled++;
+			pthread_cond_broadcast(&a->cv);
+			pthread_mutex_unlock(&a->mu);
+		}
+		if (done)
+			break;
+	}
+	pthread_mutex_lock(&a->mu);
+	a->end = 1;
+	pthread_cond_broadcast(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+	return NULL;
+}
+
+void
+jstream_ahead(struct jstream *s)
+{
+	struct jstream_priv *p = s->priv;
+	struct jstream_ahead *a;
+
+	if (p->ahead)
+		return;
+	a = xcalloc(1, sizeof(*a));
+	jstream_init(&a->inner, p->fn, p->arg);
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_cond_init(&a->cv, NULL);
+	p->ahead = a;
+}
+
+/* jstream_fill() with read-ahead: the next slot's text, once filled. */
+static void
+jstream_ahead_fill(struct jstream *s)
+{
+	struct jstream_priv *p = s->priv;
+	struct jstream_ahead *a = p->ahead;
+	struct jstream_slot *sl;
+
+	if (!a->started) {
+		a->started = pthread_create(&a->tid, NULL, jstream_ahead_run, a) == 0;
+		if (!a->started) {
+			jstream_fail(s, "cannot start the read-ahead thread", NULL);
+			return;
+		}
+	}
+	pthread_mutex_lock(&a->mu);
+	while (a->taken == a->filled && !a->end)
+		pthread_cond_wait(&a->cv, &a->mu);
+	s->gzip = a->inner.gzip;	/* decided before any text, or final */
+	if (a->taken == a->filled) {
+		pthread_mutex_unlock(&a->mu);
+		/* the thread has ended: its stream's fields are final */
+		s->in_bytes = a->inner.in_bytes;
+		memcpy(s->err, a->inner.err, sizeof(s->err));
+		p->done = 1;
+		return;
+	}
+	sl = &a->slot[a->taken % JSTREAM_AHEAD];
+	pthread_mutex_unlock(&a->mu);
+	/* the thread leaves slot `taken` alone until it is counted taken */
+	memcpy(jstream_room(p, sl->len), sl->text, sl->len);
+	p->len += sl->len;
+	s->in_bytes = sl->in_bytes;
+	pthread_mutex_lock(&a->mu);
+	a->taken++;
+	pthread_cond_broadcast(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+}
+
 int
 jstream_next(struct jstream *s, const char **text, size_t *len)
 {
@@ -337,7 +485,10 @@ jstream_next(struct jstream *s, const char **text, size_t *len)
 			p->col0 = 0;
 			return 1;
 		}
-		jstream_fill(s);
+		if (p->ahead)
+			jstream_ahead_fill(s);
+		else
+			jstream_fill(s);
 		jstream_scan(p);
 	}
 }

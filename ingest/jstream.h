@@ -56,6 +56,13 @@ void	jstream_free(struct jstream *s);
  * data was corrupt or cut short. */
 int	jstream_next(struct jstream *s, const char **p, size_t *len);
 
+/* From the next jstream_next() on, reading, decompressing and cutting run
+ * in a thread of their own, up to JSTREAM_AHEAD pieces ahead of the
+ * caller, who decodes meanwhile (each piece is then copied once). The
+ * pieces are the same. */
+#define JSTREAM_AHEAD	3
+void	jstream_ahead(struct jstream *s);
+
 /* A jstream_read_fn over a file descriptor (arg points to the int). */
 ssize_t	jstream_read_fd(void *arg, void *p, size_t n);
 

@@ -82,6 +82,8 @@ count_part(void *arg, const struct decoded *part)
 }
 
 /* Reads src through a jstream; checks positions and cuts as it goes. */
+static int ahead;	/* read_all() with jstream_ahead() */
+
 static void
 read_all(struct src *src, size_t piece, size_t stuck, struct whole *w, struct jstream *js)
 {
@@ -96,6 +98,8 @@ read_all(struct src *src, size_t piece, size_t stuck, struct whole *w, struct js
 	jstream_init(js, src_read, src);
 	js->piece = piece;
 	js->stuck = stuck;
+	if (ahead)
+		jstream_ahead(js);
 	while (jstream_next(js, &p, &n)) {
 		if (js->off != w->next_off || js->line != w->next_line)
 			w->bad_pos++;
@@ -285,6 +289,12 @@ test_termesc(void)
 	buf_free(&b);
 }
 
+static void test_ahead_plain_pieces(void) { test_plain_pieces(); }
+static void test_ahead_gzip_members(void) { test_gzip_members(); }
+static void test_ahead_gzip_broken(void) { test_gzip_broken(); }
+static void test_ahead_stuck(void) { test_stuck(); }
+static void test_ahead_empty(void) { test_empty(); }
+
 int
 main(void)
 {
@@ -294,5 +304,11 @@ main(void)
 	T_RUN(test_stuck);
 	T_RUN(test_empty);
 	T_RUN(test_termesc);
+	ahead = 1;		/* the same through the read-ahead thread */
+	T_RUN(test_ahead_plain_pieces);
+	T_RUN(test_ahead_gzip_members);
+	T_RUN(test_ahead_gzip_broken);
+	T_RUN(test_ahead_stuck);
+	T_RUN(test_ahead_empty);
 	return t_done();
 }
