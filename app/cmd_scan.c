@@ -284,11 +284,17 @@ seen_free(struct seen *s)
 	free(s->slot);
 }
 
+/* Writes out the findings. The progress line is cleared first, as stdout
+ * and stderr are often the same terminal. */
 static void
 scan_flush(struct scan *sc)
 {
-	if (sc->out.len && fwrite(sc->out.data, 1, sc->out.len, stdout) != sc->out.len)
+	if (sc->out.len == 0)
+		return;
+	progress_hold(sc->view->prog);
+	if (fwrite(sc->out.data, 1, sc->out.len, stdout) != sc->out.len || fflush(stdout) != 0)
 		sc->write_failed = 1;
+	progress_release(sc->view->prog);
 	buf_reset(&sc->out);
 }
 
@@ -611,6 +617,26 @@ plain:
 	buf_printf(&sc->errs, "%s: %s\n", sc->file, e->msg);
 }
 
+/* An event's time: RFC 3339 as the API server writes it, or as some
+ * exports rewrite it ("2022-11-29 00:09:04.38": a blank for the T, and
+ * UTC without a zone). */
+static int
+event_time(const char *t, size_t n, int64_t *ms)
+{
+	char fix[64];
+
+	if (time_parse_ms(t, n, ms) == 0)
+		return 0;
+	if (n < 19 || n + 2 > sizeof(fix) || t[10] != ' ')
+		return -1;
+	memcpy(fix, t, n);
+	fix[10] = 'T';
+	if (memchr(fix + 19, 'Z', n - 19) == NULL && memchr(fix + 19, '+', n - 19) == NULL &&
+	    memchr(fix + 19, '-', n - 19) == NULL)
+		fix[n++] = 'Z';
+	return time_parse_ms(fix, n, ms);
+}
+
 /* Whether the event's time is in [since, until): stageTimestamp, else
  * requestReceivedTimestamp; an event without either is not. */
 static int
@@ -623,7 +649,7 @@ in_window(struct scan *sc, const struct audit_event *ev)
 	t = event_str(ev, EF_STAGE_TS, &sc->tmp, &n);
 	if (t == NULL)
 		t = event_str(ev, EF_RECEIVED_TS, &sc->tmp, &n);
-	if (t == NULL || time_parse_ms(t, n, &ms) < 0)
+	if (t == NULL || event_time(t, n, &ms) < 0)
 		return 0;
 	return ms >= sc->view->since && ms < sc->view->until;
 }

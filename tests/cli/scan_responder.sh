@@ -118,9 +118,22 @@ check scan-window-since-relative-excludes-past test ! -s "$tmp/w4.out"
 check scan-window-until-relative-keeps-past test "$(ids "$tmp/w5.out")" = "t-1 t-2 t-3 t-4 t-r "
 "$K" scan --summary --since 2026-10-02 "$tmp/days.jsonl" >/dev/null 2>"$tmp/w6.err"
 check scan-window-summary-counts-outside grep -Eq '^summary: 4 events \(2 more outside --since/--until or without a time\), [0-9]+ findings' "$tmp/w6.err"
+# exports that rewrote the time ("2022-11-29 00:09:04.38", UTC) are read too
+"$K" scan --since 2022-11-29T00:09:04Z --until 2022-11-29T00:09:05Z "$pan" >"$tmp/w7.out" 2>&1
+check scan-window-export-time-format test "$(jq -r .time "$tmp/w7.out" | sort -u)" = "2022-11-29 00:09:04.38"
 usage_error scan-since-rejects-junk '--since: expected an RFC 3339 time' --since yesterday "$pan"
 usage_error scan-until-rejects-bad-date '--until: expected' --until 2026-02-30 "$pan"
 usage_error scan-since-after-until '--since must come before --until' --since 2026-10-02 --until 2026-10-01 "$pan"
+
+# --- the options give the same output whatever the threads ----------------
+# (a file cut into 4 KiB chunks over 4 threads against one thread)
+for opts in "--format table" "--min-severity medium" "--since 2022-11-29 --until 2024-11-13T20:00:00Z" "--summary"; do
+	name=$(echo "$opts" | tr -c 'a-z0-9\n' '-' | sed 's/--*/-/g; s/^-//; s/-$//')
+	"$K" scan --threads 1 $opts "$pan" >"$tmp/t1.out" 2>"$tmp/t1.err"
+	"$K" scan --threads 4 --split-min 0 --chunk-bytes 4096 $opts "$pan" >"$tmp/t4.out" 2>"$tmp/t4.err"
+	sed -i 's/, [0-9.]* s$//' "$tmp/t1.err" "$tmp/t4.err"
+	check "scan-threads-same-$name" sh -c "test -s '$tmp/t1.out' && cmp -s '$tmp/t1.out' '$tmp/t4.out' && cmp -s '$tmp/t1.err' '$tmp/t4.err'"
+done
 
 # --- summary and progress --------------------------------------------------
 "$K" scan --summary "$pan" >"$tmp/s.out" 2>"$tmp/s.err"
