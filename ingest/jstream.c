@@ -342,6 +342,17 @@ jstream_hand(struct jstream *s, size_t n, uint64_t lines, const char **text, siz
 {
 	struct jstream_priv *p = s->priv;
 
+	/* An export is often a tarball: its first block is a tar header
+	 * ("ustar" at 257), which would decode to an error per line. */
+	if (p->toff == 0 && p->len >= 262 && memcmp(p->text + 257, "ustar", 5) == 0) {
+		jstream_fail(s, "a tar archive, not JSON: extract its files first "
+		    "(tar -xzOf FILE | kaudit scan -)", NULL);
+		p->len = p->scanned = 0;
+		p->cut = p->col0 = 0;
+		p->lines = p->cut_lines = p->col0_lines = 0;
+		return 0;
+	}
+
 	p->handed = n;
 	p->handed_lines = lines;
 	s->off = p->toff;

@@ -16,7 +16,8 @@
  * JSTREAM_STUCK bytes, after which a newline followed by '{' or '[' in
  * column 0 is taken as a cut (where the decoder resumes on JSON lines).
  * No decoding here, and nothing is fatal: a read or gzip error ends the
- * stream after the bytes that came before it. */
+ * stream after the bytes that came before it. A tar archive (an export
+ * tarball) ends it at once, saying so. */
 #ifndef KAUDIT_JSTREAM_H
 #define KAUDIT_JSTREAM_H
 

@@ -66,6 +66,16 @@ rc=$?
 check scan-gz-cut-short-exit-1 test "$rc" -eq 1
 check scan-gz-cut-short-says-so grep -q "^kaudit scan: $tmp/short.gz: offset [0-9]*: gzip data cut short" "$tmp/short.err"
 check scan-gz-cut-short-keeps-findings test "$(wc -l <"$tmp/short.out")" -gt 10
+# a tarball (a managed service's export) is refused, saying what to do instead
+mkdir -p "$tmp/tar"
+cp "$pan" "$tmp/tar/audit.jsonl"
+tar -czf "$tmp/export.tar.gz" -C "$tmp/tar" audit.jsonl
+"$K" scan "$tmp/export.tar.gz" >"$tmp/tar.out" 2>"$tmp/tar.err"
+rc=$?
+check scan-tarball-exit-1 sh -c "test $rc -eq 1 && test ! -s '$tmp/tar.out'"
+check scan-tarball-says-extract grep -qF "export.tar.gz: offset 0: a tar archive, not JSON: extract its files first (tar -xzOf FILE | kaudit scan -)" "$tmp/tar.err"
+tar -xzOf "$tmp/export.tar.gz" | "$K" scan - >"$tmp/tar2.out" 2>&1
+check scan-tarball-extracted-to-stdin cmp -s "$tmp/plain.out" "$tmp/tar2.out"
 # decode errors in a gzip file name the same lines and offsets as in the plain file
 { head -n 50 "$pan"; echo '{not json'; tail -n +51 "$pan"; } >"$tmp/broken.jsonl"
 gzip -c "$tmp/broken.jsonl" >"$tmp/broken.gz"

@@ -274,6 +274,35 @@ test_empty(void)
 	buf_free(&w.text);
 }
 
+/* A tarball (a managed service's export) is refused with what to do. */
+static void
+test_tar(void)
+{
+	struct buf t, z;
+	struct whole w = { 0 };
+	struct jstream js;
+	struct src s;
+
+	buf_init(&t);
+	buf_init(&z);
+	buf_append(&t, "audit.log", 9);
+	while (t.len < 257)
+		buf_putc(&t, '\0');
+	buf_append(&t, "ustar\00000", 8);
+	while (t.len < 512)
+		buf_putc(&t, '\0');
+	make_text(&t, 100);
+	gz_append(&z, t.data, t.len);
+	s = (struct src){ z.data, z.len, 0, 4096 };
+	read_all(&s, 4096, 1 << 20, &w, &js);
+	T_INTEQ(w.pieces, 0);
+	T_ASSERT(strstr(js.err, "a tar archive") != NULL);
+	jstream_free(&js);
+	buf_free(&w.text);
+	buf_free(&z);
+	buf_free(&t);
+}
+
 static void
 test_termesc(void)
 {
@@ -294,6 +323,7 @@ static void test_ahead_gzip_members(void) { test_gzip_members(); }
 static void test_ahead_gzip_broken(void) { test_gzip_broken(); }
 static void test_ahead_stuck(void) { test_stuck(); }
 static void test_ahead_empty(void) { test_empty(); }
+static void test_ahead_tar(void) { test_tar(); }
 
 int
 main(void)
@@ -303,6 +333,7 @@ main(void)
 	T_RUN(test_gzip_broken);
 	T_RUN(test_stuck);
 	T_RUN(test_empty);
+	T_RUN(test_tar);
 	T_RUN(test_termesc);
 	ahead = 1;		/* the same through the read-ahead thread */
 	T_RUN(test_ahead_plain_pieces);
@@ -310,5 +341,6 @@ main(void)
 	T_RUN(test_ahead_gzip_broken);
 	T_RUN(test_ahead_stuck);
 	T_RUN(test_ahead_empty);
+	T_RUN(test_ahead_tar);
 	return t_done();
 }
