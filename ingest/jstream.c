@@ -488,7 +488,8 @@ jstream_next(struct jstream *s, const char **text, size_t *len)
 			/* the scan lost its way in a broken value: resume where a
 			 * line opens one, as the decoder does, and scan again */
 			n = p->col0;
-			jstream_hand(s, n, p->col0_lines, text, len);
+			if (!jstream_hand(s, n, p->col0_lines, text, len))
+				return 0;	/* a tar archive */
 			p->scanned = n;
 			p->lines = p->col0_lines;
 			p->depth = 0;
