@@ -178,6 +178,7 @@ usage(FILE *f)
 	    "and prints each finding as one JSON line. Inputs may be JSON lines,\n"
 	    "pretty-printed events, EventLists, JSON arrays, AKS or GKE records, and\n"
 	    "any of these gzip-compressed (read as a stream, whatever the file's name).\n"
+	    "A tar archive is refused: tar -xzOf FILE | kaudit scan -\n"
 	    "\n"
 	    "  --format F         json: one JSON object per line; table: a line per finding\n"
 	    "                     (time, severity, rule, message), values escaped for a\n"
