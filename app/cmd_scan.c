@@ -175,9 +175,10 @@ usage(FILE *f)
 	    "                   [FILE|-]...\n"
 	    "\n"
 	    "Evaluates the rules over audit events in FILEs (or stdin for - or no FILE)\n"
-	    "and prints each finding as one JSON line. Inputs may be JSON lines,\n"
-	    "pretty-printed events, EventLists, JSON arrays, AKS or GKE records, and\n"
-	    "any of these gzip-compressed (read as a stream, whatever the file's name).\n"
+	    "and prints each finding as one JSON line (a table at a terminal). Inputs\n"
+	    "may be JSON lines, pretty-printed events, EventLists, JSON arrays, AKS or\n"
+	    "GKE records, and any of these gzip-compressed (read as a stream, whatever\n"
+	    "the file's name).\n"
 	    "A tar archive is refused: tar -xzOf FILE | kaudit scan -\n"
 	    "\n"
 	    "  --format F         json: one JSON object per line; table: a line per finding\n"
@@ -221,8 +222,10 @@ usage(FILE *f)
 	    "--threads 1); offsets in their errors count uncompressed bytes.\n"
 	    "\n"
 	    "Exit status: 0 when every input was read and decoded (findings or not),\n"
-	    "1 when an input could not be read or had decode errors (each reported on\n"
-	    "stderr as FILE: offset N: message), 2 on usage or rule errors.\n",
+	    "1 when an input could not be read, had decode errors, was a tar archive or\n"
+	    "held gzip data that was corrupt or cut short (each reported on stderr as\n"
+	    "FILE: offset N: message), 2 on usage or rule errors. Stderr is otherwise\n"
+	    "quiet unless it is a terminal (or --progress, --summary, --stats).\n",
 	    SCAN_THREADS_MAX, SCAN_THREADS_AUTO, SCAN_SPLIT_MIN);
 }
 
