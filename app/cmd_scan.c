@@ -424,8 +424,51 @@ cell(struct buf *b, json_t *finding, const char *key, size_t width)
 	pad(b, from, width);
 }
 
-#define TABLE_TIME	27	/* 2026-10-01T09:00:00.012345Z */
+/* An event's time: RFC 3339 as the API server writes it, or as some
+ * exports rewrite it ("2022-11-29 00:09:04.38": a blank for the T, and
+ * UTC without a zone). */
+static int
+event_time(const char *t, size_t n, int64_t *ms)
+{
+	char fix[64];
+
+	if (time_parse_ms(t, n, ms) == 0)
+		return 0;
+	if (n < 19 || n + 2 > sizeof(fix) || t[10] != ' ')
+		return -1;
+	memcpy(fix, t, n);
+	fix[10] = 'T';
+	if (memchr(fix + 19, 'Z', n - 19) == NULL && memchr(fix + 19, '+', n - 19) == NULL &&
+	    memchr(fix + 19, '-', n - 19) == NULL)
+		fix[n++] = 'Z';
+	return time_parse_ms(fix, n, ms);
+}
+
+#define TABLE_TIME	20	/* 2026-10-01T09:00:00Z */
 #define TABLE_SEV	8	/* critical */
+
+/* The finding's time to the second, in UTC (the JSON keeps the rest), or
+ * as it was written when it does not read as a time. */
+static void
+time_cell(struct buf *b, json_t *finding)
+{
+	const char *t = json_string_value(json_object_get(finding, "time"));
+	size_t from = b->len;
+	int64_t ms;
+	time_t secs;
+	struct tm tm;
+	char out[32];
+
+	if (t && event_time(t, strlen(t), &ms) == 0) {
+		secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+		gmtime_r(&secs, &tm);
+		strftime(out, sizeof(out), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		buf_puts(b, out);
+	} else {
+		termesc_append(b, t ? t : "-", t ? strlen(t) : 1, 0);
+	}
+	pad(b, from, TABLE_TIME);
+}
 
 static void
 table_header(struct buf *b, int rule_width)
@@ -442,7 +485,7 @@ table_row(struct buf *b, json_t *finding, int rule_width)
 	const char *msg = json_string_value(json_object_get(finding, "message"));
 	json_int_t repeats = json_integer_value(json_object_get(finding, "repeats"));
 
-	cell(b, finding, "time", TABLE_TIME);
+	time_cell(b, finding);
 	cell(b, finding, "severity", TABLE_SEV);
 	cell(b, finding, "rule", (size_t)rule_width);
 	if (msg)
@@ -619,26 +662,6 @@ error_line(struct scan *sc, const struct decode_error *e)
 	return;
 plain:
 	buf_printf(&sc->errs, "%s: %s\n", sc->file, e->msg);
-}
-
-/* An event's time: RFC 3339 as the API server writes it, or as some
- * exports rewrite it ("2022-11-29 00:09:04.38": a blank for the T, and
- * UTC without a zone). */
-static int
-event_time(const char *t, size_t n, int64_t *ms)
-{
-	char fix[64];
-
-	if (time_parse_ms(t, n, ms) == 0)
-		return 0;
-	if (n < 19 || n + 2 > sizeof(fix) || t[10] != ' ')
-		return -1;
-	memcpy(fix, t, n);
-	fix[10] = 'T';
-	if (memchr(fix + 19, 'Z', n - 19) == NULL && memchr(fix + 19, '+', n - 19) == NULL &&
-	    memchr(fix + 19, '-', n - 19) == NULL)
-		fix[n++] = 'Z';
-	return time_parse_ms(fix, n, ms);
 }
 
 /* Whether the event's time is in [since, until): stageTimestamp, else
@@ -1305,7 +1328,7 @@ view_setup(struct scan_view *v, struct scan_opts *so, const struct ruleset *rs)
 	for (size_t i = 0; i < ruleset_count(rs); i++)
 		if ((n = strlen(rule_id(ruleset_rule(rs, i)))) > w)
 			w = n;
-	v->rule_width = w > 60 ? 60 : (int)w;
+	v->rule_width = w > 44 ? 44 : (int)w;	/* longer ids push their message on */
 }
 
 int
