@@ -90,6 +90,9 @@ void
 progress_start(struct progress *p, FILE *f, int tty, uint64_t total)
 {
 	memset(p, 0, sizeof(*p));
+	atomic_init(&p->bytes, 0);
+	atomic_init(&p->events, 0);
+	atomic_init(&p->findings, 0);
 	p->f = f;
 	p->tty = tty;
 	p->total = total;
