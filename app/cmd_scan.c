@@ -1132,8 +1132,9 @@ scan_file(struct scan_run *r, const char *path)
 		close(fd);
 	return rc;
 fail:
+	rc = errno;
 	progress_hold(sc->view->prog);
-	fprintf(stderr, "kaudit scan: %s: %s\n", sc->file, strerror(errno));
+	fprintf(stderr, "kaudit scan: %s: %s\n", sc->file, strerror(rc));
 	progress_release(sc->view->prog);
 	if (fd > 0)
 		close(fd);
