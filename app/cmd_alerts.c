@@ -16,8 +16,8 @@
 #include "app/cmd.h"
 #include "app/config.h"
 #include "base/num.h"
+#include "base/termesc.h"
 #include "base/timefmt.h"
-#include "base/utf8.h"
 #include "base/xmalloc.h"
 #include "schema/db.h"
 
@@ -149,63 +149,13 @@ out:
 	return db;
 }
 
-/* A character a terminal may act on or hide: C0 and C1 controls, DEL,
- * and the format characters that reorder or hide text (bidi embeddings,
- * overrides and isolates, zero-width ones, tags). */
-static int
-alerts_unsafe(unsigned long cp)
-{
-	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x061c || cp == 0x180e ||
-	    (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202e) ||
-	    (cp >= 0x2060 && cp <= 0x206f) || cp == 0xfeff || (cp >= 0xfff9 && cp <= 0xfffb) ||
-	    (cp >= 0xe0000 && cp <= 0xe007f);
-}
-
-static unsigned long
-alerts_codepoint(const unsigned char *p, size_t len)
-{
-	static const unsigned char lead[] = { 0, 0x7f, 0x1f, 0x0f, 0x07 };
-	unsigned long cp = p[0] & lead[len];
-
-	for (size_t i = 1; i < len; i++)
-		cp = cp << 6 | (p[i] & 0x3f);
-	return cp;
-}
-
-/* Appends s escaped for a terminal: backslash as \\, an unsafe character as
- * \u{XXXX}, a byte that is not UTF-8 as \xHH; after max characters, "...". */
-static void
-alerts_escape(struct buf *b, const char *s, size_t max)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strlen(s), i = 0, len, shown = 0;
-	unsigned long cp;
-
-	while (i < n) {
-		if (shown++ == max) {
-			buf_puts(b, "...");
-			return;
-		}
-		if ((len = utf8_seq(p + i, n - i)) == 0) {
-			buf_printf(b, "\\x%02X", p[i++]);
-			continue;
-		}
-		cp = alerts_codepoint(p + i, len);
-		if (cp == '\\')
-			buf_puts(b, "\\\\");
-		else if (alerts_unsafe(cp))
-			buf_printf(b, "\\u{%04lX}", cp);
-		else
-			buf_append(b, p + i, len);
-		i += len;
-	}
-}
-
 static const char *
 alerts_esc(struct buf *b, const char *s, size_t max)
 {
 	buf_reset(b);
-	alerts_escape(b, s != NULL ? s : "", max);
+	if (s == NULL)
+		s = "";
+	termesc_append(b, s, strlen(s), max);
 	return buf_cstr(b);
 }
 

@@ -374,3 +374,7 @@ truncate -s $((limit + 1)) "$tmp/big/huge.yaml"
 "$K" rules test "$tmp/big" >"$tmp/big.out" 2>&1
 check rules-test-big-test-file-fails grep -q "^FAIL $tmp/big/huge.yaml: larger than $limit bytes" "$tmp/big.out"
 rm -rf "$tmp/big"
+
+# kaudit scan as a responder runs it: gzip, --format, --min-severity,
+# --since/--until, progress line and summary (their own file).
+KAUDIT=$K tests/cli/scan_responder.sh
