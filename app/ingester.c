@@ -31,6 +31,7 @@ struct batch_finding {
 	const char	 *event_json;	/* borrowed from the message's decoded */
 	size_t		  event_len;
 	const struct kmsg *msg;		/* the message it came from */
+	char		 *received;	/* requestReceivedTimestamp; NULL when none */
 };
 
 struct ingester {
@@ -50,10 +51,25 @@ struct ingester {
 	size_t			 nerrs, caperrs;
 	/* the batch's signals: key and value of each, back to back */
 	struct buf		 sig;
+	struct buf		 tmp;		/* unescaping a field */
 	size_t			*sigoff;	/* key at sig + sigoff[i], then value */
 	size_t			*sigklen, *sigvlen;
 	size_t			 nsig, capsig;
 };
+
+/* The event's requestReceivedTimestamp as a new string, NULL when none: it
+ * places the finding's month (see schema/db.h). */
+static char *
+event_received(const struct audit_event *ev, struct buf *tmp)
+{
+	size_t len;
+	const char *s;
+
+	buf_reset(tmp);
+	if ((s = event_str(ev, EF_RECEIVED_TS, tmp, &len)) == NULL || len > 64)
+		return NULL;
+	return xstrndup(s, len);
+}
 
 static void
 on_finding(void *arg, json_t *finding, const struct audit_event *ev, const struct rule *r)
@@ -70,6 +86,7 @@ on_finding(void *arg, json_t *finding, const struct audit_event *ev, const struc
 	f->finding = finding;
 	f->event_json = event_json(ev, &f->event_len);
 	f->msg = g->cur;
+	f->received = event_received(ev, &g->tmp);
 }
 
 /* Keeps the signal, encoded, until the batch commits. */
@@ -169,6 +186,7 @@ write_batch(struct ingester *g)
 		rows[i].topic = g->found[i].msg->topic;
 		rows[i].partition = g->found[i].msg->partition;
 		rows[i].offset = g->found[i].msg->offset;
+		rows[i].received = g->found[i].received;
 	}
 	for (int again = 1;; again = 0) {
 		if (db_write_batch(g->db, rows, g->nfound, g->errs, g->nerrs, &inserted,
@@ -233,8 +251,10 @@ ingester_end(void *impl)
 {
 	struct ingester *g = impl;
 
-	for (size_t i = 0; i < g->nfound; i++)
+	for (size_t i = 0; i < g->nfound; i++) {
 		json_decref(g->found[i].finding);
+		free(g->found[i].received);
+	}
 	g->nfound = 0;
 	g->nerrs = 0;
 	g->nsig = 0;
@@ -258,6 +278,7 @@ ingester_free(void *impl)
 	free(g->found);
 	free(g->errs);
 	buf_free(&g->sig);
+	buf_free(&g->tmp);
 	free(g->sigoff);
 	free(g->sigklen);
 	free(g->sigvlen);
@@ -286,6 +307,7 @@ ingester_new(int id, const struct config *c, const struct ruleset *rs, int state
 		decoded_init(&g->dec[i]);
 	g->scratch = eval_scratch_new(rs);
 	buf_init(&g->sig);
+	buf_init(&g->tmp);
 	if ((g->db = db_connect(c->pg_url, err, errlen)) == NULL)
 		goto fail;
 	if (stateful) {

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/buf.h"
 #include "base/utf8.h"
@@ -34,38 +35,52 @@
 
 /* Findings go in as parallel text[] arrays: finding JSON, event JSON, webhook
  * names (a JSON array), validated time and IP, the dedup of a stateful
- * finding, and the groups it joins (a JSON array of {w: webhook, k: key
- * text, wait, ivl, rep: its group_wait, group_interval, repeat_interval in
- * ms}; see groups.c). The identity of a finding is the digest pair that
- * kaudit.findings_identity_key indexes ((audit_id, rule) for a single event;
- * (rule, dedup) in kaudit.findings_stateful_key for a correlation, a
- * suppressing rule or an attribution), so it holds for values of any length;
- * the NOT EXISTS skips a redelivered finding without spending a sequence
- * value on it. */
+ * finding, the groups it joins (a JSON array of {w: webhook, k: key text,
+ * wait, ivl, rep: its group_wait, group_interval, repeat_interval in ms};
+ * see groups.c), and its partition time (NULL: now). The identity of a
+ * finding is its key in kaudit.finding_keys (digests of (audit_id, rule) for
+ * a single event; of (rule, dedup) for a correlation, a suppressing rule or
+ * an attribution), so it holds for values of any length and whichever month
+ * the finding lands in: a finding is inserted only with its key. */
 static const struct db_sql sql_findings = {
 	"kaudit_findings",
 	"WITH input AS MATERIALIZED ("
-	" SELECT u.ord, u.f::jsonb AS f, u.e, u.w, u.t, u.ip, u.d, u.g"
+	" SELECT u.ord, u.f::jsonb AS f, u.e, u.w, u.t, u.ip, u.d, u.g,"
+	"  coalesce(u.pt::timestamptz, now()) AS pt"
 	" FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
-	"  $6::text[], $7::text[]) WITH ORDINALITY AS u(f, e, w, t, ip, d, g, ord)"
+	"  $6::text[], $7::text[], $8::text[]) WITH ORDINALITY AS u(f, e, w, t, ip, d, g, pt, ord)"
 	"), r AS MATERIALIZED ("
-	/* kaudit.text_digest() spelled out: computed once, without the call */
-	" SELECT ord, f, e, w, t, ip, d, g, audit_id, rule, severity,"
-	"  sha256(convert_to(audit_id, 'UTF8')) AS audit_digest,"
-	"  sha256(convert_to(rule, 'UTF8')) AS rule_digest,"
-	"  sha256(convert_to(d, 'UTF8')) AS dedup_digest"
-	" FROM (SELECT ord, f, e, w, t, ip, d, g,"
+	/* kaudit.finding_key() spelled out: computed once, without the call */
+	" SELECT DISTINCT ON (key) * FROM (SELECT ord, f, e, w, t, ip, d, g, pt, audit_id,"
+	"  rule, severity, CASE WHEN d IS NULL"
+	"   THEN '\\x00'::bytea || sha256(convert_to(audit_id, 'UTF8'))"
+	"    || sha256(convert_to(rule, 'UTF8'))"
+	"   ELSE '\\x01'::bytea || sha256(convert_to(rule, 'UTF8'))"
+	"    || sha256(convert_to(d, 'UTF8')) END AS key"
+	" FROM (SELECT ord, f, e, w, t, ip, d, g, pt,"
 	"  coalesce(f->>'audit_id', '') AS audit_id, coalesce(f->>'rule', '') AS rule,"
 	"  CASE WHEN f->>'severity' IN ('info', 'low', 'medium', 'high', 'critical')"
 	"   THEN f->>'severity' ELSE 'info' END AS severity"
-	"  FROM input) i"
+	"  FROM input) i) j ORDER BY key, ord"
+	/* the identity first: a key already stored (or stored by a concurrent
+	 * batch) inserts nothing; NOT EXISTS spares a redelivered finding a
+	 * sequence value */
+	"), k AS ("
+	" INSERT INTO kaudit.finding_keys (key, finding_id, partition_time)"
+	" SELECT key, nextval('kaudit.findings_id_seq'), pt FROM r"
+	" WHERE NOT EXISTS (SELECT 1 FROM kaudit.finding_keys x WHERE x.key = r.key)"
+	" ORDER BY ord"
+	" ON CONFLICT DO NOTHING"
+	" RETURNING key, finding_id"
+	"), kr AS MATERIALIZED ("
+	" SELECT k.finding_id AS id, r.* FROM k JOIN r ON r.key = k.key"
 	"), ins AS ("
-	" INSERT INTO kaudit.findings (audit_id, rule, title, severity, severity_rank,"
+	" INSERT INTO kaudit.findings (id, audit_id, rule, title, severity, severity_rank,"
 	"  category, tags, stage, \"time\", cluster, username, groups,"
 	"  impersonated_user, source_ip, source_ip_text, user_agent, verb, resource,"
 	"  subresource, namespace, name, code, message, evidence, event, finding,"
-	"  dedup, repeats, correlation, attributed_user)"
-	" SELECT audit_id, rule, f->>'title', severity,"
+	"  dedup, repeats, correlation, attributed_user, partition_time)"
+	" SELECT id, audit_id, rule, f->>'title', severity,"
 	"  CASE severity WHEN 'low' THEN 1 WHEN 'medium' THEN 2 WHEN 'high' THEN 3"
 	"   WHEN 'critical' THEN 4 ELSE 0 END,"
 	"  f->>'category',"
@@ -81,34 +96,24 @@ static const struct db_sql sql_findings = {
 	"  f->>'message', f->'evidence', e::jsonb, f, d,"
 	"  CASE WHEN jsonb_typeof(f->'repeats') = 'number' AND f->>'repeats' ~ '^[0-9]{1,9}$'"
 	"   THEN (f->>'repeats')::integer ELSE 0 END,"
-	"  f->'correlation', f->>'attributed_user'"
-	" FROM r WHERE CASE WHEN d IS NULL THEN NOT EXISTS (SELECT 1 FROM kaudit.findings x"
-	"  WHERE kaudit.text_digest(x.audit_id) = r.audit_digest"
-	"  AND kaudit.text_digest(x.rule) = r.rule_digest AND x.dedup IS NULL)"
-	"  ELSE NOT EXISTS (SELECT 1 FROM kaudit.findings x"
-	"  WHERE kaudit.text_digest(x.rule) = r.rule_digest"
-	"  AND kaudit.text_digest(x.dedup) = r.dedup_digest AND x.dedup IS NOT NULL) END"
-	" ORDER BY ord"
-	" ON CONFLICT DO NOTHING"
-	" RETURNING id, audit_id, rule, dedup"
+	"  f->'correlation', f->>'attributed_user', pt"
+	" FROM kr ORDER BY ord"
+	" RETURNING id"
 	"), ob AS ("
 	" INSERT INTO kaudit.outbox (finding_id, webhook)"
-	" SELECT DISTINCT ins.id, wh.name FROM ins"
-	" JOIN r ON r.audit_id = ins.audit_id AND r.rule = ins.rule"
-	"  AND r.d IS NOT DISTINCT FROM ins.dedup"
-	" CROSS JOIN LATERAL jsonb_array_elements_text(r.w::jsonb) AS wh(name)"
-	" ORDER BY ins.id, wh.name"
+	" SELECT DISTINCT kr.id, wh.name FROM kr"
+	" CROSS JOIN LATERAL jsonb_array_elements_text(kr.w::jsonb) AS wh(name)"
+	" ORDER BY kr.id, wh.name"
 	" ON CONFLICT (finding_id, webhook) DO NOTHING"
 	/* the groups of the findings inserted, each once per finding */
 	"), gin AS MATERIALIZED ("
-	" SELECT DISTINCT ON (ins.id, x.digest) ins.id AS fid, x.*,"
-	"  r.f->>'cluster' AS cluster, coalesce(r.t::timestamptz, now()) AS t"
-	" FROM ins JOIN r ON r.audit_id = ins.audit_id AND r.rule = ins.rule"
-	"  AND r.d IS NOT DISTINCT FROM ins.dedup"
+	" SELECT DISTINCT ON (kr.id, x.digest) kr.id AS fid, x.*,"
+	"  kr.f->>'cluster' AS cluster, coalesce(kr.t::timestamptz, now()) AS t"
+	" FROM kr"
 	" CROSS JOIN LATERAL (SELECT j.*, kaudit.alert_group_digest(j.w, j.k) AS digest"
-	"  FROM jsonb_to_recordset(r.g::jsonb)"
+	"  FROM jsonb_to_recordset(kr.g::jsonb)"
 	"  AS j(w text, k text, wait bigint, ivl bigint, rep bigint)) x"
-	" WHERE r.g IS NOT NULL"
+	" WHERE kr.g IS NOT NULL"
 	/* one row per group, in digest order; a group notified already is
 	 * due group_interval after its last notification */
 	"), grp AS ("
@@ -135,11 +140,11 @@ static const struct db_sql sql_findings = {
 	" ON CONFLICT DO NOTHING"
 	")"
 	" SELECT count(*) FROM ins",
-	7
+	8
 };
 static const uint32_t findings_oids[] = {
 	DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT,
-	DB_OID_TEXT
+	DB_OID_TEXT, DB_OID_TEXT
 };
 
 /* A batch's ingest errors in one statement, like the findings. */
@@ -218,6 +223,7 @@ db_close(struct db *db)
 		return;
 	PQfinish(db->conn);
 	free(db->url);
+	free(db->months);
 	free(db);
 }
 
@@ -571,14 +577,29 @@ digits(const char *s, int n)
 	return v;
 }
 
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian). */
+static int64_t
+days_from_civil(int y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
 /* 1 when s is an RFC 3339 date-time PostgreSQL accepts as timestamptz:
  * digits only at exact widths, a date that exists, at most 9 fraction digits
  * (PostgreSQL refuses a time of more than 128 characters) and an offset of at
- * most 15:59. What it accepts is what goes to the server; the rest is NULL. */
+ * most 15:59. What it accepts is what goes to the server; the rest is NULL.
+ * *epoch receives the time in seconds since 1970 (UTC, whole seconds). */
 static int
-time_valid(const char *s)
+time_parse(const char *s, int64_t *epoch)
 {
-	int y, mo, d, h, mi, sec, oh, om;
+	int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 1;
 	size_t i = 19, k;
 
 	if (strlen(s) < 20 || s[4] != '-' || s[7] != '-' || s[13] != ':' ||
@@ -600,11 +621,41 @@ time_valid(const char *s)
 			return 0;
 	}
 	if ((s[i] == 'Z' || s[i] == 'z') && s[i + 1] == '\0')
-		return 1;
+		goto ok;
 	if ((s[i] != '+' && s[i] != '-') || (oh = digits(s + i + 1, 2)) < 0 ||
 	    s[i + 3] != ':' || (om = digits(s + i + 4, 2)) < 0 || s[i + 6] != '\0')
 		return 0;
-	return oh <= 15 && om <= 59;
+	if (oh > 15 || om > 59)
+		return 0;
+	sign = s[i] == '-' ? -1 : 1;
+ok:
+	*epoch = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec -
+	    sign * (oh * 3600 + om * 60);
+	return 1;
+}
+
+static int
+time_valid(const char *s)
+{
+	int64_t t;
+
+	return time_parse(s, &t);
+}
+
+/* The month of t (seconds since 1970, UTC) as months since year 0. */
+static int
+epoch_month(int64_t t)
+{
+	int64_t z = (t >= 0 ? t : t - 86399) / 86400 + 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+	int m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	int64_t y = yoe + era * 400 + (m <= 2);
+
+	return (int)(y * 12 + m - 1);
 }
 
 static int
@@ -634,15 +685,58 @@ struct batch {
 	struct db_group_refs		 groups;
 	db_extra_fn			 extra;
 	void				*extra_arg;
+	int64_t				 now;		/* seconds since 1970 */
+	int				*months;	/* the months its rows need */
+	size_t				 nmonths, capmonths;
 };
+
+/* A time more than this far back, or ahead, is stored under the time kaudit
+ * stores it (see 0007_partitions.sql): a hostile time can neither make a
+ * month nobody's retention reaches nor thousands of months. */
+#define PART_BACK_S	(10 * 366 * 86400LL)
+#define PART_AHEAD_S	86400LL
+
+static void
+batch_month(struct batch *b, int m)
+{
+	for (size_t i = 0; i < b->nmonths; i++)
+		if (b->months[i] == m)
+			return;
+	if (b->nmonths == b->capmonths) {
+		b->capmonths = b->capmonths ? b->capmonths * 2 : 8;
+		b->months = xrealloc(b->months, b->capmonths * sizeof(*b->months));
+	}
+	b->months[b->nmonths++] = m;
+}
+
+/* The partition time of a row: the first of the candidates that is a valid
+ * time within the window, or NULL for "when stored" (whose months, give or
+ * take a day of clock skew with the server, are then needed). */
+static const char *
+partition_time(struct batch *b, const char *const *cand, size_t ncand)
+{
+	int64_t t;
+
+	for (size_t i = 0; i < ncand; i++) {
+		if (cand[i] == NULL || !time_parse(cand[i], &t) ||
+		    t < b->now - PART_BACK_S || t > b->now + PART_AHEAD_S)
+			continue;
+		batch_month(b, epoch_month(t));
+		return cand[i];
+	}
+	batch_month(b, epoch_month(b->now - 86400));
+	batch_month(b, epoch_month(b->now));
+	batch_month(b, epoch_month(b->now + 86400));
+	return NULL;
+}
 
 /* Adds finding i as a row; -1 when it is unusable. A grouped webhook gets
  * no outbox row: the finding joins its group. */
 static int
-finding_row(struct db_rows *r, const struct db_finding *df, size_t i,
+finding_row(struct db_rows *r, struct batch *b, const struct db_finding *df, size_t i,
     const struct db_group_refs *g, struct buf *tmp)
 {
-	const char *t, *ip;
+	const char *t, *ip, *pt, *cand[2];
 	char *text;
 	int n = 0;
 
@@ -677,6 +771,10 @@ finding_row(struct db_rows *r, const struct db_finding *df, size_t i,
 		db_rows_text(r, 6, tmp->data, tmp->len, 1);
 	else
 		db_rows_null(r, 6);
+	cand[0] = df->received;
+	cand[1] = t;
+	pt = partition_time(b, cand, 2);
+	db_rows_text(r, 7, pt, pt ? strlen(pt) : 0, 0);
 	return 0;
 }
 
@@ -716,9 +814,9 @@ write_findings(struct db *db, struct batch *b, char *err, size_t errlen)
 	struct db_rows r;
 	int rc = 0;
 
-	db_rows_init(&r, &sql_findings, findings_oids, 7);
+	db_rows_init(&r, &sql_findings, findings_oids, 8);
 	for (size_t i = 0; i < b->nf && rc == 0; i++) {
-		if (finding_row(&r, &b->f[i], i, &b->groups, &b->tmp) == -1) {
+		if (finding_row(&r, b, &b->f[i], i, &b->groups, &b->tmp) == -1) {
 			log_once("db.bad_finding", "postgres: a finding that is not "
 			    "a JSON object was not stored");
 			continue;
@@ -758,7 +856,7 @@ probe_rows(struct db_rows *r, int findings)
 	static const char f[] = "{\"audit_id\":\"kaudit:probe\",\"rule\":\"kaudit:probe\"}";
 
 	if (findings) {
-		db_rows_init(r, &sql_findings, findings_oids, 7);
+		db_rows_init(r, &sql_findings, findings_oids, 8);
 		db_rows_add(r, 0);
 		db_rows_text(r, 0, f, sizeof(f) - 1, 1);
 		db_rows_text(r, 1, "{}", 2, 1);
@@ -767,6 +865,7 @@ probe_rows(struct db_rows *r, int findings)
 		db_rows_null(r, 4);
 		db_rows_null(r, 5);
 		db_rows_null(r, 6);
+		db_rows_null(r, 7);
 		return;
 	}
 	db_rows_init(r, &sql_ingest_errors, ingest_error_oids, 7);
@@ -891,7 +990,22 @@ batch_alerts(const struct batch *b)
 	return 0;
 }
 
-/* One transaction; the second pass isolates the rows PostgreSQL refuses. */
+/* The months the batch's rows go to. */
+static void
+batch_months(struct batch *b)
+{
+	const char *cand[2];
+
+	b->nmonths = 0;
+	for (size_t i = 0; i < b->nf; i++) {
+		cand[0] = b->f[i].received;
+		cand[1] = string_field(b->f[i].finding, "time");
+		(void)partition_time(b, cand, 2);
+	}
+}
+
+/* One transaction; the second pass isolates the rows PostgreSQL refuses.
+ * The months the rows need are made first, outside it. */
 static int
 write_pass(struct db *db, struct batch *b, char *err, size_t errlen)
 {
@@ -899,6 +1013,8 @@ write_pass(struct db *db, struct batch *b, char *err, size_t errlen)
 	b->dead = 0;
 	db_faults_free(&b->ffaults);
 	db_faults_free(&b->efaults);
+	if (db_partitions_need(db, b->months, b->nmonths, err, errlen) == -1)
+		return -1;
 	if (db_begin(db, err, errlen) == -1)
 		return -1;
 	if (db_groups_lock(db, &b->groups, err, errlen) == -1 ||
@@ -939,12 +1055,16 @@ db_write_batch_with(struct db *db, const struct db_finding *f, size_t nf,
 	b.extra = extra;
 	b.extra_arg = extra_arg;
 	buf_init(&b.tmp);
+	b.now = (int64_t)time(NULL);
 	db_group_refs_build(&b.groups, f, nf);
+	batch_months(&b);
 	db->sqlstate[0] = '\0';
 	rc = write_pass(db, &b, err, errlen);
 	if (rc == -1 && db_error_is_data(db)) {
 		log_once("db.isolate", "%s; writing the batch again with the rows "
 		    "PostgreSQL refuses isolated", err);
+		/* a month dropped by retention since it was seen is made again */
+		db_partitions_forget(db);
 		b.isolate = 1;
 		rc = write_pass(db, &b, err, errlen);
 	}
@@ -956,5 +1076,6 @@ db_write_batch_with(struct db *db, const struct db_finding *f, size_t nf,
 	db_faults_free(&b.efaults);
 	db_group_refs_free(&b.groups);
 	buf_free(&b.tmp);
+	free(b.months);
 	return rc;
 }
