@@ -54,8 +54,26 @@ struct config {
 	int64_t		 state_lateness_ms;
 	int		 state_max_keys;
 
+	/* retention (0: keep forever) */
+	int64_t		 retention_findings_ms;
+	int64_t		 retention_events_ms;
+	int64_t		 retention_interval_ms;
+
+	/* the event archive */
+	int		 archive_enabled;
+	char		*archive_when;		/* a condition; "" none */
+	int		 archive_when_line;
+
 	char		*log_level;	/* debug|info|warn|error */
 };
+
+/* archive.when's default: see config.c. */
+#define ARCHIVE_WHEN_DEFAULT \
+	"objectRef.subresource in (exec, attach, portforward, proxy)" \
+	" or responseStatus.code in (401, 403) or ka.decision = forbid" \
+	" or human" \
+	" or (is_write and not (controller_identity and (objectRef.resource in" \
+	" (leases, events) or objectRef.subresource = status)))"
 
 /* Fills c with every default. */
 void	config_defaults(struct config *c);

@@ -29,6 +29,11 @@
 #include "base/log.h"
 #include "base/xmalloc.h"
 
+/* The kinds of rows a batch writes, for isolating refused ones. */
+#define ROWS_ERRORS	0
+#define ROWS_FINDINGS	1
+#define ROWS_EVENTS	2
+
 /* A chunk's parameters stay well under PostgreSQL's 1 GB field limit. */
 #define DB_CHUNK_BYTES	(32u << 20)
 #define DB_HEAD_MAX	1024
@@ -160,6 +165,47 @@ static const struct db_sql sql_ingest_errors = {
 static const uint32_t ingest_error_oids[] = {
 	DB_OID_TEXT, DB_OID_INT4, DB_OID_INT8, DB_OID_INT4, DB_OID_TEXT,
 	DB_OID_BYTEA, DB_OID_INT8
+};
+
+/* Archived events (kaudit.events) likewise: the event's text, its validated
+ * stageTimestamp, requestReceivedTimestamp and first source IP, its
+ * cluster and its partition time (NULL: now); the other columns are read
+ * from the jsonb. One row per (audit_id, stage): the unique index holds it
+ * for a row placed by its time (the same on every delivery); a row placed
+ * by the clock is looked for first. */
+static const struct db_sql sql_events = {
+	"kaudit_events",
+	"INSERT INTO kaudit.events (\"time\", received, audit_id, stage, verb, username,"
+	" groups, impersonated_user, source_ip, user_agent, api_group, resource,"
+	" subresource, namespace, name, code, decision, cluster, annotations, event,"
+	" partition_time)"
+	" SELECT t::timestamptz, rt::timestamptz, coalesce(j->>'auditID', ''), j->>'stage',"
+	"  j->>'verb', j->'user'->>'username',"
+	"  CASE WHEN jsonb_typeof(j->'user'->'groups') = 'array'"
+	"   THEN ARRAY(SELECT jsonb_array_elements_text(j->'user'->'groups')) END,"
+	"  j->'impersonatedUser'->>'username', ip::inet, j->>'userAgent',"
+	"  j->'objectRef'->>'apiGroup', j->'objectRef'->>'resource',"
+	"  j->'objectRef'->>'subresource', j->'objectRef'->>'namespace',"
+	"  j->'objectRef'->>'name',"
+	"  CASE WHEN jsonb_typeof(j->'responseStatus'->'code') = 'number'"
+	"   AND j->'responseStatus'->>'code' ~ '^-?[0-9]{1,9}$'"
+	"   THEN (j->'responseStatus'->>'code')::integer END,"
+	"  j->'annotations'->>'authorization.k8s.io/decision', c,"
+	"  CASE WHEN jsonb_typeof(j->'annotations') = 'object' THEN j->'annotations' END,"
+	"  j, coalesce(pt::timestamptz, now())"
+	" FROM (SELECT u.e::jsonb AS j, u.t, u.rt, u.ip, u.c, u.pt, u.ord"
+	"  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])"
+	"  WITH ORDINALITY AS u(e, t, rt, ip, c, pt, ord)) x"
+	" WHERE pt IS NOT NULL OR NOT EXISTS (SELECT 1 FROM kaudit.events y"
+	"  WHERE kaudit.text_digest(y.audit_id) = kaudit.text_digest(coalesce(x.j->>'auditID', ''))"
+	"  AND kaudit.text_digest(coalesce(y.stage, '')) ="
+	"   kaudit.text_digest(coalesce(x.j->>'stage', '')))"
+	" ORDER BY ord"
+	" ON CONFLICT DO NOTHING",
+	6
+};
+static const uint32_t events_oids[] = {
+	DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT
 };
 
 void
@@ -678,9 +724,11 @@ struct batch {
 	size_t				 nf;
 	const struct db_ingest_error	*e;
 	size_t				 ne;
+	const struct db_event		*ev;
+	size_t				 nev;
 	int				 isolate;	/* rows under savepoints */
-	struct db_faults		 ffaults, efaults;
-	size_t				 inserted, dead;
+	struct db_faults		 ffaults, efaults, vfaults;
+	size_t				 inserted, archived, dead;
 	struct buf			 tmp;
 	struct db_group_refs		 groups;
 	db_extra_fn			 extra;
@@ -848,14 +896,66 @@ write_ingest_errors(struct db *db, struct batch *b, char *err, size_t errlen)
 	return rc;
 }
 
-/* One neutral row of kaudit's own through the findings or the ingest errors
- * statement (rows.c, rule 3). */
 static void
-probe_rows(struct db_rows *r, int findings)
+event_row(struct db_rows *r, struct batch *b, const struct db_event *v, size_t i)
+{
+	const char *t = v->time, *rt = v->received, *ip = v->source_ip, *pt, *cand[2];
+
+	if (t != NULL && !time_valid(t))
+		t = NULL;
+	if (rt != NULL && !time_valid(rt))
+		rt = NULL;
+	if (ip != NULL && !ip_valid(ip))
+		ip = NULL;
+	db_rows_add(r, i);
+	db_rows_text(r, 0, v->json, v->json ? v->len : 0, 1);
+	db_rows_text(r, 1, t, t ? strlen(t) : 0, 0);
+	db_rows_text(r, 2, rt, rt ? strlen(rt) : 0, 0);
+	db_rows_text(r, 3, ip, ip ? strlen(ip) : 0, 0);
+	db_rows_text(r, 4, v->cluster, v->cluster ? strlen(v->cluster) : 0, 0);
+	cand[0] = rt;
+	cand[1] = t;
+	pt = partition_time(b, cand, 2);
+	db_rows_text(r, 5, pt, pt ? strlen(pt) : 0, 0);
+}
+
+static int
+write_events(struct db *db, struct batch *b, char *err, size_t errlen)
+{
+	struct db_rows r;
+	int rc = 0;
+
+	db_rows_init(&r, &sql_events, events_oids, 6);
+	for (size_t i = 0; i < b->nev && rc == 0; i++) {
+		if (b->ev[i].json == NULL)
+			continue;
+		event_row(&r, b, &b->ev[i], i);
+		if (db_rows_size(&r) >= DB_CHUNK_BYTES)
+			rc = rows_flush(db, b, &r, &b->vfaults, &b->archived, err, errlen);
+	}
+	if (rc == 0)
+		rc = rows_flush(db, b, &r, &b->vfaults, &b->archived, err, errlen);
+	db_rows_free(&r);
+	return rc;
+}
+
+/* One neutral row of kaudit's own through the findings, events or ingest
+ * errors statement (rows.c, rule 3). */
+static void
+probe_rows(struct db_rows *r, int kind)
 {
 	static const char f[] = "{\"audit_id\":\"kaudit:probe\",\"rule\":\"kaudit:probe\"}";
+	static const char v[] = "{\"auditID\":\"kaudit:probe\",\"stage\":\"kaudit:probe\"}";
 
-	if (findings) {
+	if (kind == ROWS_EVENTS) {
+		db_rows_init(r, &sql_events, events_oids, 6);
+		db_rows_add(r, 0);
+		db_rows_text(r, 0, v, sizeof(v) - 1, 1);
+		for (size_t k = 1; k < 6; k++)
+			db_rows_null(r, k);
+		return;
+	}
+	if (kind == ROWS_FINDINGS) {
 		db_rows_init(r, &sql_findings, findings_oids, 8);
 		db_rows_add(r, 0);
 		db_rows_text(r, 0, f, sizeof(f) - 1, 1);
@@ -906,6 +1006,22 @@ dead_finding(struct db_dead *d, const struct db_finding *df)
 	d->event_len = df->event_json ? df->event_len : 0;
 }
 
+/* The dead letter of an archived event. */
+static void
+dead_event(struct db_dead *d, const struct db_event *v)
+{
+	d->kind = "event";
+	buf_printf(&d->id, "event %zu:", v->len);
+	buf_append(&d->id, v->json, v->len);
+	d->topic = v->topic;
+	d->partition = v->partition;
+	d->offset = v->offset;
+	d->item = "{}";
+	d->item_len = 2;
+	d->event = v->json;
+	d->event_len = v->len;
+}
+
 static void
 dead_ingest_error(struct db_dead *d, const struct db_ingest_error *e, struct buf *item)
 {
@@ -931,7 +1047,7 @@ dead_ingest_error(struct db_dead *d, const struct db_ingest_error *e, struct buf
 }
 
 static int
-dead_letter(struct db *db, struct batch *b, int findings, const struct db_fault *x,
+dead_letter(struct db *db, struct batch *b, int kind, const struct db_fault *x,
     char *err, size_t errlen)
 {
 	struct db_dead d;
@@ -940,9 +1056,11 @@ dead_letter(struct db *db, struct batch *b, int findings, const struct db_fault 
 
 	memset(&d, 0, sizeof(d));
 	buf_init(&d.id);
-	if (findings) {
+	if (kind == ROWS_FINDINGS) {
 		dead_finding(&d, &b->f[x->src]);
 		owned = (char *)d.item;
+	} else if (kind == ROWS_EVENTS) {
+		dead_event(&d, &b->ev[x->src]);
 	} else {
 		dead_ingest_error(&d, &b->e[x->src], &b->tmp);
 		d.item = b->tmp.data;
@@ -957,21 +1075,22 @@ dead_letter(struct db *db, struct batch *b, int findings, const struct db_fault 
 /* After an isolating pass: convicts the rows of one kind that were refused
  * on their own, or finds the database refusing everything (rows.c, rule 3). */
 static int
-settle(struct db *db, struct batch *b, int findings, char *err, size_t errlen)
+settle(struct db *db, struct batch *b, int kind, char *err, size_t errlen)
 {
-	struct db_faults *f = findings ? &b->ffaults : &b->efaults;
+	struct db_faults *f = kind == ROWS_FINDINGS ? &b->ffaults :
+	    kind == ROWS_EVENTS ? &b->vfaults : &b->efaults;
 	struct db_rows probe;
 	int rc = 0;
 
 	if (f->n == 0)
 		return 0;
 	if (!f->wrote) {
-		probe_rows(&probe, findings);
+		probe_rows(&probe, kind);
 		rc = db_rows_probe(db, &probe, err, errlen);
 		db_rows_free(&probe);
 	}
 	for (size_t i = 0; i < f->n && rc == 0; i++)
-		rc = dead_letter(db, b, findings, &f->v[i], err, errlen);
+		rc = dead_letter(db, b, kind, &f->v[i], err, errlen);
 	return rc;
 }
 
@@ -1002,6 +1121,14 @@ batch_months(struct batch *b)
 		cand[1] = string_field(b->f[i].finding, "time");
 		(void)partition_time(b, cand, 2);
 	}
+	for (size_t i = 0; i < b->nev; i++) {
+		cand[0] = b->ev[i].received;
+		cand[1] = b->ev[i].time;
+		(void)partition_time(b, cand, 2);
+	}
+	/* the months of now, for a probe row */
+	if (b->nf + b->nev > 0)
+		(void)partition_time(b, NULL, 0);
 }
 
 /* One transaction; the second pass isolates the rows PostgreSQL refuses.
@@ -1010,9 +1137,11 @@ static int
 write_pass(struct db *db, struct batch *b, char *err, size_t errlen)
 {
 	b->inserted = 0;
+	b->archived = 0;
 	b->dead = 0;
 	db_faults_free(&b->ffaults);
 	db_faults_free(&b->efaults);
+	db_faults_free(&b->vfaults);
 	if (db_partitions_need(db, b->months, b->nmonths, err, errlen) == -1)
 		return -1;
 	if (db_begin(db, err, errlen) == -1)
@@ -1020,8 +1149,10 @@ write_pass(struct db *db, struct batch *b, char *err, size_t errlen)
 	if (db_groups_lock(db, &b->groups, err, errlen) == -1 ||
 	    write_ingest_errors(db, b, err, errlen) == -1 ||
 	    write_findings(db, b, err, errlen) == -1 ||
-	    settle(db, b, 0, err, errlen) == -1 ||
-	    settle(db, b, 1, err, errlen) == -1 ||
+	    write_events(db, b, err, errlen) == -1 ||
+	    settle(db, b, ROWS_ERRORS, err, errlen) == -1 ||
+	    settle(db, b, ROWS_FINDINGS, err, errlen) == -1 ||
+	    settle(db, b, ROWS_EVENTS, err, errlen) == -1 ||
 	    (b->extra && b->extra(db, b->extra_arg, err, errlen) == -1) ||
 	    (batch_alerts(b) && db_notify_outbox(db, err, errlen) == -1) ||
 	    db_commit(db, err, errlen) == -1) {
@@ -1036,7 +1167,15 @@ db_write_batch(struct db *db, const struct db_finding *f, size_t nf,
     const struct db_ingest_error *e, size_t ne, size_t *inserted, size_t *dead,
     char *err, size_t errlen)
 {
-	return db_write_batch_with(db, f, nf, e, ne, NULL, NULL, inserted, dead, err, errlen);
+	struct db_batch_in in = { f, nf, NULL, 0, e, ne, NULL, NULL };
+	struct db_batch_out out;
+	int rc = db_write(db, &in, &out, err, errlen);
+
+	if (inserted != NULL)
+		*inserted = out.inserted;
+	if (dead != NULL)
+		*dead = out.dead;
+	return rc;
 }
 
 int
@@ -1044,19 +1183,36 @@ db_write_batch_with(struct db *db, const struct db_finding *f, size_t nf,
     const struct db_ingest_error *e, size_t ne, db_extra_fn extra, void *extra_arg,
     size_t *inserted, size_t *dead, char *err, size_t errlen)
 {
+	struct db_batch_in in = { f, nf, NULL, 0, e, ne, extra, extra_arg };
+	struct db_batch_out out;
+	int rc = db_write(db, &in, &out, err, errlen);
+
+	if (inserted != NULL)
+		*inserted = out.inserted;
+	if (dead != NULL)
+		*dead = out.dead;
+	return rc;
+}
+
+int
+db_write(struct db *db, const struct db_batch_in *in, struct db_batch_out *out,
+    char *err, size_t errlen)
+{
 	struct batch b;
 	int rc;
 
 	memset(&b, 0, sizeof(b));
-	b.f = f;
-	b.nf = nf;
-	b.e = e;
-	b.ne = ne;
-	b.extra = extra;
-	b.extra_arg = extra_arg;
+	b.f = in->f;
+	b.nf = in->nf;
+	b.ev = in->ev;
+	b.nev = in->nev;
+	b.e = in->e;
+	b.ne = in->ne;
+	b.extra = in->extra;
+	b.extra_arg = in->extra_arg;
 	buf_init(&b.tmp);
 	b.now = (int64_t)time(NULL);
-	db_group_refs_build(&b.groups, f, nf);
+	db_group_refs_build(&b.groups, b.f, b.nf);
 	batch_months(&b);
 	db->sqlstate[0] = '\0';
 	rc = write_pass(db, &b, err, errlen);
@@ -1068,12 +1224,15 @@ db_write_batch_with(struct db *db, const struct db_finding *f, size_t nf,
 		b.isolate = 1;
 		rc = write_pass(db, &b, err, errlen);
 	}
-	if (inserted != NULL)
-		*inserted = rc == 0 ? b.inserted : 0;
-	if (dead != NULL)
-		*dead = rc == 0 ? b.dead : 0;
+	memset(out, 0, sizeof(*out));
+	if (rc == 0) {
+		out->inserted = b.inserted;
+		out->archived = b.archived;
+		out->dead = b.dead;
+	}
 	db_faults_free(&b.ffaults);
 	db_faults_free(&b.efaults);
+	db_faults_free(&b.vfaults);
 	db_group_refs_free(&b.groups);
 	buf_free(&b.tmp);
 	free(b.months);

@@ -121,6 +121,46 @@ int	db_write_batch_with(struct db *db, const struct db_finding *f, size_t nf,
 	    const struct db_ingest_error *e, size_t ne, db_extra_fn extra, void *arg,
 	    size_t *inserted, size_t *dead, char *err, size_t errlen);
 
+/* An event for the archive (kaudit.events), borrowed. Times and the source
+ * IP are validated here (NULL or invalid: the column is NULL); the other
+ * columns are read from the JSON. */
+struct db_event {
+	const char	*json;		/* the event's JSON text (an object) */
+	size_t		 len;
+	const char	*time;		/* stageTimestamp; NUL-terminated, or NULL */
+	const char	*received;	/* requestReceivedTimestamp, or NULL */
+	const char	*source_ip;	/* sourceIPs[0], or NULL */
+	const char	*cluster;
+	/* where it came from, kept with a dead letter; NULL topic: unknown */
+	const char	*topic;
+	int32_t		 partition;
+	int64_t		 offset;
+};
+
+/* The same transaction as db_write_batch_with(), with archived events too:
+ * one row per (audit_id, stage) in kaudit.events (nothing for one already
+ * stored), a row PostgreSQL refuses on its own kept in kaudit.dead_letters
+ * (kind event). */
+struct db_batch_in {
+	const struct db_finding		*f;
+	size_t				 nf;
+	const struct db_event		*ev;
+	size_t				 nev;
+	const struct db_ingest_error	*e;
+	size_t				 ne;
+	db_extra_fn			 extra;		/* NULL: none */
+	void				*extra_arg;
+};
+
+struct db_batch_out {
+	size_t	inserted;	/* new findings */
+	size_t	archived;	/* new archived events */
+	size_t	dead;		/* new dead letters */
+};
+
+int	db_write(struct db *db, const struct db_batch_in *in, struct db_batch_out *out,
+	    char *err, size_t errlen);
+
 /* The state owners' store (memory across events, see analyze/state.h):
  * per partition of the signal topic, the next offset and the partition's
  * own state, and the state of each key. Written in the transaction of the

@@ -121,14 +121,14 @@ test_migrate(void)
 	if (db == NULL)
 		return;
 	T_INTEQ(db_check_schema(db, err, sizeof(err)), -1);
-	T_STREQ(err, "database schema is at version 0, kaudit needs 7: run "
+	T_STREQ(err, "database schema is at version 0, kaudit needs 8: run "
 	    "`kaudit migrate -c FILE`");
 	T_INTEQ(db_migrate(db, err, sizeof(err)), 0);
 	T_INTEQ(db_check_schema(db, err, sizeof(err)), 0);
 	T_INTEQ(db_migrate(db, err, sizeof(err)), 0);	/* idempotent */
 	s = pgtest_str("SELECT string_agg(version::text, ',' ORDER BY version)"
 	    " FROM kaudit.schema_migrations");
-	T_STREQ(s, "1,2,3,4,5,6,7");
+	T_STREQ(s, "1,2,3,4,5,6,7,8");
 	free(s);
 	/* A migration missing below the newest (two branches applied apart):
 	 * the schema is not what this binary expects. */
@@ -140,11 +140,11 @@ test_migrate(void)
 	/* A newer binary migrated this database: say so. */
 	pgtest_exec(pgtest_conn, "INSERT INTO kaudit.schema_migrations VALUES (99, '0099_x.sql')");
 	T_INTEQ(db_check_schema(db, err, sizeof(err)), -1);
-	T_STREQ(err, "database schema is at version 99, newer than this kaudit (7): "
+	T_STREQ(err, "database schema is at version 99, newer than this kaudit (8): "
 	    "upgrade kaudit");
 	/* and `kaudit migrate` leaves it alone */
 	T_INTEQ(db_migrate(db, err, sizeof(err)), -1);
-	T_STREQ(err, "database schema is at version 99, newer than this kaudit (7): "
+	T_STREQ(err, "database schema is at version 99, newer than this kaudit (8): "
 	    "refusing to migrate; upgrade kaudit");
 	pgtest_exec(pgtest_conn, "DELETE FROM kaudit.schema_migrations WHERE version = 99");
 	T_INTEQ(db_check_schema(db, err, sizeof(err)), 0);
@@ -299,6 +299,109 @@ test_partitions(void)
 	T_INTEQ(write_one(db, stage_finding("po-3", "p-old", "ResponseComplete", NULL),
 	    NULL, NULL), 1);
 	pgtest_exec(pgtest_conn, "DELETE FROM kaudit.findings WHERE rule LIKE 'p-%'");
+	db_close(db);
+}
+
+static struct db_event
+archived(const char *text)
+{
+	json_t *j = json_loads(text, 0, NULL);
+	static char t[8][64], rt[8][64], ip[8][64];
+	static int k;
+	const char *s;
+	struct db_event v = { text, strlen(text), NULL, NULL, NULL, "c1", NULL, 0, 0 };
+
+	k = (k + 1) % 8;
+	if ((s = json_string_value(json_object_get(j, "stageTimestamp"))) != NULL)
+		v.time = strcpy(t[k], s);
+	if ((s = json_string_value(json_object_get(j, "requestReceivedTimestamp"))) != NULL)
+		v.received = strcpy(rt[k], s);
+	if ((s = json_string_value(json_array_get(json_object_get(j, "sourceIPs"), 0))) != NULL)
+		v.source_ip = strcpy(ip[k], s);
+	json_decref(j);
+	return v;
+}
+
+/* The event archive: written in the findings' transaction, one row per
+ * (audit_id, stage), both stages of an exec two rows, a redelivery nothing,
+ * columns extracted, a refused event kept as a dead letter. */
+static void
+test_archive(void)
+{
+	struct db *db = db_connect(url, err, sizeof(err));
+	const char *ev[] = {
+		"{\"kind\":\"Event\",\"auditID\":\"ar-1\",\"stage\":\"ResponseStarted\","
+		"\"verb\":\"create\",\"user\":{\"username\":\"alice\",\"groups\":[\"dev\",\"x\"]},"
+		"\"sourceIPs\":[\"10.0.0.7\"],\"userAgent\":\"kubectl/v1.30.1\","
+		"\"objectRef\":{\"resource\":\"pods\",\"subresource\":\"exec\",\"namespace\":\"prod\","
+		"\"name\":\"web-0\"},\"responseStatus\":{\"code\":101},"
+		"\"requestReceivedTimestamp\":\"2026-01-31T23:59:59.500000Z\","
+		"\"stageTimestamp\":\"2026-01-31T23:59:59.900000Z\","
+		"\"annotations\":{\"authorization.k8s.io/decision\":\"allow\"}}",
+		"{\"kind\":\"Event\",\"auditID\":\"ar-1\",\"stage\":\"ResponseComplete\","
+		"\"verb\":\"create\",\"user\":{\"username\":\"alice\"},"
+		"\"objectRef\":{\"resource\":\"pods\",\"subresource\":\"exec\",\"namespace\":\"prod\","
+		"\"name\":\"web-0\"},\"responseStatus\":{\"code\":101},"
+		"\"requestReceivedTimestamp\":\"2026-01-31T23:59:59.500000Z\","
+		"\"stageTimestamp\":\"2026-02-01T00:00:03.000000Z\"}",
+		/* no time at all: placed by the clock, still once */
+		"{\"kind\":\"Event\",\"auditID\":\"ar-2\",\"stage\":\"ResponseComplete\","
+		"\"verb\":\"delete\",\"user\":{\"username\":\"bob\"},\"sourceIPs\":[\"not-an-ip\"],"
+		"\"responseStatus\":{\"code\":\"403\"},\"stageTimestamp\":\"yesterday\"}",
+	};
+	struct db_event v[4];
+	json_t *f = stage_finding("ar-1", "ar-exec", "ResponseStarted",
+	    "2026-01-31T23:59:59.900000Z");
+	struct db_finding df = { f, ev[0], strlen(ev[0]), hooks1, 1, NULL, 0, 0, NULL, NULL,
+	    "2026-01-31T23:59:59.500000Z" };
+	struct db_batch_in in = { &df, 1, v, 3, NULL, 0, NULL, NULL };
+	struct db_batch_out out;
+	char *s;
+
+	T_ASSERT(db != NULL);
+	if (db == NULL) {
+		json_decref(f);
+		return;
+	}
+	for (int i = 0; i < 3; i++)
+		v[i] = archived(ev[i]);
+	T_INTEQ(db_write(db, &in, &out, err, sizeof(err)), 0);
+	T_INTEQ(out.inserted, 1);
+	T_INTEQ(out.archived, 3);
+	s = pgtest_str("SELECT string_agg(concat_ws(' ', audit_id, stage, verb, username,"
+	    " array_to_string(groups, '+'), source_ip, user_agent, resource, subresource,"
+	    " namespace, name, code, decision, cluster, (SELECT relname FROM pg_class c"
+	    " WHERE c.oid = e.tableoid)), ' | ' ORDER BY audit_id, stage) FROM kaudit.events e");
+	T_STREQ(s, "ar-1 ResponseComplete create alice pods exec prod web-0 101 c1 events_2026_01 | "
+	    "ar-1 ResponseStarted create alice dev+x 10.0.0.7 kubectl/v1.30.1 pods exec prod"
+	    " web-0 101 allow c1 events_2026_01 | "
+	    "ar-2 ResponseComplete delete bob c1 "
+	    "events_2026_12");
+	free(s);
+	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.events WHERE \"time\" IS NULL"
+	    " AND partition_time > now() - interval '1 hour'"), 1);
+	/* redelivered, even the undated event: nothing */
+	T_INTEQ(db_write(db, &in, &out, err, sizeof(err)), 0);
+	T_INTEQ(out.inserted, 0);
+	T_INTEQ(out.archived, 0);
+	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.events"), 3);
+	/* an event PostgreSQL refuses (text that is not JSON): kept as a dead
+	 * letter, the rest of the batch stored */
+	v[0] = archived(ev[0]);
+	v[0].json = "{\"kind\":\"Event\",\"auditID\":\"ar-4\",\"stage\":\"ResponseComplete\"}";
+	v[0].len = strlen(v[0].json);
+	v[1] = (struct db_event){ "{\"auditID\":\"ar-3\",", 17, NULL, NULL, NULL, "c1",
+	    "k8s-audit", 3, 9 };
+	in.nf = 0;
+	in.nev = 2;
+	T_INTEQ(db_write(db, &in, &out, err, sizeof(err)), 0);
+	T_INTEQ(out.archived, 1);
+	T_INTEQ(out.dead, 1);
+	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.dead_letters WHERE kind = 'event'"
+	    " AND topic = 'k8s-audit' AND \"offset\" = 9"), 1);
+	pgtest_exec(pgtest_conn, "DELETE FROM kaudit.events; DELETE FROM kaudit.dead_letters;"
+	    " DELETE FROM kaudit.findings WHERE rule = 'ar-exec'");
+	json_decref(f);
 	db_close(db);
 }
 
@@ -1252,6 +1355,7 @@ main(void)
 	T_RUN(test_migrate);
 	T_RUN(test_migrate_concurrent);
 	T_RUN(test_partitions);
+	T_RUN(test_archive);
 	T_RUN(test_write_idempotent);
 	T_RUN(test_columns);
 	T_RUN(test_bad_values);
