@@ -67,13 +67,19 @@ struct config {
 	char		*log_level;	/* debug|info|warn|error */
 };
 
-/* archive.when's default: see config.c. */
+/* archive.when's default (see config.c). Fields only, no macro, so that it
+ * compiles with any rule files: a person is who is not a service account,
+ * a node, anonymous or a system: identity (a managed platform's own
+ * identities count as persons here: archived, not lost). Single quotes:
+ * the default is written into YAML inside double quotes. */
 #define ARCHIVE_WHEN_DEFAULT \
 	"objectRef.subresource in (exec, attach, portforward, proxy)" \
 	" or responseStatus.code in (401, 403) or ka.decision = forbid" \
-	" or human" \
-	" or (is_write and not (controller_identity and (objectRef.resource in" \
-	" (leases, events) or objectRef.subresource = status)))"
+	" or (verb in (create, update, patch, delete, deletecollection)" \
+	" and not ((ka.user.is_node = true or user.username startswith 'system:')" \
+	" and (objectRef.resource in (leases, events) or objectRef.subresource = status)))" \
+	" or not (ka.user.is_serviceaccount = true or ka.user.is_node = true" \
+	" or ka.user.is_anonymous = true or user.username startswith 'system:')"
 
 /* Fills c with every default. */
 void	config_defaults(struct config *c);
