@@ -175,7 +175,12 @@ static const uint32_t ingest_error_oids[] = {
  * by the clock is looked for first. */
 static const struct db_sql sql_events = {
 	"kaudit_events",
-	"INSERT INTO kaudit.events (\"time\", received, audit_id, stage, verb, username,"
+	/* MATERIALIZED: each event is parsed once, not once per column */
+	"WITH x AS MATERIALIZED ("
+	" SELECT u.e::jsonb AS j, u.t, u.rt, u.ip, u.c, u.pt, u.ord"
+	" FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])"
+	" WITH ORDINALITY AS u(e, t, rt, ip, c, pt, ord))"
+	" INSERT INTO kaudit.events (\"time\", received, audit_id, stage, verb, username,"
 	" groups, impersonated_user, source_ip, user_agent, api_group, resource,"
 	" subresource, namespace, name, code, decision, cluster, annotations, event,"
 	" partition_time)"
@@ -193,9 +198,7 @@ static const struct db_sql sql_events = {
 	"  j->'annotations'->>'authorization.k8s.io/decision', c,"
 	"  CASE WHEN jsonb_typeof(j->'annotations') = 'object' THEN j->'annotations' END,"
 	"  j, coalesce(pt::timestamptz, now())"
-	" FROM (SELECT u.e::jsonb AS j, u.t, u.rt, u.ip, u.c, u.pt, u.ord"
-	"  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])"
-	"  WITH ORDINALITY AS u(e, t, rt, ip, c, pt, ord)) x"
+	" FROM x"
 	" WHERE pt IS NOT NULL OR NOT EXISTS (SELECT 1 FROM kaudit.events y"
 	"  WHERE kaudit.text_digest(y.audit_id) = kaudit.text_digest(coalesce(x.j->>'auditID', ''))"
 	"  AND kaudit.text_digest(coalesce(y.stage, '')) ="
