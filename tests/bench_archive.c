@@ -33,6 +33,9 @@
 struct gen {
 	json_t		**base;		/* corpus events */
 	size_t		  nbase, capbase;
+	size_t		 *firing;	/* indexes of base events a rule fires on */
+	size_t		  nfiring;
+	int		  only_firing;	/* draw from those alone */
 	long		  k;		/* events made so far */
 	long		  days;
 	time_t		  now;
@@ -124,7 +127,8 @@ fmt_time(char *out, size_t len, time_t t, long us)
 static char *
 gen_next(struct gen *g)
 {
-	json_t *o = json_deep_copy(g->base[g->k % (long)g->nbase]);
+	json_t *o = json_deep_copy(g->only_firing ?
+	    g->base[g->firing[g->k % (long)g->nfiring]] : g->base[g->k % (long)g->nbase]);
 	char id[96], t[64];
 	long span = g->days * 86400;
 	time_t at = g->now - span + (time_t)((g->k * 7919L) % span);
@@ -141,6 +145,35 @@ gen_next(struct gen *g)
 	json_decref(o);
 	g->k++;
 	return text;
+}
+
+static void
+count_found(void *arg, json_t *finding, const struct audit_event *ev)
+{
+	(*(size_t *)arg)++;
+	json_decref(finding);
+}
+
+/* Which base events some rule fires on: the findings of --load come from
+ * them once the archive has its events. */
+static void
+gen_firing(struct gen *g, const struct ruleset *rs, struct eval_scratch *s)
+{
+	struct decoded d;
+
+	decoded_init(&d);
+	g->firing = calloc(g->nbase, sizeof(*g->firing));
+	for (size_t i = 0; i < g->nbase; i++) {
+		char *text = json_dumps(g->base[i], JSON_COMPACT);
+		size_t n = 0;
+		decode_message(&d, text, strlen(text), NULL);
+		if (d.nev > 0)
+			ruleset_eval(rs, &d.ev[0], s, count_found, &n);
+		if (n > 0)
+			g->firing[g->nfiring++] = i;
+		free(text);
+	}
+	decoded_free(&d);
 }
 
 static void
@@ -352,8 +385,11 @@ main(int argc, char **argv)
 		    " in %.2f s: %.0f rows/s, %.0f findings/s (in db_write: %.2f s)\n", nev, nfi,
 		    t1 - t0, nev / (t1 - t0), nfi / (t1 - t0), db_s);
 	} else {
+		gen_firing(&g, rs, s);
+		printf("%zu of them fire a rule\n", g.nfiring);
 		t0 = now_s();
 		while (nev < events || nfi < findings) {
+			g.only_firing = nev >= events && g.nfiring > 0;
 			if (batch_run(db, &g, rs, s, &b, (size_t)batch, nev < events,
 			    nfi < findings, &nev, &nfi) != 0)
 				return 1;

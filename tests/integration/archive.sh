@@ -6,7 +6,9 @@
 # is; an old event gets its month on demand; the daemon counts what it
 # archived; `kaudit retention --dry-run` lists the old months and drops
 # nothing, the daemon's start drops them (with their outbox rows), and
-# `kaudit retention` then finds nothing left to drop.
+# `kaudit retention` then finds nothing left to drop. The daemon and the
+# retention command run as a login role of kaudit_writer (0011_roles.sql),
+# `kaudit migrate` as the owner.
 IT_NAME=archive
 # shellcheck source=lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
@@ -40,10 +42,19 @@ events=$IT_DIR/events.jsonl
 } >"$events"
 
 cfg=$IT_DIR/kaudit.yaml
+it_config "$cfg" "$topic" "it-archive-$$"
+it_migrate "$cfg" || it_abort migrate "kaudit migrate failed"
+# From here on, as the writer.
+wrole=it_archive_writer_$$
+it_sql "drop role if exists $wrole; create role $wrole login in role kaudit_writer" >/dev/null ||
+    it_abort role "cannot create role $wrole"
+trap 'it_sql "drop role if exists $wrole" >/dev/null 2>&1; it_cleanup' EXIT
+IT_DB_URL_OWNER=$IT_DB_URL
+IT_DB_URL=$(sed -E "s#://[^@/]*@#://$wrole@#" <<<"$IT_DB_URL")
 it_config "$cfg" "$topic" "it-archive-$$" "retention:
   findings: 0d
   events: 0d"
-it_migrate "$cfg" || it_abort migrate "kaudit migrate failed"
+IT_DB_URL=$IT_DB_URL_OWNER
 it_topic "$topic" 2 || it_abort produce "could not create topic $topic"
 it_produce_lines "$topic" "$events" || it_abort produce "kcat failed"
 log=$IT_DIR/daemon.log
@@ -79,6 +90,7 @@ stat=$(grep -o 'archived [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)
 # Findings of one event and archived events must not change; a new group
 # also has new state, so its correlations are not a redelivery (stateful.sh
 # covers those).
+IT_DB_URL=$(sed -E "s#://[^@/]*@#://$wrole@#" <<<"$IT_DB_URL_OWNER")
 it_config "$cfg.again" "$topic" "it-archive-again-$$" "retention:
   findings: 0d
   events: 0d"
@@ -94,6 +106,7 @@ ret=$IT_DIR/retention.yaml
 it_config "$ret" "$topic" "it-archive-again-$$" "retention:
   findings: 400d
   events: 90d"
+IT_DB_URL=$IT_DB_URL_OWNER
 "$KAUDIT" retention -c "$ret" --dry-run >"$IT_DIR/dry.out" 2>&1
 if grep -q '^would drop findings_2018_10 2018-10-01T00:00:00Z to 2018-11-01T00:00:00Z: [1-9]' "$IT_DIR/dry.out" &&
     grep -q '^would drop events_2018_10 ' "$IT_DIR/dry.out" &&
@@ -123,4 +136,7 @@ if [ "$rc" = 0 ] && [ "$(cat "$IT_DIR/ret.out")" = "kaudit retention: dropped 0 
 else
 	it_fail retention-command "exit $rc: $(cat "$IT_DIR/ret.out")"
 fi
+got=$(grep -c "$wrole" "$cfg" "$ret" | grep -c ':1$')
+[ "$got" = 2 ] && ! grep -q 'permission denied' "$log" "$IT_DIR/ret.log" && it_ok ran-as-writer ||
+    it_fail ran-as-writer "the daemon did not run as $wrole, or was denied something"
 it_done

@@ -121,14 +121,14 @@ test_migrate(void)
 	if (db == NULL)
 		return;
 	T_INTEQ(db_check_schema(db, err, sizeof(err)), -1);
-	T_STREQ(err, "database schema is at version 0, kaudit needs 8: run "
+	T_STREQ(err, "database schema is at version 0, kaudit needs 11: run "
 	    "`kaudit migrate -c FILE`");
 	T_INTEQ(db_migrate(db, err, sizeof(err)), 0);
 	T_INTEQ(db_check_schema(db, err, sizeof(err)), 0);
 	T_INTEQ(db_migrate(db, err, sizeof(err)), 0);	/* idempotent */
 	s = pgtest_str("SELECT string_agg(version::text, ',' ORDER BY version)"
 	    " FROM kaudit.schema_migrations");
-	T_STREQ(s, "1,2,3,4,5,6,7,8");
+	T_STREQ(s, "1,2,3,4,5,6,7,8,11");
 	free(s);
 	/* A migration missing below the newest (two branches applied apart):
 	 * the schema is not what this binary expects. */
@@ -140,11 +140,11 @@ test_migrate(void)
 	/* A newer binary migrated this database: say so. */
 	pgtest_exec(pgtest_conn, "INSERT INTO kaudit.schema_migrations VALUES (99, '0099_x.sql')");
 	T_INTEQ(db_check_schema(db, err, sizeof(err)), -1);
-	T_STREQ(err, "database schema is at version 99, newer than this kaudit (8): "
+	T_STREQ(err, "database schema is at version 99, newer than this kaudit (11): "
 	    "upgrade kaudit");
 	/* and `kaudit migrate` leaves it alone */
 	T_INTEQ(db_migrate(db, err, sizeof(err)), -1);
-	T_STREQ(err, "database schema is at version 99, newer than this kaudit (8): "
+	T_STREQ(err, "database schema is at version 99, newer than this kaudit (11): "
 	    "refusing to migrate; upgrade kaudit");
 	pgtest_exec(pgtest_conn, "DELETE FROM kaudit.schema_migrations WHERE version = 99");
 	T_INTEQ(db_check_schema(db, err, sizeof(err)), 0);
