@@ -127,12 +127,14 @@ static const struct ckey config_keys[] = {
 	{ "retention", CT_SECTION, 0, NULL, 0, 0,
 	  "how long findings and archived events are kept: whole months are dropped once "
 	  "their last day is older (docs/storage.md)" },
-	{ "retention.findings", CT_DURATION, C(retention_findings_ms), "400d", 0,
+	{ "retention.findings", CT_DURATION, C(retention_findings_ms), "0d", 0,
 	  36500L * 86400000,
-	  "drop the months of findings older than this (0d: keep forever); a year and a "
-	  "month, so a yearly audit sees a whole year" },
+	  "drop the months of findings older than this, by event time (0d: keep forever, "
+	  "the default: findings are the record, and a replayed old log must not vanish "
+	  "at the next upkeep); e.g. 400d keeps a year and a month" },
 	{ "retention.events", CT_DURATION, C(retention_events_ms), "90d", 0, 36500L * 86400000,
-	  "drop the months of archived events older than this (0d: keep forever)" },
+	  "drop the months of archived events older than this, by event time (0d: keep "
+	  "forever; replaying logs older than this archives nothing that lasts)" },
 	{ "retention.interval", CT_DURATION, C(retention_interval_ms), "1h", 60000,
 	  7L * 86400000,
 	  "how often the daemon makes the coming months and applies retention (also at start)" },
