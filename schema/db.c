@@ -1219,11 +1219,18 @@ db_write(struct db *db, const struct db_batch_in *in, struct db_batch_out *out,
 	batch_months(&b);
 	db->sqlstate[0] = '\0';
 	rc = write_pass(db, &b, err, errlen);
+	if (rc == -1) {
+		/* A month this connection saw may have been dropped by retention
+		 * since (a row with no partition: 23514 without a constraint
+		 * name): forgotten, it is made again by the next pass. */
+		db_partitions_forget(db);
+		if (strcmp(db->sqlstate, "23514") == 0 && !db->constraint &&
+		    PQstatus(db->conn) == CONNECTION_OK)
+			rc = write_pass(db, &b, err, errlen);
+	}
 	if (rc == -1 && db_error_is_data(db)) {
 		log_once("db.isolate", "%s; writing the batch again with the rows "
 		    "PostgreSQL refuses isolated", err);
-		/* a month dropped by retention since it was seen is made again */
-		db_partitions_forget(db);
 		b.isolate = 1;
 		rc = write_pass(db, &b, err, errlen);
 	}
