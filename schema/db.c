@@ -1,5 +1,6 @@
 /* db.c — the PostgreSQL connection, prepared statements, and the batch write
- * of findings, their outbox rows and ingest errors (see db.h).
+ * of findings, their outbox rows, archived events and ingest errors (see
+ * db.h). The months the rows go to are made first (partitions.c).
  *
  * DESIGN: a batch goes to the server as one statement per table and chunk:
  * the findings travel as parallel text[] parameters in binary array format
