@@ -7,6 +7,7 @@
 #   make bench-pipeline       daemon throughput, Kafka -> rules -> PostgreSQL
 #   make bench-state          what memory across events costs: throughput, bytes per key
 #   make bench-route          what routing a finding costs, with and without a when condition
+#   make bench-archive        event archive rows/s through the daemon's batch write (needs services)
 #   make bench-alert          webhook delivery latency from commit to receipt (BASELINE=main compares)
 #   make fuzz                 short libFuzzer runs of every parser of outside input (clang)
 #   make layers               fail when a lower folder includes a higher one
@@ -46,7 +47,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all check check-run unit demo bench bench-pipeline bench-state bench-route bench-alert fuzz clean layers
+.PHONY: all check check-run unit demo bench bench-pipeline bench-state bench-route bench-archive bench-alert fuzz clean layers
 
 # Each build links its own binary; bin/kaudit is the release one, so an
 # instrumented build never replaces what users run.
@@ -129,6 +130,14 @@ $(BUILD)/bench/bench_route: tests/bench_route.c $(BUILD)/libkaudit.a
 bench-route: $(BUILD)/bench/bench_route
 	$(Q)$<
 
+$(BUILD)/bench/bench_archive: tests/bench_archive.c $(BUILD)/libkaudit.a
+	@mkdir -p $(dir $@)
+	@echo "  BENCH $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libkaudit.a $(LDLIBS)
+
+bench-archive: $(BUILD)/bench/bench_archive
+	$(Q)tests/bench-archive.sh $<
+
 bench-alert: bin/kaudit
 	$(Q)BASELINE=$(BASELINE) tests/bench-alert.sh
 
@@ -139,7 +148,7 @@ clean:
 	rm -rf build bin
 
 -include $(wildcard $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_BIN:=.d) $(FUZZ_BIN:=.d) \
-    $(BUILD)/bench/bench_route.d)
+    $(BUILD)/bench/bench_route.d $(BUILD)/bench/bench_archive.d)
 
 # Fuzz targets: every tests/fuzz/fuzz_*.c defines LLVMFuzzerTestOneInput. Here
 # they are built with the normal compiler around a plain main()

@@ -100,6 +100,10 @@ run_prepare(const char *path, struct config *c, struct ruleset **rs, int check_d
 	ro.platforms = (const char *const *)c->platforms.v;
 	ro.nplatforms = c->platforms.n;
 	ro.platforms_line = c->platforms_line;
+	if (c->archive_enabled && c->archive_when[0] != '\0') {
+		ro.archive_when = c->archive_when;
+		ro.archive_line = c->archive_when_line;
+	}
 	*rs = rulefiles_load((const char *const *)c->rules.v, c->rules.n, &ro, &errs);
 	if (*rs == NULL) {
 		fputs(buf_cstr(&errs), stderr);
@@ -126,10 +130,11 @@ static void
 log_stats(const struct worker_stats *st)
 {
 	log_info("messages %lu events %lu findings %lu bad-input %lu dead-letters %lu "
-	    "db-retries %lu signals %lu stateful-findings %lu", atomic_load(&st->messages),
-	    atomic_load(&st->events), atomic_load(&st->findings), atomic_load(&st->errors),
-	    atomic_load(&st->dead_letters), atomic_load(&st->db_retries),
-	    atomic_load(&st->signals), atomic_load(&st->state_findings));
+	    "db-retries %lu signals %lu stateful-findings %lu archived %lu",
+	    atomic_load(&st->messages), atomic_load(&st->events), atomic_load(&st->findings),
+	    atomic_load(&st->errors), atomic_load(&st->dead_letters),
+	    atomic_load(&st->db_retries), atomic_load(&st->signals),
+	    atomic_load(&st->state_findings), atomic_load(&st->archived));
 }
 
 /* The workers of one process: ingesters, then state owners. */
@@ -274,9 +279,29 @@ crew_join(struct crew *cr)
 	return rc;
 }
 
+/* The month partitions' upkeep: the coming months made, retention applied.
+ * A failure is logged and tried again at the next interval: batches make
+ * the months they need themselves. */
+static void
+upkeep(const struct config *c, struct db **db)
+{
+	char err[512];
+	long long dropped;
+
+	if (*db == NULL && (*db = db_connect(c->pg_url, err, sizeof(err))) == NULL) {
+		log_warn("retention: %s", err);
+		return;
+	}
+	if (!db_ok(*db) || retention_apply(*db, c, 0, NULL, &dropped, err, sizeof(err)) != 0)
+		log_warn("retention: %s (tried again in %lld s)", err,
+		    (long long)(c->retention_interval_ms / 1000));
+}
+
 static int
 supervise(const struct config *c, const struct ruleset *rs, long idle_ms)
 {
+	struct db *updb = NULL;
+	long last_upkeep;
 	struct worker_stats st;
 	struct crew cr;
 	struct alerter *al = NULL;
@@ -287,6 +312,8 @@ supervise(const struct config *c, const struct ruleset *rs, long idle_ms)
 
 	memset(&st, 0, sizeof(st));
 	memset(&cr, 0, sizeof(cr));
+	upkeep(c, &updb);
+	last_upkeep = clock_ms();
 	if ((al = alerter_start(c->pg_url, &c->alert, err, sizeof(err))) == NULL) {
 		log_error("alerter: %s", err);
 		rc = 1;
@@ -303,6 +330,10 @@ supervise(const struct config *c, const struct ruleset *rs, long idle_ms)
 			log_stats(&st);
 			last_stats = clock_ms();
 		}
+		if (clock_ms() - last_upkeep >= c->retention_interval_ms) {
+			upkeep(c, &updb);
+			last_upkeep = clock_ms();
+		}
 		if (idle_ms > 0 && is_idle(c, &st, &cr, al, idle_ms, started)) {
 			log_info("idle for %g s: exiting", idle_ms / 1000.0);
 			break;
@@ -316,6 +347,8 @@ out:
 		rc = 1;
 	if (al)
 		alerter_stop(al);
+	if (updb)
+		db_close(updb);
 	log_stats(&st);
 	return rc;
 }

@@ -16,6 +16,7 @@ static const struct {
 	{ "migrate",	cmd_migrate,	"apply database migrations" },
 	{ "rules",	cmd_rules,	"list rules, or run golden rule tests" },
 	{ "alerts",	cmd_alerts,	"list webhook deliveries and destinations, retry, re-enable" },
+	{ "retention",	cmd_retention,	"drop the months of findings and events past retention" },
 };
 
 static void
@@ -27,7 +28,7 @@ usage(FILE *out)
 	    "usage: kaudit COMMAND [options]\n"
 	    "\n", KAUDIT_VERSION);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].help);
+		fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].help);
 	fprintf(out,
 	    "\n"
 	    "  kaudit run -c FILE [--idle-exit SECONDS]\n"
@@ -39,6 +40,7 @@ usage(FILE *out)
 	    "  kaudit alerts list [-c FILE] [--state STATE] [--webhook NAME] [--limit N] [--json]\n"
 	    "  kaudit alerts retry [-c FILE] [--webhook NAME] ID... | --dead\n"
 	    "  kaudit alerts enable [-c FILE] NAME\n"
+	    "  kaudit retention -c FILE [--dry-run]\n"
 	    "\n"
 	    "Each command takes -h. kaudit --version prints the version.\n");
 }

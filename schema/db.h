@@ -29,6 +29,27 @@ int	db_migrate(struct db *db, char *err, size_t errlen);
  * `kaudit migrate -c FILE`" otherwise. */
 int	db_check_schema(struct db *db, char *err, size_t errlen);
 
+/* Month partitions (see 0007_partitions.sql). Makes those of the month of
+ * yesterday, today and the next ahead months (at most
+ * DB_PARTITIONS_AHEAD_MAX), for every partitioned table; the daemon calls it
+ * at start and now and then. A batch makes the months it needs itself. */
+#define DB_PARTITIONS_AHEAD_MAX	24
+int	db_partitions_ahead(struct db *db, int ahead, char *err, size_t errlen);
+
+/* Retention: the month partitions of table ("findings" or "events") that
+ * end more than keep_s seconds ago, oldest first, with the rows each held;
+ * dropped (with the outbox rows, group memberships and keys of dropped
+ * findings) unless dry_run, all in one transaction. Whole months only: a
+ * month is dropped once its last second is older than keep_s. */
+struct db_retention {
+	char	*partition;	/* findings_2026_01 */
+	char	*from, *to;	/* bounds, RFC 3339 UTC */
+	long long rows;
+};
+int	db_retention(struct db *db, const char *table, int64_t keep_s, int dry_run,
+	    struct db_retention **out, size_t *n, char *err, size_t errlen);
+void	db_retention_free(struct db_retention *r, size_t n);
+
 /* A webhook with group_by (see schema/groups.c): the finding joins the open
  * group of (webhook, key) instead of getting an outbox row of its own. */
 struct db_grouping {
@@ -57,6 +78,10 @@ struct db_finding {
 	/* NULL, or parallel to webhooks: how each groups its findings
 	 * (borrowed; a NULL key: one outbox row for this finding) */
 	const struct db_grouping *groups;
+	/* borrowed, NUL-terminated: the event's requestReceivedTimestamp,
+	 * shared by every stage of a request, which places the finding's
+	 * month (NULL: its time, else when stored) */
+	const char	 *received;
 };
 
 struct db_ingest_error {
@@ -95,6 +120,46 @@ typedef int (*db_extra_fn)(struct db *db, void *arg, char *err, size_t errlen);
 int	db_write_batch_with(struct db *db, const struct db_finding *f, size_t nf,
 	    const struct db_ingest_error *e, size_t ne, db_extra_fn extra, void *arg,
 	    size_t *inserted, size_t *dead, char *err, size_t errlen);
+
+/* An event for the archive (kaudit.events), borrowed. Times and the source
+ * IP are validated here (NULL or invalid: the column is NULL); the other
+ * columns are read from the JSON. */
+struct db_event {
+	const char	*json;		/* the event's JSON text (an object) */
+	size_t		 len;
+	const char	*time;		/* stageTimestamp; NUL-terminated, or NULL */
+	const char	*received;	/* requestReceivedTimestamp, or NULL */
+	const char	*source_ip;	/* sourceIPs[0], or NULL */
+	const char	*cluster;
+	/* where it came from, kept with a dead letter; NULL topic: unknown */
+	const char	*topic;
+	int32_t		 partition;
+	int64_t		 offset;
+};
+
+/* The same transaction as db_write_batch_with(), with archived events too:
+ * one row per (audit_id, stage) in kaudit.events (nothing for one already
+ * stored), a row PostgreSQL refuses on its own kept in kaudit.dead_letters
+ * (kind event). */
+struct db_batch_in {
+	const struct db_finding		*f;
+	size_t				 nf;
+	const struct db_event		*ev;
+	size_t				 nev;
+	const struct db_ingest_error	*e;
+	size_t				 ne;
+	db_extra_fn			 extra;		/* NULL: none */
+	void				*extra_arg;
+};
+
+struct db_batch_out {
+	size_t	inserted;	/* new findings */
+	size_t	archived;	/* new archived events */
+	size_t	dead;		/* new dead letters */
+};
+
+int	db_write(struct db *db, const struct db_batch_in *in, struct db_batch_out *out,
+	    char *err, size_t errlen);
 
 /* The state owners' store (memory across events, see analyze/state.h):
  * per partition of the signal topic, the next offset and the partition's

@@ -378,7 +378,7 @@ db_dead_letter(struct db *db, const struct db_dead *d, const struct db_fault *x,
 		return -1;
 	if (strcmp(PQcmdTuples(res), "1") == 0) {
 		(*stored)++;
-		log_once(dead_log_kind(x->state), "postgres: a %s PostgreSQL refused on "
+		log_once(dead_log_kind(x->state), "postgres: a row (%s) PostgreSQL refused on "
 		    "its own went to kaudit.dead_letters (%s[%d]@%lld): %s (further "
 		    "cases are counted)", d->kind, d->topic ? d->topic : "?",
 		    (int)d->partition, (long long)d->offset, x->msg);

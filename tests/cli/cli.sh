@@ -33,7 +33,24 @@ check alerts-bad-state-says-why grep -q '"nope" is not one of' "$tmp/err"
 check alerts-retry-needs-ids-exit-2 test $? -eq 2
 "$K" alerts retry 12x >/dev/null 2>&1
 check alerts-retry-bad-id-exit-2 test $? -eq 2
-for cmd in run scan check migrate rules alerts; do
+check help-lists-retention grep -q 'kaudit retention -c FILE \[--dry-run\]' "$tmp/h"
+"$K" retention >/dev/null 2>&1
+check retention-needs-config-exit-2 test $? -eq 2
+"$K" retention -c /nonexistent.yaml --frob >/dev/null 2>&1
+check retention-bad-option-exit-2 test $? -eq 2
+# archive.when is compiled with the rules: a bad field is a config error
+# at its line; the default compiles without the shipped macros.
+printf 'archive:\n  enabled: true\n  when: "nosuch.field = 1"\n' >"$tmp/arch.yaml"
+"$K" check -c "$tmp/arch.yaml" >/dev/null 2>"$tmp/err"
+check archive-when-bad-field-exit-1 test $? -eq 1
+check archive-when-bad-field-line grep -q 'arch.yaml:3: archive.when: unknown field "nosuch.field"' "$tmp/err"
+printf 'archive:\n  enabled: maybe\n' >"$tmp/arch2.yaml"
+"$K" check -c "$tmp/arch2.yaml" >/dev/null 2>"$tmp/err"
+check archive-enabled-bool grep -q 'archive.enabled: expected true or false, got "maybe"' "$tmp/err"
+printf 'retention:\n  findings: 0\n' >"$tmp/ret.yaml"
+"$K" check -c "$tmp/ret.yaml" >/dev/null 2>"$tmp/err"
+check retention-needs-unit grep -q 'retention.findings: expected a duration' "$tmp/err"
+for cmd in run scan check migrate rules alerts retention; do
 	"$K" "$cmd" -h >"$tmp/h.$cmd" 2>&1
 	rc=$?
 	check "help-$cmd" test "$rc" -eq 0 -a -s "$tmp/h.$cmd"
