@@ -36,7 +36,8 @@
  * names (a JSON array), validated time and IP, the dedup of a stateful
  * finding, and the groups it joins (a JSON array of {w: webhook, k: key
  * text, wait, ivl, rep: its group_wait, group_interval, repeat_interval in
- * ms}; see groups.c). The identity of a finding is the digest pair that
+ * ms}; see groups.c), and the suppression that holds on it (an id, or
+ * NULL: see lifecycle.c). The identity of a finding is the digest pair that
  * kaudit.findings_identity_key indexes ((audit_id, rule) for a single event;
  * (rule, dedup) in kaudit.findings_stateful_key for a correlation, a
  * suppressing rule or an attribution), so it holds for values of any length;
@@ -45,16 +46,16 @@
 static const struct db_sql sql_findings = {
 	"kaudit_findings",
 	"WITH input AS MATERIALIZED ("
-	" SELECT u.ord, u.f::jsonb AS f, u.e, u.w, u.t, u.ip, u.d, u.g"
+	" SELECT u.ord, u.f::jsonb AS f, u.e, u.w, u.t, u.ip, u.d, u.g, u.s"
 	" FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
-	"  $6::text[], $7::text[]) WITH ORDINALITY AS u(f, e, w, t, ip, d, g, ord)"
+	"  $6::text[], $7::text[], $8::text[]) WITH ORDINALITY AS u(f, e, w, t, ip, d, g, s, ord)"
 	"), r AS MATERIALIZED ("
 	/* kaudit.text_digest() spelled out: computed once, without the call */
-	" SELECT ord, f, e, w, t, ip, d, g, audit_id, rule, severity,"
+	" SELECT ord, f, e, w, t, ip, d, g, s, audit_id, rule, severity,"
 	"  sha256(convert_to(audit_id, 'UTF8')) AS audit_digest,"
 	"  sha256(convert_to(rule, 'UTF8')) AS rule_digest,"
 	"  sha256(convert_to(d, 'UTF8')) AS dedup_digest"
-	" FROM (SELECT ord, f, e, w, t, ip, d, g,"
+	" FROM (SELECT ord, f, e, w, t, ip, d, g, s,"
 	"  coalesce(f->>'audit_id', '') AS audit_id, coalesce(f->>'rule', '') AS rule,"
 	"  CASE WHEN f->>'severity' IN ('info', 'low', 'medium', 'high', 'critical')"
 	"   THEN f->>'severity' ELSE 'info' END AS severity"
@@ -133,13 +134,23 @@ static const struct db_sql sql_findings = {
 	" INSERT INTO kaudit.alert_group_members (group_id, finding_id)"
 	" SELECT grp.id, gin.fid FROM gin JOIN grp ON grp.digest = gin.digest ORDER BY 1, 2"
 	" ON CONFLICT DO NOTHING"
+	/* a suppressed finding's status, written only when it is new */
+	"), sup AS ("
+	" INSERT INTO kaudit.finding_history (finding_id, status, actor, reason,"
+	"  suppression_id)"
+	" SELECT ins.id, 'suppressed', 'kaudit', 'suppression ' || r.s || coalesce(': ' ||"
+	"  (SELECT x.reason FROM kaudit.suppressions x WHERE x.id = r.s::bigint), ''),"
+	"  r.s::bigint"
+	" FROM ins JOIN r ON r.audit_id = ins.audit_id AND r.rule = ins.rule"
+	"  AND r.d IS NOT DISTINCT FROM ins.dedup"
+	" WHERE r.s IS NOT NULL ORDER BY ins.id"
 	")"
 	" SELECT count(*) FROM ins",
-	7
+	8
 };
 static const uint32_t findings_oids[] = {
 	DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT,
-	DB_OID_TEXT
+	DB_OID_TEXT, DB_OID_TEXT
 };
 
 /* A batch's ingest errors in one statement, like the findings. */
@@ -677,6 +688,13 @@ finding_row(struct db_rows *r, const struct db_finding *df, size_t i,
 		db_rows_text(r, 6, tmp->data, tmp->len, 1);
 	else
 		db_rows_null(r, 6);
+	if (df->suppressed_by > 0) {
+		char id[24];
+		int len = snprintf(id, sizeof(id), "%lld", (long long)df->suppressed_by);
+		db_rows_text(r, 7, id, (size_t)len, 0);
+	} else {
+		db_rows_null(r, 7);
+	}
 	return 0;
 }
 
@@ -716,7 +734,7 @@ write_findings(struct db *db, struct batch *b, char *err, size_t errlen)
 	struct db_rows r;
 	int rc = 0;
 
-	db_rows_init(&r, &sql_findings, findings_oids, 7);
+	db_rows_init(&r, &sql_findings, findings_oids, 8);
 	for (size_t i = 0; i < b->nf && rc == 0; i++) {
 		if (finding_row(&r, &b->f[i], i, &b->groups, &b->tmp) == -1) {
 			log_once("db.bad_finding", "postgres: a finding that is not "
@@ -758,7 +776,7 @@ probe_rows(struct db_rows *r, int findings)
 	static const char f[] = "{\"audit_id\":\"kaudit:probe\",\"rule\":\"kaudit:probe\"}";
 
 	if (findings) {
-		db_rows_init(r, &sql_findings, findings_oids, 7);
+		db_rows_init(r, &sql_findings, findings_oids, 8);
 		db_rows_add(r, 0);
 		db_rows_text(r, 0, f, sizeof(f) - 1, 1);
 		db_rows_text(r, 1, "{}", 2, 1);
@@ -767,6 +785,7 @@ probe_rows(struct db_rows *r, int findings)
 		db_rows_null(r, 4);
 		db_rows_null(r, 5);
 		db_rows_null(r, 6);
+		db_rows_null(r, 7);
 		return;
 	}
 	db_rows_init(r, &sql_ingest_errors, ingest_error_oids, 7);

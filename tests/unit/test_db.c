@@ -121,14 +121,14 @@ test_migrate(void)
 	if (db == NULL)
 		return;
 	T_INTEQ(db_check_schema(db, err, sizeof(err)), -1);
-	T_STREQ(err, "database schema is at version 0, kaudit needs 6: run "
+	T_STREQ(err, "database schema is at version 0, kaudit needs 9: run "
 	    "`kaudit migrate -c FILE`");
 	T_INTEQ(db_migrate(db, err, sizeof(err)), 0);
 	T_INTEQ(db_check_schema(db, err, sizeof(err)), 0);
 	T_INTEQ(db_migrate(db, err, sizeof(err)), 0);	/* idempotent */
 	s = pgtest_str("SELECT string_agg(version::text, ',' ORDER BY version)"
 	    " FROM kaudit.schema_migrations");
-	T_STREQ(s, "1,2,3,4,5,6");
+	T_STREQ(s, "1,2,3,4,5,6,9");
 	free(s);
 	/* A migration missing below the newest (two branches applied apart):
 	 * the schema is not what this binary expects. */
@@ -138,11 +138,11 @@ test_migrate(void)
 	    "`kaudit migrate -c FILE`");
 	pgtest_exec(pgtest_conn, "INSERT INTO kaudit.schema_migrations VALUES (2, '0002_row_faults.sql')");
 	/* A newer binary migrated this database: say so. */
-	pgtest_exec(pgtest_conn, "INSERT INTO kaudit.schema_migrations VALUES (7, '0007_x.sql')");
+	pgtest_exec(pgtest_conn, "INSERT INTO kaudit.schema_migrations VALUES (10, '0010_x.sql')");
 	T_INTEQ(db_check_schema(db, err, sizeof(err)), -1);
-	T_STREQ(err, "database schema is at version 7, newer than this kaudit (6): "
+	T_STREQ(err, "database schema is at version 10, newer than this kaudit (9): "
 	    "upgrade kaudit");
-	pgtest_exec(pgtest_conn, "DELETE FROM kaudit.schema_migrations WHERE version = 7");
+	pgtest_exec(pgtest_conn, "DELETE FROM kaudit.schema_migrations WHERE version = 10");
 	T_INTEQ(db_check_schema(db, err, sizeof(err)), 0);
 	T_INTEQ(pgtest_long("SELECT count(*) FROM pg_description d JOIN pg_class c"
 	    " ON c.oid = d.objoid WHERE c.relname = 'findings' AND d.objsubid = 0"), 1);
@@ -301,7 +301,7 @@ test_bad_values(void)
 	struct db *db = db_connect(url, err, sizeof(err));
 	json_t *f = finding_for(events[0], "bad-values", "bogus");
 	struct db_finding df = { f, event_text[0], strlen(event_text[0]), hooks1, 1,
-	    NULL, 0, 0, NULL, NULL };
+	    NULL, 0, 0, NULL, NULL, 0 };
 	size_t ins = 0;
 
 	json_object_set_new(f, "time", json_string("2019-02-30T10:00:00Z"));
@@ -352,7 +352,7 @@ test_nul_event(void)
 		snprintf(rule, sizeof(rule), "nul-%d", i);
 		f[i] = finding_for(events[0], rule, "medium");
 		df[i] = (struct db_finding){ f[i], texts[i], strlen(texts[i]), hooks1, 1,
-		    NULL, 0, 0, NULL, NULL };
+		    NULL, 0, 0, NULL, NULL, 0 };
 	}
 	T_INTEQ(db_write_batch(db, df, 4, NULL, 0, &ins, &dead, err, sizeof(err)), 0);
 	T_INTEQ(ins, 3);
@@ -431,7 +431,7 @@ test_ambiguous_event(void)
 	T_ASSERT(found != NULL);
 	if (found == NULL)
 		goto done;
-	df = (struct db_finding){ found, text, strlen(text), hooks1, 1, NULL, 0, 0, NULL, NULL };
+	df = (struct db_finding){ found, text, strlen(text), hooks1, 1, NULL, 0, 0, NULL, NULL, 0 };
 	T_INTEQ(db_write_batch(db, &df, 1, NULL, 0, &ins, NULL, err, sizeof(err)), 0);
 	T_INTEQ(ins, 1);
 	/* the finding's columns, the finding's JSON and the stored event agree
@@ -489,7 +489,7 @@ test_reconnect(void)
 	struct db *db = db_connect(url, err, sizeof(err));
 	json_t *f = finding_for(events[2], "reconnect", "high");
 	struct db_finding df = { f, event_text[2], strlen(event_text[2]), hooks1, 1,
-	    NULL, 0, 0, NULL, NULL };
+	    NULL, 0, 0, NULL, NULL, 0 };
 	char sql[256];
 	size_t ins = 0;
 
@@ -916,7 +916,7 @@ test_upgrade(void)
 	char *v1 = t_slurp("schema/migrations/0001_init.sql", &len);
 	json_t *f = finding_for(events[0], "upgraded", "high");
 	struct db_finding df = { f, event_text[0], strlen(event_text[0]), hooks1, 1,
-	    NULL, 0, 0, NULL, NULL };
+	    NULL, 0, 0, NULL, NULL, 0 };
 
 	memset(&sc, 0, sizeof(sc));
 	snprintf(sc.name, sizeof(sc.name), "%s_v1", pgtest_name);
