@@ -3,15 +3,25 @@
 #ifndef KAUDIT_CMD_H
 #define KAUDIT_CMD_H
 
+#include <stddef.h>
+
 int	cmd_run(int argc, char **argv);		/* app/cmd_run.c */
 int	cmd_check(int argc, char **argv);	/* app/cmd_check.c */
 int	cmd_migrate(int argc, char **argv);	/* app/cmd_check.c */
 int	cmd_scan(int argc, char **argv);	/* app/cmd_scan.c */
 int	cmd_rules(int argc, char **argv);	/* app/cmd_rules.c: list, test */
 int	cmd_alerts(int argc, char **argv);	/* app/cmd_alerts.c: list, retry, enable */
+int	cmd_findings(int argc, char **argv);	/* app/cmd_findings.c: list, show, ack, ... */
 
+struct buf;
 struct config;
 struct ruleset;
+
+/* Appends s escaped for a terminal (app/cmd_alerts.c): backslash as \\, a
+ * control or format character as \u{XXXX}, a byte that is not UTF-8 as
+ * \xHH; after max characters, "...". Every value from an event or a
+ * person that a command prints as text goes through it. */
+void	alerts_escape(struct buf *b, const char *s, size_t max);
 
 /* Loads and validates config and rules (and, with check_db, that the
  * database schema is current), printing every problem to stderr. Shared by

@@ -174,7 +174,7 @@ alerts_codepoint(const unsigned char *p, size_t len)
 
 /* Appends s escaped for a terminal: backslash as \\, an unsafe character as
  * \u{XXXX}, a byte that is not UTF-8 as \xHH; after max characters, "...". */
-static void
+void
 alerts_escape(struct buf *b, const char *s, size_t max)
 {
 	const unsigned char *p = (const unsigned char *)s;

@@ -393,9 +393,11 @@ void	db_suppressions_free(struct db_suppression *v, size_t n);
 int	db_suppressions_list(struct db *db, int all, json_t **out, char *err,
 	    size_t errlen);
 /* A new suppression holding for duration_ms from now (the database's
- * clock; 0: until lifted); *id receives its id. */
+ * clock; 0: until lifted); *id receives its id and *expires_ms (may be
+ * NULL) when it expires (ms since the epoch; 0: never). */
 int	db_suppression_add(struct db *db, const char *condition, const char *reason,
-	    const char *by, int64_t duration_ms, int64_t *id, char *err, size_t errlen);
+	    const char *by, int64_t duration_ms, int64_t *id, int64_t *expires_ms,
+	    char *err, size_t errlen);
 /* Lifts live suppression id; *found 0 when there is none (no such id, or
  * lifted or expired already). */
 int	db_suppression_lift(struct db *db, int64_t id, const char *by, const char *reason,

@@ -56,8 +56,9 @@ static const struct db_sql sql_supp_add = {
 	"WITH s AS (INSERT INTO kaudit.suppressions (condition, reason, created_by, expires_at)"
 	" VALUES ($1, $2, $3, CASE WHEN $4::bigint > 0"
 	"  THEN now() + $4::bigint * interval '1 millisecond' END)"
-	" RETURNING id)"
-	" SELECT s.id, pg_notify('" DB_SUPPRESS_CHANNEL "', s.id::text) FROM s",
+	" RETURNING id, expires_at)"
+	" SELECT s.id, coalesce((extract(epoch FROM s.expires_at) * 1000)::bigint, 0),"
+	"  pg_notify('" DB_SUPPRESS_CHANNEL "', s.id::text) FROM s",
 	4
 };
 
@@ -209,7 +210,8 @@ db_suppressions_list(struct db *db, int all, json_t **out, char *err, size_t err
 
 int
 db_suppression_add(struct db *db, const char *condition, const char *reason,
-    const char *by, int64_t duration_ms, int64_t *id, char *err, size_t errlen)
+    const char *by, int64_t duration_ms, int64_t *id, int64_t *expires_ms, char *err,
+    size_t errlen)
 {
 	struct buf b[3];
 	char dur[24];
@@ -227,6 +229,8 @@ db_suppression_add(struct db *db, const char *condition, const char *reason,
 	if ((res = db_run(db, &sql_supp_add, vals, NULL, NULL, err, errlen)) == NULL)
 		goto out;
 	*id = PQntuples(res) > 0 ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+	if (expires_ms != NULL)
+		*expires_ms = PQntuples(res) > 0 ? strtoll(PQgetvalue(res, 0, 1), NULL, 10) : 0;
 	PQclear(res);
 	rc = 0;
 out:

@@ -91,7 +91,7 @@ test_write_suppressed(void)
 	if (db == NULL)
 		return;
 	T_INTEQ(db_suppression_add(db, "user = alice", "alice's runbook", "bob", 3600000,
-	    &sid, err, sizeof(err)), 0);
+	    &sid, NULL, err, sizeof(err)), 0);
 	T_ASSERT(sid > 0);
 	f[0] = finding("a-1", "k8s.exec.pod", "high", "alice", "prod");
 	f[1] = finding("a-2", "k8s.exec.pod", "high", "mallory", "prod");
@@ -133,7 +133,7 @@ test_suppressions_crud(void)
 {
 	struct db *db = db_connect(url, err, sizeof(err));
 	json_t *list = NULL, *o;
-	int64_t a = 0, b = 0, c = 0;
+	int64_t a = 0, b = 0, c = 0, exp = 9;
 	int found = 9;
 	struct timespec ts = { 0, 50 * 1000000L };
 
@@ -141,12 +141,15 @@ test_suppressions_crud(void)
 	if (db == NULL)
 		return;
 	pgtest_exec(pgtest_conn, "DELETE FROM kaudit.suppressions");
-	T_INTEQ(db_suppression_add(db, "namespace = dev", "dev noise", "bob", 0, &a, err,
+	T_INTEQ(db_suppression_add(db, "namespace = dev", "dev noise", "bob", 0, &a, &exp,
+	    err, sizeof(err)), 0);
+	T_INTEQ(exp, 0);
+	T_INTEQ(db_suppression_add(db, "rule = r1", "short", "bob", 1, &b, NULL, err,
 	    sizeof(err)), 0);
-	T_INTEQ(db_suppression_add(db, "rule = r1", "short", "bob", 1, &b, err, sizeof(err)), 0);
 	/* text from people is cleaned like event text */
-	T_INTEQ(db_suppression_add(db, "rule = r2", "bad \xff utf-8", "eve", 60000, &c, err,
-	    sizeof(err)), 0);
+	T_INTEQ(db_suppression_add(db, "rule = r2", "bad \xff utf-8", "eve", 60000, &c, &exp,
+	    err, sizeof(err)), 0);
+	T_ASSERT(exp > suppress_now_ms() + 50000 && exp < suppress_now_ms() + 70000);
 	nanosleep(&ts, NULL);	/* b expires */
 	T_INTEQ(db_suppressions_list(db, 0, &list, err, sizeof(err)), 0);
 	T_INTEQ(json_array_size(list), 2);
@@ -200,9 +203,9 @@ test_set_match(void)
 	json_object_set_new(carl, "tags", json_pack("[s]", "T1078"));
 	T_INTEQ(suppress_match(s, alice, now), 0);	/* empty */
 	T_INTEQ(db_suppression_add(db, "user = alice and severity >= high", "r", "t", 3600000,
-	    &a, err, sizeof(err)), 0);
+	    &a, NULL, err, sizeof(err)), 0);
 	T_INTEQ(db_suppression_add(db, "namespace in (dev, test) or \"T1609\" in tags",
-	    "r", "t", 0, &b, err, sizeof(err)), 0);
+	    "r", "t", 0, &b, NULL, err, sizeof(err)), 0);
 	pgtest_exec(pgtest_conn, "INSERT INTO kaudit.suppressions (condition, reason,"
 	    " created_by) VALUES ('user.name = x', 'hand-written', 'dba')");
 	T_INTEQ(suppress_load(s, db, err, sizeof(err)), 2);
@@ -238,7 +241,8 @@ test_watch_notify(void)
 	if (w == NULL || db == NULL)
 		goto out;
 	T_INTEQ(suppress_match(s, f, suppress_now_ms()), 0);
-	T_INTEQ(db_suppression_add(db, "user = dave", "r", "t", 0, &id, err, sizeof(err)), 0);
+	T_INTEQ(db_suppression_add(db, "user = dave", "r", "t", 0, &id, NULL, err,
+	    sizeof(err)), 0);
 	for (int i = 0; i < 100 && got == 0; i++) {
 		nanosleep(&ts, NULL);
 		got = suppress_match(s, f, suppress_now_ms());
