@@ -96,18 +96,14 @@ suppress_same(struct suppress_set *s, const struct db_suppression *v, size_t n)
 }
 
 int
-suppress_load(struct suppress_set *s, struct db *db, char *err, size_t errlen)
+suppress_replace(struct suppress_set *s, const struct db_suppression *rows, size_t nrows)
 {
-	struct db_suppression *rows = NULL;
 	struct suppress_entry *v, *old;
-	size_t nrows = 0, n = 0, nold;
+	size_t n = 0, nold;
 	struct buf errs;
 	char what[48];
-	int quiet;
+	int quiet = suppress_same(s, rows, nrows);
 
-	if (db_suppressions_live(db, &rows, &nrows, err, errlen) == -1)
-		return -1;
-	quiet = suppress_same(s, rows, nrows);
 	buf_init(&errs);
 	v = xcalloc(nrows + 1, sizeof(*v));
 	for (size_t i = 0; i < nrows; i++) {
@@ -126,7 +122,6 @@ suppress_load(struct suppress_set *s, struct db *db, char *err, size_t errlen)
 		n++;
 	}
 	buf_free(&errs);
-	db_suppressions_free(rows, nrows);
 	pthread_rwlock_wrlock(&s->lock);
 	old = s->v;
 	nold = s->n;
@@ -138,6 +133,20 @@ suppress_load(struct suppress_set *s, struct db *db, char *err, size_t errlen)
 	if (!quiet)
 		log_info("suppressions: %zu live", n);
 	return (int)n;
+}
+
+int
+suppress_load(struct suppress_set *s, struct db *db, char *err, size_t errlen)
+{
+	struct db_suppression *rows = NULL;
+	size_t nrows = 0;
+	int n;
+
+	if (db_suppressions_live(db, &rows, &nrows, err, errlen) == -1)
+		return -1;
+	n = suppress_replace(s, rows, nrows);
+	db_suppressions_free(rows, nrows);
+	return n;
 }
 
 int64_t

@@ -30,6 +30,9 @@ void	suppress_free(struct suppress_set *s);
  * kaudit, is left out with a warning). Returns how many it holds, or -1
  * with err, the set then left as it was. */
 int	suppress_load(struct suppress_set *s, struct db *db, char *err, size_t errlen);
+/* The same from rows[0..n) (borrowed) instead of the database; returns how
+ * many it holds. */
+int	suppress_replace(struct suppress_set *s, const struct db_suppression *rows, size_t n);
 /* The id of the first suppression that holds on finding (borrowed) and has
  * not expired at now_ms (wall clock, ms since the epoch); 0 when none. Any
  * number of threads may ask at once, also while the set is reloaded. */

@@ -336,6 +336,18 @@ findings_field(struct buf *b, json_t *f, const char *label, const char *key)
 	printf("  %-18s %s\n", label, findings_str(b, f, key, 400));
 }
 
+/* The finding fields show prints, with their labels. */
+static const char *const findings_show_fields[][2] = {
+	{ "rule", "rule" }, { "title", "title" }, { "severity", "severity" },
+	{ "category", "category" }, { "time", "time" }, { "cluster", "cluster" },
+	{ "user", "user" }, { "impersonated user", "impersonated_user" },
+	{ "attributed user", "attributed_user" }, { "source ip", "source_ip" },
+	{ "user agent", "user_agent" }, { "verb", "verb" }, { "resource", "resource" },
+	{ "subresource", "subresource" }, { "namespace", "namespace" },
+	{ "name", "name" }, { "code", "code" }, { "audit id", "audit_id" },
+	{ "message", "message" }, { "repeats", "repeats" },
+};
+
 static void
 findings_print_show(json_t *o)
 {
@@ -347,18 +359,8 @@ findings_print_show(json_t *o)
 		buf_init(&c[i]);
 	printf("finding %s: %s\n", findings_str(&c[0], o, "id", 20),
 	    findings_str(&c[1], o, "status", 20));
-	static const char *const fields[][2] = {
-		{ "rule", "rule" }, { "title", "title" }, { "severity", "severity" },
-		{ "category", "category" }, { "time", "time" }, { "cluster", "cluster" },
-		{ "user", "user" }, { "impersonated user", "impersonated_user" },
-		{ "attributed user", "attributed_user" }, { "source ip", "source_ip" },
-		{ "user agent", "user_agent" }, { "verb", "verb" }, { "resource", "resource" },
-		{ "subresource", "subresource" }, { "namespace", "namespace" },
-		{ "name", "name" }, { "code", "code" }, { "audit id", "audit_id" },
-		{ "message", "message" }, { "repeats", "repeats" },
-	};
-	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-		findings_field(&c[0], f, fields[i][0], fields[i][1]);
+	for (i = 0; i < sizeof(findings_show_fields) / sizeof(findings_show_fields[0]); i++)
+		findings_field(&c[0], f, findings_show_fields[i][0], findings_show_fields[i][1]);
 	findings_field(&c[0], o, "stored", "stored_at");
 
 	printf("\nhistory\n  %-24s %-12s %-24s %s\n", "AT", "STATUS", "BY", "REASON");
