@@ -98,6 +98,11 @@ log_wait 'suppressions: 1 live' 2 && it_ok reloaded-on-lift ||
 for f in "${files[@]}"; do
 	jq -c . "$f" | sed -E 's/("auditID":")/\1p2-/g'
 done >"$IT_DIR/p2.jsonl"
+# and an exec by a user whose name would recolour a terminal and reverse
+# the text after it
+hostile=$'\e[31mevil\xe2\x80\xae'
+jq -c --arg u "$hostile" '.auditID = "p2-hostile" | .user.username = $u' \
+    "$falco/exec_pod.json" >>"$IT_DIR/p2.jsonl"
 want2=$(it_sql "select count(*) from kaudit.findings where dedup is null")
 it_produce_lines "$topic" "$IT_DIR/p2.jsonl" || it_abort produce "kcat failed (phase 2)"
 it_wait_sql "select (count(*) >= $want2)::int from kaudit.findings where audit_id like 'p2-%'
@@ -152,6 +157,13 @@ want_s="acknowledged/it-$$,resolved/it-$$"
 fk ack "$did" 99999999 >/dev/null 2>"$IT_DIR/ack.err"
 [ $? -eq 1 ] && grep -q 'no finding 99999999' "$IT_DIR/ack.err" && it_ok ack-missing-exit-1 ||
     it_fail ack-missing-exit-1 "$(cat "$IT_DIR/ack.err")"
+fk list --user "$hostile" >"$IT_DIR/hostile.txt"
+if grep -qF 'evil\u{202E}' "$IT_DIR/hostile.txt" && grep -qF '\u{001B}[31m' "$IT_DIR/hostile.txt" &&
+    ! LC_ALL=C grep -q $'\e\|\xe2\x80\xae' "$IT_DIR/hostile.txt"; then
+	it_ok list-escapes-hostile-user
+else
+	it_fail list-escapes-hostile-user "$(od -c "$IT_DIR/hostile.txt" | head -5)"
+fi
 fk suppressions --all --json >"$IT_DIR/sup.json"
 n=$(jq --argjson a "$sup_a" '.[] | select(.id == $a and .live == false and .matched > 0
     and .lift_reason == "over") | .id' "$IT_DIR/sup.json")
