@@ -37,6 +37,7 @@
 #define FINDINGS_LIMIT_MAX	1000000
 #define FINDINGS_TEXT_MAX	4096		/* bytes of a --reason or --by */
 #define FINDINGS_WHEN_MAX	(64 * 1024)	/* bytes of a --when */
+#define FINDINGS_PREVIEW_DEFAULT 100000		/* findings a --dry-run reads */
 
 #define FINDINGS_SYNOPSIS \
     "usage: kaudit findings list [-c FILE] [--status S] [--rule ID] [--severity SEV]\n" \
@@ -45,6 +46,8 @@
     "       kaudit findings ack|resolve|reopen [-c FILE] [--reason TEXT] [--by NAME] ID...\n" \
     "       kaudit findings suppress [-c FILE] --when COND --for DURATION --reason TEXT\n" \
     "                                [--by NAME]\n" \
+    "       kaudit findings suppress [-c FILE] --when COND --dry-run [--since TIME]\n" \
+    "                                [--limit N]\n" \
     "       kaudit findings suppressions [-c FILE] [--all] [--json]\n" \
     "       kaudit findings lift [-c FILE] [--reason TEXT] [--by NAME] ID...\n"
 
@@ -70,6 +73,9 @@ static const char findings_usage[] =
     "                webhook's when (docs/alerting.md): e.g. 'rule = k8s.exec.pod and\n"
     "                namespace = ci'. --for DURATION (90m, 24h, 30d) or never;\n"
     "                --reason is required. Running daemons pick it up at once.\n"
+    "                --dry-run writes nothing: it tells how many stored findings\n"
+    "                (since --since, default 7d; the newest --limit, default\n"
+    "                100000) COND holds on, by rule\n"
     "  suppressions  the live suppressions with the findings each suppressed so far\n"
     "                (--all: lifted and expired ones too)\n"
     "  lift          ends suppressions ID... before they expire\n"
@@ -86,7 +92,8 @@ struct findings_args {
 	const char	*config, *status, *rule, *severity, *since, *user;
 	const char	*reason, *by, *when, *forr;
 	long		 limit;
-	int		 json, all;
+	int		 limit_set;	/* --limit given */
+	int		 json, all, dry;
 };
 
 static int
@@ -106,6 +113,7 @@ findings_args(int argc, char **argv, const char *allowed, struct findings_args *
 		{ "when", required_argument, NULL, 'w' },
 		{ "for", required_argument, NULL, 'f' },
 		{ "all", no_argument, NULL, 'a' },
+		{ "dry-run", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -141,12 +149,14 @@ findings_args(int argc, char **argv, const char *allowed, struct findings_args *
 		case 'w': a->when = optarg; break;
 		case 'f': a->forr = optarg; break;
 		case 'a': a->all = 1; break;
+		case 'd': a->dry = 1; break;
 		case 'l':
 			if (num_parse_i64(optarg, 1, FINDINGS_LIMIT_MAX, &v, why, sizeof(why)) == -1) {
 				fprintf(stderr, "kaudit findings %s: --limit: %s\n", argv[0], why);
 				return 2;
 			}
 			a->limit = (long)v;
+			a->limit_set = 1;
 			break;
 		}
 	}
@@ -514,6 +524,124 @@ out:
 	return rc;
 }
 
+/* --dry-run: what the condition holds on among stored findings. */
+struct findings_preview {
+	const struct finding_cond	*fc;
+	long				 seen, held, bad;
+	json_t				*rules;		/* rule -> count */
+};
+
+static void
+findings_preview_one(void *arg, int64_t id, const char *text, size_t len)
+{
+	struct findings_preview *p = arg;
+	json_t *f = json_loadb(text, len, 0, NULL), *n;
+	const char *rule;
+
+	(void)id;
+	p->seen++;
+	if (f == NULL) {
+		p->bad++;
+		return;
+	}
+	if (fcond_eval(p->fc, f)) {
+		p->held++;
+		rule = json_string_value(json_object_get(f, "rule"));
+		rule = rule != NULL ? rule : "";
+		n = json_object_get(p->rules, rule);
+		json_object_set_new(p->rules, rule,
+		    json_integer(n != NULL ? json_integer_value(n) + 1 : 1));
+	}
+	json_decref(f);
+}
+
+static int
+findings_by_count(const void *a, const void *b)
+{
+	json_int_t x = json_integer_value(json_array_get(*(json_t *const *)a, 1));
+	json_int_t y = json_integer_value(json_array_get(*(json_t *const *)b, 1));
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static int
+findings_preview(struct db *db, const struct finding_cond *fc, const char *since,
+    long limit)
+{
+	struct findings_preview p = { fc, 0, 0, 0, json_object() };
+	json_t **v, *pair;
+	const char *rule;
+	struct buf esc;
+	char err[512];
+	size_t n = 0;
+
+	if (db_findings_scan(db, since, limit, findings_preview_one, &p, err,
+	    sizeof(err)) == -1) {
+		fprintf(stderr, "kaudit findings suppress: %s\n", err);
+		json_decref(p.rules);
+		return 1;
+	}
+	v = xcalloc(json_object_size(p.rules) + 1, sizeof(*v));
+	json_object_foreach(p.rules, rule, pair)
+		v[n++] = json_pack("[s, O]", rule, pair);
+	qsort(v, n, sizeof(*v), findings_by_count);
+	printf("--when holds on %ld of the %ld findings stored since %s (the newest %ld at "
+	    "most)%s\n", p.held, p.seen, since, limit, p.held ? ":" : "");
+	buf_init(&esc);
+	for (size_t i = 0; i < n; i++) {
+		buf_reset(&esc);
+		alerts_escape(&esc, json_string_value(json_array_get(v[i], 0)), 100);
+		printf("%8lld  %s\n", (long long)json_integer_value(json_array_get(v[i], 1)),
+		    buf_cstr(&esc));
+		json_decref(v[i]);
+	}
+	buf_free(&esc);
+	printf("nothing was written (--dry-run)\n");
+	free(v);
+	json_decref(p.rules);
+	return 0;
+}
+
+static int
+findings_suppress_dry(const struct findings_args *a, int argc)
+{
+	struct finding_cond *fc;
+	struct buf errs;
+	char since[TIME_TEXT_MAX];
+	long limit = a->limit_set ? a->limit : FINDINGS_PREVIEW_DEFAULT;
+	struct db *db;
+	int rc;
+
+	if (optind != argc || a->when == NULL || a->forr != NULL || a->reason != NULL ||
+	    a->by != NULL) {
+		fprintf(stderr, "kaudit findings suppress --dry-run: takes --when, and "
+		    "--since and --limit\n");
+		fputs(findings_synopsis, stderr);
+		return 2;
+	}
+	if (findings_since(a->since != NULL ? a->since : "7d", since) == -1) {
+		fprintf(stderr, "kaudit findings suppress: --since: expected an RFC 3339 time or "
+		    "a duration such as 24h, got \"%s\"\n", a->since);
+		return 2;
+	}
+	buf_init(&errs);
+	if ((fc = fcond_compile(a->when, strlen(a->when), "--when", 1, "condition",
+	    &errs)) == NULL) {
+		fprintf(stderr, "kaudit findings suppress: %s", buf_cstr(&errs));
+		buf_free(&errs);
+		return 2;
+	}
+	buf_free(&errs);
+	if ((db = findings_db(a->config, "suppress")) == NULL) {
+		fcond_free(fc);
+		return 1;
+	}
+	rc = findings_preview(db, fc, since, limit);
+	db_close(db);
+	fcond_free(fc);
+	return rc;
+}
+
 static int
 findings_suppress(int argc, char **argv)
 {
@@ -525,8 +653,15 @@ findings_suppress(int argc, char **argv)
 	struct db *db;
 	int rc;
 
-	if ((rc = findings_args(argc, argv, "cwfRb", &a)) >= 0)
+	if ((rc = findings_args(argc, argv, "cwfRbdtl", &a)) >= 0)
 		return rc;
+	if (a.dry)
+		return findings_suppress_dry(&a, argc);
+	if (a.since != NULL || a.limit_set) {
+		fprintf(stderr, "kaudit findings suppress: --since and --limit go with "
+		    "--dry-run\n");
+		return 2;
+	}
 	if (optind != argc || a.when == NULL || a.forr == NULL || a.reason == NULL ||
 	    a.reason[0] == '\0') {
 		fprintf(stderr, "kaudit findings suppress: --when, --for and --reason are "

@@ -45,6 +45,7 @@ usage(FILE *out)
 	    "  kaudit findings show [-c FILE] [--json] ID\n"
 	    "  kaudit findings ack|resolve|reopen [-c FILE] [--reason TEXT] [--by NAME] ID...\n"
 	    "  kaudit findings suppress [-c FILE] --when COND --for DURATION --reason TEXT\n"
+	    "  kaudit findings suppress [-c FILE] --when COND --dry-run [--since TIME]\n"
 	    "  kaudit findings suppressions [-c FILE] [--all] [--json]\n"
 	    "  kaudit findings lift [-c FILE] [--reason TEXT] [--by NAME] ID...\n"
 	    "\n"

@@ -423,6 +423,14 @@ int	db_findings_list(struct db *db, const struct db_findings_filter *f, json_t *
  * created_at, delivered_at}], groups [{group_id, webhook, notification,
  * delivery, state}]; *out NULL when there is no such finding. */
 int	db_finding_show(struct db *db, int64_t id, json_t **out, char *err, size_t errlen);
+/* Calls fn with each stored finding (its id and JSON text, borrowed for
+ * the call) whose event time (storage time without one) is at or after
+ * since (RFC 3339; NULL: any), newest first, at most limit of them, read
+ * DB_SCAN_PAGE at a time: what a suppression would have held on. */
+#define DB_SCAN_PAGE	1000
+typedef void (*db_finding_fn)(void *arg, int64_t id, const char *json, size_t len);
+int	db_findings_scan(struct db *db, const char *since, long limit, db_finding_fn fn,
+	    void *arg, char *err, size_t errlen);
 /* Records status (by whom, why; reason may be NULL) for each finding of
  * ids[0..n) not in it already; *out a new JSON array, by id, of {id, from
  * (the status it had; null when missing), result: changed, unchanged or

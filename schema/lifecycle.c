@@ -116,6 +116,16 @@ static const struct db_sql sql_finding_show = {
 	1
 };
 
+/* A page of stored findings, newest first, below id $1. */
+static const struct db_sql sql_findings_page = {
+	"kaudit_findings_page",
+	"SELECT id, finding::text FROM kaudit.findings"
+	" WHERE id < $1::bigint"
+	"  AND ($2::timestamptz IS NULL OR coalesce(\"time\", created_at) >= $2::timestamptz)"
+	" ORDER BY id DESC LIMIT $3::bigint",
+	3
+};
+
 /* One row per id asked: missing (no such finding), unchanged (already in
  * that status) or changed, with the status it had. */
 static const struct db_sql sql_findings_status = {
@@ -328,4 +338,33 @@ db_findings_set_status(struct db *db, const int64_t *ids, size_t n, const char *
 	buf_free(&b[0]);
 	buf_free(&b[1]);
 	return rc;
+}
+
+int
+db_findings_scan(struct db *db, const char *since, long limit, db_finding_fn fn, void *arg,
+    char *err, size_t errlen)
+{
+	char below[24], page[24];
+	const char *vals[] = { below, since, page };
+	int64_t last = INT64_MAX;
+	long seen = 0, want, got;
+	PGresult *res;
+
+	while (seen < limit) {
+		want = limit - seen < DB_SCAN_PAGE ? limit - seen : DB_SCAN_PAGE;
+		snprintf(below, sizeof(below), "%lld", (long long)last);
+		snprintf(page, sizeof(page), "%ld", want);
+		if ((res = db_run(db, &sql_findings_page, vals, NULL, NULL, err, errlen)) == NULL)
+			return -1;
+		got = PQntuples(res);
+		for (int k = 0; k < got; k++) {
+			last = strtoll(PQgetvalue(res, k, 0), NULL, 10);
+			fn(arg, last, PQgetvalue(res, k, 1), (size_t)PQgetlength(res, k, 1));
+		}
+		PQclear(res);
+		seen += got;
+		if (got < want)
+			break;	/* nothing older */
+	}
+	return 0;
 }

@@ -65,6 +65,10 @@ fcli suppress-bad-field 2 'unknown finding field "user.name"' suppress --when 'u
 fcli suppress-bad-for 2 'expected a duration' suppress --when 'user = x' --for 5 --reason r
 fcli suppress-short-for 2 'at least 1s' suppress --when 'user = x' --for 10ms --reason r
 fcli option-not-for-sub 2 'does not apply' ack --when x 1
+fcli dry-run-no-reason 2 'takes --when' suppress --when 'user = x' --dry-run --reason r
+fcli limit-needs-dry-run 2 'go with --dry-run' suppress --when 'user = x' --for 1h \
+    --reason r --limit 3
+fcli dry-run-bad-since 2 '--since' suppress --when 'user = x' --dry-run --since soon
 fcli lift-needs-ids 2 'give suppression ids' lift
 fcli unknown-sub 2 'unknown command' frob
 fcli no-database 1 'kaudit findings list: ' list

@@ -74,6 +74,20 @@ it_same others-delivered-once "$IT_DIR/want-delivered" "$IT_DIR/delivered"
 n=$(LC_ALL=C comm -12 "$IT_DIR/delivered" "$IT_DIR/want-suppressed" | wc -l)
 [ "$n" -eq 0 ] && it_ok suppressed-not-delivered || it_fail suppressed-not-delivered "$n delivered"
 
+# A dry run on what was stored: the same findings, and nothing written.
+nall=$(it_sql "select count(*) from kaudit.findings")
+nsupp=$(wc -l <"$IT_DIR/want-suppressed")
+nrows=$(it_sql "select count(*) from kaudit.suppressions")
+fk suppress --when 'category in (authn, exec)' --dry-run --since 2000-01-01T00:00:00Z \
+    >"$IT_DIR/dry.txt" 2>&1
+if grep -q "^--when holds on $nsupp of the $nall findings stored since 2000-01-01T00:00:00Z" \
+    "$IT_DIR/dry.txt" && grep -q '^ *[0-9]*  k8s.exec.pod$' "$IT_DIR/dry.txt" &&
+    [ "$(it_sql "select count(*) from kaudit.suppressions")" = "$nrows" ]; then
+	it_ok dry-run-counts
+else
+	it_fail dry-run-counts "want $nsupp of $nall: $(head -n 3 "$IT_DIR/dry.txt")"
+fi
+
 # Phase 2: changes while the daemon runs.
 # log_wait PATTERN COUNT: until the daemon's log has COUNT lines matching
 log_wait() {

@@ -3,7 +3,8 @@
  * lifted and expired, the batch write of suppressed findings (stored, with
  * a history row naming the suppression, and no outbox row), the daemon's
  * suppression set (conditions, expiry, a condition that does not compile,
- * reloads on NOTIFY), and what `kaudit findings` reads. Needs
+ * reloads on NOTIFY), and what `kaudit findings` reads (a --dry-run's
+ * scan too). Needs
  * KAUDIT_PG_URL. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -372,6 +373,45 @@ test_list_show(void)
 	db_close(db);
 }
 
+static void
+count_seen(void *arg, int64_t id, const char *json, size_t len)
+{
+	json_t *f = json_loadb(json, len, 0, NULL);
+	int64_t *v = arg;
+
+	T_ASSERT(f != NULL && json_is_string(json_object_get(f, "rule")));
+	T_ASSERT(v[1] == 0 || id < v[1]);	/* newest first */
+	v[0]++;
+	v[1] = id;
+	json_decref(f);
+}
+
+/* What a --dry-run reads: stored findings, newest first, bounded. */
+static void
+test_scan(void)
+{
+	struct db *db = db_connect(url, err, sizeof(err));
+	int64_t v[2] = { 0, 0 };
+
+	T_ASSERT(db != NULL);
+	if (db == NULL)
+		return;
+	T_INTEQ(db_findings_scan(db, NULL, 100, count_seen, v, err, sizeof(err)), 0);
+	T_INTEQ(v[0], 3);
+	v[0] = v[1] = 0;
+	T_INTEQ(db_findings_scan(db, NULL, 2, count_seen, v, err, sizeof(err)), 0);
+	T_INTEQ(v[0], 2);
+	v[0] = v[1] = 0;
+	T_INTEQ(db_findings_scan(db, "2026-11-30T10:00:00Z", 100, count_seen, v, err,
+	    sizeof(err)), 0);
+	T_INTEQ(v[0], 3);
+	v[0] = v[1] = 0;
+	T_INTEQ(db_findings_scan(db, "2026-11-30T10:00:00.001Z", 100, count_seen, v, err,
+	    sizeof(err)), 0);
+	T_INTEQ(v[0], 0);
+	db_close(db);
+}
+
 int
 main(void)
 {
@@ -385,6 +425,7 @@ main(void)
 	T_RUN(test_watch_notify);
 	T_RUN(test_status);
 	T_RUN(test_list_show);
+	T_RUN(test_scan);
 	pgtest_teardown();
 	return t_done();
 }
