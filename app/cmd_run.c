@@ -5,10 +5,11 @@
  * database that is behind never starts a half-working daemon. Then it
  * starts the suppression watcher (alert/suppress.h), ingest.workers worker
  * threads and one alerter thread and sleeps, waking each second to log
- * progress and to check for a signal or, with --idle-exit, for quiet. Shutdown: workers finish the batch in hand, commit,
- * store offsets and leave the group; the alerter finishes the deliveries in
- * flight and releases the leases of rows it claimed but did not send, which
- * stay pending in the outbox for any alerter. */
+ * progress and to check for a signal or, with --idle-exit, for quiet.
+ * Shutdown: workers finish the batch in hand, commit, store offsets and
+ * leave the group; the alerter finishes the deliveries in flight and
+ * releases the leases of rows it claimed but did not send, which stay
+ * pending in the outbox for any alerter. */
 #include "alert/alert.h"
 #include "alert/suppress.h"
 #include "base/clock.h"

@@ -134,11 +134,12 @@ static const struct db_sql sql_findings = {
 	" INSERT INTO kaudit.alert_group_members (group_id, finding_id)"
 	" SELECT grp.id, gin.fid FROM gin JOIN grp ON grp.digest = gin.digest ORDER BY 1, 2"
 	" ON CONFLICT DO NOTHING"
-	/* a suppressed finding's status, written only when it is new */
+	/* a suppressed finding's status, written only when it is new (and
+	 * once, should the batch hold it twice) */
 	"), sup AS ("
 	" INSERT INTO kaudit.finding_history (finding_id, status, actor, reason,"
 	"  suppression_id)"
-	" SELECT ins.id, 'suppressed', 'kaudit', 'suppression ' || r.s || coalesce(': ' ||"
+	" SELECT DISTINCT ON (ins.id) ins.id, 'suppressed', 'kaudit', 'suppression ' || r.s || coalesce(': ' ||"
 	"  (SELECT x.reason FROM kaudit.suppressions x WHERE x.id = r.s::bigint), ''),"
 	"  r.s::bigint"
 	" FROM ins JOIN r ON r.audit_id = ins.audit_id AND r.rule = ins.rule"

@@ -110,6 +110,20 @@ test_write_suppressed(void)
 		    " ON f.id = o.finding_id WHERE f.username = 'alice'"), 0);
 		T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.finding_history"), 2);
 	}
+	/* the same suppressed finding twice in one batch: one row of each */
+	json_decref(f[1]);
+	f[1] = finding("a-4", "k8s.exec.pod", "high", "alice", "dev");
+	row(&df[1], f[1], sid, NULL);
+	df[2] = df[1];
+	T_INTEQ(db_write_batch(db, df + 1, 2, NULL, 0, &ins, NULL, err, sizeof(err)), 0);
+	T_INTEQ(ins, 1);
+	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.finding_history h JOIN"
+	    " kaudit.findings f ON f.id = h.finding_id WHERE f.audit_id = 'a-4'"), 1);
+	json_decref(f[1]);
+	f[1] = NULL;
+	pgtest_exec(pgtest_conn, "DELETE FROM kaudit.finding_history WHERE finding_id ="
+	    " (SELECT id FROM kaudit.findings WHERE audit_id = 'a-4');"
+	    " DELETE FROM kaudit.findings WHERE audit_id = 'a-4'");
 	T_INTEQ(pgtest_longf("SELECT count(*) FROM kaudit.finding_history h JOIN"
 	    " kaudit.findings f ON f.id = h.finding_id WHERE f.username = 'alice'"
 	    " AND h.status = 'suppressed' AND h.actor = 'kaudit' AND h.suppression_id = %lld"
