@@ -277,6 +277,35 @@ out:
 		db_close(db);
 }
 
+/* A change made without NOTIFY (by hand, in SQL) is read at the next
+ * refresh. */
+static void
+test_watch_refresh(void)
+{
+	struct suppress_set *s = suppress_new();
+	struct suppress_watch *w;
+	json_t *f = finding("w-2", "k8s.exec.pod", "high", "erin", "prod");
+	struct timespec ts = { 0, 100 * 1000000L };
+	int64_t got = 0;
+
+	pgtest_exec(pgtest_conn, "DELETE FROM kaudit.suppressions");
+	w = suppress_watch_start(s, url, 1000, err, sizeof(err));
+	T_ASSERT(w != NULL);
+	if (w == NULL)
+		goto out;
+	pgtest_exec(pgtest_conn, "INSERT INTO kaudit.suppressions (condition, reason,"
+	    " created_by) VALUES ('user = erin', 'by hand', 'dba')");
+	for (int i = 0; i < 40 && got == 0; i++) {
+		nanosleep(&ts, NULL);
+		got = suppress_match(s, f, suppress_now_ms());
+	}
+	T_ASSERT(got > 0);	/* only the refresh can have read it */
+out:
+	suppress_watch_stop(w);
+	suppress_free(s);
+	json_decref(f);
+}
+
 static const char *
 result_of(json_t *a, size_t i, const char *key)
 {
@@ -437,6 +466,7 @@ main(void)
 	T_RUN(test_suppressions_crud);
 	T_RUN(test_set_match);
 	T_RUN(test_watch_notify);
+	T_RUN(test_watch_refresh);
 	T_RUN(test_status);
 	T_RUN(test_list_show);
 	T_RUN(test_scan);
