@@ -6,7 +6,8 @@
 #   make bench                scan throughput against jq on the shared corpus
 #   make bench-pipeline       daemon throughput, Kafka -> rules -> PostgreSQL
 #   make bench-state          what memory across events costs: throughput, bytes per key
-#   make bench-route          what routing a finding costs, with and without a when condition
+#   make bench-route          what routing a finding costs, with and without a when condition,
+#                             and what asking the suppressions costs
 #   make bench-archive        event archive rows/s through the daemon's batch write (needs services)
 #   make bench-alert          webhook delivery latency from commit to receipt (BASELINE=main compares)
 #   make fuzz                 short libFuzzer runs of every parser of outside input (clang)

@@ -13,7 +13,9 @@ int	cmd_scan(int argc, char **argv);	/* app/cmd_scan.c */
 int	cmd_rules(int argc, char **argv);	/* app/cmd_rules.c: list, test */
 int	cmd_alerts(int argc, char **argv);	/* app/cmd_alerts.c: list, retry, enable */
 int	cmd_retention(int argc, char **argv);	/* app/cmd_retention.c */
+int	cmd_findings(int argc, char **argv);	/* app/cmd_findings.c: list, show, ack, ... */
 
+struct buf;
 struct config;
 struct db;
 struct ruleset;

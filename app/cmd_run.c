@@ -3,13 +3,15 @@
  * DESIGN: the main thread loads and validates everything (config, rules,
  * database schema) before any thread starts, so a broken rule file or a
  * database that is behind never starts a half-working daemon. Then it
- * starts ingest.workers worker threads and one alerter thread and sleeps,
- * waking each second to log progress and to check for a signal or, with
- * --idle-exit, for quiet. Shutdown: workers finish the batch in hand, commit,
- * store offsets and leave the group; the alerter finishes the deliveries in
- * flight and releases the leases of rows it claimed but did not send, which
- * stay pending in the outbox for any alerter. */
+ * starts the suppression watcher (alert/suppress.h), ingest.workers worker
+ * threads and one alerter thread and sleeps, waking each second to log
+ * progress and to check for a signal or, with --idle-exit, for quiet.
+ * Shutdown: workers finish the batch in hand, commit, store offsets and
+ * leave the group; the alerter finishes the deliveries in flight and
+ * releases the leases of rows it claimed but did not send, which stay
+ * pending in the outbox for any alerter. */
 #include "alert/alert.h"
+#include "alert/suppress.h"
 #include "base/clock.h"
 #include "app/cmd.h"
 #include "app/config.h"
@@ -212,8 +214,8 @@ install_signals(void)
 /* Starts the ingesters and, when the rules remember across events, the
  * state owners; the signal topic is made first when missing. */
 static int
-crew_start(const struct config *c, const struct ruleset *rs, struct worker_stats *st,
-    atomic_int *stop, struct crew *cr)
+crew_start(const struct config *c, const struct ruleset *rs, struct suppress_set *sup,
+    struct worker_stats *st, atomic_int *stop, struct crew *cr)
 {
 	int stateful = ruleset_stateful(rs), total = c->workers + (stateful ? c->state_workers : 0);
 	char err[512];
@@ -245,10 +247,11 @@ crew_start(const struct config *c, const struct ruleset *rs, struct worker_stats
 		    .worker = id, .name = wc.name };
 		if (owner) {
 			wc.ops = &stateowner_ops;
-			wc.impl = stateowner_new(id, c, rs, st, stop, &wc.kafka, err, sizeof(err));
+			wc.impl = stateowner_new(id, c, rs, sup, st, stop, &wc.kafka, err,
+			    sizeof(err));
 		} else {
 			wc.ops = &ingester_ops;
-			wc.impl = ingester_new(id, c, rs, stateful, st, err, sizeof(err));
+			wc.impl = ingester_new(id, c, rs, stateful, sup, st, err, sizeof(err));
 		}
 		if (wc.impl == NULL || (cr->w[cr->n] = worker_start(&wc, err, sizeof(err))) == NULL) {
 			log_error("%s %d: %s", wc.name, id, err);
@@ -305,6 +308,8 @@ supervise(const struct config *c, const struct ruleset *rs, long idle_ms)
 	struct worker_stats st;
 	struct crew cr;
 	struct alerter *al = NULL;
+	struct suppress_set *sup = suppress_new();
+	struct suppress_watch *sw = NULL;
 	atomic_int wstop = 0;
 	long started = clock_ms(), last_stats = started;
 	char err[512];
@@ -319,7 +324,13 @@ supervise(const struct config *c, const struct ruleset *rs, long idle_ms)
 		rc = 1;
 		goto out;
 	}
-	if (crew_start(c, rs, &st, &wstop, &cr) < 0) {
+	if ((sw = suppress_watch_start(sup, c->pg_url, (long)c->suppress_refresh_ms, err,
+	    sizeof(err))) == NULL) {
+		log_error("suppressions: %s", err);
+		rc = 1;
+		goto out;
+	}
+	if (crew_start(c, rs, sup, &st, &wstop, &cr) < 0) {
 		rc = 1;
 		goto out;
 	}
@@ -349,6 +360,8 @@ out:
 		alerter_stop(al);
 	if (updb)
 		db_close(updb);
+	suppress_watch_stop(sw);
+	suppress_free(sup);
 	log_stats(&st);
 	return rc;
 }

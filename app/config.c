@@ -102,6 +102,9 @@ static const struct ckey config_keys[] = {
 	  "LISTENs for new outbox rows and wakes at once)" },
 	{ "alert.batch", CT_INT, C(alert.batch), "32", 1, 1000,
 	  "deliveries in flight at once, over every webhook" },
+	{ "alert.suppressions_refresh", CT_DURATION, C(suppress_refresh_ms), "30s", 1000,
+	  86400000, "how often the daemon reloads the suppressions of `kaudit findings "
+	  "suppress` in any case (it also reloads at once when PostgreSQL notifies a change)" },
 	{ "rules", CT_STRLIST, C(rules), "[]", 0, 0,
 	  "rule files or folders, read in order; empty: the shipped pack built into kaudit" },
 	{ "disabled_rules", CT_STRLIST, C(disabled_rules), "[]", 0, 0,

@@ -37,6 +37,7 @@ struct config {
 
 	/* alert: the alerter's and the router's options, owned here */
 	struct alert_opts alert;
+	int64_t		 suppress_refresh_ms;	/* alert.suppressions_refresh */
 
 	/* rules */
 	struct strlist	 rules;		/* files or folders; default config/rules */

@@ -49,6 +49,7 @@ struct ingester {
 	int			 id;
 	const struct config	*c;
 	const struct ruleset	*rs;
+	struct suppress_set	*sup;		/* shared */
 	struct worker_stats	*st;
 	struct db		*db;
 	struct producer		*prod;		/* NULL: no stateful rule */
@@ -232,6 +233,7 @@ write_batch(struct ingester *g)
 	struct db_batch_in in = { rows, g->nfound, ev, g->narch, g->errs, g->nerrs, NULL, NULL };
 	struct db_batch_out out;
 	char err[512];
+	int64_t now = suppress_now_ms();
 	int rc = -1;
 
 	for (size_t i = 0; i < g->narch; i++) {
@@ -252,7 +254,8 @@ write_batch(struct ingester *g)
 		rows[i].event_len = g->found[i].event_len;
 		rows[i].webhooks = mine;
 		rows[i].groups = groups + i * nhooks;
-		rows[i].nwebhooks = r && !rule_alerts(r) ? 0 :
+		rows[i].suppressed_by = suppress_match(g->sup, g->found[i].finding, now);
+		rows[i].nwebhooks = rows[i].suppressed_by || (r && !rule_alerts(r)) ? 0 :
 		    alert_route(&g->c->alert, g->found[i].finding, mine, groups + i * nhooks);
 		rows[i].topic = g->found[i].msg->topic;
 		rows[i].partition = g->found[i].msg->partition;
@@ -367,13 +370,14 @@ const struct worker_ops ingester_ops = {
 
 void *
 ingester_new(int id, const struct config *c, const struct ruleset *rs, int stateful,
-    struct worker_stats *st, char *err, size_t errlen)
+    struct suppress_set *sup, struct worker_stats *st, char *err, size_t errlen)
 {
 	struct ingester *g = xcalloc(1, sizeof(*g));
 
 	g->id = id;
 	g->c = c;
 	g->rs = rs;
+	g->sup = sup;
 	g->st = st;
 	g->dopts.max_bytes = c->max_message_bytes;
 	g->dopts.envelope_field = c->envelope_field;

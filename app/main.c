@@ -17,6 +17,7 @@ static const struct {
 	{ "rules",	cmd_rules,	"list rules, or run golden rule tests" },
 	{ "alerts",	cmd_alerts,	"list webhook deliveries and destinations, retry, re-enable" },
 	{ "retention",	cmd_retention,	"drop the months of findings and events past retention" },
+	{ "findings",	cmd_findings,	"list and show findings, ack, resolve, suppress" },
 };
 
 static void
@@ -41,6 +42,14 @@ usage(FILE *out)
 	    "  kaudit alerts retry [-c FILE] [--webhook NAME] ID... | --dead\n"
 	    "  kaudit alerts enable [-c FILE] NAME\n"
 	    "  kaudit retention -c FILE [--dry-run]\n"
+	    "  kaudit findings list [-c FILE] [--status S] [--rule ID] [--severity SEV]\n"
+	    "                       [--since TIME] [--user NAME] [--limit N] [--json]\n"
+	    "  kaudit findings show [-c FILE] [--json] ID\n"
+	    "  kaudit findings ack|resolve|reopen [-c FILE] [--reason TEXT] [--by NAME] ID...\n"
+	    "  kaudit findings suppress [-c FILE] --when COND --for DURATION --reason TEXT\n"
+	    "  kaudit findings suppress [-c FILE] --when COND --dry-run [--since TIME]\n"
+	    "  kaudit findings suppressions [-c FILE] [--all] [--json]\n"
+	    "  kaudit findings lift [-c FILE] [--reason TEXT] [--by NAME] ID...\n"
 	    "\n"
 	    "Each command takes -h. kaudit --version prints the version.\n");
 }

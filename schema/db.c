@@ -43,7 +43,8 @@
  * names (a JSON array), validated time and IP, the dedup of a stateful
  * finding, the groups it joins (a JSON array of {w: webhook, k: key text,
  * wait, ivl, rep: its group_wait, group_interval, repeat_interval in ms};
- * see groups.c), and its partition time (NULL: now). The identity of a
+ * see groups.c), its partition time (NULL: now), and the suppression that
+ * holds on it (an id, or NULL: see alert/suppress.c). The identity of a
  * finding is its key in kaudit.finding_keys (digests of (audit_id, rule) for
  * a single event; of (rule, dedup) for a correlation, a suppressing rule or
  * an attribution), so it holds for values of any length and whichever month
@@ -51,19 +52,20 @@
 static const struct db_sql sql_findings = {
 	"kaudit_findings",
 	"WITH input AS MATERIALIZED ("
-	" SELECT u.ord, u.f::jsonb AS f, u.e, u.w, u.t, u.ip, u.d, u.g,"
+	" SELECT u.ord, u.f::jsonb AS f, u.e, u.w, u.t, u.ip, u.d, u.g, u.s,"
 	"  coalesce(u.pt::timestamptz, now()) AS pt"
 	" FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
-	"  $6::text[], $7::text[], $8::text[]) WITH ORDINALITY AS u(f, e, w, t, ip, d, g, pt, ord)"
+	"  $6::text[], $7::text[], $8::text[], $9::text[]) WITH ORDINALITY"
+	"  AS u(f, e, w, t, ip, d, g, pt, s, ord)"
 	"), r AS MATERIALIZED ("
 	/* kaudit.finding_key() spelled out: computed once, without the call */
-	" SELECT DISTINCT ON (key) * FROM (SELECT ord, f, e, w, t, ip, d, g, pt, audit_id,"
+	" SELECT DISTINCT ON (key) * FROM (SELECT ord, f, e, w, t, ip, d, g, pt, s, audit_id,"
 	"  rule, severity, CASE WHEN d IS NULL"
 	"   THEN '\\x00'::bytea || sha256(convert_to(audit_id, 'UTF8'))"
 	"    || sha256(convert_to(rule, 'UTF8'))"
 	"   ELSE '\\x01'::bytea || sha256(convert_to(rule, 'UTF8'))"
 	"    || sha256(convert_to(d, 'UTF8')) END AS key"
-	" FROM (SELECT ord, f, e, w, t, ip, d, g, pt,"
+	" FROM (SELECT ord, f, e, w, t, ip, d, g, pt, s,"
 	"  coalesce(f->>'audit_id', '') AS audit_id, coalesce(f->>'rule', '') AS rule,"
 	"  CASE WHEN f->>'severity' IN ('info', 'low', 'medium', 'high', 'critical')"
 	"   THEN f->>'severity' ELSE 'info' END AS severity"
@@ -144,13 +146,22 @@ static const struct db_sql sql_findings = {
 	" INSERT INTO kaudit.alert_group_members (group_id, finding_id)"
 	" SELECT grp.id, gin.fid FROM gin JOIN grp ON grp.digest = gin.digest ORDER BY 1, 2"
 	" ON CONFLICT DO NOTHING"
+	/* a suppressed finding's status, written only when it is new (kr
+	 * holds each key once) */
+	"), sup AS ("
+	" INSERT INTO kaudit.finding_history (finding_id, status, actor, reason,"
+	"  suppression_id)"
+	" SELECT kr.id, 'suppressed', 'kaudit', 'suppression ' || kr.s || coalesce(': ' ||"
+	"  (SELECT x.reason FROM kaudit.suppressions x WHERE x.id = kr.s::bigint), ''),"
+	"  kr.s::bigint"
+	" FROM kr WHERE kr.s IS NOT NULL ORDER BY kr.id"
 	")"
 	" SELECT count(*) FROM ins",
-	8
+	9
 };
 static const uint32_t findings_oids[] = {
 	DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT,
-	DB_OID_TEXT, DB_OID_TEXT
+	DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT
 };
 
 /* A batch's ingest errors in one statement, like the findings. */
@@ -827,6 +838,13 @@ finding_row(struct db_rows *r, struct batch *b, const struct db_finding *df, siz
 	cand[1] = t;
 	pt = partition_time(b, cand, 2);
 	db_rows_text(r, 7, pt, pt ? strlen(pt) : 0, 0);
+	if (df->suppressed_by > 0) {
+		char id[24];
+		int len = snprintf(id, sizeof(id), "%lld", (long long)df->suppressed_by);
+		db_rows_text(r, 8, id, (size_t)len, 0);
+	} else {
+		db_rows_null(r, 8);
+	}
 	return 0;
 }
 
@@ -866,7 +884,7 @@ write_findings(struct db *db, struct batch *b, char *err, size_t errlen)
 	struct db_rows r;
 	int rc = 0;
 
-	db_rows_init(&r, &sql_findings, findings_oids, 8);
+	db_rows_init(&r, &sql_findings, findings_oids, 9);
 	for (size_t i = 0; i < b->nf && rc == 0; i++) {
 		if (finding_row(&r, b, &b->f[i], i, &b->groups, &b->tmp) == -1) {
 			log_once("db.bad_finding", "postgres: a finding that is not "
@@ -960,16 +978,13 @@ probe_rows(struct db_rows *r, int kind)
 		return;
 	}
 	if (kind == ROWS_FINDINGS) {
-		db_rows_init(r, &sql_findings, findings_oids, 8);
+		db_rows_init(r, &sql_findings, findings_oids, 9);
 		db_rows_add(r, 0);
 		db_rows_text(r, 0, f, sizeof(f) - 1, 1);
 		db_rows_text(r, 1, "{}", 2, 1);
 		db_rows_text(r, 2, "[]", 2, 1);
-		db_rows_null(r, 3);
-		db_rows_null(r, 4);
-		db_rows_null(r, 5);
-		db_rows_null(r, 6);
-		db_rows_null(r, 7);
+		for (size_t k = 3; k < 9; k++)
+			db_rows_null(r, k);
 		return;
 	}
 	db_rows_init(r, &sql_ingest_errors, ingest_error_oids, 7);

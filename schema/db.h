@@ -82,6 +82,11 @@ struct db_finding {
 	 * shared by every stage of a request, which places the finding's
 	 * month (NULL: its time, else when stored) */
 	const char	 *received;
+	/* 0, or the kaudit.suppressions id that holds on the finding: it is
+	 * stored with status suppressed (a kaudit.finding_history row naming
+	 * the suppression, written only when the finding is new) and the
+	 * caller gives it no webhooks */
+	int64_t		  suppressed_by;
 };
 
 struct db_ingest_error {
@@ -426,6 +431,77 @@ int	db_alerts_retry(struct db *db, const int64_t *ids, size_t n, const char *web
  * due at once with max_age counted afresh. *found 0 when no such
  * destination; *rows the rows made due. Notifies the alerters. */
 int	db_alerts_enable(struct db *db, const char *name, int *found, long *rows,
+	    char *err, size_t errlen);
+
+/* A finding's life after it is stored (schema/lifecycle.c; migration
+ * 0009): status open (no history row), acknowledged, resolved or
+ * suppressed, each change a row of kaudit.finding_history; suppressions in
+ * kaudit.suppressions. Every change of a suppression notifies
+ * DB_SUPPRESS_CHANNEL when it commits. Text from people is cleaned like
+ * event text (invalid UTF-8 becomes U+FFFD). */
+#define DB_SUPPRESS_CHANNEL	"kaudit_suppressions"
+
+struct db_suppression {
+	int64_t	 id;
+	char	*condition;	/* rule language over finding fields */
+	int64_t	 expires_ms;	/* since the epoch; 0: never */
+};
+
+/* The suppressions that hold now (neither lifted nor expired), by id. */
+int	db_suppressions_live(struct db *db, struct db_suppression **v, size_t *n,
+	    char *err, size_t errlen);
+void	db_suppressions_free(struct db_suppression *v, size_t n);
+/* The live ones (every one with all) as a new JSON array of objects: id,
+ * condition, reason, created_by, created_at, expires_at, lifted_at,
+ * lifted_by, lift_reason (times RFC 3339 UTC or null), live, matched
+ * (findings it suppressed). */
+int	db_suppressions_list(struct db *db, int all, json_t **out, char *err,
+	    size_t errlen);
+/* A new suppression holding for duration_ms from now (the database's
+ * clock; 0: until lifted); *id receives its id and *expires_ms (may be
+ * NULL) when it expires (ms since the epoch; 0: never). */
+int	db_suppression_add(struct db *db, const char *condition, const char *reason,
+	    const char *by, int64_t duration_ms, int64_t *id, int64_t *expires_ms,
+	    char *err, size_t errlen);
+/* Lifts live suppression id; *found 0 when there is none (no such id, or
+ * lifted or expired already). */
+int	db_suppression_lift(struct db *db, int64_t id, const char *by, const char *reason,
+	    int *found, char *err, size_t errlen);
+
+/* `kaudit findings list`: the newest findings (at most limit) passing every
+ * filter given (NULL / -1: none), as a new JSON array of objects: id, time,
+ * rule, severity, category, user, namespace, name, cluster, audit_id,
+ * title, status. */
+struct db_findings_filter {
+	const char	*status;	/* open, acknowledged, resolved, suppressed */
+	const char	*rule;
+	int		 min_rank;	/* severity rank at least (0 info .. 4 critical) */
+	const char	*since;		/* RFC 3339: event time (storage time without one) */
+	const char	*user;
+	long		 limit;
+};
+int	db_findings_list(struct db *db, const struct db_findings_filter *f, json_t **out,
+	    char *err, size_t errlen);
+/* Finding id as a new JSON object: id, status, stored_at, finding (the
+ * webhook payload), history [{status, by, at, reason, suppression_id}],
+ * deliveries [{id, webhook, state, attempts, last_status, last_error,
+ * created_at, delivered_at}], groups [{group_id, webhook, notification,
+ * delivery, state}]; *out NULL when there is no such finding. */
+int	db_finding_show(struct db *db, int64_t id, json_t **out, char *err, size_t errlen);
+/* Calls fn with each stored finding (its id and JSON text, borrowed for
+ * the call) whose event time (storage time without one) is at or after
+ * since (RFC 3339; NULL: any), newest first, at most limit of them, read
+ * DB_SCAN_PAGE at a time: what a suppression would have held on. */
+#define DB_SCAN_PAGE	1000
+typedef void (*db_finding_fn)(void *arg, int64_t id, const char *json, size_t len);
+int	db_findings_scan(struct db *db, const char *since, long limit, db_finding_fn fn,
+	    void *arg, char *err, size_t errlen);
+/* Records status (by whom, why; reason may be NULL) for each finding of
+ * ids[0..n) not in it already; *out a new JSON array, by id, of {id, from
+ * (the status it had; null when missing), result: changed, unchanged or
+ * missing}. */
+int	db_findings_set_status(struct db *db, const int64_t *ids, size_t n,
+	    const char *status, const char *by, const char *reason, json_t **out,
 	    char *err, size_t errlen);
 
 #endif

@@ -88,7 +88,7 @@ int	db_error_is_data(const struct db *db);
 /* The rows of one statement as parallel arrays in PostgreSQL's binary array
  * format, one per parameter $1..$narr (see rows.c). A row is added with
  * db_rows_add() and then exactly one element per array, in array order. */
-#define DB_ROWS_MAX_ARRAYS	8
+#define DB_ROWS_MAX_ARRAYS	12
 #define DB_OID_BYTEA	17
 #define DB_OID_INT8	20
 #define DB_OID_INT4	23

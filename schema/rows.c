@@ -69,6 +69,8 @@ void
 db_rows_init(struct db_rows *r, const struct db_sql *sql, const uint32_t *oids,
     size_t narr)
 {
+	if (narr > DB_ROWS_MAX_ARRAYS)
+		abort();	/* a statement with more arrays than DB_ROWS_MAX_ARRAYS */
 	memset(r, 0, sizeof(*r));
 	r->sql = sql;
 	r->narr = narr;

@@ -128,7 +128,7 @@ test_migrate(void)
 	T_INTEQ(db_migrate(db, err, sizeof(err)), 0);	/* idempotent */
 	s = pgtest_str("SELECT string_agg(version::text, ',' ORDER BY version)"
 	    " FROM kaudit.schema_migrations");
-	T_STREQ(s, "1,2,3,4,5,6,7,8,11");
+	T_STREQ(s, "1,2,3,4,5,6,7,8,9,11");
 	free(s);
 	/* A migration missing below the newest (two branches applied apart):
 	 * the schema is not what this binary expects. */
@@ -185,7 +185,7 @@ static size_t
 write_one(struct db *db, json_t *f, const char *received, const char *dedup)
 {
 	struct db_finding df = { f, event_text[0], strlen(event_text[0]), hooks1, 1,
-	    NULL, 0, 0, dedup, NULL, received };
+	    NULL, 0, 0, dedup, NULL, received, 0 };
 	size_t ins = 99;
 
 	T_INTEQ(db_write_batch(db, &df, 1, NULL, 0, &ins, NULL, err, sizeof(err)), 0);
@@ -274,8 +274,11 @@ test_partitions(void)
 	pgtest_exec(pgtest_conn, "INSERT INTO kaudit.delivery_attempts (outbox_id, http_status)"
 	    " SELECT o.id, 500 FROM kaudit.outbox o JOIN kaudit.findings_2019_03 f"
 	    " ON f.id = o.finding_id");
+	pgtest_exec(pgtest_conn, "INSERT INTO kaudit.finding_history (finding_id, status, actor,"
+	    " reason) SELECT id, 'acknowledged', 'test', 'old' FROM kaudit.findings"
+	    " WHERE rule = 'p-old'");
 	/* For real, from another connection (the daemon's upkeep): the month
-	 * goes with its outbox rows, attempts and keys. */
+	 * goes with its outbox rows, attempts, history and keys. */
 	db2 = db_connect(url, err, sizeof(err));
 	T_ASSERT(db2 != NULL);
 	if (db2 != NULL) {
@@ -291,6 +294,9 @@ test_partitions(void)
 	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.outbox o WHERE finding_id IS NOT NULL"
 	    " AND NOT EXISTS (SELECT 1 FROM kaudit.findings f WHERE f.id = o.finding_id)"), 0);
 	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.delivery_attempts"), 0);
+	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.finding_history h WHERE NOT EXISTS"
+	    " (SELECT 1 FROM kaudit.findings f WHERE f.id = h.finding_id)"), 0);
+	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.finding_history"), 2);
 	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.finding_keys k WHERE NOT EXISTS"
 	    " (SELECT 1 FROM kaudit.findings f WHERE f.id = k.finding_id)"), 0);
 	/* The month comes back for an event of it written after the drop (this
@@ -361,7 +367,7 @@ test_archive(void)
 	json_t *f = stage_finding("ar-1", "ar-exec", "ResponseStarted",
 	    "2026-01-31T23:59:59.900000Z");
 	struct db_finding df = { f, ev[0], strlen(ev[0]), hooks1, 1, NULL, 0, 0, NULL, NULL,
-	    "2026-01-31T23:59:59.500000Z" };
+	    "2026-01-31T23:59:59.500000Z", 0 };
 	struct db_batch_in in = { &df, 1, v, 3, NULL, 0, NULL, NULL };
 	struct db_batch_out out;
 	char *s;
@@ -550,7 +556,7 @@ test_bad_values(void)
 	struct db *db = db_connect(url, err, sizeof(err));
 	json_t *f = finding_for(events[0], "bad-values", "bogus");
 	struct db_finding df = { f, event_text[0], strlen(event_text[0]), hooks1, 1,
-	    NULL, 0, 0, NULL, NULL, NULL };
+	    NULL, 0, 0, NULL, NULL, NULL, 0 };
 	size_t ins = 0;
 
 	json_object_set_new(f, "time", json_string("2019-02-30T10:00:00Z"));
@@ -601,7 +607,7 @@ test_nul_event(void)
 		snprintf(rule, sizeof(rule), "nul-%d", i);
 		f[i] = finding_for(events[0], rule, "medium");
 		df[i] = (struct db_finding){ f[i], texts[i], strlen(texts[i]), hooks1, 1,
-		    NULL, 0, 0, NULL, NULL, NULL };
+		    NULL, 0, 0, NULL, NULL, NULL, 0 };
 	}
 	T_INTEQ(db_write_batch(db, df, 4, NULL, 0, &ins, &dead, err, sizeof(err)), 0);
 	T_INTEQ(ins, 3);
@@ -680,7 +686,7 @@ test_ambiguous_event(void)
 	T_ASSERT(found != NULL);
 	if (found == NULL)
 		goto done;
-	df = (struct db_finding){ found, text, strlen(text), hooks1, 1, NULL, 0, 0, NULL, NULL, NULL };
+	df = (struct db_finding){ found, text, strlen(text), hooks1, 1, NULL, 0, 0, NULL, NULL, NULL, 0 };
 	T_INTEQ(db_write_batch(db, &df, 1, NULL, 0, &ins, NULL, err, sizeof(err)), 0);
 	T_INTEQ(ins, 1);
 	/* the finding's columns, the finding's JSON and the stored event agree
@@ -738,7 +744,7 @@ test_reconnect(void)
 	struct db *db = db_connect(url, err, sizeof(err));
 	json_t *f = finding_for(events[2], "reconnect", "high");
 	struct db_finding df = { f, event_text[2], strlen(event_text[2]), hooks1, 1,
-	    NULL, 0, 0, NULL, NULL, NULL };
+	    NULL, 0, 0, NULL, NULL, NULL, 0 };
 	char sql[256];
 	size_t ins = 0;
 
@@ -1165,7 +1171,7 @@ test_upgrade(void)
 	char *v1 = t_slurp("schema/migrations/0001_init.sql", &len);
 	json_t *f = finding_for(events[0], "upgraded", "high");
 	struct db_finding df = { f, event_text[0], strlen(event_text[0]), hooks1, 1,
-	    NULL, 0, 0, NULL, NULL, NULL };
+	    NULL, 0, 0, NULL, NULL, NULL, 0 };
 
 	memset(&sc, 0, sizeof(sc));
 	snprintf(sc.name, sizeof(sc.name), "%s_v1", pgtest_name);

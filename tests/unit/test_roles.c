@@ -27,6 +27,7 @@ static const char writer_grants[] =
 	"dead_letters:INSERT,SELECT "
 	"delivery_attempts:INSERT "
 	"events:INSERT,SELECT "
+	"finding_history:INSERT,SELECT "
 	"finding_keys:INSERT,SELECT "
 	"findings:INSERT,SELECT,UPDATE "
 	"ingest_errors:INSERT,SELECT "
@@ -34,6 +35,7 @@ static const char writer_grants[] =
 	"schema_migrations:SELECT "
 	"state_keys:DELETE,INSERT,SELECT,UPDATE "
 	"state_partitions:INSERT,SELECT,UPDATE "
+	"suppressions:SELECT "
 	"webhooks:INSERT,SELECT,UPDATE";
 
 /* The test database's URL with user name user. */
