@@ -6,7 +6,9 @@
 #   make bench                scan throughput against jq on the shared corpus
 #   make bench-pipeline       daemon throughput, Kafka -> rules -> PostgreSQL
 #   make bench-state          what memory across events costs: throughput, bytes per key
-#   make bench-route          what routing a finding costs, with and without a when condition
+#   make bench-route          what routing a finding costs, with and without a when condition,
+#                             and what asking the suppressions costs
+#   make bench-archive        event archive rows/s through the daemon's batch write (needs services)
 #   make bench-alert          webhook delivery latency from commit to receipt (BASELINE=main compares)
 #   make bench-forensics      cookbook queries and a month's report on 1M findings
 #   make fuzz                 short libFuzzer runs of every parser of outside input (clang)
@@ -14,7 +16,7 @@
 #   V=1                       show full command lines
 
 CC       ?= cc
-PKGS     := rdkafka jansson libpq libcurl yaml-0.1 libpcre2-8 libcrypto
+PKGS     := rdkafka jansson libpq libcurl yaml-0.1 libpcre2-8 libcrypto zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 
@@ -47,7 +49,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all check check-run unit demo bench bench-pipeline bench-state bench-route bench-alert bench-forensics fuzz clean layers
+.PHONY: all check check-run unit demo bench bench-pipeline bench-state bench-route bench-archive bench-alert bench-forensics fuzz clean layers
 
 # Each build links its own binary; bin/kaudit is the release one, so an
 # instrumented build never replaces what users run.
@@ -141,6 +143,14 @@ $(BUILD)/bench/bench_route: tests/bench_route.c $(BUILD)/libkaudit.a
 bench-route: $(BUILD)/bench/bench_route
 	$(Q)$<
 
+$(BUILD)/bench/bench_archive: tests/bench_archive.c $(BUILD)/libkaudit.a
+	@mkdir -p $(dir $@)
+	@echo "  BENCH $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libkaudit.a $(LDLIBS)
+
+bench-archive: $(BUILD)/bench/bench_archive
+	$(Q)tests/bench-archive.sh $<
+
 bench-alert: bin/kaudit
 	$(Q)BASELINE=$(BASELINE) tests/bench-alert.sh
 
@@ -154,7 +164,7 @@ clean:
 	rm -rf build bin
 
 -include $(wildcard $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_BIN:=.d) $(FUZZ_BIN:=.d) \
-    $(BUILD)/bench/bench_route.d)
+    $(BUILD)/bench/bench_route.d $(BUILD)/bench/bench_archive.d)
 
 # Fuzz targets: every tests/fuzz/fuzz_*.c defines LLVMFuzzerTestOneInput. Here
 # they are built with the normal compiler around a plain main()

@@ -407,6 +407,18 @@ fired(const struct rule *r, struct evctx *c, const struct eval_out *out, struct 
 	return n;
 }
 
+int
+ruleset_archive(const struct ruleset *rs, const struct audit_event *ev,
+    struct eval_scratch *s)
+{
+	struct evctx c = { .ev = ev, .s = s };
+
+	if (rs->archive == NULL || event_stage(ev) == 0 ||
+	    jtok_type(ev->doc, ev->root) != JT_OBJ)
+		return 0;
+	return cond_eval(rs->archive, &c, -1) != 0;
+}
+
 size_t
 ruleset_eval_out(const struct ruleset *rs, const struct audit_event *ev,
     struct eval_scratch *s, const struct eval_out *out)

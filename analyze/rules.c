@@ -1034,6 +1034,23 @@ attribution_setup(struct compiler *c, const struct cond_names *names)
 	}
 }
 
+/* The event archive's filter: a condition like a rule's, with the rules'
+ * lists and macros. */
+static void
+archive_setup(struct compiler *c, const struct cond_names *names)
+{
+	const struct rules_options *o = c->o;
+	struct cond_ctx cc = { .ar = c->ar, .errs = c->errs, .names = names,
+	    .regexes = &c->rs->regex, .nregexes = &c->rs->nregex, .what = "archive.when" };
+
+	if (o == NULL || o->archive_when == NULL)
+		return;
+	cc.file = o->origin ? o->origin : "(config)";
+	cc.line = o->archive_line;
+	c->rs->archive = cond_compile(&cc, o->archive_when, strlen(o->archive_when), 0);
+	c->nerr += cc.nerr;
+}
+
 /* Unused macros still get a syntax check. */
 static void
 macros_check_unused(struct compiler *c)
@@ -1118,6 +1135,7 @@ ruleset_compile(const struct rule_source *src, size_t nsrc,
 	for (size_t i = 0; i < c.nrule; i++)
 		rule_compile(&c, c.rule[i], &names);
 	attribution_setup(&c, &names);
+	archive_setup(&c, &names);
 	macros_check_unused(&c);
 	apply_options(&c, o);
 	platforms_check(&c, o);

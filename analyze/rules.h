@@ -49,6 +49,11 @@ struct rules_options {
 	const char *const *platforms;
 	size_t		   nplatforms;
 	int		   platforms_line;
+	/* A condition over the audit event, compiled with the rules' lists
+	 * and macros, that ruleset_archive() evaluates (archive.when); NULL:
+	 * none. Errors are reported at origin:archive_line. */
+	const char	  *archive_when;
+	int		   archive_line;
 };
 
 /* Compiles sources in order (later files may override or append to lists
@@ -138,6 +143,12 @@ size_t	ruleset_eval_out(const struct ruleset *rs, const struct audit_event *ev,
 
 /* 0 for a rule whose findings are stored but never delivered (`alert: false`). */
 int	rule_alerts(const struct rule *r);
+/* 1 when the archive condition (rules_options.archive_when) holds on ev, 0
+ * when not or when there is none. Call it right after ruleset_eval_out() on
+ * the same event with the same scratch: it reuses what that evaluation
+ * computed of the event. */
+int	ruleset_archive(const struct ruleset *rs, const struct audit_event *ev,
+	    struct eval_scratch *s);
 /* 1 for a rule whose findings go through the state engine (a correlation,
  * or a rule with `suppress`). */
 int	rule_stateful(const struct rule *r);

@@ -379,6 +379,8 @@ struct ruleset {
 	/* attribution: the `controller_identity` macro, when the rules define
 	 * it (who makes objects for others: the control plane, nodes) */
 	struct node	*controller;
+	/* archive.when, compiled like a rule's condition; NULL: none */
+	struct node	*archive;
 };
 
 /* index.c: reads each rule's constraints off its condition and builds the

@@ -15,8 +15,8 @@
  * cursor, recolour the terminal or reorder the text around it. */
 #include "app/cmd.h"
 #include "app/config.h"
-#include "base/esc.h"
 #include "base/num.h"
+#include "base/termesc.h"
 #include "base/timefmt.h"
 #include "base/xmalloc.h"
 #include "schema/db.h"
@@ -153,7 +153,9 @@ static const char *
 alerts_esc(struct buf *b, const char *s, size_t max)
 {
 	buf_reset(b);
-	esc_term(b, s != NULL ? s : "", max);
+	if (s == NULL)
+		s = "";
+	termesc_append(b, s, strlen(s), max);
 	return buf_cstr(b);
 }
 

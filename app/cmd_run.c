@@ -3,13 +3,15 @@
  * DESIGN: the main thread loads and validates everything (config, rules,
  * database schema) before any thread starts, so a broken rule file or a
  * database that is behind never starts a half-working daemon. Then it
- * starts ingest.workers worker threads and one alerter thread and sleeps,
- * waking each second to log progress and to check for a signal or, with
- * --idle-exit, for quiet. Shutdown: workers finish the batch in hand, commit,
- * store offsets and leave the group; the alerter finishes the deliveries in
- * flight and releases the leases of rows it claimed but did not send, which
- * stay pending in the outbox for any alerter. */
+ * starts the suppression watcher (alert/suppress.h), ingest.workers worker
+ * threads and one alerter thread and sleeps, waking each second to log
+ * progress and to check for a signal or, with --idle-exit, for quiet.
+ * Shutdown: workers finish the batch in hand, commit, store offsets and
+ * leave the group; the alerter finishes the deliveries in flight and
+ * releases the leases of rows it claimed but did not send, which stay
+ * pending in the outbox for any alerter. */
 #include "alert/alert.h"
+#include "alert/suppress.h"
 #include "base/clock.h"
 #include "app/cmd.h"
 #include "app/config.h"
@@ -100,6 +102,10 @@ run_prepare(const char *path, struct config *c, struct ruleset **rs, int check_d
 	ro.platforms = (const char *const *)c->platforms.v;
 	ro.nplatforms = c->platforms.n;
 	ro.platforms_line = c->platforms_line;
+	if (c->archive_enabled && c->archive_when[0] != '\0') {
+		ro.archive_when = c->archive_when;
+		ro.archive_line = c->archive_when_line;
+	}
 	*rs = rulefiles_load((const char *const *)c->rules.v, c->rules.n, &ro, &errs);
 	if (*rs == NULL) {
 		fputs(buf_cstr(&errs), stderr);
@@ -126,10 +132,11 @@ static void
 log_stats(const struct worker_stats *st)
 {
 	log_info("messages %lu events %lu findings %lu bad-input %lu dead-letters %lu "
-	    "db-retries %lu signals %lu stateful-findings %lu", atomic_load(&st->messages),
-	    atomic_load(&st->events), atomic_load(&st->findings), atomic_load(&st->errors),
-	    atomic_load(&st->dead_letters), atomic_load(&st->db_retries),
-	    atomic_load(&st->signals), atomic_load(&st->state_findings));
+	    "db-retries %lu signals %lu stateful-findings %lu archived %lu",
+	    atomic_load(&st->messages), atomic_load(&st->events), atomic_load(&st->findings),
+	    atomic_load(&st->errors), atomic_load(&st->dead_letters),
+	    atomic_load(&st->db_retries), atomic_load(&st->signals),
+	    atomic_load(&st->state_findings), atomic_load(&st->archived));
 }
 
 /* The workers of one process: ingesters, then state owners. */
@@ -207,8 +214,8 @@ install_signals(void)
 /* Starts the ingesters and, when the rules remember across events, the
  * state owners; the signal topic is made first when missing. */
 static int
-crew_start(const struct config *c, const struct ruleset *rs, struct worker_stats *st,
-    atomic_int *stop, struct crew *cr)
+crew_start(const struct config *c, const struct ruleset *rs, struct suppress_set *sup,
+    struct worker_stats *st, atomic_int *stop, struct crew *cr)
 {
 	int stateful = ruleset_stateful(rs), total = c->workers + (stateful ? c->state_workers : 0);
 	char err[512];
@@ -240,10 +247,11 @@ crew_start(const struct config *c, const struct ruleset *rs, struct worker_stats
 		    .worker = id, .name = wc.name };
 		if (owner) {
 			wc.ops = &stateowner_ops;
-			wc.impl = stateowner_new(id, c, rs, st, stop, &wc.kafka, err, sizeof(err));
+			wc.impl = stateowner_new(id, c, rs, sup, st, stop, &wc.kafka, err,
+			    sizeof(err));
 		} else {
 			wc.ops = &ingester_ops;
-			wc.impl = ingester_new(id, c, rs, stateful, st, err, sizeof(err));
+			wc.impl = ingester_new(id, c, rs, stateful, sup, st, err, sizeof(err));
 		}
 		if (wc.impl == NULL || (cr->w[cr->n] = worker_start(&wc, err, sizeof(err))) == NULL) {
 			log_error("%s %d: %s", wc.name, id, err);
@@ -274,12 +282,34 @@ crew_join(struct crew *cr)
 	return rc;
 }
 
+/* The month partitions' upkeep: the coming months made, retention applied.
+ * A failure is logged and tried again at the next interval: batches make
+ * the months they need themselves. */
+static void
+upkeep(const struct config *c, struct db **db)
+{
+	char err[512];
+	long long dropped;
+
+	if (*db == NULL && (*db = db_connect(c->pg_url, err, sizeof(err))) == NULL) {
+		log_warn("retention: %s", err);
+		return;
+	}
+	if (!db_ok(*db) || retention_apply(*db, c, 0, NULL, &dropped, err, sizeof(err)) != 0)
+		log_warn("retention: %s (tried again in %lld s)", err,
+		    (long long)(c->retention_interval_ms / 1000));
+}
+
 static int
 supervise(const struct config *c, const struct ruleset *rs, long idle_ms)
 {
+	struct db *updb = NULL;
+	long last_upkeep;
 	struct worker_stats st;
 	struct crew cr;
 	struct alerter *al = NULL;
+	struct suppress_set *sup = suppress_new();
+	struct suppress_watch *sw = NULL;
 	atomic_int wstop = 0;
 	long started = clock_ms(), last_stats = started;
 	char err[512];
@@ -287,12 +317,20 @@ supervise(const struct config *c, const struct ruleset *rs, long idle_ms)
 
 	memset(&st, 0, sizeof(st));
 	memset(&cr, 0, sizeof(cr));
+	upkeep(c, &updb);
+	last_upkeep = clock_ms();
 	if ((al = alerter_start(c->pg_url, &c->alert, err, sizeof(err))) == NULL) {
 		log_error("alerter: %s", err);
 		rc = 1;
 		goto out;
 	}
-	if (crew_start(c, rs, &st, &wstop, &cr) < 0) {
+	if ((sw = suppress_watch_start(sup, c->pg_url, (long)c->suppress_refresh_ms, err,
+	    sizeof(err))) == NULL) {
+		log_error("suppressions: %s", err);
+		rc = 1;
+		goto out;
+	}
+	if (crew_start(c, rs, sup, &st, &wstop, &cr) < 0) {
 		rc = 1;
 		goto out;
 	}
@@ -302,6 +340,10 @@ supervise(const struct config *c, const struct ruleset *rs, long idle_ms)
 		if (clock_ms() - last_stats >= STATS_EVERY_MS) {
 			log_stats(&st);
 			last_stats = clock_ms();
+		}
+		if (clock_ms() - last_upkeep >= c->retention_interval_ms) {
+			upkeep(c, &updb);
+			last_upkeep = clock_ms();
 		}
 		if (idle_ms > 0 && is_idle(c, &st, &cr, al, idle_ms, started)) {
 			log_info("idle for %g s: exiting", idle_ms / 1000.0);
@@ -316,6 +358,10 @@ out:
 		rc = 1;
 	if (al)
 		alerter_stop(al);
+	if (updb)
+		db_close(updb);
+	suppress_watch_stop(sw);
+	suppress_free(sup);
 	log_stats(&st);
 	return rc;
 }

@@ -25,12 +25,16 @@
 #include "analyze/rules.h"
 #include "analyze/state.h"
 #include "app/cmd.h"
+#include "app/progress.h"
 #include "app/rulefiles.h"
+#include "app/scantally.h"
 #include "base/hash.h"
-#include "base/timefmt.h"
 #include "base/num.h"
+#include "base/termesc.h"
+#include "base/timefmt.h"
 #include "base/xmalloc.h"
 #include "ingest/decode.h"
+#include "ingest/jstream.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -67,6 +71,22 @@ struct seen {
 struct fline {			/* one finding line kept by a chunk */
 	size_t	off, len;	/* in the chunk's out */
 	size_t	key;		/* "auditID\0rule\0" in keys, or NOKEY */
+	size_t	rule;		/* "rule\0" in keys, or NOKEY (for the summary) */
+	int	sev;
+};
+
+/* What the responder asked to see, shared by the scan of every input and
+ * chunk: how findings are written, which are, and who counts them. */
+struct scan_view {
+	int		  table;	/* --format table */
+	int		  min_sev;	/* enum severity: --min-severity */
+	int		  window;	/* --since or --until given */
+	int64_t		  since, until;	/* ms: events in [since, until) */
+	int		  rule_width;	/* of the table's rule column */
+	struct scantally *tally;	/* NULL: no summary */
+	struct progress	 *prog;		/* NULL: no progress line */
+	uint64_t	  prog_base;	/* input bytes of the inputs before */
+	int		  prog_text;	/* the text's offsets are input bytes */
 };
 
 struct scan {
@@ -78,6 +98,9 @@ struct scan {
 	const char		*file;
 	size_t			 base_off, base_line;	/* see error_line() */
 	unsigned long		 events, findings, errors;
+	unsigned long		 outside;	/* events left out by --since/--until */
+	struct scan_view	*view;
+	struct buf		 tmp;		/* an event's time, unescaped */
 	int			 write_failed;
 	/* a chunk of a parallel scan keeps its output for the merge */
 	int			 chunked;
@@ -147,11 +170,31 @@ usage(FILE *f)
 	    "usage: kaudit scan [--rules PATH]... [--platform NAME]... [--stats]\n"
 	    "                   [--cluster NAME] [--envelope FIELD] [--max-bytes N] [--threads N]\n"
 	    "                   [--split-min BYTES] [--chunk-bytes N] [--lateness DURATION]\n"
+	    "                   [--format json|table] [--min-severity SEVERITY]\n"
+	    "                   [--since TIME] [--until TIME] [--[no-]progress] [--[no-]summary]\n"
 	    "                   [FILE|-]...\n"
 	    "\n"
 	    "Evaluates the rules over audit events in FILEs (or stdin for - or no FILE)\n"
-	    "and prints each finding as one JSON line. Inputs may be JSON lines,\n"
-	    "pretty-printed events, EventLists, JSON arrays, AKS or GKE records.\n"
+	    "and prints each finding as one JSON line (a table at a terminal). Inputs\n"
+	    "may be JSON lines, pretty-printed events, EventLists, JSON arrays, AKS or\n"
+	    "GKE records, and any of these gzip-compressed (read as a stream, whatever\n"
+	    "the file's name).\n"
+	    "A tar archive is refused: tar -xzOf FILE | kaudit scan -\n"
+	    "\n"
+	    "  --format F         json: one JSON object per line; table: a line per finding\n"
+	    "                     (time, severity, rule, message), values escaped for a\n"
+	    "                     terminal (default: table when stdout is a terminal, else json)\n"
+	    "  --min-severity S   only findings of severity S or above (info, low, medium,\n"
+	    "                     high, critical; default info: all)\n"
+	    "  --since TIME       only events at or after TIME, by stageTimestamp (else\n"
+	    "  --until TIME       requestReceivedTimestamp); --until: before TIME. TIME is\n"
+	    "                     RFC 3339 (2026-10-01T09:00:00Z), a date (2026-10-01, UTC\n"
+	    "                     midnight) or a duration back from now (24h, 7d). Events\n"
+	    "                     without a time are left out when either is given\n"
+	    "  --progress         a progress line on stderr: bytes, events, findings, rate\n"
+	    "  --no-progress      and time left (default: only when stderr is a terminal)\n"
+	    "  --summary          at the end, findings by severity and rule on stderr\n"
+	    "  --no-summary       (default: only when stderr is a terminal)\n"
 	    "\n"
 	    "  --rules PATH       rule file or folder (repeatable; default: shipped rules)\n"
 	    "  --platform NAME    the cluster runs on this managed platform (openshift, gke,\n"
@@ -174,10 +217,15 @@ usage(FILE *f)
 	    "                     default 10m); stateful findings are written at the end\n"
 	    "\n"
 	    "Numbers are whole and decimal: no sign, unit, exponent or leading zero.\n"
+	    "Several threads read plain files; stdin, pipes and gzip files are read as a\n"
+	    "stream, decompressed by one thread while another decodes (one with\n"
+	    "--threads 1); offsets in their errors count uncompressed bytes.\n"
 	    "\n"
 	    "Exit status: 0 when every input was read and decoded (findings or not),\n"
-	    "1 when an input could not be read or had decode errors (each reported on\n"
-	    "stderr as FILE: offset N: message), 2 on usage or rule errors.\n",
+	    "1 when an input could not be read, had decode errors, was a tar archive or\n"
+	    "held gzip data that was corrupt or cut short (each reported on stderr as\n"
+	    "FILE: offset N: message), 2 on usage or rule errors. Stderr is otherwise\n"
+	    "quiet unless it is a terminal (or --progress, --summary, --stats).\n",
 	    SCAN_THREADS_MAX, SCAN_THREADS_AUTO, SCAN_SPLIT_MIN);
 }
 
@@ -240,11 +288,17 @@ seen_free(struct seen *s)
 	free(s->slot);
 }
 
+/* Writes out the findings. The progress line is cleared first, as stdout
+ * and stderr are often the same terminal. */
 static void
 scan_flush(struct scan *sc)
 {
-	if (sc->out.len && fwrite(sc->out.data, 1, sc->out.len, stdout) != sc->out.len)
+	if (sc->out.len == 0)
+		return;
+	progress_hold(sc->view->prog);
+	if (fwrite(sc->out.data, 1, sc->out.len, stdout) != sc->out.len || fflush(stdout) != 0)
 		sc->write_failed = 1;
+	progress_release(sc->view->prog);
 	buf_reset(&sc->out);
 }
 
@@ -313,7 +367,7 @@ write_json(struct buf *b, json_t *j)
 
 /* A chunk keeps the line and its key; the merge decides whether it is new. */
 static void
-line_add(struct scan *sc, const char *id, const char *rule)
+line_add(struct scan *sc, const char *id, const char *rule, int sev)
 {
 	struct fline *l;
 
@@ -323,12 +377,148 @@ line_add(struct scan *sc, const char *id, const char *rule)
 	}
 	l = &sc->line[sc->nline++];
 	l->off = sc->out.len;
-	l->key = NOKEY;
+	l->key = l->rule = NOKEY;
+	l->sev = sev;
 	if (id && rule) {
 		l->key = sc->keys.len;
 		buf_append(&sc->keys, id, strlen(id) + 1);
+		l->rule = sc->keys.len;
+		buf_append(&sc->keys, rule, strlen(rule) + 1);
+	} else if (rule && sc->view->tally) {
+		l->rule = sc->keys.len;
 		buf_append(&sc->keys, rule, strlen(rule) + 1);
 	}
+}
+
+/* The finding's severity (enum severity); info when it has none. */
+static int
+finding_sev(json_t *finding)
+{
+	enum severity sev = SEV_INFO;
+	const char *s = json_string_value(json_object_get(finding, "severity"));
+
+	if (s)
+		(void)severity_parse(s, &sev);
+	return (int)sev;
+}
+
+/* Pads b with blanks to `to` bytes after `from`, at least two. */
+static void
+pad(struct buf *b, size_t from, size_t to)
+{
+	size_t n = b->len - from;
+
+	for (n = n < to ? to - n : 0, n += 2; n > 0; n--)
+		buf_putc(b, ' ');
+}
+
+static void
+cell(struct buf *b, json_t *finding, const char *key, size_t width)
+{
+	const char *v = json_string_value(json_object_get(finding, key));
+	size_t from = b->len;
+
+	if (v == NULL)
+		v = "-";
+	termesc_append(b, v, strlen(v), 0);
+	pad(b, from, width);
+}
+
+/* An event's time: RFC 3339 as the API server writes it, or as some
+ * exports rewrite it ("2022-11-29 00:09:04.38": a blank for the T, and
+ * UTC without a zone). */
+static int
+event_time(const char *t, size_t n, int64_t *ms)
+{
+	char fix[64];
+
+	if (time_parse_ms(t, n, ms) == 0)
+		return 0;
+	if (n < 19 || n + 2 > sizeof(fix) || t[10] != ' ')
+		return -1;
+	memcpy(fix, t, n);
+	fix[10] = 'T';
+	if (memchr(fix + 19, 'Z', n - 19) == NULL && memchr(fix + 19, '+', n - 19) == NULL &&
+	    memchr(fix + 19, '-', n - 19) == NULL)
+		fix[n++] = 'Z';
+	return time_parse_ms(fix, n, ms);
+}
+
+#define TABLE_TIME	20	/* 2026-10-01T09:00:00Z */
+#define TABLE_SEV	8	/* critical */
+
+/* The finding's time to the second, in UTC (the JSON keeps the rest), or
+ * as it was written when it does not read as a time. */
+static void
+time_cell(struct buf *b, json_t *finding)
+{
+	const char *t = json_string_value(json_object_get(finding, "time"));
+	size_t from = b->len;
+	int64_t ms;
+	time_t secs;
+	struct tm tm;
+	char out[32];
+
+	if (t && event_time(t, strlen(t), &ms) == 0) {
+		secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+		gmtime_r(&secs, &tm);
+		strftime(out, sizeof(out), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		buf_puts(b, out);
+	} else {
+		termesc_append(b, t ? t : "-", t ? strlen(t) : 1, 0);
+	}
+	pad(b, from, TABLE_TIME);
+}
+
+static void
+table_header(struct buf *b, int rule_width)
+{
+	buf_printf(b, "%-*s  %-*s  %-*s  MESSAGE\n", TABLE_TIME, "TIME", TABLE_SEV, "SEVERITY",
+	    rule_width, "RULE");
+}
+
+/* A finding as the table's line: every value from an event is escaped,
+ * so that none can move the cursor or hide what follows. */
+static void
+table_row(struct buf *b, json_t *finding, int rule_width)
+{
+	const char *msg = json_string_value(json_object_get(finding, "message"));
+	json_int_t repeats = json_integer_value(json_object_get(finding, "repeats"));
+
+	time_cell(b, finding);
+	cell(b, finding, "severity", TABLE_SEV);
+	cell(b, finding, "rule", (size_t)rule_width);
+	if (msg)
+		termesc_append(b, msg, strlen(msg), 0);
+	if (repeats > 0)
+		buf_printf(b, " (and %" JSON_INTEGER_FORMAT " more times)", repeats);
+	buf_putc(b, '\n');
+}
+
+static void
+write_finding(struct scan *sc, json_t *finding)
+{
+	if (sc->view->table) {
+		table_row(&sc->out, finding, sc->view->rule_width);
+		return;
+	}
+	write_json(&sc->out, finding);
+	buf_putc(&sc->out, '\n');
+}
+
+/* What the progress line shows; offset is where the scan is in the text
+ * of the input (ignored unless that counts input bytes). */
+static void
+scan_progress(struct scan *sc, uint64_t offset)
+{
+	struct progress *p = sc->view->prog;
+
+	if (p == NULL)
+		return;
+	if (sc->view->prog_text)
+		atomic_store_explicit(&p->bytes, sc->view->prog_base + offset, memory_order_relaxed);
+	atomic_store_explicit(&p->events, sc->events, memory_order_relaxed);
+	atomic_store_explicit(&p->findings, sc->findings, memory_order_relaxed);
 }
 
 static void
@@ -337,19 +527,28 @@ on_finding(void *arg, json_t *finding, const struct audit_event *ev, const struc
 	struct scan *sc = arg;
 	const char *id = json_string_value(json_object_get(finding, "audit_id"));
 	const char *rule = json_string_value(json_object_get(finding, "rule"));
+	int sev = SEV_INFO;
 
 	(void)ev;
 	(void)r;
+	if (sc->view->min_sev > SEV_INFO || sc->view->tally) {
+		sev = finding_sev(finding);
+		if (sev < sc->view->min_sev)
+			goto out;
+	}
 	if (id && rule && !seen_add(sc->seen, id, rule))
 		goto out;
 	if (sc->chunked)
-		line_add(sc, id, rule);
-	write_json(&sc->out, finding);
-	buf_putc(&sc->out, '\n');
+		line_add(sc, id, rule, sev);
+	write_finding(sc, finding);
 	sc->findings++;
-	if (sc->chunked)
+	if (sc->chunked) {
 		sc->line[sc->nline - 1].len = sc->out.len - sc->line[sc->nline - 1].off;
-	else if (sc->out.len > SCAN_FLUSH)
+		goto out;
+	}
+	if (sc->view->tally)
+		scantally_add(sc->view->tally, rule, sev);
+	if (sc->out.len > SCAN_FLUSH)
 		scan_flush(sc);
 out:
 	json_decref(finding);
@@ -420,9 +619,14 @@ held_write(struct scan *sc)
 
 	state_tick(ss->st, 0, 1, &ss->out);
 	json_array_foreach(ss->held.list, i, f) {
-		write_json(&sc->out, f);
-		buf_putc(&sc->out, '\n');
+		int sev = finding_sev(f);
+
+		if (sev < sc->view->min_sev)
+			continue;
+		write_finding(sc, f);
 		sc->findings++;
+		if (sc->view->tally)
+			scantally_add(sc->view->tally, json_string_value(json_object_get(f, "rule")), sev);
 		if (sc->out.len > SCAN_FLUSH)
 			scan_flush(sc);
 	}
@@ -460,6 +664,23 @@ plain:
 	buf_printf(&sc->errs, "%s: %s\n", sc->file, e->msg);
 }
 
+/* Whether the event's time is in [since, until): stageTimestamp, else
+ * requestReceivedTimestamp; an event without either is not. */
+static int
+in_window(struct scan *sc, const struct audit_event *ev)
+{
+	const char *t;
+	size_t n;
+	int64_t ms;
+
+	t = event_str(ev, EF_STAGE_TS, &sc->tmp, &n);
+	if (t == NULL)
+		t = event_str(ev, EF_RECEIVED_TS, &sc->tmp, &n);
+	if (t == NULL || event_time(t, n, &ms) < 0)
+		return 0;
+	return ms >= sc->view->since && ms < sc->view->until;
+}
+
 static void
 on_part(void *arg, const struct decoded *part)
 {
@@ -473,56 +694,22 @@ on_part(void *arg, const struct decoded *part)
 		sc->errors++;
 	}
 	if (!sc->chunked && sc->errs.len) {
+		progress_hold(sc->view->prog);
 		fputs(sc->errs.data, stderr);
+		progress_release(sc->view->prog);
 		buf_reset(&sc->errs);
 	}
 	for (size_t i = 0; i < part->nev; i++) {
 		struct eval_out out = { on_finding, on_signal, sc };
+		if (sc->view->window && !in_window(sc, &part->ev[i])) {
+			sc->outside++;
+			continue;
+		}
 		sc->events++;
 		ruleset_eval_out(sc->rs, &part->ev[i], sc->scratch, &out);
 	}
-}
-
-/* Whole input in memory: mmap for regular files, read() otherwise. Sets
- * *mapped when munmap is needed rather than free. */
-static char *
-read_input(const char *path, size_t *len, int *mapped)
-{
-	int fd = strcmp(path, "-") == 0 ? 0 : open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	char *p = NULL;
-	size_t cap = 0, n = 0;
-	ssize_t r;
-
-	*mapped = 0;
-	if (fd < 0)
-		return NULL;
-	if (fd > 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
-		p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-		close(fd);
-		if (p == MAP_FAILED)
-			return NULL;
-		*mapped = 1;
-		*len = (size_t)st.st_size;
-		return p;
-	}
-	for (;;) {
-		if (n == cap)
-			p = xrealloc(p, (cap = cap ? cap * 2 : 1 << 16) + 1);
-		if ((r = read(fd, p + n, cap - n)) < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-	}
-	if (fd > 0)
-		close(fd);
-	if (r < 0) {
-		free(p);
-		return NULL;
-	}
-	*len = n;
-	return p ? p : xstrdup("");
+	if (!sc->chunked && part->nev)
+		scan_progress(sc, sc->base_off + part->ev[part->nev - 1].offset);
 }
 
 /* --- parallel scan of one mapped file ------------------------------------ */
@@ -572,7 +759,7 @@ chunk_reset(struct chunk *c, const struct ruleset *rs, const char *file)
 	buf_reset(&sc->keys);
 	buf_reset(&sc->sigs);
 	sc->nline = 0;
-	sc->events = sc->findings = sc->errors = 0;
+	sc->events = sc->findings = sc->errors = sc->outside = 0;
 	sc->err_end = 0;
 	sc->file = file;
 	c->done = 0;
@@ -608,6 +795,7 @@ chunk_take(struct par *par)
 	c = &par->ring[par->taken % par->nring];
 	chunk_reset(c, par->rs, par->out->file);
 	c->sc.ss = par->out->ss;
+	c->sc.view = par->out->view;
 	c->text = par->text + par->next;
 	c->len = end - par->next;
 	c->index = par->taken++;
@@ -627,14 +815,19 @@ chunk_sound(const struct par *par, const struct chunk *c)
 
 /* Writes the chunk's lines through the exact (audit_id, rule) set. */
 static void
-chunk_write(struct scan *sc, const struct chunk *ch)
+chunk_write(struct par *par, const struct chunk *ch)
 {
+	struct scan *sc = par->out;
 	const struct scan *c = &ch->sc;
 
-	if (c->errs.len)
+	if (c->errs.len) {
+		progress_hold(sc->view->prog);
 		fputs(c->errs.data, stderr);
+		progress_release(sc->view->prog);
+	}
 	sc->errors += c->errors;
 	sc->events += c->events;
+	sc->outside += c->outside;
 	for (size_t k = 0; k < c->nline; k++) {
 		const struct fline *l = &c->line[k];
 		const char *id = l->key == NOKEY ? NULL : c->keys.data + l->key;
@@ -642,10 +835,14 @@ chunk_write(struct scan *sc, const struct chunk *ch)
 			continue;
 		buf_append(&sc->out, c->out.data + l->off, l->len);
 		sc->findings++;
+		if (sc->view->tally)
+			scantally_add(sc->view->tally, l->rule == NOKEY ? NULL : c->keys.data + l->rule,
+			    l->sev);
 		if (sc->out.len > SCAN_FLUSH)
 			scan_flush(sc);
 	}
 	signals_replay(sc->ss, sc->rs, &c->sigs);
+	scan_progress(sc, (uint64_t)(ch->text - par->text) + ch->len);
 }
 
 /* Writes the finished chunks at the head of the file order; the first one
@@ -664,7 +861,7 @@ chunks_write(struct par *par)
 			par->resume = (size_t)(c->text - par->text);
 			break;
 		}
-		chunk_write(par->out, c);
+		chunk_write(par, c);
 		par->written++;
 	}
 	pthread_cond_broadcast(&par->cv);
@@ -752,6 +949,7 @@ scan_free(struct scan *sc)
 	buf_free(&sc->errs);
 	buf_free(&sc->keys);
 	buf_free(&sc->sigs);
+	buf_free(&sc->tmp);
 	free(sc->line);
 }
 
@@ -789,6 +987,23 @@ count_lines(const char *text, size_t len)
 
 /* --- the command ---------------------------------------------------------- */
 
+/* The sum of the inputs' sizes when each is a regular file, else 0. */
+static uint64_t
+inputs_size(int argc, char **argv)
+{
+	struct stat st;
+	uint64_t total = 0;
+
+	if (optind >= argc)
+		return 0;
+	for (int i = optind; i < argc; i++) {
+		if (strcmp(argv[i], "-") == 0 || stat(argv[i], &st) < 0 || !S_ISREG(st.st_mode))
+			return 0;
+		total += (uint64_t)st.st_size;
+	}
+	return total;
+}
+
 struct scan_opts {
 	const char	**rules;
 	size_t		  nrules;
@@ -800,6 +1015,12 @@ struct scan_opts {
 	size_t		  chunk_bytes;	/* 0 = automatic */
 	struct decode_opts dec;
 	struct state_opts state;
+	int		  format;	/* -1: by stdout; 0 json; 1 table */
+	int		  progress;	/* -1: by stderr; 0 off; 1 on */
+	int		  summary;	/* the same */
+	int		  min_sev;
+	int		  window;
+	int64_t		  since, until;
 };
 
 struct scan_run {
@@ -811,20 +1032,19 @@ struct scan_run {
 	size_t		 bytes;
 };
 
+/* A regular file, not compressed, mapped whole: its chunks go to several
+ * threads, and from where cutting stopped one thread goes on. */
 static int
-scan_file(struct scan_run *r, const char *path)
+scan_mapped(struct scan_run *r, int fd, size_t len)
 {
 	struct scan *sc = &r->sc;
-	size_t len = 0, from = 0;
-	int mapped;
-	char *text = read_input(path, &len, &mapped);
+	size_t from = 0;
+	char *text = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
 
-	sc->file = strcmp(path, "-") == 0 ? "(stdin)" : path;
-	if (text == NULL) {
-		fprintf(stderr, "kaudit scan: %s: %s\n", sc->file, strerror(errno));
+	if (text == MAP_FAILED)
 		return -1;
-	}
-	if (mapped && r->so->threads > 1 && len >= r->so->split_min) {
+	sc->view->prog_text = 1;
+	if (r->so->threads > 1 && len >= r->so->split_min) {
 		if (r->par == NULL)
 			r->par = par_new(sc->rs, &r->so->dec, r->so->threads);
 		from = scan_parallel(sc, r->par, text, len, r->so->chunk_bytes);
@@ -835,12 +1055,90 @@ scan_file(struct scan_run *r, const char *path)
 		decode_stream(&r->work, text + from, len - from, &r->so->dec, on_part, sc);
 		sc->base_off = 0;
 	}
+	sc->view->prog_text = 0;
 	r->bytes += len;
-	if (mapped)
-		munmap(text, len);
-	else
-		free(text);
+	sc->view->prog_base += len;
+	munmap(text, len);
 	return 0;
+}
+
+/* stdin, a pipe or a gzip file: piece by piece as the stream gives them
+ * (see ingest/jstream.h), decoded by one thread while another reads and
+ * decompresses ahead (unless --threads 1). */
+static int
+scan_streamed(struct scan_run *r, int fd)
+{
+	struct scan *sc = &r->sc;
+	struct progress *p = sc->view->prog;
+	struct jstream js;
+	const char *text;
+	size_t len;
+	int rc = 0;
+
+	jstream_init(&js, jstream_read_fd, &fd);
+	if (r->so->threads > 1)
+		jstream_ahead(&js);	/* decompress while decoding */
+	while (jstream_next(&js, &text, &len)) {
+		sc->base_off = js.off;
+		sc->base_line = js.line;
+		decode_stream(&r->work, text, len, &r->so->dec, on_part, sc);
+		if (p)
+			atomic_store_explicit(&p->bytes, sc->view->prog_base + js.in_bytes,
+			    memory_order_relaxed);
+	}
+	sc->base_off = 0;
+	if (js.err[0]) {
+		progress_hold(p);
+		fprintf(stderr, "kaudit scan: %s: offset %llu: %s\n", sc->file,
+		    (unsigned long long)js.out_bytes, js.err);
+		progress_release(p);
+		rc = -1;
+	}
+	r->bytes += js.out_bytes;
+	sc->view->prog_base += js.in_bytes;
+	jstream_free(&js);
+	return rc;
+}
+
+/* Whether the file starts with the gzip magic bytes. */
+static int
+is_gzip(int fd)
+{
+	unsigned char m[2];
+
+	return pread(fd, m, 2, 0) == 2 && m[0] == 0x1f && m[1] == 0x8b;
+}
+
+static int
+scan_file(struct scan_run *r, const char *path)
+{
+	struct scan *sc = &r->sc;
+	int fd = strcmp(path, "-") == 0 ? 0 : open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	int rc;
+
+	sc->file = strcmp(path, "-") == 0 ? "(stdin)" : path;
+	if (fd < 0)
+		goto fail;
+	if (fd > 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    !is_gzip(fd)) {
+		if (scan_mapped(r, fd, (size_t)st.st_size) < 0)
+			goto fail;	/* mmap: says why in errno */
+		rc = 0;
+	} else {
+		rc = scan_streamed(r, fd);	/* says why itself */
+	}
+	if (fd > 0)
+		close(fd);
+	return rc;
+fail:
+	rc = errno;
+	progress_hold(sc->view->prog);
+	fprintf(stderr, "kaudit scan: %s: %s\n", sc->file, strerror(rc));
+	progress_release(sc->view->prog);
+	if (fd > 0)
+		close(fd);
+	return -1;
 }
 
 static size_t
@@ -869,6 +1167,30 @@ scan_size_arg(const char *name, const char *s, uint64_t min, uint64_t max, size_
 	return 0;
 }
 
+/* --since/--until: RFC 3339, a date (UTC midnight) or a duration back
+ * from now; -1 after saying why. */
+static int
+scan_time_arg(const char *name, const char *s, int64_t *ms)
+{
+	char day[32];
+	struct timespec ts;
+	int64_t d;
+
+	if (time_parse_ms(s, strlen(s), ms) == 0)
+		return 0;
+	if (strlen(s) == 10 && snprintf(day, sizeof(day), "%sT00:00:00Z", s) > 0 &&
+	    time_parse_ms(day, strlen(day), ms) == 0)
+		return 0;
+	if (duration_parse(s, &d) == 0) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		*ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - d;
+		return 0;
+	}
+	fprintf(stderr, "kaudit scan: --%s: expected an RFC 3339 time (2026-10-01T09:00:00Z), "
+	    "a date (2026-10-01) or a duration back from now (24h), got \"%s\"\n", name, s);
+	return -1;
+}
+
 static int
 scan_args(int argc, char **argv, struct scan_opts *so)
 {
@@ -883,6 +1205,14 @@ scan_args(int argc, char **argv, struct scan_opts *so)
 		{ "split-min", required_argument, NULL, 'S' },
 		{ "chunk-bytes", required_argument, NULL, 'C' },
 		{ "lateness", required_argument, NULL, 'L' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "min-severity", required_argument, NULL, 'M' },
+		{ "since", required_argument, NULL, 'b' },
+		{ "until", required_argument, NULL, 'u' },
+		{ "progress", no_argument, NULL, 'P' },
+		{ "no-progress", no_argument, NULL, 'Q' },
+		{ "summary", no_argument, NULL, 'Y' },
+		{ "no-summary", no_argument, NULL, 'Z' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -927,9 +1257,43 @@ scan_args(int argc, char **argv, struct scan_opts *so)
 				return 2;
 			}
 			break;
+		case 'f':
+			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "table") != 0) {
+				fprintf(stderr, "kaudit scan: --format: expected json or table, "
+				    "got \"%s\"\n", optarg);
+				return 2;
+			}
+			so->format = strcmp(optarg, "table") == 0;
+			break;
+		case 'M': {
+			enum severity sev;
+
+			if (severity_parse(optarg, &sev) < 0) {
+				fprintf(stderr, "kaudit scan: --min-severity: expected info, low, "
+				    "medium, high or critical, got \"%s\"\n", optarg);
+				return 2;
+			}
+			so->min_sev = (int)sev;
+			break;
+		}
+		case 'b':
+		case 'u':
+			if (scan_time_arg(ch == 'b' ? "since" : "until", optarg,
+			    ch == 'b' ? &so->since : &so->until) < 0)
+				return 2;
+			so->window = 1;
+			break;
+		case 'P': so->progress = 1; break;
+		case 'Q': so->progress = 0; break;
+		case 'Y': so->summary = 1; break;
+		case 'Z': so->summary = 0; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
+	}
+	if (so->window && so->since >= so->until) {
+		fprintf(stderr, "kaudit scan: --since must come before --until\n");
+		return 2;
 	}
 	return -1;
 }
@@ -943,6 +1307,31 @@ now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* The defaults that depend on where the output goes: a table, a progress
+ * line and a summary for a person at a terminal; for a script, JSON lines
+ * and a quiet stderr (an error is then the only thing on it). */
+static void
+view_setup(struct scan_view *v, struct scan_opts *so, const struct ruleset *rs)
+{
+	size_t w = 4, n;
+
+	if (so->format < 0)
+		so->format = isatty(1);
+	if (so->progress < 0)
+		so->progress = isatty(2);
+	if (so->summary < 0)
+		so->summary = isatty(2);
+	v->table = so->format;
+	v->min_sev = so->min_sev;
+	v->window = so->window;
+	v->since = so->since;
+	v->until = so->until;
+	for (size_t i = 0; i < ruleset_count(rs); i++)
+		if ((n = strlen(rule_id(ruleset_rule(rs, i)))) > w)
+			w = n;
+	v->rule_width = w > 44 ? 44 : (int)w;	/* longer ids push their message on */
+}
+
 int
 cmd_scan(int argc, char **argv)
 {
@@ -951,16 +1340,22 @@ cmd_scan(int argc, char **argv)
 		.threads = scan_threads_auto(),
 		.split_min = SCAN_SPLIT_MIN,
 		.state = { .lateness_ms = 10 * 60000LL },
+		.format = -1, .progress = -1, .summary = -1,
+		.since = INT64_MIN, .until = INT64_MAX,
 	};
 	struct scan_run r = { .so = &so };
 	struct scan_state ss = { 0 };
 	struct scan *sc = &r.sc;
 	struct rules_options ro = { .origin = "(command line)" };
+	struct scan_view view = { 0 };
+	struct scantally tally;
+	struct progress prog;
 	struct buf errs;
 	double t0;
 	int rc, failed = 0;
 
 	sc->seen = &r.seen;
+	sc->view = &view;
 	if ((rc = scan_args(argc, argv, &so)) >= 0)
 		goto out;
 	buf_init(&errs);
@@ -982,6 +1377,15 @@ cmd_scan(int argc, char **argv)
 	ss.out = (struct state_out){ held_finding, held_update, &ss };
 	sc->ss = &ss;
 	decoded_init(&r.work);
+	view_setup(&view, &so, sc->rs);
+	if (view.table)
+		table_header(&sc->out, view.rule_width);
+	if (so.summary)
+		scantally_init(view.tally = &tally);
+	if (so.progress) {
+		progress_start(&prog, stderr, isatty(2), inputs_size(argc, argv));
+		view.prog = &prog;
+	}
 	t0 = now();
 	if (optind >= argc)
 		failed |= scan_file(&r, "-") < 0;
@@ -990,6 +1394,15 @@ cmd_scan(int argc, char **argv)
 	held_write(sc);
 	scan_flush(sc);
 	fflush(stdout);
+	if (view.prog) {
+		scan_progress(sc, 0);
+		atomic_store_explicit(&prog.bytes, view.prog_base, memory_order_relaxed);
+		progress_stop(&prog);
+	}
+	if (view.tally) {
+		scantally_print(&tally, stderr, sc->events, sc->outside, sc->errors, now() - t0);
+		scantally_free(&tally);
+	}
 	if (so.stats) {
 		double secs = now() - t0;
 		double div = secs > 0 ? secs : 1e-9;

@@ -40,6 +40,7 @@ enum ctype {
 			 * in thousandths */
 	CT_WEBHOOKS,	/* sequence of webhook mappings (webhook_keys) */
 	CT_FORMAT,	/* enum alert_format */
+	CT_BOOL,	/* true or false: an int 1 or 0 */
 };
 
 struct ckey {
@@ -101,6 +102,9 @@ static const struct ckey config_keys[] = {
 	  "LISTENs for new outbox rows and wakes at once)" },
 	{ "alert.batch", CT_INT, C(alert.batch), "32", 1, 1000,
 	  "deliveries in flight at once, over every webhook" },
+	{ "alert.suppressions_refresh", CT_DURATION, C(suppress_refresh_ms), "30s", 1000,
+	  86400000, "how often the daemon reloads the suppressions of `kaudit findings "
+	  "suppress` in any case (it also reloads at once when PostgreSQL notifies a change)" },
 	{ "rules", CT_STRLIST, C(rules), "[]", 0, 0,
 	  "rule files or folders, read in order; empty: the shipped pack built into kaudit" },
 	{ "disabled_rules", CT_STRLIST, C(disabled_rules), "[]", 0, 0,
@@ -123,6 +127,31 @@ static const struct ckey config_keys[] = {
 	  "how far behind the newest event time an event may arrive and still count" },
 	{ "stateful.max_keys", CT_INT, C(state_max_keys), "1000000", 1000, 100000000,
 	  "keys each state owner keeps in memory; past it the least recently used is dropped (counted, logged)" },
+	{ "retention", CT_SECTION, 0, NULL, 0, 0,
+	  "how long findings and archived events are kept: whole months are dropped once "
+	  "their last day is older (docs/storage.md)" },
+	{ "retention.findings", CT_DURATION, C(retention_findings_ms), "0d", 0,
+	  36500L * 86400000,
+	  "drop the months of findings older than this, by event time (0d: keep forever, "
+	  "the default: findings are the record, and a replayed old log must not vanish "
+	  "at the next upkeep); e.g. 400d keeps a year and a month" },
+	{ "retention.events", CT_DURATION, C(retention_events_ms), "90d", 0, 36500L * 86400000,
+	  "drop the months of archived events older than this, by event time (0d: keep "
+	  "forever; replaying logs older than this archives nothing that lasts)" },
+	{ "retention.interval", CT_DURATION, C(retention_interval_ms), "1h", 60000,
+	  7L * 86400000,
+	  "how often the daemon makes the coming months and applies retention (also at start)" },
+	{ "archive", CT_SECTION, 0, NULL, 0, 0,
+	  "the event archive kaudit.events: events kept whether or not a rule fired, for "
+	  "timelines around a finding (docs/storage.md)" },
+	{ "archive.enabled", CT_BOOL, C(archive_enabled), "true", 0, 0,
+	  "archive the events that archive.when holds on, in the transaction of their "
+	  "batch's findings" },
+	{ "archive.when", CT_STR, C(archive_when), "\"" ARCHIVE_WHEN_DEFAULT "\"", 0, 0,
+	  "which events to archive: a condition in the rule language, with the rules' lists "
+	  "and macros; the default takes every exec, attach, port-forward and proxy, every "
+	  "denied request, everything a person did, and every write but the control plane's "
+	  "and nodes' routine ones (leases, events, status)" },
 	{ "log_level", CT_LOGLEVEL, C(log_level), "info", 0, 0,
 	  "debug, info, warn or error" },
 	{ NULL, 0, 0, NULL, 0, 0, NULL }
@@ -409,6 +438,14 @@ set_value(struct cparse *p, const yaml_node_t *n, const struct ckey *k, char *ba
 		if (severity_parse(s, dst) != 0)
 			cerr(p, n, "%s: \"%s\" is not one of info, low, medium, high, critical",
 			    k->path, s);
+		break;
+	case CT_BOOL:
+		if (strcmp(s, "true") == 0)
+			*(int *)dst = 1;
+		else if (strcmp(s, "false") == 0)
+			*(int *)dst = 0;
+		else
+			cerr(p, n, "%s: expected true or false, got \"%s\"", k->path, s);
 		break;
 	case CT_DURATION: {
 		int64_t ms;
@@ -747,6 +784,8 @@ walk_mapping(struct cparse *p, const yaml_node_t *n, const char *prefix, struct 
 			c->platforms_line = (int)kn->start_mark.line + 1;
 		else if (k->off == C(kafka_props) && k->type == CT_KV)
 			c->kafka_props_line = (int)kn->start_mark.line + 1;
+		else if (k->off == C(archive_when) && k->type == CT_STR)
+			c->archive_when_line = (int)kn->start_mark.line + 1;
 	}
 }
 
@@ -837,6 +876,7 @@ config_free(struct config *c)
 	strlist_free(&c->disabled_tags);
 	strlist_free(&c->platforms);
 	free(c->state_topic);
+	free(c->archive_when);
 	free(c->log_level);
 	memset(c, 0, sizeof(*c));
 }

@@ -37,6 +37,7 @@ struct config {
 
 	/* alert: the alerter's and the router's options, owned here */
 	struct alert_opts alert;
+	int64_t		 suppress_refresh_ms;	/* alert.suppressions_refresh */
 
 	/* rules */
 	struct strlist	 rules;		/* files or folders; default config/rules */
@@ -54,8 +55,32 @@ struct config {
 	int64_t		 state_lateness_ms;
 	int		 state_max_keys;
 
+	/* retention (0: keep forever) */
+	int64_t		 retention_findings_ms;
+	int64_t		 retention_events_ms;
+	int64_t		 retention_interval_ms;
+
+	/* the event archive */
+	int		 archive_enabled;
+	char		*archive_when;		/* a condition; "" none */
+	int		 archive_when_line;
+
 	char		*log_level;	/* debug|info|warn|error */
 };
+
+/* archive.when's default (see config.c). Fields only, no macro, so that it
+ * compiles with any rule files: a person is who is not a service account,
+ * a node, anonymous or a system: identity (a managed platform's own
+ * identities count as persons here: archived, not lost). Single quotes:
+ * the default is written into YAML inside double quotes. */
+#define ARCHIVE_WHEN_DEFAULT \
+	"objectRef.subresource in (exec, attach, portforward, proxy)" \
+	" or responseStatus.code in (401, 403) or ka.decision = forbid" \
+	" or (verb in (create, update, patch, delete, deletecollection)" \
+	" and not ((ka.user.is_node = true or user.username startswith 'system:')" \
+	" and (objectRef.resource in (leases, events) or objectRef.subresource = status)))" \
+	" or not (ka.user.is_serviceaccount = true or ka.user.is_node = true" \
+	" or ka.user.is_anonymous = true or user.username startswith 'system:')"
 
 /* Fills c with every default. */
 void	config_defaults(struct config *c);

@@ -31,12 +31,25 @@ struct batch_finding {
 	const char	 *event_json;	/* borrowed from the message's decoded */
 	size_t		  event_len;
 	const struct kmsg *msg;		/* the message it came from */
+	char		 *received;	/* requestReceivedTimestamp; NULL when none */
+};
+
+/* An event for the archive; its strings are in ingester.evtext (offsets,
+ * as the buffer grows; NOSTR: none). */
+#define NOSTR	((size_t)-1)
+struct batch_event {
+	const char	 *json;		/* borrowed from the message's decoded */
+	size_t		  len;
+	size_t		  time, received, ip;
+	const char	 *cluster;	/* borrowed from the event */
+	const struct kmsg *msg;
 };
 
 struct ingester {
 	int			 id;
 	const struct config	*c;
 	const struct ruleset	*rs;
+	struct suppress_set	*sup;		/* shared */
 	struct worker_stats	*st;
 	struct db		*db;
 	struct producer		*prod;		/* NULL: no stateful rule */
@@ -48,12 +61,31 @@ struct ingester {
 	size_t			 nfound, capfound;
 	struct db_ingest_error	*errs;
 	size_t			 nerrs, caperrs;
+	int			 archive;	/* archive.enabled with a condition */
+	struct batch_event	*arch;
+	size_t			 narch, caparch;
+	struct buf		 evtext;
 	/* the batch's signals: key and value of each, back to back */
 	struct buf		 sig;
+	struct buf		 tmp;		/* unescaping a field */
 	size_t			*sigoff;	/* key at sig + sigoff[i], then value */
 	size_t			*sigklen, *sigvlen;
 	size_t			 nsig, capsig;
 };
+
+/* The event's requestReceivedTimestamp as a new string, NULL when none: it
+ * places the finding's month (see schema/db.h). */
+static char *
+event_received(const struct audit_event *ev, struct buf *tmp)
+{
+	size_t len;
+	const char *s;
+
+	buf_reset(tmp);
+	if ((s = event_str(ev, EF_RECEIVED_TS, tmp, &len)) == NULL || len > 64)
+		return NULL;
+	return xstrndup(s, len);
+}
 
 static void
 on_finding(void *arg, json_t *finding, const struct audit_event *ev, const struct rule *r)
@@ -70,6 +102,7 @@ on_finding(void *arg, json_t *finding, const struct audit_event *ev, const struc
 	f->finding = finding;
 	f->event_json = event_json(ev, &f->event_len);
 	f->msg = g->cur;
+	f->received = event_received(ev, &g->tmp);
 }
 
 /* Keeps the signal, encoded, until the batch commits. */
@@ -117,6 +150,48 @@ add_error(struct ingester *g, const struct kmsg *m, int seq, const char *msg)
 	    "further cases are counted)", m->topic, (int)m->partition, (long long)m->offset, msg);
 }
 
+/* Copies a string of the event into evtext; NOSTR when none. */
+static size_t
+keep_str(struct ingester *g, const char *s, size_t len)
+{
+	size_t off = g->evtext.len;
+
+	if (s == NULL || len > 256)
+		return NOSTR;
+	buf_append(&g->evtext, s, len);
+	buf_putc(&g->evtext, '\0');
+	return off;
+}
+
+/* Keeps ev for the archive. */
+static void
+add_archived(struct ingester *g, const struct audit_event *ev)
+{
+	struct batch_event *a;
+	const char *s;
+	size_t len;
+	int sip = ev->f[EF_SOURCE_IPS];
+
+	if (g->narch == g->caparch) {
+		g->caparch = g->caparch ? g->caparch * 2 : 256;
+		g->arch = xrealloc(g->arch, g->caparch * sizeof(*g->arch));
+	}
+	a = &g->arch[g->narch++];
+	a->json = event_json(ev, &a->len);
+	a->cluster = ev->cluster;
+	a->msg = g->cur;
+	buf_reset(&g->tmp);
+	s = event_str(ev, EF_STAGE_TS, &g->tmp, &len);
+	a->time = keep_str(g, s, len);
+	buf_reset(&g->tmp);
+	s = event_str(ev, EF_RECEIVED_TS, &g->tmp, &len);
+	a->received = keep_str(g, s, len);
+	buf_reset(&g->tmp);
+	s = jtok_type(ev->doc, sip) == JT_ARR ?
+	    jtok_str(ev->doc, jtok_at(ev->doc, sip, 0), &g->tmp, &len) : NULL;
+	a->ip = keep_str(g, s, len);
+}
+
 /* Decodes and evaluates every message of the batch. */
 static void
 ingester_evaluate(void *impl, struct kmsg *msgs, int n)
@@ -132,8 +207,11 @@ ingester_evaluate(void *impl, struct kmsg *msgs, int n)
 		for (size_t j = 0; j < d->nerr; j++)
 			add_error(g, &msgs[i], (int)j, d->err[j].msg);
 		g->cur = &msgs[i];
-		for (size_t j = 0; j < d->nev; j++)
+		for (size_t j = 0; j < d->nev; j++) {
 			ruleset_eval_out(g->rs, &d->ev[j], g->scratch, &out);
+			if (g->archive && ruleset_archive(g->rs, &d->ev[j], g->scratch))
+				add_archived(g, &d->ev[j]);
+		}
 		events += d->nev;
 	}
 	atomic_fetch_add(&g->st->events, events);
@@ -151,10 +229,22 @@ write_batch(struct ingester *g)
 	const char **names = xcalloc((g->nfound ? g->nfound : 1) * nhooks, sizeof(*names));
 	struct db_grouping *groups = xcalloc((g->nfound ? g->nfound : 1) * nhooks,
 	    sizeof(*groups));
+	struct db_event *ev = xcalloc(g->narch ? g->narch : 1, sizeof(*ev));
+	struct db_batch_in in = { rows, g->nfound, ev, g->narch, g->errs, g->nerrs, NULL, NULL };
+	struct db_batch_out out;
 	char err[512];
-	size_t inserted = 0, dead = 0;
+	int64_t now = suppress_now_ms();
 	int rc = -1;
 
+	for (size_t i = 0; i < g->narch; i++) {
+		const struct batch_event *a = &g->arch[i];
+		const char *t = g->evtext.data;
+		ev[i] = (struct db_event){ a->json, a->len,
+		    a->time == NOSTR ? NULL : t + a->time,
+		    a->received == NOSTR ? NULL : t + a->received,
+		    a->ip == NOSTR ? NULL : t + a->ip, a->cluster,
+		    a->msg->topic, a->msg->partition, a->msg->offset };
+	}
 	for (size_t i = 0; i < g->nfound; i++) {
 		const char **mine = names + i * nhooks;
 		const struct rule *r = ruleset_find(g->rs,
@@ -164,17 +254,19 @@ write_batch(struct ingester *g)
 		rows[i].event_len = g->found[i].event_len;
 		rows[i].webhooks = mine;
 		rows[i].groups = groups + i * nhooks;
-		rows[i].nwebhooks = r && !rule_alerts(r) ? 0 :
+		rows[i].suppressed_by = suppress_match(g->sup, g->found[i].finding, now);
+		rows[i].nwebhooks = rows[i].suppressed_by || (r && !rule_alerts(r)) ? 0 :
 		    alert_route(&g->c->alert, g->found[i].finding, mine, groups + i * nhooks);
 		rows[i].topic = g->found[i].msg->topic;
 		rows[i].partition = g->found[i].msg->partition;
 		rows[i].offset = g->found[i].msg->offset;
+		rows[i].received = g->found[i].received;
 	}
 	for (int again = 1;; again = 0) {
-		if (db_write_batch(g->db, rows, g->nfound, g->errs, g->nerrs, &inserted,
-		    &dead, err, sizeof(err)) == 0) {
-			atomic_fetch_add(&g->st->findings, inserted);
-			atomic_fetch_add(&g->st->dead_letters, dead);
+		if (db_write(g->db, &in, &out, err, sizeof(err)) == 0) {
+			atomic_fetch_add(&g->st->findings, out.inserted);
+			atomic_fetch_add(&g->st->archived, out.archived);
+			atomic_fetch_add(&g->st->dead_letters, out.dead);
 			rc = 0;
 			break;
 		}
@@ -188,6 +280,7 @@ write_batch(struct ingester *g)
 	free(rows);
 	free(names);
 	free(groups);
+	free(ev);
 	return rc;
 }
 
@@ -233,9 +326,13 @@ ingester_end(void *impl)
 {
 	struct ingester *g = impl;
 
-	for (size_t i = 0; i < g->nfound; i++)
+	for (size_t i = 0; i < g->nfound; i++) {
 		json_decref(g->found[i].finding);
+		free(g->found[i].received);
+	}
 	g->nfound = 0;
+	g->narch = 0;
+	buf_reset(&g->evtext);
 	g->nerrs = 0;
 	g->nsig = 0;
 	buf_reset(&g->sig);
@@ -258,6 +355,9 @@ ingester_free(void *impl)
 	free(g->found);
 	free(g->errs);
 	buf_free(&g->sig);
+	buf_free(&g->tmp);
+	buf_free(&g->evtext);
+	free(g->arch);
 	free(g->sigoff);
 	free(g->sigklen);
 	free(g->sigvlen);
@@ -270,13 +370,14 @@ const struct worker_ops ingester_ops = {
 
 void *
 ingester_new(int id, const struct config *c, const struct ruleset *rs, int stateful,
-    struct worker_stats *st, char *err, size_t errlen)
+    struct suppress_set *sup, struct worker_stats *st, char *err, size_t errlen)
 {
 	struct ingester *g = xcalloc(1, sizeof(*g));
 
 	g->id = id;
 	g->c = c;
 	g->rs = rs;
+	g->sup = sup;
 	g->st = st;
 	g->dopts.max_bytes = c->max_message_bytes;
 	g->dopts.envelope_field = c->envelope_field;
@@ -286,6 +387,9 @@ ingester_new(int id, const struct config *c, const struct ruleset *rs, int state
 		decoded_init(&g->dec[i]);
 	g->scratch = eval_scratch_new(rs);
 	buf_init(&g->sig);
+	buf_init(&g->tmp);
+	buf_init(&g->evtext);
+	g->archive = c->archive_enabled && c->archive_when[0] != '\0';
 	if ((g->db = db_connect(c->pg_url, err, errlen)) == NULL)
 		goto fail;
 	if (stateful) {

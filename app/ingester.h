@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+#include "alert/suppress.h"
 #include "analyze/rules.h"
 #include "app/config.h"
 #include "app/worker.h"
@@ -13,8 +14,10 @@ extern const struct worker_ops ingester_ops;
 
 /* The work of ingest worker id, with its own database connection and, when
  * stateful (the rules remember across events), a producer for
- * stateful.topic. NULL with err on failure. */
+ * stateful.topic; sup (borrowed, shared) says which findings get no alert.
+ * NULL with err on failure. */
 void	*ingester_new(int id, const struct config *c, const struct ruleset *rs,
-	    int stateful, struct worker_stats *st, char *err, size_t errlen);
+	    int stateful, struct suppress_set *sup, struct worker_stats *st, char *err,
+	    size_t errlen);
 
 #endif

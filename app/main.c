@@ -16,6 +16,8 @@ static const struct {
 	{ "migrate",	cmd_migrate,	"apply database migrations" },
 	{ "rules",	cmd_rules,	"list rules, or run golden rule tests" },
 	{ "alerts",	cmd_alerts,	"list webhook deliveries and destinations, retry, re-enable" },
+	{ "retention",	cmd_retention,	"drop the months of findings and events past retention" },
+	{ "findings",	cmd_findings,	"list and show findings, ack, resolve, suppress" },
 	{ "query",	cmd_query,	"answer a cookbook question from the database (--list)" },
 	{ "report",	cmd_report,	"an auditor's report for a period: HTML, Markdown or CSV" },
 };
@@ -29,7 +31,7 @@ usage(FILE *out)
 	    "usage: kaudit COMMAND [options]\n"
 	    "\n", KAUDIT_VERSION);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].help);
+		fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].help);
 	fprintf(out,
 	    "\n"
 	    "  kaudit run -c FILE [--idle-exit SECONDS]\n"
@@ -41,6 +43,15 @@ usage(FILE *out)
 	    "  kaudit alerts list [-c FILE] [--state STATE] [--webhook NAME] [--limit N] [--json]\n"
 	    "  kaudit alerts retry [-c FILE] [--webhook NAME] ID... | --dead\n"
 	    "  kaudit alerts enable [-c FILE] NAME\n"
+	    "  kaudit retention -c FILE [--dry-run]\n"
+	    "  kaudit findings list [-c FILE] [--status S] [--rule ID] [--severity SEV]\n"
+	    "                       [--since TIME] [--user NAME] [--limit N] [--json]\n"
+	    "  kaudit findings show [-c FILE] [--json] ID\n"
+	    "  kaudit findings ack|resolve|reopen [-c FILE] [--reason TEXT] [--by NAME] ID...\n"
+	    "  kaudit findings suppress [-c FILE] --when COND --for DURATION --reason TEXT\n"
+	    "  kaudit findings suppress [-c FILE] --when COND --dry-run [--since TIME]\n"
+	    "  kaudit findings suppressions [-c FILE] [--all] [--json]\n"
+	    "  kaudit findings lift [-c FILE] [--reason TEXT] [--by NAME] ID...\n"
 	    "  kaudit query [-c FILE] NAME [--param K=V]... [--format table|csv|json]\n"
 	    "  kaudit query --list\n"
 	    "  kaudit report [-c FILE] [--from TIME] [--to TIME] [--cluster NAME]\n"

@@ -62,6 +62,7 @@ struct stateowner {
 	int			 id;
 	const struct config	*c;
 	const struct ruleset	*rs;
+	struct suppress_set	*sup;		/* shared */
 	struct worker_stats	*st;
 	atomic_int		*stop;
 	struct db		*db;
@@ -195,17 +196,19 @@ write_batch(struct stateowner *o)
 	char **sets = xcalloc(o->nu ? o->nu : 1, sizeof(*sets));
 	struct db_state_write w = { o->c->state_topic, parts, o->np, keys, o->nk, upd, o->nu };
 	size_t inserted = 0, dead = 0;
+	int64_t now = suppress_now_ms(), sup;
 	char err[512];
 	int rc = -1;
 
 	for (size_t i = 0; i < o->nf; i++) {
 		const char **mine = names + i * nhooks;
+		sup = suppress_match(o->sup, o->f[i].finding, now);
 		rows[i] = (struct db_finding){ .finding = o->f[i].finding, .webhooks = mine,
-		    .groups = groups + i * nhooks, .nwebhooks = rule_alerts(o->f[i].rule) ?
+		    .groups = groups + i * nhooks, .nwebhooks = !sup && rule_alerts(o->f[i].rule) ?
 		    alert_route(&o->c->alert, o->f[i].finding, mine, groups + i * nhooks) : 0,
 		    .event_json = o->f[i].event, .event_len = o->f[i].eventlen,
 		    .topic = o->c->state_topic, .partition = o->f[i].part, .offset = -1,
-		    .dedup = o->f[i].dedup };
+		    .dedup = o->f[i].dedup, .suppressed_by = sup };
 	}
 	for (size_t i = 0; i < o->nk; i++)
 		keys[i] = (struct db_state_key){ o->k[i].part, o->k[i].key, o->k[i].klen,
@@ -395,8 +398,8 @@ const struct worker_ops stateowner_ops = {
 
 void *
 stateowner_new(int id, const struct config *c, const struct ruleset *rs,
-    struct worker_stats *st, atomic_int *stop, struct consumer_opts *k, char *err,
-    size_t errlen)
+    struct suppress_set *sup, struct worker_stats *st, atomic_int *stop,
+    struct consumer_opts *k, char *err, size_t errlen)
 {
 	struct stateowner *o = xcalloc(1, sizeof(*o));
 	struct state_opts so = { c->state_lateness_ms, (size_t)c->state_max_keys };
@@ -404,6 +407,7 @@ stateowner_new(int id, const struct config *c, const struct ruleset *rs,
 	o->id = id;
 	o->c = c;
 	o->rs = rs;
+	o->sup = sup;
 	o->st = st;
 	o->stop = stop;
 	o->state = state_new(rs, &so);

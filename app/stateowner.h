@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include "alert/suppress.h"
 #include "analyze/rules.h"
 #include "app/config.h"
 #include "app/worker.h"
@@ -15,10 +16,10 @@ extern const struct worker_ops stateowner_ops;
 
 /* The work of state owner id, with its own database connection. Sets k's
  * own/disown hooks, so the consumer made with k reads from the offsets kept
- * with the state. stop is checked while the database is away. NULL with err
- * on failure. */
+ * with the state. sup (borrowed, shared) says which findings get no alert.
+ * stop is checked while the database is away. NULL with err on failure. */
 void	*stateowner_new(int id, const struct config *c, const struct ruleset *rs,
-	    struct worker_stats *st, atomic_int *stop, struct consumer_opts *k,
-	    char *err, size_t errlen);
+	    struct suppress_set *sup, struct worker_stats *st, atomic_int *stop,
+	    struct consumer_opts *k, char *err, size_t errlen);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/esc.h"
+#include "base/termesc.h"
 #include "base/xmalloc.h"
 
 static const char *
@@ -40,7 +41,9 @@ tabout_text(struct buf *b, const struct db_table *t, size_t max)
 			const char *v = r == 0 ? t->cols[c] : tabout_cell(t, r - 1, c);
 
 			buf_reset(&e);
-			esc_term(&e, v != NULL ? v : "", max);
+			if (v == NULL)
+				v = "";
+			termesc_append(&e, v, strlen(v), max);
 			k = r * t->ncols + c;
 			shown[k] = xstrdup(buf_cstr(&e));
 			if (tabout_width(shown[k]) > w[c])

@@ -27,6 +27,7 @@ struct worker_stats {
 	atomic_ulong	db_retries;
 	atomic_ulong	signals;	/* handed to the state owners */
 	atomic_ulong	state_findings;	/* new findings of the state owners */
+	atomic_ulong	archived;	/* new rows of the event archive (kaudit.events) */
 	atomic_long	last_message_ms;	/* monotonic ms of the last message seen */
 	atomic_int	assigned;	/* some worker has partitions */
 	atomic_int	busy;		/* batches in hand */

@@ -1,21 +1,11 @@
-/* esc.c — escaping for terminals, HTML, Markdown and CSV (see esc.h). */
+/* esc.c — escaping for HTML, Markdown and CSV (see esc.h); controls and
+ * format characters are those base/termesc.c hides from terminals. */
 #include "base/esc.h"
 
 #include <string.h>
 
+#include "base/termesc.h"
 #include "base/utf8.h"
-
-/* A character a reader may act on or hide: C0 and C1 controls, DEL, and
- * the format characters that reorder or hide text (bidi embeddings,
- * overrides and isolates, zero-width ones, tags). */
-static int
-esc_unsafe(unsigned long cp)
-{
-	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x061c || cp == 0x180e ||
-	    (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202e) ||
-	    (cp >= 0x2060 && cp <= 0x206f) || cp == 0xfeff || (cp >= 0xfff9 && cp <= 0xfffb) ||
-	    (cp >= 0xe0000 && cp <= 0xe007f);
-}
 
 static unsigned long
 esc_codepoint(const unsigned char *p, size_t len)
@@ -26,33 +16,6 @@ esc_codepoint(const unsigned char *p, size_t len)
 	for (size_t i = 1; i < len; i++)
 		cp = cp << 6 | (p[i] & 0x3f);
 	return cp;
-}
-
-void
-esc_term(struct buf *b, const char *s, size_t max)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strlen(s), i = 0, len, shown = 0;
-	unsigned long cp;
-
-	while (i < n) {
-		if (max > 0 && shown++ == max) {
-			buf_puts(b, "...");
-			return;
-		}
-		if ((len = utf8_seq(p + i, n - i)) == 0) {
-			buf_printf(b, "\\x%02X", p[i++]);
-			continue;
-		}
-		cp = esc_codepoint(p + i, len);
-		if (cp == '\\')
-			buf_puts(b, "\\\\");
-		else if (esc_unsafe(cp))
-			buf_printf(b, "\\u{%04lX}", cp);
-		else
-			buf_append(b, p + i, len);
-		i += len;
-	}
 }
 
 void
@@ -76,7 +39,7 @@ esc_html(struct buf *b, const char *s)
 		case '"': buf_puts(b, "&quot;"); break;
 		case '\'': buf_puts(b, "&#39;"); break;
 		default:
-			if (esc_unsafe(cp))
+			if (termesc_unsafe(cp))
 				buf_printf(b, "\\u{%04lX}", cp);
 			else
 				buf_append(b, p + i, len);
@@ -103,7 +66,7 @@ esc_md(struct buf *b, const char *s)
 			buf_putc(b, (char)cp);
 		} else if (cp == '\n') {
 			buf_puts(b, "\\\\n");
-		} else if (esc_unsafe(cp)) {
+		} else if (termesc_unsafe(cp)) {
 			buf_printf(b, "\\\\u\\{%04lX\\}", cp);
 		} else {
 			buf_append(b, p + i, len);

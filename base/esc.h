@@ -1,19 +1,14 @@
-/* esc.h — values from audit events written into other languages: a
- * terminal, HTML, a Markdown table cell, a CSV cell. Every value an event
+/* esc.h — values from audit events written into other languages: an
+ * HTML page, a Markdown table cell, a CSV cell. Every value an event
  * carries may have been chosen by an attacker, so each writer escapes what
- * its reader would act on. Invalid UTF-8 never passes through as is. */
+ * its reader would act on. Invalid UTF-8 never passes through as is. (For a
+ * terminal: base/termesc.h.) */
 #ifndef KAUDIT_ESC_H
 #define KAUDIT_ESC_H
 
 #include <stddef.h>
 
 #include "base/buf.h"
-
-/* For a terminal: backslash as \\, C0/C1 controls, DEL and the format
- * characters that reorder or hide text (bidi controls, zero-width ones,
- * tags) as \u{XXXX}, a byte that is not UTF-8 as \xHH; after max
- * characters (0: no limit), "...". */
-void	esc_term(struct buf *b, const char *s, size_t max);
 
 /* For HTML text and attribute values: & < > " ' as character references;
  * controls and format characters as visible \u{XXXX}; invalid UTF-8 as

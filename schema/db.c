@@ -1,5 +1,6 @@
 /* db.c — the PostgreSQL connection, prepared statements, and the batch write
- * of findings, their outbox rows and ingest errors (see db.h).
+ * of findings, their outbox rows, archived events and ingest errors (see
+ * db.h). The months the rows go to are made first (partitions.c).
  *
  * DESIGN: a batch goes to the server as one statement per table and chunk:
  * the findings travel as parallel text[] parameters in binary array format
@@ -22,11 +23,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/buf.h"
 #include "base/utf8.h"
 #include "base/log.h"
 #include "base/xmalloc.h"
+
+/* The kinds of rows a batch writes, for isolating refused ones. */
+#define ROWS_ERRORS	0
+#define ROWS_FINDINGS	1
+#define ROWS_EVENTS	2
 
 /* A chunk's parameters stay well under PostgreSQL's 1 GB field limit. */
 #define DB_CHUNK_BYTES	(32u << 20)
@@ -34,38 +41,54 @@
 
 /* Findings go in as parallel text[] arrays: finding JSON, event JSON, webhook
  * names (a JSON array), validated time and IP, the dedup of a stateful
- * finding, and the groups it joins (a JSON array of {w: webhook, k: key
- * text, wait, ivl, rep: its group_wait, group_interval, repeat_interval in
- * ms}; see groups.c). The identity of a finding is the digest pair that
- * kaudit.findings_identity_key indexes ((audit_id, rule) for a single event;
- * (rule, dedup) in kaudit.findings_stateful_key for a correlation, a
- * suppressing rule or an attribution), so it holds for values of any length;
- * the NOT EXISTS skips a redelivered finding without spending a sequence
- * value on it. */
+ * finding, the groups it joins (a JSON array of {w: webhook, k: key text,
+ * wait, ivl, rep: its group_wait, group_interval, repeat_interval in ms};
+ * see groups.c), its partition time (NULL: now), and the suppression that
+ * holds on it (an id, or NULL: see alert/suppress.c). The identity of a
+ * finding is its key in kaudit.finding_keys (digests of (audit_id, rule) for
+ * a single event; of (rule, dedup) for a correlation, a suppressing rule or
+ * an attribution), so it holds for values of any length and whichever month
+ * the finding lands in: a finding is inserted only with its key. */
 static const struct db_sql sql_findings = {
 	"kaudit_findings",
 	"WITH input AS MATERIALIZED ("
-	" SELECT u.ord, u.f::jsonb AS f, u.e, u.w, u.t, u.ip, u.d, u.g"
+	" SELECT u.ord, u.f::jsonb AS f, u.e, u.w, u.t, u.ip, u.d, u.g, u.s,"
+	"  coalesce(u.pt::timestamptz, now()) AS pt"
 	" FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
-	"  $6::text[], $7::text[]) WITH ORDINALITY AS u(f, e, w, t, ip, d, g, ord)"
+	"  $6::text[], $7::text[], $8::text[], $9::text[]) WITH ORDINALITY"
+	"  AS u(f, e, w, t, ip, d, g, pt, s, ord)"
 	"), r AS MATERIALIZED ("
-	/* kaudit.text_digest() spelled out: computed once, without the call */
-	" SELECT ord, f, e, w, t, ip, d, g, audit_id, rule, severity,"
-	"  sha256(convert_to(audit_id, 'UTF8')) AS audit_digest,"
-	"  sha256(convert_to(rule, 'UTF8')) AS rule_digest,"
-	"  sha256(convert_to(d, 'UTF8')) AS dedup_digest"
-	" FROM (SELECT ord, f, e, w, t, ip, d, g,"
+	/* kaudit.finding_key() spelled out: computed once, without the call */
+	" SELECT DISTINCT ON (key) * FROM (SELECT ord, f, e, w, t, ip, d, g, pt, s, audit_id,"
+	"  rule, severity, CASE WHEN d IS NULL"
+	"   THEN '\\x00'::bytea || sha256(convert_to(audit_id, 'UTF8'))"
+	"    || sha256(convert_to(rule, 'UTF8'))"
+	"   ELSE '\\x01'::bytea || sha256(convert_to(rule, 'UTF8'))"
+	"    || sha256(convert_to(d, 'UTF8')) END AS key"
+	" FROM (SELECT ord, f, e, w, t, ip, d, g, pt, s,"
 	"  coalesce(f->>'audit_id', '') AS audit_id, coalesce(f->>'rule', '') AS rule,"
 	"  CASE WHEN f->>'severity' IN ('info', 'low', 'medium', 'high', 'critical')"
 	"   THEN f->>'severity' ELSE 'info' END AS severity"
-	"  FROM input) i"
+	"  FROM input) i) j ORDER BY key, ord"
+	/* the identity first: a key already stored (or stored by a concurrent
+	 * batch) inserts nothing; NOT EXISTS spares a redelivered finding a
+	 * sequence value */
+	"), k AS ("
+	" INSERT INTO kaudit.finding_keys (key, finding_id, partition_time)"
+	" SELECT key, nextval('kaudit.findings_id_seq'), pt FROM r"
+	" WHERE NOT EXISTS (SELECT 1 FROM kaudit.finding_keys x WHERE x.key = r.key)"
+	" ORDER BY ord"
+	" ON CONFLICT DO NOTHING"
+	" RETURNING key, finding_id"
+	"), kr AS MATERIALIZED ("
+	" SELECT k.finding_id AS id, r.* FROM k JOIN r ON r.key = k.key"
 	"), ins AS ("
-	" INSERT INTO kaudit.findings (audit_id, rule, title, severity, severity_rank,"
+	" INSERT INTO kaudit.findings (id, audit_id, rule, title, severity, severity_rank,"
 	"  category, tags, stage, \"time\", cluster, username, groups,"
 	"  impersonated_user, source_ip, source_ip_text, user_agent, verb, resource,"
 	"  subresource, namespace, name, code, message, evidence, event, finding,"
-	"  dedup, repeats, correlation, attributed_user)"
-	" SELECT audit_id, rule, f->>'title', severity,"
+	"  dedup, repeats, correlation, attributed_user, partition_time)"
+	" SELECT id, audit_id, rule, f->>'title', severity,"
 	"  CASE severity WHEN 'low' THEN 1 WHEN 'medium' THEN 2 WHEN 'high' THEN 3"
 	"   WHEN 'critical' THEN 4 ELSE 0 END,"
 	"  f->>'category',"
@@ -81,34 +104,24 @@ static const struct db_sql sql_findings = {
 	"  f->>'message', f->'evidence', e::jsonb, f, d,"
 	"  CASE WHEN jsonb_typeof(f->'repeats') = 'number' AND f->>'repeats' ~ '^[0-9]{1,9}$'"
 	"   THEN (f->>'repeats')::integer ELSE 0 END,"
-	"  f->'correlation', f->>'attributed_user'"
-	" FROM r WHERE CASE WHEN d IS NULL THEN NOT EXISTS (SELECT 1 FROM kaudit.findings x"
-	"  WHERE kaudit.text_digest(x.audit_id) = r.audit_digest"
-	"  AND kaudit.text_digest(x.rule) = r.rule_digest AND x.dedup IS NULL)"
-	"  ELSE NOT EXISTS (SELECT 1 FROM kaudit.findings x"
-	"  WHERE kaudit.text_digest(x.rule) = r.rule_digest"
-	"  AND kaudit.text_digest(x.dedup) = r.dedup_digest AND x.dedup IS NOT NULL) END"
-	" ORDER BY ord"
-	" ON CONFLICT DO NOTHING"
-	" RETURNING id, audit_id, rule, dedup"
+	"  f->'correlation', f->>'attributed_user', pt"
+	" FROM kr ORDER BY ord"
+	" RETURNING id"
 	"), ob AS ("
 	" INSERT INTO kaudit.outbox (finding_id, webhook)"
-	" SELECT DISTINCT ins.id, wh.name FROM ins"
-	" JOIN r ON r.audit_id = ins.audit_id AND r.rule = ins.rule"
-	"  AND r.d IS NOT DISTINCT FROM ins.dedup"
-	" CROSS JOIN LATERAL jsonb_array_elements_text(r.w::jsonb) AS wh(name)"
-	" ORDER BY ins.id, wh.name"
+	" SELECT DISTINCT kr.id, wh.name FROM kr"
+	" CROSS JOIN LATERAL jsonb_array_elements_text(kr.w::jsonb) AS wh(name)"
+	" ORDER BY kr.id, wh.name"
 	" ON CONFLICT (finding_id, webhook) DO NOTHING"
 	/* the groups of the findings inserted, each once per finding */
 	"), gin AS MATERIALIZED ("
-	" SELECT DISTINCT ON (ins.id, x.digest) ins.id AS fid, x.*,"
-	"  r.f->>'cluster' AS cluster, coalesce(r.t::timestamptz, now()) AS t"
-	" FROM ins JOIN r ON r.audit_id = ins.audit_id AND r.rule = ins.rule"
-	"  AND r.d IS NOT DISTINCT FROM ins.dedup"
+	" SELECT DISTINCT ON (kr.id, x.digest) kr.id AS fid, x.*,"
+	"  kr.f->>'cluster' AS cluster, coalesce(kr.t::timestamptz, now()) AS t"
+	" FROM kr"
 	" CROSS JOIN LATERAL (SELECT j.*, kaudit.alert_group_digest(j.w, j.k) AS digest"
-	"  FROM jsonb_to_recordset(r.g::jsonb)"
+	"  FROM jsonb_to_recordset(kr.g::jsonb)"
 	"  AS j(w text, k text, wait bigint, ivl bigint, rep bigint)) x"
-	" WHERE r.g IS NOT NULL"
+	" WHERE kr.g IS NOT NULL"
 	/* one row per group, in digest order; a group notified already is
 	 * due group_interval after its last notification */
 	"), grp AS ("
@@ -133,13 +146,22 @@ static const struct db_sql sql_findings = {
 	" INSERT INTO kaudit.alert_group_members (group_id, finding_id)"
 	" SELECT grp.id, gin.fid FROM gin JOIN grp ON grp.digest = gin.digest ORDER BY 1, 2"
 	" ON CONFLICT DO NOTHING"
+	/* a suppressed finding's status, written only when it is new (kr
+	 * holds each key once) */
+	"), sup AS ("
+	" INSERT INTO kaudit.finding_history (finding_id, status, actor, reason,"
+	"  suppression_id)"
+	" SELECT kr.id, 'suppressed', 'kaudit', 'suppression ' || kr.s || coalesce(': ' ||"
+	"  (SELECT x.reason FROM kaudit.suppressions x WHERE x.id = kr.s::bigint), ''),"
+	"  kr.s::bigint"
+	" FROM kr WHERE kr.s IS NOT NULL ORDER BY kr.id"
 	")"
 	" SELECT count(*) FROM ins",
-	7
+	9
 };
 static const uint32_t findings_oids[] = {
 	DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT,
-	DB_OID_TEXT
+	DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT
 };
 
 /* A batch's ingest errors in one statement, like the findings. */
@@ -155,6 +177,50 @@ static const struct db_sql sql_ingest_errors = {
 static const uint32_t ingest_error_oids[] = {
 	DB_OID_TEXT, DB_OID_INT4, DB_OID_INT8, DB_OID_INT4, DB_OID_TEXT,
 	DB_OID_BYTEA, DB_OID_INT8
+};
+
+/* Archived events (kaudit.events) likewise: the event's text, its validated
+ * stageTimestamp, requestReceivedTimestamp and first source IP, its
+ * cluster and its partition time (NULL: now); the other columns are read
+ * from the jsonb. One row per (audit_id, stage): the unique index holds it
+ * for a row placed by its time (the same on every delivery); a row placed
+ * by the clock is looked for first. */
+static const struct db_sql sql_events = {
+	"kaudit_events",
+	/* MATERIALIZED: each event is parsed once, not once per column */
+	"WITH x AS MATERIALIZED ("
+	" SELECT u.e::jsonb AS j, u.t, u.rt, u.ip, u.c, u.pt, u.ord"
+	" FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])"
+	" WITH ORDINALITY AS u(e, t, rt, ip, c, pt, ord))"
+	" INSERT INTO kaudit.events (\"time\", received, audit_id, stage, verb, username,"
+	" groups, impersonated_user, source_ip, user_agent, api_group, resource,"
+	" subresource, namespace, name, code, decision, cluster, annotations, event,"
+	" partition_time)"
+	" SELECT t::timestamptz, rt::timestamptz, coalesce(j->>'auditID', ''), j->>'stage',"
+	"  j->>'verb', j->'user'->>'username',"
+	"  CASE WHEN jsonb_typeof(j->'user'->'groups') = 'array'"
+	"   THEN ARRAY(SELECT jsonb_array_elements_text(j->'user'->'groups')) END,"
+	"  j->'impersonatedUser'->>'username', ip::inet, j->>'userAgent',"
+	"  j->'objectRef'->>'apiGroup', j->'objectRef'->>'resource',"
+	"  j->'objectRef'->>'subresource', j->'objectRef'->>'namespace',"
+	"  j->'objectRef'->>'name',"
+	"  CASE WHEN jsonb_typeof(j->'responseStatus'->'code') = 'number'"
+	"   AND j->'responseStatus'->>'code' ~ '^-?[0-9]{1,9}$'"
+	"   THEN (j->'responseStatus'->>'code')::integer END,"
+	"  j->'annotations'->>'authorization.k8s.io/decision', c,"
+	"  CASE WHEN jsonb_typeof(j->'annotations') = 'object' THEN j->'annotations' END,"
+	"  j, coalesce(pt::timestamptz, now())"
+	" FROM x"
+	" WHERE pt IS NOT NULL OR NOT EXISTS (SELECT 1 FROM kaudit.events y"
+	"  WHERE kaudit.text_digest(y.audit_id) = kaudit.text_digest(coalesce(x.j->>'auditID', ''))"
+	"  AND kaudit.text_digest(coalesce(y.stage, '')) ="
+	"   kaudit.text_digest(coalesce(x.j->>'stage', '')))"
+	" ORDER BY ord"
+	" ON CONFLICT DO NOTHING",
+	6
+};
+static const uint32_t events_oids[] = {
+	DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT
 };
 
 void
@@ -218,6 +284,7 @@ db_close(struct db *db)
 		return;
 	PQfinish(db->conn);
 	free(db->url);
+	free(db->months);
 	free(db);
 }
 
@@ -571,14 +638,29 @@ digits(const char *s, int n)
 	return v;
 }
 
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian). */
+static int64_t
+days_from_civil(int y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
 /* 1 when s is an RFC 3339 date-time PostgreSQL accepts as timestamptz:
  * digits only at exact widths, a date that exists, at most 9 fraction digits
  * (PostgreSQL refuses a time of more than 128 characters) and an offset of at
- * most 15:59. What it accepts is what goes to the server; the rest is NULL. */
+ * most 15:59. What it accepts is what goes to the server; the rest is NULL.
+ * *epoch receives the time in seconds since 1970 (UTC, whole seconds). */
 static int
-time_valid(const char *s)
+time_parse(const char *s, int64_t *epoch)
 {
-	int y, mo, d, h, mi, sec, oh, om;
+	int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 1;
 	size_t i = 19, k;
 
 	if (strlen(s) < 20 || s[4] != '-' || s[7] != '-' || s[13] != ':' ||
@@ -600,11 +682,41 @@ time_valid(const char *s)
 			return 0;
 	}
 	if ((s[i] == 'Z' || s[i] == 'z') && s[i + 1] == '\0')
-		return 1;
+		goto ok;
 	if ((s[i] != '+' && s[i] != '-') || (oh = digits(s + i + 1, 2)) < 0 ||
 	    s[i + 3] != ':' || (om = digits(s + i + 4, 2)) < 0 || s[i + 6] != '\0')
 		return 0;
-	return oh <= 15 && om <= 59;
+	if (oh > 15 || om > 59)
+		return 0;
+	sign = s[i] == '-' ? -1 : 1;
+ok:
+	*epoch = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec -
+	    sign * (oh * 3600 + om * 60);
+	return 1;
+}
+
+static int
+time_valid(const char *s)
+{
+	int64_t t;
+
+	return time_parse(s, &t);
+}
+
+/* The month of t (seconds since 1970, UTC) as months since year 0. */
+static int
+epoch_month(int64_t t)
+{
+	int64_t z = (t >= 0 ? t : t - 86399) / 86400 + 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+	int m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	int64_t y = yoe + era * 400 + (m <= 2);
+
+	return (int)(y * 12 + m - 1);
 }
 
 static int
@@ -627,22 +739,67 @@ struct batch {
 	size_t				 nf;
 	const struct db_ingest_error	*e;
 	size_t				 ne;
+	const struct db_event		*ev;
+	size_t				 nev;
 	int				 isolate;	/* rows under savepoints */
-	struct db_faults		 ffaults, efaults;
-	size_t				 inserted, dead;
+	struct db_faults		 ffaults, efaults, vfaults;
+	size_t				 inserted, archived, dead;
 	struct buf			 tmp;
 	struct db_group_refs		 groups;
 	db_extra_fn			 extra;
 	void				*extra_arg;
+	int64_t				 now;		/* seconds since 1970 */
+	int				*months;	/* the months its rows need */
+	size_t				 nmonths, capmonths;
 };
+
+/* A time more than this far back, or ahead, is stored under the time kaudit
+ * stores it (see 0007_partitions.sql): a hostile time can neither make a
+ * month nobody's retention reaches nor thousands of months. */
+#define PART_BACK_S	(10 * 366 * 86400LL)
+#define PART_AHEAD_S	86400LL
+
+static void
+batch_month(struct batch *b, int m)
+{
+	for (size_t i = 0; i < b->nmonths; i++)
+		if (b->months[i] == m)
+			return;
+	if (b->nmonths == b->capmonths) {
+		b->capmonths = b->capmonths ? b->capmonths * 2 : 8;
+		b->months = xrealloc(b->months, b->capmonths * sizeof(*b->months));
+	}
+	b->months[b->nmonths++] = m;
+}
+
+/* The partition time of a row: the first of the candidates that is a valid
+ * time within the window, or NULL for "when stored" (whose months, give or
+ * take a day of clock skew with the server, are then needed). */
+static const char *
+partition_time(struct batch *b, const char *const *cand, size_t ncand)
+{
+	int64_t t;
+
+	for (size_t i = 0; i < ncand; i++) {
+		if (cand[i] == NULL || !time_parse(cand[i], &t) ||
+		    t < b->now - PART_BACK_S || t > b->now + PART_AHEAD_S)
+			continue;
+		batch_month(b, epoch_month(t));
+		return cand[i];
+	}
+	batch_month(b, epoch_month(b->now - 86400));
+	batch_month(b, epoch_month(b->now));
+	batch_month(b, epoch_month(b->now + 86400));
+	return NULL;
+}
 
 /* Adds finding i as a row; -1 when it is unusable. A grouped webhook gets
  * no outbox row: the finding joins its group. */
 static int
-finding_row(struct db_rows *r, const struct db_finding *df, size_t i,
+finding_row(struct db_rows *r, struct batch *b, const struct db_finding *df, size_t i,
     const struct db_group_refs *g, struct buf *tmp)
 {
-	const char *t, *ip;
+	const char *t, *ip, *pt, *cand[2];
 	char *text;
 	int n = 0;
 
@@ -677,6 +834,17 @@ finding_row(struct db_rows *r, const struct db_finding *df, size_t i,
 		db_rows_text(r, 6, tmp->data, tmp->len, 1);
 	else
 		db_rows_null(r, 6);
+	cand[0] = df->received;
+	cand[1] = t;
+	pt = partition_time(b, cand, 2);
+	db_rows_text(r, 7, pt, pt ? strlen(pt) : 0, 0);
+	if (df->suppressed_by > 0) {
+		char id[24];
+		int len = snprintf(id, sizeof(id), "%lld", (long long)df->suppressed_by);
+		db_rows_text(r, 8, id, (size_t)len, 0);
+	} else {
+		db_rows_null(r, 8);
+	}
 	return 0;
 }
 
@@ -716,9 +884,9 @@ write_findings(struct db *db, struct batch *b, char *err, size_t errlen)
 	struct db_rows r;
 	int rc = 0;
 
-	db_rows_init(&r, &sql_findings, findings_oids, 7);
+	db_rows_init(&r, &sql_findings, findings_oids, 9);
 	for (size_t i = 0; i < b->nf && rc == 0; i++) {
-		if (finding_row(&r, &b->f[i], i, &b->groups, &b->tmp) == -1) {
+		if (finding_row(&r, b, &b->f[i], i, &b->groups, &b->tmp) == -1) {
 			log_once("db.bad_finding", "postgres: a finding that is not "
 			    "a JSON object was not stored");
 			continue;
@@ -750,23 +918,73 @@ write_ingest_errors(struct db *db, struct batch *b, char *err, size_t errlen)
 	return rc;
 }
 
-/* One neutral row of kaudit's own through the findings or the ingest errors
- * statement (rows.c, rule 3). */
 static void
-probe_rows(struct db_rows *r, int findings)
+event_row(struct db_rows *r, struct batch *b, const struct db_event *v, size_t i)
+{
+	const char *t = v->time, *rt = v->received, *ip = v->source_ip, *pt, *cand[2];
+
+	if (t != NULL && !time_valid(t))
+		t = NULL;
+	if (rt != NULL && !time_valid(rt))
+		rt = NULL;
+	if (ip != NULL && !ip_valid(ip))
+		ip = NULL;
+	db_rows_add(r, i);
+	db_rows_text(r, 0, v->json, v->json ? v->len : 0, 1);
+	db_rows_text(r, 1, t, t ? strlen(t) : 0, 0);
+	db_rows_text(r, 2, rt, rt ? strlen(rt) : 0, 0);
+	db_rows_text(r, 3, ip, ip ? strlen(ip) : 0, 0);
+	db_rows_text(r, 4, v->cluster, v->cluster ? strlen(v->cluster) : 0, 0);
+	cand[0] = rt;
+	cand[1] = t;
+	pt = partition_time(b, cand, 2);
+	db_rows_text(r, 5, pt, pt ? strlen(pt) : 0, 0);
+}
+
+static int
+write_events(struct db *db, struct batch *b, char *err, size_t errlen)
+{
+	struct db_rows r;
+	int rc = 0;
+
+	db_rows_init(&r, &sql_events, events_oids, 6);
+	for (size_t i = 0; i < b->nev && rc == 0; i++) {
+		if (b->ev[i].json == NULL)
+			continue;
+		event_row(&r, b, &b->ev[i], i);
+		if (db_rows_size(&r) >= DB_CHUNK_BYTES)
+			rc = rows_flush(db, b, &r, &b->vfaults, &b->archived, err, errlen);
+	}
+	if (rc == 0)
+		rc = rows_flush(db, b, &r, &b->vfaults, &b->archived, err, errlen);
+	db_rows_free(&r);
+	return rc;
+}
+
+/* One neutral row of kaudit's own through the findings, events or ingest
+ * errors statement (rows.c, rule 3). */
+static void
+probe_rows(struct db_rows *r, int kind)
 {
 	static const char f[] = "{\"audit_id\":\"kaudit:probe\",\"rule\":\"kaudit:probe\"}";
+	static const char v[] = "{\"auditID\":\"kaudit:probe\",\"stage\":\"kaudit:probe\"}";
 
-	if (findings) {
-		db_rows_init(r, &sql_findings, findings_oids, 7);
+	if (kind == ROWS_EVENTS) {
+		db_rows_init(r, &sql_events, events_oids, 6);
+		db_rows_add(r, 0);
+		db_rows_text(r, 0, v, sizeof(v) - 1, 1);
+		for (size_t k = 1; k < 6; k++)
+			db_rows_null(r, k);
+		return;
+	}
+	if (kind == ROWS_FINDINGS) {
+		db_rows_init(r, &sql_findings, findings_oids, 9);
 		db_rows_add(r, 0);
 		db_rows_text(r, 0, f, sizeof(f) - 1, 1);
 		db_rows_text(r, 1, "{}", 2, 1);
 		db_rows_text(r, 2, "[]", 2, 1);
-		db_rows_null(r, 3);
-		db_rows_null(r, 4);
-		db_rows_null(r, 5);
-		db_rows_null(r, 6);
+		for (size_t k = 3; k < 9; k++)
+			db_rows_null(r, k);
 		return;
 	}
 	db_rows_init(r, &sql_ingest_errors, ingest_error_oids, 7);
@@ -807,6 +1025,22 @@ dead_finding(struct db_dead *d, const struct db_finding *df)
 	d->event_len = df->event_json ? df->event_len : 0;
 }
 
+/* The dead letter of an archived event. */
+static void
+dead_event(struct db_dead *d, const struct db_event *v)
+{
+	d->kind = "event";
+	buf_printf(&d->id, "event %zu:", v->len);
+	buf_append(&d->id, v->json, v->len);
+	d->topic = v->topic;
+	d->partition = v->partition;
+	d->offset = v->offset;
+	d->item = "{}";
+	d->item_len = 2;
+	d->event = v->json;
+	d->event_len = v->len;
+}
+
 static void
 dead_ingest_error(struct db_dead *d, const struct db_ingest_error *e, struct buf *item)
 {
@@ -832,7 +1066,7 @@ dead_ingest_error(struct db_dead *d, const struct db_ingest_error *e, struct buf
 }
 
 static int
-dead_letter(struct db *db, struct batch *b, int findings, const struct db_fault *x,
+dead_letter(struct db *db, struct batch *b, int kind, const struct db_fault *x,
     char *err, size_t errlen)
 {
 	struct db_dead d;
@@ -841,9 +1075,11 @@ dead_letter(struct db *db, struct batch *b, int findings, const struct db_fault 
 
 	memset(&d, 0, sizeof(d));
 	buf_init(&d.id);
-	if (findings) {
+	if (kind == ROWS_FINDINGS) {
 		dead_finding(&d, &b->f[x->src]);
 		owned = (char *)d.item;
+	} else if (kind == ROWS_EVENTS) {
+		dead_event(&d, &b->ev[x->src]);
 	} else {
 		dead_ingest_error(&d, &b->e[x->src], &b->tmp);
 		d.item = b->tmp.data;
@@ -858,21 +1094,22 @@ dead_letter(struct db *db, struct batch *b, int findings, const struct db_fault 
 /* After an isolating pass: convicts the rows of one kind that were refused
  * on their own, or finds the database refusing everything (rows.c, rule 3). */
 static int
-settle(struct db *db, struct batch *b, int findings, char *err, size_t errlen)
+settle(struct db *db, struct batch *b, int kind, char *err, size_t errlen)
 {
-	struct db_faults *f = findings ? &b->ffaults : &b->efaults;
+	struct db_faults *f = kind == ROWS_FINDINGS ? &b->ffaults :
+	    kind == ROWS_EVENTS ? &b->vfaults : &b->efaults;
 	struct db_rows probe;
 	int rc = 0;
 
 	if (f->n == 0)
 		return 0;
 	if (!f->wrote) {
-		probe_rows(&probe, findings);
+		probe_rows(&probe, kind);
 		rc = db_rows_probe(db, &probe, err, errlen);
 		db_rows_free(&probe);
 	}
 	for (size_t i = 0; i < f->n && rc == 0; i++)
-		rc = dead_letter(db, b, findings, &f->v[i], err, errlen);
+		rc = dead_letter(db, b, kind, &f->v[i], err, errlen);
 	return rc;
 }
 
@@ -891,21 +1128,50 @@ batch_alerts(const struct batch *b)
 	return 0;
 }
 
-/* One transaction; the second pass isolates the rows PostgreSQL refuses. */
+/* The months the batch's rows go to. */
+static void
+batch_months(struct batch *b)
+{
+	const char *cand[2];
+
+	b->nmonths = 0;
+	for (size_t i = 0; i < b->nf; i++) {
+		cand[0] = b->f[i].received;
+		cand[1] = string_field(b->f[i].finding, "time");
+		(void)partition_time(b, cand, 2);
+	}
+	for (size_t i = 0; i < b->nev; i++) {
+		cand[0] = b->ev[i].received;
+		cand[1] = b->ev[i].time;
+		(void)partition_time(b, cand, 2);
+	}
+	/* the months of now, for a probe row */
+	if (b->nf + b->nev > 0)
+		(void)partition_time(b, NULL, 0);
+}
+
+/* One transaction; the second pass isolates the rows PostgreSQL refuses.
+ * The months the rows need are made first, outside it. */
 static int
 write_pass(struct db *db, struct batch *b, char *err, size_t errlen)
 {
 	b->inserted = 0;
+	b->archived = 0;
 	b->dead = 0;
 	db_faults_free(&b->ffaults);
 	db_faults_free(&b->efaults);
+	db_faults_free(&b->vfaults);
+	if (db_partitions_need(db, b->months, b->nmonths, err, errlen) == -1)
+		return -1;
 	if (db_begin(db, err, errlen) == -1)
 		return -1;
 	if (db_groups_lock(db, &b->groups, err, errlen) == -1 ||
 	    write_ingest_errors(db, b, err, errlen) == -1 ||
 	    write_findings(db, b, err, errlen) == -1 ||
-	    settle(db, b, 0, err, errlen) == -1 ||
-	    settle(db, b, 1, err, errlen) == -1 ||
+	    write_events(db, b, err, errlen) == -1 ||
+	    settle(db, b, ROWS_ERRORS, err, errlen) == -1 ||
+	    settle(db, b, ROWS_FINDINGS, err, errlen) == -1 ||
+	    settle(db, b, ROWS_EVENTS, err, errlen) == -1 ||
 	    (b->extra && b->extra(db, b->extra_arg, err, errlen) == -1) ||
 	    (batch_alerts(b) && db_notify_outbox(db, err, errlen) == -1) ||
 	    db_commit(db, err, errlen) == -1) {
@@ -920,7 +1186,15 @@ db_write_batch(struct db *db, const struct db_finding *f, size_t nf,
     const struct db_ingest_error *e, size_t ne, size_t *inserted, size_t *dead,
     char *err, size_t errlen)
 {
-	return db_write_batch_with(db, f, nf, e, ne, NULL, NULL, inserted, dead, err, errlen);
+	struct db_batch_in in = { f, nf, NULL, 0, e, ne, NULL, NULL };
+	struct db_batch_out out;
+	int rc = db_write(db, &in, &out, err, errlen);
+
+	if (inserted != NULL)
+		*inserted = out.inserted;
+	if (dead != NULL)
+		*dead = out.dead;
+	return rc;
 }
 
 int
@@ -928,33 +1202,65 @@ db_write_batch_with(struct db *db, const struct db_finding *f, size_t nf,
     const struct db_ingest_error *e, size_t ne, db_extra_fn extra, void *extra_arg,
     size_t *inserted, size_t *dead, char *err, size_t errlen)
 {
+	struct db_batch_in in = { f, nf, NULL, 0, e, ne, extra, extra_arg };
+	struct db_batch_out out;
+	int rc = db_write(db, &in, &out, err, errlen);
+
+	if (inserted != NULL)
+		*inserted = out.inserted;
+	if (dead != NULL)
+		*dead = out.dead;
+	return rc;
+}
+
+int
+db_write(struct db *db, const struct db_batch_in *in, struct db_batch_out *out,
+    char *err, size_t errlen)
+{
 	struct batch b;
 	int rc;
 
 	memset(&b, 0, sizeof(b));
-	b.f = f;
-	b.nf = nf;
-	b.e = e;
-	b.ne = ne;
-	b.extra = extra;
-	b.extra_arg = extra_arg;
+	b.f = in->f;
+	b.nf = in->nf;
+	b.ev = in->ev;
+	b.nev = in->nev;
+	b.e = in->e;
+	b.ne = in->ne;
+	b.extra = in->extra;
+	b.extra_arg = in->extra_arg;
 	buf_init(&b.tmp);
-	db_group_refs_build(&b.groups, f, nf);
+	b.now = (int64_t)time(NULL);
+	db_group_refs_build(&b.groups, b.f, b.nf);
+	batch_months(&b);
 	db->sqlstate[0] = '\0';
 	rc = write_pass(db, &b, err, errlen);
+	if (rc == -1) {
+		/* A month this connection saw may have been dropped by retention
+		 * since (a row with no partition: 23514 without a constraint
+		 * name): forgotten, it is made again by the next pass. */
+		db_partitions_forget(db);
+		if (strcmp(db->sqlstate, "23514") == 0 && !db->constraint &&
+		    PQstatus(db->conn) == CONNECTION_OK)
+			rc = write_pass(db, &b, err, errlen);
+	}
 	if (rc == -1 && db_error_is_data(db)) {
 		log_once("db.isolate", "%s; writing the batch again with the rows "
 		    "PostgreSQL refuses isolated", err);
 		b.isolate = 1;
 		rc = write_pass(db, &b, err, errlen);
 	}
-	if (inserted != NULL)
-		*inserted = rc == 0 ? b.inserted : 0;
-	if (dead != NULL)
-		*dead = rc == 0 ? b.dead : 0;
+	memset(out, 0, sizeof(*out));
+	if (rc == 0) {
+		out->inserted = b.inserted;
+		out->archived = b.archived;
+		out->dead = b.dead;
+	}
 	db_faults_free(&b.ffaults);
 	db_faults_free(&b.efaults);
+	db_faults_free(&b.vfaults);
 	db_group_refs_free(&b.groups);
 	buf_free(&b.tmp);
+	free(b.months);
 	return rc;
 }

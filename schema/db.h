@@ -29,6 +29,27 @@ int	db_migrate(struct db *db, char *err, size_t errlen);
  * `kaudit migrate -c FILE`" otherwise. */
 int	db_check_schema(struct db *db, char *err, size_t errlen);
 
+/* Month partitions (see 0007_partitions.sql). Makes those of the month of
+ * yesterday, today and the next ahead months (at most
+ * DB_PARTITIONS_AHEAD_MAX), for every partitioned table; the daemon calls it
+ * at start and now and then. A batch makes the months it needs itself. */
+#define DB_PARTITIONS_AHEAD_MAX	24
+int	db_partitions_ahead(struct db *db, int ahead, char *err, size_t errlen);
+
+/* Retention: the month partitions of table ("findings" or "events") that
+ * end more than keep_s seconds ago, oldest first, with the rows each held;
+ * dropped (with the outbox rows, group memberships and keys of dropped
+ * findings) unless dry_run, all in one transaction. Whole months only: a
+ * month is dropped once its last second is older than keep_s. */
+struct db_retention {
+	char	*partition;	/* findings_2026_01 */
+	char	*from, *to;	/* bounds, RFC 3339 UTC */
+	long long rows;
+};
+int	db_retention(struct db *db, const char *table, int64_t keep_s, int dry_run,
+	    struct db_retention **out, size_t *n, char *err, size_t errlen);
+void	db_retention_free(struct db_retention *r, size_t n);
+
 /* A webhook with group_by (see schema/groups.c): the finding joins the open
  * group of (webhook, key) instead of getting an outbox row of its own. */
 struct db_grouping {
@@ -57,6 +78,15 @@ struct db_finding {
 	/* NULL, or parallel to webhooks: how each groups its findings
 	 * (borrowed; a NULL key: one outbox row for this finding) */
 	const struct db_grouping *groups;
+	/* borrowed, NUL-terminated: the event's requestReceivedTimestamp,
+	 * shared by every stage of a request, which places the finding's
+	 * month (NULL: its time, else when stored) */
+	const char	 *received;
+	/* 0, or the kaudit.suppressions id that holds on the finding: it is
+	 * stored with status suppressed (a kaudit.finding_history row naming
+	 * the suppression, written only when the finding is new) and the
+	 * caller gives it no webhooks */
+	int64_t		  suppressed_by;
 };
 
 struct db_ingest_error {
@@ -95,6 +125,46 @@ typedef int (*db_extra_fn)(struct db *db, void *arg, char *err, size_t errlen);
 int	db_write_batch_with(struct db *db, const struct db_finding *f, size_t nf,
 	    const struct db_ingest_error *e, size_t ne, db_extra_fn extra, void *arg,
 	    size_t *inserted, size_t *dead, char *err, size_t errlen);
+
+/* An event for the archive (kaudit.events), borrowed. Times and the source
+ * IP are validated here (NULL or invalid: the column is NULL); the other
+ * columns are read from the JSON. */
+struct db_event {
+	const char	*json;		/* the event's JSON text (an object) */
+	size_t		 len;
+	const char	*time;		/* stageTimestamp; NUL-terminated, or NULL */
+	const char	*received;	/* requestReceivedTimestamp, or NULL */
+	const char	*source_ip;	/* sourceIPs[0], or NULL */
+	const char	*cluster;
+	/* where it came from, kept with a dead letter; NULL topic: unknown */
+	const char	*topic;
+	int32_t		 partition;
+	int64_t		 offset;
+};
+
+/* The same transaction as db_write_batch_with(), with archived events too:
+ * one row per (audit_id, stage) in kaudit.events (nothing for one already
+ * stored), a row PostgreSQL refuses on its own kept in kaudit.dead_letters
+ * (kind event). */
+struct db_batch_in {
+	const struct db_finding		*f;
+	size_t				 nf;
+	const struct db_event		*ev;
+	size_t				 nev;
+	const struct db_ingest_error	*e;
+	size_t				 ne;
+	db_extra_fn			 extra;		/* NULL: none */
+	void				*extra_arg;
+};
+
+struct db_batch_out {
+	size_t	inserted;	/* new findings */
+	size_t	archived;	/* new archived events */
+	size_t	dead;		/* new dead letters */
+};
+
+int	db_write(struct db *db, const struct db_batch_in *in, struct db_batch_out *out,
+	    char *err, size_t errlen);
 
 /* The state owners' store (memory across events, see analyze/state.h):
  * per partition of the signal topic, the next offset and the partition's
@@ -363,6 +433,76 @@ int	db_alerts_retry(struct db *db, const int64_t *ids, size_t n, const char *web
 int	db_alerts_enable(struct db *db, const char *name, int *found, long *rows,
 	    char *err, size_t errlen);
 
+/* A finding's life after it is stored (schema/lifecycle.c; migration
+ * 0009): status open (no history row), acknowledged, resolved or
+ * suppressed, each change a row of kaudit.finding_history; suppressions in
+ * kaudit.suppressions. Every change of a suppression notifies
+ * DB_SUPPRESS_CHANNEL when it commits. Text from people is cleaned like
+ * event text (invalid UTF-8 becomes U+FFFD). */
+#define DB_SUPPRESS_CHANNEL	"kaudit_suppressions"
+
+struct db_suppression {
+	int64_t	 id;
+	char	*condition;	/* rule language over finding fields */
+	int64_t	 expires_ms;	/* since the epoch; 0: never */
+};
+
+/* The suppressions that hold now (neither lifted nor expired), by id. */
+int	db_suppressions_live(struct db *db, struct db_suppression **v, size_t *n,
+	    char *err, size_t errlen);
+void	db_suppressions_free(struct db_suppression *v, size_t n);
+/* The live ones (every one with all) as a new JSON array of objects: id,
+ * condition, reason, created_by, created_at, expires_at, lifted_at,
+ * lifted_by, lift_reason (times RFC 3339 UTC or null), live, matched
+ * (findings it suppressed). */
+int	db_suppressions_list(struct db *db, int all, json_t **out, char *err,
+	    size_t errlen);
+/* A new suppression holding for duration_ms from now (the database's
+ * clock; 0: until lifted); *id receives its id and *expires_ms (may be
+ * NULL) when it expires (ms since the epoch; 0: never). */
+int	db_suppression_add(struct db *db, const char *condition, const char *reason,
+	    const char *by, int64_t duration_ms, int64_t *id, int64_t *expires_ms,
+	    char *err, size_t errlen);
+/* Lifts live suppression id; *found 0 when there is none (no such id, or
+ * lifted or expired already). */
+int	db_suppression_lift(struct db *db, int64_t id, const char *by, const char *reason,
+	    int *found, char *err, size_t errlen);
+
+/* `kaudit findings list`: the newest findings (at most limit) passing every
+ * filter given (NULL / -1: none), as a new JSON array of objects: id, time,
+ * rule, severity, category, user, namespace, name, cluster, audit_id,
+ * title, status. */
+struct db_findings_filter {
+	const char	*status;	/* open, acknowledged, resolved, suppressed */
+	const char	*rule;
+	int		 min_rank;	/* severity rank at least (0 info .. 4 critical) */
+	const char	*since;		/* RFC 3339: event time (storage time without one) */
+	const char	*user;
+	long		 limit;
+};
+int	db_findings_list(struct db *db, const struct db_findings_filter *f, json_t **out,
+	    char *err, size_t errlen);
+/* Finding id as a new JSON object: id, status, stored_at, finding (the
+ * webhook payload), history [{status, by, at, reason, suppression_id}],
+ * deliveries [{id, webhook, state, attempts, last_status, last_error,
+ * created_at, delivered_at}], groups [{group_id, webhook, notification,
+ * delivery, state}]; *out NULL when there is no such finding. */
+int	db_finding_show(struct db *db, int64_t id, json_t **out, char *err, size_t errlen);
+/* Calls fn with each stored finding (its id and JSON text, borrowed for
+ * the call) whose event time (storage time without one) is at or after
+ * since (RFC 3339; NULL: any), newest first, at most limit of them, read
+ * DB_SCAN_PAGE at a time: what a suppression would have held on. */
+#define DB_SCAN_PAGE	1000
+typedef void (*db_finding_fn)(void *arg, int64_t id, const char *json, size_t len);
+int	db_findings_scan(struct db *db, const char *since, long limit, db_finding_fn fn,
+	    void *arg, char *err, size_t errlen);
+/* Records status (by whom, why; reason may be NULL) for each finding of
+ * ids[0..n) not in it already; *out a new JSON array, by id, of {id, from
+ * (the status it had; null when missing), result: changed, unchanged or
+ * missing}. */
+int	db_findings_set_status(struct db *db, const int64_t *ids, size_t n,
+	    const char *status, const char *by, const char *reason, json_t **out,
+	    char *err, size_t errlen);
 /* The query cookbook (schema/query.c): schema/queries/NAME.sql, compiled
  * in. Parameter k of a query is $k of its SQL. */
 struct db_query_param {

@@ -34,7 +34,19 @@ struct db {
 	int			 listening;	/* LISTEN done on this connection */
 	int			 generic;	/* generic plans asked for */
 	int			 generic_set;	/* and set on this connection */
+	int			*months;	/* months known to have their partitions */
+	size_t			 nmonths, capmonths;
 };
+
+/* partitions.c: makes sure the month partitions of months[0..n) (months
+ * since year 0, UTC) exist, in a transaction of its own (so no batch holds
+ * the lock that creating one takes); months made or seen before on this
+ * connection cost nothing. Outside any transaction. */
+int	db_partitions_need(struct db *db, const int *months, size_t n, char *err,
+	    size_t errlen);
+/* Forgets the months seen: after a write refused for want of a partition
+ * (retention dropped it meanwhile). */
+void	db_partitions_forget(struct db *db);
 
 /* Runs a statement given as text without parameters (BEGIN, COMMIT, the
  * migrations' own SQL). Returns 0, or -1 with PostgreSQL's message. */
@@ -76,7 +88,7 @@ int	db_error_is_data(const struct db *db);
 /* The rows of one statement as parallel arrays in PostgreSQL's binary array
  * format, one per parameter $1..$narr (see rows.c). A row is added with
  * db_rows_add() and then exactly one element per array, in array order. */
-#define DB_ROWS_MAX_ARRAYS	8
+#define DB_ROWS_MAX_ARRAYS	12
 #define DB_OID_BYTEA	17
 #define DB_OID_INT8	20
 #define DB_OID_INT4	23

@@ -198,13 +198,34 @@ migrate_releases(struct db *db, char *err, size_t errlen)
 	return 0;
 }
 
+/* A database migrated by a newer kaudit has a schema this binary does not
+ * know: applying older files to it, or running on it, could undo or break
+ * what the newer one relies on. */
+static int
+migrate_newer(struct db *db, char *err, size_t errlen)
+{
+	PGresult *res;
+	int have, want = migrate_latest();
+
+	if ((res = db_run(db, &sql_version, NULL, NULL, NULL, err, errlen)) == NULL)
+		return -1;
+	have = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (have > want) {
+		snprintf(err, errlen, "database schema is at version %d, newer than this "
+		    "kaudit (%d): refusing to migrate; upgrade kaudit", have, want);
+		return -1;
+	}
+	return 0;
+}
+
 int
 db_migrate(struct db *db, char *err, size_t errlen)
 {
 	const struct embedded_file *m;
 	int version, applied;
 
-	if (migrate_bootstrap(db, err, errlen) == -1)
+	if (migrate_bootstrap(db, err, errlen) == -1 || migrate_newer(db, err, errlen) == -1)
 		return -1;
 	for (size_t i = 0; i < embedded_migrations_count; i++) {
 		m = &embedded_migrations[i];
@@ -218,7 +239,10 @@ db_migrate(struct db *db, char *err, size_t errlen)
 		if (applied)
 			log_info("postgres: applied migration %s", m->name);
 	}
-	return migrate_releases(db, err, errlen);
+	if (migrate_releases(db, err, errlen) == -1)
+		return -1;
+	/* the months of now and the next ones, before the daemon writes */
+	return db_partitions_ahead(db, 2, err, errlen);
 }
 
 /* Every embedded migration is recorded, not only the newest: a database

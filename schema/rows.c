@@ -69,6 +69,8 @@ void
 db_rows_init(struct db_rows *r, const struct db_sql *sql, const uint32_t *oids,
     size_t narr)
 {
+	if (narr > DB_ROWS_MAX_ARRAYS)
+		abort();	/* a statement with more arrays than DB_ROWS_MAX_ARRAYS */
 	memset(r, 0, sizeof(*r));
 	r->sql = sql;
 	r->narr = narr;
@@ -378,7 +380,7 @@ db_dead_letter(struct db *db, const struct db_dead *d, const struct db_fault *x,
 		return -1;
 	if (strcmp(PQcmdTuples(res), "1") == 0) {
 		(*stored)++;
-		log_once(dead_log_kind(x->state), "postgres: a %s PostgreSQL refused on "
+		log_once(dead_log_kind(x->state), "postgres: a row (%s) PostgreSQL refused on "
 		    "its own went to kaudit.dead_letters (%s[%d]@%lld): %s (further "
 		    "cases are counted)", d->kind, d->topic ? d->topic : "?",
 		    (int)d->partition, (long long)d->offset, x->msg);

@@ -7,7 +7,10 @@
 # size, and kept for later runs. Then times, best of 3 each, in this run:
 #   bin/kaudit scan --stats FILE > /dev/null        every shipped rule
 #   jq -c 'select(.objectRef.subresource=="exec")'  one field test
-# and prints events/s and MB/s for each, and their ratio.
+# and prints events/s and MB/s for each, and their ratio. Then the same file
+# gzip-compressed (gzip -6, kept next to it), read with the default threads
+# (one decompresses ahead while another decodes) and with one, against the
+# plain file with the same threads; MB/s count uncompressed bytes throughout.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
@@ -80,3 +83,24 @@ echo "best of $runs, wall time:"
 report "kaudit scan --stats (every rule)" "$t_scan"
 report "jq -c 'select(.objectRef.subresource==\"exec\")'" "$t_jq"
 awk -v s="$t_scan" -v j="$t_jq" 'BEGIN { printf "ratio     kaudit scan is %.1fx the speed of jq\n", j / s }'
+
+# gzip: the same events compressed, read as a stream.
+gz=$file.gz
+[ -s "$gz" ] || { gzip -6 -c "$file" >"$gz.tmp" && mv "$gz.tmp" "$gz"; } || die "gzip failed"
+gzbytes=$(stat -c %s "$gz")
+t_gz=$(best_of bin/kaudit scan "$gz")
+t_gz1=$(best_of bin/kaudit scan --threads 1 "$gz")
+t_one=$(best_of bin/kaudit scan --threads 1 "$file")
+t_zcat=$(best_of sh -c 'gzip -dc "$1" | bin/kaudit scan -' sh "$gz")
+t_gunzip=$(best_of gzip -dc "$gz")
+echo
+printf 'gzip      %s, %.1f MB (%.1fx smaller)\n' "$gz" "$(awk -v b="$gzbytes" 'BEGIN { print b / 1e6 }')" \
+    "$(awk -v a="$bytes" -v b="$gzbytes" 'BEGIN { print a / b }')"
+report "kaudit scan FILE (default threads)" "$t_scan"
+report "kaudit scan --threads 1 FILE" "$t_one"
+report "kaudit scan FILE.gz (default threads)" "$t_gz"
+report "kaudit scan --threads 1 FILE.gz" "$t_gz1"
+report "gzip -dc FILE.gz | kaudit scan -" "$t_zcat"
+report "gzip -dc FILE.gz > /dev/null (gzip(1) alone)" "$t_gunzip"
+awk -v g="$t_gz" -v p="$t_scan" -v g1="$t_gz1" -v o="$t_one" 'BEGIN {
+	printf "ratio     FILE.gz takes %.2fx the time of FILE (default threads), %.2fx on one thread\n", g / p, g1 / o }'

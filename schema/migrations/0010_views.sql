@@ -33,12 +33,10 @@ COMMENT ON COLUMN kaudit.k8s_releases.end_of_life IS 'End of patch support: a ve
 COMMENT ON COLUMN kaudit.k8s_releases.latest_patch IS 'Newest patch release known, e.g. 1.30.14';
 COMMENT ON COLUMN kaudit.k8s_releases.latest_patch_date IS 'When latest_patch was released';
 
--- Findings of one request, whatever made them (one event or a stateful
--- rule): the views and queries join requests to their findings with
---   left(f.audit_id, 256) = left(r.audit_id, 256) AND f.audit_id = r.audit_id
--- (bounded like the other text indexes of 0002, and cheaper to compute
--- than a digest when the planner hashes instead).
-CREATE INDEX findings_audit_id_idx ON kaudit.findings (left(audit_id, 256));
+-- Findings and archived events of one request are found through the
+-- audit_id digest indexes of 0007 and 0008:
+--   kaudit.text_digest(f.audit_id) = kaudit.text_digest(r.audit_id)
+-- (with the plain equality too, which keeps the match exact).
 
 -- Versions ------------------------------------------------------------------
 
@@ -182,7 +180,7 @@ COMMENT ON FUNCTION kaudit.stage_rank(text) IS
 -- The event of a finding stands for its (audit_id, stage) when no finding
 -- with a smaller id has the same one, and for its request when none has a
 -- more complete stage (or the same with a smaller id). Written as NOT
--- EXISTS on the audit_id index rather than DISTINCT ON, so that a
+-- EXISTS on the audit_id digest index rather than DISTINCT ON, so that a
 -- view's filters (user, resource, time) reach the scan of kaudit.findings.
 DO $$
 DECLARE
@@ -199,7 +197,7 @@ DECLARE
 	$q$;
 	same_request constant text := $q$
 	    SELECT 1 FROM kaudit.findings g
-	    WHERE left(g.audit_id, 256) = left(f.audit_id, 256)
+	    WHERE kaudit.text_digest(g.audit_id) = kaudit.text_digest(f.audit_id)
 		AND g.audit_id = f.audit_id AND g.event IS NOT NULL
 	$q$;
 	per_stage constant text := 'SELECT ' || cols || $q$
@@ -230,7 +228,8 @@ BEGIN
 		UNION ALL
 		SELECT * FROM ($q$ || per_stage || $q$) f
 		WHERE NOT EXISTS (SELECT 1 FROM kaudit.events e
-		    WHERE e.audit_id = f.audit_id AND e.stage IS NOT DISTINCT FROM f.stage)
+		    WHERE kaudit.text_digest(e.audit_id) = kaudit.text_digest(f.audit_id)
+			AND e.audit_id = f.audit_id AND e.stage IS NOT DISTINCT FROM f.stage)
 		$q$;
 		-- Each (audit_id, stage) is one row here: the most complete
 		-- stage is the one no other row of the request beats.
@@ -239,7 +238,7 @@ BEGIN
 		SELECT * FROM kaudit.audit_events a
 		WHERE NOT EXISTS (SELECT 1 FROM kaudit.audit_events b
 		    WHERE b.audit_id = a.audit_id
-			AND left(b.audit_id, 256) = left(a.audit_id, 256)
+			AND kaudit.text_digest(b.audit_id) = kaudit.text_digest(a.audit_id)
 			AND kaudit.stage_rank(b.stage) < kaudit.stage_rank(a.stage))
 		$q$;
 	END IF;
@@ -291,7 +290,8 @@ COMMENT ON VIEW kaudit.exec_sessions IS
 CREATE VIEW kaudit.privileged_workloads AS
 	SELECT w."time", w.cluster, w.username,
 	    (SELECT max(f.attributed_user) FROM kaudit.findings f
-	     WHERE left(f.audit_id, 256) = left(w.audit_id, 256) AND f.audit_id = w.audit_id
+	     WHERE kaudit.text_digest(f.audit_id) = kaudit.text_digest(w.audit_id)
+		AND f.audit_id = w.audit_id
 		AND f.attributed_user IS NOT NULL) AS attributed_user,
 	    w.verb, w.resource, w.namespace, w.name,
 	    EXISTS (SELECT 1 FROM kaudit.pod_containers(w.spec) c

@@ -12,7 +12,8 @@ WITH p AS (
 SELECT r."time", r.verb, r.resource, r.subresource, r.namespace, r.name,
     r.code, r.source_ip, r.user_agent,
     (SELECT string_agg(DISTINCT f.rule, ' ') FROM kaudit.findings f
-     WHERE left(f.audit_id, 256) = left(r.audit_id, 256) AND f.audit_id = r.audit_id) AS rules,
+     WHERE kaudit.text_digest(f.audit_id) = kaudit.text_digest(r.audit_id)
+	AND f.audit_id = r.audit_id) AS rules,
     r.audit_id
 FROM kaudit.audit_requests r, p
 WHERE r.username = p.who

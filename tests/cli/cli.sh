@@ -33,7 +33,63 @@ check alerts-bad-state-says-why grep -q '"nope" is not one of' "$tmp/err"
 check alerts-retry-needs-ids-exit-2 test $? -eq 2
 "$K" alerts retry 12x >/dev/null 2>&1
 check alerts-retry-bad-id-exit-2 test $? -eq 2
-for cmd in run scan check migrate rules alerts; do
+check help-lists-retention grep -q 'kaudit retention -c FILE \[--dry-run\]' "$tmp/h"
+"$K" retention >/dev/null 2>&1
+check retention-needs-config-exit-2 test $? -eq 2
+"$K" retention -c /nonexistent.yaml --frob >/dev/null 2>&1
+check retention-bad-option-exit-2 test $? -eq 2
+# archive.when is compiled with the rules: a bad field is a config error
+# at its line; the default compiles without the shipped macros.
+printf 'archive:\n  enabled: true\n  when: "nosuch.field = 1"\n' >"$tmp/arch.yaml"
+"$K" check -c "$tmp/arch.yaml" >/dev/null 2>"$tmp/err"
+check archive-when-bad-field-exit-1 test $? -eq 1
+check archive-when-bad-field-line grep -q 'arch.yaml:3: archive.when: unknown field "nosuch.field"' "$tmp/err"
+printf 'archive:\n  enabled: maybe\n' >"$tmp/arch2.yaml"
+"$K" check -c "$tmp/arch2.yaml" >/dev/null 2>"$tmp/err"
+check archive-enabled-bool grep -q 'archive.enabled: expected true or false, got "maybe"' "$tmp/err"
+printf 'retention:\n  findings: 0\n' >"$tmp/ret.yaml"
+"$K" check -c "$tmp/ret.yaml" >/dev/null 2>"$tmp/err"
+check retention-needs-unit grep -q 'retention.findings: expected a duration' "$tmp/err"
+# findings: every subcommand has -h; usage errors exit 2 before any
+# database is asked (the port below has no server).
+check help-lists-findings grep -q 'kaudit findings suppress' "$tmp/h"
+for sub in list show ack resolve reopen suppress suppressions lift; do
+	"$K" findings "$sub" -h >"$tmp/h.findings.$sub" 2>&1
+	check "help-findings-$sub" test $? -eq 0 -a -s "$tmp/h.findings.$sub"
+done
+printf 'postgres:\n  url: "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2"\n' >"$tmp/nodb.yaml"
+fcli() {	# name, expected exit, stderr pattern, args...
+	local name=$1 want=$2 pat=$3 rc
+	shift 3
+	"$K" findings "$@" -c "$tmp/nodb.yaml" >/dev/null 2>"$tmp/ferr"
+	rc=$?
+	if [ "$rc" -eq "$want" ] && grep -q -- "$pat" "$tmp/ferr"; then
+		ok "findings-$name"
+	else
+		bad "findings-$name" "exit $rc (want $want), stderr: $(head -c 300 "$tmp/ferr")"
+	fi
+}
+fcli bad-status 2 '"nope" is not one of' list --status nope
+fcli bad-severity 2 '"hihg" is not one of' list --severity hihg
+fcli bad-since 2 'expected an RFC 3339 time' list --since yesterday
+fcli bad-limit 2 '--limit' list --limit 0
+fcli ack-needs-ids 2 'give finding ids' ack
+fcli ack-bad-id 2 'ID:' resolve 12x
+fcli show-one-id 2 'usage:' show 1 2
+fcli suppress-needs-reason 2 'are required' suppress --when 'user = x' --for 1h
+fcli suppress-bad-field 2 'unknown finding field "user.name"' suppress --when 'user.name = x' \
+    --for 1h --reason r
+fcli suppress-bad-for 2 'expected a duration' suppress --when 'user = x' --for 5 --reason r
+fcli suppress-short-for 2 'at least 1s' suppress --when 'user = x' --for 10ms --reason r
+fcli option-not-for-sub 2 'does not apply' ack --when x 1
+fcli dry-run-no-reason 2 'takes --when' suppress --when 'user = x' --dry-run --reason r
+fcli limit-needs-dry-run 2 'go with --dry-run' suppress --when 'user = x' --for 1h \
+    --reason r --limit 3
+fcli dry-run-bad-since 2 '--since' suppress --when 'user = x' --dry-run --since soon
+fcli lift-needs-ids 2 'give suppression ids' lift
+fcli unknown-sub 2 'unknown command' frob
+fcli no-database 1 'kaudit findings list: ' list
+for cmd in run scan check migrate rules alerts retention findings; do
 	"$K" "$cmd" -h >"$tmp/h.$cmd" 2>&1
 	rc=$?
 	check "help-$cmd" test "$rc" -eq 0 -a -s "$tmp/h.$cmd"
@@ -375,5 +431,8 @@ truncate -s $((limit + 1)) "$tmp/big/huge.yaml"
 check rules-test-big-test-file-fails grep -q "^FAIL $tmp/big/huge.yaml: larger than $limit bytes" "$tmp/big.out"
 rm -rf "$tmp/big"
 
+# kaudit scan as a responder runs it: gzip, --format, --min-severity,
+# --since/--until, progress line and summary (their own file).
+KAUDIT=$K tests/cli/scan_responder.sh
 # query and report: their own file.
 bash tests/cli/query_report.sh

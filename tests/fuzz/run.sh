@@ -51,7 +51,7 @@ for t in "${targets[@]}"; do
 	# shellcheck disable=SC2046
 	if ! clang -std=c11 -D_GNU_SOURCE -O1 -g -I. -I"$out/gen" -fno-omit-frame-pointer \
 	    -fsanitize=fuzzer,$san -o "$bin" "tests/fuzz/$t.c" "$out/libkaudit.a" \
-	    $(pkg-config --libs rdkafka jansson libpq libcurl yaml-0.1 libpcre2-8 libcrypto) -pthread -lm; then
+	    $(pkg-config --libs rdkafka jansson libpq libcurl yaml-0.1 libpcre2-8 libcrypto zlib) -pthread -lm; then
 		echo "FAIL fuzz $t: does not build"
 		fail=$((fail + 1))
 		continue

@@ -58,7 +58,7 @@ t_down=$(date +%s.%N)
 it_produce_lines "$topic" "$IT_DIR/during.jsonl" || it_abort produce "kcat failed"
 it_wait_sql "select (count(*) = $((nwant * 2)))::int from kaudit.outbox" 20 ||
     it_fail stored "not every finding of the outage was stored"
-sleep "$(awk -v d="$down_s" -v t="$t_down" -v n="$(date +%s.%N)" 'BEGIN { s = d - (n - t); print (s > 0 ? s : 0) }')"
+sleep "$(awk -v d="$down_s" -v t="$t_down" -v n="$(date +%s.%N)" 'BEGIN { s = d - (n - t); if (s < 0) s = 0; print s }')"
 read -r dead pending done open <<<"$(it_sql "select (select count(*) from kaudit.outbox where state = 'dead'),
     (select count(*) from kaudit.outbox where state = 'pending'),
     (select count(*) from kaudit.outbox where state = 'done'),

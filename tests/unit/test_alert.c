@@ -319,7 +319,7 @@ static long long
 add(const char *rule, const char *const *hooks, size_t nhooks)
 {
 	json_t *f = finding(rule, "high", "exec");
-	struct db_finding df = { f, "{\"kind\":\"Event\"}", 16, hooks, nhooks, NULL, 0, 0, NULL, NULL };
+	struct db_finding df = { f, "{\"kind\":\"Event\"}", 16, hooks, nhooks, NULL, 0, 0, NULL, NULL, NULL, 0 };
 	size_t ins = 0;
 
 	T_INTEQ(db_write_batch(db, &df, 1, NULL, 0, &ins, NULL, err, sizeof(err)), 0);
@@ -341,7 +341,7 @@ add_many(const char *prefix, const char *const *hooks, size_t nhooks, int n)
 	for (int i = 0; i < n; i++) {
 		snprintf(rule, sizeof(rule), "%s-%d", prefix, i);
 		df[i] = (struct db_finding){ finding(rule, "high", "exec"),
-		    "{\"kind\":\"Event\"}", 16, hooks, nhooks, NULL, 0, 0, NULL, NULL };
+		    "{\"kind\":\"Event\"}", 16, hooks, nhooks, NULL, 0, 0, NULL, NULL, NULL, 0 };
 	}
 	T_INTEQ(db_write_batch(db, df, (size_t)n, NULL, 0, &ins, NULL, err, sizeof(err)), 0);
 	T_INTEQ(ins, n);

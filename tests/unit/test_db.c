@@ -121,14 +121,14 @@ test_migrate(void)
 	if (db == NULL)
 		return;
 	T_INTEQ(db_check_schema(db, err, sizeof(err)), -1);
-	T_STREQ(err, "database schema is at version 0, kaudit needs 10: run "
+	T_STREQ(err, "database schema is at version 0, kaudit needs 11: run "
 	    "`kaudit migrate -c FILE`");
 	T_INTEQ(db_migrate(db, err, sizeof(err)), 0);
 	T_INTEQ(db_check_schema(db, err, sizeof(err)), 0);
 	T_INTEQ(db_migrate(db, err, sizeof(err)), 0);	/* idempotent */
 	s = pgtest_str("SELECT string_agg(version::text, ',' ORDER BY version)"
 	    " FROM kaudit.schema_migrations");
-	T_STREQ(s, "1,2,3,4,5,6,10");
+	T_STREQ(s, "1,2,3,4,5,6,7,8,9,10,11");
 	free(s);
 	/* A migration missing below the newest (two branches applied apart):
 	 * the schema is not what this binary expects. */
@@ -140,8 +140,12 @@ test_migrate(void)
 	/* A newer binary migrated this database: say so. */
 	pgtest_exec(pgtest_conn, "INSERT INTO kaudit.schema_migrations VALUES (99, '0099_x.sql')");
 	T_INTEQ(db_check_schema(db, err, sizeof(err)), -1);
-	T_STREQ(err, "database schema is at version 99, newer than this kaudit (10): "
+	T_STREQ(err, "database schema is at version 99, newer than this kaudit (11): "
 	    "upgrade kaudit");
+	/* and `kaudit migrate` leaves it alone */
+	T_INTEQ(db_migrate(db, err, sizeof(err)), -1);
+	T_STREQ(err, "database schema is at version 99, newer than this kaudit (11): "
+	    "refusing to migrate; upgrade kaudit");
 	pgtest_exec(pgtest_conn, "DELETE FROM kaudit.schema_migrations WHERE version = 99");
 	T_INTEQ(db_check_schema(db, err, sizeof(err)), 0);
 	T_INTEQ(pgtest_long("SELECT count(*) FROM pg_description d JOIN pg_class c"
@@ -163,6 +167,256 @@ migrate_thread(void *arg)
 		db_close(db);
 	}
 	return (void *)rc;
+}
+
+/* A finding of one stage of a request: audit ID, rule, stage and times. */
+static json_t *
+stage_finding(const char *audit_id, const char *rule, const char *stage, const char *t)
+{
+	json_t *f = finding_for(events[0], rule, "high");
+
+	json_object_set_new(f, "audit_id", json_string(audit_id));
+	json_object_set_new(f, "stage", json_string(stage));
+	json_object_set_new(f, "time", t ? json_string(t) : json_null());
+	return f;
+}
+
+static size_t
+write_one(struct db *db, json_t *f, const char *received, const char *dedup)
+{
+	struct db_finding df = { f, event_text[0], strlen(event_text[0]), hooks1, 1,
+	    NULL, 0, 0, dedup, NULL, received, 0 };
+	size_t ins = 99;
+
+	T_INTEQ(db_write_batch(db, &df, 1, NULL, 0, &ins, NULL, err, sizeof(err)), 0);
+	json_decref(f);
+	return ins;
+}
+
+/* Findings partitioned by month: the identity holds across stages whose
+ * times fall in different months, redeliveries and stateful keys; old,
+ * far-future and missing times are stored; retention drops whole months
+ * with their outbox rows. */
+static void
+test_partitions(void)
+{
+	struct db *db = db_connect(url, err, sizeof(err)), *db2;
+	struct db_retention *r = NULL;
+	size_t n = 0;
+	char *s;
+
+	T_ASSERT(db != NULL);
+	if (db == NULL)
+		return;
+	/* the months ahead, made by the migration */
+	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.partitions WHERE table_name ="
+	    " 'findings' AND to_time > now() AND from_time <= now() + interval '2 months'"), 3);
+	/* Both stages of one exec, their stageTimestamps either side of a month
+	 * boundary, in two batches: one finding, in the month the request was
+	 * received. */
+	T_INTEQ(write_one(db, stage_finding("px-1", "p-exec", "ResponseStarted",
+	    "2026-01-31T23:59:59.900Z"), "2026-01-31T23:59:59.500Z", NULL), 1);
+	T_INTEQ(write_one(db, stage_finding("px-1", "p-exec", "ResponseComplete",
+	    "2026-02-01T00:00:00.100Z"), "2026-01-31T23:59:59.500Z", NULL), 0);
+	/* without requestReceivedTimestamp: each stage would go by its own
+	 * time, and the identity still holds */
+	T_INTEQ(write_one(db, stage_finding("px-2", "p-exec", "ResponseStarted",
+	    "2026-01-31T23:59:59.900Z"), NULL, NULL), 1);
+	T_INTEQ(write_one(db, stage_finding("px-2", "p-exec", "ResponseComplete",
+	    "2026-02-01T00:00:00.100Z"), NULL, NULL), 0);
+	/* redelivered: nothing */
+	T_INTEQ(write_one(db, stage_finding("px-1", "p-exec", "ResponseStarted",
+	    "2026-01-31T23:59:59.900Z"), "2026-01-31T23:59:59.500Z", NULL), 0);
+	s = pgtest_str("SELECT string_agg(audit_id || ' ' || stage || ' ' ||"
+	    " (SELECT relname FROM pg_class c WHERE c.oid = f.tableoid), ', '"
+	    " ORDER BY audit_id) FROM kaudit.findings f WHERE rule = 'p-exec'");
+	T_STREQ(s, "px-1 ResponseStarted findings_2026_01, "
+	    "px-2 ResponseStarted findings_2026_01");
+	free(s);
+	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.outbox o JOIN kaudit.findings f"
+	    " ON f.id = o.finding_id WHERE f.rule = 'p-exec'"), 2);
+	/* a stateful finding: one per (rule, dedup), whatever its time */
+	T_INTEQ(write_one(db, stage_finding("ps-1", "p-corr", "ResponseComplete",
+	    "2026-03-01T10:00:00Z"), NULL, "w1|alice"), 1);
+	T_INTEQ(write_one(db, stage_finding("ps-2", "p-corr", "ResponseComplete",
+	    "2026-04-01T10:00:00Z"), NULL, "w1|alice"), 0);
+	T_INTEQ(write_one(db, stage_finding("ps-3", "p-corr", "ResponseComplete",
+	    "2026-04-01T10:00:00Z"), NULL, "w2|alice"), 1);
+	/* an old event gets its month made on demand; a far-future or missing
+	 * time is stored in the month it was stored in */
+	T_INTEQ(write_one(db, stage_finding("po-1", "p-old", "ResponseComplete",
+	    "2019-03-05T10:00:00+02:00"), NULL, NULL), 1);
+	T_INTEQ(write_one(db, stage_finding("po-2", "p-old", "ResponseComplete",
+	    "9999-12-31T23:59:59Z"), NULL, NULL), 1);
+	T_INTEQ(write_one(db, stage_finding("po-3", "p-old", "ResponseComplete", NULL),
+	    NULL, NULL), 1);
+	s = pgtest_str("SELECT string_agg(audit_id || ' ' || ((SELECT relname FROM pg_class c"
+	    " WHERE c.oid = f.tableoid) = kaudit.partition_name('findings', now()))::text, ', '"
+	    " ORDER BY audit_id) FROM kaudit.findings f WHERE rule = 'p-old'");
+	T_STREQ(s, "po-1 false, po-2 true, po-3 true");
+	free(s);
+	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.findings_2019_03"), 1);
+	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.partitions WHERE partition_name"
+	    " LIKE 'findings_9999%'"), 0);
+	/* Retention, dry run: what would go, nothing gone. */
+	T_INTEQ(db_retention(db, "findings", 400LL * 86400, 1, &r, &n, err, sizeof(err)), 0);
+	T_INTEQ(n, 1);
+	if (n == 1) {
+		T_STREQ(r[0].partition, "findings_2019_03");
+		T_STREQ(r[0].from, "2019-03-01T00:00:00Z");
+		T_STREQ(r[0].to, "2019-04-01T00:00:00Z");
+		T_INTEQ(r[0].rows, 1);
+	}
+	db_retention_free(r, n);
+	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.findings WHERE rule = 'p-old'"), 3);
+	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.outbox o JOIN kaudit.findings_2019_03 f"
+	    " ON f.id = o.finding_id"), 1);
+	pgtest_exec(pgtest_conn, "INSERT INTO kaudit.delivery_attempts (outbox_id, http_status)"
+	    " SELECT o.id, 500 FROM kaudit.outbox o JOIN kaudit.findings_2019_03 f"
+	    " ON f.id = o.finding_id");
+	pgtest_exec(pgtest_conn, "INSERT INTO kaudit.finding_history (finding_id, status, actor,"
+	    " reason) SELECT id, 'acknowledged', 'test', 'old' FROM kaudit.findings"
+	    " WHERE rule = 'p-old'");
+	/* For real, from another connection (the daemon's upkeep): the month
+	 * goes with its outbox rows, attempts, history and keys. */
+	db2 = db_connect(url, err, sizeof(err));
+	T_ASSERT(db2 != NULL);
+	if (db2 != NULL) {
+		T_INTEQ(db_retention(db2, "findings", 400LL * 86400, 0, &r, &n, err,
+		    sizeof(err)), 0);
+		T_INTEQ(n, 1);
+		db_retention_free(r, n);
+		db_close(db2);
+	}
+	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.partitions WHERE partition_name ="
+	    " 'findings_2019_03'"), 0);
+	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.findings WHERE rule = 'p-old'"), 2);
+	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.outbox o WHERE finding_id IS NOT NULL"
+	    " AND NOT EXISTS (SELECT 1 FROM kaudit.findings f WHERE f.id = o.finding_id)"), 0);
+	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.delivery_attempts"), 0);
+	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.finding_history h WHERE NOT EXISTS"
+	    " (SELECT 1 FROM kaudit.findings f WHERE f.id = h.finding_id)"), 0);
+	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.finding_history"), 2);
+	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.finding_keys k WHERE NOT EXISTS"
+	    " (SELECT 1 FROM kaudit.findings f WHERE f.id = k.finding_id)"), 0);
+	/* The month comes back for an event of it written after the drop (this
+	 * connection remembered it: the write fails for want of a partition,
+	 * forgets and makes it, and nothing is dead-lettered). */
+	T_INTEQ(write_one(db, stage_finding("po-1", "p-old", "ResponseComplete",
+	    "2019-03-05T10:00:00+02:00"), NULL, NULL), 1);
+	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.findings_2019_03"), 1);
+	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.dead_letters"), 0);
+	/* Deleting findings by hand takes their outbox rows and keys along. */
+	pgtest_exec(pgtest_conn, "DELETE FROM kaudit.findings WHERE rule = 'p-old'");
+	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.outbox o WHERE finding_id IS NOT NULL"
+	    " AND NOT EXISTS (SELECT 1 FROM kaudit.findings f WHERE f.id = o.finding_id)"), 0);
+	T_INTEQ(write_one(db, stage_finding("po-3", "p-old", "ResponseComplete", NULL),
+	    NULL, NULL), 1);
+	pgtest_exec(pgtest_conn, "DELETE FROM kaudit.findings WHERE rule LIKE 'p-%'");
+	db_close(db);
+}
+
+static struct db_event
+archived(const char *text)
+{
+	json_t *j = json_loads(text, 0, NULL);
+	static char t[8][64], rt[8][64], ip[8][64];
+	static int k;
+	const char *s;
+	struct db_event v = { text, strlen(text), NULL, NULL, NULL, "c1", NULL, 0, 0 };
+
+	k = (k + 1) % 8;
+	if ((s = json_string_value(json_object_get(j, "stageTimestamp"))) != NULL)
+		v.time = strcpy(t[k], s);
+	if ((s = json_string_value(json_object_get(j, "requestReceivedTimestamp"))) != NULL)
+		v.received = strcpy(rt[k], s);
+	if ((s = json_string_value(json_array_get(json_object_get(j, "sourceIPs"), 0))) != NULL)
+		v.source_ip = strcpy(ip[k], s);
+	json_decref(j);
+	return v;
+}
+
+/* The event archive: written in the findings' transaction, one row per
+ * (audit_id, stage), both stages of an exec two rows, a redelivery nothing,
+ * columns extracted, a refused event kept as a dead letter. */
+static void
+test_archive(void)
+{
+	struct db *db = db_connect(url, err, sizeof(err));
+	const char *ev[] = {
+		"{\"kind\":\"Event\",\"auditID\":\"ar-1\",\"stage\":\"ResponseStarted\","
+		"\"verb\":\"create\",\"user\":{\"username\":\"alice\",\"groups\":[\"dev\",\"x\"]},"
+		"\"sourceIPs\":[\"10.0.0.7\"],\"userAgent\":\"kubectl/v1.30.1\","
+		"\"objectRef\":{\"resource\":\"pods\",\"subresource\":\"exec\",\"namespace\":\"prod\","
+		"\"name\":\"web-0\"},\"responseStatus\":{\"code\":101},"
+		"\"requestReceivedTimestamp\":\"2026-01-31T23:59:59.500000Z\","
+		"\"stageTimestamp\":\"2026-01-31T23:59:59.900000Z\","
+		"\"annotations\":{\"authorization.k8s.io/decision\":\"allow\"}}",
+		"{\"kind\":\"Event\",\"auditID\":\"ar-1\",\"stage\":\"ResponseComplete\","
+		"\"verb\":\"create\",\"user\":{\"username\":\"alice\"},"
+		"\"objectRef\":{\"resource\":\"pods\",\"subresource\":\"exec\",\"namespace\":\"prod\","
+		"\"name\":\"web-0\"},\"responseStatus\":{\"code\":101},"
+		"\"requestReceivedTimestamp\":\"2026-01-31T23:59:59.500000Z\","
+		"\"stageTimestamp\":\"2026-02-01T00:00:03.000000Z\"}",
+		/* no time at all: placed by the clock, still once */
+		"{\"kind\":\"Event\",\"auditID\":\"ar-2\",\"stage\":\"ResponseComplete\","
+		"\"verb\":\"delete\",\"user\":{\"username\":\"bob\"},\"sourceIPs\":[\"not-an-ip\"],"
+		"\"responseStatus\":{\"code\":\"403\"},\"stageTimestamp\":\"yesterday\"}",
+	};
+	struct db_event v[4];
+	json_t *f = stage_finding("ar-1", "ar-exec", "ResponseStarted",
+	    "2026-01-31T23:59:59.900000Z");
+	struct db_finding df = { f, ev[0], strlen(ev[0]), hooks1, 1, NULL, 0, 0, NULL, NULL,
+	    "2026-01-31T23:59:59.500000Z", 0 };
+	struct db_batch_in in = { &df, 1, v, 3, NULL, 0, NULL, NULL };
+	struct db_batch_out out;
+	char *s;
+
+	T_ASSERT(db != NULL);
+	if (db == NULL) {
+		json_decref(f);
+		return;
+	}
+	for (int i = 0; i < 3; i++)
+		v[i] = archived(ev[i]);
+	T_INTEQ(db_write(db, &in, &out, err, sizeof(err)), 0);
+	T_INTEQ(out.inserted, 1);
+	T_INTEQ(out.archived, 3);
+	s = pgtest_str("SELECT string_agg(concat_ws(' ', audit_id, stage, verb, username,"
+	    " array_to_string(groups, '+'), source_ip, user_agent, resource, subresource,"
+	    " namespace, name, code, decision, cluster, (SELECT relname FROM pg_class c"
+	    " WHERE c.oid = e.tableoid)), ' | ' ORDER BY audit_id, stage) FROM kaudit.events e");
+	T_STREQ(s, "ar-1 ResponseComplete create alice pods exec prod web-0 101 c1 events_2026_01 | "
+	    "ar-1 ResponseStarted create alice dev+x 10.0.0.7 kubectl/v1.30.1 pods exec prod"
+	    " web-0 101 allow c1 events_2026_01 | "
+	    "ar-2 ResponseComplete delete bob c1 "
+	    "events_2026_12");
+	free(s);
+	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.events WHERE \"time\" IS NULL"
+	    " AND partition_time > now() - interval '1 hour'"), 1);
+	/* redelivered, even the undated event: nothing */
+	T_INTEQ(db_write(db, &in, &out, err, sizeof(err)), 0);
+	T_INTEQ(out.inserted, 0);
+	T_INTEQ(out.archived, 0);
+	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.events"), 3);
+	/* an event PostgreSQL refuses (text that is not JSON): kept as a dead
+	 * letter, the rest of the batch stored */
+	v[0] = archived(ev[0]);
+	v[0].json = "{\"kind\":\"Event\",\"auditID\":\"ar-4\",\"stage\":\"ResponseComplete\"}";
+	v[0].len = strlen(v[0].json);
+	v[1] = (struct db_event){ "{\"auditID\":\"ar-3\",", 17, NULL, NULL, NULL, "c1",
+	    "k8s-audit", 3, 9 };
+	in.nf = 0;
+	in.nev = 2;
+	T_INTEQ(db_write(db, &in, &out, err, sizeof(err)), 0);
+	T_INTEQ(out.archived, 1);
+	T_INTEQ(out.dead, 1);
+	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.dead_letters WHERE kind = 'event'"
+	    " AND topic = 'k8s-audit' AND \"offset\" = 9"), 1);
+	pgtest_exec(pgtest_conn, "DELETE FROM kaudit.events; DELETE FROM kaudit.dead_letters;"
+	    " DELETE FROM kaudit.findings WHERE rule = 'ar-exec'");
+	json_decref(f);
+	db_close(db);
 }
 
 /* Two processes migrating one empty database at once both succeed. */
@@ -202,6 +456,7 @@ make_batch(struct db_finding *df, json_t **f, size_t n)
 		df[i].offset = 0;
 		df[i].dedup = NULL;
 		df[i].groups = NULL;
+		df[i].received = NULL;
 	}
 }
 
@@ -301,7 +556,7 @@ test_bad_values(void)
 	struct db *db = db_connect(url, err, sizeof(err));
 	json_t *f = finding_for(events[0], "bad-values", "bogus");
 	struct db_finding df = { f, event_text[0], strlen(event_text[0]), hooks1, 1,
-	    NULL, 0, 0, NULL, NULL };
+	    NULL, 0, 0, NULL, NULL, NULL, 0 };
 	size_t ins = 0;
 
 	json_object_set_new(f, "time", json_string("2019-02-30T10:00:00Z"));
@@ -352,7 +607,7 @@ test_nul_event(void)
 		snprintf(rule, sizeof(rule), "nul-%d", i);
 		f[i] = finding_for(events[0], rule, "medium");
 		df[i] = (struct db_finding){ f[i], texts[i], strlen(texts[i]), hooks1, 1,
-		    NULL, 0, 0, NULL, NULL };
+		    NULL, 0, 0, NULL, NULL, NULL, 0 };
 	}
 	T_INTEQ(db_write_batch(db, df, 4, NULL, 0, &ins, &dead, err, sizeof(err)), 0);
 	T_INTEQ(ins, 3);
@@ -431,7 +686,7 @@ test_ambiguous_event(void)
 	T_ASSERT(found != NULL);
 	if (found == NULL)
 		goto done;
-	df = (struct db_finding){ found, text, strlen(text), hooks1, 1, NULL, 0, 0, NULL, NULL };
+	df = (struct db_finding){ found, text, strlen(text), hooks1, 1, NULL, 0, 0, NULL, NULL, NULL, 0 };
 	T_INTEQ(db_write_batch(db, &df, 1, NULL, 0, &ins, NULL, err, sizeof(err)), 0);
 	T_INTEQ(ins, 1);
 	/* the finding's columns, the finding's JSON and the stored event agree
@@ -489,7 +744,7 @@ test_reconnect(void)
 	struct db *db = db_connect(url, err, sizeof(err));
 	json_t *f = finding_for(events[2], "reconnect", "high");
 	struct db_finding df = { f, event_text[2], strlen(event_text[2]), hooks1, 1,
-	    NULL, 0, 0, NULL, NULL };
+	    NULL, 0, 0, NULL, NULL, NULL, 0 };
 	char sql[256];
 	size_t ins = 0;
 
@@ -916,7 +1171,7 @@ test_upgrade(void)
 	char *v1 = t_slurp("schema/migrations/0001_init.sql", &len);
 	json_t *f = finding_for(events[0], "upgraded", "high");
 	struct db_finding df = { f, event_text[0], strlen(event_text[0]), hooks1, 1,
-	    NULL, 0, 0, NULL, NULL };
+	    NULL, 0, 0, NULL, NULL, NULL, 0 };
 
 	memset(&sc, 0, sizeof(sc));
 	snprintf(sc.name, sizeof(sc.name), "%s_v1", pgtest_name);
@@ -935,7 +1190,8 @@ test_upgrade(void)
 	    " DEFAULT now()); INSERT INTO kaudit.schema_migrations VALUES (1, '0001_init.sql');"
 	    "INSERT INTO kaudit.findings (audit_id, rule, severity, severity_rank, category,"
 	    " \"time\", finding) VALUES ('0286b87c-b86c-443f-bb1e-807844b35307', 'upgraded',"
-	    " 'high', 3, 'exec', now(), '{}')"), 0);
+	    " 'high', 3, 'exec', now(), '{}');"
+	    "INSERT INTO kaudit.outbox (finding_id, webhook) SELECT id, 'soc' FROM kaudit.findings"), 0);
 	T_INTEQ(db_check_schema(sc.db, err, sizeof(err)), -1);
 	T_INTEQ(db_migrate(sc.db, err, sizeof(err)), 0);
 	T_INTEQ(db_check_schema(sc.db, err, sizeof(err)), 0);
@@ -947,8 +1203,14 @@ test_upgrade(void)
 	    " kaudit.text_digest(audit_id) ="
 	    " kaudit.text_digest('0286b87c-b86c-443f-bb1e-807844b35307')"), 1);
 	T_INTEQ(pgtest_long("SELECT sum(findings) FROM kaudit.findings_summary"), 1);
+	/* converted to the partitioned table: its id, its outbox row and key kept */
+	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.outbox o JOIN kaudit.findings f"
+	    " ON f.id = o.finding_id JOIN kaudit.finding_keys k ON k.finding_id = f.id"
+	    " WHERE f.rule = 'upgraded'"), 1);
+	T_INTEQ(pgtest_long("SELECT count(*) FROM pg_partitioned_table p JOIN pg_class c"
+	    " ON c.oid = p.partrelid WHERE c.relname = 'findings'"), 1);
 	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.alert_failures"), 0);
-	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.alert_backlog"), 0);
+	T_INTEQ(pgtest_long("SELECT sum(pending) FROM kaudit.alert_backlog"), 1);
 	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.dead_letters_readable"), 0);
 	free(v1);
 	json_decref(f);
@@ -1106,6 +1368,8 @@ main(void)
 	}
 	T_RUN(test_migrate);
 	T_RUN(test_migrate_concurrent);
+	T_RUN(test_partitions);
+	T_RUN(test_archive);
 	T_RUN(test_write_idempotent);
 	T_RUN(test_columns);
 	T_RUN(test_bad_values);

@@ -1,5 +1,5 @@
-/* test_esc.c — values from audit events written for a terminal, HTML,
- * Markdown and CSV: what each reader would act on comes out inert. */
+/* test_esc.c — values from audit events written for HTML, Markdown and
+ * CSV: what each reader would act on comes out inert. */
 #include "base/esc.h"
 #include "tests/unit/t.h"
 
@@ -26,14 +26,6 @@ csv(const char *s, int numeric)
 {
 	buf_reset(&b);
 	esc_csv(&b, s, numeric);
-	return buf_cstr(&b);
-}
-
-static const char *
-term(const char *s, size_t max)
-{
-	buf_reset(&b);
-	esc_term(&b, s, max);
 	return buf_cstr(&b);
 }
 
@@ -83,15 +75,6 @@ test_csv(void)
 	T_STREQ(csv("", 0), "");
 }
 
-static void
-test_term(void)
-{
-	T_STREQ(term("a\x1b]0;x\x07" "b", 0), "a\\u{001B}]0;x\\u{0007}b");
-	T_STREQ(term("back\\slash", 0), "back\\\\slash");
-	T_STREQ(term("x\xc3", 0), "x\\xC3");
-	T_STREQ(term("abcdef", 3), "abc...");
-}
-
 int
 main(void)
 {
@@ -99,7 +82,6 @@ main(void)
 	T_RUN(test_html);
 	T_RUN(test_md);
 	T_RUN(test_csv);
-	T_RUN(test_term);
 	buf_free(&b);
 	return t_done();
 }

@@ -29,10 +29,12 @@ static char		*url;
 static char		 err[512];
 static struct config	 conf;
 
-/* Timings of the grouped webhooks here: short, so tests run in real time. */
-#define WAIT_MS		400
-#define INTERVAL_MS	700
-#define REPEAT_MS	1500
+/* Timings of the grouped webhooks here: short, so tests run in real time,
+ * yet long enough that the writes and checks before a flush fit inside
+ * group_wait on a loaded two-core machine (400 ms did not). */
+#define WAIT_MS		1500
+#define INTERVAL_MS	2500
+#define REPEAT_MS	5000
 
 static void
 sleep_ms(long ms)

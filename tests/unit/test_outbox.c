@@ -700,7 +700,7 @@ test_notify(void)
 	/* A new finding without a webhook: none; redelivered, nothing new:
 	 * none. */
 	f = json_pack("{s:s, s:s, s:s}", "rule", "quiet", "audit_id", "q", "severity", "low");
-	df = (struct db_finding){ f, "{}", 2, hooks, 0, NULL, 0, 0, NULL, NULL };
+	df = (struct db_finding){ f, "{}", 2, hooks, 0, NULL, 0, 0, NULL, NULL, NULL, 0 };
 	T_INTEQ(db_write_batch(db, &df, 1, NULL, 0, &ins, NULL, err, sizeof(err)), 0);
 	T_INTEQ(ins, 1);
 	T_INTEQ(db_write_batch(db, &df, 1, NULL, 0, &ins, NULL, err, sizeof(err)), 0);

@@ -394,6 +394,62 @@ test_stages(void)
 	buf_free(&errs);
 }
 
+/* The archive's condition (archive.when): compiled with the rules' lists
+ * and macros, evaluated after the rules on the same scratch; an error in it
+ * is reported at the configuration's line. */
+static int
+archived(const struct ruleset *rs, const char *json)
+{
+	struct eval_scratch *s = eval_scratch_new(rs);
+	struct fired fi = { .ids = "" };
+	struct tev t;
+	int r;
+
+	tev_load(&t, json);
+	ruleset_eval(rs, &t.ev, s, on_finding, &fi);
+	json_decref(fi.last);
+	r = ruleset_archive(rs, &t.ev, s);
+	eval_scratch_free(s);
+	jdoc_free(&t.d);
+	return r;
+}
+
+static void
+test_archive_when(void)
+{
+	static const char rules[] =
+	    "- list: people\n  items: [alice]\n"
+	    "- macro: person\n  condition: user.username in (people)\n"
+	    "- rule: exec\n" RULE_HEAD "  condition: objectRef.subresource = exec and person\n";
+	struct rules_options o = { .origin = "kaudit.yaml", .archive_line = 7,
+	    .archive_when = "person or responseStatus.code = 403" };
+	struct buf errs;
+	struct ruleset *rs;
+
+	buf_init(&errs);
+	rs = compile2(rules, NULL, &o, &errs);
+	T_ASSERT(rs != NULL);
+	if (rs != NULL) {
+		T_INTEQ(archived(rs, EXEC_EVENT), 1);		/* alice, via the macro */
+		T_INTEQ(archived(rs, GET_EVENT), 0);		/* bob */
+		T_INTEQ(archived(rs, "{\"stage\":\"ResponseComplete\",\"user\":{\"username\":"
+		    "\"bob\"},\"responseStatus\":{\"code\":403}}"), 1);
+		/* no stage an event can have: never archived */
+		T_INTEQ(archived(rs, "{\"stage\":\"Bogus\",\"user\":{\"username\":\"alice\"}}"), 0);
+	}
+	ruleset_free(rs);
+	/* without a condition nothing is archived */
+	rs = compile2(rules, NULL, NULL, &errs);
+	T_INTEQ(rs ? archived(rs, EXEC_EVENT) : -1, 0);
+	ruleset_free(rs);
+	o.archive_when = "person and nosuch.field = 1";
+	rs = compile2(rules, NULL, &o, &errs);
+	T_ASSERT(rs == NULL);
+	T_ASSERT(strstr(buf_cstr(&errs), "kaudit.yaml:7: archive.when: unknown field") != NULL);
+	ruleset_free(rs);
+	buf_free(&errs);
+}
+
 static void
 test_index(void)
 {
@@ -664,6 +720,7 @@ main(void)
 	T_RUN(test_exceptions);
 	T_RUN(test_exception_values_literal);
 	T_RUN(test_stages);
+	T_RUN(test_archive_when);
 	T_RUN(test_index);
 	T_RUN(test_macro_memo);
 	T_RUN(test_finding);
