@@ -231,15 +231,22 @@ BEGIN
 		    WHERE kaudit.text_digest(e.audit_id) = kaudit.text_digest(f.audit_id)
 			AND e.audit_id = f.audit_id AND e.stage IS NOT DISTINCT FROM f.stage)
 		$q$;
-		-- Each (audit_id, stage) is one row here: the most complete
-		-- stage is the one no other row of the request beats.
+		-- A request the archive holds is its most complete archived
+		-- stage; one it does not is read from its findings. Two
+		-- branches, each probing one table's audit_id index, so that a
+		-- view's filters reach both scans.
 		EXECUTE $q$
 		CREATE VIEW kaudit.audit_requests AS
-		SELECT * FROM kaudit.audit_events a
-		WHERE NOT EXISTS (SELECT 1 FROM kaudit.audit_events b
-		    WHERE b.audit_id = a.audit_id
-			AND kaudit.text_digest(b.audit_id) = kaudit.text_digest(a.audit_id)
+		SELECT a.* FROM kaudit.audit_events a
+		WHERE a.origin = 'archive' AND NOT EXISTS (SELECT 1 FROM kaudit.events b
+		    WHERE kaudit.text_digest(b.audit_id) = kaudit.text_digest(a.audit_id)
+			AND b.audit_id = a.audit_id
 			AND kaudit.stage_rank(b.stage) < kaudit.stage_rank(a.stage))
+		UNION ALL
+		SELECT * FROM ($q$ || per_request || $q$) f
+		WHERE NOT EXISTS (SELECT 1 FROM kaudit.events e
+		    WHERE kaudit.text_digest(e.audit_id) = kaudit.text_digest(f.audit_id)
+			AND e.audit_id = f.audit_id)
 		$q$;
 	END IF;
 END
