@@ -10,6 +10,7 @@
 #                             and what asking the suppressions costs
 #   make bench-archive        event archive rows/s through the daemon's batch write (needs services)
 #   make bench-alert          webhook delivery latency from commit to receipt (BASELINE=main compares)
+#   make bench-forensics      cookbook queries and a month's report on 1M findings
 #   make fuzz                 short libFuzzer runs of every parser of outside input (clang)
 #   make layers               fail when a lower folder includes a higher one
 #   V=1                       show full command lines
@@ -48,7 +49,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all check check-run unit demo bench bench-pipeline bench-state bench-route bench-archive bench-alert fuzz clean layers
+.PHONY: all check check-run unit demo bench bench-pipeline bench-state bench-route bench-archive bench-alert bench-forensics fuzz clean layers
 
 # Each build links its own binary; bin/kaudit is the release one, so an
 # instrumented build never replaces what users run.
@@ -73,6 +74,7 @@ $(BUILD)/libkaudit.a: $(LIB_OBJ)
 # The shipped rules and the SQL migrations are compiled into the binary.
 RULE_FILES      := $(sort $(wildcard config/rules/*.yaml))
 MIGRATION_FILES := $(sort $(wildcard schema/migrations/*.sql))
+QUERY_FILES     := $(sort $(wildcard schema/queries/*.sql))
 
 $(BUILD)/gen/rules.inc: $(RULE_FILES) tools/embed.sh
 	@mkdir -p $(dir $@)
@@ -82,8 +84,18 @@ $(BUILD)/gen/migrations.inc: $(MIGRATION_FILES) tools/embed.sh
 	@mkdir -p $(dir $@)
 	$(Q)sh tools/embed.sh embedded_migrations $(MIGRATION_FILES) > $@.tmp && mv $@.tmp $@
 
+$(BUILD)/gen/queries.inc: $(QUERY_FILES) tools/embed.sh
+	@mkdir -p $(dir $@)
+	$(Q)sh tools/embed.sh embedded_queries $(QUERY_FILES) > $@.tmp && mv $@.tmp $@
+
+# The release table the fleet views compare versions with (see migrate.c).
+$(BUILD)/gen/releases.inc: config/k8s-releases.json tools/embed.sh
+	@mkdir -p $(dir $@)
+	$(Q)sh tools/embed.sh embedded_releases config/k8s-releases.json > $@.tmp && mv $@.tmp $@
+
 $(BUILD)/app/rulefiles.o: $(BUILD)/gen/rules.inc
-$(BUILD)/schema/migrate.o: $(BUILD)/gen/migrations.inc
+$(BUILD)/schema/migrate.o: $(BUILD)/gen/migrations.inc $(BUILD)/gen/releases.inc
+$(BUILD)/schema/query.o: $(BUILD)/gen/queries.inc
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -141,6 +153,9 @@ bench-archive: $(BUILD)/bench/bench_archive
 
 bench-alert: bin/kaudit
 	$(Q)BASELINE=$(BASELINE) tests/bench-alert.sh
+
+bench-forensics: bin/kaudit
+	$(Q)KAUDIT=bin/kaudit tests/bench-forensics.sh
 
 fuzz:
 	$(Q)tests/fuzz/run.sh

@@ -14,11 +14,18 @@ int	cmd_rules(int argc, char **argv);	/* app/cmd_rules.c: list, test */
 int	cmd_alerts(int argc, char **argv);	/* app/cmd_alerts.c: list, retry, enable */
 int	cmd_retention(int argc, char **argv);	/* app/cmd_retention.c */
 int	cmd_findings(int argc, char **argv);	/* app/cmd_findings.c: list, show, ack, ... */
+int	cmd_query(int argc, char **argv);	/* app/cmd_query.c: the query cookbook */
+int	cmd_report(int argc, char **argv);	/* app/cmd_report.c: the auditor's report */
 
 struct buf;
 struct config;
 struct db;
 struct ruleset;
+
+/* The database of the configuration at path (the built-in default one when
+ * NULL), its schema current; NULL after saying why on stderr, prefixed
+ * with "kaudit CMD: ". */
+struct db *cmd_db_open(const char *path, const char *cmd);
 
 /* Loads and validates config and rules (and, with check_db, that the
  * database schema is current), printing every problem to stderr. Shared by

@@ -18,6 +18,8 @@ static const struct {
 	{ "alerts",	cmd_alerts,	"list webhook deliveries and destinations, retry, re-enable" },
 	{ "retention",	cmd_retention,	"drop the months of findings and events past retention" },
 	{ "findings",	cmd_findings,	"list and show findings, ack, resolve, suppress" },
+	{ "query",	cmd_query,	"answer a cookbook question from the database (--list)" },
+	{ "report",	cmd_report,	"an auditor's report for a period: HTML, Markdown or CSV" },
 };
 
 static void
@@ -50,6 +52,10 @@ usage(FILE *out)
 	    "  kaudit findings suppress [-c FILE] --when COND --dry-run [--since TIME]\n"
 	    "  kaudit findings suppressions [-c FILE] [--all] [--json]\n"
 	    "  kaudit findings lift [-c FILE] [--reason TEXT] [--by NAME] ID...\n"
+	    "  kaudit query [-c FILE] NAME [--param K=V]... [--format table|csv|json]\n"
+	    "  kaudit query --list\n"
+	    "  kaudit report [-c FILE] [--from TIME] [--to TIME] [--cluster NAME]\n"
+	    "                --format html|md|csv -o PATH\n"
 	    "\n"
 	    "Each command takes -h. kaudit --version prints the version.\n");
 }

@@ -503,5 +503,56 @@ int	db_findings_scan(struct db *db, const char *since, long limit, db_finding_fn
 int	db_findings_set_status(struct db *db, const int64_t *ids, size_t n,
 	    const char *status, const char *by, const char *reason, json_t **out,
 	    char *err, size_t errlen);
+/* The query cookbook (schema/query.c): schema/queries/NAME.sql, compiled
+ * in. Parameter k of a query is $k of its SQL. */
+struct db_query_param {
+	char	*name, *type, *help;
+	int	 required;
+};
+
+struct db_query {
+	char			*name;		/* the file name without .sql */
+	char			*title;
+	struct db_query_param	*params;
+	size_t			 nparams;
+	const char		*sql;		/* borrowed from the binary */
+};
+
+int	db_queries(struct db_query **q, size_t *n, char *err, size_t errlen);
+void	db_queries_free(struct db_query *q, size_t n);
+
+/* A result as text: cells[row * ncols + col], NULL for SQL NULL. */
+#define DB_COL_TEXT	0
+#define DB_COL_NUMBER	1
+#define DB_COL_BOOL	2
+#define DB_COL_JSON	3
+
+struct db_table {
+	size_t	  ncols, nrows;
+	char	**cols;
+	int	 *kinds;	/* DB_COL_* per column */
+	char	**cells;
+};
+
+/* Runs one statement with text parameters (NULL: SQL NULL) in a READ ONLY
+ * transaction. */
+int	db_query_run(struct db *db, const char *sql, const char *const *vals, size_t nvals,
+	    struct db_table *t, char *err, size_t errlen);
+void	db_table_free(struct db_table *t);
+/* 1 when the relation (e.g. "kaudit.events") exists, 0 when not, -1 on error. */
+int	db_relation_exists(struct db *db, const char *name, char *err, size_t errlen);
+
+/* The sections of `kaudit report` (schema/report.c): each statement takes
+ * $1 start (inclusive) and $2 end (exclusive) of the period as timestamptz
+ * and $3 a cluster name or NULL. */
+struct db_report_section {
+	const char	*id;		/* anchor and CSV file name */
+	const char	*title;
+	const char	*intro;
+	const char	*needs;		/* a relation the section needs, or NULL */
+	const char	*sql;
+};
+
+const struct db_report_section *db_report_sections(size_t *n);
 
 #endif

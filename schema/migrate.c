@@ -16,6 +16,7 @@
 #include "base/embed.h"
 #include "base/log.h"
 #include "migrations.inc"
+#include "releases.inc"
 
 /* Any constant works; this one spells "kaudit" in ASCII. */
 #define MIGRATE_LOCK_KEY	"118066325514612"
@@ -53,6 +54,37 @@ static const struct db_sql sql_has_table = {
 static const struct db_sql sql_version = {
 	"kaudit_migrate_version",
 	"SELECT coalesce(max(version), 0) FROM kaudit.schema_migrations", 0
+};
+
+static const struct db_sql sql_has_releases = {
+	"kaudit_migrate_has_releases",
+	"SELECT to_regclass('kaudit.k8s_releases') IS NOT NULL", 0
+};
+/* Dates that are not dates (a hand-edited table) are stored as NULL rather
+ * than failing the migration. */
+static const struct db_sql sql_releases = {
+	"kaudit_migrate_releases",
+	"WITH r AS (SELECT x->>'minor' AS minor, x FROM"
+	"  jsonb_array_elements($1::jsonb->'releases') x"
+	"  WHERE x->>'minor' ~ '^[0-9]+\\.[0-9]+$')"
+	" INSERT INTO kaudit.k8s_releases AS k (minor, released,"
+	"  maintenance_mode_start, end_of_life, latest_patch, latest_patch_date)"
+	" SELECT minor,"
+	"  CASE WHEN x->>'released' ~ '^\\d{4}-\\d\\d-\\d\\d$' THEN (x->>'released')::date END,"
+	"  CASE WHEN x->>'maintenance_mode_start' ~ '^\\d{4}-\\d\\d-\\d\\d$'"
+	"   THEN (x->>'maintenance_mode_start')::date END,"
+	"  CASE WHEN x->>'end_of_life' ~ '^\\d{4}-\\d\\d-\\d\\d$' THEN (x->>'end_of_life')::date END,"
+	"  x->>'latest_patch',"
+	"  CASE WHEN x->>'latest_patch_date' ~ '^\\d{4}-\\d\\d-\\d\\d$' THEN (x->>'latest_patch_date')::date END"
+	" FROM r"
+	" ON CONFLICT (minor) DO UPDATE SET released = EXCLUDED.released,"
+	"  maintenance_mode_start = EXCLUDED.maintenance_mode_start,"
+	"  end_of_life = EXCLUDED.end_of_life, latest_patch = EXCLUDED.latest_patch,"
+	"  latest_patch_date = EXCLUDED.latest_patch_date, updated_at = now()"
+	" WHERE (k.released, k.maintenance_mode_start, k.end_of_life, k.latest_patch,"
+	"  k.latest_patch_date) IS DISTINCT FROM (EXCLUDED.released,"
+	"  EXCLUDED.maintenance_mode_start, EXCLUDED.end_of_life, EXCLUDED.latest_patch,"
+	"  EXCLUDED.latest_patch_date)", 1
 };
 
 /* The number a migration file name starts with, or -1. */
@@ -141,6 +173,31 @@ fail:
 	return -1;
 }
 
+/* The release table the fleet views compare versions with: the copy of
+ * config/k8s-releases.json in this binary, so that a kaudit built with a
+ * newer table refreshes it with its next `kaudit migrate`. */
+static int
+migrate_releases(struct db *db, char *err, size_t errlen)
+{
+	const char *vals[1] = { embedded_releases[0].text };
+	PGresult *res;
+	int have;
+
+	if ((res = db_run(db, &sql_has_releases, NULL, NULL, NULL, err, errlen)) == NULL)
+		return -1;
+	have = PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	if (!have)
+		return 0;
+	if ((res = db_run(db, &sql_releases, vals, NULL, NULL, err, errlen)) == NULL)
+		return -1;
+	if (atoi(PQcmdTuples(res)) > 0)
+		log_info("postgres: release table: %s minor releases updated",
+		    PQcmdTuples(res));
+	PQclear(res);
+	return 0;
+}
+
 /* A database migrated by a newer kaudit has a schema this binary does not
  * know: applying older files to it, or running on it, could undo or break
  * what the newer one relies on. */
@@ -182,6 +239,8 @@ db_migrate(struct db *db, char *err, size_t errlen)
 		if (applied)
 			log_info("postgres: applied migration %s", m->name);
 	}
+	if (migrate_releases(db, err, errlen) == -1)
+		return -1;
 	/* the months of now and the next ones, before the daemon writes */
 	return db_partitions_ahead(db, 2, err, errlen);
 }

@@ -10,6 +10,7 @@ pkgs=(
 	postgresql-15 postgresql-client-15
 	openjdk-17-jre-headless maven
 	kcat jq python3 python3-venv ca-certificates procps util-linux bsdextrautils curl
+	chromium
 )
 
 missing=()
