@@ -203,10 +203,13 @@ DECLARE
 	part text;
 	made integer := 0;
 BEGIN
+	-- Findings before events: the order a batch writes them in. Making a
+	-- month locks its parent table exclusively; taken the other way round,
+	-- a batch holding findings and waiting for events deadlocks with it.
 	FOR tbl IN SELECT c.relname FROM pg_catalog.pg_partitioned_table p
 	    JOIN pg_catalog.pg_class c ON c.oid = p.partrelid
 	    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-	    WHERE n.nspname = 'kaudit' ORDER BY 1 LOOP
+	    WHERE n.nspname = 'kaudit' ORDER BY c.relname <> 'findings', 1 LOOP
 		FOR lo IN SELECT DISTINCT date_trunc('month', m AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
 		    FROM unnest(months) AS u(m) WHERE m IS NOT NULL ORDER BY 1 LOOP
 			part := kaudit.partition_name(tbl, lo);
