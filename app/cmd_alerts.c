@@ -119,34 +119,14 @@ alerts_args(int argc, char **argv, const char *allowed, struct alerts_args *a)
 }
 
 /* The database of the configuration, its schema current; NULL after
- * saying why. */
+ * saying why ("kaudit alerts CMD: ..."). */
 static struct db *
 alerts_db(const char *path, const char *cmd)
 {
-	struct config c;
-	struct buf errs;
-	struct db *db = NULL;
-	char err[512];
+	char what[64];
 
-	buf_init(&errs);
-	config_defaults(&c);
-	if (path != NULL && config_load(&c, path, &errs) != 0) {
-		fputs(buf_cstr(&errs), stderr);
-		goto out;
-	}
-	if ((db = db_connect(c.pg_url, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "kaudit alerts %s: %s\n", cmd, err);
-		goto out;
-	}
-	if (db_check_schema(db, err, sizeof(err)) != 0) {
-		fprintf(stderr, "kaudit alerts %s: %s\n", cmd, err);
-		db_close(db);
-		db = NULL;
-	}
-out:
-	buf_free(&errs);
-	config_free(&c);
-	return db;
+	snprintf(what, sizeof(what), "alerts %s", cmd);
+	return cmd_db_open(path, what);
 }
 
 static const char *

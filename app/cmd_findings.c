@@ -165,34 +165,14 @@ findings_args(int argc, char **argv, const char *allowed, struct findings_args *
 }
 
 /* The database of the configuration, its schema current; NULL after
- * saying why. */
+ * saying why ("kaudit findings CMD: ..."). */
 static struct db *
 findings_db(const char *path, const char *cmd)
 {
-	struct config c;
-	struct buf errs;
-	struct db *db = NULL;
-	char err[512];
+	char what[64];
 
-	buf_init(&errs);
-	config_defaults(&c);
-	if (path != NULL && config_load(&c, path, &errs) != 0) {
-		fputs(buf_cstr(&errs), stderr);
-		goto out;
-	}
-	if ((db = db_connect(c.pg_url, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "kaudit findings %s: %s\n", cmd, err);
-		goto out;
-	}
-	if (db_check_schema(db, err, sizeof(err)) != 0) {
-		fprintf(stderr, "kaudit findings %s: %s\n", cmd, err);
-		db_close(db);
-		db = NULL;
-	}
-out:
-	buf_free(&errs);
-	config_free(&c);
-	return db;
+	snprintf(what, sizeof(what), "findings %s", cmd);
+	return cmd_db_open(path, what);
 }
 
 /* Who runs the command: --by, else the login name, else the uid. */
