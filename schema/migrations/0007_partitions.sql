@@ -266,6 +266,11 @@ BEGIN
 		    ' WHERE o.finding_id = f.id', part);
 		EXECUTE format('DELETE FROM kaudit.alert_group_members m USING kaudit.%I f'
 		    ' WHERE m.finding_id = f.id', part);
+		-- the status history of 0009, once it exists
+		IF to_regclass('kaudit.finding_history') IS NOT NULL THEN
+			EXECUTE format('DELETE FROM kaudit.finding_history h USING kaudit.%I f'
+			    ' WHERE h.finding_id = f.id', part);
+		END IF;
 		DELETE FROM kaudit.finding_keys
 		    WHERE partition_time >= p.from_time AND partition_time < p.to_time;
 	END IF;
@@ -274,7 +279,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION kaudit.partition_drop(text) IS
-	'Drops a month partition (findings_YYYY_MM, events_YYYY_MM) with the outbox rows, group memberships and keys of its findings; returns the rows it held';
+	'Drops a month partition (findings_YYYY_MM, events_YYYY_MM) with the outbox rows, group memberships, status history and keys of its findings; returns the rows it held';
 
 -- The months of table tbl that end before at - keep, oldest first, with
 -- their rows: what retention drops.

@@ -5,8 +5,8 @@
 -- Nothing here refers to kaudit.findings by a foreign key: findings may be
 -- a partitioned table, whose unique keys must include the partition key, so
 -- a history row names its finding by kaudit.findings.id alone. Retention
--- (0007's kaudit.partition_drop, replaced at the end of this file) drops a
--- month's history rows with its findings.
+-- (0007's kaudit.partition_drop) drops a month's history rows with its
+-- findings.
 
 CREATE TABLE kaudit.suppressions (
 	id		bigserial PRIMARY KEY,
@@ -94,33 +94,3 @@ CREATE VIEW kaudit.suppressions_live AS
 	WHERE s.lifted_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > now());
 COMMENT ON VIEW kaudit.suppressions_live IS
 	'Suppressions that hold now, with the number of findings each has suppressed so far';
-
--- Retention drops a month of findings with its history rows, as it does
--- with their outbox rows, group memberships and keys (0007).
-CREATE OR REPLACE FUNCTION kaudit.partition_drop(part text) RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-	p record;
-	n bigint;
-BEGIN
-	SELECT * INTO p FROM kaudit.partitions WHERE partition_name = part;
-	IF NOT FOUND THEN
-		RETURN 0;
-	END IF;
-	EXECUTE format('SELECT count(*) FROM kaudit.%I', part) INTO n;
-	IF p.table_name = 'findings' THEN
-		EXECUTE format('DELETE FROM kaudit.outbox o USING kaudit.%I f'
-		    ' WHERE o.finding_id = f.id', part);
-		EXECUTE format('DELETE FROM kaudit.alert_group_members m USING kaudit.%I f'
-		    ' WHERE m.finding_id = f.id', part);
-		EXECUTE format('DELETE FROM kaudit.finding_history h USING kaudit.%I f'
-		    ' WHERE h.finding_id = f.id', part);
-		DELETE FROM kaudit.finding_keys
-		    WHERE partition_time >= p.from_time AND partition_time < p.to_time;
-	END IF;
-	EXECUTE format('DROP TABLE kaudit.%I', part);
-	RETURN n;
-END
-$$;
-COMMENT ON FUNCTION kaudit.partition_drop(text) IS
-	'Drops a month partition (findings_YYYY_MM, events_YYYY_MM) with the outbox rows, group memberships, history rows and keys of its findings; returns the rows it held';
