@@ -1187,6 +1187,12 @@ rule_id(const struct rule *r)
 	return r->id;
 }
 
+static const char *
+rule_format_name(enum rule_format f)
+{
+	return f == RULE_FALCO ? "falco" : f == RULE_SIGMA ? "sigma" : "kaudit";
+}
+
 json_t *
 rule_describe(const struct rule *r)
 {
@@ -1203,6 +1209,8 @@ rule_describe(const struct rule *r)
 	json_object_set_new(o, "kind", json_string(r->corr ? corr_kind_name(r->corr->kind) :
 	    "rule"));
 	json_object_set_new(o, "alert", json_boolean(r->alert));
+	json_object_set_new(o, "format", json_string(rule_format_name(r->format)));
+	json_object_set_new(o, "file", json_string(r->file ? r->file : ""));
 	if (r->suppress) {
 		char d[TIME_TEXT_MAX];
 		duration_format(r->suppress->for_ms, d);

@@ -68,7 +68,8 @@ const struct rule *ruleset_rule(const struct ruleset *rs, size_t i);
 
 /* Description of one rule for `kaudit rules list` and docs: a new reference
  * to {"id","title","severity","category","tags":[...],"enabled","kind",
- * "alert"[,"suppress"]}; kind is "rule" or a correlation's type, suppress
+ * "alert","format","file"[,"suppress"]}; kind is "rule" or a correlation's type;
+ * format "kaudit", "falco" or "sigma", the file's own; file as the source named it; suppress
  * the rule's period ("24h") when it has one. */
 json_t	*rule_describe(const struct rule *r);
 const char *rule_id(const struct rule *r);

@@ -323,6 +323,10 @@ int	corr_field_known(const char *name);
 const char *corr_kind_name(enum corr_kind k);
 
 #define KEY_VALUES_MAX	64	/* keys one event may complete for one rule */
+/* The file format a rule was written in: kaudit's own, or one read as it is
+ * from another tool (rule-language.md, "Falco and Sigma rules"). */
+enum rule_format { RULE_KAUDIT, RULE_FALCO, RULE_SIGMA };
+
 struct rule {
 	const char	*id;
 	const char	*title;
@@ -348,6 +352,7 @@ struct rule {
 	size_t		 index;		/* position in the rule set */
 	const char	*file;
 	int		 line;
+	enum rule_format format;
 };
 
 struct bucket {

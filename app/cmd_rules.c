@@ -93,8 +93,22 @@ kind_text(json_t *d)
 	return b.data;
 }
 
+/* Where a rule came from: "pack" for the shipped rules, else its file,
+ * after the format when that is another tool's (a new string). */
+static char *
+source_text(json_t *d, int pack)
+{
+	const char *fmt = dstr(d, "format");
+
+	if (pack)
+		return xstrdup("pack");
+	if (strcmp(fmt, "kaudit") == 0)
+		return xstrdup(dstr(d, "file"));
+	return xasprintf("%s %s", fmt, dstr(d, "file"));
+}
+
 static void
-list_text(const struct ruleset *rs)
+list_text(const struct ruleset *rs, int pack)
 {
 	static const char *const keys[3] = { "id", "severity", "category" };
 	int w[5] = { 2, 8, 8, 4, 4 };
@@ -114,16 +128,17 @@ list_text(const struct ruleset *rs)
 		free(kind);
 		json_decref(d);
 	}
-	printf("%-*s  %-*s  %-*s  %-*s  %-*s  %s\n", w[0], "ID", w[1], "SEVERITY", w[2],
-	    "CATEGORY", w[3], "TAGS", w[4], "KIND", "ENABLED");
+	printf("%-*s  %-*s  %-*s  %-*s  %-*s  %-7s  %s\n", w[0], "ID", w[1], "SEVERITY", w[2],
+	    "CATEGORY", w[3], "TAGS", w[4], "KIND", "ENABLED", "SOURCE");
 	for (size_t i = 0; i < n; i++) {
 		json_t *d = rule_describe(ruleset_rule(rs, i));
-		char *tags = tags_text(d), *kind = kind_text(d);
-		printf("%-*s  %-*s  %-*s  %-*s  %-*s  %s\n", w[0], dstr(d, "id"), w[1],
+		char *tags = tags_text(d), *kind = kind_text(d), *src = source_text(d, pack);
+		printf("%-*s  %-*s  %-*s  %-*s  %-*s  %-7s  %s\n", w[0], dstr(d, "id"), w[1],
 		    dstr(d, "severity"), w[2], dstr(d, "category"), w[3], tags, w[4], kind,
-		    json_is_true(json_object_get(d, "enabled")) ? "yes" : "no");
+		    json_is_true(json_object_get(d, "enabled")) ? "yes" : "no", src);
 		free(tags);
 		free(kind);
+		free(src);
 		json_decref(d);
 	}
 }
@@ -189,7 +204,7 @@ cmd_list(int argc, char **argv)
 	} else if (markdown) {
 		list_markdown(rs);
 	} else {
-		list_text(rs);
+		list_text(rs, npaths == 0);
 	}
 	ruleset_free(rs);
 	buf_free(&errs);

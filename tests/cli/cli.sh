@@ -403,6 +403,9 @@ check rules-test-runs-yml-files grep -qx "PASS $tmp/yml/only.yml: yml rule fires
 check rules-test-runs-yml-near-miss grep -qx "PASS $tmp/yml/only.yml: yml rule near miss" "$tmp/yml.out"
 "$K" rules list --rules "$tmp/yml/r" >"$tmp/yml.list" 2>&1
 check rules-dir-loads-yml grep -q '^t.yml.exec ' "$tmp/yml.list"
+check rules-list-source-file grep -Eq "^t.yml.exec .* yes +$tmp/yml/r/" "$tmp/yml.list"
+"$K" rules list >"$tmp/pack.list" 2>&1
+check rules-list-source-pack grep -Eq '^k8s.exec.pod .* yes +pack$' "$tmp/pack.list"
 "$K" scan --rules "$tmp/yml/r" "$fx/exec_pod.json" >"$tmp/yml.scan" 2>&1
 check scan-rules-dir-loads-yml grep -q '"rule":"t.yml.exec"' "$tmp/yml.scan"
 
