@@ -82,6 +82,10 @@ struct compiler {
 /* Appends `file:line: message` to the errors and counts it. */
 void	cerr(struct compiler *c, const char *file, int line, const char *fmt, ...)
 	    __attribute__((format(printf, 4, 5)));
+/* Appends `file:line: warning: message` to the rule set's warnings: the
+ * rules still load (ruleset_warnings). */
+void	cwarn(struct compiler *c, const char *file, int line, const char *fmt, ...)
+	    __attribute__((format(printf, 4, 5)));
 /* An arena copy of s. */
 const char *adup(struct compiler *c, const char *s);
 /* Reports keys of map that allowed (NULL-terminated) does not list; -1 then. */

@@ -78,6 +78,19 @@ cerr(struct compiler *c, const char *file, int line, const char *fmt, ...)
 	buf_putc(c->errs, '\n');
 }
 
+void
+cwarn(struct compiler *c, const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+	char msg[512];
+
+	c->rs->nwarnings++;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	buf_printf(&c->rs->warnings, "%s:%d: warning: %s\n", file, line, msg);
+}
+
 const char *
 adup(struct compiler *c, const char *s)
 {
@@ -1123,6 +1136,8 @@ ruleset_compile(const struct rule_source *src, size_t nsrc,
 {
 	struct ruleset *rs = xcalloc(1, sizeof(*rs));
 	struct compiler c = { .rs = rs, .ar = &rs->ar, .errs = errs, .o = o };
+
+	buf_init(&rs->warnings);
 	struct cond_names names = { names_list, names_macro, &c };
 
 	for (size_t i = 0; i < nsrc; i++) {
@@ -1165,8 +1180,16 @@ ruleset_free(struct ruleset *rs)
 	free(rs->regex);
 	ruleset_index_free(rs);
 	free(rs->rule);
+	buf_free(&rs->warnings);
 	arena_free(&rs->ar);
 	free(rs);
+}
+
+const char *
+ruleset_warnings(const struct ruleset *rs, size_t *n)
+{
+	*n = rs->nwarnings;
+	return rs->nwarnings ? rs->warnings.data : "";
 }
 
 size_t

@@ -64,6 +64,9 @@ struct ruleset *ruleset_compile(const struct rule_source *src, size_t nsrc,
 void	ruleset_free(struct ruleset *rs);
 
 size_t	ruleset_count(const struct ruleset *rs);	/* all rules */
+/* What compiled with a warning, as `file:line: warning: message` lines
+ * (borrowed; "" when none); *n is their count. */
+const char *ruleset_warnings(const struct ruleset *rs, size_t *n);
 const struct rule *ruleset_rule(const struct ruleset *rs, size_t i);
 
 /* Description of one rule for `kaudit rules list` and docs: a new reference

@@ -386,6 +386,10 @@ struct ruleset {
 	struct node	*controller;
 	/* archive.when, compiled like a rule's condition; NULL: none */
 	struct node	*archive;
+	/* `file:line: warning: message` lines: what loads but deserves a
+	 * look (a rule that can never fire as written) */
+	struct buf	 warnings;
+	size_t		 nwarnings;
 };
 
 /* index.c: reads each rule's constraints off its condition and builds the

@@ -113,8 +113,12 @@ rulefiles_load(const char *const *paths, size_t npaths,
 			bad |= read_file(paths[i], &sv, errs) < 0;
 		}
 	}
-	if (!bad)
-		rs = ruleset_compile(sv.v, sv.n, o, errs);
+	if (!bad && (rs = ruleset_compile(sv.v, sv.n, o, errs)) != NULL) {
+		size_t nw;
+		const char *w = ruleset_warnings(rs, &nw);
+		if (nw > 0)
+			fputs(w, stderr);	/* every command that loads rules shows them */
+	}
 	for (size_t i = 0; i < sv.nowned; i++)
 		free(sv.owned[i]);
 	free(sv.owned);

@@ -11,7 +11,8 @@
 /* Compiles the rule files named by paths (a file, or a folder whose *.yaml
  * and *.yml files are read in name order). With npaths == 0, compiles the
  * default pack compiled into the binary from config/rules. Returns NULL with
- * `file:line: message` lines in errs. */
+ * `file:line: message` lines in errs. Warnings of rules that did load go to
+ * stderr as `file:line: warning: message` lines. */
 struct ruleset *rulefiles_load(const char *const *paths, size_t npaths,
 	    const struct rules_options *o, struct buf *errs);
 
