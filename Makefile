@@ -16,7 +16,7 @@
 #   V=1                       show full command lines
 
 CC       ?= cc
-PKGS     := rdkafka jansson libpq libcurl yaml-0.1 libpcre2-8 libcrypto zlib
+PKGS     := rdkafka jansson libpq libcurl yaml-0.1 libpcre2-8 libcrypto zlib libmicrohttpd gnutls
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 

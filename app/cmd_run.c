@@ -222,7 +222,8 @@ crew_start(const struct config *c, const struct ruleset *rs, struct suppress_set
 
 	cr->w = xcalloc((size_t)total, sizeof(*cr->w));
 	if (stateful) {
-		struct producer_opts po = { c->brokers, &c->kafka_props, c->state_topic, 0 };
+		struct producer_opts po = { .brokers = c->brokers, .props = &c->kafka_props,
+		    .topic = c->state_topic };
 		int have;
 		if (producer_topic_ensure(&po, c->state_partitions, &have, err, sizeof(err)) < 0) {
 			log_error("stateful: %s", err);

@@ -393,7 +393,8 @@ ingester_new(int id, const struct config *c, const struct ruleset *rs, int state
 	if ((g->db = db_connect(c->pg_url, err, errlen)) == NULL)
 		goto fail;
 	if (stateful) {
-		struct producer_opts po = { c->brokers, &c->kafka_props, c->state_topic, id };
+		struct producer_opts po = { .brokers = c->brokers, .props = &c->kafka_props,
+		    .topic = c->state_topic, .worker = id };
 		if ((g->prod = producer_new(&po, err, errlen)) == NULL)
 			goto fail;
 	}
