@@ -345,13 +345,15 @@ gw_handle(void *arg, struct MHD_Connection *c, const char *url, const char *meth
 	}
 	if (r->state == GW_READING && *size > 0) {
 		gw_body(g, r, data, size);
-		if (!r->oversize)
-			return MHD_YES;
+		return MHD_YES;
+	}
+	/* A body that grew past the limit (no Content-Length said so) was
+	 * read to its end and dropped: an answer in the middle of the upload
+	 * reaches a client that is still sending as a reset connection. */
+	if (r->state == GW_READING && r->oversize)
 		gw_answer(g, r, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
 		    "the body is larger than gateway.max_body_bytes");
-		return gw_send(r);
-	}
-	if (r->state == GW_READING)
+	else if (r->state == GW_READING)
 		gw_produce(g, r);
 	if (r->state == GW_ANSWER)
 		return gw_send(r);

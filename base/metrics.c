@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,7 +114,7 @@ label_slot(struct metric *c, const char *value)
 	for (size_t i = 0; i < c->nlv; i++)
 		if (strcmp(c->lv[i].value, value) == 0)
 			return &c->lv[i];
-	if (c->nlv == METRICS_MAX_LABELS - 1 && strcmp(value, "other") != 0)
+	if (c->nlv >= METRICS_MAX_LABELS - 1 && strcmp(value, "other") != 0)
 		return label_slot(c, "other");
 	c->lv[c->nlv].value = xstrdup(value);
 	return &c->lv[c->nlv++];
@@ -172,7 +173,8 @@ metric_value(struct metric *c, const char *value)
 }
 
 /* A sample value as the format writes it: integers without a fraction,
- * +Inf, -Inf and NaN by name. */
+ * +Inf, -Inf and NaN by name, others in the fewest digits that read back
+ * as the same double (0.1, not 0.10000000000000001). */
 static void
 put_value(struct buf *b, double v)
 {
@@ -183,7 +185,14 @@ put_value(struct buf *b, double v)
 	else if (v == floor(v) && fabs(v) < 1e15)
 		buf_printf(b, "%.0f", v);
 	else
-		buf_printf(b, "%.17g", v);
+		for (int prec = 15; prec <= 17; prec++) {
+			char s[32];
+			snprintf(s, sizeof(s), "%.*g", prec, v);
+			if (strtod(s, NULL) == v || prec == 17) {
+				buf_puts(b, s);
+				break;
+			}
+		}
 }
 
 /* HELP text escapes backslash and newline; a label value also the quote. */
