@@ -6,6 +6,8 @@
 #   kafka.sh start DIR                    runs a broker under DIR/kafka; prints
 #                                         127.0.0.1:PORT on stdout
 #   kafka.sh stop DIR                     stops it
+#   kafka.sh restart DIR                  starts a stopped broker again, on its
+#                                         port, with its data (an outage's end)
 #   kafka.sh topic BROKERS NAME PARTS     creates topic NAME with PARTS partitions
 #
 # The jars come from Maven Central through tests/services/kafka-pom.xml and
@@ -139,6 +141,29 @@ start() {	# dir
 	return 1
 }
 
+restart() {	# dir: the broker start made, back on its port with its data
+	local kdir pid i opts brokers
+	kdir=$(cd "$1" && pwd)/kafka
+	[ -f "$kdir/server.properties" ] || { say "no broker was started in $1"; return 1; }
+	[ -f "$kdir/pid" ] && { say "a broker runs in $1 already"; return 1; }
+	brokers=$(cat "$kdir/brokers")
+	java_opts "$kdir"
+	setsid java "${opts[@]}" kafka.Kafka "$kdir/server.properties" >>"$kdir/broker.log" 2>&1 </dev/null &
+	pid=$!
+	echo "$pid" >"$kdir/pid"
+	for ((i = 0; i < ready_timeout * 2; i++)); do
+		kill -0 "$pid" 2>/dev/null || { say "broker exited during restart"; tail -n 40 "$kdir/broker.log" >&2; rm -f "$kdir/pid"; return 1; }
+		if kcat -b "$brokers" -L -m 2 >/dev/null 2>&1; then
+			echo "$brokers"
+			return 0
+		fi
+		sleep 0.5
+	done
+	say "broker not answering on $brokers after ${ready_timeout}s"
+	stop "$1"
+	return 1
+}
+
 stop() {	# dir
 	local kdir=$1/kafka pid i
 	[ -f "$kdir/pid" ] || return 0
@@ -172,7 +197,8 @@ case "${1:-}" in
 fetch)	fetch ;;
 start)	[ $# -eq 2 ] || { say "usage: kafka.sh start DIR"; exit 2; }; start "$2" ;;
 stop)	[ $# -eq 2 ] || { say "usage: kafka.sh stop DIR"; exit 2; }; stop "$2" ;;
+restart) [ $# -eq 2 ] || { say "usage: kafka.sh restart DIR"; exit 2; }; restart "$2" ;;
 topic)	[ $# -eq 4 ] || { say "usage: kafka.sh topic BROKERS NAME PARTITIONS"; exit 2; }
 	topic "$2" "$3" "$4" ;;
-*)	say "usage: kafka.sh fetch | start DIR | stop DIR | topic BROKERS NAME PARTITIONS"; exit 2 ;;
+*)	say "usage: kafka.sh fetch | start DIR | stop DIR | restart DIR | topic BROKERS NAME PARTITIONS"; exit 2 ;;
 esac
