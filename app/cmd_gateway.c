@@ -119,7 +119,7 @@ cmd_gateway(int argc, char **argv)
 	const char *path = NULL;
 	struct config c;
 	struct gateway *g;
-	char err[2048], line[512];
+	char err[2048];
 	int ch;
 
 	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
@@ -147,9 +147,7 @@ cmd_gateway(int argc, char **argv)
 	    "events to topic %s", c.gw_listen, gateway_port(g), gateway_metrics_port(g),
 	    *c.gw_topic ? c.gw_topic : c.topics.v[0]);
 	gateway_serve(g);
-	gateway_stats(g, line, sizeof(line));
 	gateway_stop(g);
-	log_info("gateway: stopped; %s", line);
 	config_free(&c);
 	return 0;
 }

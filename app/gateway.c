@@ -722,6 +722,7 @@ void
 gateway_stop(struct gateway *g)
 {
 	struct gw_batch *b;
+	char line[512];
 
 	if (g == NULL)
 		return;
@@ -730,8 +731,11 @@ gateway_stop(struct gateway *g)
 	if (g->pump)
 		gw_drain(g);
 	atomic_store(&g->stopping, 1);
-	if (g->pump)
+	if (g->pump) {
 		pthread_join(g->pump, NULL);
+		gateway_stats(g, line, sizeof(line));
+		log_info("gateway: stopped; %s", line);
+	}
 	httpd_stop(g->web);
 	httpd_stop(g->mon);
 	producer_free(g->prod);		/* flushes what a 503 left queued */

@@ -39,9 +39,11 @@ it_config "$gcfg" "$topic" "it-gateway-$$" "gateway:
   max_body_bytes: 1048576
   timeout_ms: $timeout_ms
   metrics_listen: \"127.0.0.1:0\""
-glog=$IT_DIR/gateway.log
+starts=0
 
-gw_start() {
+gw_start() {	# each start logs to a file of its own, where its ports are read
+	starts=$((starts + 1))
+	glog=$IT_DIR/gateway-$starts.log
 	"$KAUDIT" gateway -c "$gcfg" >>"$glog" 2>&1 &
 	GW_PID=$!
 	IT_PIDS+=("$GW_PID")
@@ -167,12 +169,15 @@ it_log "topic after the outage: $total messages for $((2 * n1 + n2)) posted even
 
 # --- metrics -----------------------------------------------------------------
 curl -s "http://127.0.0.1:$mport/metrics" >"$IT_DIR/metrics"
-expect metrics-200 "$((2 + $(grep -c . <<<"$status")))" \
-    "$(awk '$1 == "kaudit_gateway_requests_total{code=\"200\"}" { print $2 }' "$IT_DIR/metrics")"
-expect metrics-401 4 "$(awk '$1 == "kaudit_gateway_requests_total{code=\"401\"}" { print $2 }' "$IT_DIR/metrics")"
-expect metrics-events "$((2 * n1 + n2))" \
-    "$(awk '$1 == "kaudit_gateway_events_produced_total" { print $2 }' "$IT_DIR/metrics")"
-expect metrics-latency "$(grep -c . <<<"$status")" "$(awk '$1 == "kaudit_gateway_produce_seconds_count" { print $2 - 2 }' "$IT_DIR/metrics")"
+# 200: the first batch twice, the retry once; 401: four refusals
+metric() { awk -v k="$1" '$1 == k { print $2 }' "$IT_DIR/metrics"; }
+expect metrics-200 3 "$(metric 'kaudit_gateway_requests_total{code="200"}')"
+expect metrics-401 4 "$(metric 'kaudit_gateway_requests_total{code="401"}')"
+expect metrics-413 2 "$(metric 'kaudit_gateway_requests_total{code="413"}')"
+expect metrics-bad-certificate 2 "$(metric 'kaudit_gateway_errors_total{reason="bad_certificate"}')"
+expect metrics-events "$((2 * n1 + n2))" "$(metric kaudit_gateway_events_produced_total)"
+expect metrics-latency 3 "$(metric kaudit_gateway_produce_seconds_count)"
+expect healthz ok "$(curl -s "http://127.0.0.1:$mport/healthz")"
 
 # --- SIGTERM: stops, exit 0 ----------------------------------------------------
 kill -TERM "$GW_PID"
@@ -190,4 +195,27 @@ it_same findings-as-scan "$IT_DIR/want" "$IT_DIR/got"
 expect findings-once 0 "$(it_sql "select count(*) from (select audit_id, rule from kaudit.findings
     group by 1, 2 having count(*) > 1) d")"
 expect cluster-from-header it-gw-prod "$(it_sql "select string_agg(distinct cluster, ',') from kaudit.findings")"
+
+# --- SIGTERM while a POST waits on a stopped Kafka: 503, then exit 0 ---------
+kafka_stop
+gw_start
+post t1 "$IT_DIR/batch1.json" "${cert[@]}" >"$IT_DIR/t1.status" &
+poster=$!
+for ((i = 0; i < 50; i++)); do
+	curl -s "http://127.0.0.1:$mport/metrics" | grep -q '^kaudit_gateway_requests_waiting 1' && break
+	sleep 0.1
+done
+t0=$(date +%s%N)
+kill -TERM "$GW_PID"
+it_wait_exit "$GW_PID" $((timeout_ms / 1000 + 10))
+expect sigterm-in-flight-exit-0 0 "$?"
+wait "$poster"
+expect sigterm-in-flight-503 503 "$(cat "$IT_DIR/t1.status")"
+ms=$((($(date +%s%N) - t0) / 1000000))
+# timeout_ms for the answer, at most 5 s more to flush what it left queued
+if [ "$ms" -lt $((timeout_ms + 7500)) ]; then
+	it_ok sigterm-bounded
+else
+	it_fail sigterm-bounded "exit $ms ms after SIGTERM (timeout_ms $timeout_ms)"
+fi
 it_done
