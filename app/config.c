@@ -177,9 +177,10 @@ static const struct ckey config_keys[] = {
 	{ "gateway.max_body_bytes", CT_SIZE, C(gw_max_body), "33554432", 1024, 1L << 30,
 	  "larger POSTs get 413 (from Content-Length before the body is read, or once the "
 	  "body passes it)" },
-	{ "gateway.timeout_ms", CT_INT, C(gw_timeout_ms), "10000", 100, 300000,
+	{ "gateway.timeout_ms", CT_INT, C(gw_timeout_ms), "10000", 100, 25000,
 	  "how long a POST waits for Kafka's acknowledgement of every event; past it, 503 "
-	  "(the API server sends the batch again)" },
+	  "with Retry-After (the API server sends the batch again). Below the API server's "
+	  "own 30 s limit on a webhook request" },
 	{ "gateway.max_connections", CT_INT, C(gw_max_conns), "64", 1, 10000,
 	  "connections served at once; each may hold up to max_body_bytes" },
 	{ "gateway.metrics_listen", CT_STR, C(gw_metrics_listen), "\"127.0.0.1:9464\"", 0, 0,

@@ -51,6 +51,7 @@
 #define BODY_LOG_BYTES	200	/* of a refused body, kept in the log */
 #define STOP_GRACE_MS	2000	/* past timeout_ms, for answers to be sent */
 #define TOKEN_HASH	32	/* SHA-256 */
+#define RETRY_AFTER_S	"1"	/* seconds, in a 503 */
 
 /* A POST's messages: the producer counts them (pb); gen says which
  * producer they went to. */
@@ -197,12 +198,18 @@ gw_answer(struct gateway *g, struct gw_req *r, unsigned status, const char *reas
 		metric_add(g->m.errors, reason, 1);
 }
 
+/* A 503 carries Retry-After: the API server's webhook client retries a
+ * 500, 504, 429 or a reset connection by itself, and any other answer
+ * only when Retry-After asks it to (k8s.io/apiserver util/webhook); a 503
+ * without it would drop the batch. */
 static enum MHD_Result
 gw_send(struct gw_req *r)
 {
+	static const char *const retry[] = { MHD_HTTP_HEADER_RETRY_AFTER, RETRY_AFTER_S, NULL };
+
 	r->sent = 1;
-	return httpd_respond(r->conn, r->status, "application/json", r->answer.data,
-	    r->answer.len);
+	return httpd_respond_hdrs(r->conn, r->status, "application/json", r->answer.data,
+	    r->answer.len, r->status == MHD_HTTP_SERVICE_UNAVAILABLE ? retry : NULL);
 }
 
 /* The first call of a request: path, method, credentials, size. */

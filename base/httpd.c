@@ -211,6 +211,13 @@ enum MHD_Result
 httpd_respond(struct MHD_Connection *c, unsigned status, const char *ctype, const char *body,
     size_t len)
 {
+	return httpd_respond_hdrs(c, status, ctype, body, len, NULL);
+}
+
+enum MHD_Result
+httpd_respond_hdrs(struct MHD_Connection *c, unsigned status, const char *ctype,
+    const char *body, size_t len, const char *const *hdrs)
+{
 	struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body,
 	    MHD_RESPMEM_MUST_COPY);
 	enum MHD_Result ret;
@@ -219,6 +226,8 @@ httpd_respond(struct MHD_Connection *c, unsigned status, const char *ctype, cons
 		return MHD_NO;
 	if (ctype)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	for (size_t i = 0; hdrs && hdrs[i] && hdrs[i + 1]; i += 2)
+		MHD_add_response_header(r, hdrs[i], hdrs[i + 1]);
 	ret = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return ret;

@@ -49,6 +49,10 @@ void	httpd_stop(struct httpd *h);
  * NULL, a Content-Type. MHD_YES or MHD_NO as the handler returns it. */
 enum MHD_Result httpd_respond(struct MHD_Connection *c, unsigned status, const char *ctype,
 	    const char *body, size_t len);
+/* The same with more headers: hdrs holds name, value, name, value...,
+ * then NULL. */
+enum MHD_Result httpd_respond_hdrs(struct MHD_Connection *c, unsigned status,
+	    const char *ctype, const char *body, size_t len, const char *const *hdrs);
 
 /* The client certificate of c's TLS session, checked against ca_file:
  * 1 when it chains to one of its CAs and is valid now for TLS client

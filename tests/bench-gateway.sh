@@ -28,8 +28,8 @@ it_certs "$IT_DIR/tls" || { echo "bench-gateway: openssl failed" >&2; exit 1; }
 topic=bench-gateway-$$
 it_topic "$topic" 3 >/dev/null 2>&1 || true
 python3 tests/noise/csv2audit.py \
-    tests/fixtures/corpus/hkerma-kubernetes-event-dataset/audit-logs.csv |
-    head -n 100 >"$IT_DIR/kubeadm.jsonl"
+    tests/fixtures/corpus/hkerma-kubernetes-event-dataset/audit-logs.csv >"$IT_DIR/all.jsonl"
+head -n 100 "$IT_DIR/all.jsonl" >"$IT_DIR/kubeadm.jsonl"
 python3 tests/integration/lib/replicate.py --copies 1 --tag bench "$IT_DIR/kubeadm.jsonl" |
     jq -cs '{kind: "EventList", apiVersion: "audit.k8s.io/v1", metadata: {}, items: .}' \
     >"$IT_DIR/body.json"
@@ -41,7 +41,8 @@ it_config "$IT_DIR/gateway.yaml" "$topic" "bench" "gateway:
   client_ca: \"$IT_DIR/tls/ca.pem\"
   metrics_listen: \"\""
 "$KAUDIT" gateway -c "$IT_DIR/gateway.yaml" >"$IT_DIR/gateway.log" 2>&1 &
-IT_PIDS+=($!)
+gw=$!
+IT_PIDS+=("$gw")
 for ((i = 0; i < 100; i++)); do
 	port=$(grep -o 'port [0-9]*), POST' "$IT_DIR/gateway.log" | grep -o '[0-9]*')
 	[ -n "$port" ] && break
@@ -52,6 +53,8 @@ python3 tests/bench_gateway.py --port "$port" --ca "$IT_DIR/tls/ca.pem" \
     --cert "$IT_DIR/tls/client.pem" --key "$IT_DIR/tls/client.key" --body "$IT_DIR/body.json" \
     --events "$events" --conns "${CONNS:-4}" --seconds "${SECONDS_RUN:-15}"
 rc=$?
+kill -TERM "$gw"
+it_wait_exit "$gw" 20
 kcat -C -b "$KAUDIT_KAFKA_BROKERS" -t "$topic" -e -q -f '\n' 2>/dev/null | wc -l |
     awk '{ print "bench-gateway: " $1 " messages in the topic" }'
 exit $rc

@@ -63,7 +63,8 @@ gw_start() {	# each start logs to a file of its own, where its ports are read
 post() {
 	local name=$1 file=$2
 	shift 2
-	curl -s -o "$IT_DIR/$name.out" -w '%{http_code}' --max-time 30 --cacert "$tls/ca.pem" \
+	curl -s -o "$IT_DIR/$name.out" -D "$IT_DIR/$name.hdr" -w '%{http_code}' --max-time 30 \
+	    --cacert "$tls/ca.pem" \
 	    -H 'Content-Type: application/json' --data-binary @"$file" "$@" \
 	    "https://127.0.0.1:$port/audit"
 }
@@ -141,6 +142,8 @@ kafka_stop
 t0=$(date +%s%N)
 expect kafka-down-503 503 "$(post d1 "$IT_DIR/batch2.json" "${cert[@]}")"
 ms=$((($(date +%s%N) - t0) / 1000000))
+# without Retry-After the API server would not send a 503's batch again
+expect kafka-down-retry-after 1 "$(grep -i '^retry-after:' "$IT_DIR/d1.hdr" | tr -dc '0-9')"
 if [ "$ms" -ge "$timeout_ms" ] && [ "$ms" -lt $((timeout_ms + 5000)) ]; then
 	it_ok kafka-down-waits-timeout
 else
