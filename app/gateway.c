@@ -68,6 +68,7 @@ struct gw_req {
 	enum gw_state		 state;
 	struct MHD_Connection	*conn;
 	struct buf		 body;
+	size_t			 seen;		/* body bytes read */
 	int			 oversize;
 	int			 sent;		/* the answer is queued */
 	unsigned		 status;
@@ -212,13 +213,12 @@ gw_send(struct gw_req *r)
 	    r->answer.len, r->status == MHD_HTTP_SERVICE_UNAVAILABLE ? retry : NULL);
 }
 
-/* The first call of a request: path, method, credentials, size. */
+/* Path, method and credentials: an answer in r when they do not do. */
 static void
 gw_admit(struct gateway *g, struct gw_req *r, const char *url, const char *method)
 {
-	const char *cl, *reason;
+	const char *reason;
 	char why[512], addr[64];
-	unsigned long long n;
 
 	if (strcmp(url, WEBHOOK_PATH) != 0) {
 		gw_answer(g, r, MHD_HTTP_NOT_FOUND, "not_found", "the webhook is POST " WEBHOOK_PATH);
@@ -234,13 +234,7 @@ gw_admit(struct gateway *g, struct gw_req *r, const char *url, const char *metho
 		    "counted in kaudit_gateway_errors_total)", addr, why);
 		log_debug("gateway: 401 to %s: %s", addr, why);
 		gw_answer(g, r, MHD_HTTP_UNAUTHORIZED, reason, "unauthorized");
-		return;
 	}
-	cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (cl && sscanf(cl, "%llu", &n) == 1 && n > g->max_body)
-		gw_answer(g, r, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
-		    "the body is larger than gateway.max_body_bytes");
 }
 
 static void
@@ -313,16 +307,58 @@ out:
 	eventlist_free(&l);
 }
 
-static void
+/* Keeps the body while it fits max_body_bytes; once it does not, or once
+ * the request is refused, the rest is read and dropped, so that the answer
+ * reaches a client that has finished sending (an answer in the middle of
+ * an upload reaches it as a reset connection). Returns 1 when so much was
+ * dropped (max_body_bytes past the limit) that the answer goes now and the
+ * connection closes after it. */
+static int
 gw_body(struct gateway *g, struct gw_req *r, const char *data, size_t *size)
 {
-	if (!r->oversize && r->body.len + *size > g->max_body) {
+	r->seen += *size;
+	if (r->state == GW_READING && !r->oversize && r->seen > g->max_body) {
 		r->oversize = 1;
 		buf_free(&r->body);
 	}
-	if (!r->oversize)
+	if (r->state == GW_READING && !r->oversize)
 		buf_append(&r->body, data, *size);
 	*size = 0;
+	return r->seen > 2 * g->max_body;
+}
+
+static void
+gw_too_large(struct gateway *g, struct gw_req *r)
+{
+	gw_answer(g, r, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+	    "the body is larger than gateway.max_body_bytes");
+}
+
+/* The first call of a request, its headers read. A request refused here
+ * is answered once its body is read, unless it announced one larger than
+ * max_body_bytes: that is answered now (a client that sent Expect:
+ * 100-continue then sends nothing). */
+static enum MHD_Result
+gw_first(struct gateway *g, struct gw_req *r, const char *url, const char *method)
+{
+	const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH);
+	unsigned long long n;
+
+	pthread_mutex_lock(&g->dmu);
+	g->active++;
+	pthread_mutex_unlock(&g->dmu);
+	if (strcmp(url, "/healthz") == 0 && strcmp(method, MHD_HTTP_METHOD_GET) == 0) {
+		r->sent = 1;
+		return httpd_respond(r->conn, MHD_HTTP_OK, "text/plain", "ok\n", 3);
+	}
+	gw_admit(g, r, url, method);
+	if (cl && sscanf(cl, "%llu", &n) == 1 && n > g->max_body) {
+		if (r->state == GW_READING)
+			gw_too_large(g, r);
+		return gw_send(r);
+	}
+	return MHD_YES;
 }
 
 static enum MHD_Result
@@ -338,33 +374,26 @@ gw_handle(void *arg, struct MHD_Connection *c, const char *url, const char *meth
 		r->conn = c;
 		buf_init(&r->body);
 		buf_init(&r->answer);
-		pthread_mutex_lock(&g->dmu);
-		g->active++;
-		pthread_mutex_unlock(&g->dmu);
-		if (strcmp(url, "/healthz") == 0 && strcmp(method, MHD_HTTP_METHOD_GET) == 0)
-			return httpd_respond(c, MHD_HTTP_OK, "text/plain", "ok\n", 3);
-		gw_admit(g, r, url, method);
-		return r->state == GW_ANSWER ? gw_send(r) : MHD_YES;
+		return gw_first(g, r, url, method);
 	}
 	if (r->sent) {
-		*size = 0;	/* what comes after an early answer is dropped */
+		*size = 0;
 		return MHD_YES;
 	}
-	if (r->state == GW_READING && *size > 0) {
-		gw_body(g, r, data, size);
-		return MHD_YES;
+	if (*size > 0) {
+		if (!gw_body(g, r, data, size))
+			return MHD_YES;
+		if (r->state == GW_READING)
+			gw_too_large(g, r);
+		return gw_send(r);
 	}
-	/* A body that grew past the limit (no Content-Length said so) was
-	 * read to its end and dropped: an answer in the middle of the upload
-	 * reaches a client that is still sending as a reset connection. */
 	if (r->state == GW_READING && r->oversize)
-		gw_answer(g, r, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
-		    "the body is larger than gateway.max_body_bytes");
+		gw_too_large(g, r);
 	else if (r->state == GW_READING)
 		gw_produce(g, r);
 	if (r->state == GW_ANSWER)
 		return gw_send(r);
-	return MHD_YES;		/* suspended, or answered already */
+	return MHD_YES;		/* suspended until Kafka answers */
 }
 
 /* A request's end: its batch, when Kafka may still report on it, drains. */

@@ -77,3 +77,17 @@ check gateway-bounds-timeout grep -q 'gateway.timeout_ms' "$tmp/err"
 gateway 'gateway:
   lisen: "127.0.0.1:0"'
 check gateway-unknown-key grep -q 'g.yaml:4: unknown key "gateway.lisen"' "$tmp/err"
+
+# docs/ingest.md's configurations and deploy/'s are valid: each ```yaml block
+# of the page (the gateway's, the AKS one) and deploy/kaudit-gateway.yaml.
+awk -v dir="$tmp" '/^ *```yaml/ { n++; f = dir "/doc" n ".yaml"; ind = index($0, "`") - 1; next }
+    /^ *```/ { f = ""; next } f { print substr($0, ind + 1) > f }' docs/ingest.md
+check docs-ingest-has-examples test -s "$tmp/doc1.yaml" -a -s "$tmp/doc2.yaml"
+for f in "$tmp"/doc*.yaml deploy/kaudit-gateway.yaml; do
+	KAUDIT_GATEWAY_TOKEN=0123456789abcdef EVENTHUB_CONNECTION_STRING='Endpoint=sb://x/' \
+	    "$K" check -c "$f" >"$tmp/check.out" 2>&1
+	check "docs-ingest-example-$(basename "$f" .yaml)" test $? -eq 0
+done
+check docs-ingest-aks-sasl grep -q 'sasl.username: "$ConnectionString"' "$tmp/doc2.yaml"
+# the API server's kubeconfig points at the gateway's path
+check deploy-kubeconfig-path grep -q 'server: https://127.0.0.1:8443/audit$' deploy/audit-webhook.kubeconfig
