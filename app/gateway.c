@@ -800,3 +800,17 @@ gateway_stats(struct gateway *g, char *out, size_t outlen)
 	    metric_value(g->m.requests, "503"), metric_value(g->m.events, NULL),
 	    metric_value(g->m.restarts, NULL));
 }
+
+long
+gateway_restarts(struct gateway *g)
+{
+	return (long)metric_value(g->m.restarts, NULL);
+}
+
+void
+gateway_test_fatal(struct gateway *g)
+{
+	pthread_rwlock_rdlock(&g->plock);
+	producer_test_fatal(g->prod);
+	pthread_rwlock_unlock(&g->plock);
+}

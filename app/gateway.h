@@ -24,5 +24,10 @@ unsigned gateway_metrics_port(const struct gateway *g);
 void	gateway_stop(struct gateway *g);
 /* A line of counts for the log. */
 void	gateway_stats(struct gateway *g, char *out, size_t outlen);
+/* The producers replaced after a fatal error so far. */
+long	gateway_restarts(struct gateway *g);
+/* For tests: the current producer fails as after a fatal idempotence
+ * error. */
+void	gateway_test_fatal(struct gateway *g);
 
 #endif

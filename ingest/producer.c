@@ -207,6 +207,13 @@ producer_fatal(struct producer *p, char *err, size_t errlen)
 }
 
 void
+producer_test_fatal(struct producer *p)
+{
+	rd_kafka_test_fatal_error(p->rk, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+	    "a fatal error made by a test");
+}
+
+void
 producer_purge(struct producer *p)
 {
 	rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);

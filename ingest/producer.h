@@ -53,6 +53,9 @@ void	producer_poll(struct producer *p, int timeout_ms);
  * keep), with its reason: the producer takes nothing more and must be
  * replaced; 0 otherwise. */
 int	producer_fatal(struct producer *p, char *err, size_t errlen);
+/* Makes the producer fail as after a fatal idempotence error (librdkafka
+ * offers this for tests: a real one cannot be caused at will). */
+void	producer_test_fatal(struct producer *p);
 /* Drops what is queued or in flight and serves the delivery reports
  * (each one failed), so that no batch waits on a producer about to be
  * freed. */
