@@ -57,8 +57,7 @@
  * producer they went to. */
 struct gw_batch {
 	struct producer_batch	 pb;
-	unsigned		 gen;
-	int			 dead;	/* its producer was replaced */
+	unsigned		 gen;	/* a past one: its producer is gone */
 	struct gw_batch		*next;	/* draining list */
 };
 
@@ -97,7 +96,7 @@ struct gateway {
 	struct httpd		*web, *mon;
 	pthread_rwlock_t	 plock;		/* the producer pointer */
 	struct producer		*prod;
-	unsigned		 gen;
+	atomic_uint		 gen;		/* producers replaced so far */
 	/* mu guards pending; dmu guards draining and active. They are never
 	 * held together: libmicrohttpd's own lock is taken under mu (a
 	 * suspension) and may be held while it calls gw_done (under dmu). */
@@ -259,7 +258,7 @@ gw_queue(struct gateway *g, struct gw_req *r, const struct eventlist *l, char *w
 	unsigned status = 0;
 
 	pthread_rwlock_rdlock(&g->plock);
-	r->batch->gen = g->gen;
+	r->batch->gen = atomic_load(&g->gen);
 	for (size_t i = 0; i < l->n && status == 0; i++) {
 		int rc = producer_send(g->prod, &r->batch->pb, eventlist_id(l, i),
 		    l->item[i].id_len, l->item[i].text, l->item[i].len, why, whylen);
@@ -423,7 +422,7 @@ gw_done(void *arg, struct MHD_Connection *c, void **con_cls,
 }
 
 /* 1 when r has its answer: all acknowledged (200), a failure or its
- * producer gone, or past its deadline (503). */
+ * producer gone (its generation past), or past its deadline (503). */
 static int
 gw_settle(struct gateway *g, struct gw_req *r, long now)
 {
@@ -435,7 +434,7 @@ gw_settle(struct gateway *g, struct gw_req *r, long now)
 		metric_observe(g->m.latency, (double)(now - r->t0) / 1000.0);
 		metric_add(g->m.events, NULL, (double)acked);
 		gw_answer(g, r, MHD_HTTP_OK, NULL, NULL);
-	} else if (failed > 0 || r->batch->dead) {
+	} else if (failed > 0 || r->batch->gen != atomic_load(&g->gen)) {
 		gw_answer(g, r, MHD_HTTP_SERVICE_UNAVAILABLE, "kafka_error",
 		    "Kafka did not take every event; send the batch again");
 	} else if (now >= r->deadline) {
@@ -482,7 +481,8 @@ gw_sweep(struct gateway *g)
 	}
 	pthread_mutex_lock(&g->dmu);
 	for (bp = &g->draining; (b = *bp) != NULL; ) {
-		if (b->dead || atomic_load(&b->pb.acked) + atomic_load(&b->pb.failed) >=
+		if (b->gen != atomic_load(&g->gen) ||
+		    atomic_load(&b->pb.acked) + atomic_load(&b->pb.failed) >=
 		    atomic_load(&b->pb.queued)) {
 			*bp = b->next;
 			free(b);
@@ -504,7 +504,8 @@ gw_producer_new(const struct gateway *g, char *err, size_t errlen)
 }
 
 /* After a fatal error: the old producer's messages fail, it is freed, and
- * the requests and batches that still count on it are let go. */
+ * with the generation moved on, the requests and batches that counted on
+ * it are let go (answered 503, freed) by the next sweep. */
 static void
 gw_replace_producer(struct gateway *g, const char *why)
 {
@@ -521,17 +522,7 @@ gw_replace_producer(struct gateway *g, const char *why)
 	}
 	producer_free(g->prod);
 	g->prod = np;
-	pthread_mutex_lock(&g->mu);
-	for (struct gw_req *r = g->pending; r; r = r->next)
-		if (r->batch->gen == g->gen)
-			r->batch->dead = 1;
-	pthread_mutex_unlock(&g->mu);
-	pthread_mutex_lock(&g->dmu);
-	for (struct gw_batch *b = g->draining; b; b = b->next)
-		if (b->gen == g->gen)
-			b->dead = 1;
-	pthread_mutex_unlock(&g->dmu);
-	g->gen++;
+	atomic_fetch_add(&g->gen, 1);
 	pthread_rwlock_unlock(&g->plock);
 	metric_add(g->m.restarts, NULL, 1);
 }
