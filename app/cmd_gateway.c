@@ -52,19 +52,6 @@ gateway_usage(FILE *out)
 	    "Exits 2 on a usage error, 1 when the configuration or a listener fails.\n");
 }
 
-static void
-install_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-}
-
 static int
 gateway_config(const char *path, struct config *c)
 {
@@ -137,7 +124,7 @@ cmd_gateway(int argc, char **argv)
 		config_free(&c);
 		return 1;
 	}
-	install_signals();
+	cmd_signals(on_signal);
 	if ((g = gateway_start(&c, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "%s%s", err, err[0] && err[strlen(err) - 1] == '\n' ? "" : "\n");
 		config_free(&c);

@@ -198,13 +198,13 @@ is_idle(const struct config *c, struct worker_stats *st, struct crew *cr, struct
 	return cr->ningest > 0 && worker_group_drained(cr->w[0]) && state_drained(c, cr);
 }
 
-static void
-install_signals(void)
+void
+cmd_signals(void (*handler)(int))
 {
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
+	sa.sa_handler = handler;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
@@ -409,7 +409,7 @@ cmd_run(int argc, char **argv)
 	}
 	log_info("kaudit: %zu rule(s) loaded from %s", ruleset_count(rs),
 	    c.rules.n ? "the configured paths" : "the built-in pack");
-	install_signals();
+	cmd_signals(on_signal);
 	alert_global_init();
 	rc = supervise(&c, rs, (long)idle_ms);
 	alert_global_cleanup();

@@ -102,7 +102,7 @@ java_opts() {	# kdir: the JVM options of the broker and its storage tool
 }
 
 start() {	# dir
-	local dir=$1 kdir bport cport pid i opts
+	local dir=$1 kdir bport cport opts
 	fetch
 	kdir=$(cd "$dir" && pwd)/kafka
 	mkdir -p "$kdir/data"
@@ -117,51 +117,44 @@ start() {	# dir
 		tail -n 30 "$kdir/format.log" >&2
 		return 1
 	fi
-	# setsid: the broker must not share the caller's terminal signals, and its
-	# output goes to a file so a $(...) caller is not held open.
-	setsid java "${opts[@]}" kafka.Kafka "$kdir/server.properties" >"$kdir/broker.log" 2>&1 </dev/null &
-	pid=$!
-	echo "$pid" >"$kdir/pid"
 	echo "127.0.0.1:$bport" >"$kdir/brokers"
-	for ((i = 0; i < ready_timeout * 2; i++)); do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			say "broker exited during start; log tail:"
-			tail -n 40 "$kdir/broker.log" >&2
-			return 1
-		fi
-		if kcat -b "127.0.0.1:$bport" -L -m 2 >/dev/null 2>&1; then
-			echo "127.0.0.1:$bport"
-			return 0
-		fi
-		sleep 0.5
-	done
-	say "broker not answering on 127.0.0.1:$bport after ${ready_timeout}s; log tail:"
-	tail -n 40 "$kdir/broker.log" >&2
-	stop "$dir"
-	return 1
+	launch "$dir" "$kdir"
 }
 
-restart() {	# dir: the broker start made, back on its port with its data
-	local kdir pid i opts brokers
-	kdir=$(cd "$1" && pwd)/kafka
-	[ -f "$kdir/server.properties" ] || { say "no broker was started in $1"; return 1; }
-	[ -f "$kdir/pid" ] && { say "a broker runs in $1 already"; return 1; }
+launch() {	# dir kdir: runs the broker of kdir/server.properties until it answers
+	local dir=$1 kdir=$2 brokers pid i opts
 	brokers=$(cat "$kdir/brokers")
 	java_opts "$kdir"
+	# setsid: the broker must not share the caller's terminal signals, and its
+	# output goes to a file so a $(...) caller is not held open.
 	setsid java "${opts[@]}" kafka.Kafka "$kdir/server.properties" >>"$kdir/broker.log" 2>&1 </dev/null &
 	pid=$!
 	echo "$pid" >"$kdir/pid"
 	for ((i = 0; i < ready_timeout * 2; i++)); do
-		kill -0 "$pid" 2>/dev/null || { say "broker exited during restart"; tail -n 40 "$kdir/broker.log" >&2; rm -f "$kdir/pid"; return 1; }
+		if ! kill -0 "$pid" 2>/dev/null; then
+			say "broker exited during start; log tail:"
+			tail -n 40 "$kdir/broker.log" >&2
+			rm -f "$kdir/pid"
+			return 1
+		fi
 		if kcat -b "$brokers" -L -m 2 >/dev/null 2>&1; then
 			echo "$brokers"
 			return 0
 		fi
 		sleep 0.5
 	done
-	say "broker not answering on $brokers after ${ready_timeout}s"
-	stop "$1"
+	say "broker not answering on $brokers after ${ready_timeout}s; log tail:"
+	tail -n 40 "$kdir/broker.log" >&2
+	stop "$dir"
 	return 1
+}
+
+restart() {	# dir: the broker start made, back on its port with its data
+	local kdir
+	kdir=$(cd "$1" && pwd)/kafka
+	[ -f "$kdir/server.properties" ] || { say "no broker was started in $1"; return 1; }
+	[ -f "$kdir/pid" ] && { say "a broker runs in $1 already"; return 1; }
+	launch "$1" "$kdir"
 }
 
 stop() {	# dir
