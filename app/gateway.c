@@ -1,7 +1,7 @@
 /* gateway.c — `kaudit gateway`: the API server's audit webhook, answered
  * 200 only once Kafka holds every event of the POST.
  *
- * DESIGN: libmicrohttpd's threads read a POST (app/../base/httpd.h). The
+ * DESIGN: libmicrohttpd's threads read a POST (base/httpd.h). The
  * first call of a request checks its path, method and credentials (a
  * bearer token, or a client certificate verified against client_ca) and
  * its Content-Length; the body is then gathered up to max_body_bytes and
@@ -300,7 +300,8 @@ gw_produce(struct gateway *g, struct gw_req *r)
 	r->state = GW_WAITING;
 	r->next = g->pending;
 	g->pending = r;
-	MHD_suspend_connection(r->conn);	/* the pump resumes it, under mu */
+	/* under mu: the pump, which finds r under mu, resumes it only after */
+	MHD_suspend_connection(r->conn);
 	pthread_mutex_unlock(&g->mu);
 out:
 	eventlist_free(&l);
