@@ -199,6 +199,22 @@ expect findings-once 0 "$(it_sql "select count(*) from (select audit_id, rule fr
     group by 1, 2 having count(*) > 1) d")"
 expect cluster-from-header it-gw-prod "$(it_sql "select string_agg(distinct cluster, ',') from kaudit.findings")"
 
+# --- the header is hostile too: a name with controls is ignored ---------------
+# Two events that make findings, produced with kcat: one under a header
+# with an escape sequence (the cluster falls back to the config's), one
+# under a plain name (taken).
+id=$(it_sql "select audit_id from kaudit.findings where audit_id like '%gw1%' limit 1")
+grep -F "\"$id\"" "$IT_DIR/sent1.jsonl" | head -n 1 >"$IT_DIR/one.json"
+sed "s/$id/$id-evil/" "$IT_DIR/one.json" | kcat -P -b "$KAUDIT_KAFKA_BROKERS" -t "$topic" \
+    -H "kaudit-cluster=$(printf 'x\033[2J')" -k "$id-evil"
+sed "s/$id/$id-named/" "$IT_DIR/one.json" | kcat -P -b "$KAUDIT_KAFKA_BROKERS" -t "$topic" \
+    -H "kaudit-cluster=eu-west-7" -k "$id-named"
+it_run_idle run-again "$gcfg" "$rlog" 60 3
+expect cluster-header-hostile-ignored "it-$IT_NAME" \
+    "$(it_sql "select string_agg(distinct cluster, ',') from kaudit.findings where audit_id = '$id-evil'")"
+expect cluster-header-named eu-west-7 \
+    "$(it_sql "select string_agg(distinct cluster, ',') from kaudit.findings where audit_id = '$id-named'")"
+
 # --- SIGTERM while a POST waits on a stopped Kafka: 503, then exit 0 ---------
 kafka_stop
 gw_start
