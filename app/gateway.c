@@ -617,8 +617,8 @@ loopback(const char *listen)
 	    strncmp(listen, "localhost:", 10) == 0;
 }
 
-static int
-gw_check(const struct config *c, struct buf *errs)
+int
+gateway_check(const struct config *c, struct buf *errs)
 {
 	size_t n = errs->len;
 
@@ -689,7 +689,7 @@ gateway_start(const struct config *c, char *err, size_t errlen)
 	pthread_mutex_init(&g->mu, NULL);
 	pthread_mutex_init(&g->dmu, NULL);
 	gw_metrics_init(&g->m);
-	if (gw_check(c, &errs) < 0) {
+	if (gateway_check(c, &errs) < 0) {
 		snprintf(err, errlen, "%s", buf_cstr(&errs));
 		goto fail;
 	}

@@ -12,6 +12,11 @@
 
 struct gateway;
 
+/* What the gateway needs of c that the key table cannot say (an
+ * authentication method, TLS off loopback, tls_cert with tls_key, tokens
+ * of 16 characters or more): one "FILE: gateway: ..." line in errs per
+ * problem; 0 or -1. */
+int	gateway_check(const struct config *c, struct buf *errs);
 /* Checks what the gateway needs of c (an authentication method, TLS off
  * loopback, the files), makes the producer and starts listening. NULL
  * with every reason in err. */

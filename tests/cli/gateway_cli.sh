@@ -91,3 +91,9 @@ done
 check docs-ingest-aks-sasl grep -q 'sasl.username: "$ConnectionString"' "$tmp/doc2.yaml"
 # the API server's kubeconfig points at the gateway's path
 check deploy-kubeconfig-path grep -q 'server: https://127.0.0.1:8443/audit$' deploy/audit-webhook.kubeconfig
+
+# kaudit check applies the gateway's own checks to a config that uses it
+printf 'gateway:\n  listen: "0.0.0.0:8443"\n  tokens: ["${KAUDIT_CLI_TOKEN}"]\n' >"$tmp/chk.yaml"
+"$K" check -c "$tmp/chk.yaml" >/dev/null 2>"$tmp/err"
+check check-gateway-exit-1 test $? -eq 1
+check check-gateway-says grep -q 'chk.yaml: gateway: listen 0.0.0.0:8443 without tls_cert' "$tmp/err"
