@@ -11,12 +11,13 @@
 #   make bench-archive        event archive rows/s through the daemon's batch write (needs services)
 #   make bench-alert          webhook delivery latency from commit to receipt (BASELINE=main compares)
 #   make bench-forensics      cookbook queries and a month's report on 1M findings
+#   make bench-gateway        requests/s, events/s and 200 latency of kaudit gateway
 #   make fuzz                 short libFuzzer runs of every parser of outside input (clang)
 #   make layers               fail when a lower folder includes a higher one
 #   V=1                       show full command lines
 
 CC       ?= cc
-PKGS     := rdkafka jansson libpq libcurl yaml-0.1 libpcre2-8 libcrypto zlib
+PKGS     := rdkafka jansson libpq libcurl yaml-0.1 libpcre2-8 libcrypto zlib libmicrohttpd gnutls
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 
@@ -49,7 +50,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all check check-run unit demo bench bench-pipeline bench-state bench-route bench-archive bench-alert bench-forensics fuzz clean layers
+.PHONY: all check check-run unit demo bench bench-pipeline bench-state bench-route bench-archive bench-alert bench-forensics bench-gateway fuzz clean layers
 
 # Each build links its own binary; bin/kaudit is the release one, so an
 # instrumented build never replaces what users run.
@@ -156,6 +157,9 @@ bench-alert: bin/kaudit
 
 bench-forensics: bin/kaudit
 	$(Q)KAUDIT=bin/kaudit tests/bench-forensics.sh
+
+bench-gateway: bin/kaudit
+	$(Q)KAUDIT=bin/kaudit tests/bench-gateway.sh
 
 fuzz:
 	$(Q)tests/fuzz/run.sh

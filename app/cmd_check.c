@@ -2,6 +2,7 @@
  * `kaudit migrate` (bring the database schema up to date). */
 #include "app/cmd.h"
 #include "app/config.h"
+#include "app/gateway.h"
 #include "base/log.h"
 #include "app/rulefiles.h"
 #include "schema/db.h"
@@ -53,6 +54,22 @@ config_arg(int argc, char **argv, const char *usage, int *example, int *rc)
 	return path;
 }
 
+/* The gateway's own checks, when the configuration is one for it. */
+static int
+check_gateway(const struct config *c)
+{
+	struct buf errs;
+	int rc = 0;
+
+	if (c->gw_tokens.n == 0 && *c->gw_client_ca == '\0' && *c->gw_tls_cert == '\0')
+		return 0;
+	buf_init(&errs);
+	if ((rc = gateway_check(c, &errs)) != 0)
+		fputs(buf_cstr(&errs), stderr);
+	buf_free(&errs);
+	return rc;
+}
+
 int
 cmd_check(int argc, char **argv)
 {
@@ -62,6 +79,8 @@ cmd_check(int argc, char **argv)
 	    "\n"
 	    "Validates the configuration and every rule file it names; prints\n"
 	    "`file:line: message` for each problem and exits 1 if there is any.\n"
+	    "A configuration with a gateway: section in use (tokens, client_ca or\n"
+	    "tls_cert set) is checked as kaudit gateway would before it listens.\n"
 	    "--example prints a configuration with every key, its default and its meaning.\n";
 	struct config c;
 	struct ruleset *rs = NULL;
@@ -78,7 +97,8 @@ cmd_check(int argc, char **argv)
 	}
 	if (path == NULL)
 		return rc;
-	if (run_prepare(path, &c, &rs, 0) != 0) {
+	if (run_prepare(path, &c, &rs, 0) != 0 || check_gateway(&c) != 0) {
+		ruleset_free(rs);
 		config_free(&c);
 		return 1;
 	}

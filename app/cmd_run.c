@@ -198,13 +198,13 @@ is_idle(const struct config *c, struct worker_stats *st, struct crew *cr, struct
 	return cr->ningest > 0 && worker_group_drained(cr->w[0]) && state_drained(c, cr);
 }
 
-static void
-install_signals(void)
+void
+cmd_signals(void (*handler)(int))
 {
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
+	sa.sa_handler = handler;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
@@ -222,7 +222,8 @@ crew_start(const struct config *c, const struct ruleset *rs, struct suppress_set
 
 	cr->w = xcalloc((size_t)total, sizeof(*cr->w));
 	if (stateful) {
-		struct producer_opts po = { c->brokers, &c->kafka_props, c->state_topic, 0 };
+		struct producer_opts po = { .brokers = c->brokers, .props = &c->kafka_props,
+		    .topic = c->state_topic };
 		int have;
 		if (producer_topic_ensure(&po, c->state_partitions, &have, err, sizeof(err)) < 0) {
 			log_error("stateful: %s", err);
@@ -408,7 +409,7 @@ cmd_run(int argc, char **argv)
 	}
 	log_info("kaudit: %zu rule(s) loaded from %s", ruleset_count(rs),
 	    c.rules.n ? "the configured paths" : "the built-in pack");
-	install_signals();
+	cmd_signals(on_signal);
 	alert_global_init();
 	rc = supervise(&c, rs, (long)idle_ms);
 	alert_global_cleanup();

@@ -152,6 +152,40 @@ static const struct ckey config_keys[] = {
 	  "and macros; the default takes every exec, attach, port-forward and proxy, every "
 	  "denied request, everything a person did, and every write but the control plane's "
 	  "and nodes' routine ones (leases, events, status)" },
+	{ "gateway", CT_SECTION, 0, NULL, 0, 0,
+	  "kaudit gateway: receives the API server's audit webhook and produces each event to "
+	  "Kafka, answering 200 once Kafka has acknowledged them all (docs/ingest.md)" },
+	{ "gateway.listen", CT_STR, C(gw_listen), "\"0.0.0.0:8443\"", 0, 0,
+	  "HOST:PORT or [V6]:PORT to listen on; without tls_cert only a loopback address is "
+	  "allowed (tokens must not cross a network in the clear)" },
+	{ "gateway.tls_cert", CT_STR, C(gw_tls_cert), "\"\"", 0, 0,
+	  "server certificate chain, PEM (the API server's kubeconfig names its CA)" },
+	{ "gateway.tls_key", CT_STR, C(gw_tls_key), "\"\"", 0, 0, "its private key, PEM" },
+	{ "gateway.client_ca", CT_STR, C(gw_client_ca), "\"\"", 0, 0,
+	  "CA certificates, PEM: a client certificate that chains to one of them (valid now, "
+	  "for TLS client use) is let in; one that does not is refused, token or not" },
+	{ "gateway.tokens", CT_STRLIST, C(gw_tokens), "[]", 0, 0,
+	  "bearer tokens let in (Authorization: Bearer ...), each as ${VAR}; a list while "
+	  "rotating. With client_ca too, either a verified certificate or a token lets in; "
+	  "at least one of the two is required" },
+	{ "gateway.topic", CT_STR, C(gw_topic), "\"\"", 0, 0,
+	  "Kafka topic the events go to, one message per event keyed by auditID (empty: the "
+	  "first of kafka.topics); kafka.properties apply to the producer too" },
+	{ "gateway.cluster", CT_STR, C(gw_cluster), "\"\"", 0, 0,
+	  "when this gateway serves one cluster: its name, sent in a kaudit-cluster header "
+	  "with every message (empty: none)" },
+	{ "gateway.max_body_bytes", CT_SIZE, C(gw_max_body), "33554432", 1024, 1L << 30,
+	  "larger POSTs get 413 (from Content-Length before the body is read, or once the "
+	  "body passes it)" },
+	{ "gateway.timeout_ms", CT_INT, C(gw_timeout_ms), "10000", 100, 25000,
+	  "how long a POST waits for Kafka's acknowledgement of every event; past it, 503 "
+	  "with Retry-After (the API server sends the batch again). Below the API server's "
+	  "own 30 s limit on a webhook request" },
+	{ "gateway.max_connections", CT_INT, C(gw_max_conns), "64", 1, 10000,
+	  "connections served at once; each may hold up to max_body_bytes" },
+	{ "gateway.metrics_listen", CT_STR, C(gw_metrics_listen), "\"127.0.0.1:9464\"", 0, 0,
+	  "HOST:PORT of a plain-HTTP listener for /metrics (Prometheus text) and /healthz, "
+	  "apart from the authenticated one (empty: none)" },
 	{ "log_level", CT_LOGLEVEL, C(log_level), "info", 0, 0,
 	  "debug, info, warn or error" },
 	{ NULL, 0, 0, NULL, 0, 0, NULL }
@@ -877,6 +911,14 @@ config_free(struct config *c)
 	strlist_free(&c->platforms);
 	free(c->state_topic);
 	free(c->archive_when);
+	free(c->gw_listen);
+	free(c->gw_tls_cert);
+	free(c->gw_tls_key);
+	free(c->gw_client_ca);
+	strlist_free(&c->gw_tokens);
+	free(c->gw_topic);
+	free(c->gw_cluster);
+	free(c->gw_metrics_listen);
 	free(c->log_level);
 	memset(c, 0, sizeof(*c));
 }

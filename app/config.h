@@ -65,6 +65,17 @@ struct config {
 	char		*archive_when;		/* a condition; "" none */
 	int		 archive_when_line;
 
+	/* gateway: kaudit gateway, the API server's audit webhook */
+	char		*gw_listen;
+	char		*gw_tls_cert, *gw_tls_key, *gw_client_ca;	/* PEM files, "" none */
+	struct strlist	 gw_tokens;	/* bearer tokens, from ${ENV} */
+	char		*gw_topic;	/* "" : the first of kafka.topics */
+	char		*gw_cluster;	/* "" : no kaudit-cluster header */
+	size_t		 gw_max_body;
+	int		 gw_timeout_ms;
+	int		 gw_max_conns;
+	char		*gw_metrics_listen;	/* "" : no metrics listener */
+
 	char		*log_level;	/* debug|info|warn|error */
 };
 

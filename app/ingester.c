@@ -55,6 +55,7 @@ struct ingester {
 	struct producer		*prod;		/* NULL: no stateful rule */
 	struct eval_scratch	*scratch;
 	struct decode_opts	 dopts;
+	const char		*cluster;	/* config's, for messages without a header */
 	struct decoded		*dec;		/* one per message: events stay valid */
 	const struct kmsg	*cur;		/* message being evaluated */
 	struct batch_finding	*found;
@@ -203,6 +204,8 @@ ingester_evaluate(void *impl, struct kmsg *msgs, int n)
 	for (int i = 0; i < n; i++) {
 		struct decoded *d = &g->dec[i];
 
+		/* events borrow the name: msgs[i] outlives the batch's write */
+		g->dopts.cluster = msgs[i].cluster[0] ? msgs[i].cluster : g->cluster;
 		decode_message(d, msgs[i].payload, msgs[i].len, &g->dopts);
 		for (size_t j = 0; j < d->nerr; j++)
 			add_error(g, &msgs[i], (int)j, d->err[j].msg);
@@ -382,6 +385,7 @@ ingester_new(int id, const struct config *c, const struct ruleset *rs, int state
 	g->dopts.max_bytes = c->max_message_bytes;
 	g->dopts.envelope_field = c->envelope_field;
 	g->dopts.cluster = c->cluster;
+	g->cluster = c->cluster;
 	g->dec = xcalloc((size_t)c->batch_max, sizeof(*g->dec));
 	for (int i = 0; i < c->batch_max; i++)
 		decoded_init(&g->dec[i]);
@@ -393,7 +397,8 @@ ingester_new(int id, const struct config *c, const struct ruleset *rs, int state
 	if ((g->db = db_connect(c->pg_url, err, errlen)) == NULL)
 		goto fail;
 	if (stateful) {
-		struct producer_opts po = { c->brokers, &c->kafka_props, c->state_topic, id };
+		struct producer_opts po = { .brokers = c->brokers, .props = &c->kafka_props,
+		    .topic = c->state_topic, .worker = id };
 		if ((g->prod = producer_new(&po, err, errlen)) == NULL)
 			goto fail;
 	}

@@ -20,6 +20,7 @@ static const struct {
 	{ "findings",	cmd_findings,	"list and show findings, ack, resolve, suppress" },
 	{ "query",	cmd_query,	"answer a cookbook question from the database (--list)" },
 	{ "report",	cmd_report,	"an auditor's report for a period: HTML, Markdown or CSV" },
+	{ "gateway",	cmd_gateway,	"receive the API server's audit webhook into Kafka" },
 };
 
 static void
@@ -35,6 +36,7 @@ usage(FILE *out)
 	fprintf(out,
 	    "\n"
 	    "  kaudit run -c FILE [--idle-exit SECONDS]\n"
+	    "  kaudit gateway -c FILE\n"
 	    "  kaudit scan [--rules PATH]... [--platform NAME]... [--stats] [FILE|-]...\n"
 	    "  kaudit check -c FILE [--example]\n"
 	    "  kaudit migrate -c FILE\n"

@@ -419,6 +419,33 @@ fail:
 	return NULL;
 }
 
+/* The kaudit-cluster header into out, when it is printable ASCII of at
+ * most CONSUMER_CLUSTER_MAX bytes; "" otherwise (counted, logged once: the
+ * value came over the network). */
+static void
+cluster_header(rd_kafka_message_t *m, char *out)
+{
+	rd_kafka_headers_t *h = NULL;
+	const void *v;
+	size_t n;
+
+	out[0] = '\0';
+	if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+	    rd_kafka_header_get_last(h, "kaudit-cluster", &v, &n) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+	    v == NULL || n == 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (n > CONSUMER_CLUSTER_MAX || ((const unsigned char *)v)[i] < 0x21 ||
+		    ((const unsigned char *)v)[i] > 0x7e) {
+			log_once("ingest.cluster_header", "kafka: a kaudit-cluster header that is "
+			    "not a name (printable ASCII, at most %d bytes) is ignored",
+			    CONSUMER_CLUSTER_MAX);
+			return;
+		}
+	memcpy(out, v, n);
+	out[n] = '\0';
+}
+
 static void
 fill(struct kmsg *o, rd_kafka_message_t *m)
 {
@@ -427,6 +454,7 @@ fill(struct kmsg *o, rd_kafka_message_t *m)
 	o->topic = rd_kafka_topic_name(m->rkt);
 	o->partition = m->partition;
 	o->offset = m->offset;
+	cluster_header(m, o->cluster);
 	o->priv = m;
 }
 

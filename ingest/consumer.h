@@ -23,12 +23,17 @@
 
 struct consumer;
 
+#define CONSUMER_CLUSTER_MAX	128	/* bytes of a kaudit-cluster header */
+
 struct kmsg {
 	const char	*payload;
 	size_t		 len;
 	const char	*topic;
 	int32_t		 partition;
 	int64_t		 offset;
+	/* the kaudit-cluster header (kaudit gateway sets it) or "": names the
+	 * cluster of events that do not carry their own */
+	char		 cluster[CONSUMER_CLUSTER_MAX + 1];
 	void		*priv;		/* the librdkafka message */
 };
 

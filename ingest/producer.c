@@ -13,6 +13,7 @@
 struct producer {
 	rd_kafka_t	*rk;
 	rd_kafka_topic_t *rkt;
+	char		*hkey, *hval;	/* the header of every message, or NULL */
 };
 
 static int
@@ -82,7 +83,7 @@ on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 		return;
 	if (m->err) {
 		atomic_fetch_add(&b->failed, 1);
-		log_once("kafka.produce", "kafka: a signal was not delivered: %s (the batch "
+		log_once("kafka.produce", "kafka: a message was not delivered: %s (the batch "
 		    "is sent again)", rd_kafka_err2str(m->err));
 	} else {
 		atomic_fetch_add(&b->acked, 1);
@@ -95,7 +96,10 @@ producer_conf(const struct producer_opts *o, char *err, size_t errlen)
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	char id[64];
 
-	snprintf(id, sizeof(id), "kaudit-signals-%d", o->worker);
+	if (o->client_id)
+		snprintf(id, sizeof(id), "%s", o->client_id);
+	else
+		snprintf(id, sizeof(id), "kaudit-signals-%d", o->worker);
 	if (conf_set(conf, "bootstrap.servers", o->brokers, err, errlen) ||
 	    conf_set(conf, "client.id", id, err, errlen) ||
 	    conf_props(conf, o->props) ||
@@ -124,6 +128,10 @@ producer_new(const struct producer_opts *o, char *err, size_t errlen)
 		rd_kafka_conf_destroy(conf);
 		goto fail;
 	}
+	if (o->header_key && o->header_value) {
+		p->hkey = xstrdup(o->header_key);
+		p->hval = xstrdup(o->header_value);
+	}
 	if ((p->rkt = rd_kafka_topic_new(p->rk, o->topic, NULL)) == NULL) {
 		snprintf(err, errlen, "kafka topic %s: %s", o->topic,
 		    rd_kafka_err2str(rd_kafka_last_error()));
@@ -146,25 +154,72 @@ producer_free(struct producer *p)
 			rd_kafka_topic_destroy(p->rkt);
 		rd_kafka_destroy(p->rk);
 	}
+	free(p->hkey);
+	free(p->hval);
 	free(p);
+}
+
+/* rd_kafka_produce() or, with a header, rd_kafka_producev(): 0 or an error. */
+static rd_kafka_resp_err_t
+produce_one(struct producer *p, struct producer_batch *b, const char *key, size_t klen,
+    const char *val, size_t vlen)
+{
+	if (p->hkey == NULL)
+		return rd_kafka_produce(p->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+		    (void *)val, vlen, key, klen, b) == 0 ? RD_KAFKA_RESP_ERR_NO_ERROR :
+		    rd_kafka_last_error();
+	return rd_kafka_producev(p->rk, RD_KAFKA_V_RKT(p->rkt),
+	    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE((void *)val, vlen),
+	    RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_OPAQUE(b),
+	    RD_KAFKA_V_HEADER(p->hkey, p->hval, (ssize_t)strlen(p->hval)), RD_KAFKA_V_END);
 }
 
 int
 producer_send(struct producer *p, struct producer_batch *b, const char *key, size_t klen,
     const char *val, size_t vlen, char *err, size_t errlen)
 {
+	rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__QUEUE_FULL;
+
+	/* queued first: a delivery report may come before producev returns */
+	atomic_fetch_add(&b->queued, 1);
 	for (int tries = 0; tries < 600; tries++) {
-		if (rd_kafka_produce(p->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
-		    (void *)val, vlen, key, klen, b) == 0) {
-			atomic_fetch_add(&b->queued, 1);
+		if ((e = produce_one(p, b, key, klen, val, vlen)) == RD_KAFKA_RESP_ERR_NO_ERROR)
 			return 0;
-		}
-		if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+		if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
 			break;
 		rd_kafka_poll(p->rk, 100);	/* make room: serve delivery reports */
 	}
-	snprintf(err, errlen, "kafka produce: %s", rd_kafka_err2str(rd_kafka_last_error()));
-	return -1;
+	atomic_fetch_sub(&b->queued, 1);
+	snprintf(err, errlen, "kafka produce: %s", rd_kafka_err2str(e));
+	return e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ? -2 : -1;
+}
+
+void
+producer_poll(struct producer *p, int timeout_ms)
+{
+	rd_kafka_poll(p->rk, timeout_ms);
+}
+
+int
+producer_fatal(struct producer *p, char *err, size_t errlen)
+{
+	return rd_kafka_fatal_error(p->rk, err, errlen) != RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+void
+producer_test_fatal(struct producer *p)
+{
+	rd_kafka_test_fatal_error(p->rk, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+	    "a fatal error made by a test");
+}
+
+void
+producer_purge(struct producer *p)
+{
+	rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+	for (int i = 0; i < 10 && rd_kafka_outq_len(p->rk) > 0; i++)
+		rd_kafka_poll(p->rk, 100);
+	rd_kafka_poll(p->rk, 0);
 }
 
 int

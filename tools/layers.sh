@@ -7,10 +7,11 @@
 # to show that a violation fails).
 #
 #   base      the ground: buffers, allocation, logging, clocks, the JSON
-#             tokenizer, the YAML reader, UTF-8, hashing, file reading
+#             tokenizer, the YAML reader, UTF-8, hashing, file reading, the
+#             HTTP server (libmicrohttpd) and the Prometheus metrics registry
 #   analyze   the rule language and engine (no I/O)
-#   ingest    Kafka and message decoding        } side by side: neither
-#   schema    PostgreSQL and the migrations     } includes the other
+#   ingest    Kafka, message decoding, webhook bodies } side by side: neither
+#   schema    PostgreSQL and the migrations       } includes the other
 #   alert     webhook delivery and routing
 #   app       the process: main, the commands, configuration, the worker
 set -u

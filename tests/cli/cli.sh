@@ -439,3 +439,5 @@ rm -rf "$tmp/big"
 KAUDIT=$K tests/cli/scan_responder.sh
 # query and report: their own file.
 bash tests/cli/query_report.sh
+# kaudit gateway's command line and configuration: its own file.
+KAUDIT=$K bash tests/cli/gateway_cli.sh

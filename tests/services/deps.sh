@@ -7,6 +7,7 @@ set -euo pipefail
 pkgs=(
 	build-essential pkg-config make
 	librdkafka-dev libjansson-dev libpq-dev libcurl4-openssl-dev libyaml-dev libpcre2-dev libssl-dev zlib1g-dev
+	libmicrohttpd-dev libgnutls28-dev
 	postgresql-15 postgresql-client-15
 	openjdk-17-jre-headless maven
 	kcat jq python3 python3-venv ca-certificates procps util-linux bsdextrautils curl

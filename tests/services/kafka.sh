@@ -6,6 +6,8 @@
 #   kafka.sh start DIR                    runs a broker under DIR/kafka; prints
 #                                         127.0.0.1:PORT on stdout
 #   kafka.sh stop DIR                     stops it
+#   kafka.sh restart DIR                  starts a stopped broker again, on its
+#                                         port, with its data (an outage's end)
 #   kafka.sh topic BROKERS NAME PARTS     creates topic NAME with PARTS partitions
 #
 # The jars come from Maven Central through tests/services/kafka-pom.xml and
@@ -100,7 +102,7 @@ java_opts() {	# kdir: the JVM options of the broker and its storage tool
 }
 
 start() {	# dir
-	local dir=$1 kdir bport cport pid i opts
+	local dir=$1 kdir bport cport opts
 	fetch
 	kdir=$(cd "$dir" && pwd)/kafka
 	mkdir -p "$kdir/data"
@@ -115,28 +117,44 @@ start() {	# dir
 		tail -n 30 "$kdir/format.log" >&2
 		return 1
 	fi
+	echo "127.0.0.1:$bport" >"$kdir/brokers"
+	launch "$dir" "$kdir"
+}
+
+launch() {	# dir kdir: runs the broker of kdir/server.properties until it answers
+	local dir=$1 kdir=$2 brokers pid i opts
+	brokers=$(cat "$kdir/brokers")
+	java_opts "$kdir"
 	# setsid: the broker must not share the caller's terminal signals, and its
 	# output goes to a file so a $(...) caller is not held open.
-	setsid java "${opts[@]}" kafka.Kafka "$kdir/server.properties" >"$kdir/broker.log" 2>&1 </dev/null &
+	setsid java "${opts[@]}" kafka.Kafka "$kdir/server.properties" >>"$kdir/broker.log" 2>&1 </dev/null &
 	pid=$!
 	echo "$pid" >"$kdir/pid"
-	echo "127.0.0.1:$bport" >"$kdir/brokers"
 	for ((i = 0; i < ready_timeout * 2; i++)); do
 		if ! kill -0 "$pid" 2>/dev/null; then
 			say "broker exited during start; log tail:"
 			tail -n 40 "$kdir/broker.log" >&2
+			rm -f "$kdir/pid"
 			return 1
 		fi
-		if kcat -b "127.0.0.1:$bport" -L -m 2 >/dev/null 2>&1; then
-			echo "127.0.0.1:$bport"
+		if kcat -b "$brokers" -L -m 2 >/dev/null 2>&1; then
+			echo "$brokers"
 			return 0
 		fi
 		sleep 0.5
 	done
-	say "broker not answering on 127.0.0.1:$bport after ${ready_timeout}s; log tail:"
+	say "broker not answering on $brokers after ${ready_timeout}s; log tail:"
 	tail -n 40 "$kdir/broker.log" >&2
 	stop "$dir"
 	return 1
+}
+
+restart() {	# dir: the broker start made, back on its port with its data
+	local kdir
+	kdir=$(cd "$1" && pwd)/kafka
+	[ -f "$kdir/server.properties" ] || { say "no broker was started in $1"; return 1; }
+	[ -f "$kdir/pid" ] && { say "a broker runs in $1 already"; return 1; }
+	launch "$1" "$kdir"
 }
 
 stop() {	# dir
@@ -172,7 +190,8 @@ case "${1:-}" in
 fetch)	fetch ;;
 start)	[ $# -eq 2 ] || { say "usage: kafka.sh start DIR"; exit 2; }; start "$2" ;;
 stop)	[ $# -eq 2 ] || { say "usage: kafka.sh stop DIR"; exit 2; }; stop "$2" ;;
+restart) [ $# -eq 2 ] || { say "usage: kafka.sh restart DIR"; exit 2; }; restart "$2" ;;
 topic)	[ $# -eq 4 ] || { say "usage: kafka.sh topic BROKERS NAME PARTITIONS"; exit 2; }
 	topic "$2" "$3" "$4" ;;
-*)	say "usage: kafka.sh fetch | start DIR | stop DIR | topic BROKERS NAME PARTITIONS"; exit 2 ;;
+*)	say "usage: kafka.sh fetch | start DIR | stop DIR | restart DIR | topic BROKERS NAME PARTITIONS"; exit 2 ;;
 esac

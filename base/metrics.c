@@ -1,0 +1,262 @@
+/* metrics.c — the Prometheus registry (see metrics.h). */
+#include "base/metrics.h"
+#include "base/xmalloc.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum mkind { MK_COUNTER, MK_GAUGE, MK_HISTOGRAM };
+
+struct mlabel {
+	char	*value;
+	double	 v;
+};
+
+struct metric {
+	struct metrics	*reg;
+	enum mkind	 kind;
+	char		*name, *help, *label;
+	double		 v;				/* unlabelled counter, gauge */
+	struct mlabel	 lv[METRICS_MAX_LABELS];	/* labelled counter */
+	size_t		 nlv;
+	double		 bounds[METRICS_MAX_BUCKETS];	/* histogram */
+	unsigned long	 counts[METRICS_MAX_BUCKETS + 1]; /* per bucket, not cumulative */
+	size_t		 nb;
+	double		 sum;
+	struct metric	*next;
+};
+
+struct metrics {
+	pthread_mutex_t	 mu;
+	struct metric	*head, **tail;
+};
+
+struct metrics *
+metrics_new(void)
+{
+	struct metrics *m = xcalloc(1, sizeof(*m));
+
+	pthread_mutex_init(&m->mu, NULL);
+	m->tail = &m->head;
+	return m;
+}
+
+void
+metrics_free(struct metrics *m)
+{
+	struct metric *f, *nx;
+
+	if (m == NULL)
+		return;
+	for (f = m->head; f; f = nx) {
+		nx = f->next;
+		for (size_t i = 0; i < f->nlv; i++)
+			free(f->lv[i].value);
+		free(f->name);
+		free(f->help);
+		free(f->label);
+		free(f);
+	}
+	pthread_mutex_destroy(&m->mu);
+	free(m);
+}
+
+static struct metric *
+family_new(struct metrics *m, enum mkind kind, const char *name, const char *help)
+{
+	struct metric *f = xcalloc(1, sizeof(*f));
+
+	f->reg = m;
+	f->kind = kind;
+	f->name = xstrdup(name);
+	f->help = xstrdup(help);
+	pthread_mutex_lock(&m->mu);
+	*m->tail = f;
+	m->tail = &f->next;
+	pthread_mutex_unlock(&m->mu);
+	return f;
+}
+
+struct metric *
+metrics_counter(struct metrics *m, const char *name, const char *help, const char *label)
+{
+	struct metric *f = family_new(m, MK_COUNTER, name, help);
+
+	f->label = label ? xstrdup(label) : NULL;
+	return f;
+}
+
+struct metric *
+metrics_gauge(struct metrics *m, const char *name, const char *help)
+{
+	return family_new(m, MK_GAUGE, name, help);
+}
+
+struct metric *
+metrics_histogram(struct metrics *m, const char *name, const char *help,
+    const double *bounds, size_t n)
+{
+	struct metric *f = family_new(m, MK_HISTOGRAM, name, help);
+
+	f->nb = n < METRICS_MAX_BUCKETS ? n : METRICS_MAX_BUCKETS;
+	memcpy(f->bounds, bounds, f->nb * sizeof(*bounds));
+	return f;
+}
+
+/* The slot of a label value, made on first use; "other" once full. Called
+ * with the registry locked. */
+static struct mlabel *
+label_slot(struct metric *c, const char *value)
+{
+	for (size_t i = 0; i < c->nlv; i++)
+		if (strcmp(c->lv[i].value, value) == 0)
+			return &c->lv[i];
+	if (c->nlv >= METRICS_MAX_LABELS - 1 && strcmp(value, "other") != 0)
+		return label_slot(c, "other");
+	c->lv[c->nlv].value = xstrdup(value);
+	return &c->lv[c->nlv++];
+}
+
+void
+metric_add(struct metric *c, const char *value, double v)
+{
+	pthread_mutex_lock(&c->reg->mu);
+	if (c->label && value)
+		label_slot(c, value)->v += v;
+	else
+		c->v += v;
+	pthread_mutex_unlock(&c->reg->mu);
+}
+
+void
+metric_set(struct metric *g, double v)
+{
+	pthread_mutex_lock(&g->reg->mu);
+	g->v = v;
+	pthread_mutex_unlock(&g->reg->mu);
+}
+
+void
+metric_observe(struct metric *h, double v)
+{
+	size_t i;
+
+	pthread_mutex_lock(&h->reg->mu);
+	for (i = 0; i < h->nb && v > h->bounds[i]; i++)
+		;
+	h->counts[i]++;
+	h->sum += v;
+	pthread_mutex_unlock(&h->reg->mu);
+}
+
+double
+metric_value(struct metric *c, const char *value)
+{
+	double v = 0;
+
+	pthread_mutex_lock(&c->reg->mu);
+	if (c->kind == MK_HISTOGRAM) {
+		for (size_t i = 0; i <= c->nb; i++)
+			v += (double)c->counts[i];
+	} else if (c->label && value) {
+		for (size_t i = 0; i < c->nlv; i++)
+			if (strcmp(c->lv[i].value, value) == 0)
+				v = c->lv[i].v;
+	} else {
+		v = c->v;
+	}
+	pthread_mutex_unlock(&c->reg->mu);
+	return v;
+}
+
+/* A sample value as the format writes it: integers without a fraction,
+ * +Inf, -Inf and NaN by name, others in the fewest digits that read back
+ * as the same double (0.1, not 0.10000000000000001). */
+static void
+put_value(struct buf *b, double v)
+{
+	if (isnan(v))
+		buf_puts(b, "NaN");
+	else if (isinf(v))
+		buf_puts(b, v > 0 ? "+Inf" : "-Inf");
+	else if (v == floor(v) && fabs(v) < 1e15)
+		buf_printf(b, "%.0f", v);
+	else
+		for (int prec = 15; prec <= 17; prec++) {
+			char s[32];
+			snprintf(s, sizeof(s), "%.*g", prec, v);
+			if (strtod(s, NULL) == v || prec == 17) {
+				buf_puts(b, s);
+				break;
+			}
+		}
+}
+
+/* HELP text escapes backslash and newline; a label value also the quote. */
+static void
+put_escaped(struct buf *b, const char *s, int quote)
+{
+	for (; *s; s++) {
+		if (*s == '\\')
+			buf_puts(b, "\\\\");
+		else if (*s == '\n')
+			buf_puts(b, "\\n");
+		else if (*s == '"' && quote)
+			buf_puts(b, "\\\"");
+		else
+			buf_putc(b, *s);
+	}
+}
+
+static void
+expose_histogram(struct buf *b, const struct metric *h)
+{
+	unsigned long cum = 0;
+
+	for (size_t i = 0; i <= h->nb; i++) {
+		cum += h->counts[i];
+		buf_printf(b, "%s_bucket{le=\"", h->name);
+		put_value(b, i < h->nb ? h->bounds[i] : INFINITY);
+		buf_printf(b, "\"} %lu\n", cum);
+	}
+	buf_printf(b, "%s_sum ", h->name);
+	put_value(b, h->sum);
+	buf_printf(b, "\n%s_count %lu\n", h->name, cum);
+}
+
+static void
+expose_family(struct buf *b, const struct metric *f)
+{
+	static const char *const kinds[] = { "counter", "gauge", "histogram" };
+
+	buf_printf(b, "# HELP %s ", f->name);
+	put_escaped(b, f->help, 0);
+	buf_printf(b, "\n# TYPE %s %s\n", f->name, kinds[f->kind]);
+	if (f->kind == MK_HISTOGRAM) {
+		expose_histogram(b, f);
+	} else if (f->label) {
+		for (size_t i = 0; i < f->nlv; i++) {
+			buf_printf(b, "%s{%s=\"", f->name, f->label);
+			put_escaped(b, f->lv[i].value, 1);
+			buf_puts(b, "\"} ");
+			put_value(b, f->lv[i].v);
+			buf_putc(b, '\n');
+		}
+	} else {
+		buf_printf(b, "%s ", f->name);
+		put_value(b, f->v);
+		buf_putc(b, '\n');
+	}
+}
+
+void
+metrics_expose(struct metrics *m, struct buf *out)
+{
+	pthread_mutex_lock(&m->mu);
+	for (const struct metric *f = m->head; f; f = f->next)
+		expose_family(out, f);
+	pthread_mutex_unlock(&m->mu);
+}
