@@ -270,6 +270,7 @@ test_group_wait(void)
 	struct outbox_item *it = NULL;
 	size_t nit = 0;
 	char ids[256];
+	int sent;
 
 	reset();
 	f[0] = mk("w-1", "exec-pod", "alice", "prod");
@@ -291,8 +292,14 @@ test_group_wait(void)
 	/* not before group_wait */
 	T_INTEQ(flush(db, &fl), 0);
 	T_ASSERT(fl.next_ms > 0 && fl.next_ms <= WAIT_MS);
-	sleep_ms(fl.next_ms + 20);
-	T_INTEQ(flush(db, &fl), 4);	/* grouped: alice, bob; by-ns: prod, dev */
+	/* grouped: alice, bob; by-ns: prod, dev. The dev group opened with the
+	 * second write, later on a loaded machine: flush again when it is due. */
+	sent = 0;
+	for (int round = 0; round < 10 && sent < 4 && fl.next_ms >= 0; round++) {
+		sleep_ms(fl.next_ms + 20);
+		sent += flush(db, &fl);
+	}
+	T_INTEQ(sent, 4);
 	T_INTEQ(fl.next_ms, -1);
 	ns = notifications("grouped");
 	T_INTEQ(json_array_size(ns), 2);
