@@ -67,8 +67,7 @@ struct fdef {
 	{ pre ".proc_mount", FF_LIST | FF_INDEX, X_CTR, { "securityContext", "procMount" }, \
 	    arr, C_STRICT }, \
 	{ pre ".add_capabilities", FF_LIST | FF_INDEX, X_CTR, \
-	    { "securityContext", "capabilities", "add" }, arr, C_STRICT }, \
-	{ pre ".host_port", FF_LIST | FF_INDEX, X_CTR, { "ports" }, arr, C_HOSTPORT }
+	    { "securityContext", "capabilities", "add" }, arr, C_STRICT }
 
 static const struct fdef fdefs[] = {
 	{ "ka.auditid", 0, X_KEYS, { "auditID" }, NULL, 0 },
@@ -106,7 +105,11 @@ static const struct fdef fdefs[] = {
 	{ "ka.req.configmap.name", 0, X_KEYS, { "objectRef", "name" }, NULL, 0 },
 	{ "ka.req.configmap.obj", 0, X_KEYS, { "requestObject", "data" }, NULL, 0 },
 	CTR("ka.req.pod.containers", "containers"),
+	{ "ka.req.pod.containers.host_port", FF_LIST | FF_INDEX, X_CTR, { "ports" }, "containers",
+	    C_HOSTPORT },
 	CTR("ka.req.pod.initContainers", "initContainers"),
+	{ "ka.req.pod.initContainers.host_port", FF_LIST | FF_INDEX, X_CTR, { "ports" },
+	    "initContainers", C_HOSTPORT },
 	CTR("ka.req.pod.ephemeralContainers", "ephemeralContainers"),
 	{ "ka.req.container.image", 0, X_CTR_FIRST, { "image" }, "containers", C_IMAGE },
 	{ "ka.req.container.image.repository", 0, X_CTR_FIRST, { "image" }, "containers", C_REPO },
