@@ -286,8 +286,10 @@ falco_list(struct compiler *c, yaml_document_t *d, yaml_node_t *m)
 	}
 	if (append) {
 		struct lit *all = arena_alloc(c->ar, sizeof(*all) * (l->nitem + n + 1));
-		memcpy(all, l->item, sizeof(*all) * l->nitem);
-		memcpy(all + l->nitem, items, sizeof(*all) * n);
+		if (l->nitem)
+			memcpy(all, l->item, sizeof(*all) * l->nitem);
+		if (n)
+			memcpy(all + l->nitem, items, sizeof(*all) * n);
 		l->item = all;
 		l->nitem += n;
 		return;
@@ -503,20 +505,20 @@ static void
 frule_tags(struct compiler *c, yaml_document_t *d, yaml_node_t *n, struct frule *r, int append)
 {
 	struct lit *l;
+	const char **all;
 	size_t nl;
 
 	if (n == NULL || get_lits(c, d, n, &l, &nl, "tags") < 0)
 		return;
 	if (!append)
 		r->ntags = 0;
-	{
-		const char **all = arena_alloc(c->ar, sizeof(*all) * (r->ntags + nl + 1));
+	all = arena_alloc(c->ar, sizeof(*all) * (r->ntags + nl + 1));
+	if (r->ntags)
 		memcpy(all, r->tags, sizeof(*all) * r->ntags);
-		for (size_t i = 0; i < nl; i++)
-			all[r->ntags + i] = l[i].s;
-		r->tags = all;
-		r->ntags += nl;
-	}
+	for (size_t i = 0; i < nl; i++)
+		all[r->ntags + i] = l[i].s;
+	r->tags = all;
+	r->ntags += nl;
 }
 
 /* The text keys of a rule item (condition, output, desc): set, appended

@@ -690,14 +690,16 @@ cmp_eval(const struct fexpr *x, struct evctx *c)
 {
 	const struct strvec *v = &c->s->fvals;
 	long n = ffield_extract(x->f, c);
+	const char *base;
 
 	if (n < 0)
 		return 0;
+	base = v->b.data ? v->b.data : "";	/* only empty strings: no buffer yet */
 	if (x->op == FO_EXISTS)
 		return 1;
 	if (ffield_is_list(x->f)) {
 		for (size_t i = 0; i < v->n; i++) {
-			int in = litset_has_str(x->set, v->b.data + v->off[i], v->len[i]);
+			int in = litset_has_str(x->set, base + v->off[i], v->len[i]);
 			if (x->op == FO_IN && !in)
 				return 0;
 			if (x->op == FO_INTERSECTS && in)
@@ -705,7 +707,7 @@ cmp_eval(const struct fexpr *x, struct evctx *c)
 		}
 		return x->op == FO_IN;
 	}
-	return one(x, c, v->b.data + v->off[0], v->len[0]);
+	return one(x, c, base + v->off[0], v->len[0]);
 }
 
 int

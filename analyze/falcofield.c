@@ -726,7 +726,8 @@ ffield_render(const struct ffield *f, struct evctx *c, struct buf *out, size_t c
 	for (size_t i = 0; i < v->n; i++) {
 		if (i > 0)
 			buf_putc(out, ',');
-		buf_append(out, v->b.data + v->off[i], v->len[i]);
+		if (v->len[i])
+			buf_append(out, v->b.data + v->off[i], v->len[i]);
 		if (out->len - start > cap)
 			break;
 	}
