@@ -105,6 +105,11 @@ void	lit_from_node(struct compiler *c, const yaml_node_t *n, struct lit *l);
 int	get_lits(struct compiler *c, yaml_document_t *d, yaml_node_t *seq,
 	    struct lit **out, size_t *nout, const char *what);
 struct prule *prule_find(struct compiler *c, const char *id);
+/* An exception's fields or comps: one string, or a list of them. */
+int	exc_strings(struct compiler *c, yaml_document_t *d, yaml_node_t *n,
+	    const char ***out, size_t *nout, const char *what);
+/* One exception value: a scalar, or a sequence of scalars (for in). */
+int	exc_value(struct compiler *c, yaml_document_t *d, yaml_node_t *n, struct evalue *v);
 /* Replaces items of l that name another list (found by find) by that
  * list's items, recursively; -1 after reporting a cycle. */
 int	list_expand_with(struct compiler *c, struct rlist *l, int depth,

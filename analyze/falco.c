@@ -338,18 +338,6 @@ is_list_comp(const char *comp)
 	    strcmp(comp, "pmatch") == 0;
 }
 
-static int
-fexc_value(struct compiler *c, yaml_document_t *d, yaml_node_t *n, struct evalue *v)
-{
-	memset(v, 0, sizeof(*v));
-	if (yamldoc_scalar(n)) {
-		lit_from_node(c, n, &v->l);
-		return 0;
-	}
-	v->is_seq = 1;
-	return get_lits(c, d, n, &v->seq, &v->nseq, "exception value");
-}
-
 /* values: one tuple per item, one value per field; with a single field
  * written as a string (not a list), each item is one value. */
 static int
@@ -372,7 +360,7 @@ fexc_values(struct compiler *c, yaml_document_t *d, yaml_node_t *vals, struct pe
 		size_t k = t && t->type == YAML_SEQUENCE_NODE ?
 		    (size_t)(t->data.sequence.items.top - t->data.sequence.items.start) : 0;
 		if (single) {
-			if (fexc_value(c, d, t, &row[0]) < 0)
+			if (exc_value(c, d, t, &row[0]) < 0)
 				return -1;
 		} else if (k != e->nfield) {
 			cerr(c, c->file, yamldoc_line(t), "exception %s: each value needs %zu items, "
@@ -380,32 +368,12 @@ fexc_values(struct compiler *c, yaml_document_t *d, yaml_node_t *vals, struct pe
 			return -1;
 		} else {
 			for (size_t j = 0; j < k; j++)
-				if (fexc_value(c, d, yaml_document_get_node(d,
+				if (exc_value(c, d, yaml_document_get_node(d,
 				    t->data.sequence.items.start[j]), &row[j]) < 0)
 					return -1;
 		}
 		e->nval++;
 	}
-	return 0;
-}
-
-static int
-fexc_strings(struct compiler *c, yaml_document_t *d, yaml_node_t *n, const char ***out,
-    size_t *nout, const char *what)
-{
-	struct lit *l;
-
-	if (yamldoc_scalar(n)) {
-		*out = arena_alloc(c->ar, sizeof(**out));
-		(*out)[0] = adup(c, yamldoc_scalar(n));
-		*nout = 1;
-		return 0;
-	}
-	if (get_lits(c, d, n, &l, nout, what) < 0)
-		return -1;
-	*out = arena_alloc(c->ar, sizeof(**out) * (*nout ? *nout : 1));
-	for (size_t i = 0; i < *nout; i++)
-		(*out)[i] = l[i].s;
 	return 0;
 }
 
@@ -428,7 +396,7 @@ fexc_new(struct compiler *c, yaml_document_t *d, yaml_node_t *m, struct pexc *e,
 		return -1;
 	}
 	*single = yamldoc_scalar(fields) != NULL;
-	if (fexc_strings(c, d, fields, &e->field, &e->nfield, "exception fields") < 0)
+	if (exc_strings(c, d, fields, &e->field, &e->nfield, "exception fields") < 0)
 		return -1;
 	if (e->nfield == 0) {
 		cerr(c, c->file, e->line, "exception %s: fields is empty", name);
@@ -439,7 +407,7 @@ fexc_new(struct compiler *c, yaml_document_t *d, yaml_node_t *m, struct pexc *e,
 		e->comp[i] = *single ? "in" : "=";
 	if (comps == NULL)
 		return 0;
-	if (fexc_strings(c, d, comps, &cs, &nc, "exception comps") < 0)
+	if (exc_strings(c, d, comps, &cs, &nc, "exception comps") < 0)
 		return -1;
 	if (nc != e->nfield || (*single && !yamldoc_scalar(comps))) {
 		cerr(c, c->file, yamldoc_line(comps), "exception %s: comps needs one operator per field",

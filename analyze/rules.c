@@ -418,7 +418,7 @@ doc_macro(struct compiler *c, yaml_document_t *d, yaml_node_t *m)
 
 /* --- exceptions ------------------------------------------------------------------ */
 
-static int
+int
 exc_strings(struct compiler *c, yaml_document_t *d, yaml_node_t *n,
     const char ***out, size_t *nout, const char *what)
 {
@@ -440,7 +440,7 @@ exc_strings(struct compiler *c, yaml_document_t *d, yaml_node_t *n,
 	return 0;
 }
 
-static int
+int
 exc_value(struct compiler *c, yaml_document_t *d, yaml_node_t *n, struct evalue *v)
 {
 	memset(v, 0, sizeof(*v));
