@@ -876,6 +876,14 @@ falco_resolve(struct compiler *c)
 		}
 		frule_compile(c, r);
 	}
+	/* a macro no rule uses still has its syntax checked, as Falco does */
+	for (size_t i = 0; i < f->nmacro; i++) {
+		char what[160];
+		if (f->macro[i]->state != 0)
+			continue;
+		snprintf(what, sizeof(what), "macro %s", f->macro[i]->name);
+		(void)falcocond_compile(c, f->macro[i]->cond.p, f->macro[i]->cond.n, NULL, what);
+	}
 }
 
 void

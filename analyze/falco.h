@@ -80,7 +80,8 @@ struct falcocond_names {
 	void	*arg;
 };
 
-/* Compiles the condition made of the pieces. NULL after reporting. */
+/* Compiles the condition made of the pieces. NULL after reporting. With
+ * names NULL, checks the syntax alone (fields and names unchecked). */
 struct fexpr *falcocond_compile(struct compiler *c, const struct fpiece *p, size_t np,
 	    const struct falcocond_names *names, const char *what);
 /* A comparison from parts (an exception): field, operator as written,

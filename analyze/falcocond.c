@@ -56,6 +56,7 @@ struct fparser {
 	const char		*s;	/* the pieces joined by spaces */
 	size_t			 n, pos;
 	int			 depth, failed;
+	int			 syntax;	/* syntax only: fields and names unchecked */
 };
 
 /* --- errors ------------------------------------------------------------------------ */
@@ -360,6 +361,25 @@ node(struct fparser *p, enum fkind k)
 	return x;
 }
 
+/* A comparison read for its syntax alone (a macro no rule uses): the
+ * tree is not kept. */
+static struct fexpr *
+parse_cmp_syntax(struct fparser *p, size_t wl, struct fexpr *x)
+{
+	p->pos += wl;
+	if (lex_op(p, &x->op) < 0) {
+		fperr(p, p->pos, "expected an operator after \"%.*s\"", (int)(wl > 80 ? 80 : wl),
+		    p->s + p->pos - wl);
+		return NULL;
+	}
+	if (x->op == FO_EXISTS)
+		return x;
+	if (op_is_list(x->op))
+		return lex_list(p, &x->val, &x->nval) < 0 ? NULL : x;
+	x->val = arena_alloc(p->c->ar, sizeof(*x->val));
+	return lex_value(p, x->val) < 0 ? NULL : x;
+}
+
 static struct fexpr *
 parse_cmp(struct fparser *p, size_t wl)
 {
@@ -367,6 +387,8 @@ parse_cmp(struct fparser *p, size_t wl)
 	size_t used, at = p->pos;
 	struct fexpr *x = node(p, FK_CMP);
 
+	if (p->syntax)
+		return parse_cmp_syntax(p, wl, x);
 	if ((x->f = ffield_parse(p->c->ar, p->s + p->pos, wl, 1, &used, err, sizeof(err))) == NULL) {
 		fperr(p, at, "%s", err);
 		return NULL;
@@ -405,6 +427,10 @@ parse_macro(struct fparser *p, size_t wl)
 	}
 	memcpy(name, p->s + p->pos, wl);
 	name[wl] = '\0';
+	if (p->syntax) {
+		p->pos += wl;
+		return node(p, FK_AND);	/* an empty AND: a placeholder */
+	}
 	x = p->names ? p->names->macro(p->names->arg, name, &found) : NULL;
 	if (x == NULL) {
 		if (!found)
@@ -439,6 +465,11 @@ parse_check(struct fparser *p)
 	if ((wl = word_len(p)) == 0) {
 		fperr(p, p->pos, p->pos >= p->n ? "unexpected end of condition" :
 		    "expected a field, a macro or '('");
+		return NULL;
+	}
+	if (at_keyword(p, "and") || at_keyword(p, "or")) {
+		fperr(p, p->pos, "unexpected '%.*s', expecting a field, a macro or '('", (int)wl,
+		    p->s + p->pos);
 		return NULL;
 	}
 	for (size_t i = 0; unsupported_calls[i]; i++) {
@@ -525,7 +556,8 @@ struct fexpr *
 falcocond_compile(struct compiler *c, const struct fpiece *piece, size_t np,
     const struct falcocond_names *names, const char *what)
 {
-	struct fparser p = { .c = c, .names = names, .what = what, .piece = piece, .npiece = np };
+	struct fparser p = { .c = c, .names = names, .what = what, .piece = piece, .npiece = np,
+	    .syntax = names == NULL };
 	struct buf text;
 	struct fexpr *x = NULL;
 

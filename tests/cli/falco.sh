@@ -88,4 +88,6 @@ broken missing-output "1: Falco rule R: missing output" \
     "$(printf -- '- rule: R\n  desc: d\n  condition: ka.verb=get\n  priority: INFO\n  source: k8s_audit\n')"
 broken macro-cycle "[0-9]+: macro cycle: " \
     "$(printf -- '- macro: a\n  condition: b\n- macro: b\n  condition: a\n'; rule 'a')"
+broken unused-macro-syntax "2: macro m: unexpected 'and', expecting a field, a macro or '\\(' \\(column 19\\)" \
+    "$(printf -- '- macro: m\n  condition: ka.verb = get and and\n'; rule 'ka.verb = get')"
 broken bad-pointer "3: rule R: condition: jevt.value\\[stage\\]: a JSON pointer starts with '/' \\(column 1\\)" "$(rule 'jevt.value[stage] = x')"
