@@ -585,8 +585,9 @@ falco_rule(struct compiler *c, yaml_document_t *d, yaml_node_t *m)
 		    yamldoc_get(d, m, rule_keys[i]) != NULL;
 	if (append || yamldoc_get(d, m, "override") || (changes == 0 && yamldoc_get(d, m, "enabled"))) {
 		if (r == NULL) {
-			cerr(c, c->file, yamldoc_line(m), "rule %s has 'append' key but no rule by that "
-			    "name already exists", name);
+			cerr(c, c->file, yamldoc_line(m), "rule %s has '%s' key but no rule by that "
+			    "name already exists", name, append ? "append" :
+			    yamldoc_get(d, m, "override") ? "override" : "enabled");
 			return;
 		}
 		frule_texts(c, d, m, r, append, 0);

@@ -90,4 +90,6 @@ broken macro-cycle "[0-9]+: macro cycle: " \
     "$(printf -- '- macro: a\n  condition: b\n- macro: b\n  condition: a\n'; rule 'a')"
 broken unused-macro-syntax "2: macro m: unexpected 'and', expecting a field, a macro or '\\(' \\(column 19\\)" \
     "$(printf -- '- macro: m\n  condition: ka.verb = get and and\n'; rule 'ka.verb = get')"
+broken enable-unknown "2: rule Nope has 'enabled' key but no rule by that name already exists" \
+    "$(printf -- '- required_engine_version: 15\n- rule: Nope\n  enabled: false\n')"
 broken bad-pointer "3: rule R: condition: jevt.value\\[stage\\]: a JSON pointer starts with '/' \\(column 1\\)" "$(rule 'jevt.value[stage] = x')"
