@@ -811,6 +811,8 @@ frule_compile(struct compiler *c, const struct frule *r)
 	size_t nexc = 0;
 	char what[200];
 
+	if (r->cond.n == 0 || r->output.n == 0)
+		return;		/* not strings: reported when read */
 	snprintf(what, sizeof(what), "rule %s: condition", r->name);
 	cond = falcocond_compile(c, r->cond.p, r->cond.n, &names, what);
 	for (size_t i = 0; i < r->nexc && nexc < 64; i++)

@@ -561,6 +561,8 @@ falcocond_compile(struct compiler *c, const struct fpiece *piece, size_t np,
 	struct buf text;
 	struct fexpr *x = NULL;
 
+	if (np == 0)
+		return NULL;	/* no text: the reader reported why */
 	buf_init(&text);
 	for (size_t i = 0; i < np; i++) {
 		if (i > 0)
