@@ -12,6 +12,7 @@
 #include "analyze/rules_impl.h"
 
 struct pcorr;
+struct falco;
 struct psuppress;
 
 struct mpart {
@@ -45,6 +46,7 @@ struct pexc {
 	size_t		 nval;
 	const char	*file;
 	int		 line;
+	int		 single;	/* Falco: one field written alone, one comparison */
 };
 
 struct prule {
@@ -77,6 +79,7 @@ struct compiler {
 	const struct rules_options *o;	/* NULL: no options */
 	const char	**platform;	/* names that `platform:` items use */
 	size_t		 nplatform;
+	struct falco	*falco;		/* falco.c: Falco rules files read so far */
 };
 
 /* Appends `file:line: message` to the errors and counts it. */
@@ -102,6 +105,15 @@ void	lit_from_node(struct compiler *c, const yaml_node_t *n, struct lit *l);
 int	get_lits(struct compiler *c, yaml_document_t *d, yaml_node_t *seq,
 	    struct lit **out, size_t *nout, const char *what);
 struct prule *prule_find(struct compiler *c, const char *id);
+/* An exception's fields or comps: one string, or a list of them. */
+int	exc_strings(struct compiler *c, yaml_document_t *d, yaml_node_t *n,
+	    const char ***out, size_t *nout, const char *what);
+/* One exception value: a scalar, or a sequence of scalars (for in). */
+int	exc_value(struct compiler *c, yaml_document_t *d, yaml_node_t *n, struct evalue *v);
+/* Replaces items of l that name another list (found by find) by that
+ * list's items, recursively; -1 after reporting a cycle. */
+int	list_expand_with(struct compiler *c, struct rlist *l, int depth,
+	    struct rlist *(*find)(void *arg, const char *name), void *arg);
 int	id_valid(const char *id);
 void	rule_tags(struct compiler *c, yaml_document_t *d, yaml_node_t *n, struct rule *r);
 void	rule_classify(struct compiler *c, yaml_document_t *d, yaml_node_t *m, struct rule *r);

@@ -135,7 +135,7 @@ exec_parse(struct evctx *c)
 /* Sets out to the first value of the query parameter `name`, as a string
  * field of ListOptions takes it (url.Values converted by the parameter
  * codec); 1 when there is one. */
-static int
+int
 query_first(struct eval_scratch *s, const char *q, size_t n, const char *name,
     struct buf *out)
 {
@@ -558,7 +558,7 @@ strvec_reset(struct strvec *v)
 	v->n = 0;
 }
 
-static void
+void
 strvec_add(struct strvec *v, const char *prefix, const char *s, size_t n)
 {
 	size_t start = v->b.len;

@@ -18,7 +18,7 @@
  * The same parser and evaluator serve conditions over a finding's fields
  * (cond_ctx.finding, see fcond.c): only the field table and where values
  * are read from differ. */
-#include "analyze/rules_impl.h"
+#include "analyze/falco.h"
 #include "base/xmalloc.h"
 
 #include <arpa/inet.h>
@@ -304,7 +304,7 @@ lit_cmp(const void *a, const void *b)
 	return memcmp(x->s, y->s, x->n);
 }
 
-static struct litset *
+struct litset *
 litset_build(struct arena *a, const struct lit *v, size_t n)
 {
 	struct litset *set = arena_alloc(a, sizeof(*set));
@@ -1574,6 +1574,7 @@ cond_eval(const struct node *n, struct evctx *c, int elem)
 	case N_TRUE: return 1;
 	case N_FALSE: return 0;
 	case N_MEMO: return memo_eval(n, c, elem);
+	case N_FALCO: return falcocond_eval(n->fx, c);
 	}
 	return 0;
 }

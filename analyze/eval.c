@@ -82,6 +82,9 @@ eval_scratch_free(struct eval_scratch *s)
 	buf_free(&s->actor);
 	strvec_free(&s->identities);
 	strvec_free(&s->subjects);
+	strvec_free(&s->fvals);
+	buf_free(&s->ftmp);
+	buf_free(&s->ftmp2);
 	free(s->cand);
 	free(s->seen);
 	free(s->memo);

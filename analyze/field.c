@@ -167,6 +167,10 @@ field_split(struct arena *a, const char *text, size_t len, struct pathseg *seg,
 {
 	size_t i = 0, n = 0;
 
+	if (len == 0) {	/* %{} in an output: no segment to read */
+		snprintf(err, errlen, "empty field name");
+		return -1;
+	}
 	while (i < len) {
 		if (n == maxseg) {
 			snprintf(err, errlen, "field path too long");

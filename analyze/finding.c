@@ -6,7 +6,7 @@
  * evaluation path that builds jansson values. Every string taken from the
  * event is capped and made valid UTF-8, so a hostile event cannot blow up a
  * finding or make it unprintable. */
-#include "analyze/rules_impl.h"
+#include "analyze/falco.h"
 #include "base/hash.h"
 #include "base/utf8.h"
 #include "base/xmalloc.h"
@@ -271,6 +271,10 @@ finding_message(const struct rule *r, struct evctx *c, struct buf *out)
 			buf_printf(out, "%%{correlation.%s}", r->out[i].corr);
 			continue;
 		}
+		if (r->out[i].ff) {
+			ffield_render(r->out[i].ff, c, out, MESSAGE_FIELD_MAX);
+			continue;
+		}
 		if (r->out[i].f == NULL) {
 			buf_append(out, r->out[i].text, r->out[i].len);
 			continue;
@@ -330,6 +334,8 @@ finding_message_parts(const struct rule *r, struct evctx *c)
 				json_array_append_new(parts, jstring(text.data, text.len, FIELD_STR_MAX));
 			buf_reset(&text);
 			json_array_append_new(parts, json_pack("{ss}", "c", r->out[i].corr));
+		} else if (r->out[i].ff) {
+			ffield_render(r->out[i].ff, c, &text, MESSAGE_FIELD_MAX);
 		} else if (r->out[i].f == NULL) {
 			buf_append(&text, r->out[i].text, r->out[i].len);
 		} else {

@@ -15,7 +15,7 @@
  * any other cluster are names anyone might take). Items of platforms not
  * enabled are still checked, then dropped in the first pass, so the second
  * pass never sees them. */
-#include "analyze/compile.h"
+#include "analyze/falco.h"
 #include "base/timefmt.h"
 #include "base/yamldoc.h"
 #include "base/xmalloc.h"
@@ -418,7 +418,7 @@ doc_macro(struct compiler *c, yaml_document_t *d, yaml_node_t *m)
 
 /* --- exceptions ------------------------------------------------------------------ */
 
-static int
+int
 exc_strings(struct compiler *c, yaml_document_t *d, yaml_node_t *n,
     const char ***out, size_t *nout, const char *what)
 {
@@ -440,7 +440,7 @@ exc_strings(struct compiler *c, yaml_document_t *d, yaml_node_t *n,
 	return 0;
 }
 
-static int
+int
 exc_value(struct compiler *c, yaml_document_t *d, yaml_node_t *n, struct evalue *v)
 {
 	memset(v, 0, sizeof(*v));
@@ -766,6 +766,10 @@ doc_root(void *arg, yaml_document_t *d, yaml_node_t *root)
 {
 	struct compiler *c = arg;
 
+	if (falco_detect(c, d, root)) {
+		falco_doc(c, d, root);
+		return 0;
+	}
 	if (root->type == YAML_SEQUENCE_NODE) {
 		for (yaml_node_item_t *i = root->data.sequence.items.start;
 		    i < root->data.sequence.items.top; i++)
@@ -781,8 +785,9 @@ doc_root(void *arg, yaml_document_t *d, yaml_node_t *root)
 /* --- name resolution --------------------------------------------------------------- */
 
 /* Items naming another list are replaced by its items (Falco style). */
-static int
-list_expand(struct compiler *c, struct rlist *l, int depth)
+int
+list_expand_with(struct compiler *c, struct rlist *l, int depth,
+    struct rlist *(*find)(void *arg, const char *name), void *arg)
 {
 	struct lit *out = NULL;
 	size_t n = 0, cap = 0;
@@ -795,11 +800,11 @@ list_expand(struct compiler *c, struct rlist *l, int depth)
 	}
 	l->state = 1;
 	for (size_t i = 0; i < l->nitem; i++) {
-		struct rlist *sub = (l->item[i].flags & LIT_QUOTED) ? NULL : list_find(c, l->item[i].s);
+		struct rlist *sub = (l->item[i].flags & LIT_QUOTED) ? NULL : find(arg, l->item[i].s);
 		const struct lit *from = sub ? sub->item : &l->item[i];
 		size_t nfrom = 1;
 		if (sub) {
-			if (list_expand(c, sub, depth + 1) < 0) {
+			if (list_expand_with(c, sub, depth + 1, find, arg) < 0) {
 				l->state = 2;
 				return -1;
 			}
@@ -821,6 +826,12 @@ list_expand(struct compiler *c, struct rlist *l, int depth)
 	l->nitem = n;
 	l->state = 2;
 	return 0;
+}
+
+static struct rlist *
+list_find_arg(void *arg, const char *name)
+{
+	return list_find(arg, name);
 }
 
 static const struct rlist *
@@ -1128,6 +1139,7 @@ compiler_free(struct compiler *c)
 	free(c->macro);
 	free(c->rule);
 	free(c->platform);
+	falco_free(c);
 }
 
 struct ruleset *
@@ -1146,7 +1158,8 @@ ruleset_compile(const struct rule_source *src, size_t nsrc,
 			c.nerr++;
 	}
 	for (size_t i = 0; i < c.nlist; i++)
-		(void)list_expand(&c, c.list[i], 0);
+		(void)list_expand_with(&c, c.list[i], 0, list_find_arg, &c);
+	falco_resolve(&c);
 	for (size_t i = 0; i < c.nrule; i++)
 		rule_compile(&c, c.rule[i], &names);
 	attribution_setup(&c, &names);

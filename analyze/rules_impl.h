@@ -60,6 +60,8 @@ struct litset {
 };
 
 int	litset_has_str(const struct litset *set, const char *s, size_t n);
+/* A set of the n literals v (copied), in the arena. */
+struct litset *litset_build(struct arena *a, const struct lit *v, size_t n);
 /* Classifies a bare word or an unquoted YAML scalar (number, bool, null). */
 void	lit_bare(struct lit *l);
 
@@ -169,6 +171,12 @@ void	field_reset(struct eval_scratch *s);
  * and return their token (-1 when absent). */
 int	computed_eval(const struct field *f, struct evctx *c, struct val *v);
 void	strvec_free(struct strvec *v);
+/* computed.c: appends prefix and s[0..n) as one more string of v. */
+void	strvec_add(struct strvec *v, const char *prefix, const char *s, size_t n);
+/* computed.c: the first value of the query parameter name in the query
+ * q[0..n), as Go's url.ParseQuery reads it, into out; 1 when there is one. */
+int	query_first(struct eval_scratch *s, const char *q, size_t n, const char *name,
+	    struct buf *out);
 /* computed.c: the token of ka.object, or -1. */
 int	computed_object(struct evctx *c);
 
@@ -182,7 +190,12 @@ enum op {
 
 /* N_MEMO wraps a macro used outside any/all: its result is computed once
  * per event however many rules use it. */
-enum nkind { N_AND, N_OR, N_NOT, N_CMP, N_ANY, N_ALL, N_TRUE, N_FALSE, N_MEMO };
+/* N_FALCO holds a Falco rule's condition (falco.h), evaluated with
+ * Falco's semantics. */
+enum nkind { N_AND, N_OR, N_NOT, N_CMP, N_ANY, N_ALL, N_TRUE, N_FALSE, N_MEMO, N_FALCO };
+
+struct fexpr;
+struct ffield;
 
 struct cidr {
 	int		 family;	/* 4 or 6 */
@@ -202,6 +215,7 @@ struct node {
 	struct cidr	*cidr;		/* OP_CIDR */
 	size_t		 ncidr;
 	size_t		 memo;		/* N_MEMO: slot in eval_scratch.memo */
+	struct fexpr	*fx;		/* N_FALCO */
 };
 
 struct rlist;
@@ -277,6 +291,7 @@ struct tmpl_seg {
 	size_t		 len;
 	struct field	*f;
 	const char	*corr;	/* a correlation rule's %{correlation.X}: "X" (f is NULL) */
+	struct ffield	*ff;	/* a Falco rule's %field (f is NULL) */
 };
 
 /* --- memory across events ------------------------------------------------ */
@@ -446,6 +461,8 @@ struct eval_scratch {
 	struct buf	 actor;
 	int		 has_actor;
 	struct strvec	 identities, subjects;
+	struct strvec	 fvals;		/* falcofield.c: one Falco field's values */
+	struct buf	 ftmp, ftmp2;
 };
 
 /* Test hooks: how many conditions the last ruleset_eval() calls evaluated. */

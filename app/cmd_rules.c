@@ -568,6 +568,52 @@ check_ids(struct tester *t, yaml_document_t *d, yaml_node_t *c, const char *key,
 	}
 }
 
+/* `count: {RULE: N, ...}`: each rule named made exactly N findings, and
+ * no rule outside the mapping made any (Falco's detect_counts, with the
+ * rest silent). */
+static void
+check_counts(struct tester *t, yaml_document_t *d, yaml_node_t *c, struct case_run *cr)
+{
+	yaml_node_t *m = yamldoc_get(d, c, "count");
+	json_t *f;
+	size_t i;
+
+	if (m == NULL || cr->why.len)
+		return;
+	if (m->type != YAML_MAPPING_NODE) {
+		buf_puts(&cr->why, "count must be a mapping of rule ids to numbers");
+		return;
+	}
+	for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+		const char *id = yamldoc_scalar(yaml_document_get_node(d, p->key));
+		const char *want = yamldoc_scalar(yaml_document_get_node(d, p->value));
+		char *end;
+		long n = want ? strtol(want, &end, 10) : -1, have = 0;
+		if (id == NULL || want == NULL || *end != '\0' || n < 0) {
+			buf_puts(&cr->why, "count must be a mapping of rule ids to numbers");
+			return;
+		}
+		if (!rule_known(t->rs, id)) {
+			buf_printf(&cr->why, "unknown rule id %s", id);
+			return;
+		}
+		coverage_note(t, id, n > 0);
+		json_array_foreach(cr->held.list, i, f)
+			have += strcmp(json_string_value(json_object_get(f, "rule")), id) == 0;
+		if (have != n) {
+			buf_printf(&cr->why, "%s fired %ld times, not %ld", id, have, n);
+			return;
+		}
+	}
+	json_array_foreach(cr->held.list, i, f) {
+		const char *id = json_string_value(json_object_get(f, "rule"));
+		if (yamldoc_get(d, m, id) == NULL) {
+			buf_printf(&cr->why, "%s fired, and count does not name it", id);
+			return;
+		}
+	}
+}
+
 /* Every key of want is in have with an equal value (objects recursively). */
 static int
 json_subset(json_t *want, json_t *have)
@@ -645,6 +691,7 @@ run_case(struct tester *t, yaml_document_t *d, yaml_node_t *c, int n)
 	if (cr.why.len == 0) {
 		check_ids(t, d, c, "fire", 1, &cr);
 		check_ids(t, d, c, "not_fire", 0, &cr);
+		check_counts(t, d, c, &cr);
 		check_expect(d, c, &cr);
 	}
 	if (cr.why.len) {

@@ -437,6 +437,8 @@ rm -rf "$tmp/big"
 # kaudit scan as a responder runs it: gzip, --format, --min-severity,
 # --since/--until, progress line and summary (their own file).
 KAUDIT=$K tests/cli/scan_responder.sh
+# Falco rules files: their own file.
+KAUDIT=$K tests/cli/falco.sh
 # query and report: their own file.
 bash tests/cli/query_report.sh
 # kaudit gateway's command line and configuration: its own file.
