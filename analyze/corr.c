@@ -29,26 +29,6 @@ static const char *const corr_kinds[] = {
 	[CK_FIRST_SEEN] = "first_seen",
 };
 
-/* An alias: group_by name -> the field each rule supplies it with. */
-struct palias {
-	const char	*name;
-	const char	**rule;
-	const char	**field;
-	size_t		  n;
-	int		  line;
-};
-
-struct pcorr {
-	struct lit	*steps, *until, *group, *values;
-	size_t		 nsteps, nuntil, ngroup, nvalues;
-	const char	*absent;
-	struct palias	*alias;
-	size_t		 nalias;
-	const char	*output;
-	int		 outline;
-	int		 line;
-};
-
 struct psuppress {
 	struct lit	*by;
 	size_t		 nby;
@@ -113,7 +93,7 @@ get_ids(struct compiler *c, yaml_document_t *d, yaml_node_t *m, const char *key,
 	return get_lits(c, d, n, out, nout, what);
 }
 
-static void
+void
 corr_aliases(struct compiler *c, yaml_document_t *d, yaml_node_t *n, struct pcorr *pc)
 {
 	if (n == NULL)
@@ -365,7 +345,8 @@ feed_field(struct compiler *c, struct rule *corr, const struct pcorr *pc, const 
 			continue;
 		text = NULL;
 		for (size_t k = 0; k < pc->alias[i].n; k++)
-			if (strcmp(pc->alias[i].rule[k], from->id) == 0)
+			if (strcmp(pc->alias[i].rule[k], from->id) == 0 ||
+			    (corr->format == RULE_SIGMA && sigma_named(c, from, pc->alias[i].rule[k])))
 				text = pc->alias[i].field[k];
 		if (text == NULL) {
 			cerr(c, corr->file, pc->alias[i].line, "correlation %s: alias %s names no "
@@ -381,7 +362,7 @@ feed_field(struct compiler *c, struct rule *corr, const struct pcorr *pc, const 
 static struct rule *
 feed_rule(struct compiler *c, struct rule *corr, const struct pcorr *pc, const char *id)
 {
-	struct prule *p = prule_find(c, id);
+	struct prule *p = corr->format == RULE_SIGMA ? sigma_ref(c, id) : prule_find(c, id);
 
 	if (p == NULL) {
 		cerr(c, corr->file, pc->line, "correlation %s: rule \"%s\" is not defined",
@@ -443,7 +424,13 @@ corr_resolve_one(struct compiler *c, struct prule *pr)
 		feed_add(c, r, pc, pc->until[i].s, SIGNAL_UNTIL);
 	if (pc->absent)
 		feed_add(c, r, pc, pc->absent, SIGNAL_ABSENT);
-	(void)rule_template_text(c, r, pc->output ? pc->output : r->title, pc->outline, 1);
+	for (size_t i = 0; pc->hide_steps && i < k->nstep; i++)
+		if (k->step[i])
+			k->step[i]->enabled = 0;
+	if (r->format == RULE_SIGMA)
+		sigma_message(c, r, r->title);
+	else
+		(void)rule_template_text(c, r, pc->output ? pc->output : r->title, pc->outline, 1);
 }
 
 /* Lists each enabled correlation on the rules that feed it. */
