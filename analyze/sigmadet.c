@@ -348,6 +348,7 @@ struct vctx {
 	const char	*fname;
 	const struct smods *m;
 	int		 line;
+	size_t		 nalt;		/* alternatives in the OR's regex so far */
 	struct cond_ctx	 cc;
 };
 
@@ -474,14 +475,14 @@ one_value(struct vctx *v, yaml_node_t *y, struct node **kid, size_t *nkid, struc
 	if (!v->m->all) {
 		if (typed)
 			kid[(*nkid)++] = typed;
-		if (alt->len)
+		if (v->nalt++)
 			buf_putc(alt, '|');
 		re_value(alt, v->m, text, y->data.scalar.length);
 		return 0;
 	}
 	buf_init(&own);
 	re_value(&own, v->m, text, y->data.scalar.length);
-	both[0] = regex_node(v, own.data);
+	both[0] = regex_node(v, buf_cstr(&own));
 	buf_free(&own);
 	if ((both[1] = typed) != NULL && both[0] != NULL)
 		both[0] = cond_group(v->s->c->ar, N_OR, both, 2);
@@ -602,7 +603,7 @@ field_node(struct sdet *s, yaml_node_t *key, yaml_node_t *val)
 		else
 			bad = one_value(&v, vals[i], kid, &nkid, &alt) < 0;
 	}
-	if (!bad && alt.len && (kid[nkid++] = regex_node(&v, alt.data)) == NULL)
+	if (!bad && v.nalt && (kid[nkid++] = regex_node(&v, buf_cstr(&alt))) == NULL)
 		bad = 1;
 	if (!bad)	/* no node: every value was one the field never holds */
 		out = nkid ? node_join(s->c, m.all ? N_AND : N_OR, kid, nkid) : node_const(s->c, 0);
