@@ -424,9 +424,6 @@ corr_resolve_one(struct compiler *c, struct prule *pr)
 		feed_add(c, r, pc, pc->until[i].s, SIGNAL_UNTIL);
 	if (pc->absent)
 		feed_add(c, r, pc, pc->absent, SIGNAL_ABSENT);
-	for (size_t i = 0; pc->hide_steps && i < k->nstep; i++)
-		if (k->step[i])
-			k->step[i]->enabled = 0;
 	if (r->format == RULE_SIGMA)
 		sigma_message(c, r, r->title);
 	else
@@ -468,6 +465,39 @@ suppress_resolve(struct compiler *c, struct prule *pr)
 	}
 }
 
+/* 1 when a correlation that keeps its rules' own findings refers to r. */
+static int
+corr_shows(struct compiler *c, const struct rule *r)
+{
+	for (size_t i = 0; i < c->nrule; i++) {
+		const struct prule *q = c->rule[i];
+		if (q->corr == NULL || q->corr->hide_steps)
+			continue;
+		for (size_t s = 0; s < q->r->corr->nstep; s++)
+			if (q->r->corr->step[s] == r)
+				return 1;
+	}
+	return 0;
+}
+
+/* Sigma's `generate: false` (its default): the rules a correlation refers
+ * to make no findings of their own, unless another correlation over the
+ * same rule keeps them. */
+static void
+corr_hide_steps(struct compiler *c)
+{
+	for (size_t i = 0; i < c->nrule; i++) {
+		const struct prule *pr = c->rule[i];
+		if (pr->corr == NULL || !pr->corr->hide_steps)
+			continue;
+		for (size_t s = 0; s < pr->r->corr->nstep; s++) {
+			struct rule *r = pr->r->corr->step[s];
+			if (r && !corr_shows(c, r))
+				r->enabled = 0;
+		}
+	}
+}
+
 void
 corr_resolve(struct compiler *c)
 {
@@ -477,8 +507,10 @@ corr_resolve(struct compiler *c)
 			corr_resolve_one(c, pr);
 		if (pr->suppress && pr->r->suppress)
 			suppress_resolve(c, pr);
-		pr->r->needed |= pr->r->enabled && !pr->r->corr;
 	}
+	corr_hide_steps(c);
+	for (size_t i = 0; i < c->nrule; i++)
+		c->rule[i]->r->needed |= c->rule[i]->r->enabled && !c->rule[i]->r->corr;
 	for (size_t i = 0; i < c->nrule; i++)
 		if (c->rule[i]->corr && c->rule[i]->r->enabled)
 			corr_link(c, c->rule[i]->r);
