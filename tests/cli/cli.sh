@@ -437,5 +437,7 @@ rm -rf "$tmp/big"
 # kaudit scan as a responder runs it: gzip, --format, --min-severity,
 # --since/--until, progress line and summary (their own file).
 KAUDIT=$K tests/cli/scan_responder.sh
+# Sigma rule files: their own file.
+KAUDIT=$K tests/cli/sigma.sh
 # query and report: their own file.
 bash tests/cli/query_report.sh
