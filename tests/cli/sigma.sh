@@ -71,18 +71,7 @@ sed -e "s#^rules: \[\]#rules: [\"$tmp/bad.yml\"]#" config/kaudit.example.yaml >"
 check sigma-config-check-bad-level sh -c "test $? -eq 1 && grep -q '^$tmp/bad.yml:[0-9]*: sigma: unknown level \"severe\"' '$tmp/badcheck.out'"
 
 # --- correlations through scan -------------------------------------------------------
-ev() {	# auditID, seconds, verb, resource, subresource, name, user [, extra JSON]
-	printf '{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"%s","stage":"ResponseComplete","verb":"%s","requestURI":"/x","user":{"username":"%s"},"objectRef":{"resource":"%s",%s"namespace":"shop","name":"%s"},"responseStatus":{"code":200},"stageTimestamp":"2026-04-02T09:%02d:%02d.000000Z"%s}\n' \
-	    "$1" "$3" "$7" "$4" "${5:+\"subresource\":\"$5\",}" "$6" $(($2 / 60)) $(($2 % 60)) "${8:-}"
-}
-{
-	for i in 1 2 3 4 5; do ev "c-get-$i" $((i * 10)) get secrets "" "db-$i" mallory; done
-	ev c-exec 100 create pods exec web-0 mallory
-	ev c-sa 200 create serviceaccounts "" backdoor eve
-	ev c-crb 230 create clusterrolebindings "" backdoor-admin eve \
-	    ',"requestObject":{"subjects":[{"kind":"ServiceAccount","name":"backdoor","namespace":"shop"}]}'
-	for i in 1 2 3 4; do ev "n-get-$i" $((400 + i)) get secrets "" db bob; done
-} >"$tmp/series.jsonl"
+bash tests/rules/sigma/series.sh >"$tmp/series.jsonl"
 "$K" scan --rules "$corr" "$tmp/series.jsonl" >"$tmp/corr.out" 2>"$tmp/corr.err"
 check sigma-corr-scan-exit-0 test $? -eq 0
 check sigma-corr-event-count jqt '[.[] | select(.rule == "11111111-0000-4000-8000-000000000101")] |

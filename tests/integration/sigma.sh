@@ -22,19 +22,8 @@ for f in "$falco"/*.json; do
 	[ "${f##*/}" = fal_01_003.json ] && continue	# no audit event
 	jq -c . "$f"
 done >"$events"
-# the correlation series: five secret reads by one user, an exec by the same
-# user, a service account created then bound (tests/cli/sigma.sh has the same)
-ev() {	# auditID, seconds, verb, resource, subresource, name, user [, extra JSON]
-	printf '{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"%s","stage":"ResponseComplete","verb":"%s","requestURI":"/x","user":{"username":"%s"},"objectRef":{"resource":"%s",%s"namespace":"shop","name":"%s"},"responseStatus":{"code":200},"stageTimestamp":"2026-04-02T09:%02d:%02d.000000Z"%s}\n' \
-	    "$1-$$" "$3" "$7" "$4" "${5:+\"subresource\":\"$5\",}" "$6" $(($2 / 60)) $(($2 % 60)) "${8:-}"
-}
-{
-	for i in 1 2 3 4 5; do ev "c-get-$i" $((i * 10)) get secrets "" "db-$i" mallory; done
-	ev c-exec 100 create pods exec web-0 mallory
-	ev c-sa 200 create serviceaccounts "" backdoor eve
-	ev c-crb 230 create clusterrolebindings "" backdoor-admin eve \
-	    ',"requestObject":{"subjects":[{"kind":"ServiceAccount","name":"backdoor","namespace":"shop"}]}'
-} >>"$events"
+# a series for each Sigma correlation type (tests/rules/sigma/series.sh)
+bash tests/rules/sigma/series.sh "-$$" >>"$events"
 
 "$KAUDIT" scan --rules "$sig" --rules "$corr" --rules config/rules "$events" 2>>"$IT_DIR/scan.err" |
     jq -r '[.rule, (if .correlation then (.correlation.key | to_entries | sort_by(.key) |
