@@ -396,8 +396,9 @@ type_never(struct vctx *v, const char *what, const char *text)
 	return 0;
 }
 
-/* The typed comparison a scalar also stands for: a number against a
- * numeric field (or one typed at run time), a boolean against a boolean.
+/* The typed comparison a scalar also stands for: a number (or a quoted
+ * one: Sigma values are text) against a numeric field or one typed at run
+ * time, a boolean against a boolean.
  * Returns 1 with *out set, 0 when there is none, -1 after an error. */
 static int
 typed_node(struct vctx *v, enum vkind k, double num, int b, const char *text, struct node **out)
@@ -409,8 +410,7 @@ typed_node(struct vctx *v, enum vkind k, double num, int b, const char *text, st
 	*out = NULL;
 	if (!plain || (t != FT_NUM && t != FT_BOOL && t != FT_ANY))
 		return 0;
-	if ((k == V_NUM || (k == V_STR && t == FT_NUM)) && text_numeric(text, &num) &&
-	    t != FT_BOOL) {
+	if ((k == V_NUM || k == V_STR) && t != FT_BOOL && text_numeric(text, &num)) {
 		l.flags = LIT_NUM;
 		l.num = num;
 	} else if (k == V_BOOL && t != FT_NUM) {
