@@ -255,6 +255,18 @@ re_text(struct buf *re, const char *s, size_t n, int wildcards)
 	}
 }
 
+static int
+has_wildcard(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '\\' && i + 1 < n && strchr("*?\\", s[i + 1]))
+			i++;
+		else if (s[i] == '*' || s[i] == '?')
+			return 1;
+	}
+	return 0;
+}
+
 /* The text without its wildcard escapes (base64 encodes what it names). */
 static void
 text_plain(struct buf *out, const char *s, size_t n)
@@ -349,6 +361,9 @@ struct vctx {
 	const struct smods *m;
 	int		 line;
 	size_t		 nalt;		/* alternatives in the OR's regex so far */
+	struct lit	*pin;		/* the same, when each is a whole plain value */
+	size_t		 npin;
+	int		 nopin;		/* one is not */
 	struct cond_ctx	 cc;
 };
 
@@ -423,6 +438,40 @@ typed_node(struct vctx *v, enum vkind k, double num, int b, const char *text, st
 	return *out ? 1 : -1;
 }
 
+/* Notes a whole plain value (no wildcard, no transformation) for the
+ * index: a rule whose verb, resource or subresource can only be such
+ * values waits in their buckets (index.c). */
+static void
+pin_value(struct vctx *v, const char *text, size_t n)
+{
+	struct buf plain;
+
+	if (v->m->match != SM_EQ || v->m->b64 || v->m->windash || has_wildcard(text, n) ||
+	    v->f->ikey == IK_NONE) {
+		v->nopin = 1;
+		return;
+	}
+	buf_init(&plain);
+	text_plain(&plain, text, n);
+	v->pin = xrealloc(v->pin, (v->npin + 1) * sizeof(*v->pin));
+	v->pin[v->npin] = (struct lit){ .s = arena_strndup(v->s->c->ar, buf_cstr(&plain),
+	    plain.len), .n = plain.len, .flags = LIT_QUOTED };
+	v->npin++;
+	buf_free(&plain);
+}
+
+/* The pinned values as the regex node's set (read by index.c only). */
+static void
+pin_set(struct vctx *v, struct node *n)
+{
+	if (n == NULL || v->nopin || v->npin == 0)
+		return;
+	n->set = arena_alloc(v->s->c->ar, sizeof(*n->set));
+	n->set->str = arena_alloc(v->s->c->ar, v->npin * sizeof(*n->set->str));
+	memcpy(n->set->str, v->pin, v->npin * sizeof(*v->pin));
+	n->set->nstr = v->npin;
+}
+
 /* A value the field is missing for: null (or exists: false) holds. */
 static int
 missing_holds(const struct smods *m, yaml_node_t **vals, size_t n)
@@ -478,6 +527,7 @@ one_value(struct vctx *v, yaml_node_t *y, struct node **kid, size_t *nkid, struc
 		if (v->nalt++)
 			buf_putc(alt, '|');
 		re_value(alt, v->m, text, y->data.scalar.length);
+		pin_value(v, text, y->data.scalar.length);
 		return 0;
 	}
 	buf_init(&own);
@@ -605,9 +655,12 @@ field_node(struct sdet *s, yaml_node_t *key, yaml_node_t *val)
 	}
 	if (!bad && v.nalt && (kid[nkid++] = regex_node(&v, buf_cstr(&alt))) == NULL)
 		bad = 1;
+	if (!bad && v.nalt)
+		pin_set(&v, kid[nkid - 1]);
 	if (!bad)	/* no node: every value was one the field never holds */
 		out = nkid ? node_join(s->c, m.all ? N_AND : N_OR, kid, nkid) : node_const(s->c, 0);
 	buf_free(&alt);
+	free(v.pin);
 	free(kid);
 	free(vals);
 	return out;

@@ -1,9 +1,12 @@
 /* test_sigma.c — Sigma rule documents in the compiler: base64 encoding as
  * the base64 modifiers need it, the id in lower case, warnings for what
  * loads but cannot fire (an unknown field, a logsource that is not
- * Kubernetes audit), the errors of combinations of modifiers, and what a
- * warned rule then does on an event. */
+ * Kubernetes audit), the errors of combinations of modifiers, what a
+ * warned rule then does on an event, and the index: a Sigma rule's plain
+ * verb and resource place it in the (case-folded) index, and a kaudit rule
+ * that compares case still sees the events it matches. */
 #include "analyze/rules.h"
+#include "analyze/rules_impl.h"
 #include "base/b64.h"
 #include "base/buf.h"
 #include "tests/unit/t.h"
@@ -36,6 +39,8 @@ on_finding(void *arg, json_t *f, const struct audit_event *ev)
 	json_decref(f);
 }
 
+static unsigned long evaluated;	/* conditions the last fires() evaluated */
+
 static int
 fires(const struct ruleset *rs, const char *json)
 {
@@ -45,6 +50,7 @@ fires(const struct ruleset *rs, const char *json)
 
 	tev_load(&t, json);
 	ruleset_eval(rs, &t.ev, s, on_finding, &n);
+	evaluated = eval_scratch_evaluated(s);
 	eval_scratch_free(s);
 	jdoc_free(&t.d);
 	return n;
@@ -170,6 +176,44 @@ test_modifier_errors(void)
 	buf_free(&errs);
 }
 
+#define EV(verb, res) "{\"auditID\":\"i\",\"stage\":\"ResponseComplete\",\"verb\":\"" verb \
+	"\",\"user\":{\"username\":\"u\"},\"objectRef\":{\"resource\":\"" res "\"}}"
+
+static void
+test_index(void)
+{
+	char text[512];
+	struct buf errs;
+	struct ruleset *rs;
+
+	buf_init(&errs);
+	snprintf(text, sizeof(text), HEAD "detection:\n  s:\n    verb: [delete, patch]\n"
+	    "    objectRef.resource: secrets\n  condition: s\n", "x1");
+	rs = load(text, &errs);
+	T_ASSERT(rs != NULL && ruleset_rule(rs, 0)->ik[IK_RESOURCE] != NULL);
+	if (rs) {
+		T_ASSERT(fires(rs, EV("get", "pods")) == 0 && evaluated == 0);
+		T_ASSERT(fires(rs, EV("get", "secrets")) == 0 && evaluated == 0);
+		T_ASSERT(fires(rs, EV("DELETE", "Secrets")) == 1 && evaluated == 1);
+		ruleset_free(rs);
+	}
+	/* wildcards: no whole value, so no index */
+	snprintf(text, sizeof(text), HEAD "detection:\n  s:\n    verb: 'del*'\n  condition: s\n", "x2");
+	rs = load(text, &errs);
+	T_ASSERT(rs != NULL && ruleset_rule(rs, 0)->ik[IK_VERB] == NULL);
+	ruleset_free(rs);
+	/* a kaudit rule that compares case, in the lower-case bucket */
+	rs = load("- rule: t.upper\n  title: t\n  severity: low\n  category: rbac\n"
+	    "  condition: verb = GET\n", &errs);
+	T_ASSERT(rs != NULL);
+	if (rs) {
+		T_ASSERT(fires(rs, EV("GET", "pods")) == 1);
+		T_ASSERT(fires(rs, EV("get", "pods")) == 0);
+		ruleset_free(rs);
+	}
+	buf_free(&errs);
+}
+
 int
 main(void)
 {
@@ -178,5 +222,6 @@ main(void)
 	T_RUN(test_unknown_field_warns);
 	T_RUN(test_logsource_skipped);
 	T_RUN(test_modifier_errors);
+	T_RUN(test_index);
 	return t_done();
 }
