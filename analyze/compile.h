@@ -81,6 +81,7 @@ struct prule {
 	struct pcorr	*corr;		/* corr.c: a correlation document */
 	struct psuppress *suppress;	/* corr.c: the rule's suppress */
 	const char	*name;		/* sigma.c: a Sigma rule's name, for correlations */
+	const char	*author;	/* sigma.c: its author, named in its messages */
 };
 
 struct compiler {
@@ -154,8 +155,9 @@ int	sigma_doc(struct compiler *c, yaml_document_t *d, yaml_node_t *m);
 struct prule *sigma_ref(struct compiler *c, const char *ref);
 /* 1 when ref is the Sigma name of rule r. */
 int	sigma_named(struct compiler *c, const struct rule *r, const char *ref);
-/* r's message: text as it is (Sigma titles are not templates). */
-void	sigma_message(struct compiler *c, struct rule *r, const char *text);
+/* The message of a Sigma rule: its title as it is (not a template), and
+ * its author, whom the Detection Rule License asks messages to name. */
+void	sigma_message(struct compiler *c, struct prule *pr);
 /* sigmadet.c: a Sigma `detection` as a condition; NULL after reporting. */
 struct node *sigmadet_compile(struct compiler *c, yaml_document_t *d, yaml_node_t *det,
 	    const char *rid);

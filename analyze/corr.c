@@ -425,7 +425,7 @@ corr_resolve_one(struct compiler *c, struct prule *pr)
 	if (pc->absent)
 		feed_add(c, r, pc, pc->absent, SIGNAL_ABSENT);
 	if (r->format == RULE_SIGMA)
-		sigma_message(c, r, r->title);
+		sigma_message(c, pr);
 	else
 		(void)rule_template_text(c, r, pc->output ? pc->output : r->title, pc->outline, 1);
 }

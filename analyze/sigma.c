@@ -1,7 +1,8 @@
 /* sigma.c — Sigma rule files read as they are: rule documents (logsource
  * and detection) and correlation documents (`correlation:` a mapping)
  * become rules and correlations of the rule set, with the Sigma id as the
- * rule id, the title as title and message, the level as severity, and the
+ * rule id, the title as title and message (with the author, as the
+ * Detection Rule License asks of messages), the level as severity, and the
  * tags turned into the pack's form (attack.t1609 -> T1609,
  * attack.privilege-escalation -> mitre_privilege_escalation), from which
  * the category is taken. The detection itself is compiled in sigmadet.c.
@@ -109,12 +110,20 @@ sigma_level(struct compiler *c, yaml_document_t *d, yaml_node_t *m, struct rule 
 }
 
 void
-sigma_message(struct compiler *c, struct rule *r, const char *text)
+sigma_message(struct compiler *c, struct prule *pr)
 {
+	struct rule *r = pr->r;
+	struct buf msg;
+
+	buf_init(&msg);
+	buf_puts(&msg, r->title ? r->title : r->id);
+	if (pr->author && *pr->author)
+		buf_printf(&msg, " (Sigma rule by %s)", pr->author);
 	r->out = arena_alloc(c->ar, sizeof(*r->out));
-	r->out[0].text = text ? text : r->id;
-	r->out[0].len = strlen(r->out[0].text);
+	r->out[0].text = arena_strndup(c->ar, buf_cstr(&msg), msg.len);
+	r->out[0].len = msg.len;
 	r->nout = 1;
+	buf_free(&msg);
 }
 
 /* What rules and correlations share: id, name, title, level, tags. NULL
@@ -153,6 +162,8 @@ sigma_head(struct compiler *c, yaml_document_t *d, yaml_node_t *m, const char *k
 	r->title = get_str(c, d, m, "title", 1, kind);
 	r->description = get_str(c, d, m, "description", 0, kind);
 	pr->name = get_str(c, d, m, "name", 0, kind);
+	if (yamldoc_scalar(yamldoc_get(d, m, "author")))
+		pr->author = adup(c, yamldoc_scalar(yamldoc_get(d, m, "author")));
 	sigma_level(c, d, m, r);
 	rule_tags(c, d, yamldoc_get(d, m, "tags"), r);
 	for (size_t i = 0; i < r->ntags; i++)
@@ -213,7 +224,7 @@ sigma_rule(struct compiler *c, yaml_document_t *d, yaml_node_t *m)
 	/* a SIEM sees every stage the audit policy writes; one finding per
 	 * request all the same (findings are per audit ID and rule) */
 	pr->r->stages = SIGMA_STAGES_ALL;
-	sigma_message(c, pr->r, pr->r->title);
+	sigma_message(c, pr);
 	prule_add(c, pr);
 }
 

@@ -29,7 +29,7 @@ jqt() {	# jq filter over the JSON lines of a file: true or not
 check sigma-scan-file-exit-0 test $? -eq 0
 check sigma-scan-file-finding jqt 'length == 1 and .[0].rule == "a1b0ca4e-7835-413e-8471-3ff2b8a66be6"
     and .[0].title == "Potential Remote Command Execution In Pod Container"
-    and .[0].message == .[0].title and .[0].severity == "medium" and .[0].category == "exec"
+    and .[0].message == "Potential Remote Command Execution In Pod Container (Sigma rule by Leo Tsaousis (@laripping))" and .[0].severity == "medium" and .[0].category == "exec"
     and .[0].tags == ["T1609", "mitre_execution"]' "$tmp/file.out"
 ls "$fx"/*.json | grep -v fal_01_003 | xargs cat >"$tmp/all.json"	# fal_01_003.json is no audit event
 "$K" scan --rules "$sig" "$tmp/all.json" >"$tmp/dir.out" 2>"$tmp/dir.err"
