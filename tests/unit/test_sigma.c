@@ -31,6 +31,16 @@ load(const char *text, struct buf *errs)
 	return ruleset_compile(&src, 1, NULL, errs);
 }
 
+/* A rule of id with the detection given (YAML under `detection:`). */
+static struct ruleset *
+load_sigma(const char *id, const char *detection, struct buf *errs)
+{
+	char text[1024];
+
+	snprintf(text, sizeof(text), HEAD "detection:\n%s", id, detection);
+	return load(text, errs);
+}
+
 static void
 on_finding(void *arg, json_t *f, const struct audit_event *ev)
 {
@@ -76,14 +86,12 @@ test_b64_encode(void)
 static void
 test_case_and_id(void)
 {
-	char text[512];
 	struct buf errs;
 	struct ruleset *rs;
 
 	buf_init(&errs);
-	snprintf(text, sizeof(text), HEAD "detection:\n  s:\n    verb: get\n    objectRef.resource: "
-	    "SECRETS\n  condition: s\n", "AB12CD34-0000-4000-8000-00000000000F");
-	rs = load(text, &errs);
+	rs = load_sigma("AB12CD34-0000-4000-8000-00000000000F", "  s:\n    verb: get\n"
+	    "    objectRef.resource: SECRETS\n  condition: s\n", &errs);
 	T_ASSERT(rs != NULL);
 	if (rs) {
 		T_STREQ(rule_id(ruleset_rule(rs, 0)), "ab12cd34-0000-4000-8000-00000000000f");
@@ -96,23 +104,20 @@ test_case_and_id(void)
 static void
 test_unknown_field_warns(void)
 {
-	char text[512];
 	struct buf errs;
 	struct ruleset *rs;
 	size_t nw = 0;
 	const char *w;
 
 	buf_init(&errs);
-	snprintf(text, sizeof(text), HEAD "detection:\n  s:\n    verb: get\n    secretName: s\n"
-	    "  gone:\n    secretName: null\n  condition: s or (gone and verb)\n", "u1");
-	rs = load(text, &errs);
+	rs = load_sigma("u1", "  s:\n    verb: get\n    secretName: s\n"
+	    "  gone:\n    secretName: null\n  condition: s or (gone and verb)\n", &errs);
 	T_ASSERT(rs == NULL);	/* a field is no search identifier */
 	T_ASSERT(strstr(buf_cstr(&errs), "s.yml:11: sigma condition: unknown search identifier "
 	    "\"verb\"") != NULL);
 	ruleset_free(rs);
-	snprintf(text, sizeof(text), HEAD "detection:\n  s:\n    verb: get\n    secretName: s\n"
-	    "  gone:\n    secretName: null\n  condition: s or gone\n", "u1");
-	rs = load(text, &errs);
+	rs = load_sigma("u1", "  s:\n    verb: get\n    secretName: s\n"
+	    "  gone:\n    secretName: null\n  condition: s or gone\n", &errs);
 	T_ASSERT(rs != NULL);
 	if (rs) {
 		w = ruleset_warnings(rs, &nw);
@@ -157,15 +162,14 @@ test_modifier_errors(void)
 		{ "requestURI: {a: b}", "expected a value or a list of values" },
 		{ "requestURI: []", "expected 1 to" },
 	};
-	char text[512];
+	char det[256];
 	struct buf errs;
 	struct ruleset *rs;
 
 	buf_init(&errs);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		snprintf(text, sizeof(text), HEAD "detection:\n  s:\n    %s\n  condition: s\n",
-		    "m1", bad[i][0]);
-		rs = load(text, &errs);
+		snprintf(det, sizeof(det), "  s:\n    %s\n  condition: s\n", bad[i][0]);
+		rs = load_sigma("m1", det, &errs);
 		T_ASSERT(rs == NULL);
 		if (strstr(buf_cstr(&errs), bad[i][1]) == NULL || strncmp(buf_cstr(&errs), "s.yml:7: ", 9))
 			printf("  %s: got %s", bad[i][0], buf_cstr(&errs));
@@ -182,14 +186,12 @@ test_modifier_errors(void)
 static void
 test_index(void)
 {
-	char text[512];
 	struct buf errs;
 	struct ruleset *rs;
 
 	buf_init(&errs);
-	snprintf(text, sizeof(text), HEAD "detection:\n  s:\n    verb: [delete, patch]\n"
-	    "    objectRef.resource: secrets\n  condition: s\n", "x1");
-	rs = load(text, &errs);
+	rs = load_sigma("x1", "  s:\n    verb: [delete, patch]\n"
+	    "    objectRef.resource: secrets\n  condition: s\n", &errs);
 	T_ASSERT(rs != NULL && ruleset_rule(rs, 0)->ik[IK_RESOURCE] != NULL);
 	if (rs) {
 		T_ASSERT(fires(rs, EV("get", "pods")) == 0 && evaluated == 0);
@@ -198,8 +200,7 @@ test_index(void)
 		ruleset_free(rs);
 	}
 	/* wildcards: no whole value, so no index */
-	snprintf(text, sizeof(text), HEAD "detection:\n  s:\n    verb: 'del*'\n  condition: s\n", "x2");
-	rs = load(text, &errs);
+	rs = load_sigma("x2", "  s:\n    verb: 'del*'\n  condition: s\n", &errs);
 	T_ASSERT(rs != NULL && ruleset_rule(rs, 0)->ik[IK_VERB] == NULL);
 	ruleset_free(rs);
 	/* a kaudit rule that compares case, in the lower-case bucket */
