@@ -1,6 +1,7 @@
 /* compile.h — the rule compiler's insides, shared by the files that read
- * rule documents: rules.c (rules, lists, macros, exceptions) and corr.c
- * (correlations, suppression). Private to analyze/.
+ * rule documents: rules.c (rules, lists, macros, exceptions), corr.c
+ * (correlations, suppression) and sigma.c, sigmadet.c (Sigma rule files).
+ * Private to analyze/.
  *
  * Compiling has two passes (see rules.c): documents are read into pending
  * items, then names are resolved and conditions compiled. */
@@ -11,9 +12,30 @@
 
 #include "analyze/rules_impl.h"
 
-struct pcorr;
 struct falco;
 struct psuppress;
+
+/* An alias: group_by name -> the field each rule supplies it with. */
+struct palias {
+	const char	*name;
+	const char	**rule;
+	const char	**field;
+	size_t		  n;
+	int		  line;
+};
+
+/* A correlation document while compiling (corr.c, sigma.c). */
+struct pcorr {
+	struct lit	*steps, *until, *group, *values;
+	size_t		 nsteps, nuntil, ngroup, nvalues;
+	const char	*absent;
+	struct palias	*alias;
+	size_t		 nalias;
+	const char	*output;
+	int		 outline;
+	int		 line;
+	int		 hide_steps;	/* Sigma's generate: false: the rules' own findings off */
+};
 
 struct mpart {
 	const char	*text;
@@ -60,6 +82,8 @@ struct prule {
 	size_t		 nexc;
 	struct pcorr	*corr;		/* corr.c: a correlation document */
 	struct psuppress *suppress;	/* corr.c: the rule's suppress */
+	const char	*name;		/* sigma.c: a Sigma rule's name, for correlations */
+	const char	*author;	/* sigma.c: its author, named in its messages */
 };
 
 struct compiler {
@@ -131,5 +155,23 @@ void	rule_state_keys(struct compiler *c, yaml_document_t *d, yaml_node_t *m, str
 void	corr_resolve(struct compiler *c);
 /* Frees what corr.c kept for pr while compiling. */
 void	corr_free_pending(struct prule *pr);
+/* `aliases:` of a correlation into pc. */
+void	corr_aliases(struct compiler *c, yaml_document_t *d, yaml_node_t *n, struct pcorr *pc);
+
+/* sigma.c */
+/* Reads m when it is a Sigma document (a rule with logsource and
+ * detection, a correlation mapping, a collection's action): 1 then, else
+ * 0 and nothing read. */
+int	sigma_doc(struct compiler *c, yaml_document_t *d, yaml_node_t *m);
+/* The rule a Sigma correlation names: by id, else by its `name`. */
+struct prule *sigma_ref(struct compiler *c, const char *ref);
+/* 1 when ref is the Sigma name of rule r. */
+int	sigma_named(struct compiler *c, const struct rule *r, const char *ref);
+/* The message of a Sigma rule: its title as it is (not a template), and
+ * its author, whom the Detection Rule License asks messages to name. */
+void	sigma_message(struct compiler *c, struct prule *pr);
+/* sigmadet.c: a Sigma `detection` as a condition; NULL after reporting. */
+struct node *sigmadet_compile(struct compiler *c, yaml_document_t *d, yaml_node_t *det,
+	    const char *rid);
 
 #endif

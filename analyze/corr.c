@@ -29,26 +29,6 @@ static const char *const corr_kinds[] = {
 	[CK_FIRST_SEEN] = "first_seen",
 };
 
-/* An alias: group_by name -> the field each rule supplies it with. */
-struct palias {
-	const char	*name;
-	const char	**rule;
-	const char	**field;
-	size_t		  n;
-	int		  line;
-};
-
-struct pcorr {
-	struct lit	*steps, *until, *group, *values;
-	size_t		 nsteps, nuntil, ngroup, nvalues;
-	const char	*absent;
-	struct palias	*alias;
-	size_t		 nalias;
-	const char	*output;
-	int		 outline;
-	int		 line;
-};
-
 struct psuppress {
 	struct lit	*by;
 	size_t		 nby;
@@ -113,7 +93,7 @@ get_ids(struct compiler *c, yaml_document_t *d, yaml_node_t *m, const char *key,
 	return get_lits(c, d, n, out, nout, what);
 }
 
-static void
+void
 corr_aliases(struct compiler *c, yaml_document_t *d, yaml_node_t *n, struct pcorr *pc)
 {
 	if (n == NULL)
@@ -365,7 +345,8 @@ feed_field(struct compiler *c, struct rule *corr, const struct pcorr *pc, const 
 			continue;
 		text = NULL;
 		for (size_t k = 0; k < pc->alias[i].n; k++)
-			if (strcmp(pc->alias[i].rule[k], from->id) == 0)
+			if (strcmp(pc->alias[i].rule[k], from->id) == 0 ||
+			    (corr->format == RULE_SIGMA && sigma_named(c, from, pc->alias[i].rule[k])))
 				text = pc->alias[i].field[k];
 		if (text == NULL) {
 			cerr(c, corr->file, pc->alias[i].line, "correlation %s: alias %s names no "
@@ -381,7 +362,7 @@ feed_field(struct compiler *c, struct rule *corr, const struct pcorr *pc, const 
 static struct rule *
 feed_rule(struct compiler *c, struct rule *corr, const struct pcorr *pc, const char *id)
 {
-	struct prule *p = prule_find(c, id);
+	struct prule *p = corr->format == RULE_SIGMA ? sigma_ref(c, id) : prule_find(c, id);
 
 	if (p == NULL) {
 		cerr(c, corr->file, pc->line, "correlation %s: rule \"%s\" is not defined",
@@ -443,7 +424,10 @@ corr_resolve_one(struct compiler *c, struct prule *pr)
 		feed_add(c, r, pc, pc->until[i].s, SIGNAL_UNTIL);
 	if (pc->absent)
 		feed_add(c, r, pc, pc->absent, SIGNAL_ABSENT);
-	(void)rule_template_text(c, r, pc->output ? pc->output : r->title, pc->outline, 1);
+	if (r->format == RULE_SIGMA)
+		sigma_message(c, pr);
+	else
+		(void)rule_template_text(c, r, pc->output ? pc->output : r->title, pc->outline, 1);
 }
 
 /* Lists each enabled correlation on the rules that feed it. */
@@ -481,6 +465,39 @@ suppress_resolve(struct compiler *c, struct prule *pr)
 	}
 }
 
+/* 1 when a correlation that keeps its rules' own findings refers to r. */
+static int
+corr_shows(struct compiler *c, const struct rule *r)
+{
+	for (size_t i = 0; i < c->nrule; i++) {
+		const struct prule *q = c->rule[i];
+		if (q->corr == NULL || q->corr->hide_steps)
+			continue;
+		for (size_t s = 0; s < q->r->corr->nstep; s++)
+			if (q->r->corr->step[s] == r)
+				return 1;
+	}
+	return 0;
+}
+
+/* Sigma's `generate: false` (its default): the rules a correlation refers
+ * to make no findings of their own, unless another correlation over the
+ * same rule keeps them. */
+static void
+corr_hide_steps(struct compiler *c)
+{
+	for (size_t i = 0; i < c->nrule; i++) {
+		const struct prule *pr = c->rule[i];
+		if (pr->corr == NULL || !pr->corr->hide_steps)
+			continue;
+		for (size_t s = 0; s < pr->r->corr->nstep; s++) {
+			struct rule *r = pr->r->corr->step[s];
+			if (r && !corr_shows(c, r))
+				r->enabled = 0;
+		}
+	}
+}
+
 void
 corr_resolve(struct compiler *c)
 {
@@ -490,8 +507,10 @@ corr_resolve(struct compiler *c)
 			corr_resolve_one(c, pr);
 		if (pr->suppress && pr->r->suppress)
 			suppress_resolve(c, pr);
-		pr->r->needed |= pr->r->enabled && !pr->r->corr;
 	}
+	corr_hide_steps(c);
+	for (size_t i = 0; i < c->nrule; i++)
+		c->rule[i]->r->needed |= c->rule[i]->r->enabled && !c->rule[i]->r->corr;
 	for (size_t i = 0; i < c->nrule; i++)
 		if (c->rule[i]->corr && c->rule[i]->r->enabled)
 			corr_link(c, c->rule[i]->r);

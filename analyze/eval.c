@@ -18,6 +18,7 @@
 #include "base/hash.h"
 #include "base/xmalloc.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -227,11 +228,27 @@ struct evkeys {
 	size_t		 n[IK_COUNT];
 };
 
+/* The verb, resource and subresource in lower case: the index compares
+ * them so (index.c), which lets rules that ignore case (Sigma's) be placed
+ * in it too. */
 static void
 event_keys(const struct audit_event *ev, struct eval_scratch *s, struct evkeys *k)
 {
-	for (int i = IK_VERB; i < IK_COUNT; i++)
+	for (int i = IK_VERB; i < IK_COUNT; i++) {
+		size_t u;
 		k->s[i] = event_str(ev, ikey_field[i], &s->key[i], &k->n[i]);
+		for (u = 0; k->s[i] && u < k->n[i] && !isupper((unsigned char)k->s[i][u]); u++)
+			;
+		if (k->s[i] == NULL || u == k->n[i])
+			continue;
+		if (k->s[i] != s->key[i].data) {
+			buf_reset(&s->key[i]);
+			buf_append(&s->key[i], k->s[i], k->n[i]);
+		}
+		for (; u < k->n[i]; u++)
+			s->key[i].data[u] = (char)tolower((unsigned char)s->key[i].data[u]);
+		k->s[i] = s->key[i].data;
+	}
 }
 
 /* Merges the buckets of the event's keys and the catch-all into s->cand. */

@@ -5,13 +5,18 @@
  * A rule's constraints are the literal values the verb, the resource or the
  * subresource must have for its condition to hold: `field = v` and
  * `field in (...)` conjuncts of its top-level AND, or an OR each branch of
- * which pins the same key. The rule then waits in the buckets of its most
- * selective key (subresource, then resource, then verb); a rule with no
- * constraint is a catch-all, evaluated for every event. */
+ * which pins the same key, or a regex that stands for whole values (a Sigma
+ * rule's values, which ignore case: node.set holds them). The rule then
+ * waits in the buckets of its most selective key (subresource, then
+ * resource, then verb); a rule with no constraint is a catch-all, evaluated
+ * for every event. Keys are compared in lower case on both sides (eval.c
+ * lowers the event's): the index only narrows, the condition decides, so a
+ * rule that compares case still sees every event it could match. */
 #include "analyze/rules_impl.h"
 #include "base/hash.h"
 #include "base/xmalloc.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,7 +88,8 @@ pin_values(const struct node *k, enum ikey ik, struct lit *v, size_t *nv)
 			v[(*nv)++] = *k->lit;
 			return 1;
 		}
-		if (k->op != OP_IN || k->set == NULL || *nv + k->set->nstr > PIN_MAX)
+		if ((k->op != OP_IN && k->op != OP_REGEX) || k->set == NULL ||
+		    *nv + k->set->nstr > PIN_MAX)
 			return 0;
 		memcpy(v + *nv, k->set->str, k->set->nstr * sizeof(*v));
 		*nv += k->set->nstr;
@@ -140,6 +146,25 @@ pin_or(struct arena *a, const struct node *k, enum ikey ik)
 	return s;
 }
 
+/* A copy of set in lower case, sorted for litset_has_str(). */
+static struct litset *
+set_lower(struct arena *a, const struct litset *set)
+{
+	struct litset *s = arena_alloc(a, sizeof(*s));
+
+	s->str = arena_alloc(a, (set->nstr ? set->nstr : 1) * sizeof(*s->str));
+	for (size_t i = 0; i < set->nstr; i++) {
+		char *low = arena_strndup(a, set->str[i].s, set->str[i].n);
+		for (size_t c = 0; c < set->str[i].n; c++)
+			low[c] = (char)tolower((unsigned char)low[c]);
+		s->str[i] = set->str[i];
+		s->str[i].s = low;
+	}
+	s->nstr = set->nstr;
+	qsort(s->str, s->nstr, sizeof(*s->str), pin_cmp);
+	return s;
+}
+
 /* The literal values verb / resource / subresource must have for the rule
  * to match, read off `field = v` and `field in (...)` conjuncts, or off an
  * OR of them. */
@@ -166,10 +191,13 @@ rule_constraints(struct arena *a, struct rule *r)
 			s->str = k->lit;
 			s->nstr = 1;
 			r->ik[ik] = s;
-		} else if (k->op == OP_IN && k->set) {
+		} else if ((k->op == OP_IN || k->op == OP_REGEX) && k->set) {
 			r->ik[ik] = k->set;
 		}
 	}
+	for (enum ikey ik = IK_VERB; ik < IK_COUNT; ik++)
+		if (r->ik[ik])
+			r->ik[ik] = set_lower(a, r->ik[ik]);
 }
 
 static size_t

@@ -749,6 +749,8 @@ doc_item(struct compiler *c, yaml_document_t *d, yaml_node_t *m)
 		cerr(c, c->file, yamldoc_line(m), "expected a mapping with rule, correlation, list or macro");
 		return;
 	}
+	if (sigma_doc(c, d, m))
+		return;
 	if (yamldoc_get(d, m, "rule"))
 		doc_rule(c, d, m);
 	else if (yamldoc_get(d, m, "correlation"))

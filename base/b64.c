@@ -1,4 +1,4 @@
-/* b64.c — base64 decoding (see b64.h). */
+/* b64.c — base64 decoding and encoding (see b64.h). */
 #include "base/b64.h"
 
 #include <stdint.h>
@@ -69,5 +69,25 @@ b64_decode_lenient(const char *s, size_t n, struct buf *out)
 			bits -= 8;
 			buf_putc(out, (char)(acc >> bits & 0xff));
 		}
+	}
+}
+
+void
+b64_encode(const unsigned char *s, size_t n, struct buf *out)
+{
+	static const char digits[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)s[i] << 16;
+		size_t left = n - i;
+		if (left > 1)
+			v |= (uint32_t)s[i + 1] << 8;
+		if (left > 2)
+			v |= s[i + 2];
+		buf_putc(out, digits[(v >> 18) & 63]);
+		buf_putc(out, digits[(v >> 12) & 63]);
+		buf_putc(out, left > 1 ? digits[(v >> 6) & 63] : '=');
+		buf_putc(out, left > 2 ? digits[v & 63] : '=');
 	}
 }

@@ -439,6 +439,8 @@ rm -rf "$tmp/big"
 KAUDIT=$K tests/cli/scan_responder.sh
 # Falco rules files: their own file.
 KAUDIT=$K tests/cli/falco.sh
+# Sigma rule files: their own file.
+KAUDIT=$K tests/cli/sigma.sh
 # query and report: their own file.
 bash tests/cli/query_report.sh
 # kaudit gateway's command line and configuration: its own file.
