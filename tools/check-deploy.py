@@ -473,15 +473,17 @@ def check_deployment(d, objs):
 
 
 def kaudit_config(objs):
+    """(file, text, line of the text's first line) of the kaudit.yaml ConfigMap."""
     for f, o in objs:
-        if o.get("kind") == "ConfigMap" and "kaudit.yaml" in (o.get("data") or {}):
-            return f, o["data"]["kaudit.yaml"]
-    return None, None
+        data = o.get("data") or {} if o.get("kind") == "ConfigMap" else {}
+        if "kaudit.yaml" in data:
+            return f, data["kaudit.yaml"], data.line("kaudit.yaml") + 1
+    return None, None, 0
 
 
 def check_secret_vars(d, objs):
     """Every ${VAR} in the configuration is a key of the Secret."""
-    f, text = kaudit_config(objs)
+    f, text, _ = kaudit_config(objs)
     if text is None:
         return ["%s:0: no ConfigMap with data kaudit.yaml" % d]
     keys = set()
@@ -510,23 +512,34 @@ def pending_sections(kaudit, cfg):
     return [k for k in cfg if k not in known] if known else []
 
 
+def blank_section(text, key):
+    """text with the top-level section key blanked out, lines kept in place."""
+    out, inside = [], False
+    for line in text.split("\n"):
+        if re.match(r"[A-Za-z_]", line):
+            inside = line.startswith(key + ":")
+        out.append("" if inside else line)
+    return "\n".join(out)
+
+
 def check_config(d, objs, kaudit):
-    f, text = kaudit_config(objs)
+    f, text, first_line = kaudit_config(objs)
     if text is None:
         return ["%s:0: no ConfigMap with data kaudit.yaml" % d], []
-    cfg = yaml.safe_load(text) or {}
-    skipped = [k for k in pending_sections(kaudit, cfg) if k == "metrics"]
+    path = os.path.join(d, f)
+    skipped = [k for k in pending_sections(kaudit, yaml.safe_load(text) or {}) if k == "metrics"]
     for k in skipped:
-        del cfg[k]
-    if skipped:
-        text = yaml.safe_dump(cfg, sort_keys=False)
+        text = blank_section(text, k)
     env = dict(os.environ)
     for v in re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", text):
         env[v] = "placeholder"
     rc, err = kaudit_check(kaudit, text, env)
     if rc != 0:
-        return ["%s:0: kaudit check on data kaudit.yaml exited %d: %s" %
-                (os.path.join(d, f), rc, err.strip().replace("\n", "; "))], skipped
+        # kaudit.yaml:N is line N of the block: report it in the ConfigMap's file.
+        err = re.sub(r"kaudit\.yaml:(\d+):",
+                     lambda m: "%s:%d:" % (path, int(m.group(1)) + first_line - 1), err)
+        lines = [e for e in err.strip().split("\n") if e] or ["%s:0: no message" % path]
+        return ["%s (kaudit check exited %d)" % (e, rc) for e in lines], skipped
     return [], skipped
 
 
