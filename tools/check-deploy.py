@@ -472,26 +472,28 @@ def check_deployment(d, objs):
     return errors
 
 
-def kaudit_config(objs):
-    """(file, text, line of the text's first line) of the kaudit.yaml ConfigMap."""
+def kaudit_configs(objs):
+    """[(file, key, text, line of the text's first line)]: every *.yaml entry of
+    the ConfigMaps, each a kaudit configuration."""
+    out = []
     for f, o in objs:
-        data = o.get("data") or {} if o.get("kind") == "ConfigMap" else {}
-        if "kaudit.yaml" in data:
-            return f, data["kaudit.yaml"], data.line("kaudit.yaml") + 1
-    return None, None, 0
+        data = (o.get("data") or {}) if o.get("kind") == "ConfigMap" else {}
+        for key in data:
+            if key.endswith(".yaml"):
+                out.append((f, key, data[key], data.line(key) + 1))
+    return out
 
 
 def check_secret_vars(d, objs):
-    """Every ${VAR} in the configuration is a key of the Secret."""
-    f, text, _ = kaudit_config(objs)
-    if text is None:
-        return ["%s:0: no ConfigMap with data kaudit.yaml" % d]
-    keys = set()
+    """Every ${VAR} in the configurations is a key of the Secret."""
+    keys, errors = set(), []
     for _, o in objs:
         if o.get("kind") == "Secret":
             keys |= set((o.get("stringData") or {}).keys()) | set((o.get("data") or {}).keys())
-    return ["%s:0: ${%s} in kaudit.yaml is not a key of the Secret" % (os.path.join(d, f), v)
-            for v in sorted(set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", text)) - keys)]
+    for f, key, text, _ in kaudit_configs(objs):
+        for v in sorted(set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", text)) - keys):
+            errors.append("%s:0: ${%s} in %s is not a key of the Secret" % (os.path.join(d, f), v, key))
+    return errors
 
 
 def kaudit_check(kaudit, text, env=None):
@@ -523,24 +525,27 @@ def blank_section(text, key):
 
 
 def check_config(d, objs, kaudit):
-    f, text, first_line = kaudit_config(objs)
-    if text is None:
+    cfgs = kaudit_configs(objs)
+    if not any(key == "kaudit.yaml" for _, key, _, _ in cfgs):
         return ["%s:0: no ConfigMap with data kaudit.yaml" % d], []
-    path = os.path.join(d, f)
-    skipped = [k for k in pending_sections(kaudit, yaml.safe_load(text) or {}) if k == "metrics"]
-    for k in skipped:
-        text = blank_section(text, k)
-    env = dict(os.environ)
-    for v in re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", text):
-        env[v] = "placeholder"
-    rc, err = kaudit_check(kaudit, text, env)
-    if rc != 0:
-        # kaudit.yaml:N is line N of the block: report it in the ConfigMap's file.
-        err = re.sub(r"kaudit\.yaml:(\d+):",
-                     lambda m: "%s:%d:" % (path, int(m.group(1)) + first_line - 1), err)
-        lines = [e for e in err.strip().split("\n") if e] or ["%s:0: no message" % path]
-        return ["%s (kaudit check exited %d)" % (e, rc) for e in lines], skipped
-    return [], skipped
+    errors, skipped = [], []
+    for f, key, text, first_line in cfgs:
+        path = os.path.join(d, f)
+        for k in pending_sections(kaudit, yaml.safe_load(text) or {}):
+            if k == "metrics":
+                text = blank_section(text, k)
+                skipped.append(k)
+        env = dict(os.environ)
+        for v in re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", text):
+            env[v] = "placeholder"
+        rc, err = kaudit_check(kaudit, text, env)
+        if rc != 0:
+            # kaudit.yaml:N is line N of the block: report it in the ConfigMap's file.
+            err = re.sub(r"kaudit\.yaml:(\d+):",
+                         lambda m: "%s:%d:" % (path, int(m.group(1)) + first_line - 1), err)
+            lines = [e for e in err.strip().split("\n") if e] or ["%s:0: no message" % path]
+            errors += ["%s (kaudit check of %s exited %d)" % (e, key, rc) for e in lines]
+    return errors, skipped
 
 
 def check_k8s(d, kaudit):

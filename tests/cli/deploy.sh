@@ -35,7 +35,8 @@ if [ "$rc" -eq 0 ] && ! grep -q '^FAIL' "$tmp/shipped"; then ok shipped-pass; el
 # resource, both URL kinds, and a Secret logged with its contents.
 pol=deploy/audit-policy.yaml
 sed 's/^omitManagedFields: true/omitManagedFields: true\nsampling: 10/' $pol >"$tmp/p1.yaml"
-refuses policy-unknown-field "p1.yaml:21: unknown field \"sampling\" in Policy" --only policy --policy "$tmp/p1.yaml"
+n=$(grep -n '^sampling' "$tmp/p1.yaml" | cut -d: -f1)
+refuses policy-unknown-field "p1.yaml:$n: unknown field \"sampling\" in Policy" --only policy --policy "$tmp/p1.yaml"
 sed '0,/level: Metadata/s//level: Everything/' $pol >"$tmp/p2.yaml"
 refuses policy-bad-level "level must be one of None, Metadata, Request, RequestResponse, got 'Everything'" --only policy --policy "$tmp/p2.yaml"
 sed 's/resources: \["secrets", "serviceaccounts\/token"\]/resource: ["secrets"]/' $pol >"$tmp/p3.yaml"
@@ -57,7 +58,8 @@ broken() {	# name: a fresh copy in $tmp/name
 	rm -rf "${tmp:?}/$1"; cp -r deploy/k8s "$tmp/$1"
 }
 broken k1; sed -i 's/replicas: 3/replicas: 1/' "$tmp/k1/deployment.yaml"
-refuses k8s-one-replica "deployment.yaml:14: replicas must be 2 or more" --only k8s --k8s "$tmp/k1"
+n=$(grep -n 'replicas: 1' "$tmp/k1/deployment.yaml" | cut -d: -f1)
+refuses k8s-one-replica "deployment.yaml:$n: replicas must be 2 or more" --only k8s --k8s "$tmp/k1"
 broken k2; rm "$tmp/k2/poddisruptionbudget.yaml"; sed -i '/poddisruptionbudget.yaml/d' "$tmp/k2/kustomization.yaml"
 refuses k8s-no-pdb "no PodDisruptionBudget" --only k8s --k8s "$tmp/k2"
 broken k3; sed -i 's/app.kubernetes.io\/component: detector/app.kubernetes.io\/component: other/' "$tmp/k3/service.yaml"
@@ -67,7 +69,8 @@ refuses k8s-writable-root "readOnlyRootFilesystem: true" --only k8s --k8s "$tmp/
 broken k5; sed -i '/SOC_WEBHOOK_TOKEN/d' "$tmp/k5/secret.yaml"
 refuses k8s-secret-key-missing "\${SOC_WEBHOOK_TOKEN} in kaudit.yaml is not a key of the Secret" --only k8s --k8s "$tmp/k5"
 broken k6; sed -i 's/min_severity: high/min_severity: urgent/' "$tmp/k6/configmap.yaml"
-refuses k8s-config-refused-by-kaudit "k6/configmap.yaml:30: min_severity: \"urgent\" is not one of" --only k8s --k8s "$tmp/k6"
+n=$(grep -n 'urgent' "$tmp/k6/configmap.yaml" | cut -d: -f1)
+refuses k8s-config-refused-by-kaudit "k6/configmap.yaml:$n: min_severity: \"urgent\" is not one of" --only k8s --k8s "$tmp/k6"
 broken k7; printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra}\n' >"$tmp/k7/extra.yaml"
 refuses k8s-unlisted-file "extra.yaml is not in resources" --only k8s --k8s "$tmp/k7"
 broken k8; sed -i 's/policy\/v1/policy\/v1beta1/' "$tmp/k8/poddisruptionbudget.yaml"
