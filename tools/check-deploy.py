@@ -19,7 +19,6 @@ feeds it broken ones):
                         [--unit FILE] [--kaudit BIN] [--only policy,k8s,image,unit]
 """
 import argparse
-import fnmatch
 import os
 import re
 import shutil
@@ -62,6 +61,10 @@ def _construct_mapping(loader, node):
     d.lines = {"__self__": node.start_mark.line + 1}
     for knode, vnode in node.value:
         key = loader.construct_object(knode, deep=True)
+        if key in d:
+            # PyYAML would keep the last silently; the API server's reader may not.
+            raise yaml.constructor.ConstructorError(None, None, "duplicate key \"%s\"" % key,
+                                                    knode.start_mark)
         d[key] = loader.construct_object(vnode, deep=True)
         d.lines[key] = knode.start_mark.line + 1
     return d
@@ -97,8 +100,10 @@ RULE_KEYS = {"level", "users", "userGroups", "verbs", "resources", "namespaces",
 GR_KEYS = {"group", "resources", "resourceNames"}
 LEVELS = ["None", "Metadata", "Request", "RequestResponse"]
 STAGES = {"RequestReceived", "ResponseStarted", "ResponseComplete", "Panic"}
+# The verbs the API server records: resource requests', then the lowercase
+# HTTP methods of non-resource requests.
 VERBS = {"get", "list", "watch", "create", "update", "patch", "delete",
-         "deletecollection", "proxy", "*"}
+         "deletecollection", "proxy", "*", "post", "put", "head", "options"}
 
 
 def str_list(path, d, key, errors, allowed=None):

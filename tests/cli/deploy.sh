@@ -50,6 +50,11 @@ sed 's/verbs: \["patch"\]/verbs: ["create"]/' $pol >"$tmp/p6.yaml"
 refuses policy-patch-loses-object "pod-patch-stored-object: patch core/pods by alice gets Metadata, expected RequestResponse" --only policy --policy "$tmp/p6.yaml"
 sed 's/^omitStages: \["RequestReceived"\]/omitStages: []/' $pol >"$tmp/p7.yaml"
 refuses policy-stages "omitStages lacks RequestReceived" --only policy --policy "$tmp/p7.yaml"
+sed '0,/level: Metadata/s//level: Metadata\n    level: None/' $pol >"$tmp/p9.yaml"
+n=$(grep -n 'level: None' "$tmp/p9.yaml" | head -1 | cut -d: -f1)
+refuses policy-duplicate-key "p9.yaml:$n: duplicate key \"level\"" --only policy --policy "$tmp/p9.yaml"
+sed 's/verbs: \["watch"\]/verbs: ["wtach"]/' $pol >"$tmp/p10.yaml"
+refuses policy-bad-verb "verbs: \"wtach\" is not one of" --only policy --policy "$tmp/p10.yaml"
 printf 'apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n  - level: [\n' >"$tmp/p8.yaml"
 refuses policy-yaml-error "p8.yaml:5:" --only policy --policy "$tmp/p8.yaml"
 
