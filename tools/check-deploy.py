@@ -489,15 +489,45 @@ def kaudit_configs(objs):
     return out
 
 
+def container_config(c, vols, cms):
+    """(key, text) of the ConfigMap entry a container's `-c FILE` names."""
+    args = c.get("args") or []
+    path = args[args.index("-c") + 1] if "-c" in args[:-1] else None
+    for m in c.get("volumeMounts") or []:
+        v = vols.get(m.get("name")) or {}
+        cm = cms.get((v.get("configMap") or {}).get("name")) or {}
+        if m.get("mountPath") == path and m.get("subPath") in cm:
+            return m["subPath"], cm[m["subPath"]]
+    return path, None
+
+
 def check_secret_vars(d, objs):
-    """Every ${VAR} in the configurations is a key of the Secret."""
-    keys, errors = set(), []
-    for _, o in objs:
-        if o.get("kind") == "Secret":
-            keys |= set((o.get("stringData") or {}).keys()) | set((o.get("data") or {}).keys())
-    for f, key, text, _ in kaudit_configs(objs):
-        for v in sorted(set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", text)) - keys):
-            errors.append("%s:0: ${%s} in %s is not a key of the Secret" % (os.path.join(d, f), v, key))
+    """Each container gets, from the Secrets it names, every ${VAR} of the
+    configuration it runs, and no Secret its configuration does not use."""
+    f, dep = first(objs, "Deployment")
+    path, errors = os.path.join(d, f), []
+    pod = ((dep.get("spec") or {}).get("template") or {}).get("spec") or {}
+    vols = {v.get("name"): v for v in pod.get("volumes") or []}
+    cms = {o["metadata"]["name"]: o.get("data") or {} for _, o in objs if o.get("kind") == "ConfigMap"}
+    secrets = {o["metadata"]["name"]: set((o.get("stringData") or {}).keys()) |
+               set((o.get("data") or {}).keys()) for _, o in objs if o.get("kind") == "Secret"}
+    for c in (pod.get("containers") or []) + (pod.get("initContainers") or []):
+        key, text = container_config(c, vols, cms)
+        if text is None:
+            errors.append("%s: container %s runs -c %s, which no ConfigMap entry is mounted at" %
+                          (where(path, c), c.get("name"), key))
+            continue
+        want = set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", text))
+        for e in c.get("envFrom") or []:
+            name = (e.get("secretRef") or {}).get("name")
+            keys = secrets.get(name, set())
+            if name and not keys & want:
+                errors.append("%s: container %s gets Secret %s, which %s does not use" %
+                              (where(path, e), c.get("name"), name, key))
+            want -= keys
+        for v in sorted(want):
+            errors.append("%s: container %s: ${%s} in %s is in none of its Secrets" %
+                          (where(path, c), c.get("name"), v, key))
     return errors
 
 

@@ -72,7 +72,11 @@ refuses k8s-service-selects-nothing "Service kaudit-metrics does not select the 
 broken k4; sed -i 's/readOnlyRootFilesystem: true/readOnlyRootFilesystem: false/' "$tmp/k4/deployment.yaml"
 refuses k8s-writable-root "readOnlyRootFilesystem: true" --only k8s --k8s "$tmp/k4"
 broken k5; sed -i '/SOC_WEBHOOK_TOKEN/d' "$tmp/k5/secret.yaml"
-refuses k8s-secret-key-missing "\${SOC_WEBHOOK_TOKEN} in kaudit.yaml is not a key of the Secret" --only k8s --k8s "$tmp/k5"
+refuses k8s-secret-key-missing "container kaudit: \${SOC_WEBHOOK_TOKEN} in kaudit.yaml is in none of its Secrets" --only k8s --k8s "$tmp/k5"
+# The daemon given the schema owner's Secret: it must not hold that password.
+broken k9
+sed -i 's/^          envFrom:$/          envFrom:\n            - secretRef:\n                name: kaudit-migrate/' "$tmp/k9/deployment.yaml"
+refuses k8s-daemon-gets-owner-secret "container kaudit gets Secret kaudit-migrate, which kaudit.yaml does not use" --only k8s --k8s "$tmp/k9"
 broken k6; sed -i 's/min_severity: high/min_severity: urgent/' "$tmp/k6/configmap.yaml"
 n=$(grep -n 'urgent' "$tmp/k6/configmap.yaml" | cut -d: -f1)
 refuses k8s-config-refused-by-kaudit "k6/configmap.yaml:$n: min_severity: \"urgent\" is not one of" --only k8s --k8s "$tmp/k6"
