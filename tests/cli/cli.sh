@@ -445,3 +445,5 @@ KAUDIT=$K tests/cli/sigma.sh
 bash tests/cli/query_report.sh
 # kaudit gateway's command line and configuration: its own file.
 KAUDIT=$K bash tests/cli/gateway_cli.sh
+# deploy/: the audit policy, manifests, image and unit (tools/check-deploy.py).
+KAUDIT=$K bash tests/cli/deploy.sh
