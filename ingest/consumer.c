@@ -643,6 +643,33 @@ resume_offsets(struct consumer *k, rd_kafka_topic_partition_list_t *a, int timeo
 }
 
 int
+consumer_lag(struct consumer *k, void (*each)(void *arg, const char *topic, int32_t partition,
+    int64_t lag), void *arg)
+{
+	rd_kafka_topic_partition_list_t *a = NULL;
+	int n = -1;
+
+	if (rd_kafka_assignment(k->rk, &a) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return -1;
+	if (rd_kafka_position(k->rk, a) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		goto out;
+	n = 0;
+	for (int i = 0; i < a->cnt; i++) {
+		rd_kafka_topic_partition_t *p = &a->elems[i];
+		int64_t lo, hi;
+
+		if (p->offset < 0 || rd_kafka_get_watermark_offsets(k->rk, p->topic,
+		    p->partition, &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR || hi < 0)
+			continue;
+		each(arg, p->topic, p->partition, hi > p->offset ? hi - p->offset : 0);
+		n++;
+	}
+out:
+	rd_kafka_topic_partition_list_destroy(a);
+	return n;
+}
+
+int
 consumer_caught_up(struct consumer *k, int timeout_ms)
 {
 	rd_kafka_topic_partition_list_t *a = NULL, *unread = NULL;
