@@ -67,6 +67,7 @@ gateway_config(const char *path, struct config *c)
 	}
 	config_apply_logging(c);
 	if (consumer_check_props(&c->kafka_props, err, sizeof(err), warn, sizeof(warn)) != 0) {
+		log_redact(err, sizeof(err));	/* librdkafka quotes the value */
 		fprintf(stderr, "%s:%d: %s\n", c->path, c->kafka_props_line, err);
 		goto out;
 	}

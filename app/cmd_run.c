@@ -69,6 +69,22 @@ run_usage(FILE *out)
 	    "Exits 2 on a usage error (an unknown option, a bad option value).\n");
 }
 
+/* At debug level, what the connections will use, for a TLS or SASL setup
+ * that does not connect; the log redacts the credentials among them. */
+static void
+log_settings(const struct config *c)
+{
+	log_debug("postgres.url %s", c->pg_url);
+	for (size_t i = 0; i < c->kafka_props.n; i++)
+		log_debug("kafka.properties: %s=%s", c->kafka_props.v[i].key,
+		    c->kafka_props.v[i].value);
+	for (size_t i = 0; i < c->alert.nwebhooks; i++)
+		for (size_t k = 0; k < c->alert.webhooks[i].headers.n; k++)
+			log_debug("webhook %s: header %s: %s", c->alert.webhooks[i].name,
+			    c->alert.webhooks[i].headers.v[k].key,
+			    c->alert.webhooks[i].headers.v[k].value);
+}
+
 /* Loads config and rules and checks the database; everything that can be
  * wrong is reported before any thread starts. */
 int
@@ -88,12 +104,14 @@ run_prepare(const char *path, struct config *c, struct ruleset **rs, int check_d
 	}
 	config_apply_logging(c);
 	if (consumer_check_props(&c->kafka_props, err, sizeof(err), warn, sizeof(warn)) != 0) {
+		log_redact(err, sizeof(err));	/* librdkafka quotes the value */
 		fprintf(stderr, "%s:%d: %s\n", c->path, c->kafka_props_line, err);
 		buf_free(&errs);
 		return -1;
 	}
 	if (warn[0])
 		log_warn("%s:%d: %s", c->path, c->kafka_props_line, warn);
+	log_settings(c);
 	ro.disabled_ids = (const char *const *)c->disabled_rules.v;
 	ro.ndisabled_ids = c->disabled_rules.n;
 	ro.disabled_tags = (const char *const *)c->disabled_tags.v;
@@ -119,7 +137,7 @@ run_prepare(const char *path, struct config *c, struct ruleset **rs, int check_d
 	if (!check_db)
 		return 0;
 	if ((db = db_connect(c->pg_url, err, sizeof(err))) == NULL) {
-		log_error("postgres: %s", err);
+		log_error("postgres %s: %s", c->pg_url, err);
 		return -1;
 	}
 	if (db_check_schema(db, err, sizeof(err)) != 0) {

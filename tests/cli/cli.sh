@@ -445,3 +445,4 @@ KAUDIT=$K tests/cli/sigma.sh
 bash tests/cli/query_report.sh
 # kaudit gateway's command line and configuration: its own file.
 KAUDIT=$K bash tests/cli/gateway_cli.sh
+KAUDIT=$K bash tests/cli/observe_cli.sh
