@@ -223,6 +223,7 @@ ingester_evaluate(void *impl, struct kmsg *msgs, int n)
 		events += d->nev;
 	}
 	atomic_fetch_add(&g->st->events, events);
+	obs_messages((unsigned long)n);
 	obs_events(events);
 	atomic_fetch_add(&g->st->errors, g->nerrs);
 }

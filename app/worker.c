@@ -91,7 +91,6 @@ st_poll(struct worker *w)
 	atomic_fetch_add(&w->wc.st->busy, 1);
 	atomic_store(&w->wc.st->last_message_ms, clock_ms());
 	atomic_fetch_add(&w->wc.st->messages, (unsigned long)w->n);
-	obs_messages((unsigned long)w->n);
 	w->batch_at = clock_ms();
 	return W_EVALUATE;
 }

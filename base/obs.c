@@ -34,7 +34,7 @@ obs_families(struct obs *o)
 	o->events = metrics_counter(m, "kaudit_events_total",
 	    "Audit events decoded from Kafka messages.", NULL);
 	o->messages = metrics_counter(m, "kaudit_messages_total",
-	    "Kafka messages consumed (ingest and signal topics).", NULL);
+	    "Kafka messages consumed from the audit topics.", NULL);
 	o->errors = metrics_counter(m, "kaudit_ingest_errors_total",
 	    "Undecodable input kept in kaudit.ingest_errors, by reason.", "reason");
 	o->findings = metrics_counter_l(m, "kaudit_findings_total",
