@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define LAG_TIMEOUT_MS	500	/* committed offsets for kaudit_consumer_lag */
 #define BACKOFF_MIN_MS	200	/* first wait after a failed commit; doubles */
 #define BACKOFF_MAX_MS	10000
 #define SERVE_MS	200	/* longest consumer poll while waiting */
@@ -238,7 +239,7 @@ int
 worker_lag(struct worker *w, void (*each)(void *arg, const char *topic, int32_t partition,
     int64_t lag), void *arg)
 {
-	return w->kc != NULL ? consumer_lag(w->kc, each, arg) : -1;
+	return w->kc != NULL ? consumer_lag(w->kc, each, arg, LAG_TIMEOUT_MS) : -1;
 }
 
 int
