@@ -78,3 +78,9 @@ check metrics-listen-in-check test $? -eq 0
 "$K" check --example >"$tmp/example.yaml"
 check metrics-listen-in-example grep -q '^  listen: ""' "$tmp/example.yaml"
 check log-format-in-example grep -q '^log_format: text' "$tmp/example.yaml"
+
+# docs/observability.md: its example configuration passes check.
+awk '/<!-- example: observability -->/ { on = 1; next } on && /^```yaml/ { next }
+    on && /^```/ { exit } on { print }' docs/observability.md >"$tmp/doc.yaml"
+KAUDIT_PG_PASSWORD=x "$K" check -c "$tmp/doc.yaml" >"$tmp/doc.out" 2>&1
+check docs-observability-example-ok sh -c "test $? -eq 0 && grep -q '^  listen: ' '$tmp/doc.yaml'"
