@@ -174,31 +174,44 @@ key_value(const char *s, size_t i, size_t *from, size_t *to)
 	return 1;
 }
 
+/* The registered secrets first, over the whole line, so that none hides in
+ * the text the patterns keep (a URL's user name); then the patterns. */
+static void
+redact_pass(const char *s, struct buf *o, int secrets_pass)
+{
+	size_t i = 0, from, to, n;
+
+	while (s[i]) {
+		if (secrets_pass && (n = secret_at(s + i)) > 0) {
+			buf_puts(o, LOG_REDACTED);
+			i += n;
+		} else if (!secrets_pass && ((strncmp(s + i, "://", 3) == 0 &&
+		    url_password(s, i, &from, &to)) || key_value(s, i, &from, &to))) {
+			buf_append(o, s + i, from - i);
+			buf_puts(o, LOG_REDACTED);
+			i = to;
+		} else {
+			buf_putc(o, s[i++]);
+		}
+	}
+}
+
 /* Called with log_lock held. */
 static void
 redact_locked(char *s, size_t cap)
 {
-	struct buf o;
-	size_t i = 0, from, to, n;
+	struct buf a, b;
+	size_t n;
 
-	buf_init(&o);
-	while (s[i]) {
-		if ((n = secret_at(s + i)) > 0) {
-			buf_puts(&o, LOG_REDACTED);
-			i += n;
-		} else if ((strncmp(s + i, "://", 3) == 0 && url_password(s, i, &from, &to)) ||
-		    key_value(s, i, &from, &to)) {
-			buf_append(&o, s + i, from - i);
-			buf_puts(&o, LOG_REDACTED);
-			i = to;
-		} else {
-			buf_putc(&o, s[i++]);
-		}
-	}
-	n = o.len < cap - 1 ? o.len : cap - 1;
-	memcpy(s, o.data ? o.data : "", n);
+	buf_init(&a);
+	buf_init(&b);
+	redact_pass(s, &a, 1);
+	redact_pass(buf_cstr(&a), &b, 0);
+	n = b.len < cap - 1 ? b.len : cap - 1;
+	memcpy(s, buf_cstr(&b), n);
 	s[n] = '\0';
-	buf_free(&o);
+	buf_free(&a);
+	buf_free(&b);
 }
 
 void

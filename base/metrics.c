@@ -87,11 +87,16 @@ family_new(struct metrics *m, enum mkind kind, const char *name, const char *hel
 	return f;
 }
 
-static void
-family_labels(struct metric *f, const char *const *names)
+/* A family with label names names[0..] (NULL-terminated; NULL: none). */
+static struct metric *
+family_labelled(struct metrics *m, enum mkind kind, const char *name, const char *help,
+    const char *const *names)
 {
+	struct metric *f = family_new(m, kind, name, help);
+
 	for (; names && *names && f->nlnames < METRICS_MAX_LNAMES; names++)
 		f->lnames[f->nlnames++] = xstrdup(*names);
+	return f;
 }
 
 struct metric *
@@ -99,33 +104,27 @@ metrics_counter(struct metrics *m, const char *name, const char *help, const cha
 {
 	const char *names[] = { label, NULL };
 
-	return metrics_counter_l(m, name, help, names);
+	return family_labelled(m, MK_COUNTER, name, help, names);
 }
 
 struct metric *
 metrics_counter_l(struct metrics *m, const char *name, const char *help,
     const char *const *names)
 {
-	struct metric *f = family_new(m, MK_COUNTER, name, help);
-
-	family_labels(f, names);
-	return f;
+	return family_labelled(m, MK_COUNTER, name, help, names);
 }
 
 struct metric *
 metrics_gauge(struct metrics *m, const char *name, const char *help)
 {
-	return family_new(m, MK_GAUGE, name, help);
+	return family_labelled(m, MK_GAUGE, name, help, NULL);
 }
 
 struct metric *
 metrics_gauge_l(struct metrics *m, const char *name, const char *help,
     const char *const *names)
 {
-	struct metric *f = family_new(m, MK_GAUGE, name, help);
-
-	family_labels(f, names);
-	return f;
+	return family_labelled(m, MK_GAUGE, name, help, names);
 }
 
 void

@@ -184,6 +184,14 @@ obs_reload(const char *result)
 }
 
 void
+obs_reloads_set(unsigned long ok, unsigned long failed)
+{
+	OBS_OR_RETURN(o);
+	metric_set_l(o->reloads, (const char *const[]){ "ok" }, (double)ok);
+	metric_set_l(o->reloads, (const char *const[]){ "failed" }, (double)failed);
+}
+
+void
 obs_lag(const char *topic, int32_t partition, int64_t lag)
 {
 	char p[16];

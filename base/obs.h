@@ -39,6 +39,9 @@ void	obs_outbox_pending(long n);
 void	obs_rules_loaded(long n);
 /* result: ok or failed. */
 void	obs_reload(const char *result);
+/* The reload counts from a counter kept elsewhere (the reload code's own
+ * atomics), set as they are at each sample. */
+void	obs_reloads_set(unsigned long ok, unsigned long failed);
 /* Lag of one partition this process reads; obs_lag_sweep() then forgets
  * the partitions not reported since the previous sweep. */
 void	obs_lag(const char *topic, int32_t partition, int64_t lag);

@@ -46,7 +46,7 @@ for f in text json; do
 	# The lines that carry the credentials are there, redacted.
 	check "log-$f-settings-logged" grep -q 'sasl.password=REDACTED' "$tmp/$f.out"
 	check "log-$f-url-redacted" grep -q 'postgresql://kaudit:REDACTED@127.0.0.1:1/' "$tmp/$f.out"
-	check "log-$f-header-redacted" grep -q 'header Authorization: Bearer REDACTED' "$tmp/$f.out"
+	check "log-$f-header-redacted" grep -q 'header Authorization: REDACTED' "$tmp/$f.out"
 	for s in $secrets; do
 		check "log-$f-no-$s" sh -c "! grep -q '$s' '$tmp/$f.out'"
 	done

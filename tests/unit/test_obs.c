@@ -126,6 +126,11 @@ test_obs_families(void)
 			T_ASSERT(0);
 		}
 	T_ASSERT(strstr(buf_cstr(&out), "kaudit_events_total 3\n") != NULL);
+	buf_reset(&out);
+	obs_reloads_set(3, 2);
+	obs_expose(&out);
+	T_ASSERT(strstr(buf_cstr(&out), "kaudit_reloads_total{result=\"ok\"} 3\n"
+	    "kaudit_reloads_total{result=\"failed\"} 2\n") != NULL);
 	buf_free(&out);
 	obs_free();
 }
@@ -157,6 +162,7 @@ test_log_redact(void)
 	log_secret("X-Custom-Value-1");
 	log_secret("abc");	/* too short to register */
 	redacts("header X-Api: X-Custom-Value-1, abc", "header X-Api: REDACTED, abc");
+	redacts("postgresql://X-Custom-Value-1:pw@db/k", "postgresql://REDACTED:REDACTED@db/k");
 	log_secrets_clear();
 	redacts("X-Custom-Value-1", "X-Custom-Value-1");
 }
