@@ -65,6 +65,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/obs.h"
 #include "base/timefmt.h"
 #include "base/xmalloc.h"
 #include "schema/db.h"
@@ -240,6 +241,19 @@ alerter_decide(struct alerter *a, struct alerter_job *j)
 	at->retry_ms = wait < left ? wait : (long)left;
 }
 
+/* The outcome label of kaudit_deliveries_total. */
+static const char *
+alerter_outcome(enum outbox_result r)
+{
+	switch (r) {
+	case OUTBOX_DONE:	return "done";
+	case OUTBOX_RETRY:	return "retry";
+	case OUTBOX_DEAD:	return "dead";
+	case OUTBOX_GONE:	return "gone";
+	}
+	return "other";
+}
+
 /* webhook_multi_perform()'s callback: a POST ended. */
 static void
 alerter_job_done(void *arg, struct webhook_job *job)
@@ -250,6 +264,7 @@ alerter_job_done(void *arg, struct webhook_job *job)
 	j->dest->inflight--;
 	a->freed = 1;
 	alerter_decide(a, j);
+	obs_delivery(j->it.webhook, alerter_outcome(j->at.res), (double)job->duration_ms / 1000.0);
 	if (j->at.health != OUTBOX_NEUTRAL)
 		j->dest->healthy = j->at.health == OUTBOX_SUCCESS;
 	j->next = NULL;

@@ -56,7 +56,6 @@ static int
 gateway_config(const char *path, struct config *c)
 {
 	struct buf errs;
-	enum log_level lvl;
 	char err[512], warn[1024];
 	int rc = -1;
 
@@ -66,9 +65,9 @@ gateway_config(const char *path, struct config *c)
 		fputs(buf_cstr(&errs), stderr);
 		goto out;
 	}
-	if (log_level_parse(c->log_level, &lvl) == 0)
-		log_set_level(lvl);
+	config_apply_logging(c);
 	if (consumer_check_props(&c->kafka_props, err, sizeof(err), warn, sizeof(warn)) != 0) {
+		log_redact(err, sizeof(err));	/* librdkafka quotes the value */
 		fprintf(stderr, "%s:%d: %s\n", c->path, c->kafka_props_line, err);
 		goto out;
 	}

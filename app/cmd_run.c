@@ -21,6 +21,9 @@
 #include "app/ingester.h"
 #include "app/stateowner.h"
 #include "app/worker.h"
+#include "app/opsmetrics.h"
+#include "base/obs.h"
+#include "base/version.h"
 #include "ingest/producer.h"
 #include "base/xmalloc.h"
 #include "ingest/consumer.h"
@@ -35,6 +38,8 @@
 #include <unistd.h>
 
 #define STATS_EVERY_MS	30000
+#define LAG_EVERY_MS	1000	/* kaudit_consumer_lag, from librdkafka's cache */
+#define PENDING_EVERY_MS	5000	/* kaudit_outbox_pending and /readyz's database */
 #define IDLE_EXIT_MAX_MS	(7 * 86400 * 1000L)	/* a week */
 
 static atomic_int stop_requested;
@@ -53,7 +58,8 @@ run_usage(FILE *out)
 	    "\n"
 	    "Consumes audit events from Kafka, evaluates the rules, stores findings in\n"
 	    "PostgreSQL and delivers them to the configured webhooks. SIGTERM or SIGINT\n"
-	    "finish the batch in hand and exit 0.\n"
+	    "finish the batch in hand and exit 0. With metrics.listen set it serves\n"
+	    "/metrics (Prometheus), /healthz and /readyz (docs/observability.md).\n"
 	    "\n"
 	    "  -c, --config FILE      configuration (see kaudit check --example)\n"
 	    "      --idle-exit SECS   exit 0 once no message arrived for SECS seconds and\n"
@@ -64,6 +70,22 @@ run_usage(FILE *out)
 	    "Exits 2 on a usage error (an unknown option, a bad option value).\n");
 }
 
+/* At debug level, what the connections will use, for a TLS or SASL setup
+ * that does not connect; the log redacts the credentials among them. */
+static void
+log_settings(const struct config *c)
+{
+	log_debug("postgres.url %s", c->pg_url);
+	for (size_t i = 0; i < c->kafka_props.n; i++)
+		log_debug("kafka.properties: %s=%s", c->kafka_props.v[i].key,
+		    c->kafka_props.v[i].value);
+	for (size_t i = 0; i < c->alert.nwebhooks; i++)
+		for (size_t k = 0; k < c->alert.webhooks[i].headers.n; k++)
+			log_debug("webhook %s: header %s: %s", c->alert.webhooks[i].name,
+			    c->alert.webhooks[i].headers.v[k].key,
+			    c->alert.webhooks[i].headers.v[k].value);
+}
+
 /* Loads config and rules and checks the database; everything that can be
  * wrong is reported before any thread starts. */
 int
@@ -71,7 +93,6 @@ run_prepare(const char *path, struct config *c, struct ruleset **rs, int check_d
 {
 	struct buf errs;
 	struct rules_options ro = { 0 };
-	enum log_level lvl;
 	char err[512], warn[1024];
 	struct db *db;
 
@@ -82,15 +103,16 @@ run_prepare(const char *path, struct config *c, struct ruleset **rs, int check_d
 		buf_free(&errs);
 		return -1;
 	}
-	if (log_level_parse(c->log_level, &lvl) == 0)
-		log_set_level(lvl);
+	config_apply_logging(c);
 	if (consumer_check_props(&c->kafka_props, err, sizeof(err), warn, sizeof(warn)) != 0) {
+		log_redact(err, sizeof(err));	/* librdkafka quotes the value */
 		fprintf(stderr, "%s:%d: %s\n", c->path, c->kafka_props_line, err);
 		buf_free(&errs);
 		return -1;
 	}
 	if (warn[0])
 		log_warn("%s:%d: %s", c->path, c->kafka_props_line, warn);
+	log_settings(c);
 	ro.disabled_ids = (const char *const *)c->disabled_rules.v;
 	ro.ndisabled_ids = c->disabled_rules.n;
 	ro.disabled_tags = (const char *const *)c->disabled_tags.v;
@@ -116,7 +138,7 @@ run_prepare(const char *path, struct config *c, struct ruleset **rs, int check_d
 	if (!check_db)
 		return 0;
 	if ((db = db_connect(c->pg_url, err, sizeof(err))) == NULL) {
-		log_error("postgres: %s", err);
+		log_error("postgres %s: %s", c->pg_url, err);
 		return -1;
 	}
 	if (db_check_schema(db, err, sizeof(err)) != 0) {
@@ -301,9 +323,60 @@ upkeep(const struct config *c, struct db **db)
 		    (long long)(c->retention_interval_ms / 1000));
 }
 
-static int
-supervise(const struct config *c, const struct ruleset *rs, long idle_ms)
+static void
+lag_one(void *arg, const char *topic, int32_t partition, int64_t lag)
 {
+	(void)arg;
+	obs_lag(topic, partition, lag);
+}
+
+/* The gauges sampled rather than counted, and what /readyz says: the lag of
+ * the partitions this process reads each second; every few seconds the
+ * outbox's pending rows, which shows whether the database answers. */
+/* Whether the database answers, sampled with the outbox's pending rows
+ * (kaudit_outbox_pending). */
+static int
+database_answers(const struct config *c, struct db **db)
+{
+	long pending;
+	char err[512];
+
+	if (*db == NULL)
+		*db = db_connect(c->pg_url, err, sizeof(err));
+	if (*db != NULL && db_outbox_pending(*db, &pending, err, sizeof(err)) == 0) {
+		obs_outbox_pending(pending);
+		return 1;
+	}
+	if (*db != NULL)
+		db_ok(*db);
+	return 0;
+}
+
+/* The gauges sampled rather than counted, and what /readyz says: the lag of
+ * the partitions this process reads each second, the database every few. */
+static void
+observe(const struct config *c, const struct ruleset *rs, struct crew *cr,
+    const struct worker_stats *st, struct opsmetrics *om, struct db **db, long *last_db,
+    int *db_up)
+{
+	if (om == NULL)
+		return;
+	for (int i = 0; i < cr->n; i++)
+		worker_lag(cr->w[i], lag_one, NULL);
+	obs_lag_sweep();
+	if (clock_ms() - *last_db >= PENDING_EVERY_MS) {
+		*db_up = database_answers(c, db);
+		*last_db = clock_ms();
+	}
+	opsmetrics_ready(om, atomic_load(&st->assigned), *db_up, ruleset_count(rs) > 0);
+}
+
+static int
+supervise(const struct config *c, const struct ruleset *rs, long idle_ms,
+    struct opsmetrics *om)
+{
+	long last_db = 0, last_lag = 0;
+	int db_up = 1;	/* run_prepare() reached it */
 	struct db *updb = NULL;
 	long last_upkeep;
 	struct worker_stats st;
@@ -342,6 +415,10 @@ supervise(const struct config *c, const struct ruleset *rs, long idle_ms)
 			log_stats(&st);
 			last_stats = clock_ms();
 		}
+		if (clock_ms() - last_lag >= LAG_EVERY_MS) {
+			observe(c, rs, &cr, &st, om, &updb, &last_db, &db_up);
+			last_lag = clock_ms();
+		}
 		if (clock_ms() - last_upkeep >= c->retention_interval_ms) {
 			upkeep(c, &updb);
 			last_upkeep = clock_ms();
@@ -367,6 +444,26 @@ out:
 	return rc;
 }
 
+/* The registry and the listener of metrics.listen, before any thread
+ * records. */
+static int
+start_metrics(const struct config *c, const struct ruleset *rs, struct opsmetrics **om)
+{
+	char err[600];
+
+	obs_init(KAUDIT_VERSION);
+	obs_rules_loaded((long)ruleset_count(rs));
+	if ((*om = opsmetrics_start(c->metrics_listen, err, sizeof(err))) == NULL) {
+		log_error("%s", err);
+		obs_free();
+		return -1;
+	}
+	opsmetrics_ready(*om, 0, 1, ruleset_count(rs) > 0);
+	log_info("metrics: http://%s/metrics, /healthz, /readyz (port %u)", c->metrics_listen,
+	    opsmetrics_port(*om));
+	return 0;
+}
+
 int
 cmd_run(int argc, char **argv)
 {
@@ -380,6 +477,7 @@ cmd_run(int argc, char **argv)
 	int64_t idle_ms = 0;
 	struct config c;
 	struct ruleset *rs = NULL;
+	struct opsmetrics *om = NULL;
 	char err[160];
 	int ch, rc;
 
@@ -409,10 +507,17 @@ cmd_run(int argc, char **argv)
 	}
 	log_info("kaudit: %zu rule(s) loaded from %s", ruleset_count(rs),
 	    c.rules.n ? "the configured paths" : "the built-in pack");
+	if (c.metrics_listen[0] && start_metrics(&c, rs, &om) != 0) {
+		ruleset_free(rs);
+		config_free(&c);
+		return 1;
+	}
 	cmd_signals(on_signal);
 	alert_global_init();
-	rc = supervise(&c, rs, (long)idle_ms);
+	rc = supervise(&c, rs, (long)idle_ms, om);
 	alert_global_cleanup();
+	opsmetrics_stop(om);
+	obs_free();
 	ruleset_free(rs);
 	config_free(&c);
 	return rc;

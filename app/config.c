@@ -35,6 +35,7 @@ enum ctype {
 	CT_KV,		/* mapping of scalar -> scalar */
 	CT_SEVERITY,
 	CT_LOGLEVEL,
+	CT_LOGFORMAT,	/* text or json */
 	CT_DURATION,	/* "10m", "24h": stored as int64_t milliseconds, min..max ms */
 	CT_RATE,	/* per second, at most 3 decimals ("0.5"): a double, min..max
 			 * in thousandths */
@@ -186,8 +187,17 @@ static const struct ckey config_keys[] = {
 	{ "gateway.metrics_listen", CT_STR, C(gw_metrics_listen), "\"127.0.0.1:9464\"", 0, 0,
 	  "HOST:PORT of a plain-HTTP listener for /metrics (Prometheus text) and /healthz, "
 	  "apart from the authenticated one (empty: none)" },
+	{ "metrics", CT_SECTION, 0, NULL, 0, 0,
+	  "the daemon's (kaudit run) Prometheus endpoint; see docs/operations.md" },
+	{ "metrics.listen", CT_STR, C(metrics_listen), "\"\"", 0, 0,
+	  "HOST:PORT of a plain-HTTP listener for /metrics (Prometheus text), /healthz "
+	  "(the process answers) and /readyz (in the consumer group, database reachable, "
+	  "rules loaded); empty: none. Bind to loopback or a pod address, not a public one" },
 	{ "log_level", CT_LOGLEVEL, C(log_level), "info", 0, 0,
 	  "debug, info, warn or error" },
+	{ "log_format", CT_LOGFORMAT, C(log_format), "text", 0, 0,
+	  "text (one line: time, level, message) or json (one object per line: time, "
+	  "level, msg); passwords, tokens and header values are redacted in both" },
 	{ NULL, 0, 0, NULL, 0, 0, NULL }
 };
 
@@ -514,6 +524,13 @@ set_value(struct cparse *p, const yaml_node_t *n, const struct ckey *k, char *ba
 		set_str(dst, s);
 		return;
 	}
+	case CT_LOGFORMAT:
+		if (log_format_parse(s, NULL) != 0) {
+			cerr(p, n, "%s: \"%s\" is not one of text, json", k->path, s);
+			break;
+		}
+		set_str(dst, s);
+		return;
 	default:
 		break;
 	}
@@ -920,6 +937,8 @@ config_free(struct config *c)
 	free(c->gw_cluster);
 	free(c->gw_metrics_listen);
 	free(c->log_level);
+	free(c->log_format);
+	free(c->metrics_listen);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -968,4 +987,53 @@ config_example(struct buf *b)
 	buf_puts(b, "# kaudit configuration: every key with its default.\n"
 	    "# Values may reference the environment as ${VAR}.\n");
 	example_keys(b, config_keys, "", 0);
+}
+
+/* Whether a kafka.properties key holds a credential (sasl.password,
+ * ssl.key.password, sasl.oauthbearer.client.secret, ...config). */
+static int
+secret_prop(const char *key)
+{
+	return strstr(key, "password") || strstr(key, "secret") ||
+	    strstr(key, "oauthbearer.config") || strstr(key, "ssl.key.pem") ||
+	    strstr(key, "ssl_key");
+}
+
+static void
+webhook_secrets(const struct webhook_conf *w)
+{
+	const char *q;
+
+	for (size_t i = 0; i < w->headers.n; i++)
+		log_secret(w->headers.v[i].value);
+	for (size_t i = 0; i < w->secrets.n; i++)
+		log_secret(w->secrets.v[i]);
+	log_secret(w->routing_key);
+	if (w->url == NULL)
+		return;
+	if ((q = strchr(w->url, '?')) != NULL)
+		log_secret(q + 1);
+	if ((w->format == ALERT_FORMAT_SLACK || w->format == ALERT_FORMAT_TEAMS) &&
+	    (q = strstr(w->url, "://")) != NULL && (q = strchr(q + 3, '/')) != NULL)
+		log_secret(q);
+}
+
+void
+config_apply_logging(const struct config *c)
+{
+	enum log_level lvl;
+	enum log_format fmt;
+
+	if (c->log_level && log_level_parse(c->log_level, &lvl) == 0)
+		log_set_level(lvl);
+	if (c->log_format && log_format_parse(c->log_format, &fmt) == 0)
+		log_set_format(fmt);
+	log_secrets_clear();
+	for (size_t i = 0; i < c->alert.nwebhooks; i++)
+		webhook_secrets(&c->alert.webhooks[i]);
+	for (size_t i = 0; i < c->gw_tokens.n; i++)
+		log_secret(c->gw_tokens.v[i]);
+	for (size_t i = 0; i < c->kafka_props.n; i++)
+		if (secret_prop(c->kafka_props.v[i].key))
+			log_secret(c->kafka_props.v[i].value);
 }

@@ -77,6 +77,8 @@ struct config {
 	char		*gw_metrics_listen;	/* "" : no metrics listener */
 
 	char		*log_level;	/* debug|info|warn|error */
+	char		*log_format;	/* text|json */
+	char		*metrics_listen;	/* "": no daemon metrics listener */
 };
 
 /* archive.when's default (see config.c). Fields only, no macro, so that it
@@ -104,5 +106,12 @@ int	config_load_text(struct config *c, const char *name, const char *text,
 void	config_free(struct config *c);
 /* Writes the documented example config (from the key table) to b. */
 void	config_example(struct buf *b);
+/* Applies log_level and log_format, and registers with log_secret() every
+ * value of c that no log line may show: webhook header values, signing
+ * secrets, routing keys, the query of webhook URLs (and the whole path of
+ * Slack and Teams ones, which is their credential), gateway tokens, and
+ * kafka.properties values whose key names a secret. Forgets the secrets of
+ * an earlier configuration first. */
+void	config_apply_logging(const struct config *c);
 
 #endif

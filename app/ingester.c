@@ -14,6 +14,7 @@
 #include "alert/alert.h"
 #include "analyze/state.h"
 #include "base/log.h"
+#include "base/obs.h"
 #include "base/xmalloc.h"
 #include "ingest/decode.h"
 #include "ingest/producer.h"
@@ -95,6 +96,8 @@ on_finding(void *arg, json_t *finding, const struct audit_event *ev, const struc
 	struct batch_finding *f;
 
 	(void)r;
+	obs_finding(json_string_value(json_object_get(finding, "rule")),
+	    json_string_value(json_object_get(finding, "severity")));
 	if (g->nfound == g->capfound) {
 		g->capfound = g->capfound ? g->capfound * 2 : 64;
 		g->found = xrealloc(g->found, g->capfound * sizeof(*g->found));
@@ -147,6 +150,8 @@ add_error(struct ingester *g, const struct kmsg *m, int seq, const char *msg)
 	e->head = m->payload;
 	e->head_len = m->len < HEAD_BYTES ? m->len : HEAD_BYTES;
 	e->size = m->len;
+	obs_ingest_error(strstr(msg, "exceeds ingest.max_message_bytes") ? "oversize" :
+	    "malformed", 1);
 	log_once("ingest.bad_input", "%s[%d]@%lld: %s (bad input goes to kaudit.ingest_errors; "
 	    "further cases are counted)", m->topic, (int)m->partition, (long long)m->offset, msg);
 }
@@ -218,6 +223,8 @@ ingester_evaluate(void *impl, struct kmsg *msgs, int n)
 		events += d->nev;
 	}
 	atomic_fetch_add(&g->st->events, events);
+	obs_messages((unsigned long)n);
+	obs_events(events);
 	atomic_fetch_add(&g->st->errors, g->nerrs);
 }
 
@@ -274,6 +281,7 @@ write_batch(struct ingester *g)
 			break;
 		}
 		atomic_fetch_add(&g->st->db_retries, 1);
+		obs_db_retry();
 		log_once("db.write", "worker %d: writing a batch failed, retrying: %s", g->id, err);
 		if (!again || !db_ok(g->db))
 			break;

@@ -19,6 +19,7 @@
 #include "analyze/state.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/obs.h"
 #include "base/xmalloc.h"
 #include "schema/db.h"
 
@@ -95,6 +96,8 @@ on_finding(void *arg, json_t *finding, const char *dedup, const struct rule *r,
 	struct stateowner *o = arg;
 	char *ev = NULL;
 
+	obs_finding(json_string_value(json_object_get(finding, "rule")),
+	    json_string_value(json_object_get(finding, "severity")));
 	if (event) {
 		ev = xmalloc(len + 1);
 		memcpy(ev, event, len);
@@ -230,6 +233,7 @@ write_batch(struct stateowner *o)
 			break;
 		}
 		atomic_fetch_add(&o->st->db_retries, 1);
+		obs_db_retry();
 		log_once("db.state_write", "state owner %d: writing a batch failed, retrying: %s",
 		    o->id, err);
 		if (!again || !db_ok(o->db))

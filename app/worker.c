@@ -31,6 +31,7 @@
 #include "app/worker.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/obs.h"
 #include "base/xmalloc.h"
 
 #include <pthread.h>
@@ -38,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define LAG_TIMEOUT_MS	500	/* committed offsets for kaudit_consumer_lag */
 #define BACKOFF_MIN_MS	200	/* first wait after a failed commit; doubles */
 #define BACKOFF_MAX_MS	10000
 #define SERVE_MS	200	/* longest consumer poll while waiting */
@@ -63,6 +65,7 @@ struct worker {
 	long			 backoff_ms;
 	long			 retry_at;	/* monotonic ms of the next COMMIT */
 	long			 waiting_since;	/* first failed commit of this batch */
+	long			 batch_at;	/* monotonic ms the batch came in hand */
 };
 
 /* Ends the batch in hand (stored or released). */
@@ -89,6 +92,7 @@ st_poll(struct worker *w)
 	atomic_fetch_add(&w->wc.st->busy, 1);
 	atomic_store(&w->wc.st->last_message_ms, clock_ms());
 	atomic_fetch_add(&w->wc.st->messages, (unsigned long)w->n);
+	w->batch_at = clock_ms();
 	return W_EVALUATE;
 }
 
@@ -145,6 +149,7 @@ static enum wstate
 st_store_offsets(struct worker *w)
 {
 	consumer_done(w->kc, w->msgs, w->n);
+	obs_batch((double)(clock_ms() - w->batch_at) / 1000.0);
 	return batch_end(w, W_POLL);
 }
 
@@ -228,6 +233,13 @@ int
 worker_watermarks(struct worker *w, const char *topic, int64_t *hi, int *n, int max)
 {
 	return w->kc != NULL ? consumer_watermarks(w->kc, topic, hi, n, max, 5000) : -1;
+}
+
+int
+worker_lag(struct worker *w, void (*each)(void *arg, const char *topic, int32_t partition,
+    int64_t lag), void *arg)
+{
+	return w->kc != NULL ? consumer_lag(w->kc, each, arg, LAG_TIMEOUT_MS) : -1;
 }
 
 int

@@ -73,5 +73,10 @@ int	worker_group_drained(struct worker *w);
 /* The high watermark of each partition of topic: hi[0..n), n set; for
  * owners that keep offsets themselves. -1 on failure. */
 int	worker_watermarks(struct worker *w, const char *topic, int64_t *hi, int *n, int max);
+/* Calls each with the lag of every partition assigned to this worker (see
+ * consumer_lag; may wait up to half a second on the broker). The count, or
+ * -1 when it has no consumer. */
+int	worker_lag(struct worker *w, void (*each)(void *arg, const char *topic,
+	    int32_t partition, int64_t lag), void *arg);
 
 #endif

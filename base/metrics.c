@@ -11,17 +11,20 @@
 enum mkind { MK_COUNTER, MK_GAUGE, MK_HISTOGRAM };
 
 struct mlabel {
-	char	*value;
+	char	*values[METRICS_MAX_LNAMES];
 	double	 v;
+	int	 seen;		/* set since the last sweep */
 };
 
 struct metric {
 	struct metrics	*reg;
 	enum mkind	 kind;
-	char		*name, *help, *label;
+	char		*name, *help;
+	char		*lnames[METRICS_MAX_LNAMES];
+	size_t		 nlnames;
 	double		 v;				/* unlabelled counter, gauge */
-	struct mlabel	 lv[METRICS_MAX_LABELS];	/* labelled counter */
-	size_t		 nlv;
+	struct mlabel	*lv;				/* labelled: nlv of them */
+	size_t		 nlv, caplv, maxlv;
 	double		 bounds[METRICS_MAX_BUCKETS];	/* histogram */
 	unsigned long	 counts[METRICS_MAX_BUCKETS + 1]; /* per bucket, not cumulative */
 	size_t		 nb;
@@ -54,10 +57,13 @@ metrics_free(struct metrics *m)
 	for (f = m->head; f; f = nx) {
 		nx = f->next;
 		for (size_t i = 0; i < f->nlv; i++)
-			free(f->lv[i].value);
+			for (size_t k = 0; k < f->nlnames; k++)
+				free(f->lv[i].values[k]);
+		for (size_t k = 0; k < f->nlnames; k++)
+			free(f->lnames[k]);
+		free(f->lv);
 		free(f->name);
 		free(f->help);
-		free(f->label);
 		free(f);
 	}
 	pthread_mutex_destroy(&m->mu);
@@ -73,6 +79,7 @@ family_new(struct metrics *m, enum mkind kind, const char *name, const char *hel
 	f->kind = kind;
 	f->name = xstrdup(name);
 	f->help = xstrdup(help);
+	f->maxlv = METRICS_MAX_LABELS;
 	pthread_mutex_lock(&m->mu);
 	*m->tail = f;
 	m->tail = &f->next;
@@ -80,19 +87,52 @@ family_new(struct metrics *m, enum mkind kind, const char *name, const char *hel
 	return f;
 }
 
+/* A family with label names names[0..] (NULL-terminated; NULL: none). */
+static struct metric *
+family_labelled(struct metrics *m, enum mkind kind, const char *name, const char *help,
+    const char *const *names)
+{
+	struct metric *f = family_new(m, kind, name, help);
+
+	for (; names && *names && f->nlnames < METRICS_MAX_LNAMES; names++)
+		f->lnames[f->nlnames++] = xstrdup(*names);
+	return f;
+}
+
 struct metric *
 metrics_counter(struct metrics *m, const char *name, const char *help, const char *label)
 {
-	struct metric *f = family_new(m, MK_COUNTER, name, help);
+	const char *names[] = { label, NULL };
 
-	f->label = label ? xstrdup(label) : NULL;
-	return f;
+	return family_labelled(m, MK_COUNTER, name, help, names);
+}
+
+struct metric *
+metrics_counter_l(struct metrics *m, const char *name, const char *help,
+    const char *const *names)
+{
+	return family_labelled(m, MK_COUNTER, name, help, names);
 }
 
 struct metric *
 metrics_gauge(struct metrics *m, const char *name, const char *help)
 {
-	return family_new(m, MK_GAUGE, name, help);
+	return family_labelled(m, MK_GAUGE, name, help, NULL);
+}
+
+struct metric *
+metrics_gauge_l(struct metrics *m, const char *name, const char *help,
+    const char *const *names)
+{
+	return family_labelled(m, MK_GAUGE, name, help, names);
+}
+
+void
+metric_limit(struct metric *f, size_t max)
+{
+	pthread_mutex_lock(&f->reg->mu);
+	f->maxlv = max > 1 ? max : 2;
+	pthread_mutex_unlock(&f->reg->mu);
 }
 
 struct metric *
@@ -106,29 +146,92 @@ metrics_histogram(struct metrics *m, const char *name, const char *help,
 	return f;
 }
 
-/* The slot of a label value, made on first use; "other" once full. Called
- * with the registry locked. */
-static struct mlabel *
-label_slot(struct metric *c, const char *value)
+static int
+slot_is(const struct metric *c, const struct mlabel *l, const char *const *values)
 {
+	for (size_t k = 0; k < c->nlnames; k++)
+		if (strcmp(l->values[k], values[k] ? values[k] : "") != 0)
+			return 0;
+	return 1;
+}
+
+/* The slot of a label set, made on first use; "other" in every label once
+ * the family is full. Called with the registry locked. */
+static struct mlabel *
+label_slot(struct metric *c, const char *const *values)
+{
+	static const char *const other[METRICS_MAX_LNAMES] = { "other", "other", "other",
+	    "other" };
+	struct mlabel *l;
+
 	for (size_t i = 0; i < c->nlv; i++)
-		if (strcmp(c->lv[i].value, value) == 0)
+		if (slot_is(c, &c->lv[i], values))
 			return &c->lv[i];
-	if (c->nlv >= METRICS_MAX_LABELS - 1 && strcmp(value, "other") != 0)
-		return label_slot(c, "other");
-	c->lv[c->nlv].value = xstrdup(value);
-	return &c->lv[c->nlv++];
+	if (c->nlv >= c->maxlv - 1 && values != other)
+		return label_slot(c, other);
+	if (c->nlv == c->caplv) {
+		c->caplv = c->caplv ? c->caplv * 2 : 8;
+		c->lv = xrealloc(c->lv, c->caplv * sizeof(*c->lv));
+	}
+	l = &c->lv[c->nlv++];
+	memset(l, 0, sizeof(*l));
+	for (size_t k = 0; k < c->nlnames; k++)
+		l->values[k] = xstrdup(values[k] ? values[k] : "");
+	return l;
 }
 
 void
 metric_add(struct metric *c, const char *value, double v)
 {
+	const char *values[] = { value };
+
+	metric_add_l(c, value ? values : NULL, v);
+}
+
+void
+metric_add_l(struct metric *c, const char *const *values, double v)
+{
 	pthread_mutex_lock(&c->reg->mu);
-	if (c->label && value)
-		label_slot(c, value)->v += v;
+	if (c->nlnames && values)
+		label_slot(c, values)->v += v;
 	else
 		c->v += v;
 	pthread_mutex_unlock(&c->reg->mu);
+}
+
+void
+metric_set_l(struct metric *g, const char *const *values, double v)
+{
+	struct mlabel *l;
+
+	pthread_mutex_lock(&g->reg->mu);
+	if (g->nlnames && values) {
+		l = label_slot(g, values);
+		l->v = v;
+		l->seen = 1;
+	} else {
+		g->v = v;
+	}
+	pthread_mutex_unlock(&g->reg->mu);
+}
+
+void
+metric_sweep(struct metric *g)
+{
+	size_t keep = 0;
+
+	pthread_mutex_lock(&g->reg->mu);
+	for (size_t i = 0; i < g->nlv; i++) {
+		if (!g->lv[i].seen) {
+			for (size_t k = 0; k < g->nlnames; k++)
+				free(g->lv[i].values[k]);
+			continue;
+		}
+		g->lv[i].seen = 0;
+		g->lv[keep++] = g->lv[i];
+	}
+	g->nlv = keep;
+	pthread_mutex_unlock(&g->reg->mu);
 }
 
 void
@@ -155,15 +258,23 @@ metric_observe(struct metric *h, double v)
 double
 metric_value(struct metric *c, const char *value)
 {
+	const char *values[] = { value };
+
+	return metric_value_l(c, value ? values : NULL);
+}
+
+double
+metric_value_l(struct metric *c, const char *const *values)
+{
 	double v = 0;
 
 	pthread_mutex_lock(&c->reg->mu);
 	if (c->kind == MK_HISTOGRAM) {
 		for (size_t i = 0; i <= c->nb; i++)
 			v += (double)c->counts[i];
-	} else if (c->label && value) {
+	} else if (c->nlnames && values) {
 		for (size_t i = 0; i < c->nlv; i++)
-			if (strcmp(c->lv[i].value, value) == 0)
+			if (slot_is(c, &c->lv[i], values))
 				v = c->lv[i].v;
 	} else {
 		v = c->v;
@@ -237,11 +348,15 @@ expose_family(struct buf *b, const struct metric *f)
 	buf_printf(b, "\n# TYPE %s %s\n", f->name, kinds[f->kind]);
 	if (f->kind == MK_HISTOGRAM) {
 		expose_histogram(b, f);
-	} else if (f->label) {
+	} else if (f->nlnames) {
 		for (size_t i = 0; i < f->nlv; i++) {
-			buf_printf(b, "%s{%s=\"", f->name, f->label);
-			put_escaped(b, f->lv[i].value, 1);
-			buf_puts(b, "\"} ");
+			buf_printf(b, "%s{", f->name);
+			for (size_t k = 0; k < f->nlnames; k++) {
+				buf_printf(b, "%s%s=\"", k ? "," : "", f->lnames[k]);
+				put_escaped(b, f->lv[i].values[k], 1);
+				buf_putc(b, '"');
+			}
+			buf_puts(b, "} ");
 			put_value(b, f->lv[i].v);
 			buf_putc(b, '\n');
 		}

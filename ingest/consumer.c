@@ -642,6 +642,62 @@ resume_offsets(struct consumer *k, rd_kafka_topic_partition_list_t *a, int timeo
 	return 0;
 }
 
+/* Partitions in a with no position yet (nothing read since they were
+ * assigned, as after a rebalance at the end of a partition) get the group's
+ * committed offset: one broker round trip of at most timeout_ms. */
+static void
+lag_committed(struct consumer *k, rd_kafka_topic_partition_list_t *a, int timeout_ms)
+{
+	rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_new(a->cnt);
+
+	for (int i = 0; i < a->cnt; i++)
+		if (a->elems[i].offset < 0)
+			rd_kafka_topic_partition_list_add(c, a->elems[i].topic, a->elems[i].partition);
+	if (c->cnt > 0 && rd_kafka_committed(k->rk, c, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR)
+		for (int i = 0; i < c->cnt; i++) {
+			rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(a,
+			    c->elems[i].topic, c->elems[i].partition);
+			if (p != NULL && c->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+				p->offset = c->elems[i].offset;
+		}
+	rd_kafka_topic_partition_list_destroy(c);
+}
+
+int
+consumer_lag(struct consumer *k, void (*each)(void *arg, const char *topic, int32_t partition,
+    int64_t lag), void *arg, int timeout_ms)
+{
+	rd_kafka_topic_partition_list_t *a = NULL;
+	int n = -1;
+
+	if (rd_kafka_assignment(k->rk, &a) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return -1;
+	if (rd_kafka_position(k->rk, a) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		goto out;
+	if (k->own == NULL)
+		lag_committed(k, a, timeout_ms);
+	n = 0;
+	for (int i = 0; i < a->cnt; i++) {
+		rd_kafka_topic_partition_t *p = &a->elems[i];
+		int64_t lo, hi, at;
+
+		if (rd_kafka_get_watermark_offsets(k->rk, p->topic, p->partition, &lo, &hi) !=
+		    RD_KAFKA_RESP_ERR_NO_ERROR || hi < 0)
+			continue;
+		/* nothing read nor committed: everything from the low watermark
+		 * (auto.offset.reset earliest, kaudit's default) */
+		if (p->offset < 0 && (k->own != NULL || p->offset != RD_KAFKA_OFFSET_INVALID ||
+		    lo < 0))
+			continue;
+		at = p->offset < 0 ? lo : p->offset;
+		each(arg, p->topic, p->partition, hi > at ? hi - at : 0);
+		n++;
+	}
+out:
+	rd_kafka_topic_partition_list_destroy(a);
+	return n;
+}
+
 int
 consumer_caught_up(struct consumer *k, int timeout_ms)
 {

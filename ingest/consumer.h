@@ -105,6 +105,15 @@ int	consumer_group_drained(struct consumer *k, int timeout_ms);
  * p < *n. -1 on a broker failure or a partition numbered max or more. */
 int	consumer_watermarks(struct consumer *k, const char *topic, int64_t *hi, int *n,
 	    int max, int timeout_ms);
+/* Calls each with the lag of every assigned partition: the high watermark
+ * last seen by the fetcher minus the position, or minus the group's
+ * committed offset for a partition nothing was read from since its
+ * assignment (one broker round trip of at most timeout_ms; the state
+ * owners' partitions, whose offsets live in PostgreSQL, are then left
+ * out). Safe from another thread. Returns the count reported, -1 on
+ * failure. */
+int	consumer_lag(struct consumer *k, void (*each)(void *arg, const char *topic,
+	    int32_t partition, int64_t lag), void *arg, int timeout_ms);
 /* Commits stored offsets synchronously, leaves the group, frees. With
  * cooperative-sticky on librdkafka before 2.3.0 it first waits (15 s at
  * most) for the first assignment, which that librdkafka needs to close. */

@@ -447,3 +447,5 @@ bash tests/cli/query_report.sh
 KAUDIT=$K bash tests/cli/gateway_cli.sh
 # deploy/: the audit policy, manifests, image and unit (tools/check-deploy.py).
 KAUDIT=$K bash tests/cli/deploy.sh
+# metrics, logs and redaction (observe_cli.sh).
+KAUDIT=$K bash tests/cli/observe_cli.sh
