@@ -264,8 +264,14 @@ else
 			it_fail "report-$chart" "${bars:-0} bars summing to ${sum:-0}, SQL says $total findings"
 		fi
 	done
-	# Each summary number against SQL of its own over kaudit.findings: the
-	# events of this database are those of findings, one per request.
+	# Each summary number against SQL of its own. The requests of this
+	# database are those of findings and of the archive: a rule with
+	# `suppress` keeps one finding per key and day, and which request holds
+	# it follows the order the partitions were read in, while the archive
+	# keeps every request a rule matched. So request counts read both.
+	# (one line: each line of the heredoc below is one key and its SQL)
+	reqs="(select audit_id, resource, subresource, verb, code, username, event, coalesce(time, created_at) as time from kaudit.findings union all select audit_id, resource, subresource, verb, code, username, event, time from kaudit.events) q"
+	rperiod="q.time >= '$from' and q.time < '$to'"
 	while read -r key sql; do
 		want=$(it_sql "$sql")
 		got=$(report_value "summary.$key" "$c")
@@ -280,12 +286,12 @@ critical select count(*) from kaudit.findings where $period and severity = 'crit
 high select count(*) from kaudit.findings where $period and severity = 'high'
 info select count(*) from kaudit.findings where $period and severity = 'info'
 rules select count(distinct rule) from kaudit.findings where $period
-exec select count(distinct audit_id) from kaudit.findings where $period and resource = 'pods' and subresource in ('exec', 'attach')
-rbac select count(distinct audit_id) from kaudit.findings where $period and resource like '%role%' and verb in ('create', 'update', 'patch', 'delete') and coalesce(code, 0) < 400
-secrets select count(distinct audit_id) from kaudit.findings where $period and resource = 'secrets' and verb in ('get', 'list', 'watch')
-anonymous select count(distinct audit_id) from kaudit.findings where $period and username = 'system:anonymous'
-privileged select count(distinct audit_id) from kaudit.findings where $period and verb = 'create' and coalesce(code, 0) < 400 and jsonb_path_exists(event, 'lax \$.requestObject.**.privileged ? (@ == true)')
-deprecated select count(distinct audit_id) from kaudit.findings where $period and event->'annotations'->>'k8s.io/deprecated' = 'true'
+exec select count(distinct audit_id) from $reqs where $rperiod and resource = 'pods' and subresource in ('exec', 'attach')
+rbac select count(distinct audit_id) from $reqs where $rperiod and resource like '%role%' and verb in ('create', 'update', 'patch', 'delete') and coalesce(code, 0) < 400
+secrets select count(distinct audit_id) from $reqs where $rperiod and resource = 'secrets' and verb in ('get', 'list', 'watch')
+anonymous select count(distinct audit_id) from $reqs where $rperiod and username = 'system:anonymous'
+privileged select count(distinct audit_id) from $reqs where $rperiod and verb = 'create' and coalesce(code, 0) < 400 and jsonb_path_exists(event, 'lax \$.requestObject.**.privileged ? (@ == true)')
+deprecated select count(distinct audit_id) from $reqs where $rperiod and event->'annotations'->>'k8s.io/deprecated' = 'true'
 outside select count(distinct (username, substring(user_agent from '^[a-z-]+'))) from kaudit.findings f join kaudit.k8s_releases r on r.minor = substring(f.user_agent from '^(?:kubelet|kubectl|kube-proxy|kubeadm)/v([0-9]+[.][0-9]+)') where $period and r.end_of_life < '$to'
 SQL
 	shot=${KAUDIT_SCREENSHOT:-/tmp/kaudit-report-screenshot.png}
