@@ -186,6 +186,12 @@ static const struct ckey config_keys[] = {
 	{ "gateway.metrics_listen", CT_STR, C(gw_metrics_listen), "\"127.0.0.1:9464\"", 0, 0,
 	  "HOST:PORT of a plain-HTTP listener for /metrics (Prometheus text) and /healthz, "
 	  "apart from the authenticated one (empty: none)" },
+	{ "shutdown_timeout", CT_DURATION, C(shutdown_timeout_ms), "30s", 1000, 3600000,
+	  "longest wait of `kaudit run` on SIGTERM (or a SIGHUP that reconnects) for the "
+	  "batches in hand and the broker's answer to the final offset commit and group "
+	  "leave; past it the daemon exits without the leave (offsets are stored only "
+	  "after their batch is committed, so what the broker did not acknowledge is "
+	  "read again: nothing is lost)" },
 	{ "log_level", CT_LOGLEVEL, C(log_level), "info", 0, 0,
 	  "debug, info, warn or error" },
 	{ NULL, 0, 0, NULL, 0, 0, NULL }
