@@ -810,8 +810,17 @@ close_bounded(struct consumer *k, long deadline_ms)
 		log_warn("%s %d: close: %s", k->name, k->worker, rd_kafka_error_string(err));
 		rd_kafka_error_destroy(err);
 	}
-	while (!(closed = rd_kafka_consumer_closed(k->rk)) && clock_ms() < deadline_ms)
-		rd_kafka_queue_poll_callback(q, 100);
+	while (!(closed = rd_kafka_consumer_closed(k->rk)) && clock_ms() < deadline_ms) {
+		/* The close's queue carries events, not callbacks: the
+		 * revocation that leaving the group makes comes as one. */
+		rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
+
+		if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+			on_rebalance(k->rk, rd_kafka_event_error(ev),
+			    rd_kafka_event_topic_partition_list(ev), k);
+		if (ev)
+			rd_kafka_event_destroy(ev);
+	}
 	if (closed)
 		rd_kafka_queue_destroy(q);
 	return closed ? 0 : -1;
@@ -827,6 +836,10 @@ consumer_close(struct consumer *k, long deadline_ms)
 	for (int i = 0; i < k->nheld; i++)
 		rd_kafka_message_destroy(k->held[i]);
 	free(k->held);
+	k->held = NULL;
+	k->nheld = k->capheld = 0;
+	k->filling = NULL;
+	k->nfilling = 0;
 	if (await_first_assignment(k) != 0) {
 		/* The process is exiting: leaving the handle to it beats an
 		 * abort. The group notices at the session timeout. */
