@@ -135,6 +135,7 @@ m=$(count "audit_id like 'after-%' and rule <> 'it.reload.b'")
 it_wait_sql "select (count(distinct audit_id) = 300)::int from kaudit.findings
     where audit_id like 'flight-%'" 60
 n=$(it_sql "select count(distinct audit_id) from kaudit.findings where audit_id like 'flight-%'")
+it_log "events in flight: $(count "audit_id like 'flight-%' and rule = 'it.reload.a'") by set A, $(count "audit_id like 'flight-%' and rule = 'it.reload.b'") by set B"
 [ "$n" = 300 ] && it_ok none-dropped || it_fail none-dropped "$n of the 300 events in flight have a finding"
 # B's findings go to /b, once each (the webhook keeps its name, so what
 # A left in the outbox goes there too).
