@@ -793,16 +793,19 @@ await_first_assignment(struct consumer *k)
 
 /* Handles whose close did not finish by the deadline: the process is
  * exiting and owns them now (destroying one would wait for the broker). */
-static rd_kafka_t *abandoned[256];
+static struct {
+	rd_kafka_t		*rk;
+	rd_kafka_queue_t	*q;
+} abandoned[256];
 static atomic_int nabandoned;
 
 /* Closes the consumer in the background and serves its queue until the close
  * completes or deadline_ms passes. 0 when closed; -1 when the deadline came
  * first (the close is left unfinished). */
 static int
-close_bounded(struct consumer *k, long deadline_ms)
+close_bounded(struct consumer *k, long deadline_ms, rd_kafka_queue_t **qp)
 {
-	rd_kafka_queue_t *q = rd_kafka_queue_new(k->rk);
+	rd_kafka_queue_t *q = *qp = rd_kafka_queue_new(k->rk);
 	rd_kafka_error_t *err = rd_kafka_consumer_close_queue(k->rk, q);
 	int closed;
 
@@ -821,8 +824,10 @@ close_bounded(struct consumer *k, long deadline_ms)
 		if (ev)
 			rd_kafka_event_destroy(ev);
 	}
-	if (closed)
+	if (closed) {
 		rd_kafka_queue_destroy(q);
+		*qp = NULL;
+	}
 	return closed ? 0 : -1;
 }
 
@@ -830,6 +835,7 @@ void
 consumer_close(struct consumer *k, long deadline_ms)
 {
 	rd_kafka_resp_err_t e;
+	rd_kafka_queue_t *q;
 
 	if (k == NULL)
 		return;
@@ -857,12 +863,14 @@ consumer_close(struct consumer *k, long deadline_ms)
 	e = k->own ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_commit(k->rk, NULL, 1);
 	if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
 		log_warn("%s %d: final offset commit: %s", k->name, k->worker, rd_kafka_err2str(e));
-	if (close_bounded(k, deadline_ms) == 0) {
+	if (close_bounded(k, deadline_ms, &q) == 0) {
 		rd_kafka_destroy(k->rk);
 	} else {
 		int n = atomic_fetch_add(&nabandoned, 1);
-		if (n < (int)(sizeof(abandoned) / sizeof(abandoned[0])))
-			abandoned[n] = k->rk;
+		if (n < (int)(sizeof(abandoned) / sizeof(abandoned[0]))) {
+			abandoned[n].rk = k->rk;
+			abandoned[n].q = q;
+		}
 		log_warn("%s %d: the broker did not answer the close by the shutdown deadline; "
 		    "exiting without leaving the group (its partitions move on after the "
 		    "session timeout). Offsets are stored only after their batch is committed "
