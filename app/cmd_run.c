@@ -9,7 +9,10 @@
  * Shutdown: workers finish the batch in hand, commit, store offsets and
  * leave the group; the alerter finishes the deliveries in flight and
  * releases the leases of rows it claimed but did not send, which stay
- * pending in the outbox for any alerter. */
+ * pending in the outbox for any alerter. shutdown_timeout bounds the wait
+ * for the broker: past it the group leave is given up (offsets follow
+ * commits, so nothing is lost) and a thread still busy is left to the
+ * exiting process. SIGHUP reloads: see reload(). */
 #include "alert/alert.h"
 #include "alert/suppress.h"
 #include "base/clock.h"
@@ -19,6 +22,7 @@
 #include "base/num.h"
 #include "app/rulefiles.h"
 #include "app/ingester.h"
+#include "app/reload.h"
 #include "app/stateowner.h"
 #include "app/worker.h"
 #include "app/opsmetrics.h"
@@ -42,12 +46,18 @@
 #define PENDING_EVERY_MS	5000	/* kaudit_outbox_pending and /readyz's database */
 #define IDLE_EXIT_MAX_MS	(7 * 86400 * 1000L)	/* a week */
 
+struct reload_counters reload_counters;
+
 static atomic_int stop_requested;
+static atomic_int reload_requested;
 
 static void
 on_signal(int sig)
 {
-	atomic_store(&stop_requested, sig);
+	if (sig == SIGHUP)
+		atomic_store(&reload_requested, 1);
+	else
+		atomic_store(&stop_requested, sig);
 }
 
 static void
@@ -58,8 +68,14 @@ run_usage(FILE *out)
 	    "\n"
 	    "Consumes audit events from Kafka, evaluates the rules, stores findings in\n"
 	    "PostgreSQL and delivers them to the configured webhooks. SIGTERM or SIGINT\n"
-	    "finish the batch in hand and exit 0. With metrics.listen set it serves\n"
-	    "/metrics (Prometheus), /healthz and /readyz (docs/observability.md).\n"
+	    "finish the batch in hand and exit 0, within shutdown_timeout (past it, with\n"
+	    "the broker away, the daemon exits without leaving the group; offsets are\n"
+	    "stored only after commits, so nothing is lost). SIGHUP reads the config\n"
+	    "file and its rules again: a set `kaudit check` would refuse is refused and\n"
+	    "the running one kept (logged); a valid one replaces it between batches,\n"
+	    "reconnecting to the brokers, group and database it names. With\n"
+	    "metrics.listen set it serves /metrics (Prometheus), /healthz and /readyz\n"
+	    "(docs/observability.md; metrics.listen itself is read at start only).\n"
 	    "\n"
 	    "  -c, --config FILE      configuration (see kaudit check --example)\n"
 	    "      --idle-exit SECS   exit 0 once no message arrived for SECS seconds and\n"
@@ -237,7 +253,7 @@ cmd_signals(void (*handler)(int))
  * state owners; the signal topic is made first when missing. */
 static int
 crew_start(const struct config *c, const struct ruleset *rs, struct suppress_set *sup,
-    struct worker_stats *st, atomic_int *stop, struct crew *cr)
+    struct worker_stats *st, atomic_int *stop, atomic_long *deadline, struct crew *cr)
 {
 	int stateful = ruleset_stateful(rs), total = c->workers + (stateful ? c->state_workers : 0);
 	char err[512];
@@ -263,7 +279,8 @@ crew_start(const struct config *c, const struct ruleset *rs, struct suppress_set
 	for (int i = 0; i < total; i++) {
 		int owner = i >= c->workers, id = owner ? i - c->workers : i;
 		struct worker_conf wc = { .id = id, .name = owner ? "state owner" : "worker",
-		    .batch_max = c->batch_max, .batch_ms = c->batch_ms, .st = st, .stop = stop };
+		    .batch_max = c->batch_max, .batch_ms = c->batch_ms, .st = st, .stop = stop,
+		    .deadline = deadline };
 		wc.kafka = (struct consumer_opts){ .brokers = c->brokers,
 		    .group = owner ? cr->state_group : c->group,
 		    .topics = owner ? &cr->state_topics : &c->topics, .props = &c->kafka_props,
@@ -289,11 +306,31 @@ crew_start(const struct config *c, const struct ruleset *rs, struct suppress_set
 	return 0;
 }
 
+/* Stops the crew: workers finish the batch in hand, and their consumers
+ * close by deadline_ms at most. 0 when every worker ended cleanly, -1 when
+ * one gave a batch back, -2 when a thread was still busy two seconds past
+ * the deadline: it is left running, with everything it uses, and the
+ * process must exit. */
 static int
-crew_join(struct crew *cr)
+crew_stop(struct crew *cr, atomic_int *stop, atomic_long *deadline, long deadline_ms)
 {
-	int rc = 0;
+	int rc = 0, busy = 1;
 
+	atomic_store(deadline, deadline_ms);
+	atomic_store(stop, 1);
+	while (busy && clock_ms() < deadline_ms + 2000) {
+		struct timespec ts = { 0, 50 * 1000000L };
+		busy = 0;
+		for (int i = 0; i < cr->n; i++)
+			busy |= !worker_done(cr->w[i]);
+		if (busy)
+			nanosleep(&ts, NULL);
+	}
+	if (busy) {
+		log_error("a worker is still busy after shutdown_timeout; exiting without it "
+		    "(its batch was not committed, so it is read again)");
+		return -2;
+	}
 	for (int i = 0; i < cr->n; i++)
 		if (worker_join(cr->w[i]) != 0)
 			rc = -1;
@@ -302,6 +339,7 @@ crew_join(struct crew *cr)
 		db_close(cr->db);
 	free(cr->state_group);
 	strlist_free(&cr->state_topics);
+	memset(cr, 0, sizeof(*cr));
 	return rc;
 }
 
@@ -321,6 +359,133 @@ upkeep(const struct config *c, struct db **db)
 	if (!db_ok(*db) || retention_apply(*db, c, 0, NULL, &dropped, err, sizeof(err)) != 0)
 		log_warn("retention: %s (tried again in %lld s)", err,
 		    (long long)(c->retention_interval_ms / 1000));
+}
+
+/* What runs for one configuration: the alerter, the suppression watcher
+ * and the workers. Workers point into it: it does not move while they run. */
+struct running {
+	struct suppress_set	*sup;
+	struct suppress_watch	*sw;
+	struct alerter		*al;
+	struct crew		 cr;
+	atomic_int		 wstop;
+	atomic_long		 deadline;	/* of the stop in progress */
+};
+
+static int
+running_start(const struct config *c, const struct ruleset *rs, struct worker_stats *st,
+    struct running *r)
+{
+	char err[512];
+
+	memset(&r->cr, 0, sizeof(r->cr));
+	r->al = NULL;
+	r->sw = NULL;
+	atomic_store(&r->wstop, 0);
+	atomic_store(&r->deadline, 0);
+	r->sup = suppress_new();
+	if ((r->al = alerter_start(c->pg_url, &c->alert, err, sizeof(err))) == NULL) {
+		log_error("alerter: %s", err);
+		return -1;
+	}
+	if ((r->sw = suppress_watch_start(r->sup, c->pg_url, (long)c->suppress_refresh_ms, err,
+	    sizeof(err))) == NULL) {
+		log_error("suppressions: %s", err);
+		return -1;
+	}
+	return crew_start(c, rs, r->sup, st, &r->wstop, &r->deadline, &r->cr);
+}
+
+/* Stops what running_start started (even in part) by deadline_ms: as
+ * crew_stop, whose -2 leaves everything to the exiting process. */
+static int
+running_stop(struct running *r, long deadline_ms)
+{
+	int rc = crew_stop(&r->cr, &r->wstop, &r->deadline, deadline_ms);
+
+	if (rc == -2)
+		return rc;
+	if (r->al)
+		alerter_stop(r->al);
+	suppress_watch_stop(r->sw);
+	suppress_free(r->sup);
+	r->al = NULL;
+	r->sw = NULL;
+	r->sup = NULL;
+	return rc;
+}
+
+/* The configuration in force: its file, its settings and its rules. */
+struct daemon {
+	const char	*path;
+	struct config	*c;		/* owned */
+	struct ruleset	*rs;		/* owned */
+};
+
+static void
+settings_free(struct config *c, struct ruleset *rs)
+{
+	if (rs)
+		ruleset_free(rs);
+	config_free(c);
+	free(c);
+}
+
+static void
+settings_log_level(const struct config *c)
+{
+	enum log_level lvl;
+
+	if (log_level_parse(c->log_level, &lvl) == 0)
+		log_set_level(lvl);
+}
+
+/* SIGHUP: reads the file again and validates it as `kaudit check` does
+ * (rules compiled, database reachable and up to date) while the old set
+ * keeps running. A set that is not valid changes nothing. A valid one
+ * replaces the old between batches: the workers commit the batch in hand,
+ * store its offsets and leave the group, the alerter finishes its
+ * deliveries, and everything starts again on the new settings, reconnecting
+ * to whatever brokers, group and database they name. Messages that arrive
+ * meanwhile wait in Kafka: none is dropped. Returns 1 applied, 0 refused
+ * (the old set runs), -1 nothing runs, -2 the process must exit at once. */
+static int
+reload(struct daemon *d, struct worker_stats *st, struct running *r)
+{
+	struct config *nc = xcalloc(1, sizeof(*nc));
+	struct ruleset *nrs = NULL;
+	int rc;
+
+	log_info("SIGHUP: reloading %s", d->path);
+	if (run_prepare(d->path, nc, &nrs, 1) != 0) {
+		atomic_fetch_add(&reload_counters.failed, 1);
+		settings_free(nc, nrs);
+		settings_log_level(d->c);
+		log_error("reload refused: %s is not valid (the errors above; `kaudit check` "
+		    "says the same); still running the previous configuration and its %zu "
+		    "rule(s)", d->path, ruleset_count(d->rs));
+		return 0;
+	}
+	log_info("reload: %s is valid, %zu rule(s); restarting the workers and the alerter "
+	    "between batches", d->path, ruleset_count(nrs));
+	if ((rc = running_stop(r, clock_ms() + d->c->shutdown_timeout_ms)) == -2)
+		return -2;	/* nc and nrs go with the process */
+	if (running_start(nc, nrs, st, r) == 0) {
+		settings_free(d->c, d->rs);
+		d->c = nc;
+		d->rs = nrs;
+		atomic_fetch_add(&reload_counters.ok, 1);
+		atomic_store(&reload_counters.rules_loaded, ruleset_count(nrs));
+		log_info("reload applied: %zu rule(s) in force", ruleset_count(nrs));
+		return 1;
+	}
+	atomic_fetch_add(&reload_counters.failed, 1);
+	log_error("reload: the new configuration did not start; going back to the previous one");
+	if (running_stop(r, clock_ms() + nc->shutdown_timeout_ms) == -2)
+		return -2;
+	settings_free(nc, nrs);
+	settings_log_level(d->c);
+	return running_start(d->c, d->rs, st, r) == 0 ? 0 : -1;
 }
 
 static void
@@ -361,6 +526,8 @@ observe(const struct config *c, const struct ruleset *rs, struct crew *cr,
 {
 	if (om == NULL)
 		return;
+	obs_reloads_set(atomic_load(&reload_counters.ok), atomic_load(&reload_counters.failed));
+	obs_rules_loaded((long)atomic_load(&reload_counters.rules_loaded));
 	for (int i = 0; i < cr->n; i++)
 		worker_lag(cr->w[i], lag_one, NULL);
 	obs_lag_sweep();
@@ -371,75 +538,72 @@ observe(const struct config *c, const struct ruleset *rs, struct crew *cr,
 	opsmetrics_ready(om, atomic_load(&st->assigned), *db_up, ruleset_count(rs) > 0);
 }
 
+/* Runs until a signal, --idle-exit or a failure. Returns the exit status;
+ * 3 when threads are still busy and the process must _exit. */
 static int
-supervise(const struct config *c, const struct ruleset *rs, long idle_ms,
-    struct opsmetrics *om)
+supervise(struct daemon *d, long idle_ms, struct opsmetrics *om)
 {
 	long last_db = 0, last_lag = 0;
 	int db_up = 1;	/* run_prepare() reached it */
 	struct db *updb = NULL;
 	long last_upkeep;
 	struct worker_stats st;
-	struct crew cr;
-	struct alerter *al = NULL;
-	struct suppress_set *sup = suppress_new();
-	struct suppress_watch *sw = NULL;
-	atomic_int wstop = 0;
+	struct running r;
 	long started = clock_ms(), last_stats = started;
-	char err[512];
-	int rc = 0;
+	int rc = 0, stop;
 
 	memset(&st, 0, sizeof(st));
-	memset(&cr, 0, sizeof(cr));
-	upkeep(c, &updb);
+	memset(&r, 0, sizeof(r));
+	upkeep(d->c, &updb);
 	last_upkeep = clock_ms();
-	if ((al = alerter_start(c->pg_url, &c->alert, err, sizeof(err))) == NULL) {
-		log_error("alerter: %s", err);
-		rc = 1;
-		goto out;
-	}
-	if ((sw = suppress_watch_start(sup, c->pg_url, (long)c->suppress_refresh_ms, err,
-	    sizeof(err))) == NULL) {
-		log_error("suppressions: %s", err);
-		rc = 1;
-		goto out;
-	}
-	if (crew_start(c, rs, sup, &st, &wstop, &cr) < 0) {
+	if (running_start(d->c, d->rs, &st, &r) < 0) {
 		rc = 1;
 		goto out;
 	}
 	while (!atomic_load(&stop_requested)) {
 		struct timespec ts = { 0, 200 * 1000000L };
 		nanosleep(&ts, NULL);
+		if (atomic_exchange(&reload_requested, 0)) {
+			int applied = reload(d, &st, &r);
+			if (applied == -2)
+				return 3;
+			if (applied < 0) {
+				rc = 1;
+				goto out;
+			}
+			if (applied == 1 && updb) {
+				db_close(updb);	/* postgres.url may have changed */
+				updb = NULL;
+			}
+		}
 		if (clock_ms() - last_stats >= STATS_EVERY_MS) {
 			log_stats(&st);
 			last_stats = clock_ms();
 		}
 		if (clock_ms() - last_lag >= LAG_EVERY_MS) {
-			observe(c, rs, &cr, &st, om, &updb, &last_db, &db_up);
+			observe(d->c, d->rs, &r.cr, &st, om, &updb, &last_db, &db_up);
 			last_lag = clock_ms();
 		}
-		if (clock_ms() - last_upkeep >= c->retention_interval_ms) {
-			upkeep(c, &updb);
+		if (clock_ms() - last_upkeep >= d->c->retention_interval_ms) {
+			upkeep(d->c, &updb);
 			last_upkeep = clock_ms();
 		}
-		if (idle_ms > 0 && is_idle(c, &st, &cr, al, idle_ms, started)) {
+		if (idle_ms > 0 && is_idle(d->c, &st, &r.cr, r.al, idle_ms, started)) {
 			log_info("idle for %g s: exiting", idle_ms / 1000.0);
 			break;
 		}
 	}
 	if (atomic_load(&stop_requested))
-		log_info("signal %d: finishing the batch in hand", atomic_load(&stop_requested));
+		log_info("signal %d: finishing the batch in hand (shutdown_timeout %g s)",
+		    atomic_load(&stop_requested), d->c->shutdown_timeout_ms / 1000.0);
 out:
-	atomic_store(&wstop, 1);
-	if (crew_join(&cr) != 0)
+	stop = running_stop(&r, clock_ms() + d->c->shutdown_timeout_ms);
+	if (stop == -2)
+		return 3;
+	if (stop != 0)
 		rc = 1;
-	if (al)
-		alerter_stop(al);
 	if (updb)
 		db_close(updb);
-	suppress_watch_stop(sw);
-	suppress_free(sup);
 	log_stats(&st);
 	return rc;
 }
@@ -473,10 +637,9 @@ cmd_run(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *path = NULL;
+	struct sigaction sa;
+	struct daemon d = { NULL, NULL, NULL };
 	int64_t idle_ms = 0;
-	struct config c;
-	struct ruleset *rs = NULL;
 	struct opsmetrics *om = NULL;
 	char err[160];
 	int ch, rc;
@@ -484,7 +647,7 @@ cmd_run(int argc, char **argv)
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (ch) {
-		case 'c': path = optarg; break;
+		case 'c': d.path = optarg; break;
 		case 'i':
 			if (num_parse_ms(optarg, 1, IDLE_EXIT_MAX_MS, &idle_ms, err, sizeof(err)) < 0) {
 				fprintf(stderr, "kaudit run: --idle-exit: %s\n", err);
@@ -495,30 +658,37 @@ cmd_run(int argc, char **argv)
 		default:  run_usage(stderr); return 2;
 		}
 	}
-	if (path == NULL || optind != argc) {
+	if (d.path == NULL || optind != argc) {
 		run_usage(stderr);
 		return 2;
 	}
-	if (run_prepare(path, &c, &rs, 1) != 0) {
-		if (rs)
-			ruleset_free(rs);
-		config_free(&c);
+	d.c = xcalloc(1, sizeof(*d.c));
+	if (run_prepare(d.path, d.c, &d.rs, 1) != 0) {
+		settings_free(d.c, d.rs);
 		return 1;
 	}
-	log_info("kaudit: %zu rule(s) loaded from %s", ruleset_count(rs),
-	    c.rules.n ? "the configured paths" : "the built-in pack");
-	if (c.metrics_listen[0] && start_metrics(&c, rs, &om) != 0) {
-		ruleset_free(rs);
-		config_free(&c);
+	atomic_store(&reload_counters.rules_loaded, ruleset_count(d.rs));
+	log_info("kaudit: %zu rule(s) loaded from %s", ruleset_count(d.rs),
+	    d.c->rules.n ? "the configured paths" : "the built-in pack");
+	if (d.c->metrics_listen[0] && start_metrics(d.c, d.rs, &om) != 0) {
+		settings_free(d.c, d.rs);
 		return 1;
 	}
 	cmd_signals(on_signal);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGHUP, &sa, NULL);
 	alert_global_init();
-	rc = supervise(&c, rs, (long)idle_ms, om);
+	rc = supervise(&d, (long)idle_ms, om);
+	if (rc == 3) {
+		/* A thread still holds the settings and the libraries' state. */
+		fflush(NULL);
+		_exit(1);
+	}
 	alert_global_cleanup();
 	opsmetrics_stop(om);
 	obs_free();
-	ruleset_free(rs);
-	config_free(&c);
+	settings_free(d.c, d.rs);
 	return rc;
 }

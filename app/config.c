@@ -193,6 +193,12 @@ static const struct ckey config_keys[] = {
 	  "HOST:PORT of a plain-HTTP listener for /metrics (Prometheus text), /healthz "
 	  "(the process answers) and /readyz (in the consumer group, database reachable, "
 	  "rules loaded); empty: none. Bind to loopback or a pod address, not a public one" },
+	{ "shutdown_timeout", CT_DURATION, C(shutdown_timeout_ms), "30s", 1000, 3600000,
+	  "longest wait of `kaudit run` on SIGTERM (or a SIGHUP that reconnects) for the "
+	  "batches in hand and the broker's answer to the final offset commit and group "
+	  "leave; past it the daemon exits without the leave (offsets are stored only "
+	  "after their batch is committed, so what the broker did not acknowledge is "
+	  "read again: nothing is lost)" },
 	{ "log_level", CT_LOGLEVEL, C(log_level), "info", 0, 0,
 	  "debug, info, warn or error" },
 	{ "log_format", CT_LOGFORMAT, C(log_format), "text", 0, 0,

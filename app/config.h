@@ -76,6 +76,7 @@ struct config {
 	int		 gw_max_conns;
 	char		*gw_metrics_listen;	/* "" : no metrics listener */
 
+	int64_t		 shutdown_timeout_ms;	/* longest stop of kaudit run */
 	char		*log_level;	/* debug|info|warn|error */
 	char		*log_format;	/* text|json */
 	char		*metrics_listen;	/* "": no daemon metrics listener */

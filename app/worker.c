@@ -26,7 +26,8 @@
  * those messages again. A stop request is seen in POLL (between batches),
  * and in COMMIT and DB_WAIT while the batch cannot be written: RELEASE then
  * gives the batch back unstored, to be read again after the restart. CLOSE
- * commits the stored offsets and leaves the group. The batch in hand is
+ * commits the stored offsets and leaves the group, waiting for the broker
+ * no longer than the stop's deadline (shutdown_timeout). The batch in hand is
  * never lost and never grows while waiting. */
 #include "app/worker.h"
 #include "base/clock.h"
@@ -66,6 +67,7 @@ struct worker {
 	long			 retry_at;	/* monotonic ms of the next COMMIT */
 	long			 waiting_since;	/* first failed commit of this batch */
 	long			 batch_at;	/* monotonic ms the batch came in hand */
+	atomic_int		 done;		/* the thread has ended */
 };
 
 /* Ends the batch in hand (stored or released). */
@@ -182,8 +184,9 @@ worker_main(void *arg)
 		case W_CLOSE:		break;
 		}
 	}
-	consumer_close(w->kc);
+	consumer_close(w->kc, atomic_load(w->wc.deadline));
 	w->kc = NULL;
+	atomic_store(&w->done, 1);
 	return NULL;
 }
 
@@ -191,7 +194,7 @@ static void
 worker_free(struct worker *w)
 {
 	if (w->kc)
-		consumer_close(w->kc);
+		consumer_close(w->kc, clock_ms() + 10000);
 	if (w->wc.impl)
 		w->wc.ops->free(w->wc.impl);
 	free(w->msgs);
@@ -240,6 +243,12 @@ worker_lag(struct worker *w, void (*each)(void *arg, const char *topic, int32_t 
     int64_t lag), void *arg)
 {
 	return w->kc != NULL ? consumer_lag(w->kc, each, arg, LAG_TIMEOUT_MS) : -1;
+}
+
+int
+worker_done(struct worker *w)
+{
+	return atomic_load(&w->done);
 }
 
 int

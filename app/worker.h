@@ -56,12 +56,16 @@ struct worker_conf {
 	void			*impl;		/* owned: ops->free at the end */
 	struct worker_stats	*st;
 	atomic_int		*stop;		/* polled between batches */
+	atomic_long		*deadline;	/* monotonic ms by which a stop must end:
+						 * the consumer close gives up then */
 };
 
 struct worker;
 
 /* Starts a worker thread; on failure frees wc->impl. */
 struct worker *worker_start(const struct worker_conf *wc, char *err, size_t errlen);
+/* 1 once the thread has ended (after *stop was set). */
+int	worker_done(struct worker *w);
 /* Joins the thread (after *stop was set); returns 0 when it ended cleanly. */
 int	worker_join(struct worker *w);
 

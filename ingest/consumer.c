@@ -847,16 +847,61 @@ await_first_assignment(struct consumer *k)
 	return strcmp(rd_kafka_rebalance_protocol(k->rk), "COOPERATIVE") == 0 ? -1 : 0;
 }
 
+/* Handles whose close did not finish by the deadline: the process is
+ * exiting and owns them now (destroying one would wait for the broker). */
+static struct {
+	rd_kafka_t		*rk;
+	rd_kafka_queue_t	*q;
+} abandoned[256];
+static atomic_int nabandoned;
+
+/* Closes the consumer in the background and serves its queue until the close
+ * completes or deadline_ms passes. 0 when closed; -1 when the deadline came
+ * first (the close is left unfinished). */
+static int
+close_bounded(struct consumer *k, long deadline_ms, rd_kafka_queue_t **qp)
+{
+	rd_kafka_queue_t *q = *qp = rd_kafka_queue_new(k->rk);
+	rd_kafka_error_t *err = rd_kafka_consumer_close_queue(k->rk, q);
+	int closed;
+
+	if (err) {
+		log_warn("%s %d: close: %s", k->name, k->worker, rd_kafka_error_string(err));
+		rd_kafka_error_destroy(err);
+	}
+	while (!(closed = rd_kafka_consumer_closed(k->rk)) && clock_ms() < deadline_ms) {
+		/* The close's queue carries events, not callbacks: the
+		 * revocation that leaving the group makes comes as one. */
+		rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
+
+		if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+			on_rebalance(k->rk, rd_kafka_event_error(ev),
+			    rd_kafka_event_topic_partition_list(ev), k);
+		if (ev)
+			rd_kafka_event_destroy(ev);
+	}
+	if (closed) {
+		rd_kafka_queue_destroy(q);
+		*qp = NULL;
+	}
+	return closed ? 0 : -1;
+}
+
 void
-consumer_close(struct consumer *k)
+consumer_close(struct consumer *k, long deadline_ms)
 {
 	rd_kafka_resp_err_t e;
+	rd_kafka_queue_t *q;
 
 	if (k == NULL)
 		return;
 	for (int i = 0; i < k->nheld; i++)
 		rd_kafka_message_destroy(k->held[i]);
 	free(k->held);
+	k->held = NULL;
+	k->nheld = k->capheld = 0;
+	k->filling = NULL;
+	k->nfilling = 0;
 	if (await_first_assignment(k) != 0) {
 		/* The process is exiting: leaving the handle to it beats an
 		 * abort. The group notices at the session timeout. */
@@ -868,12 +913,26 @@ consumer_close(struct consumer *k)
 		return;
 	}
 	/* Commit what was stored, then leave the group so partitions move on
-	 * at once instead of after the session timeout. */
-	e = k->own ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_commit(k->rk, NULL, 0);
+	 * at once instead of after the session timeout. Both need the broker:
+	 * an asynchronous commit (close commits again) and a close served
+	 * until the deadline keep a stop bounded when it is away. */
+	e = k->own ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_commit(k->rk, NULL, 1);
 	if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
 		log_warn("%s %d: final offset commit: %s", k->name, k->worker, rd_kafka_err2str(e));
-	rd_kafka_consumer_close(k->rk);
-	rd_kafka_destroy(k->rk);
+	if (close_bounded(k, deadline_ms, &q) == 0) {
+		rd_kafka_destroy(k->rk);
+	} else {
+		int n = atomic_fetch_add(&nabandoned, 1);
+		if (n < (int)(sizeof(abandoned) / sizeof(abandoned[0]))) {
+			abandoned[n].rk = k->rk;
+			abandoned[n].q = q;
+		}
+		log_warn("%s %d: the broker did not answer the close by the shutdown deadline; "
+		    "exiting without leaving the group (its partitions move on after the "
+		    "session timeout). Offsets are stored only after their batch is committed "
+		    "in PostgreSQL, so nothing is lost: messages after the last offset the "
+		    "broker acknowledged are read again", k->name, k->worker);
+	}
 	consumer_free_topics(k);
 	free(k);
 }

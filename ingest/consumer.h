@@ -114,9 +114,12 @@ int	consumer_watermarks(struct consumer *k, const char *topic, int64_t *hi, int 
  * failure. */
 int	consumer_lag(struct consumer *k, void (*each)(void *arg, const char *topic,
 	    int32_t partition, int64_t lag), void *arg, int timeout_ms);
-/* Commits stored offsets synchronously, leaves the group, frees. With
+/* Commits stored offsets, leaves the group, frees; waits for the broker
+ * until deadline_ms (monotonic, base/clock.h) at most. Past it the group
+ * leave is given up and the librdkafka handle left to the exiting process:
+ * offsets the broker did not acknowledge are read again by the group. With
  * cooperative-sticky on librdkafka before 2.3.0 it first waits (15 s at
  * most) for the first assignment, which that librdkafka needs to close. */
-void	consumer_close(struct consumer *k);
+void	consumer_close(struct consumer *k, long deadline_ms);
 
 #endif

@@ -136,6 +136,15 @@ check check-unknown-key-exit-1 test "$rc" -eq 1
 check check-unknown-key-file-line grep -q "^$tmp/cfg2.yaml:2: unknown key \"kafka.brokerz\"" "$tmp/err"
 "$K" check -c config/kaudit.example.yaml >"$tmp/out" 2>&1
 check check-example-config-ok test $? -eq 0
+# shutdown_timeout (the bounded stop of kaudit run): bounds and where it shows.
+printf 'shutdown_timeout: 500ms\n' >"$tmp/cfg3.yaml"
+"$K" check -c "$tmp/cfg3.yaml" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+check check-shutdown-timeout-min-exit-1 test "$rc" -eq 1
+check check-shutdown-timeout-file-line grep -q "^$tmp/cfg3.yaml:1: .*shutdown_timeout" "$tmp/err"
+"$K" run --help >"$tmp/out" 2>&1
+check run-help-sighup grep -q 'SIGHUP reads the config' "$tmp/out"
+check run-help-shutdown-timeout grep -q 'within shutdown_timeout' "$tmp/out"
 # docs/alerting.md: the example of its Grouping section is a valid config.
 awk '/^## / { s = $0 == "## Grouping" } s && /^```yaml$/ { y = 1; next }
     y && /^```$/ { exit } y' docs/alerting.md >"$tmp/grouping.yaml"

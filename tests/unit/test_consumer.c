@@ -161,7 +161,7 @@ joiner_main(void *arg)
 		n = consumer_poll_batch(b, msgs, 256, 100);
 		consumer_release(msgs, n);
 	}
-	consumer_close(b);
+	consumer_close(b, clock_ms() + 30000);
 	return NULL;
 }
 
@@ -232,7 +232,7 @@ test_revoked_mid_batch(void)
 
 	j.stop = 1;
 	pthread_join(th, NULL);
-	consumer_close(k);
+	consumer_close(k, clock_ms() + 30000);
 	free(msgs);
 }
 
