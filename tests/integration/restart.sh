@@ -51,7 +51,10 @@ alert:
     - name: receiver
       url: \"$hook\"
   max_attempts: 8
-  backoff_ms: 200"
+  backoff_ms: 200
+# the test's limit on a stop, not shutdown_timeout's default (30 s): under
+# the sanitizers a state owner's close has taken longer than that
+shutdown_timeout: 100s"
 	it_migrate "$cfg" || { it_fail "$v:migrate" "kaudit migrate failed"; return; }
 	it_topic "$topic" 3 || { it_fail "$v:produce" "could not create topic $topic"; return; }
 	it_produce_lines "$topic" "$events" || { it_fail "$v:produce" "kcat failed"; return; }
