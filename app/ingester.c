@@ -133,7 +133,7 @@ on_signal(void *arg, const struct signal *sg)
 }
 
 static void
-add_error(struct ingester *g, const struct kmsg *m, int seq, const char *msg)
+add_error(struct ingester *g, const struct kmsg *m, int seq, const struct decode_error *de)
 {
 	struct db_ingest_error *e;
 
@@ -146,14 +146,13 @@ add_error(struct ingester *g, const struct kmsg *m, int seq, const char *msg)
 	e->partition = m->partition;
 	e->offset = m->offset;
 	e->seq = seq;
-	e->error = msg;
+	e->error = de->msg;
 	e->head = m->payload;
 	e->head_len = m->len < HEAD_BYTES ? m->len : HEAD_BYTES;
 	e->size = m->len;
-	obs_ingest_error(strstr(msg, "exceeds ingest.max_message_bytes") ? "oversize" :
-	    "malformed", 1);
+	obs_ingest_error(de->oversize ? "oversize" : "malformed", 1);
 	log_once("ingest.bad_input", "%s[%d]@%lld: %s (bad input goes to kaudit.ingest_errors; "
-	    "further cases are counted)", m->topic, (int)m->partition, (long long)m->offset, msg);
+	    "further cases are counted)", m->topic, (int)m->partition, (long long)m->offset, de->msg);
 }
 
 /* Copies a string of the event into evtext; NOSTR when none. */
@@ -213,7 +212,7 @@ ingester_evaluate(void *impl, struct kmsg *msgs, int n)
 		g->dopts.cluster = msgs[i].cluster[0] ? msgs[i].cluster : g->cluster;
 		decode_message(d, msgs[i].payload, msgs[i].len, &g->dopts);
 		for (size_t j = 0; j < d->nerr; j++)
-			add_error(g, &msgs[i], (int)j, d->err[j].msg);
+			add_error(g, &msgs[i], (int)j, &d->err[j]);
 		g->cur = &msgs[i];
 		for (size_t j = 0; j < d->nev; j++) {
 			ruleset_eval_out(g->rs, &d->ev[j], g->scratch, &out);

@@ -1,9 +1,11 @@
 /* metrics.c — the Prometheus registry (see metrics.h). */
 #include "base/metrics.h"
+#include "base/hmap.h"
 #include "base/xmalloc.h"
 
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,7 @@ struct metric {
 	double		 v;				/* unlabelled counter, gauge */
 	struct mlabel	*lv;				/* labelled: nlv of them */
 	size_t		 nlv, caplv, maxlv;
+	struct hmap	 idx;		/* label values joined by NUL -> position in lv + 1 */
 	double		 bounds[METRICS_MAX_BUCKETS];	/* histogram */
 	unsigned long	 counts[METRICS_MAX_BUCKETS + 1]; /* per bucket, not cumulative */
 	size_t		 nb;
@@ -35,6 +38,7 @@ struct metric {
 struct metrics {
 	pthread_mutex_t	 mu;
 	struct metric	*head, **tail;
+	struct buf	 key;		/* label_key()'s, used under mu */
 };
 
 struct metrics *
@@ -44,6 +48,7 @@ metrics_new(void)
 
 	pthread_mutex_init(&m->mu, NULL);
 	m->tail = &m->head;
+	buf_init(&m->key);
 	return m;
 }
 
@@ -62,11 +67,13 @@ metrics_free(struct metrics *m)
 		for (size_t k = 0; k < f->nlnames; k++)
 			free(f->lnames[k]);
 		free(f->lv);
+		hmap_free(&f->idx);
 		free(f->name);
 		free(f->help);
 		free(f);
 	}
 	pthread_mutex_destroy(&m->mu);
+	buf_free(&m->key);
 	free(m);
 }
 
@@ -80,6 +87,7 @@ family_new(struct metrics *m, enum mkind kind, const char *name, const char *hel
 	f->name = xstrdup(name);
 	f->help = xstrdup(help);
 	f->maxlv = METRICS_MAX_LABELS;
+	hmap_init(&f->idx);
 	pthread_mutex_lock(&m->mu);
 	*m->tail = f;
 	m->tail = &f->next;
@@ -146,13 +154,29 @@ metrics_histogram(struct metrics *m, const char *name, const char *help,
 	return f;
 }
 
-static int
-slot_is(const struct metric *c, const struct mlabel *l, const char *const *values)
+/* The key of a label set in c->idx: its values joined by NUL, in the
+ * registry's buffer (valid until the next call). Called with mu held. */
+static const struct buf *
+label_key(struct metric *c, const char *const *values)
 {
-	for (size_t k = 0; k < c->nlnames; k++)
-		if (strcmp(l->values[k], values[k] ? values[k] : "") != 0)
-			return 0;
-	return 1;
+	struct buf *k = &c->reg->key;
+
+	buf_reset(k);
+	for (size_t i = 0; i < c->nlnames; i++) {
+		buf_puts(k, values[i] ? values[i] : "");
+		buf_putc(k, '\0');
+	}
+	return k;
+}
+
+/* Files lv[i] in the index. */
+static void
+label_index(struct metric *c, size_t i)
+{
+	const struct buf *k = label_key(c, (const char *const *)c->lv[i].values);
+	int added;
+
+	hmap_put(&c->idx, k->data, k->len, &added)->val = (void *)(uintptr_t)(i + 1);
 }
 
 /* The slot of a label set, made on first use; "other" in every label once
@@ -162,11 +186,12 @@ label_slot(struct metric *c, const char *const *values)
 {
 	static const char *const other[METRICS_MAX_LNAMES] = { "other", "other", "other",
 	    "other" };
+	const struct buf *k = label_key(c, values);
+	uintptr_t at = (uintptr_t)hmap_get(&c->idx, k->data, k->len);
 	struct mlabel *l;
 
-	for (size_t i = 0; i < c->nlv; i++)
-		if (slot_is(c, &c->lv[i], values))
-			return &c->lv[i];
+	if (at != 0)
+		return &c->lv[at - 1];
 	if (c->nlv >= c->maxlv - 1 && values != other)
 		return label_slot(c, other);
 	if (c->nlv == c->caplv) {
@@ -175,8 +200,9 @@ label_slot(struct metric *c, const char *const *values)
 	}
 	l = &c->lv[c->nlv++];
 	memset(l, 0, sizeof(*l));
-	for (size_t k = 0; k < c->nlnames; k++)
-		l->values[k] = xstrdup(values[k] ? values[k] : "");
+	for (size_t i = 0; i < c->nlnames; i++)
+		l->values[i] = xstrdup(values[i] ? values[i] : "");
+	label_index(c, c->nlv - 1);
 	return l;
 }
 
@@ -231,6 +257,10 @@ metric_sweep(struct metric *g)
 		g->lv[keep++] = g->lv[i];
 	}
 	g->nlv = keep;
+	hmap_free(&g->idx);
+	hmap_init(&g->idx);
+	for (size_t i = 0; i < g->nlv; i++)
+		label_index(g, i);
 	pthread_mutex_unlock(&g->reg->mu);
 }
 
@@ -273,9 +303,10 @@ metric_value_l(struct metric *c, const char *const *values)
 		for (size_t i = 0; i <= c->nb; i++)
 			v += (double)c->counts[i];
 	} else if (c->nlnames && values) {
-		for (size_t i = 0; i < c->nlv; i++)
-			if (slot_is(c, &c->lv[i], values))
-				v = c->lv[i].v;
+		const struct buf *k = label_key(c, values);
+		uintptr_t at = (uintptr_t)hmap_get(&c->idx, k->data, k->len);
+		if (at != 0)
+			v = c->lv[at - 1].v;
 	} else {
 		v = c->v;
 	}

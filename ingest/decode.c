@@ -145,6 +145,7 @@ decode_err(struct dctx *c, size_t off, const char *fmt, ...)
 	}
 	e = &out->err[out->nerr++];
 	e->offset = c->where ? c->where_off : off;
+	e->oversize = 0;
 	if (c->where)
 		snprintf(e->msg, sizeof(e->msg), "line %zu: offset %zu: %s: offset %zu: %.120s",
 		    c->vline, c->where_off, c->where, off, what);
@@ -493,8 +494,11 @@ decode_text(struct dctx *c, const char *text, size_t len)
 			nl = memchr(text + pos, '\n', len - pos);
 			pos = nl ? (size_t)(nl - text) + 1 : len;
 		} else if (c->fn && c->o && c->o->max_bytes && used > c->o->max_bytes) {
+			size_t nerr = c->out->nerr;
 			decode_err(c, pos, "message of %zu bytes exceeds ingest.max_message_bytes (%zu)",
 			    used, c->o->max_bytes);
+			if (c->out->nerr > nerr)
+				c->out->err[nerr].oversize = 1;
 			pos += used;
 		} else {
 			decode_value(c, d);
@@ -539,6 +543,7 @@ decode_message(struct decoded *out, const char *buf, size_t len,
 			out->priv->errcap = 1;
 		e = &out->err[out->nerr++];
 		e->offset = 0;
+		e->oversize = 1;
 		snprintf(e->msg, sizeof(e->msg),
 		    "message of %zu bytes exceeds ingest.max_message_bytes (%zu)", len, c.o->max_bytes);
 		return 0;

@@ -34,6 +34,7 @@ struct decode_opts {
 
 struct decode_error {
 	size_t	offset;		/* byte offset in the message */
+	int	oversize;	/* 1: over ingest.max_message_bytes; 0: malformed */
 	char	msg[192];	/* e.g. "line 3: offset 17: expected ':'" */
 };
 
