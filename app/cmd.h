@@ -18,8 +18,8 @@ int	cmd_query(int argc, char **argv);	/* app/cmd_query.c: the query cookbook */
 int	cmd_report(int argc, char **argv);	/* app/cmd_report.c: the auditor's report */
 int	cmd_gateway(int argc, char **argv);	/* app/cmd_gateway.c: the audit webhook */
 
-/* SIGTERM and SIGINT call handler (a daemon's stop); SIGPIPE is ignored
- * (app/cmd_run.c). */
+/* SIGTERM, SIGINT (a daemon's stop) and SIGHUP (run: reload; gateway:
+ * logged) call handler; SIGPIPE is ignored (app/cmd_run.c). */
 void	cmd_signals(void (*handler)(int));
 
 struct buf;

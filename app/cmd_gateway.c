@@ -19,11 +19,19 @@
 #define STATS_EVERY_MS	30000
 
 static atomic_int gateway_signal;
+static atomic_int gateway_hups;
 
+/* SIGHUP, which `kaudit run` takes as "reload", is counted and logged
+ * here rather than left to kill the gateway: its settings are read only at
+ * start, and a reload sent to every kaudit process must not stop the
+ * intake of the API server's events. */
 static void
 on_signal(int sig)
 {
-	atomic_store(&gateway_signal, sig);
+	if (sig == SIGHUP)
+		atomic_fetch_add(&gateway_hups, 1);
+	else
+		atomic_store(&gateway_signal, sig);
 }
 
 static void
@@ -45,7 +53,8 @@ gateway_usage(FILE *out)
 	    "       sends the batch again (an event may reach Kafka twice, never zero times)\n"
 	    "GET /healthz answers 200 on the webhook listener; /metrics (Prometheus) and\n"
 	    "/healthz are served on gateway.metrics_listen. SIGTERM or SIGINT stop\n"
-	    "accepting, answer the requests in flight and exit 0. See docs/ingest.md.\n"
+	    "accepting, answer the requests in flight and exit 0. SIGHUP is logged and\n"
+	    "ignored: the config is read only at start. See docs/ingest.md.\n"
 	    "\n"
 	    "  -c, --config FILE      configuration (see kaudit check --example, gateway:)\n"
 	    "\n"
@@ -83,8 +92,15 @@ gateway_serve(struct gateway *g)
 	long next = clock_ms() + STATS_EVERY_MS;
 	char line[512];
 
+	int hups = 0, n;
+
 	while (atomic_load(&gateway_signal) == 0) {
 		usleep(100 * 1000);
+		if ((n = atomic_load(&gateway_hups)) != hups) {
+			log_warn("gateway: SIGHUP ignored: the gateway reads its config only at "
+			    "start; restart it to apply a change");
+			hups = n;
+		}
 		if (clock_ms() >= next) {
 			gateway_stats(g, line, sizeof(line));
 			log_info("gateway: %s", line);
@@ -119,11 +135,11 @@ cmd_gateway(int argc, char **argv)
 		gateway_usage(stderr);
 		return 2;
 	}
+	cmd_signals(on_signal);
 	if (gateway_config(path, &c) != 0) {
 		config_free(&c);
 		return 1;
 	}
-	cmd_signals(on_signal);
 	if ((g = gateway_start(&c, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "%s%s", err, err[0] && err[strlen(err) - 1] == '\n' ? "" : "\n");
 		config_free(&c);

@@ -246,6 +246,7 @@ cmd_signals(void (*handler)(int))
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 
@@ -637,7 +638,6 @@ cmd_run(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct sigaction sa;
 	struct daemon d = { NULL, NULL, NULL };
 	int64_t idle_ms = 0;
 	struct opsmetrics *om = NULL;
@@ -662,6 +662,9 @@ cmd_run(int argc, char **argv)
 		run_usage(stderr);
 		return 2;
 	}
+	/* Signals are caught before the config is read: a SIGHUP sent while
+	 * the daemon starts asks for a reload then, instead of killing it. */
+	cmd_signals(on_signal);
 	d.c = xcalloc(1, sizeof(*d.c));
 	if (run_prepare(d.path, d.c, &d.rs, 1) != 0) {
 		settings_free(d.c, d.rs);
@@ -674,11 +677,6 @@ cmd_run(int argc, char **argv)
 		settings_free(d.c, d.rs);
 		return 1;
 	}
-	cmd_signals(on_signal);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGHUP, &sa, NULL);
 	alert_global_init();
 	rc = supervise(&d, (long)idle_ms, om);
 	if (rc == 3) {

@@ -184,7 +184,7 @@ static const struct ckey config_keys[] = {
 	  "own 30 s limit on a webhook request" },
 	{ "gateway.max_connections", CT_INT, C(gw_max_conns), "64", 1, 10000,
 	  "connections served at once; each may hold up to max_body_bytes" },
-	{ "gateway.metrics_listen", CT_STR, C(gw_metrics_listen), "\"127.0.0.1:9464\"", 0, 0,
+	{ "gateway.metrics_listen", CT_STR, C(gw_metrics_listen), "\"127.0.0.1:9465\"", 0, 0,
 	  "HOST:PORT of a plain-HTTP listener for /metrics (Prometheus text) and /healthz, "
 	  "apart from the authenticated one (empty: none)" },
 	{ "metrics", CT_SECTION, 0, NULL, 0, 0,

@@ -170,6 +170,18 @@ else
 fi
 it_log "topic after the outage: $total messages for $((2 * n1 + n2)) posted events"
 
+# --- SIGHUP: logged, the gateway keeps serving -----------------------------------
+kill -HUP "$GW_PID"
+for ((i = 0; i < 50; i++)); do
+	grep -q 'SIGHUP ignored' "$glog" && break
+	sleep 0.1
+done
+if kill -0 "$GW_PID" 2>/dev/null && grep -q 'SIGHUP ignored' "$glog"; then
+	it_ok sighup-ignored
+else
+	it_fail sighup-ignored "the gateway did not log SIGHUP and keep running"
+fi
+
 # --- metrics -----------------------------------------------------------------
 curl -s "http://127.0.0.1:$mport/metrics" >"$IT_DIR/metrics"
 # 200: the first batch twice, the retry once; 401: four refusals
