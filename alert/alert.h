@@ -94,6 +94,12 @@ struct alerter *alerter_start(const char *pg_url, const struct alert_opts *o,
  * error) have their lease released and stay pending in the outbox, due at
  * once for any alerter. */
 void	alerter_stop(struct alerter *a);
+/* alerter_stop bounded by deadline_ms (clock_ms(); 0: none): at the
+ * deadline deliveries still in flight are abandoned to their lease (sent
+ * again later, same delivery id). Returns 0, or -2 when the thread still
+ * waits on the database a second past the deadline: it is left running, to
+ * the exiting process. */
+int	alerter_stop_by(struct alerter *a, long deadline_ms);
 
 /* 1 when the alerter's last look at the outbox found nothing due and no
  * delivery under a lease, its own or another alerter's (used by `kaudit run

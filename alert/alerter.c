@@ -121,6 +121,8 @@ struct alerter {
 	struct webhook_multi	*wm;
 	pthread_t		 thread;
 	atomic_int		 stop;
+	atomic_long		 deadline;	/* of a stop, clock_ms(); 0: none */
+	atomic_int		 ended_run;	/* the thread has returned */
 	atomic_int		 idle;
 	unsigned int		 seed;		/* jitter */
 	char			 owner[128];	/* host:pid:random, in locked_by */
@@ -780,6 +782,23 @@ alerter_finish(struct alerter *a)
 	alerter_release(a);
 }
 
+/* Whether a stop's deadline has come with deliveries still in flight: they
+ * are abandoned, and alerter_finish releases their leases with the others,
+ * so that the next alerter sends them again at once under the same
+ * delivery id (at least once, never lost). */
+static int
+alerter_past_deadline(struct alerter *a)
+{
+	long deadline = atomic_load(&a->deadline);
+
+	if (deadline == 0 || clock_ms() < deadline)
+		return 0;
+	log_warn("alerter: shutdown_timeout reached with %d delivery(ies) in flight; "
+	    "they are released and sent again later, with the same delivery id",
+	    webhook_multi_inflight(a->wm));
+	return 1;
+}
+
 static void *
 alerter_main(void *arg)
 {
@@ -796,6 +815,8 @@ alerter_main(void *arg)
 		if (stopping && webhook_multi_inflight(a->wm) == 0 && a->stmt != STMT_RECORD &&
 		    (a->ended == NULL || a->db_down))
 			break;
+		if (stopping && alerter_past_deadline(a))
+			break;
 		if (!stopping)
 			alerter_fill(a);
 		alerter_turn(a, stopping);
@@ -807,6 +828,7 @@ alerter_main(void *arg)
 		webhook_multi_perform(a->wm, alerter_job_done, a);
 	}
 	alerter_finish(a);
+	atomic_store(&a->ended_run, 1);
 	return NULL;
 }
 
@@ -901,12 +923,31 @@ fail:
 void
 alerter_stop(struct alerter *a)
 {
+	(void)alerter_stop_by(a, 0);
+}
+
+/* The thread finishes its last statement after the deadline at most one
+ * database round later; one that still runs a second past it is waiting on
+ * a database that does not answer, and is left to the exiting process. */
+int
+alerter_stop_by(struct alerter *a, long deadline_ms)
+{
 	if (a == NULL)
-		return;
+		return 0;
+	atomic_store(&a->deadline, deadline_ms);
 	atomic_store(&a->stop, 1);
 	webhook_multi_wakeup(a->wm);
+	while (deadline_ms != 0 && !atomic_load(&a->ended_run)) {
+		if (clock_ms() > deadline_ms + 1000) {
+			log_warn("alerter: still waiting on the database %ld ms after "
+			    "shutdown_timeout; left to the exiting process", clock_ms() - deadline_ms);
+			return -2;
+		}
+		usleep(10 * 1000);
+	}
 	pthread_join(a->thread, NULL);
 	alerter_free(a);
+	return 0;
 }
 
 int

@@ -406,8 +406,8 @@ running_stop(struct running *r, long deadline_ms)
 
 	if (rc == -2)
 		return rc;
-	if (r->al)
-		alerter_stop(r->al);
+	if (r->al && alerter_stop_by(r->al, deadline_ms) == -2)
+		return -2;
 	suppress_watch_stop(r->sw);
 	suppress_free(r->sup);
 	r->al = NULL;
