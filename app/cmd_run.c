@@ -496,9 +496,6 @@ lag_one(void *arg, const char *topic, int32_t partition, int64_t lag)
 	obs_lag(topic, partition, lag);
 }
 
-/* The gauges sampled rather than counted, and what /readyz says: the lag of
- * the partitions this process reads each second; every few seconds the
- * outbox's pending rows, which shows whether the database answers. */
 /* Whether the database answers, sampled with the outbox's pending rows
  * (kaudit_outbox_pending). */
 static int
@@ -518,12 +515,22 @@ database_answers(const struct config *c, struct db **db)
 	return 0;
 }
 
+/* 1 while some worker of the crew is a member of its group: /readyz's
+ * "joined", which a session lost while the broker is away takes back. */
+static int
+crew_member(const struct crew *cr)
+{
+	for (int i = 0; i < cr->n; i++)
+		if (worker_member(cr->w[i]))
+			return 1;
+	return 0;
+}
+
 /* The gauges sampled rather than counted, and what /readyz says: the lag of
  * the partitions this process reads each second, the database every few. */
 static void
 observe(const struct config *c, const struct ruleset *rs, struct crew *cr,
-    const struct worker_stats *st, struct opsmetrics *om, struct db **db, long *last_db,
-    int *db_up)
+    struct opsmetrics *om, struct db **db, long *last_db, int *db_up)
 {
 	if (om == NULL)
 		return;
@@ -536,7 +543,7 @@ observe(const struct config *c, const struct ruleset *rs, struct crew *cr,
 		*db_up = database_answers(c, db);
 		*last_db = clock_ms();
 	}
-	opsmetrics_ready(om, atomic_load(&st->assigned), *db_up, ruleset_count(rs) > 0);
+	opsmetrics_ready(om, crew_member(cr), *db_up, ruleset_count(rs) > 0);
 }
 
 /* Runs until a signal, --idle-exit or a failure. Returns the exit status;
@@ -582,7 +589,7 @@ supervise(struct daemon *d, long idle_ms, struct opsmetrics *om)
 			last_stats = clock_ms();
 		}
 		if (clock_ms() - last_lag >= LAG_EVERY_MS) {
-			observe(d->c, d->rs, &r.cr, &st, om, &updb, &last_db, &db_up);
+			observe(d->c, d->rs, &r.cr, om, &updb, &last_db, &db_up);
 			last_lag = clock_ms();
 		}
 		if (clock_ms() - last_upkeep >= d->c->retention_interval_ms) {

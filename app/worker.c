@@ -227,6 +227,12 @@ worker_caught_up(struct worker *w)
 }
 
 int
+worker_member(const struct worker *w)
+{
+	return w->kc != NULL && consumer_member(w->kc);
+}
+
+int
 worker_group_drained(struct worker *w)
 {
 	return w->kc != NULL && consumer_group_drained(w->kc, 5000);

@@ -73,6 +73,9 @@ int	worker_join(struct worker *w);
  * when the whole group has committed every partition to its end (for
  * --idle-exit; both may block on broker round trips). */
 int	worker_caught_up(struct worker *w);
+/* 1 while the worker's consumer is a member of its group (consumer_member;
+ * safe from any thread). */
+int	worker_member(const struct worker *w);
 int	worker_group_drained(struct worker *w);
 /* The high watermark of each partition of topic: hi[0..n), n set; for
  * owners that keep offsets themselves. -1 on failure. */

@@ -31,6 +31,7 @@ struct consumer {
 	int		 worker;
 	const char	*name;		/* "worker", "state owner": for log lines */
 	atomic_int	 assigned;	/* an assignment (maybe empty) was applied */
+	atomic_int	 member;	/* ... and not lost since (session expired) */
 	int		 coop_conf;	/* partition.assignment.strategy is cooperative */
 	int		 paused;	/* consumer_pause() in force */
 	rd_kafka_message_t **held;	/* polled while paused: the next batch's head */
@@ -223,6 +224,7 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e, rd_kafka_topic_partition_lis
 		if (apply_assignment(k, parts, 1, coop) != 0)
 			break;
 		atomic_store(&k->assigned, 1);
+		atomic_store(&k->member, 1);
 		/* Joining partitions must not start fetching while the
 		 * worker waits for the database. */
 		if (k->paused && parts->cnt > 0)
@@ -232,6 +234,8 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e, rd_kafka_topic_partition_lis
 		/* Lost (the session timed out): their offsets may not have
 		 * been committed; the batches are redelivered either way. */
 		lost = rd_kafka_assignment_lost(rk);
+		if (lost)
+			atomic_store(&k->member, 0);
 		drop_held(k, parts);
 		drop_filling(k, parts);
 		(void)apply_assignment(k, parts, 0, coop);
@@ -618,6 +622,12 @@ int
 consumer_assigned(const struct consumer *k)
 {
 	return atomic_load(&((struct consumer *)k)->assigned);
+}
+
+int
+consumer_member(const struct consumer *k)
+{
+	return atomic_load(&((struct consumer *)k)->member);
 }
 
 /* Where reading resumes for partitions with no position yet: the committed

@@ -90,6 +90,10 @@ void	consumer_release(struct kmsg *msgs, int n);
 /* 1 once the group has given this consumer an assignment, even an empty one
  * (it has joined; with more members than partitions some get nothing). */
 int	consumer_assigned(const struct consumer *k);
+/* 1 while this consumer is a member of the group: assigned, and its
+ * assignment not lost since (a session that expired while the broker was
+ * away); any thread may ask. */
+int	consumer_member(const struct consumer *k);
 /* 1 when every assigned partition has been read up to its high watermark
  * (position, or the committed offset when nothing was consumed since the
  * assignment, equals the high watermark). May block up to timeout_ms on a

@@ -30,8 +30,26 @@ cat >"$IT_DIR/rule.yaml" <<'EOF'
   severity: medium
   category: inventory
 EOF
+# A 6 s session (the broker's least) lets the test see /readyz take back
+# "joined" once the session has expired with the broker away.
+IT_KAFKA_PROPS='{"auto.offset.reset": "earliest", "session.timeout.ms": "6000"}'
 it_config "$cfg" "$topic" "it-stop-away-$$" "rules: [\"$IT_DIR/rule.yaml\"]
-shutdown_timeout: 5s"
+shutdown_timeout: 5s
+metrics:
+  listen: \"127.0.0.1:0\""
+# readyz: the status of the daemon's /readyz; the body in $IT_DIR/readyz.
+readyz() {
+	curl -s -o "$IT_DIR/readyz" -w '%{http_code}' "http://127.0.0.1:$mport/readyz"
+}
+# wait_ready WANT SECONDS
+wait_ready() {
+	local i
+	for ((i = 0; i < $2 * 5; i++)); do
+		[ "$(readyz)" = "$1" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
 
 events() {	# PREFIX COUNT
 	local i
@@ -55,8 +73,14 @@ events before 60
 it_wait_sql "select (count(*) = 60)::int from kaudit.findings" 60 && it_ok first-events ||
     { it_show_log "$log"; it_abort first-events "not every first event has its finding"; }
 
+mport=$(grep -o 'metrics: .*(port [0-9]*)' "$log" | head -n 1 | sed 's/.*(port \([0-9]*\))/\1/')
+wait_ready 200 30 && it_ok ready-while-joined || it_fail ready-while-joined "$(cat "$IT_DIR/readyz")"
+
 tests/services/kafka.sh stop "$kdir"
-sleep 2
+# With the broker away the session expires and the group's assignment is
+# lost: the replica is no longer ready.
+wait_ready 503 40 && grep -q 'consumer group' "$IT_DIR/readyz" && it_ok not-ready-when-lost ||
+    it_fail not-ready-when-lost "/readyz with the broker away: $(cat "$IT_DIR/readyz")"
 t0=$(date +%s%N)
 kill -TERM "$pid"
 it_wait_exit "$pid" 20
