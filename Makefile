@@ -50,7 +50,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all check check-run unit demo bench bench-pipeline bench-state bench-route bench-archive bench-alert bench-forensics bench-gateway fuzz clean layers
+.PHONY: all check check-run unit demo bench bench-pipeline bench-daemon bench-state bench-route bench-archive bench-alert bench-forensics bench-gateway fuzz clean layers
 
 # Each build links its own binary; bin/kaudit is the release one, so an
 # instrumented build never replaces what users run.
@@ -132,6 +132,9 @@ bench: bin/kaudit
 
 bench-pipeline: bin/kaudit
 	$(Q)tests/bench-pipeline.sh
+
+bench-daemon: bin/kaudit
+	$(Q)tests/bench/daemon.sh
 
 bench-state: bin/kaudit
 	$(Q)tests/bench-state.sh
