@@ -42,6 +42,7 @@ import argparse
 import email.utils
 import json
 import signal
+import socket
 import ssl
 import sys
 import threading
@@ -265,8 +266,23 @@ class Server(ThreadingHTTPServer):
                 request.settimeout(None)
             except (ssl.SSLError, OSError) as e:
                 print("tls: refused: %s" % e, file=sys.stderr, flush=True)
+                linger(request)
                 return
         super().finish_request(request, client_address)
+
+
+def linger(sock):
+    """Closes a refused connection the way web servers do: end our side,
+    then read what the client still sends for a moment. Closed at once with
+    its request unread, the connection would end in a reset that reaches
+    the client before the TLS alert saying why."""
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_WR)
+        sock.settimeout(1)
+        while socket.socket.recv(sock, 4096):
+            pass
+    except OSError:
+        pass
 
 
 def tls_context(cert, key, client_ca):
