@@ -253,7 +253,7 @@ webhook_transport_error(struct webhook *w, CURLcode rc, const struct webhook_con
 	if (rc == CURLE_OPERATION_TIMEDOUT)
 		snprintf(err, errlen, "timeout after %d ms: %s", wc->timeout_ms, detail);
 	else if (rc == CURLE_PEER_FAILED_VERIFICATION)
-		snprintf(err, errlen, "TLS: the receiver's certificate is not trusted (%s%s): %s",
+		snprintf(err, errlen, "TLS: the receiver's certificate does not verify (%s%s): %s",
 		    *ca ? "ca_file " : "the system's CAs", ca, detail);
 	else if (rc == CURLE_SSL_CERTPROBLEM)
 		snprintf(err, errlen, "TLS: client certificate %s or key %s: %s",

@@ -3,13 +3,14 @@
 # client certificate (client_cert, client_key), on HTTPS receivers of this
 # test's own (tests/services/receiver.py --tls-cert --tls-key [--client-ca]).
 #
-# Four webhooks get every finding (and a fifth, below): "tls" (ca_file, by the name localhost)
-# and "mtls" (ca_file and a client certificate, on a receiver that requires
-# one) receive them all; "nocert" (no client certificate, on that receiver)
-# is refused in the handshake and "wrongca" (another CA as ca_file) refuses
-# the receiver's certificate: their deliveries fail with an error naming the
-# certificate problem, are counted in kaudit_deliveries_total{outcome="retry"}
-# and stay pending. After a SIGHUP with the right files every held delivery
+# Four webhooks get every finding (and a fifth, below): "tls" (ca_file, by
+# the name localhost) and "siem" (docs/alerting.md's example: ca_file and a
+# client certificate, on a receiver that requires one) receive them all;
+# "nocert" (no client certificate, on that receiver) is refused in the
+# handshake and "wrongca" (another CA as ca_file) refuses the receiver's
+# certificate: their deliveries fail with an error naming the certificate
+# problem, are counted in kaudit_deliveries_total{outcome="retry"} and stay
+# pending. After a SIGHUP with the right files every held delivery
 # arrives, once, under its delivery id: nothing lost. kaudit check refuses a
 # missing or unreadable file, a file that is not PEM, a certificate without
 # its key and these keys on an http:// url; no log shows a key.
@@ -57,6 +58,16 @@ it_receiver_start mtls 0 --tls-cert "$tls/server.pem" --tls-key "$tls/server.key
 port2=$IT_RECV_PORT
 p=/it/$IT_RUN
 
+# The webhook of docs/alerting.md's example ("siem"), on the receiver that
+# requires a client certificate, with this test's files.
+doc_hook=$(awk '/<!-- example: webhook-tls -->/ { on = 1; next } on && /^```yaml/ { next }
+    on && /^```/ { exit } on' docs/alerting.md | sed -n '/- name: /,$p' |
+    sed -e "s|https://siem.example.internal/kaudit|https://127.0.0.1:$port2$p/siem|" \
+	-e "s|/etc/kaudit/tls/siem-ca.pem|$tls/ca.pem|" \
+	-e "s|/etc/kaudit/tls/kaudit-client.pem|$tls/client.pem|" \
+	-e "s|/etc/kaudit/tls/kaudit-client.key|$tls/client.key|")
+grep -q "client_key: \"$tls/client.key\"" <<<"$doc_hook" ||
+    it_abort setup "no webhook-tls example with a client_key in docs/alerting.md"
 # conf WRONGCA_CA NOCERT_EXTRA MORE_WEBHOOKS: the daemon's configuration.
 conf() {
 	it_config "$IT_DIR/kaudit.yaml" "$topic" "it-webhook-tls-$$" "alert:
@@ -64,11 +75,7 @@ conf() {
     - name: tls
       url: \"https://localhost:$port1$p/tls\"
       ca_file: \"$tls/ca.pem\"
-    - name: mtls
-      url: \"https://127.0.0.1:$port2$p/mtls\"
-      ca_file: \"$tls/ca.pem\"
-      client_cert: \"$tls/client.pem\"
-      client_key: \"$tls/client.key\"
+$doc_hook
     - name: nocert
       url: \"https://127.0.0.1:$port2$p/nocert\"
       ca_file: \"$tls/ca.pem\"$2
@@ -103,7 +110,7 @@ pid=$IT_PID
 
 nscan=$(it_scan_set "$IT_DIR/events.jsonl" | it_alerting | wc -l)
 [ "$nscan" -gt 0 ] || it_abort setup "kaudit scan finds nothing to deliver in the events"
-it_wait_sql "select (count(*) = 5 * $nscan and count(*) filter (where webhook in ('tls', 'mtls')
+it_wait_sql "select (count(*) = 5 * $nscan and count(*) filter (where webhook in ('tls', 'siem')
     and state <> 'done') = 0)::int from kaudit.outbox" 30 ||
     { it_show_log "$log"; it_abort delivered "the tls and mtls deliveries did not all arrive within 30 s"; }
 it_alerting_ids >"$IT_DIR/want"
@@ -118,19 +125,19 @@ received() {
 	it_same "$3" "$IT_DIR/want" "$IT_DIR/$1.got"
 }
 received tls "$IT_DIR/tls.jsonl" https-ca-file-delivered
-received mtls "$IT_DIR/mtls.jsonl" https-client-cert-delivered
+received siem "$IT_DIR/mtls.jsonl" https-client-cert-delivered
 
 # The refused ones: failed, held, with the reason.
 it_wait_sql "select (min(attempts) >= 1)::int from kaudit.outbox where webhook = 'sysca'" 20
 n=$(it_sql "select count(*) from kaudit.outbox where webhook = 'sysca' and state = 'pending'
-    and last_error like 'TLS: the receiver''s certificate is not trusted (the system''s CAs): SSL certificate problem%'")
+    and last_error like 'TLS: the receiver''s certificate does not verify (the system''s CAs): SSL certificate problem%'")
 [ "$n" = "$nscan" ] && it_ok system-cas-without-ca-file ||
     it_fail system-cas-without-ca-file "$n of $nscan: $(it_sql "select last_error from kaudit.outbox where webhook = 'sysca' limit 1")"
 it_wait_sql "select (count(*) = 2 * $nwant and min(attempts) >= 2)::int from kaudit.outbox
     where webhook in ('nocert', 'wrongca')" 20 ||
     it_fail held-and-retried "$(it_sql "select webhook, state, attempts from kaudit.outbox where webhook in ('nocert', 'wrongca')" | head -n 2 | tr '\n\t' '; ')"
 read -r n_pending err_wrong <<<"$(it_sql "select count(*) filter (where state = 'pending'),
-    count(*) filter (where last_error like 'TLS: the receiver''s certificate is not trusted (ca_file %other-ca.pem): SSL certificate problem%')
+    count(*) filter (where last_error like 'TLS: the receiver''s certificate does not verify (ca_file %other-ca.pem): SSL certificate problem%')
     from kaudit.outbox where webhook = 'wrongca'")"
 [ "$n_pending" = "$nwant" ] && [ "$err_wrong" = "$nwant" ] && it_ok wrong-ca-error-held ||
     it_fail wrong-ca-error-held "$n_pending pending, $err_wrong with the error, of $nwant: $(it_sql "select last_error from kaudit.outbox where webhook = 'wrongca' limit 1")"
