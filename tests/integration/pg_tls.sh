@@ -4,8 +4,9 @@
 # with scram-sha-256, plain TCP refused), with sslmode=verify-full.
 #
 # The happy path: `kaudit migrate` and `kaudit run` store through
-# postgres.url postgresql://kaudit:${KAUDIT_PG_PASSWORD}@127.0.0.1:PORT/kaudit
-# ?sslmode=verify-full&sslrootcert=CA the findings `kaudit scan` gives.
+# postgres.url postgresql://kaudit:${PGPASSWORD}@127.0.0.1:PORT/kaudit
+# ?sslmode=verify-full&sslrootcert=CA (docs/operations.md's example) the
+# findings `kaudit scan` gives.
 # The refusals: another CA as sslrootcert, a host name the certificate
 # lacks (host=db.wrong.invalid, hostaddr=127.0.0.1) and a wrong password
 # each stop `kaudit migrate` (non-zero) and `kaudit run` at start (non-zero,
@@ -58,7 +59,17 @@ cfg() {
 	    /^log_level: / { print "log_level: " ENVIRON["LVL"]; next } { print }' \
 	    "$IT_DIR/$1.yaml" >"$IT_DIR/$1.tmp" && mv "$IT_DIR/$1.tmp" "$IT_DIR/$1.yaml"
 }
-good="postgresql://kaudit:\${KAUDIT_PG_PASSWORD}@127.0.0.1:$port/kaudit?$tls_q"
+# The happy path runs docs/operations.md's example, with this server's
+# address, user and CA put in; its ${PGPASSWORD} is expanded by kaudit.
+good=$(awk '/^### PostgreSQL over TLS/ { s = 1 } s && /^```yaml/ { y = 1; next }
+    y && /^```/ { exit } y && /url:/' docs/operations.md |
+    sed -e 's/^ *url: "\(.*\)"$/\1/' -e "s|kaudit_daemon:|kaudit:|" \
+	-e "s|@db.example:5432/|@127.0.0.1:$port/|" -e "s|=/etc/kaudit/tls/postgres-ca.pem|=$ca|")
+case $good in
+*'${PGPASSWORD}@127.0.0.1:'*"sslmode=verify-full&sslrootcert=$ca") ;;
+*) it_abort setup "docs/operations.md's PostgreSQL example is not as expected: $good" ;;
+esac
+export PGPASSWORD=$pw
 cfg good "$good" debug
 
 if "$KAUDIT" migrate -c "$IT_DIR/good.yaml" >"$IT_DIR/migrate.log" 2>&1; then
@@ -97,6 +108,9 @@ refusal() {
 	[ -n "$n" ] && [ "$n" = "$stored" ] && it_ok "nothing-stored-$name" ||
 	    it_fail "nothing-stored-$name" "$stored findings before, $n after"
 }
+# From here on the password is in the URL, or wrong: not from libpq's own
+# PGPASSWORD.
+unset PGPASSWORD
 refusal wrong-ca "postgresql://kaudit:\${KAUDIT_PG_PASSWORD}@127.0.0.1:$port/kaudit?sslmode=verify-full&sslrootcert=$other" \
     'certificate verify failed'
 refusal wrong-host "postgresql://kaudit:\${KAUDIT_PG_PASSWORD}@db.wrong.invalid:$port/kaudit?hostaddr=127.0.0.1&$tls_q" \
