@@ -4,7 +4,9 @@
 #include "app/config.h"
 #include "tests/unit/t.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 static int
 load(struct config *c, const char *text, struct buf *errs)
@@ -286,6 +288,65 @@ test_webhook_name(void)
 	buf_free(&e);
 }
 
+/* A webhook's TLS files: read at load, PEM, certificate and key together,
+ * https only; each error at the key's line. */
+static void
+test_webhook_tls(void)
+{
+	char dir[] = "/tmp/kaudit-test-config.XXXXXX", pem[64], txt[64], text[1024];
+	struct config c;
+	struct buf e;
+	FILE *f;
+
+	buf_init(&e);
+	T_ASSERT(mkdtemp(dir) != NULL);
+	snprintf(pem, sizeof(pem), "%s/ca.pem", dir);
+	snprintf(txt, sizeof(txt), "%s/ca.txt", dir);
+	T_ASSERT((f = fopen(pem, "w")) != NULL);
+	fputs("-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n", f);
+	fclose(f);
+	T_ASSERT((f = fopen(txt, "w")) != NULL);
+	fputs("not a certificate\n", f);
+	fclose(f);
+
+	snprintf(text, sizeof(text), "alert:\n  webhooks:\n    - name: h\n"
+	    "      url: https://x\n      ca_file: %s\n      client_cert: %s\n"
+	    "      client_key: %s\n", pem, pem, pem);
+	T_INTEQ(load(&c, text, &e), 0);
+	T_STREQ(c.alert.webhooks[0].ca_file, pem);
+	T_STREQ(c.alert.webhooks[0].client_key, pem);
+	config_free(&c);
+
+	snprintf(text, sizeof(text), "alert:\n  webhooks:\n    - name: h\n"
+	    "      url: https://x\n      client_cert: %s\n", pem);
+	T_INTEQ(load(&c, text, &e), -1);
+	T_ASSERT(has(&e, "t.yaml:5: alert.webhooks: webhook \"h\": client_cert and "
+	    "client_key go together: client_key is missing"));
+	config_free(&c);
+
+	snprintf(text, sizeof(text), "alert:\n  webhooks:\n    - name: h\n"
+	    "      url: https://x\n      ca_file: %s/nope.pem\n      client_key: %s\n"
+	    "      client_cert: %s\n", dir, txt, pem);
+	T_INTEQ(load(&c, text, &e), -1);
+	T_ASSERT(has(&e, "t.yaml:5: alert.webhooks: webhook \"h\": ca_file "));
+	T_ASSERT(has(&e, "nope.pem: cannot open: No such file or directory"));
+	T_ASSERT(has(&e, "t.yaml:6: alert.webhooks: webhook \"h\": client_key "));
+	T_ASSERT(has(&e, "ca.txt: not a PEM file"));
+	config_free(&c);
+
+	snprintf(text, sizeof(text), "alert:\n  webhooks:\n    - name: h\n"
+	    "      url: http://x\n      ca_file: %s\n", pem);
+	T_INTEQ(load(&c, text, &e), -1);
+	T_ASSERT(has(&e, "t.yaml:3: alert.webhooks: webhook \"h\": ca_file, client_cert "
+	    "and client_key apply only to an https:// url"));
+	config_free(&c);
+
+	unlink(pem);
+	unlink(txt);
+	rmdir(dir);
+	buf_free(&e);
+}
+
 static void
 test_example_roundtrip(void)
 {
@@ -339,6 +400,7 @@ main(void)
 	T_RUN(test_env);
 	T_RUN(test_syntax);
 	T_RUN(test_webhook_name);
+	T_RUN(test_webhook_tls);
 	T_RUN(test_example_roundtrip);
 	T_RUN(test_example_file_current);
 	return t_done();
