@@ -52,6 +52,11 @@ struct webhook_conf {
 	double		 rate_limit;	/* notifications per second, shared by
 					 * every process; 0 = unlimited */
 	int		 concurrency;	/* requests in flight per process; default 4 */
+	/* TLS: PEM files, "" none. ca_file replaces the system's trusted
+	 * CAs; client_cert and client_key go together. */
+	char		*ca_file;
+	char		*client_cert;
+	char		*client_key;
 };
 
 /* What the alerter and the router need to know; the process fills it from

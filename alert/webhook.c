@@ -26,6 +26,8 @@ struct webhook {
 	char			 retry_after[64];	/* the response's, "" none */
 	struct curl_slist	*headers;	/* of the request in flight */
 	long			 t0;		/* when it started */
+	char			*sys_cainfo;	/* libcurl's defaults, restored for a */
+	char			*sys_capath;	/* webhook without ca_file; NULL none */
 	struct webhook_job	*job;		/* in a multi: NULL when free */
 };
 
@@ -81,6 +83,36 @@ webhook_body(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/* Remembers the trusted CAs libcurl was built with: a handle serves every
+ * webhook, and one without ca_file must get the system's back. */
+static void
+webhook_tls_defaults(struct webhook *w)
+{
+	char *v = NULL;
+
+	if (curl_easy_getinfo(w->curl, CURLINFO_CAINFO, &v) == CURLE_OK && v != NULL)
+		w->sys_cainfo = xstrdup(v);
+	v = NULL;
+	if (curl_easy_getinfo(w->curl, CURLINFO_CAPATH, &v) == CURLE_OK && v != NULL)
+		w->sys_capath = xstrdup(v);
+}
+
+/* The webhook's TLS files: its ca_file alone instead of the system's CAs,
+ * and its client certificate, or none. libcurl keeps a connection for
+ * reuse only with the same settings, so a changed file (a reload) opens a
+ * new one. */
+static void
+webhook_tls(struct webhook *w, const struct webhook_conf *wc)
+{
+	int own_ca = wc->ca_file != NULL && *wc->ca_file != '\0';
+	int cert = wc->client_cert != NULL && *wc->client_cert != '\0';
+
+	curl_easy_setopt(w->curl, CURLOPT_CAINFO, own_ca ? wc->ca_file : w->sys_cainfo);
+	curl_easy_setopt(w->curl, CURLOPT_CAPATH, own_ca ? NULL : w->sys_capath);
+	curl_easy_setopt(w->curl, CURLOPT_SSLCERT, cert ? wc->client_cert : NULL);
+	curl_easy_setopt(w->curl, CURLOPT_SSLKEY, cert ? wc->client_key : NULL);
+}
+
 struct webhook *
 webhook_new(void)
 {
@@ -101,6 +133,7 @@ webhook_new(void)
 	curl_easy_setopt(w->curl, CURLOPT_HEADERDATA, w);
 	curl_easy_setopt(w->curl, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(w->curl, CURLOPT_PRIVATE, w);
+	webhook_tls_defaults(w);
 	return w;
 }
 
@@ -110,6 +143,8 @@ webhook_free(struct webhook *w)
 	if (w == NULL)
 		return;
 	curl_easy_cleanup(w->curl);
+	free(w->sys_cainfo);
+	free(w->sys_capath);
 	free(w);
 }
 
@@ -213,9 +248,22 @@ webhook_transport_error(struct webhook *w, CURLcode rc, const struct webhook_con
     char *err, size_t errlen)
 {
 	const char *detail = w->curl_err[0] ? w->curl_err : curl_easy_strerror(rc);
+	const char *ca = wc->ca_file ? wc->ca_file : "";
 
 	if (rc == CURLE_OPERATION_TIMEDOUT)
 		snprintf(err, errlen, "timeout after %d ms: %s", wc->timeout_ms, detail);
+	else if (rc == CURLE_PEER_FAILED_VERIFICATION)
+		snprintf(err, errlen, "TLS: the receiver's certificate does not verify (%s%s): %s",
+		    *ca ? "ca_file " : "the system's CAs", ca, detail);
+	else if (rc == CURLE_SSL_CERTPROBLEM)
+		snprintf(err, errlen, "TLS: client certificate %s or key %s: %s",
+		    wc->client_cert, wc->client_key, detail);
+	else if (strstr(detail, "alert certificate required") != NULL)
+		snprintf(err, errlen, "TLS: the receiver requires a client certificate%s: %s",
+		    wc->client_cert && *wc->client_cert ? "" : " (set client_cert and client_key)",
+		    detail);
+	else if (rc == CURLE_SSL_CACERT_BADFILE)
+		snprintf(err, errlen, "TLS: ca_file %s: %s", ca, detail);
 	else
 		snprintf(err, errlen, "%s", detail);
 	/* A URL curl cannot use will not work on the next try either. */
@@ -235,6 +283,7 @@ webhook_prepare(struct webhook *w, const struct webhook_conf *wc, int64_t delive
 	w->curl_err[0] = '\0';
 	w->retry_after[0] = '\0';
 	curl_easy_setopt(w->curl, CURLOPT_URL, wc->url);
+	webhook_tls(w, wc);
 	curl_easy_setopt(w->curl, CURLOPT_HTTPHEADER, w->headers);
 	curl_easy_setopt(w->curl, CURLOPT_POSTFIELDS, payload);
 	curl_easy_setopt(w->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);

@@ -31,7 +31,11 @@ void	webhook_free(struct webhook *w);
  * User-Agent: kaudit/VERSION, X-Kaudit-Delivery: delivery_id and wc's
  * headers, plus, when wc has secrets, the Standard Webhooks headers
  * (webhook-id: delivery_id, webhook-timestamp and webhook-signature,
- * computed as the POST starts); redirects are not followed. *status receives the HTTP status (0
+ * computed as the POST starts); redirects are not followed. An https URL's
+ * certificate is checked against wc->ca_file, or the system's CAs when it is
+ * "", and wc->client_cert with wc->client_key is presented when set; a
+ * handshake that fails is WEBHOOK_RETRY with err starting "TLS: " when the
+ * cause is known. *status receives the HTTP status (0
  * when there was no response), err a one-line reason ("" when OK), and
  * *duration_ms the time taken. */
 enum webhook_result webhook_post(struct webhook *w, const struct webhook_conf *wc,

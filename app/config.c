@@ -249,6 +249,15 @@ static const struct ckey webhook_keys[] = {
 	{ "repeat_interval", CT_DURATION, W(repeat_interval_ms), "4h", 1000, 30L * 86400000,
 	  "with group_by: a notified group that gets nothing new for this long closes; the next "
 	  "finding with its values opens a new group" },
+	{ "ca_file", CT_STR, W(ca_file), "\"\"", 0, 0,
+	  "https only: PEM file of the CA certificate(s) that sign the receiver's certificate, "
+	  "trusted instead of the system's CAs (a private CA); empty: the system's" },
+	{ "client_cert", CT_STR, W(client_cert), "\"\"", 0, 0,
+	  "https only: PEM client certificate (chain) presented to a receiver that asks for "
+	  "one; with client_key" },
+	{ "client_key", CT_STR, W(client_key), "\"\"", 0, 0,
+	  "the private key of client_cert, PEM, unencrypted; its path is logged, never its "
+	  "contents" },
 	{ NULL, 0, 0, NULL, 0, 0, NULL }
 };
 
@@ -628,6 +637,9 @@ webhook_free(struct webhook_conf *w)
 	free(w->when);
 	fcond_free(w->when_cond);
 	strlist_free(&w->group_by);
+	free(w->ca_file);
+	free(w->client_cert);
+	free(w->client_key);
 }
 
 /* The value nodes of a webhook's keys that are checked together. */
@@ -635,6 +647,7 @@ struct webhook_nodes {
 	const yaml_node_t	*template;
 	const yaml_node_t	*routing_key;
 	const yaml_node_t	*secret;
+	const yaml_node_t	*tls[3];	/* ca_file, client_cert, client_key */
 };
 
 static void
@@ -646,6 +659,61 @@ webhook_node(struct webhook_nodes *wn, const struct ckey *k, const yaml_node_t *
 		wn->routing_key = vn;
 	else if (k->off == W(secrets))
 		wn->secret = vn;
+	else if (k->off == W(ca_file))
+		wn->tls[0] = vn;
+	else if (k->off == W(client_cert))
+		wn->tls[1] = vn;
+	else if (k->off == W(client_key))
+		wn->tls[2] = vn;
+}
+
+#define TLS_FILE_MAX	(1u << 20)	/* a PEM bundle of CAs, a certificate chain */
+
+/* Whether a TLS file of a webhook can be read and holds PEM: checked here so
+ * that `kaudit check` and a reload say it, not the first delivery. The
+ * key's bytes are wiped before they are freed. */
+static void
+webhook_check_pem(struct cparse *p, const yaml_node_t *n, const char *name,
+    const char *key, const char *path)
+{
+	struct buf b;
+	char why[256];
+
+	buf_init(&b);
+	if (file_read(path, TLS_FILE_MAX, &b, why, sizeof(why)) != 0)
+		cerr(p, n, "alert.webhooks: webhook \"%s\": %s %s: %s", name, key, path, why);
+	else if (strstr(buf_cstr(&b), "-----BEGIN ") == NULL)
+		cerr(p, n, "alert.webhooks: webhook \"%s\": %s %s: not a PEM file (no "
+		    "-----BEGIN line)", name, key, path);
+	if (b.data != NULL)
+		memset(b.data, 0, b.len);
+	buf_free(&b);
+}
+
+/* ca_file, client_cert and client_key: readable PEM files, for an https
+ * url, the certificate and its key together. */
+static void
+webhook_check_tls(struct cparse *p, const yaml_node_t *n, const struct webhook_conf *w,
+    const struct webhook_nodes *wn)
+{
+	static const char *const keys[3] = { "ca_file", "client_cert", "client_key" };
+	const char *files[3] = { w->ca_file, w->client_cert, w->client_key };
+	const char *name = w->name ? w->name : "?";
+	int any = 0;
+
+	for (int i = 0; i < 3; i++) {
+		if (files[i] == NULL || *files[i] == '\0')
+			continue;
+		any = 1;
+		webhook_check_pem(p, wn->tls[i] ? wn->tls[i] : n, name, keys[i], files[i]);
+	}
+	if ((*w->client_cert == '\0') != (*w->client_key == '\0'))
+		cerr(p, wn->tls[1] ? wn->tls[1] : wn->tls[2] ? wn->tls[2] : n,
+		    "alert.webhooks: webhook \"%s\": client_cert and client_key go "
+		    "together: %s is missing", name, *w->client_cert ? "client_key" : "client_cert");
+	if (any && w->url != NULL && strncmp(w->url, "https://", 8) != 0)
+		cerr(p, n, "alert.webhooks: webhook \"%s\": ca_file, client_cert and "
+		    "client_key apply only to an https:// url", name);
 }
 
 /* format, template, routing_key and secret, which depend on one another. */
@@ -730,7 +798,7 @@ check_group_by(struct cparse *p, const yaml_node_t *n, const struct webhook_conf
 static void
 walk_webhook(struct cparse *p, const yaml_node_t *n, struct webhook_conf *w)
 {
-	struct webhook_nodes wn = { NULL, NULL, NULL };
+	struct webhook_nodes wn = { NULL, NULL, NULL, { NULL, NULL, NULL } };
 	yaml_node_pair_t *pr;
 	const yaml_node_t *when = NULL;
 	const yaml_node_t *group_by = NULL;
@@ -766,6 +834,7 @@ walk_webhook(struct cparse *p, const yaml_node_t *n, struct webhook_conf *w)
 		cerr(p, n, "alert.webhooks: a webhook name has at most %d bytes",
 		    WEBHOOK_NAME_MAX);
 	webhook_check_format(p, n, w, &wn);
+	webhook_check_tls(p, n, w, &wn);
 	if (w->url == NULL || (strncmp(w->url, "http://", 7) != 0 &&
 	    strncmp(w->url, "https://", 8) != 0))
 		cerr(p, n, "alert.webhooks: webhook \"%s\" needs an http:// or https:// url",

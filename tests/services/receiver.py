@@ -26,8 +26,13 @@ answer also sees the record. Answers:
                            the reason]}; 401 when not verified, else the
                            answer for /<rest> (so /signed/S/flaky/1/x fails once)
   anything else            200
-Usage: receiver.py --port P --log FILE [--backlog N]   (port 0: pick a free
-one; the port is printed alone on the first line of stdout). Binds 127.0.0.1
+Usage: receiver.py --port P --log FILE [--backlog N]
+                   [--tls-cert PEM --tls-key PEM [--client-ca PEM]]
+(port 0: pick a free one; the port is printed alone on the first line of
+stdout). With --tls-cert and --tls-key it speaks HTTPS only; with
+--client-ca too, a client must present a certificate that chains to it, and
+a handshake without one is refused. Each refused handshake is one line
+"tls: refused: REASON" on stderr (the log records requests only). Binds 127.0.0.1
 only, with SO_REUSEADDR, so a test can stop it and start it again on the same
 port. --backlog sets the listen backlog (default 128; Python's http.server
 keeps 5).
@@ -37,6 +42,8 @@ import argparse
 import email.utils
 import json
 import signal
+import socket
+import ssl
 import sys
 import threading
 import time
@@ -240,6 +247,51 @@ class Server(ThreadingHTTPServer):
     # socketserver's default listen backlog is 5: a client opening a few
     # dozen connections at once loses SYNs and waits out a 1 s retransmit.
     request_queue_size = 128
+    tls = None  # an ssl.SSLContext when serving HTTPS
+
+    def get_request(self):
+        sock, addr = self.socket.accept()
+        if self.tls is not None:
+            # the handshake runs in the request's thread (finish_request):
+            # a slow or refused client must not hold up accept()
+            sock = self.tls.wrap_socket(sock, server_side=True,
+                                        do_handshake_on_connect=False)
+        return sock, addr
+
+    def finish_request(self, request, client_address):
+        if self.tls is not None:
+            try:
+                request.settimeout(10)
+                request.do_handshake()
+                request.settimeout(None)
+            except (ssl.SSLError, OSError) as e:
+                print("tls: refused: %s" % e, file=sys.stderr, flush=True)
+                linger(request)
+                return
+        super().finish_request(request, client_address)
+
+
+def linger(sock):
+    """Closes a refused connection the way web servers do: end our side,
+    then read what the client still sends for a moment. Closed at once with
+    its request unread, the connection would end in a reset that reaches
+    the client before the TLS alert saying why."""
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_WR)
+        sock.settimeout(1)
+        while socket.socket.recv(sock, 4096):
+            pass
+    except OSError:
+        pass
+
+
+def tls_context(cert, key, client_ca):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    if client_ca:
+        ctx.load_verify_locations(client_ca)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
 
 
 def main():
@@ -247,11 +299,20 @@ def main():
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--log", required=True)
     ap.add_argument("--backlog", type=int, default=Server.request_queue_size)
+    ap.add_argument("--tls-cert", help="server certificate chain, PEM: serve HTTPS")
+    ap.add_argument("--tls-key", help="its private key, PEM")
+    ap.add_argument("--client-ca", help="require a client certificate signed by this CA")
     args = ap.parse_args()
+    if bool(args.tls_cert) != bool(args.tls_key):
+        ap.error("--tls-cert and --tls-key go together")
+    if args.client_ca and not args.tls_cert:
+        ap.error("--client-ca needs --tls-cert and --tls-key")
 
     # listen() runs in the constructor, with the class's value
     Server.request_queue_size = args.backlog
     server = Server(("127.0.0.1", args.port), Handler)
+    if args.tls_cert:
+        server.tls = tls_context(args.tls_cert, args.tls_key, args.client_ca)
     server.daemon_threads = True
     server.recorder = Recorder(args.log)
     print(server.server_address[1], flush=True)

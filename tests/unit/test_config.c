@@ -4,7 +4,9 @@
 #include "app/config.h"
 #include "tests/unit/t.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 static int
 load(struct config *c, const char *text, struct buf *errs)
@@ -286,6 +288,84 @@ test_webhook_name(void)
 	buf_free(&e);
 }
 
+/* Loads a config with one webhook "h" at url whose further keys are
+ * "key: file" pairs, two by two in kv (NULL-terminated); its line 5 holds
+ * the first of them. */
+static int
+load_hook(struct config *c, struct buf *e, const char *url, const char *const *kv)
+{
+	struct buf text;
+	int rc;
+
+	buf_init(&text);
+	buf_printf(&text, "alert:\n  webhooks:\n    - name: h\n      url: %s\n", url);
+	for (; kv[0] != NULL; kv += 2)
+		buf_printf(&text, "      %s: %s\n", kv[0], kv[1]);
+	rc = load(c, buf_cstr(&text), e);
+	buf_free(&text);
+	return rc;
+}
+
+static void
+write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	T_ASSERT(f != NULL);
+	if (f != NULL) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+/* A webhook's TLS files: read at load, PEM, certificate and key together,
+ * https only; each error at the key's line. */
+static void
+test_webhook_tls(void)
+{
+	char dir[] = "/tmp/kaudit-test-config.XXXXXX", pem[64], txt[64], nope[64];
+	struct config c;
+	struct buf e;
+
+	buf_init(&e);
+	T_ASSERT(mkdtemp(dir) != NULL);
+	snprintf(pem, sizeof(pem), "%s/ca.pem", dir);
+	snprintf(txt, sizeof(txt), "%s/ca.txt", dir);
+	snprintf(nope, sizeof(nope), "%s/nope.pem", dir);
+	write_file(pem, "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n");
+	write_file(txt, "not a certificate\n");
+
+	T_INTEQ(load_hook(&c, &e, "https://x", (const char *const[]){ "ca_file", pem,
+	    "client_cert", pem, "client_key", pem, NULL }), 0);
+	T_STREQ(c.alert.webhooks[0].ca_file, pem);
+	T_STREQ(c.alert.webhooks[0].client_key, pem);
+	config_free(&c);
+
+	T_INTEQ(load_hook(&c, &e, "https://x", (const char *const[]){ "client_cert", pem,
+	    NULL }), -1);
+	T_ASSERT(has(&e, "t.yaml:5: alert.webhooks: webhook \"h\": client_cert and "
+	    "client_key go together: client_key is missing"));
+	config_free(&c);
+
+	T_INTEQ(load_hook(&c, &e, "https://x", (const char *const[]){ "ca_file", nope,
+	    "client_key", txt, "client_cert", pem, NULL }), -1);
+	T_ASSERT(has(&e, "t.yaml:5: alert.webhooks: webhook \"h\": ca_file "));
+	T_ASSERT(has(&e, "nope.pem: cannot open: No such file or directory"));
+	T_ASSERT(has(&e, "t.yaml:6: alert.webhooks: webhook \"h\": client_key "));
+	T_ASSERT(has(&e, "ca.txt: not a PEM file"));
+	config_free(&c);
+
+	T_INTEQ(load_hook(&c, &e, "http://x", (const char *const[]){ "ca_file", pem, NULL }), -1);
+	T_ASSERT(has(&e, "t.yaml:3: alert.webhooks: webhook \"h\": ca_file, client_cert "
+	    "and client_key apply only to an https:// url"));
+	config_free(&c);
+
+	unlink(pem);
+	unlink(txt);
+	rmdir(dir);
+	buf_free(&e);
+}
+
 static void
 test_example_roundtrip(void)
 {
@@ -339,6 +419,7 @@ main(void)
 	T_RUN(test_env);
 	T_RUN(test_syntax);
 	T_RUN(test_webhook_name);
+	T_RUN(test_webhook_tls);
 	T_RUN(test_example_roundtrip);
 	T_RUN(test_example_file_current);
 	return t_done();
