@@ -22,8 +22,15 @@ static struct {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 const char *
-kerr_cause(int err)
+kerr_cause(int err, const char *reason)
 {
+	/* librdkafka reports a failed handshake as _SSL the first time and as
+	 * _TRANSPORT on later tries, with the same words */
+	if (reason && (strstr(reason, "certificate verify failed") ||
+	    strstr(reason, "SSL handshake failed")))
+		return "tls";
+	if (reason && strstr(reason, "SASL authentication error"))
+		return "authentication";
 	switch ((rd_kafka_resp_err_t)err) {
 	case RD_KAFKA_RESP_ERR__AUTHENTICATION:
 	case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
@@ -78,7 +85,7 @@ kerr_duplicate(const char *fac)
 void
 kerr_report(const char *who, int err, const char *reason)
 {
-	const char *cause = kerr_cause(err);
+	const char *cause = kerr_cause(err, reason);
 	size_t i = cause_index(cause);
 	unsigned long n, since = 0;
 	int first, remind;

@@ -16,9 +16,10 @@
 
 #define KERR_REMIND_MS	(10 * 60 * 1000L)
 
-/* The cause of a librdkafka error code, as a metric label: authentication,
- * tls, transport, brokers_down, resolve, timeout, fatal or other. */
-const char *kerr_cause(int err);
+/* The cause of a librdkafka error (its code, and its reason where the code
+ * hides it), as a metric label: authentication, tls, transport,
+ * brokers_down, resolve, timeout, fatal or other. */
+const char *kerr_cause(int err, const char *reason);
 /* 1 when librdkafka's log lines of facility fac repeat what its error
  * callback reports (FAIL: a broker connection failed, ERROR: all brokers
  * down): the log callback then keeps them at debug level. */

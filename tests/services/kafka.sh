@@ -153,7 +153,9 @@ EOF
 start() {	# dir [certdir user password]: the secure listeners with a certdir
 	local dir=$1 kdir opts extra= scram=()
 	fetch
-	kdir=$(cd "$dir" && pwd)/kafka
+	# inside $(...) || ..., set -e is off: a missing DIR must not become /kafka
+	kdir=$(cd "$dir" && pwd) || { say "no directory $dir"; return 1; }
+	kdir=$kdir/kafka
 	mkdir -p "$kdir/data"
 	if [ $# -gt 1 ]; then
 		free_ports 4
