@@ -195,25 +195,19 @@ KAUDIT_KAFKA_BROKERS=$sasl IT_KAFKA_PROPS=$(props scram) it_config "$gcfg" "$gto
   tls_key: \"$tls/server.key\"
   tokens: [\"\${IT_GW_TOKEN}\"]
   timeout_ms: 10000"
-"$KAUDIT" gateway -c "$gcfg" >"$IT_DIR/gateway.log" 2>&1 &
-gpid=$!
-IT_PIDS+=("$gpid")
-for ((i = 0; i < 100; i++)); do
-	gport=$(grep -o 'port [0-9]*), POST' "$IT_DIR/gateway.log" | grep -o '[0-9]*')
-	[ -n "$gport" ] && break
-	sleep 0.1
-done
+it_gateway_start "$gcfg" "$IT_DIR/gateway.log" ||
+    { it_show_log "$IT_DIR/gateway.log"; it_abort gateway-start "kaudit gateway did not start"; }
 head -n 20 "$IT_DIR/events.jsonl" | jq -cs '{kind: "EventList", apiVersion: "audit.k8s.io/v1",
     metadata: {}, items: .}' >"$IT_DIR/post.json"
 status=$(curl -s -o "$IT_DIR/post.out" -w '%{http_code}' --max-time 30 --cacert "$tls/ca.pem" \
     -H "Authorization: Bearer $IT_GW_TOKEN" -H 'Content-Type: application/json' \
-    --data-binary @"$IT_DIR/post.json" "https://127.0.0.1:${gport:-1}/audit")
+    --data-binary @"$IT_DIR/post.json" "https://127.0.0.1:$IT_GW_PORT/audit")
 [ "$status" = 200 ] && it_ok gateway-post || { it_fail gateway-post "status $status"; it_show_log "$IT_DIR/gateway.log"; }
 kcat -C -b "$plain" -t "$gtopic" -e -q 2>/dev/null | jq -r .auditID | sort >"$IT_DIR/gw-got"
 head -n 20 "$IT_DIR/events.jsonl" | jq -r .auditID | sort >"$IT_DIR/gw-want"
 it_same gateway-lands-in-topic "$IT_DIR/gw-want" "$IT_DIR/gw-got"
-kill -TERM "$gpid"
-it_wait_exit "$gpid" 15 >/dev/null
+kill -TERM "$IT_GW_PID"
+it_wait_exit "$IT_GW_PID" 15 >/dev/null
 
 # --- OIDC: refused by this librdkafka, as the page says ----------------------
 oidc=$(props_with oauthbearer sasl.oauthbearer.method oidc | jq -c 'del(.["enable.sasl.oauthbearer.unsecure.jwt"], .["sasl.oauthbearer.config"]) +
