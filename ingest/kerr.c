@@ -73,6 +73,8 @@ cause_hint(const char *cause)
 	if (strcmp(cause, "tls") == 0)
 		return "check ssl.ca.location (the CA of the brokers' certificates) and the "
 		    "client certificate settings in kafka.properties";
+	if (strcmp(cause, "brokers_down") == 0)
+		return "no connection to any broker: the other kafka errors logged say why";
 	return "check kafka.brokers and that the brokers run";
 }
 
@@ -97,7 +99,7 @@ kerr_report(const char *who, int err, const char *reason)
 	first = n == 1;
 	remind = !first && now - seen[i].at >= KERR_REMIND_MS;
 	if (first || remind) {
-		since = n - seen[i].logged - 1;
+		since = n - seen[i].logged;
 		seen[i].logged = n;
 		seen[i].at = now;
 	}
@@ -109,6 +111,6 @@ kerr_report(const char *who, int err, const char *reason)
 		    "again at most every %ld minutes)", cause, who, rd_kafka_err2name(err),
 		    reason ? reason : "", cause_hint(cause), cause, KERR_REMIND_MS / 60000);
 	else if (remind)
-		log_warn("kafka %s: %lu more since the last report, the last: %s: %s", cause,
+		log_warn("kafka %s: %lu more since the last report, this one: %s: %s", cause,
 		    since, who, reason ? reason : "");
 }
