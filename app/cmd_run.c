@@ -45,6 +45,7 @@
 #define LAG_EVERY_MS	1000	/* kaudit_consumer_lag, from librdkafka's cache */
 #define PENDING_EVERY_MS	5000	/* kaudit_outbox_pending and /readyz's database */
 #define IDLE_EXIT_MAX_MS	(7 * 86400 * 1000L)	/* a week */
+#define SIGNALS_RETRY_MS	5000	/* between tries to make the signals topic */
 
 struct reload_counters reload_counters;
 
@@ -250,28 +251,55 @@ cmd_signals(void (*handler)(int))
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* Makes the signals topic when missing. patient (the daemon's first
+ * start): tries again every SIGNALS_RETRY_MS until it works or a signal
+ * stops the daemon, so that brokers refusing the credentials or the
+ * certificate leave it running, not ready, as the workers do; each new
+ * reason is logged once. Otherwise (a reload) one try: a refused one keeps
+ * the previous configuration. */
+static int
+signals_topic(const struct config *c, int patient)
+{
+	struct producer_opts po = { .brokers = c->brokers, .props = &c->kafka_props,
+	    .topic = c->state_topic };
+	char err[512], last[512] = "";
+	int have;
+
+	while (producer_topic_ensure(&po, c->state_partitions, &have, &stop_requested, err,
+	    sizeof(err)) < 0) {
+		if (atomic_load(&stop_requested))
+			return -1;
+		if (!patient) {
+			log_error("stateful: %s", err);
+			return -1;
+		}
+		if (strcmp(err, last) != 0)
+			log_error("stateful: %s; trying again every %d s (not ready until then)",
+			    err, SIGNALS_RETRY_MS / 1000);
+		snprintf(last, sizeof(last), "%s", err);
+		for (int i = 0; i < SIGNALS_RETRY_MS / 100 && !atomic_load(&stop_requested); i++)
+			nanosleep(&(struct timespec){ 0, 100 * 1000000L }, NULL);
+	}
+	if (have != c->state_partitions)
+		log_info("stateful: topic %s has %d partition(s) (stateful.partitions %d "
+		    "applies when kaudit creates it)", c->state_topic, have, c->state_partitions);
+	return 0;
+}
+
 /* Starts the ingesters and, when the rules remember across events, the
  * state owners; the signal topic is made first when missing. */
 static int
 crew_start(const struct config *c, const struct ruleset *rs, struct suppress_set *sup,
-    struct worker_stats *st, atomic_int *stop, atomic_long *deadline, struct crew *cr)
+    struct worker_stats *st, atomic_int *stop, atomic_long *deadline, struct crew *cr,
+    int patient)
 {
 	int stateful = ruleset_stateful(rs), total = c->workers + (stateful ? c->state_workers : 0);
 	char err[512];
 
 	cr->w = xcalloc((size_t)total, sizeof(*cr->w));
 	if (stateful) {
-		struct producer_opts po = { .brokers = c->brokers, .props = &c->kafka_props,
-		    .topic = c->state_topic };
-		int have;
-		if (producer_topic_ensure(&po, c->state_partitions, &have, err, sizeof(err)) < 0) {
-			log_error("stateful: %s", err);
+		if (signals_topic(c, patient) != 0)
 			return -1;
-		}
-		if (have != c->state_partitions)
-			log_info("stateful: topic %s has %d partition(s) (stateful.partitions %d "
-			    "applies when kaudit creates it)", c->state_topic, have,
-			    c->state_partitions);
 		cr->state_group = xasprintf("%s.state", c->group);
 		strlist_add(&cr->state_topics, c->state_topic);
 		if ((cr->db = db_connect(c->pg_url, err, sizeof(err))) == NULL)
@@ -371,6 +399,7 @@ struct running {
 	struct crew		 cr;
 	atomic_int		 wstop;
 	atomic_long		 deadline;	/* of the stop in progress */
+	int			 patient;	/* the first start: see signals_topic() */
 };
 
 static int
@@ -394,7 +423,7 @@ running_start(const struct config *c, const struct ruleset *rs, struct worker_st
 		log_error("suppressions: %s", err);
 		return -1;
 	}
-	return crew_start(c, rs, r->sup, st, &r->wstop, &r->deadline, &r->cr);
+	return crew_start(c, rs, r->sup, st, &r->wstop, &r->deadline, &r->cr, r->patient);
 }
 
 /* Stops what running_start started (even in part) by deadline_ms: as
@@ -564,10 +593,12 @@ supervise(struct daemon *d, long idle_ms, struct opsmetrics *om)
 	memset(&r, 0, sizeof(r));
 	upkeep(d->c, &updb);
 	last_upkeep = clock_ms();
+	r.patient = 1;
 	if (running_start(d->c, d->rs, &st, &r) < 0) {
-		rc = 1;
+		rc = atomic_load(&stop_requested) ? 0 : 1;	/* a signal ended the wait */
 		goto out;
 	}
+	r.patient = 0;
 	while (!atomic_load(&stop_requested)) {
 		struct timespec ts = { 0, 200 * 1000000L };
 		nanosleep(&ts, NULL);

@@ -17,7 +17,7 @@
 struct obs {
 	struct metrics	*reg;
 	struct metric	*events, *messages, *errors, *findings, *deliveries, *pending, *lag,
-			*batch, *delivery, *db_retries, *rules, *reloads, *build;
+			*batch, *delivery, *db_retries, *rules, *reloads, *build, *kafka;
 };
 
 static _Atomic(struct obs *) cur;
@@ -60,6 +60,10 @@ obs_families(struct obs *o)
 	o->rules = metrics_gauge(m, "kaudit_rules_loaded", "Rules in the set in use.");
 	o->reloads = metrics_counter(m, "kaudit_reloads_total",
 	    "Reloads of config and rules (SIGHUP), by result (ok, failed).", "result");
+	o->kafka = metrics_counter(m, "kaudit_kafka_errors_total",
+	    "Errors the Kafka clients reported, by cause (authentication, tls, transport, "
+	    "brokers_down, resolve, timeout, fatal, other); librdkafka keeps retrying.",
+	    "reason");
 	o->build = metrics_gauge_l(m, "kaudit_build_info",
 	    "Always 1; the version of the running binary in a label.",
 	    (const char *const[]){ "version", NULL });
@@ -206,4 +210,11 @@ obs_lag_sweep(void)
 {
 	OBS_OR_RETURN(o);
 	metric_sweep(o->lag);
+}
+
+void
+obs_kafka_error(const char *cause)
+{
+	OBS_OR_RETURN(o);
+	metric_add(o->kafka, cause, 1);
 }

@@ -46,5 +46,7 @@ void	obs_reloads_set(unsigned long ok, unsigned long failed);
  * the partitions not reported since the previous sweep. */
 void	obs_lag(const char *topic, int32_t partition, int64_t lag);
 void	obs_lag_sweep(void);
+/* One error a Kafka client reported; cause is a fixed word (ingest/kerr.h). */
+void	obs_kafka_error(const char *cause);
 
 #endif

@@ -4,11 +4,13 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/xmalloc.h"
+#include "ingest/kerr.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <librdkafka/rdkafka.h>
@@ -262,15 +264,22 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e, rd_kafka_topic_partition_lis
 static void
 on_error(rd_kafka_t *rk, int e, const char *reason, void *opaque)
 {
-	log_once("kafka.error", "kafka: %s: %s (further kafka errors are counted, not logged)",
-	    rd_kafka_err2name((rd_kafka_resp_err_t)e), reason);
+	const struct consumer *k = opaque;
+	char who[64];
+
+	(void)rk;
+	snprintf(who, sizeof(who), "%s %d", k->name, k->worker);
+	kerr_report(who, e, reason);
 }
 
 static void
 on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-	if (level <= 4)
+	(void)rk;
+	if (level <= 4 && !kerr_duplicate(fac))
 		log_warn("kafka %s: %s", fac, buf);
+	else
+		log_debug("kafka %s: %s", fac, buf);
 }
 
 /* The configured partition.assignment.strategy (librdkafka's default when
@@ -313,6 +322,49 @@ strategy_kind(const struct kvlist *props, char *err, size_t errlen)
 	return coop;
 }
 
+/* The value of property key in props (the last one), or NULL. */
+static const char *
+prop_value(const struct kvlist *props, const char *key)
+{
+	const char *v = NULL;
+
+	for (size_t i = 0; i < props->n; i++)
+		if (strcmp(props->v[i].key, key) == 0)
+			v = props->v[i].value;
+	return v;
+}
+
+/* SASL OAUTHBEARER needs a token: kaudit sets no token refresh callback,
+ * so without OIDC or librdkafka's unsigned test tokens the consumer would
+ * wait for one forever without a word. -1 with err for that; 0 with warn
+ * set for the unsigned tokens. */
+static int
+check_oauthbearer(const struct kvlist *props, char *err, size_t errlen, char *warn,
+    size_t warnlen)
+{
+	const char *mech = prop_value(props, "sasl.mechanism"), *method, *unsecure;
+
+	if (mech == NULL)
+		mech = prop_value(props, "sasl.mechanisms");
+	if (mech == NULL || strcasecmp(mech, "OAUTHBEARER") != 0)
+		return 0;
+	method = prop_value(props, "sasl.oauthbearer.method");
+	unsecure = prop_value(props, "enable.sasl.oauthbearer.unsecure.jwt");
+	if (method != NULL && strcasecmp(method, "oidc") == 0)
+		return 0;
+	if (unsecure != NULL && strcmp(unsecure, "true") == 0) {
+		snprintf(warn, warnlen, "sasl.mechanism OAUTHBEARER with "
+		    "enable.sasl.oauthbearer.unsecure.jwt: unsigned tokens, which only a test "
+		    "broker takes (docs/operations.md, Secure connections)");
+		return 0;
+	}
+	snprintf(err, errlen, "kafka property sasl.mechanism=OAUTHBEARER needs a token source: "
+	    "sasl.oauthbearer.method=oidc (a librdkafka built with libcurl; this is %s) or, "
+	    "for a test broker, enable.sasl.oauthbearer.unsecure.jwt=true; kaudit has no "
+	    "token refresh callback of its own", rd_kafka_version_str());
+	return -1;
+}
+
 int
 consumer_check_props(const struct kvlist *props, char *err, size_t errlen, char *warn,
     size_t warnlen)
@@ -324,7 +376,14 @@ consumer_check_props(const struct kvlist *props, char *err, size_t errlen, char 
 	for (size_t i = 0; i < props->n && rc == 0; i++)
 		rc = set_prop(conf, props->v[i].key, props->v[i].value, err, errlen);
 	rd_kafka_conf_destroy(conf);
-	if (rc != 0 || (coop = strategy_kind(props, err, errlen)) < 0)
+	/* what librdkafka says of OIDC in a build without it names no version */
+	if (rc != 0 && strstr(err, "not supported in this build") != NULL) {
+		size_t n = strlen(err);
+		snprintf(err + n, errlen - n, " (librdkafka %s; docs/operations.md, Secure "
+		    "connections)", rd_kafka_version_str());
+	}
+	if (rc != 0 || check_oauthbearer(props, err, errlen, warn, warnlen) != 0 ||
+	    (coop = strategy_kind(props, err, errlen)) < 0)
 		return -1;
 	if (coop && v < COOP_FIRST) {
 		snprintf(err, errlen, "kafka property partition.assignment.strategy: "

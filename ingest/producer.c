@@ -3,6 +3,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/xmalloc.h"
+#include "ingest/kerr.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,10 +64,17 @@ conf_props(rd_kafka_conf_t *conf, const struct kvlist *props)
 }
 
 static void
+on_error(rd_kafka_t *rk, int e, const char *reason, void *opaque)
+{
+	(void)opaque;
+	kerr_report(rd_kafka_name(rk), e, reason);
+}
+
+static void
 on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
 	(void)rk;
-	if (level <= 4)
+	if (level <= 4 && !kerr_duplicate(fac))
 		log_warn("kafka producer %s: %s", fac, buf);
 	else
 		log_debug("kafka producer %s: %s", fac, buf);
@@ -112,6 +120,7 @@ producer_conf(const struct producer_opts *o, char *err, size_t errlen)
 		return NULL;
 	}
 	rd_kafka_conf_set_log_cb(conf, on_log);
+	rd_kafka_conf_set_error_cb(conf, on_error);
 	return conf;
 }
 
@@ -236,9 +245,25 @@ producer_wait(struct producer *p, struct producer_batch *b, int timeout_ms)
 	return atomic_load(&b->failed) ? -1 : 0;
 }
 
+/* The CreateTopics answer on q, served in slices so that *stop is seen
+ * and the client's errors (why no answer comes) reach its error callback:
+ * NULL after 30 s or a stop. */
+static rd_kafka_event_t *
+await_answer(rd_kafka_t *rk, rd_kafka_queue_t *q, const atomic_int *stop)
+{
+	rd_kafka_event_t *ev = NULL;
+	long end = clock_ms() + 30000;
+
+	while (ev == NULL && clock_ms() < end && !(stop && atomic_load(stop))) {
+		rd_kafka_poll(rk, 0);
+		ev = rd_kafka_queue_poll(q, 200);
+	}
+	return ev;
+}
+
 int
 producer_topic_ensure(const struct producer_opts *o, int partitions, int *have,
-    char *err, size_t errlen)
+    const atomic_int *stop, char *err, size_t errlen)
 {
 	rd_kafka_conf_t *conf = producer_conf(o, err, errlen);
 	rd_kafka_t *rk = NULL;
@@ -266,10 +291,11 @@ producer_topic_ensure(const struct producer_opts *o, int partitions, int *have,
 	}
 	q = rd_kafka_queue_new(rk);
 	rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
-	ev = rd_kafka_queue_poll(q, 30000);
+	ev = await_answer(rk, q, stop);
 	if (ev == NULL || rd_kafka_event_error(ev)) {
 		snprintf(err, errlen, "kafka: creating topic %s: %s", o->topic,
-		    ev ? rd_kafka_event_error_string(ev) : "timed out");
+		    ev ? rd_kafka_event_error_string(ev) : stop && atomic_load(stop) ? "stopped" :
+		    "no answer from the brokers in 30 s (the kafka errors logged say why)");
 		goto out;
 	}
 	res = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &nres);

@@ -63,8 +63,10 @@ void	producer_purge(struct producer *p);
 
 /* Creates topic with partitions partitions when the cluster lacks it. 0, or
  * -1 with a reason (an existing topic is fine, whatever its partitions:
- * their count is then logged by the caller if it differs). */
+ * their count is then logged by the caller if it differs). Waits at most
+ * 30 s for the brokers' answer, less when *stop (may be NULL) becomes
+ * non-zero. */
 int	producer_topic_ensure(const struct producer_opts *o, int partitions, int *have,
-	    char *err, size_t errlen);
+	    const atomic_int *stop, char *err, size_t errlen);
 
 #endif

@@ -40,15 +40,10 @@ it_config "$IT_DIR/gateway.yaml" "$topic" "bench" "gateway:
   tls_key: \"$IT_DIR/tls/server.key\"
   client_ca: \"$IT_DIR/tls/ca.pem\"
   metrics_listen: \"\""
-"$KAUDIT" gateway -c "$IT_DIR/gateway.yaml" >"$IT_DIR/gateway.log" 2>&1 &
-gw=$!
-IT_PIDS+=("$gw")
-for ((i = 0; i < 100; i++)); do
-	port=$(grep -o 'port [0-9]*), POST' "$IT_DIR/gateway.log" | grep -o '[0-9]*')
-	[ -n "$port" ] && break
-	sleep 0.1
-done
-[ -n "$port" ] || { cat "$IT_DIR/gateway.log" >&2; exit 1; }
+it_gateway_start "$IT_DIR/gateway.yaml" "$IT_DIR/gateway.log" ||
+    { cat "$IT_DIR/gateway.log" >&2; exit 1; }
+gw=$IT_GW_PID
+port=$IT_GW_PORT
 python3 tests/bench_gateway.py --port "$port" --ca "$IT_DIR/tls/ca.pem" \
     --cert "$IT_DIR/tls/client.pem" --key "$IT_DIR/tls/client.key" --body "$IT_DIR/body.json" \
     --events "$events" --conns "${CONNS:-4}" --seconds "${SECONDS_RUN:-15}"

@@ -9,6 +9,22 @@
 #   kafka.sh restart DIR                  starts a stopped broker again, on its
 #                                         port, with its data (an outage's end)
 #   kafka.sh topic BROKERS NAME PARTS     creates topic NAME with PARTS partitions
+#   kafka.sh start-secure DIR CERTDIR USER PASSWORD
+#                                         as start, with two more listeners:
+#                                         SASL_SSL (SCRAM-SHA-512, PLAIN and
+#                                         OAUTHBEARER) and SSL with a client
+#                                         certificate required; prints the
+#                                         PLAINTEXT, SASL_SSL and SSL
+#                                         addresses on one line
+#
+# start-secure takes from CERTDIR (tests/integration/lib/certs.sh makes them)
+# ca.pem, the CA the broker trusts for client certificates, and
+# server.pem/server.key, its certificate for 127.0.0.1. USER with PASSWORD is
+# a SCRAM-SHA-512 user (written at storage format time) and a PLAIN user
+# (in the listener's JAAS line). OAUTHBEARER takes Kafka's unsecured JWT
+# validator: any token without a signature, a test setting only. The
+# plaintext listener stays for the test's own topic creation and producing;
+# restart keeps all three listeners.
 #
 # The jars come from Maven Central through tests/services/kafka-pom.xml and
 # are cached in ${KAUDIT_CACHE:-$HOME/.cache/kaudit}/kafka-3.9.1. Topics that
@@ -57,17 +73,18 @@ fetch() {
 	[ -f "$cache/.complete" ]
 }
 
-write_config() {	# kdir bport cport
-	local kdir=$1 bport=$2 cport=$3
+write_config() {	# kdir bport cport [extra listeners: ,NAME://HOST:PORT...]
+	local kdir=$1 bport=$2 cport=$3 extra=${4:-} map=
+	[ -n "$extra" ] && map=,SASL_SSL:SASL_SSL,SSL:SSL
 	cat >"$kdir/server.properties" <<EOF
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$bport,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$bport
+listeners=PLAINTEXT://127.0.0.1:$bport$extra,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://127.0.0.1:$bport$extra
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT$map
 log.dirs=$kdir/data
 num.partitions=3
 default.replication.factor=1
@@ -101,24 +118,72 @@ java_opts() {	# kdir: the JVM options of the broker and its storage tool
 	    "-Dlog4j.configuration=file:$1/log4j.properties" -cp "$cache/*")
 }
 
-start() {	# dir
-	local dir=$1 kdir bport cport opts
+# Free ports, none twice: sets ports[0..n-1].
+free_ports() {	# n
+	local p i
+	ports=()
+	while [ "${#ports[@]}" -lt "$1" ]; do
+		p=$(free_port)
+		for i in "${ports[@]}"; do [ "$i" = "$p" ] && continue 2; done
+		ports+=("$p")
+	done
+}
+
+# The secure listeners' settings (start-secure): TLS from CERTDIR in PEM
+# form, which Kafka reads without keytool; SASL mechanisms of the SASL_SSL
+# listener, PLAIN's user in its JAAS line (SCRAM's are written by format).
+secure_config() {	# kdir certdir user password
+	local kdir=$1 certs user=$3 pass=$4
+	certs=$(cd "$2" && pwd)
+	cat "$certs/server.pem" "$certs/server.key" >"$kdir/server-keystore.pem"
+	chmod 600 "$kdir/server-keystore.pem"
+	cat >>"$kdir/server.properties" <<EOF
+ssl.keystore.type=PEM
+ssl.keystore.location=$kdir/server-keystore.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$certs/ca.pem
+listener.name.ssl.ssl.client.auth=required
+sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN,OAUTHBEARER
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$user="$pass";
+listener.name.sasl_ssl.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="$user";
+EOF
+}
+
+start() {	# dir [certdir user password]: the secure listeners with a certdir
+	local dir=$1 kdir opts extra= scram=()
 	fetch
-	kdir=$(cd "$dir" && pwd)/kafka
+	# inside $(...) || ..., set -e is off: a missing DIR must not become /kafka
+	kdir=$(cd "$dir" && pwd) || { say "no directory $dir"; return 1; }
+	kdir=$kdir/kafka
 	mkdir -p "$kdir/data"
-	bport=$(free_port)
-	cport=$(free_port)
-	while [ "$cport" = "$bport" ]; do cport=$(free_port); done
-	write_config "$kdir" "$bport" "$cport"
+	if [ $# -gt 1 ]; then
+		free_ports 4
+		extra=",SASL_SSL://127.0.0.1:${ports[2]},SSL://127.0.0.1:${ports[3]}"
+		scram=(--add-scram "SCRAM-SHA-512=[name=$3,password=$4]")
+	else
+		free_ports 2
+	fi
+	write_config "$kdir" "${ports[0]}" "${ports[1]}" "$extra"
+	if [ $# -gt 1 ]; then
+		secure_config "$kdir" "$2" "$3" "$4" || return 1
+		echo "127.0.0.1:${ports[2]} 127.0.0.1:${ports[3]}" >"$kdir/secure"
+	fi
 	java_opts "$kdir"
 	if ! java "${opts[@]}" kafka.tools.StorageTool format -t "$cluster_id" \
-	    -c "$kdir/server.properties" >"$kdir/format.log" 2>&1; then
+	    -c "$kdir/server.properties" "${scram[@]}" >"$kdir/format.log" 2>&1; then
 		say "storage format failed:"
 		tail -n 30 "$kdir/format.log" >&2
 		return 1
 	fi
-	echo "127.0.0.1:$bport" >"$kdir/brokers"
+	echo "127.0.0.1:${ports[0]}" >"$kdir/brokers"
 	launch "$dir" "$kdir"
+}
+
+start_secure() {	# dir certdir user password
+	local plain
+	plain=$(start "$@") || return 1
+	echo "$plain $(cat "$1/kafka/secure")"
 }
 
 launch() {	# dir kdir: runs the broker of kdir/server.properties until it answers
@@ -191,7 +256,11 @@ fetch)	fetch ;;
 start)	[ $# -eq 2 ] || { say "usage: kafka.sh start DIR"; exit 2; }; start "$2" ;;
 stop)	[ $# -eq 2 ] || { say "usage: kafka.sh stop DIR"; exit 2; }; stop "$2" ;;
 restart) [ $# -eq 2 ] || { say "usage: kafka.sh restart DIR"; exit 2; }; restart "$2" ;;
+start-secure)
+	[ $# -eq 5 ] || { say "usage: kafka.sh start-secure DIR CERTDIR USER PASSWORD"; exit 2; }
+	start_secure "$2" "$3" "$4" "$5" ;;
 topic)	[ $# -eq 4 ] || { say "usage: kafka.sh topic BROKERS NAME PARTITIONS"; exit 2; }
 	topic "$2" "$3" "$4" ;;
-*)	say "usage: kafka.sh fetch | start DIR | stop DIR | restart DIR | topic BROKERS NAME PARTITIONS"; exit 2 ;;
+*)	say "usage: kafka.sh fetch | start DIR | start-secure DIR CERTDIR USER PASSWORD |"
+	say "       stop DIR | restart DIR | topic BROKERS NAME PARTITIONS"; exit 2 ;;
 esac

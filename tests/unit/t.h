@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/file.h"
 
@@ -69,6 +70,28 @@ t_slurp(const char *path, size_t *len)
 	}
 	*len = b.len;
 	return b.data;
+}
+
+/* What fn writes to stderr (the log), as a string the caller frees; NULL
+ * when it cannot be read back. */
+static inline char *
+t_capture_stderr(void (*fn)(void))
+{
+	char path[] = "/tmp/kaudit-logtest.XXXXXX";
+	int fd = mkstemp(path), saved = dup(2);
+	size_t len;
+	char *text;
+
+	fflush(stderr);
+	dup2(fd, 2);
+	fn();
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	close(fd);
+	text = t_slurp(path, &len);
+	unlink(path);
+	return text;
 }
 
 static inline int

@@ -167,27 +167,6 @@ test_log_redact(void)
 	redacts("X-Custom-Value-1", "X-Custom-Value-1");
 }
 
-/* Runs fn with stderr going to a file; the file's contents. */
-static char *
-capture(void (*fn)(void))
-{
-	char path[] = "/tmp/kaudit-logtest.XXXXXX";
-	int fd = mkstemp(path), saved = dup(2);
-	size_t len;
-	char *text;
-
-	fflush(stderr);
-	dup2(fd, 2);
-	fn();
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
-	close(fd);
-	text = t_slurp(path, &len);
-	unlink(path);
-	return text;
-}
-
 static void
 log_hostile(void)
 {
@@ -205,7 +184,7 @@ test_log_json(void)
 	json_error_t e;
 
 	log_set_format(LOG_JSON);
-	text = capture(log_hostile);
+	text = t_capture_stderr(log_hostile);
 	log_set_format(LOG_TEXT);
 	T_ASSERT(text != NULL);
 	if (text == NULL)
@@ -224,7 +203,7 @@ test_log_json(void)
 static void
 test_log_text(void)
 {
-	char *text = capture(log_hostile);
+	char *text = t_capture_stderr(log_hostile);
 
 	T_ASSERT(text != NULL);
 	if (text == NULL)

@@ -177,6 +177,23 @@ it_run_idle() {
 	return "$rc"
 }
 
+# it_gateway_start CONFIG LOG: kaudit gateway in the background; sets
+# IT_GW_PID and IT_GW_PORT (its HTTPS port, from the log) once it listens.
+# Returns 1 when it does not within 10 s.
+it_gateway_start() {
+	local i
+	"$KAUDIT" gateway -c "$1" >>"$2" 2>&1 &
+	IT_GW_PID=$!
+	IT_PIDS+=("$IT_GW_PID")
+	for ((i = 0; i < 100; i++)); do
+		IT_GW_PORT=$(grep -o 'port [0-9]*), POST' "$2" | tail -n 1 | grep -o '[0-9]*')
+		[ -n "$IT_GW_PORT" ] && return 0
+		kill -0 "$IT_GW_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	return 1
+}
+
 # it_start CONFIG LOG: the daemon in the background; sets IT_PID.
 it_start() {
 	"$KAUDIT" run -c "$1" >>"$2" 2>&1 &
