@@ -361,6 +361,12 @@ db_socket(struct db *db)
 }
 
 int
+db_backend_pid(struct db *db)
+{
+	return PQstatus(db->conn) == CONNECTION_OK ? PQbackendPID(db->conn) : 0;
+}
+
+int
 db_notifications(struct db *db)
 {
 	PGnotify *nf;
