@@ -1,7 +1,7 @@
 /* bench_db.c — the findings write path alone: findings/s, rows/s and bytes
  * through db_write(), in the daemon's batch shape.
  *
- *   bench_db [--findings N] [--batch B] [--hooks K] [--all] FILE
+ *   bench_db [--findings N] [--fill M] [--batch B] [--hooks K] [--all] FILE
  *
  * FILE is audit traffic as JSON lines (tests/bench/traffic.py). Its events
  * are cycled, each pass with auditIDs of its own, decoded and run through
@@ -12,7 +12,9 @@
  * some rule fires on are cycled (a backlog of findings: what the write path
  * alone can do); --all cycles every event (the realistic mix, where the
  * archive is most of the rows). Decoding and evaluation are outside the
- * timing: the figures are db_write()'s, with its client CPU time, the CPU
+ * timing: the figures are db_write()'s, after M findings (--fill, 0 by
+ * default) were written the same way untimed, so that the rate of a database
+ * already holding rows shows; with its client CPU time, the CPU
  * time of the server process serving the connection (same machine) and the
  * database's growth. Written into a fresh database next to KAUDIT_PG_URL. */
 #include "analyze/event.h"
@@ -354,7 +356,8 @@ report(const char *what, const struct totals *t, double server_s, long long grew
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: bench_db [--findings N] [--batch B] [--hooks K] [--all] FILE\n");
+	fprintf(stderr, "usage: bench_db [--findings N] [--fill M] [--batch B] [--hooks K] "
+	    "[--all] FILE\n");
 	return 2;
 }
 
@@ -363,6 +366,7 @@ main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "findings", required_argument, NULL, 'f' },
+		{ "fill", required_argument, NULL, 'F' },
 		{ "batch", required_argument, NULL, 'b' },
 		{ "hooks", required_argument, NULL, 'k' },
 		{ "all", no_argument, NULL, 'a' },
@@ -376,7 +380,7 @@ main(int argc, char **argv)
 	struct db *db;
 	char err[512], size0[32], size1[32], **lines, *url;
 	const char *pg = getenv("KAUDIT_PG_URL");
-	long findings = 100000, batch = 500, hooks = 1;
+	long findings = 100000, fill = 0, batch = 500, hooks = 1;
 	size_t nlines, npick, *pick, k = 0;
 	int ch, all = 0;
 	double srv0;
@@ -384,6 +388,7 @@ main(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'f': findings = atol(optarg); break;
+		case 'F': fill = atol(optarg); break;
 		case 'b': batch = atol(optarg); break;
 		case 'k': hooks = atol(optarg); break;
 		case 'a': all = 1; break;
@@ -439,6 +444,16 @@ main(int argc, char **argv)
 		decoded_init(&b.dec[i]);
 	printf("%zu events in %s, %zu cycled; batches of %ld events, %ld webhook(s) per "
 	    "finding, archive.when at its default\n", nlines, argv[optind], npick, batch, hooks);
+	while (t.findings < fill) {
+		batch_make(&b, rs, lines, pick, npick, (size_t)batch, &k);
+		if (batch_write(db, &b, &t) != 0)
+			return 1;
+		batch_clear(&b);
+	}
+	if (fill > 0)
+		printf("filled: %ld findings, %ld archived events, at %.0f findings/s\n",
+		    t.findings, t.archived, t.findings / t.db_s);
+	memset(&t, 0, sizeof(t));
 	admin(url, "SELECT pg_database_size(current_database())", size0, sizeof(size0));
 	srv0 = proc_cpu_s(db_backend_pid(db));
 	while (t.findings < findings) {
