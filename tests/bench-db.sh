@@ -6,12 +6,12 @@
 # mix, where archived events are most of the rows. Each run writes into a
 # fresh database. Uses the services of KAUDIT_PG_URL when set, else starts
 # its own PostgreSQL.
-#   BENCH_DB_N        findings per run (default 100000)
+#   BENCH_DB_N        findings per run (default 50000)
 #   BENCH_DB_REPEAT   runs of each kind; the best is the figure (default 3)
 #   BENCH_DB_HOOKS    webhooks each finding goes to (default 1)
 set -u
 bench=$1
-n=${BENCH_DB_N:-100000}
+n=${BENCH_DB_N:-50000}
 repeat=${BENCH_DB_REPEAT:-3}
 hooks=${BENCH_DB_HOOKS:-1}
 tmp=$(mktemp -d /tmp/kaudit-bench-db.XXXXXX)
