@@ -137,7 +137,8 @@ bench-pipeline: bin/kaudit
 bench-state: bin/kaudit
 	$(Q)tests/bench-state.sh
 
-$(BUILD)/bench/bench_route: tests/bench_route.c $(BUILD)/libkaudit.a
+# Each benchmark program is one file of tests/ linked with the library.
+$(BUILD)/bench/%: tests/%.c $(BUILD)/libkaudit.a
 	@mkdir -p $(dir $@)
 	@echo "  BENCH $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libkaudit.a $(LDLIBS)
@@ -145,18 +146,8 @@ $(BUILD)/bench/bench_route: tests/bench_route.c $(BUILD)/libkaudit.a
 bench-route: $(BUILD)/bench/bench_route
 	$(Q)$<
 
-$(BUILD)/bench/bench_archive: tests/bench_archive.c $(BUILD)/libkaudit.a
-	@mkdir -p $(dir $@)
-	@echo "  BENCH $@"
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libkaudit.a $(LDLIBS)
-
 bench-archive: $(BUILD)/bench/bench_archive
 	$(Q)tests/bench-archive.sh $<
-
-$(BUILD)/bench/bench_db: tests/bench_db.c $(BUILD)/libkaudit.a
-	@mkdir -p $(dir $@)
-	@echo "  BENCH $@"
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libkaudit.a $(LDLIBS)
 
 bench-db: $(BUILD)/bench/bench_db
 	$(Q)tests/bench-db.sh $<

@@ -28,6 +28,7 @@
 #include "base/buf.h"
 #include "ingest/decode.h"
 #include "schema/db.h"
+#include "tests/bench_util.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -65,15 +66,6 @@ struct totals {
 	double		db_s, cpu_s;
 	size_t		bytes;		/* finding JSON and event text handed over */
 };
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static double
 cpu_s(void)
@@ -267,49 +259,19 @@ batch_write(struct db *db, struct batch *b, struct totals *t)
 		t->bytes += b->f[i].event_len;
 	for (size_t i = 0; i < b->nev; i++)
 		t->bytes += b->ev[i].len;
-	t0 = now_s();
+	t0 = bench_now();
 	c0 = cpu_s();
 	if (db_write(db, &in, &out, err, sizeof(err)) != 0) {
 		fprintf(stderr, "bench_db: %s\n", err);
 		return -1;
 	}
 	t->cpu_s += cpu_s() - c0;
-	t->db_s += now_s() - t0;
+	t->db_s += bench_now() - t0;
 	t->findings += (long)out.inserted;
 	t->outbox += (long)out.inserted * (long)b->hooks;
 	t->archived += (long)out.archived;
 	t->batches++;
 	return 0;
-}
-
-static char *
-url_for(const char *url, const char *name)
-{
-	const char *slash = strrchr(url, '/');
-	size_t n = slash ? (size_t)(slash - url) : strlen(url);
-	char *out = malloc(n + strlen(name) + 2);
-
-	sprintf(out, "%.*s/%s", (int)n, url, name);
-	return out;
-}
-
-/* Runs sql on a connection of its own; the first value of its result in
- * out (when not NULL). */
-static int
-admin(const char *url, const char *sql, char *out, size_t outlen)
-{
-	PGconn *c = PQconnectdb(url);
-	PGresult *r = PQexec(c, sql);
-	int st = PQresultStatus(r);
-	int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-
-	if (!ok)
-		fprintf(stderr, "bench_db: %s", PQerrorMessage(c));
-	else if (out != NULL)
-		snprintf(out, outlen, "%s", PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "");
-	PQclear(r);
-	PQfinish(c);
-	return ok ? 0 : -1;
 }
 
 static void
@@ -434,16 +396,17 @@ main(int argc, char **argv)
 		fprintf(stderr, "bench_db: no rule fires on the events of %s\n", argv[optind]);
 		return 2;
 	}
-	admin(pg, "DROP DATABASE IF EXISTS kaudit_bench_db WITH (FORCE)", NULL, 0);
-	if (admin(pg, "CREATE DATABASE kaudit_bench_db", NULL, 0) != 0)
+	bench_admin("bench_db", pg, "DROP DATABASE IF EXISTS kaudit_bench_db WITH (FORCE)",
+	    NULL, 0);
+	if (bench_admin("bench_db", pg, "CREATE DATABASE kaudit_bench_db", NULL, 0) != 0)
 		return 1;
-	url = url_for(pg, "kaudit_bench_db");
+	url = bench_url_for(pg, "kaudit_bench_db");
 	if ((db = db_connect(url, err, sizeof(err))) == NULL ||
 	    db_migrate(db, err, sizeof(err)) != 0) {
 		fprintf(stderr, "bench_db: %s\n", err);
 		return 1;
 	}
-	if (sql != NULL && admin(url, sql, NULL, 0) != 0)
+	if (sql != NULL && bench_admin("bench_db", url, sql, NULL, 0) != 0)
 		return 1;
 	b.text = calloc((size_t)batch, sizeof(*b.text));
 	b.dec = calloc((size_t)batch, sizeof(*b.dec));
@@ -462,7 +425,8 @@ main(int argc, char **argv)
 		printf("filled: %ld findings, %ld archived events, at %.0f findings/s\n",
 		    t.findings, t.archived, t.findings / t.db_s);
 	memset(&t, 0, sizeof(t));
-	admin(url, "SELECT pg_database_size(current_database())", size0, sizeof(size0));
+	bench_admin("bench_db", url, "SELECT pg_database_size(current_database())", size0,
+	    sizeof(size0));
 	srv0 = proc_cpu_s(db_backend_pid(db));
 	while (t.findings < findings) {
 		batch_make(&b, rs, lines, pick, npick, (size_t)batch, &k);
@@ -470,7 +434,8 @@ main(int argc, char **argv)
 			return 1;
 		batch_clear(&b);
 	}
-	admin(url, "SELECT pg_database_size(current_database())", size1, sizeof(size1));
+	bench_admin("bench_db", url, "SELECT pg_database_size(current_database())", size1,
+	    sizeof(size1));
 	report(all ? "all traffic" : "firing events", &t,
 	    proc_cpu_s(db_backend_pid(db)) - srv0, atoll(size1) - atoll(size0));
 	db_close(db);
