@@ -441,7 +441,20 @@ main(int argc, char **argv)
 	db_close(db);
 	for (long i = 0; i < batch; i++)
 		decoded_free(&b.dec[i]);
+	free(b.text);
+	free(b.dec);
+	free(b.ev);
+	free(b.f);
+	free(b.found);
+	free(b.recv);
+	buf_free(&b.tmp);
+	buf_free(&errs);
 	eval_scratch_free(b.s);
 	ruleset_free(rs);
+	for (size_t i = 0; i < nlines; i++)
+		free(lines[i]);
+	free(lines);
+	free(pick);
+	free(url);
 	return 0;
 }
