@@ -9,6 +9,7 @@
 #   make bench-route          what routing a finding costs, with and without a when condition,
 #                             and what asking the suppressions costs
 #   make bench-archive        event archive rows/s through the daemon's batch write (needs services)
+#   make bench-db             findings/s through the daemon's batch write alone (needs services)
 #   make bench-alert          webhook delivery latency from commit to receipt (BASELINE=main compares)
 #   make bench-forensics      cookbook queries and a month's report on 1M findings
 #   make bench-gateway        requests/s, events/s and 200 latency of kaudit gateway
@@ -50,7 +51,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all check check-run unit demo bench bench-pipeline bench-daemon bench-state bench-route bench-archive bench-alert bench-forensics bench-gateway fuzz clean layers
+.PHONY: all check check-run unit demo bench bench-pipeline bench-daemon bench-state bench-route bench-archive bench-db bench-alert bench-forensics bench-gateway fuzz clean layers
 
 # Each build links its own binary; bin/kaudit is the release one, so an
 # instrumented build never replaces what users run.
@@ -139,7 +140,8 @@ bench-daemon: bin/kaudit
 bench-state: bin/kaudit
 	$(Q)tests/bench-state.sh
 
-$(BUILD)/bench/bench_route: tests/bench_route.c $(BUILD)/libkaudit.a
+# Each benchmark program is one file of tests/ linked with the library.
+$(BUILD)/bench/%: tests/%.c $(BUILD)/libkaudit.a
 	@mkdir -p $(dir $@)
 	@echo "  BENCH $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libkaudit.a $(LDLIBS)
@@ -147,13 +149,11 @@ $(BUILD)/bench/bench_route: tests/bench_route.c $(BUILD)/libkaudit.a
 bench-route: $(BUILD)/bench/bench_route
 	$(Q)$<
 
-$(BUILD)/bench/bench_archive: tests/bench_archive.c $(BUILD)/libkaudit.a
-	@mkdir -p $(dir $@)
-	@echo "  BENCH $@"
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libkaudit.a $(LDLIBS)
-
 bench-archive: $(BUILD)/bench/bench_archive
 	$(Q)tests/bench-archive.sh $<
+
+bench-db: $(BUILD)/bench/bench_db
+	$(Q)tests/bench-db.sh $<
 
 bench-alert: bin/kaudit
 	$(Q)BASELINE=$(BASELINE) tests/bench-alert.sh
@@ -171,7 +171,8 @@ clean:
 	rm -rf build bin
 
 -include $(wildcard $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_BIN:=.d) $(FUZZ_BIN:=.d) \
-    $(BUILD)/bench/bench_route.d $(BUILD)/bench/bench_archive.d)
+    $(BUILD)/bench/bench_route.d $(BUILD)/bench/bench_archive.d \
+    $(BUILD)/bench/bench_db.d)
 
 # Fuzz targets: every tests/fuzz/fuzz_*.c defines LLVMFuzzerTestOneInput. Here
 # they are built with the normal compiler around a plain main()

@@ -234,6 +234,9 @@ int	db_listen(struct db *db, const char *channel, char *err, size_t errlen);
 void	db_generic_plans(struct db *db);
 /* The connection's socket, to wait on; -1 when there is none. */
 int	db_socket(struct db *db);
+/* The process id of the server process serving the connection (for the
+ * benchmarks' CPU figures); 0 when there is none. */
+int	db_backend_pid(struct db *db);
 /* Reads what the server sent and drops the notifications received; returns
  * their number, or -1 when the connection is broken (db_ok() reconnects). */
 int	db_notifications(struct db *db);

@@ -20,6 +20,7 @@
 #include "base/buf.h"
 #include "ingest/decode.h"
 #include "schema/db.h"
+#include "tests/bench_util.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -57,15 +58,6 @@ struct batch {
 
 static const char *const hooks[] = { "soc" };
 static double	db_s;	/* time spent in db_write() */
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void
 gen_add(struct gen *g, json_t *o)
@@ -249,9 +241,9 @@ batch_run(struct db *db, struct gen *g, const struct ruleset *rs, struct eval_sc
 		m++;
 	}
 	in = (struct db_batch_in){ b->f, b->nf, b->ev, m, NULL, 0, NULL, NULL };
-	db_s -= now_s();
+	db_s -= bench_now();
 	rc = db_write(db, &in, &out, err, sizeof(err));
-	db_s += now_s();
+	db_s += bench_now();
 	if (rc != 0) {
 		fprintf(stderr, "bench_archive: %s\n", err);
 		batch_clear(b, n);
@@ -261,31 +253,6 @@ batch_run(struct db *db, struct gen *g, const struct ruleset *rs, struct eval_sc
 	*nfi += (long)out.inserted;
 	batch_clear(b, n);
 	return 0;
-}
-
-static char *
-url_for(const char *url, const char *db)
-{
-	const char *slash = strrchr(url, '/');
-	size_t n = slash ? (size_t)(slash - url) : strlen(url);
-	char *out = malloc(n + strlen(db) + 2);
-
-	sprintf(out, "%.*s/%s", (int)n, url, db);
-	return out;
-}
-
-static int
-admin(const char *url, const char *sql)
-{
-	PGconn *c = PQconnectdb(url);
-	PGresult *r = PQexec(c, sql);
-	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-
-	if (!ok)
-		fprintf(stderr, "bench_archive: %s", PQerrorMessage(c));
-	PQclear(r);
-	PQfinish(c);
-	return ok ? 0 : -1;
 }
 
 int
@@ -339,10 +306,12 @@ main(int argc, char **argv)
 			    "(env=$(tests/services/up.sh); . $env)\n");
 			return 2;
 		}
-		admin(pg, "DROP DATABASE IF EXISTS kaudit_bench_archive WITH (FORCE)");
-		if (admin(pg, "CREATE DATABASE kaudit_bench_archive") != 0)
+		bench_admin("bench_archive", pg,
+		    "DROP DATABASE IF EXISTS kaudit_bench_archive WITH (FORCE)", NULL, 0);
+		if (bench_admin("bench_archive", pg, "CREATE DATABASE kaudit_bench_archive",
+		    NULL, 0) != 0)
 			return 1;
-		url = url_for(pg, "kaudit_bench_archive");
+		url = bench_url_for(pg, "kaudit_bench_archive");
 	} else if (url == NULL) {
 		fprintf(stderr, "bench_archive: --load needs --url\n");
 		return 2;
@@ -367,27 +336,27 @@ main(int argc, char **argv)
 	printf("%zu corpus events, batches of %ld, times over %ld days\n", g.nbase, batch, g.days);
 	if (!load) {
 		long n = events;
-		t0 = now_s();
+		t0 = bench_now();
 		while (nev < n)
 			if (batch_run(db, &g, rs, s, &b, (size_t)batch, 1, 0, &nev, &nfi) != 0)
 				return 1;
-		t1 = now_s();
+		t1 = bench_now();
 		printf("archive alone: %ld rows in %.2f s: %.0f rows/s (in db_write: %.2f s,"
 		    " %.0f rows/s)\n", nev, t1 - t0, nev / (t1 - t0), db_s, nev / db_s);
 		nev = nfi = 0;
 		db_s = 0;
-		t0 = now_s();
+		t0 = bench_now();
 		while (nev < n)
 			if (batch_run(db, &g, rs, s, &b, (size_t)batch, 1, 1, &nev, &nfi) != 0)
 				return 1;
-		t1 = now_s();
+		t1 = bench_now();
 		printf("archive with the findings of the same events: %ld rows and %ld findings"
 		    " in %.2f s: %.0f rows/s, %.0f findings/s (in db_write: %.2f s)\n", nev, nfi,
 		    t1 - t0, nev / (t1 - t0), nfi / (t1 - t0), db_s);
 	} else {
 		gen_firing(&g, rs, s);
 		printf("%zu of them fire a rule\n", g.nfiring);
-		t0 = now_s();
+		t0 = bench_now();
 		while (nev < events || nfi < findings) {
 			g.only_firing = nev >= events && g.nfiring > 0;
 			if (batch_run(db, &g, rs, s, &b, (size_t)batch, nev < events,
@@ -396,12 +365,12 @@ main(int argc, char **argv)
 			if (nev + nfi - last >= 250000) {
 				last = nev + nfi;
 				printf("  %ld events archived, %ld findings, %.0f s\n", nev, nfi,
-				    now_s() - t0);
+				    bench_now() - t0);
 				fflush(stdout);
 			}
 		}
 		printf("loaded %ld archived events and %ld findings in %.0f s\n", nev, nfi,
-		    now_s() - t0);
+		    bench_now() - t0);
 	}
 	db_close(db);
 	eval_scratch_free(s);

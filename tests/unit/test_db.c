@@ -12,8 +12,11 @@
 #include <jansson.h>
 
 #include "analyze/rules.h"
+#include "base/buf.h"
 #include "base/log.h"
+#include "base/utf8.h"
 #include "schema/db.h"
+#include "schema/db_int.h"
 #include "tests/unit/pgtest.h"
 #include "tests/unit/t.h"
 #include "tests/unit/tev.h"
@@ -1312,6 +1315,54 @@ test_isolation_cost(void)
 /* Batches of 1000 findings on one connection (the first run also prepares
  * and plans the statement): prints findings/s of new and of duplicate
  * findings, one run on loopback. */
+/* db_clean_text() copies runs of good bytes at once: the bytes around a bad
+ * one, at either end or between two, come out whole and in order. */
+static void
+test_clean_text(void)
+{
+	static const struct { const char *in; size_t n; int json; const char *out; } c[] = {
+		{ "plain text", 10, 0, "plain text" },
+		{ "", 0, 1, "" },
+		{ "\xff" "ab", 3, 0, "\xef\xbf\xbd" "ab" },
+		{ "ab\xff", 3, 0, "ab\xef\xbf\xbd" },
+		{ "a\0b\xe2\x82" "c", 6, 0, "a\xef\xbf\xbd" "b\xef\xbf\xbd\xef\xbf\xbd" "c" },
+		{ "caf\xc3\xa9 \xe2\x82\xac", 9, 1, "caf\xc3\xa9 \xe2\x82\xac" },
+		{ "x\\u0000y\\ud800z\\n", 17, 1, "x\\ufffdy\\ufffdz\\n" },
+		{ "x\\u0000y", 8, 0, "x\\u0000y" },
+		{ "\\ud83d\\ude00!\\", 14, 1, "\\ud83d\\ude00!\\" },
+		{ "\xed\xa0\x80-\xf0\x9f\x98\x80", 8, 0,
+		    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd-\xf0\x9f\x98\x80" },
+	};
+	struct buf b;
+	unsigned seed = 12;
+
+	buf_init(&b);
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		buf_reset(&b);
+		buf_puts(&b, "<");
+		T_INTEQ(db_clean_text(&b, c[i].in, c[i].n, c[i].json),
+		    strcmp(c[i].in, c[i].out) != 0 || strlen(c[i].in) != c[i].n);
+		T_INTEQ(b.len, strlen(c[i].out) + 1);
+		T_ASSERT(memcmp(b.data + 1, c[i].out, b.len - 1) == 0);
+	}
+	/* random bytes: the result is valid UTF-8 without NUL, and equal to
+	 * the input exactly when nothing was replaced */
+	for (int r = 0; r < 20000; r++) {
+		static const unsigned char pick[] = { 'a', '\\', 'u', '0', 'd', '8', 0,
+		    0xff, 0xe2, 0x82, 0xac, 0xc3, 0xa9, 0xed, 0xa0, 0xf0, 0x9f };
+		char in[48];
+		size_t n = (size_t)(rand_r(&seed) % (int)sizeof(in));
+		int rep;
+		for (size_t k = 0; k < n; k++)
+			in[k] = (char)pick[rand_r(&seed) % (int)sizeof(pick)];
+		buf_reset(&b);
+		rep = db_clean_text(&b, in, n, 0);
+		T_ASSERT(utf8_valid(b.data, b.len) && memchr(b.data, 0, b.len) == NULL);
+		T_INTEQ(rep, !(b.len == n && memcmp(b.data, in, n) == 0));
+	}
+	buf_free(&b);
+}
+
 static void
 test_throughput(void)
 {
@@ -1366,6 +1417,7 @@ main(void)
 		pgtest_teardown();
 		return 1;
 	}
+	T_RUN(test_clean_text);
 	T_RUN(test_migrate);
 	T_RUN(test_migrate_concurrent);
 	T_RUN(test_partitions);
