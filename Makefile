@@ -5,6 +5,7 @@
 #   make demo                 local Kafka + PostgreSQL + webhook receiver, sample events replayed
 #   make bench                scan throughput against jq on the shared corpus
 #   make bench-pipeline       daemon throughput, Kafka -> rules -> PostgreSQL
+#   make bench-daemon         kaudit run draining a realistic backlog against kcat on the same topic
 #   make bench-state          what memory across events costs: throughput, bytes per key
 #   make bench-route          what routing a finding costs, with and without a when condition,
 #                             and what asking the suppressions costs
