@@ -68,6 +68,16 @@ struct seen {
 	size_t	  cap, n;
 };
 
+/* A signal a chunk keeps for the merge: the strings copied into mem, the
+ * finding and message deep copies (owned). The event text is left out:
+ * scan's engine output (held_finding) never reads it. Kept in memory
+ * rather than as signal_encode() text, whose escaping of the whole event
+ * and parsing back cost more than the evaluation itself. */
+struct ksig {
+	struct signal	 sg;
+	char		*mem;
+};
+
 struct fline {			/* one finding line kept by a chunk */
 	size_t	off, len;	/* in the chunk's out */
 	size_t	key;		/* "auditID\0rule\0" in keys, or NOKEY */
@@ -109,9 +119,10 @@ struct scan {
 	size_t			 nline, capline;
 	struct buf		 keys;
 	/* memory across events: one engine for the whole scan, fed in file
-	 * order (a chunk keeps its signals, encoded, until it is written) */
+	 * order (a chunk keeps its signals until it is written) */
 	struct scan_state	*ss;
-	struct buf		 sigs;
+	struct ksig		*sig;
+	size_t			 nsig, capsig;
 };
 
 /* The state engine of a scan and the findings it made, held until the end:
@@ -120,7 +131,6 @@ struct scan_state {
 	struct state	*st;
 	struct state_held held;
 	struct state_out out;
-	unsigned long	 bad;		/* signals that did not decode */
 };
 
 struct chunk {
@@ -573,39 +583,65 @@ held_update(void *arg, const struct rule *r, const char *dedup, json_t *set)
 	(void)state_held_update(&ss->held, r, dedup, set);
 }
 
+/* A copy of n bytes at p into *at, NUL-terminated; NULL for NULL. */
+static const char *
+ksig_str(char **at, const char *p, size_t n)
+{
+	char *q = *at;
+
+	if (p == NULL)
+		return NULL;
+	memcpy(q, p, n);
+	q[n] = '\0';
+	*at = q + n + 1;
+	return q;
+}
+
 static void
 on_signal(void *arg, const struct signal *sg)
 {
 	struct scan *sc = arg;
-	char *text;
-	size_t len;
+	size_t la = sg->audit_id ? strlen(sg->audit_id) : 0;
+	struct ksig *k;
+	char *at;
 
 	if (!sc->chunked) {
 		state_feed(sc->ss->st, 0, sg, &sc->ss->out);
 		return;
 	}
-	text = signal_encode(sg, &len);
-	buf_append(&sc->sigs, text, len);
-	buf_putc(&sc->sigs, '\n');
-	free(text);
+	if (sc->nsig == sc->capsig) {
+		sc->capsig = sc->capsig ? sc->capsig * 2 : 256;
+		sc->sig = xrealloc(sc->sig, sc->capsig * sizeof(*sc->sig));
+	}
+	k = &sc->sig[sc->nsig++];
+	k->sg = *sg;
+	at = k->mem = xmalloc(sg->keylen + la + sg->valuelen + 3);
+	k->sg.key = ksig_str(&at, sg->key, sg->keylen);
+	k->sg.audit_id = ksig_str(&at, sg->audit_id, la);
+	k->sg.value = ksig_str(&at, sg->value, sg->valuelen);
+	k->sg.finding = sg->finding ? json_deep_copy(sg->finding) : NULL;
+	k->sg.message = sg->message ? json_deep_copy(sg->message) : NULL;
+	k->sg.event = NULL;
+	k->sg.eventlen = 0;
+}
+
+static void
+ksig_clear(struct scan *sc)
+{
+	for (size_t i = 0; i < sc->nsig; i++) {
+		json_decref(sc->sig[i].sg.finding);
+		json_decref(sc->sig[i].sg.message);
+		free(sc->sig[i].mem);
+	}
+	sc->nsig = 0;
 }
 
 /* Feeds a written chunk's signals to the scan's engine, in file order. */
 static void
-signals_replay(struct scan_state *ss, const struct ruleset *rs, const struct buf *sigs)
+signals_replay(struct scan_state *ss, const struct scan *c)
 {
-	const char *p = sigs->data, *end = sigs->data + sigs->len, *nl;
-	struct signal sg;
-	json_t *hold;
-
-	while (p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-		if (signal_decode(rs, p, (size_t)(nl - p), &sg, &hold) == 0)
-			state_feed(ss->st, 0, &sg, &ss->out);
-		else
-			ss->bad++;
-		json_decref(hold);
-		p = nl + 1;
-	}
+	for (size_t i = 0; i < c->nsig; i++)
+		state_feed(ss->st, 0, &c->sig[i].sg, &ss->out);
 }
 
 /* The end of the input: spans still open fire as far as the events went,
@@ -757,7 +793,7 @@ chunk_reset(struct chunk *c, const struct ruleset *rs, const char *file)
 	buf_reset(&sc->out);
 	buf_reset(&sc->errs);
 	buf_reset(&sc->keys);
-	buf_reset(&sc->sigs);
+	ksig_clear(sc);
 	sc->nline = 0;
 	sc->events = sc->findings = sc->errors = sc->outside = 0;
 	sc->err_end = 0;
@@ -841,7 +877,7 @@ chunk_write(struct par *par, const struct chunk *ch)
 		if (sc->out.len > SCAN_FLUSH)
 			scan_flush(sc);
 	}
-	signals_replay(sc->ss, sc->rs, &c->sigs);
+	signals_replay(sc->ss, c);
 	scan_progress(sc, (uint64_t)(ch->text - par->text) + ch->len);
 }
 
@@ -948,7 +984,8 @@ scan_free(struct scan *sc)
 	buf_free(&sc->out);
 	buf_free(&sc->errs);
 	buf_free(&sc->keys);
-	buf_free(&sc->sigs);
+	ksig_clear(sc);
+	free(sc->sig);
 	buf_free(&sc->tmp);
 	free(sc->line);
 }
