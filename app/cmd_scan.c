@@ -68,11 +68,14 @@ struct seen {
 	size_t	  cap, n;
 };
 
-/* A signal a chunk keeps for the merge: the strings copied into mem, the
- * finding and message deep copies (owned). The event text is left out:
- * scan's engine output (held_finding) never reads it. Kept in memory
- * rather than as signal_encode() text, whose escaping of the whole event
- * and parsing back cost more than the evaluation itself. */
+/* A signal a chunk keeps for the merge: the strings copied into mem, a
+ * reference to the finding and the message. These are never changed once
+ * built (the engine changes copies of them), and jansson counts references
+ * atomically, so the writing thread may hold them while the chunk's thread
+ * drops its own. The event text is left out: scan's engine output
+ * (held_finding) never reads it. Kept in memory rather than as
+ * signal_encode() text, whose escaping of the whole event and parsing back
+ * cost more than the evaluation itself. */
 struct ksig {
 	struct signal	 sg;
 	char		*mem;
@@ -619,8 +622,8 @@ on_signal(void *arg, const struct signal *sg)
 	k->sg.key = ksig_str(&at, sg->key, sg->keylen);
 	k->sg.audit_id = ksig_str(&at, sg->audit_id, la);
 	k->sg.value = ksig_str(&at, sg->value, sg->valuelen);
-	k->sg.finding = sg->finding ? json_deep_copy(sg->finding) : NULL;
-	k->sg.message = sg->message ? json_deep_copy(sg->message) : NULL;
+	k->sg.finding = json_incref(sg->finding);
+	k->sg.message = json_incref(sg->message);
 	k->sg.event = NULL;
 	k->sg.eventlen = 0;
 }
@@ -898,6 +901,7 @@ chunks_write(struct par *par)
 			break;
 		}
 		chunk_write(par, c);
+		ksig_clear(&c->sc);	/* now, not when the slot comes round */
 		par->written++;
 	}
 	pthread_cond_broadcast(&par->cv);
