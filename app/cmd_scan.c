@@ -61,6 +61,11 @@
 					   the output a chunk holds */
 #define SCAN_CHUNK_MIN	((size_t)1 << 20) /* smaller only to give each thread one */
 #define SCAN_WINDOW	4		/* chunks per thread taken and not written */
+#define SCAN_MAPPED	((size_t)32 << 20) /* bytes of the file the chunks taken and
+					   not written may span (automatic sizes) */
+#define SCAN_CHUNK_FLOOR ((size_t)256 << 10) /* ...unless chunks get smaller than this */
+#define SCAN_DROP	((size_t)4 << 20) /* one thread: pages read are given back
+					   every this many bytes */
 #define NOKEY		((size_t)-1)
 
 struct seen {
@@ -126,6 +131,10 @@ struct scan {
 	struct scan_state	*ss;
 	struct ksig		*sig;
 	size_t			 nsig, capsig;
+	/* one thread over a mapped file: the pages behind it are given back */
+	const char		*map;
+	size_t			 dropped;	/* bytes of map given back */
+	size_t			 drop_every;
 };
 
 /* The state engine of a scan and the findings it made, held until the end:
@@ -720,6 +729,32 @@ in_window(struct scan *sc, const struct audit_event *ev)
 	return ms >= sc->view->since && ms < sc->view->until;
 }
 
+/* Gives back the pages of text[from..to) to the kernel: the mapping is
+ * private and never written, so a page read again (the first one may hold
+ * the end of what came before) comes back from the file as it was; until
+ * then it no longer counts in the process's memory. The page that holds
+ * `to` stays. */
+static void
+map_drop(const char *text, size_t from, size_t to)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t a = ((uintptr_t)text + from) & ~(page - 1);
+	uintptr_t b = ((uintptr_t)text + to) & ~(page - 1);
+
+	if (b > a)
+		(void)madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
+/* One thread over a mapped file: what lies before pos was decoded. */
+static void
+map_behind(struct scan *sc, size_t pos)
+{
+	if (sc->map == NULL || pos < sc->dropped + sc->drop_every)
+		return;
+	map_drop(sc->map, sc->dropped, pos);
+	sc->dropped = pos;
+}
+
 static void
 on_part(void *arg, const struct decoded *part)
 {
@@ -747,8 +782,10 @@ on_part(void *arg, const struct decoded *part)
 		sc->events++;
 		ruleset_eval_out(sc->rs, &part->ev[i], sc->scratch, &out);
 	}
-	if (!sc->chunked && part->nev)
+	if (!sc->chunked && part->nev) {
 		scan_progress(sc, sc->base_off + part->ev[part->nev - 1].offset);
+		map_behind(sc, sc->base_off + part->ev[part->nev - 1].offset);
+	}
 }
 
 /* --- parallel scan of one mapped file ------------------------------------ */
@@ -902,6 +939,7 @@ chunks_write(struct par *par)
 		}
 		chunk_write(par, c);
 		ksig_clear(&c->sc);	/* now, not when the slot comes round */
+		map_drop(c->text, 0, c->len);
 		par->written++;
 	}
 	pthread_cond_broadcast(&par->cv);
@@ -940,6 +978,11 @@ scan_parallel(struct scan *sc, struct par *par, const char *text, size_t len,
 		chunk = len / par->nw < SCAN_CHUNK_MIN ? len / par->nw : SCAN_CHUNK_MIN;
 	if (chunk > SCAN_CHUNK_MAX)
 		chunk = SCAN_CHUNK_MAX;
+	/* the pages of the chunks in flight are what the file costs in memory */
+	if (chunk > SCAN_MAPPED / par->nring)
+		chunk = SCAN_MAPPED / par->nring;
+	if (chunk < SCAN_CHUNK_FLOOR && len / par->nw >= SCAN_CHUNK_FLOOR)
+		chunk = SCAN_CHUNK_FLOOR;
 	par->chunk_len = chunk_bytes ? chunk_bytes : chunk ? chunk : 1;
 	par->out = sc;
 	par->text = text;
@@ -1085,6 +1128,9 @@ scan_mapped(struct scan_run *r, int fd, size_t len)
 	if (text == MAP_FAILED)
 		return -1;
 	sc->view->prog_text = 1;
+	sc->map = text;
+	sc->dropped = 0;
+	sc->drop_every = r->so->chunk_bytes ? r->so->chunk_bytes : SCAN_DROP;
 	if (r->so->threads > 1 && len >= r->so->split_min) {
 		if (r->par == NULL)
 			r->par = par_new(sc->rs, &r->so->dec, r->so->threads);
@@ -1097,6 +1143,7 @@ scan_mapped(struct scan_run *r, int fd, size_t len)
 		sc->base_off = 0;
 	}
 	sc->view->prog_text = 0;
+	sc->map = NULL;
 	r->bytes += len;
 	sc->view->prog_base += len;
 	munmap(text, len);
