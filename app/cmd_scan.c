@@ -46,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -222,7 +223,8 @@ usage(FILE *f)
 	    "  --platform NAME    the cluster runs on this managed platform (openshift, gke,\n"
 	    "                     eks, aks): trust its control-plane identities (repeatable;\n"
 	    "                     default: none, plain upstream Kubernetes)\n"
-	    "  --stats            print events, findings, errors and throughput to stderr\n"
+	    "  --stats            print events, findings, errors, throughput and peak\n"
+	    "                     resident memory (peak_mb) to stderr\n"
 	    "  --cluster NAME     cluster recorded on findings (default \"default\")\n"
 	    "  --envelope FIELD   events are wrapped in this field of a shipper envelope\n"
 	    "  --max-bytes N      a top-level document larger than N bytes is an error\n"
@@ -233,7 +235,9 @@ usage(FILE *f)
 	    "                     (default %zu; stdin always is)\n"
 	    "  --chunk-bytes N    bytes per chunk of a file read by several threads, at\n"
 	    "                     least 1 (default: a quarter of the file per thread,\n"
-	    "                     1-16 MiB)\n"
+	    "                     1-16 MiB, and at most 32 MiB for the chunks in flight);\n"
+	    "                     with one thread, how often the pages read are given back\n"
+	    "                     (default 4 MiB)\n"
 	    "  --lateness D       how far behind the newest event time an event may come and\n"
 	    "                     still count for memory across events (stateful.lateness;\n"
 	    "                     default 10m); stateful findings are written at the end\n"
@@ -1494,8 +1498,12 @@ cmd_scan(int argc, char **argv)
 	if (so.stats) {
 		double secs = now() - t0;
 		double div = secs > 0 ? secs : 1e-9;
-		fprintf(stderr, "events %lu findings %lu errors %lu seconds %.3f events/s %.0f MB/s %.1f\n",
-		    sc->events, sc->findings, sc->errors, secs, sc->events / div, r.bytes / div / 1e6);
+		struct rusage ru;
+
+		getrusage(RUSAGE_SELF, &ru);	/* ru_maxrss: KiB on Linux */
+		fprintf(stderr, "events %lu findings %lu errors %lu seconds %.3f events/s %.0f MB/s %.1f"
+		    " peak_mb %.1f\n", sc->events, sc->findings, sc->errors, secs, sc->events / div,
+		    r.bytes / div / 1e6, ru.ru_maxrss / 1024.0);
 	}
 	rc = failed || sc->errors || sc->write_failed ? 1 : 0;
 	state_free(ss.st);
