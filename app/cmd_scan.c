@@ -62,7 +62,7 @@
 					   the output a chunk holds */
 #define SCAN_CHUNK_MIN	((size_t)1 << 20) /* smaller only to give each thread one */
 #define SCAN_WINDOW	4		/* chunks per thread taken and not written */
-#define SCAN_MAPPED	((size_t)32 << 20) /* bytes of the file the chunks taken and
+#define SCAN_MAPPED	((size_t)16 << 20) /* bytes of the file the chunks taken and
 					   not written may span (automatic sizes) */
 #define SCAN_CHUNK_FLOOR ((size_t)256 << 10) /* ...unless chunks get smaller than this */
 #define SCAN_DROP	((size_t)4 << 20) /* one thread: pages read are given back
@@ -235,7 +235,7 @@ usage(FILE *f)
 	    "                     (default %zu; stdin always is)\n"
 	    "  --chunk-bytes N    bytes per chunk of a file read by several threads, at\n"
 	    "                     least 1 (default: a quarter of the file per thread,\n"
-	    "                     1-16 MiB, and at most 32 MiB for the chunks in flight);\n"
+	    "                     1-16 MiB, and at most 16 MiB for the chunks in flight);\n"
 	    "                     with one thread, how often the pages read are given back\n"
 	    "                     (default 4 MiB)\n"
 	    "  --lateness D       how far behind the newest event time an event may come and\n"
