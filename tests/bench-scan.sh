@@ -79,7 +79,7 @@ ratio() {	# label "jq wall cpu" "scan wall cpu"
 throughput() {	# label file
 	local f=$2 e b tj ts tb
 	e=$(wc -l <"$f")
-	b=$(stat -c %s "$f")
+	b=$(stat -L -c %s "$f")
 	printf '%s: %s, %d events, %.1f MB (%.0f bytes an event)\n' "$1" "$f" "$e" \
 	    "$(awk -v b="$b" 'BEGIN { print b / 1e6 }')" "$(awk -v b="$b" -v e="$e" 'BEGIN { print b / e }')"
 	tj=$(best jq -c 'select(.objectRef.subresource=="exec")' "$f")
