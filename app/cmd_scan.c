@@ -6,13 +6,14 @@
  * DESIGN: a large regular file is cut into chunks at line starts that open
  * a top-level value ('\n', blanks, '{' or '['), each cut made when a thread
  * takes the next chunk, in file order, so a thread on a slower or busier CPU
- * simply takes fewer. Each thread has its own decoder, eval scratch and
- * de-duplication set; each chunk keeps its finding lines with their
- * (audit_id, rule) keys. Whichever thread finishes a chunk writes every
- * finished chunk at the head of the file order through the one exact
- * de-duplication set, so the output is the same as one thread's (a thread
- * drops a pair only when it saw it in an earlier chunk, which was or will
- * be written first), and at most a few chunks per thread wait in memory.
+ * simply takes fewer. Each thread has its own decoder and eval scratch
+ * (whose engine-side cache drops repeats of a pair); each chunk keeps its
+ * finding lines with their (audit_id, rule) keys, and its signals.
+ * Whichever thread finishes a chunk writes every finished chunk at the head
+ * of the file order through the one exact de-duplication set, so the output
+ * is the same as one thread's (a thread drops a pair only when it saw it in
+ * an earlier chunk, which was or will be written first), and at most a few
+ * chunks per thread wait in memory.
  *
  * A cut is only sound when one thread's walk over the whole file would also
  * start a value there. That holds unless a value runs past the end of its
@@ -111,7 +112,7 @@ struct scan_view {
 struct scan {
 	const struct ruleset	*rs;
 	struct eval_scratch	*scratch;	/* a chunk's: its worker's */
-	struct seen		*seen;		/* a chunk's: its worker's */
+	struct seen		*seen;		/* NULL in a chunk: the merge decides */
 	struct buf		 out;
 	struct buf		 errs;	/* error lines not yet printed */
 	const char		*file;
@@ -160,7 +161,6 @@ struct par;
 struct worker {
 	struct par		*par;
 	struct eval_scratch	*scratch;
-	struct seen		 seen;
 	struct decoded		 work;
 	pthread_t		 tid;
 	int			 started;
@@ -562,7 +562,7 @@ on_finding(void *arg, json_t *finding, const struct audit_event *ev, const struc
 		if (sev < sc->view->min_sev)
 			goto out;
 	}
-	if (id && rule && !seen_add(sc->seen, id, rule))
+	if (id && rule && sc->seen && !seen_add(sc->seen, id, rule))
 		goto out;
 	if (sc->chunked)
 		line_add(sc, id, rule, sev);
@@ -850,8 +850,6 @@ chunk_reset(struct chunk *c, const struct ruleset *rs, const char *file)
 static void
 worker_reset(struct worker *w)
 {
-	seen_free(&w->seen);
-	memset(&w->seen, 0, sizeof(w->seen));
 	eval_scratch_dedup(w->scratch, SCAN_DEDUP);
 }
 
@@ -960,7 +958,7 @@ worker_run(void *arg)
 	while ((c = chunk_take(par)) != NULL) {
 		pthread_mutex_unlock(&par->mu);
 		c->sc.scratch = w->scratch;
-		c->sc.seen = &w->seen;
+		c->sc.seen = NULL;
 		decode_stream(&w->work, c->text, c->len, par->dec, on_part, &c->sc);
 		pthread_mutex_lock(&par->mu);
 		c->done = 1;
@@ -1048,7 +1046,6 @@ par_free(struct par *par)
 		return;
 	for (size_t i = 0; i < par->nw; i++) {
 		eval_scratch_free(par->w[i].scratch);
-		seen_free(&par->w[i].seen);
 		decoded_free(&par->w[i].work);
 	}
 	for (size_t i = 0; i < par->nring; i++)

@@ -50,7 +50,9 @@ traffic() {	# COUNT: prints the path of COUNT realistic events, made once
 best() {
 	local i bw= bc= r w c
 	for ((i = 0; i < runs; i++)); do
-		r=$({ /usr/bin/time -f '%e %U %S' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -n 1)
+		/usr/bin/time -o "$dir/time.out" -f '%e %U %S' "$@" >/dev/null 2>>"$dir/stderr.log" ||
+		    die "$1 failed (see $dir/stderr.log)"
+		r=$(tail -n 1 "$dir/time.out")
 		w=$(echo "$r" | awk '{ print $1 }')
 		c=$(echo "$r" | awk '{ print $2 + $3 }')
 		if [ -z "$bw" ] || awk -v a="$w" -v b="$bw" 'BEGIN { exit !(a < b) }'; then bw=$w; fi
@@ -99,8 +101,8 @@ peak() {	# binary file args...: peak_mb of --stats, or "-" (an older build)
 	shift 2
 	p=$("$k" scan --stats "$@" "$f" 2>&1 >/dev/null | sed -n 's/.* peak_mb \([0-9.]*\)$/\1/p')
 	if [ -n "$p" ]; then echo "$p"; return; fi
-	{ /usr/bin/time -f '%M' "$k" scan "$@" "$f" >/dev/null 2>/dev/null; } 2>&1 |
-	    tail -n 1 | awk '{ printf "%.1f\n", $1 / 1024 }'
+	/usr/bin/time -o "$dir/time.out" -f '%M' "$k" scan "$@" "$f" >/dev/null 2>>"$dir/stderr.log"
+	tail -n 1 "$dir/time.out" | awk '{ printf "%.1f\n", $1 / 1024 }'
 }
 
 echo "machine: $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo)," \
