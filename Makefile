@@ -4,6 +4,8 @@
 #   make SANITIZE=address,undefined check
 #   make demo                 local Kafka + PostgreSQL + webhook receiver, sample events replayed
 #   make bench                scan throughput against jq on the shared corpus
+#   make bench-scan           scan against jq on realistic traffic and large events,
+#                             peak memory, startup (BASELINE=main compares)
 #   make bench-pipeline       daemon throughput, Kafka -> rules -> PostgreSQL
 #   make bench-daemon         kaudit run draining a realistic backlog against kcat on the same topic
 #   make bench-state          what memory across events costs: throughput, bytes per key
@@ -52,7 +54,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all check check-run unit demo bench bench-pipeline bench-daemon bench-state bench-route bench-archive bench-db bench-alert bench-forensics bench-gateway fuzz clean layers
+.PHONY: all check check-run unit demo bench bench-scan bench-pipeline bench-daemon bench-state bench-route bench-archive bench-db bench-alert bench-forensics bench-gateway fuzz clean layers
 
 # Each build links its own binary; bin/kaudit is the release one, so an
 # instrumented build never replaces what users run.
@@ -131,6 +133,9 @@ layers:
 
 bench: bin/kaudit
 	$(Q)tests/bench.sh
+
+bench-scan: bin/kaudit
+	$(Q)BASELINE=$(BASELINE) tests/bench-scan.sh
 
 bench-pipeline: bin/kaudit
 	$(Q)tests/bench-pipeline.sh

@@ -6,13 +6,14 @@
  * DESIGN: a large regular file is cut into chunks at line starts that open
  * a top-level value ('\n', blanks, '{' or '['), each cut made when a thread
  * takes the next chunk, in file order, so a thread on a slower or busier CPU
- * simply takes fewer. Each thread has its own decoder, eval scratch and
- * de-duplication set; each chunk keeps its finding lines with their
- * (audit_id, rule) keys. Whichever thread finishes a chunk writes every
- * finished chunk at the head of the file order through the one exact
- * de-duplication set, so the output is the same as one thread's (a thread
- * drops a pair only when it saw it in an earlier chunk, which was or will
- * be written first), and at most a few chunks per thread wait in memory.
+ * simply takes fewer. Each thread has its own decoder and eval scratch
+ * (whose engine-side cache drops repeats of a pair); each chunk keeps its
+ * finding lines with their (audit_id, rule) keys, and its signals.
+ * Whichever thread finishes a chunk writes every finished chunk at the head
+ * of the file order through the one exact de-duplication set, so the output
+ * is the same as one thread's (a thread drops a pair only when it saw it in
+ * an earlier chunk, which was or will be written first), and at most a few
+ * chunks per thread wait in memory.
  *
  * A cut is only sound when one thread's walk over the whole file would also
  * start a value there. That holds unless a value runs past the end of its
@@ -46,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -61,11 +63,29 @@
 					   the output a chunk holds */
 #define SCAN_CHUNK_MIN	((size_t)1 << 20) /* smaller only to give each thread one */
 #define SCAN_WINDOW	4		/* chunks per thread taken and not written */
+#define SCAN_MAPPED	((size_t)16 << 20) /* bytes of the file the chunks taken and
+					   not written may span (automatic sizes) */
+#define SCAN_CHUNK_FLOOR ((size_t)256 << 10) /* ...unless chunks get smaller than this */
+#define SCAN_DROP	((size_t)4 << 20) /* one thread: pages read are given back
+					   every this many bytes */
 #define NOKEY		((size_t)-1)
 
 struct seen {
 	char	**slot;		/* "auditID\0rule" keys, open addressing */
 	size_t	  cap, n;
+};
+
+/* A signal a chunk keeps for the merge: the strings copied into mem, a
+ * reference to the finding and the message. These are never changed once
+ * built (the engine changes copies of them), and jansson counts references
+ * atomically, so the writing thread may hold them while the chunk's thread
+ * drops its own. The event text is left out: scan's engine output
+ * (held_finding) never reads it. Kept in memory rather than as
+ * signal_encode() text, whose escaping of the whole event and parsing back
+ * cost more than the evaluation itself. */
+struct ksig {
+	struct signal	 sg;
+	char		*mem;
 };
 
 struct fline {			/* one finding line kept by a chunk */
@@ -92,7 +112,7 @@ struct scan_view {
 struct scan {
 	const struct ruleset	*rs;
 	struct eval_scratch	*scratch;	/* a chunk's: its worker's */
-	struct seen		*seen;		/* a chunk's: its worker's */
+	struct seen		*seen;		/* NULL in a chunk: the merge decides */
 	struct buf		 out;
 	struct buf		 errs;	/* error lines not yet printed */
 	const char		*file;
@@ -109,9 +129,14 @@ struct scan {
 	size_t			 nline, capline;
 	struct buf		 keys;
 	/* memory across events: one engine for the whole scan, fed in file
-	 * order (a chunk keeps its signals, encoded, until it is written) */
+	 * order (a chunk keeps its signals until it is written) */
 	struct scan_state	*ss;
-	struct buf		 sigs;
+	struct ksig		*sig;
+	size_t			 nsig, capsig;
+	/* one thread over a mapped file: the pages behind it are given back */
+	const char		*map;
+	size_t			 dropped;	/* bytes of map given back */
+	size_t			 drop_every;
 };
 
 /* The state engine of a scan and the findings it made, held until the end:
@@ -120,7 +145,6 @@ struct scan_state {
 	struct state	*st;
 	struct state_held held;
 	struct state_out out;
-	unsigned long	 bad;		/* signals that did not decode */
 };
 
 struct chunk {
@@ -137,7 +161,6 @@ struct par;
 struct worker {
 	struct par		*par;
 	struct eval_scratch	*scratch;
-	struct seen		 seen;
 	struct decoded		 work;
 	pthread_t		 tid;
 	int			 started;
@@ -200,7 +223,8 @@ usage(FILE *f)
 	    "  --platform NAME    the cluster runs on this managed platform (openshift, gke,\n"
 	    "                     eks, aks): trust its control-plane identities (repeatable;\n"
 	    "                     default: none, plain upstream Kubernetes)\n"
-	    "  --stats            print events, findings, errors and throughput to stderr\n"
+	    "  --stats            print events, findings, errors, throughput and peak\n"
+	    "                     resident memory (peak_mb) to stderr\n"
 	    "  --cluster NAME     cluster recorded on findings (default \"default\")\n"
 	    "  --envelope FIELD   events are wrapped in this field of a shipper envelope\n"
 	    "  --max-bytes N      a top-level document larger than N bytes is an error\n"
@@ -211,7 +235,9 @@ usage(FILE *f)
 	    "                     (default %zu; stdin always is)\n"
 	    "  --chunk-bytes N    bytes per chunk of a file read by several threads, at\n"
 	    "                     least 1 (default: a quarter of the file per thread,\n"
-	    "                     1-16 MiB)\n"
+	    "                     1-16 MiB, and at most 16 MiB for the chunks in flight);\n"
+	    "                     with one thread, how often the pages read are given back\n"
+	    "                     (default 4 MiB)\n"
 	    "  --lateness D       how far behind the newest event time an event may come and\n"
 	    "                     still count for memory across events (stateful.lateness;\n"
 	    "                     default 10m); stateful findings are written at the end\n"
@@ -536,7 +562,7 @@ on_finding(void *arg, json_t *finding, const struct audit_event *ev, const struc
 		if (sev < sc->view->min_sev)
 			goto out;
 	}
-	if (id && rule && !seen_add(sc->seen, id, rule))
+	if (id && rule && sc->seen && !seen_add(sc->seen, id, rule))
 		goto out;
 	if (sc->chunked)
 		line_add(sc, id, rule, sev);
@@ -573,39 +599,65 @@ held_update(void *arg, const struct rule *r, const char *dedup, json_t *set)
 	(void)state_held_update(&ss->held, r, dedup, set);
 }
 
+/* A copy of n bytes at p into *at, NUL-terminated; NULL for NULL. */
+static const char *
+ksig_str(char **at, const char *p, size_t n)
+{
+	char *q = *at;
+
+	if (p == NULL)
+		return NULL;
+	memcpy(q, p, n);
+	q[n] = '\0';
+	*at = q + n + 1;
+	return q;
+}
+
 static void
 on_signal(void *arg, const struct signal *sg)
 {
 	struct scan *sc = arg;
-	char *text;
-	size_t len;
+	size_t la = sg->audit_id ? strlen(sg->audit_id) : 0;
+	struct ksig *k;
+	char *at;
 
 	if (!sc->chunked) {
 		state_feed(sc->ss->st, 0, sg, &sc->ss->out);
 		return;
 	}
-	text = signal_encode(sg, &len);
-	buf_append(&sc->sigs, text, len);
-	buf_putc(&sc->sigs, '\n');
-	free(text);
+	if (sc->nsig == sc->capsig) {
+		sc->capsig = sc->capsig ? sc->capsig * 2 : 256;
+		sc->sig = xrealloc(sc->sig, sc->capsig * sizeof(*sc->sig));
+	}
+	k = &sc->sig[sc->nsig++];
+	k->sg = *sg;
+	at = k->mem = xmalloc(sg->keylen + la + sg->valuelen + 3);
+	k->sg.key = ksig_str(&at, sg->key, sg->keylen);
+	k->sg.audit_id = ksig_str(&at, sg->audit_id, la);
+	k->sg.value = ksig_str(&at, sg->value, sg->valuelen);
+	k->sg.finding = json_incref(sg->finding);
+	k->sg.message = json_incref(sg->message);
+	k->sg.event = NULL;
+	k->sg.eventlen = 0;
+}
+
+static void
+ksig_clear(struct scan *sc)
+{
+	for (size_t i = 0; i < sc->nsig; i++) {
+		json_decref(sc->sig[i].sg.finding);
+		json_decref(sc->sig[i].sg.message);
+		free(sc->sig[i].mem);
+	}
+	sc->nsig = 0;
 }
 
 /* Feeds a written chunk's signals to the scan's engine, in file order. */
 static void
-signals_replay(struct scan_state *ss, const struct ruleset *rs, const struct buf *sigs)
+signals_replay(struct scan_state *ss, const struct scan *c)
 {
-	const char *p = sigs->data, *end = sigs->data + sigs->len, *nl;
-	struct signal sg;
-	json_t *hold;
-
-	while (p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-		if (signal_decode(rs, p, (size_t)(nl - p), &sg, &hold) == 0)
-			state_feed(ss->st, 0, &sg, &ss->out);
-		else
-			ss->bad++;
-		json_decref(hold);
-		p = nl + 1;
-	}
+	for (size_t i = 0; i < c->nsig; i++)
+		state_feed(ss->st, 0, &c->sig[i].sg, &ss->out);
 }
 
 /* The end of the input: spans still open fire as far as the events went,
@@ -681,6 +733,32 @@ in_window(struct scan *sc, const struct audit_event *ev)
 	return ms >= sc->view->since && ms < sc->view->until;
 }
 
+/* Gives back the pages of text[from..to) to the kernel: the mapping is
+ * private and never written, so a page read again (the first one may hold
+ * the end of what came before) comes back from the file as it was; until
+ * then it no longer counts in the process's memory. The page that holds
+ * `to` stays. */
+static void
+map_drop(const char *text, size_t from, size_t to)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t a = ((uintptr_t)text + from) & ~(page - 1);
+	uintptr_t b = ((uintptr_t)text + to) & ~(page - 1);
+
+	if (b > a)
+		(void)madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
+/* One thread over a mapped file: what lies before pos was decoded. */
+static void
+map_behind(struct scan *sc, size_t pos)
+{
+	if (sc->map == NULL || pos < sc->dropped + sc->drop_every)
+		return;
+	map_drop(sc->map, sc->dropped, pos);
+	sc->dropped = pos;
+}
+
 static void
 on_part(void *arg, const struct decoded *part)
 {
@@ -708,8 +786,10 @@ on_part(void *arg, const struct decoded *part)
 		sc->events++;
 		ruleset_eval_out(sc->rs, &part->ev[i], sc->scratch, &out);
 	}
-	if (!sc->chunked && part->nev)
+	if (!sc->chunked && part->nev) {
 		scan_progress(sc, sc->base_off + part->ev[part->nev - 1].offset);
+		map_behind(sc, sc->base_off + part->ev[part->nev - 1].offset);
+	}
 }
 
 /* --- parallel scan of one mapped file ------------------------------------ */
@@ -757,7 +837,7 @@ chunk_reset(struct chunk *c, const struct ruleset *rs, const char *file)
 	buf_reset(&sc->out);
 	buf_reset(&sc->errs);
 	buf_reset(&sc->keys);
-	buf_reset(&sc->sigs);
+	ksig_clear(sc);
 	sc->nline = 0;
 	sc->events = sc->findings = sc->errors = sc->outside = 0;
 	sc->err_end = 0;
@@ -770,8 +850,6 @@ chunk_reset(struct chunk *c, const struct ruleset *rs, const char *file)
 static void
 worker_reset(struct worker *w)
 {
-	seen_free(&w->seen);
-	memset(&w->seen, 0, sizeof(w->seen));
 	eval_scratch_dedup(w->scratch, SCAN_DEDUP);
 }
 
@@ -841,7 +919,7 @@ chunk_write(struct par *par, const struct chunk *ch)
 		if (sc->out.len > SCAN_FLUSH)
 			scan_flush(sc);
 	}
-	signals_replay(sc->ss, sc->rs, &c->sigs);
+	signals_replay(sc->ss, c);
 	scan_progress(sc, (uint64_t)(ch->text - par->text) + ch->len);
 }
 
@@ -862,6 +940,8 @@ chunks_write(struct par *par)
 			break;
 		}
 		chunk_write(par, c);
+		ksig_clear(&c->sc);	/* now, not when the slot comes round */
+		map_drop(c->text, 0, c->len);
 		par->written++;
 	}
 	pthread_cond_broadcast(&par->cv);
@@ -878,7 +958,7 @@ worker_run(void *arg)
 	while ((c = chunk_take(par)) != NULL) {
 		pthread_mutex_unlock(&par->mu);
 		c->sc.scratch = w->scratch;
-		c->sc.seen = &w->seen;
+		c->sc.seen = NULL;
 		decode_stream(&w->work, c->text, c->len, par->dec, on_part, &c->sc);
 		pthread_mutex_lock(&par->mu);
 		c->done = 1;
@@ -900,6 +980,11 @@ scan_parallel(struct scan *sc, struct par *par, const char *text, size_t len,
 		chunk = len / par->nw < SCAN_CHUNK_MIN ? len / par->nw : SCAN_CHUNK_MIN;
 	if (chunk > SCAN_CHUNK_MAX)
 		chunk = SCAN_CHUNK_MAX;
+	/* the pages of the chunks in flight are what the file costs in memory */
+	if (chunk > SCAN_MAPPED / par->nring)
+		chunk = SCAN_MAPPED / par->nring;
+	if (chunk < SCAN_CHUNK_FLOOR && len / par->nw >= SCAN_CHUNK_FLOOR)
+		chunk = SCAN_CHUNK_FLOOR;
 	par->chunk_len = chunk_bytes ? chunk_bytes : chunk ? chunk : 1;
 	par->out = sc;
 	par->text = text;
@@ -948,7 +1033,8 @@ scan_free(struct scan *sc)
 	buf_free(&sc->out);
 	buf_free(&sc->errs);
 	buf_free(&sc->keys);
-	buf_free(&sc->sigs);
+	ksig_clear(sc);
+	free(sc->sig);
 	buf_free(&sc->tmp);
 	free(sc->line);
 }
@@ -960,7 +1046,6 @@ par_free(struct par *par)
 		return;
 	for (size_t i = 0; i < par->nw; i++) {
 		eval_scratch_free(par->w[i].scratch);
-		seen_free(&par->w[i].seen);
 		decoded_free(&par->w[i].work);
 	}
 	for (size_t i = 0; i < par->nring; i++)
@@ -1044,6 +1129,9 @@ scan_mapped(struct scan_run *r, int fd, size_t len)
 	if (text == MAP_FAILED)
 		return -1;
 	sc->view->prog_text = 1;
+	sc->map = text;
+	sc->dropped = 0;
+	sc->drop_every = r->so->chunk_bytes ? r->so->chunk_bytes : SCAN_DROP;
 	if (r->so->threads > 1 && len >= r->so->split_min) {
 		if (r->par == NULL)
 			r->par = par_new(sc->rs, &r->so->dec, r->so->threads);
@@ -1056,6 +1144,7 @@ scan_mapped(struct scan_run *r, int fd, size_t len)
 		sc->base_off = 0;
 	}
 	sc->view->prog_text = 0;
+	sc->map = NULL;
 	r->bytes += len;
 	sc->view->prog_base += len;
 	munmap(text, len);
@@ -1406,8 +1495,12 @@ cmd_scan(int argc, char **argv)
 	if (so.stats) {
 		double secs = now() - t0;
 		double div = secs > 0 ? secs : 1e-9;
-		fprintf(stderr, "events %lu findings %lu errors %lu seconds %.3f events/s %.0f MB/s %.1f\n",
-		    sc->events, sc->findings, sc->errors, secs, sc->events / div, r.bytes / div / 1e6);
+		struct rusage ru;
+
+		getrusage(RUSAGE_SELF, &ru);	/* ru_maxrss: KiB on Linux */
+		fprintf(stderr, "events %lu findings %lu errors %lu seconds %.3f events/s %.0f MB/s %.1f"
+		    " peak_mb %.1f\n", sc->events, sc->findings, sc->errors, secs, sc->events / div,
+		    r.bytes / div / 1e6, ru.ru_maxrss / 1024.0);
 	}
 	rc = failed || sc->errors || sc->write_failed ? 1 : 0;
 	state_free(ss.st);

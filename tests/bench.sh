@@ -2,9 +2,8 @@
 # bench.sh — `make bench`: `kaudit scan` throughput against jq on real events.
 #
 # Builds a JSON-lines file of at least KAUDIT_BENCH_MB (default 64) MB under
-# /tmp from the shared corpus (OpenShift audit_in.log, kubernetes/test-infra,
-# Panther native events, Falco trace files compacted with jq -c), repeated to
-# size, and kept for later runs. Then times, best of 3 each, in this run:
+# /tmp from the shared corpus (tests/bench/corpus_file.sh), kept for later
+# runs. Then times, best of 3 each, in this run:
 #   bin/kaudit scan --stats FILE > /dev/null        every shipped rule
 #   jq -c 'select(.objectRef.subresource=="exec")'  one field test
 # and prints events/s and MB/s for each, and their ratio. Then the same file
@@ -17,37 +16,11 @@ cd "$(dirname "$0")/.." || exit 1
 min_mb=${KAUDIT_BENCH_MB:-64}
 runs=3
 dir=/tmp/kaudit-bench
-file=$dir/events-${min_mb}mb.jsonl
 
 die() { echo "bench: $*" >&2; exit 1; }
 
-corpus=
-for d in ../shared/corpus /work/shared/corpus; do
-	[ -d "$d/openshift-cluster-logging-operator" ] && { corpus=$d; break; }
-done
-[ -n "$corpus" ] || die "corpus not found in ../shared/corpus or /work/shared/corpus"
 [ -x bin/kaudit ] || die "bin/kaudit not built (make)"
 command -v jq >/dev/null || die "jq not found (tests/services/deps.sh)"
-
-build_file() {
-	local base=$dir/base.jsonl falco
-	mkdir -p "$dir"
-	falco=$corpus/falcosecurity-falco-trace-files/test/trace_files/k8s_audit
-	{
-		cat "$corpus/openshift-cluster-logging-operator/test/functional/filters/apiaudit/vrl/testdata/audit_in.log"
-		cat "$corpus/kubernetes-test-infra-logviewer/parsing_test_events.jsonl"
-		cat "$corpus/panther-labs-panther-analysis/panther_k8s_audit_native.jsonl"
-		# fal_01_003.json is not an event ({"kind": 0}).
-		for f in "$falco"/*.json; do
-			[ "$(basename "$f")" = fal_01_003.json ] || jq -c . "$f"
-		done
-	} | grep -v '^[[:space:]]*$' >"$base" || die "could not read the corpus"
-	: >"$file.tmp"
-	while [ "$(stat -c %s "$file.tmp")" -lt $((min_mb * 1000000)) ]; do
-		cat "$base" >>"$file.tmp"
-	done
-	mv "$file.tmp" "$file"
-}
 
 # best_of CMD...: runs CMD $runs times (stdout to /dev/null); prints the best
 # wall time in seconds.
@@ -62,7 +35,7 @@ best_of() {
 	awk -v ns="$best" 'BEGIN { printf "%.3f\n", ns / 1e9 }'
 }
 
-[ -s "$file" ] || build_file
+file=$(tests/bench/corpus_file.sh "$min_mb" "$dir") || exit 1
 bytes=$(stat -c %s "$file")
 events=$(wc -l <"$file")
 printf 'input     %s\n          %d events, %.1f MB (real corpus events repeated)\n' \

@@ -7,6 +7,8 @@
 #   unit         build/*/tests/* binaries (no services)
 #   rules        $KAUDIT (bin/kaudit) rules test tests/rules (golden rule tests)
 #   cli          tests/cli/cli.sh: the command-line contract, docs/rules.md current,
+#                tests/cli/scan_memory.sh: scan's findings the same however it
+#                reads, its peak memory flat as the file grows,
 #                and tools/layers.sh: no folder includes one above it
 #   noise        tests/noise/noise.sh: the pack on real cluster traffic
 #   fuzz         every fuzz target replayed over its seeds (make fuzz-replay)
@@ -69,6 +71,7 @@ esac
 
 case ",$SUITES," in *,cli,*)
 	run_suite cli tests/cli/cli.sh
+	run_suite cli-scan-memory tests/cli/scan_memory.sh
 	run_suite layers tools/layers.sh
 esac
 

@@ -10,7 +10,7 @@ pkgs=(
 	libmicrohttpd-dev libgnutls28-dev
 	postgresql-15 postgresql-client-15
 	openjdk-17-jre-headless maven
-	kcat jq python3 python3-venv python3-yaml ca-certificates openssl procps util-linux bsdextrautils curl
+	kcat jq time python3 python3-venv python3-yaml ca-certificates openssl procps util-linux bsdextrautils curl
 	chromium
 )
 
