@@ -31,6 +31,7 @@
 #include "app/scantally.h"
 #include "base/hash.h"
 #include "base/num.h"
+#include "base/siphash.h"
 #include "base/termesc.h"
 #include "base/timefmt.h"
 #include "base/xmalloc.h"
@@ -139,12 +140,25 @@ struct scan {
 	size_t			 drop_every;
 };
 
+/* The signals the engine was fed, as keyed hashes of (auditID, kind, step,
+ * rule): an event read twice (the same auditID) feeds it once, whichever
+ * thread read each copy and however far apart they are, as its findings
+ * are written once. 16 bytes a signal at most, where the strings would take
+ * a hundred; the key is random, so no event's author can aim a collision
+ * at another event's signal. */
+struct sigset {
+	uint64_t		*slot;	/* 0: empty */
+	size_t			 cap, n;
+	struct siphash_key	 key;
+};
+
 /* The state engine of a scan and the findings it made, held until the end:
  * later events may still count on them (repeats, a growing correlation). */
 struct scan_state {
 	struct state	*st;
 	struct state_held held;
 	struct state_out out;
+	struct sigset	 fed;
 };
 
 struct chunk {
@@ -581,6 +595,57 @@ out:
 }
 
 static void
+sigset_grow(struct sigset *set)
+{
+	size_t cap = set->cap ? set->cap * 2 : 4096, i;
+	uint64_t *slot = xcalloc(cap, sizeof(*slot));
+
+	for (size_t k = 0; k < set->cap; k++) {
+		if (set->slot[k] == 0)
+			continue;
+		for (i = set->slot[k] & (cap - 1); slot[i]; i = (i + 1) & (cap - 1))
+			;
+		slot[i] = set->slot[k];
+	}
+	free(set->slot);
+	set->slot = slot;
+	set->cap = cap;
+}
+
+/* 1 the first time sg's (auditID, kind, step, rule) comes; signals without
+ * an auditID always pass. */
+static int
+signal_fresh(struct sigset *set, const struct signal *sg)
+{
+	char small[512], *key = small;
+	const char *rule = sg->rule ? rule_id(sg->rule) : "";
+	size_t la, n, i;
+	uint64_t h;
+
+	if (sg->audit_id == NULL)
+		return 1;
+	la = strlen(sg->audit_id);
+	n = la + strlen(rule) + 32;
+	if (n > sizeof(small))
+		key = xmalloc(n);
+	n = la + 1 + (size_t)snprintf(key + la + 1, n - la - 1, "%d %d %s", (int)sg->kind,
+	    sg->step, rule);
+	memcpy(key, sg->audit_id, la + 1);
+	h = siphash24(&set->key, key, n);
+	if (key != small)
+		free(key);
+	h += h == 0;
+	if (set->n * 2 >= set->cap)
+		sigset_grow(set);
+	for (i = h & (set->cap - 1); set->slot[i]; i = (i + 1) & (set->cap - 1))
+		if (set->slot[i] == h)
+			return 0;
+	set->slot[i] = h;
+	set->n++;
+	return 1;
+}
+
+static void
 held_finding(void *arg, json_t *finding, const char *dedup, const struct rule *r,
     const char *event, size_t len)
 {
@@ -622,7 +687,8 @@ on_signal(void *arg, const struct signal *sg)
 	char *at;
 
 	if (!sc->chunked) {
-		state_feed(sc->ss->st, 0, sg, &sc->ss->out);
+		if (signal_fresh(&sc->ss->fed, sg))
+			state_feed(sc->ss->st, 0, sg, &sc->ss->out);
 		return;
 	}
 	if (sc->nsig == sc->capsig) {
@@ -657,7 +723,8 @@ static void
 signals_replay(struct scan_state *ss, const struct scan *c)
 {
 	for (size_t i = 0; i < c->nsig; i++)
-		state_feed(ss->st, 0, &c->sig[i].sg, &ss->out);
+		if (signal_fresh(&ss->fed, &c->sig[i].sg))
+			state_feed(ss->st, 0, &c->sig[i].sg, &ss->out);
 }
 
 /* The end of the input: spans still open fire as far as the events went,
@@ -1463,6 +1530,7 @@ cmd_scan(int argc, char **argv)
 	eval_scratch_dedup(sc->scratch, SCAN_DEDUP);
 	ss.st = state_new(sc->rs, &so.state);
 	state_held_init(&ss.held);
+	siphash_key_random(&ss.fed.key);
 	ss.out = (struct state_out){ held_finding, held_update, &ss };
 	sc->ss = &ss;
 	decoded_init(&r.work);
@@ -1505,6 +1573,7 @@ cmd_scan(int argc, char **argv)
 	rc = failed || sc->errors || sc->write_failed ? 1 : 0;
 	state_free(ss.st);
 	state_held_free(&ss.held);
+	free(ss.fed.slot);
 	decoded_free(&r.work);
 	par_free(r.par);
 	eval_scratch_free(sc->scratch);

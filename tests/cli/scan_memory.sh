@@ -12,6 +12,8 @@
 #      other (half of what the larger file adds; the sanitizers' quarantine
 #      takes a few MB), with one thread and with two, with pages given back
 #      every 64 KiB. A scan that keeps every page it read differs by 27 MB.
+#   3. the file twice gives the findings of the file once, with one thread
+#      and with two.
 # Prints "PASS name" / "FAIL name: why" lines.
 set -u
 cd "$(dirname "$0")/../.."
@@ -39,6 +41,15 @@ if cmp -s "$tmp/t1" "$tmp/gz"; then ok gzip-same; else bad gzip-same "differs fr
 # 2. peak memory independent of the file's size
 for k in 2 10; do
 	for ((i = 0; i < k; i++)); do cat "$tmp/t.jsonl"; done >"$tmp/x$k.jsonl"
+done
+# An event read again (the same auditID) adds nothing: the file twice gives
+# the findings of the file once, repeat counts included, whether the copies
+# fall in one thread's chunks or in two threads' (each chunk's signals are
+# fed to the engine once per event).
+for threads in 1 2; do
+	"$K" scan --threads "$threads" --split-min 0 --chunk-bytes 65536 "$tmp/x2.jsonl" >"$tmp/rep" 2>&1
+	if cmp -s "$tmp/t1" "$tmp/rep"; then ok "read-twice-same-threads-$threads"
+	else bad "read-twice-same-threads-$threads" "$(diff "$tmp/t1" "$tmp/rep" | head -c 300)"; fi
 done
 peak() {	# FILE ARGS...: peak_mb of --stats
 	local f=$1
