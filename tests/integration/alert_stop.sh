@@ -48,11 +48,8 @@ done
 [ "$(ids "/slow/60000/it-$IT_RUN/" | wc -l)" -ge "$nwant" ] ||
     it_abort in-flight "the receiver never saw the deliveries ($(wc -l <"$rlog") requests)"
 ids "/slow/60000/it-$IT_RUN/" >"$IT_DIR/first-ids"
-t0=$(date +%s%N)
-kill -TERM "$IT_PID"
-it_wait_exit "$IT_PID" 30
-rc=$?
-ms=$((($(date +%s%N) - t0) / 1000000))
+it_term_timed "$IT_PID" 30
+rc=$IT_RC ms=$IT_MS
 it_log "exit $rc $ms ms after SIGTERM, $nwant POST(s) held open by the receiver"
 [ "$rc" = 0 ] && it_ok stop-exit-0 || it_fail stop-exit-0 "exit $rc"
 # shutdown_timeout 3 s, plus the alerter's one-second look at its deadline

@@ -81,11 +81,8 @@ tests/services/kafka.sh stop "$kdir"
 # lost: the replica is no longer ready.
 wait_ready 503 40 && grep -q 'consumer group' "$IT_DIR/readyz" && it_ok not-ready-when-lost ||
     it_fail not-ready-when-lost "/readyz with the broker away: $(cat "$IT_DIR/readyz")"
-t0=$(date +%s%N)
-kill -TERM "$pid"
-it_wait_exit "$pid" 20
-rc=$?
-ms=$((($(date +%s%N) - t0) / 1000000))
+it_term_timed "$pid" 20
+rc=$IT_RC ms=$IT_MS
 it_log "exit $rc after SIGTERM in $ms ms with the broker away (shutdown_timeout 5 s)"
 if [ "$rc" = 124 ]; then
 	it_fail stop-bounded "still running 20 s after SIGTERM"

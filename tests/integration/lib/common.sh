@@ -217,6 +217,17 @@ it_wait_exit() {
 	return 124
 }
 
+# it_term_timed PID SECONDS: sends SIGTERM and waits as it_wait_exit does;
+# sets IT_RC to the exit status and IT_MS to the milliseconds it took.
+it_term_timed() {
+	local t0
+	t0=$(date +%s%N)
+	kill -TERM "$1"
+	it_wait_exit "$1" "$2"
+	IT_RC=$?
+	IT_MS=$((($(date +%s%N) - t0) / 1000000))
+}
+
 # it_wait_sql SQL SECONDS: polls until SQL returns a non-empty, non-zero value.
 it_wait_sql() {
 	local i v
