@@ -10,11 +10,13 @@
 # Faults, each on the suite's own broker, PostgreSQL and receiver (lib.sh):
 #   crash-loop      50k events streamed while the daemon is SIGKILLed at
 #                   random points and started again (3 / 20 times)
-#   broker-restart  the broker stopped mid-stream and started again
+#   broker-restart  the broker stopped mid-stream (20 s / 30 s: longer than
+#                   max.poll.interval.ms, so the group drops the workers)
+#                   and started again
 #   pg-outage       PostgreSQL stopped mid-stream (12 s / 60 s, longer than
 #                   max.poll.interval.ms): the daemon stays in the group, its
 #                   memory stays bounded, it resumes without a restart
-#   webhook-down    the receiver down (15 s / 3 min): deliveries held, then
+#   webhook-down    the receiver down (10 s / 3 min): deliveries held, then
 #                   all received
 #   disk-full       the findings' tablespace on a small tmpfs, filled: a
 #                   clear error (log, kaudit_db_retries_total), nothing
@@ -27,7 +29,7 @@ MODE=${1:-short}
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 case $MODE in
-short)	KILLS=3 BROKER_DOWN=10 PG_DOWN=12 HOOK_DOWN=15 ;;
+short)	KILLS=3 BROKER_DOWN=20 PG_DOWN=12 HOOK_DOWN=10 ;;
 soak)	KILLS=20 BROKER_DOWN=30 PG_DOWN=60 HOOK_DOWN=180 ;;
 *)	echo "usage: faults.sh short|soak" >&2; exit 2 ;;
 esac
@@ -41,19 +43,27 @@ wanted() { case ",$FAULTS," in *,"$1",*) return 0 ;; esac; return 1; }
 # crash-loop: kills at random points 1-6 s apart over a stream paced to
 # last about as long as the kills.
 crash_loop() {
-	local ev=$IT_DIR/crash.jsonl want i rate nev at=() final
+	local ev=$IT_DIR/crash.jsonl want i rate nev at=() final last at_end
 	f_events "$ev" 3 2 crash || it_abort crash-loop:setup "could not build the events"
 	f_setup crash-loop
 	nev=$(wc -l <"$ev")
 	want=$(f_want "$ev")
-	rate=$((nev / (KILLS * 4) + 1))
+	# A restarted daemon waits out the killed one's session (6 s) before
+	# it gets partitions: about 10 s a kill.
+	rate=$((nev / (KILLS * 10 + 10) + 1))
 	f_stream "$ev" "$rate"
 	f_start
+	last=0
 	for ((i = 1; i <= KILLS; i++)); do
-		sleep "$((RANDOM % 6 + 1)).$((RANDOM % 10))"
+		# Each kill lands while the daemon works: once it stored more
+		# than at the last kill, 0 to 3 s later.
+		it_wait_sql "select (count(*) > $last)::int from kaudit.findings" 60 ||
+		    it_fail crash-loop:progress "no new finding within 60 s after restart $((i - 1))"
+		sleep "$((RANDOM % 3)).$((RANDOM % 10))"
 		kill -KILL "$IT_PID"
 		wait "$IT_PID" 2>/dev/null
-		at+=("$(it_sql "select count(*) from kaudit.findings")")
+		last=$(it_sql "select count(*) from kaudit.findings")
+		at+=("$last")
 		echo "--- faults: SIGKILL $i" >>"$F_LOG"
 		f_start
 	done
