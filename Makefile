@@ -2,7 +2,7 @@
 #   make                      bin/kaudit
 #   make check                every test (unit, rule golden tests, integration on real services,
 #                             the fault suite's short version)
-#   make soak                 the fault suite's long version (about 20 minutes; table in
+#   make soak                 the fault suite's long version (about 16 minutes; table in
 #                             build/faults-table.md, see docs/operations.md "Faults")
 #   make SANITIZE=address,undefined check
 #   make demo                 local Kafka + PostgreSQL + webhook receiver, sample events replayed
