@@ -1,6 +1,9 @@
 # kaudit — one plain GNU Makefile.
 #   make                      bin/kaudit
-#   make check                every test (unit, rule golden tests, integration on real services)
+#   make check                every test (unit, rule golden tests, integration on real services,
+#                             the fault suite's short version)
+#   make soak                 the fault suite's long version (about 16 minutes; table in
+#                             build/faults-table.md, see docs/operations.md "Faults")
 #   make SANITIZE=address,undefined check
 #   make demo                 local Kafka + PostgreSQL + webhook receiver, sample events replayed
 #   make bench                scan throughput against jq on the shared corpus
@@ -54,7 +57,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all check check-run unit demo bench bench-scan bench-pipeline bench-daemon bench-state bench-route bench-archive bench-db bench-alert bench-forensics bench-gateway fuzz clean layers
+.PHONY: all check check-run soak unit demo bench bench-scan bench-pipeline bench-daemon bench-state bench-route bench-archive bench-db bench-alert bench-forensics bench-gateway fuzz clean layers
 
 # Each build links its own binary; bin/kaudit is the release one, so an
 # instrumented build never replaces what users run.
@@ -126,6 +129,11 @@ check-run: $(BUILD)/kaudit $(UNIT_BIN) $(FUZZ_BIN)
 
 demo:
 	$(Q)tests/services/demo.sh
+
+# The fault suite's long version: crashes, outages, a full disk and a 2M-event
+# backlog on services of its own (tests/faults/faults.sh).
+soak: $(BUILD)/kaudit
+	$(Q)KAUDIT=$(BUILD)/kaudit SANITIZE=$(SANITIZE) tests/faults/faults.sh soak
 
 # A lower folder never includes a higher one (tools/layers.sh has the order).
 layers:

@@ -228,9 +228,13 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e, rd_kafka_topic_partition_lis
 		atomic_store(&k->assigned, 1);
 		atomic_store(&k->member, 1);
 		/* Joining partitions must not start fetching while the
-		 * worker waits for the database. */
-		if (k->paused && parts->cnt > 0)
-			pause_resume(k, parts, 1);
+		 * worker waits for the database; otherwise they must fetch.
+		 * librdkafka keeps a partition's pause across a revocation:
+		 * one paused here, lost (a session timeout, a rebalance)
+		 * before the worker resumed, would come back paused and
+		 * never be read again. */
+		if (parts->cnt > 0)
+			pause_resume(k, parts, k->paused);
 		break;
 	case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
 		/* Lost (the session timed out): their offsets may not have

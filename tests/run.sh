@@ -15,11 +15,14 @@
 #   integration  tests/integration/*.sh against real Kafka, PostgreSQL and an
 #                HTTP receiver started by tests/services/up.sh (started before
 #                the unit suites too: the storage and alert tests need them)
+#   faults       tests/faults/faults.sh short: crashes, outages and a full
+#                disk on a broker, database and receiver of its own
+#                (`make soak` runs the long version)
 # KAUDIT_TESTS=unit,rules limits the suites (default: all).
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build/rel}
-SUITES=${KAUDIT_TESTS:-unit,rules,cli,noise,fuzz,integration}
+SUITES=${KAUDIT_TESTS:-unit,rules,cli,noise,fuzz,integration,faults}
 log_dir=$(mktemp -d /tmp/kaudit-tests.XXXXXX)
 pass=0
 fail=0
@@ -92,6 +95,11 @@ case ",$SUITES," in *,integration,*)
 			run_suite "it:$(basename "$t" .sh)" bash "$t"
 		done
 	fi
+esac
+
+case ",$SUITES," in *,faults,*)
+	run_suite faults bash tests/faults/faults.sh short
+	grep '^| ' "$log_dir/faults.log"	# the suite's table
 esac
 
 echo "$pass passed, $fail failed"
