@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #define STATS_EVERY_MS	30000
+#define TICK_MS		200	/* the supervisor's sleep between checks */
 #define LAG_EVERY_MS	1000	/* kaudit_consumer_lag, from librdkafka's cache */
 #define PENDING_EVERY_MS	5000	/* kaudit_outbox_pending and /readyz's database */
 #define IDLE_EXIT_MAX_MS	(7 * 86400 * 1000L)	/* a week */
@@ -235,6 +236,20 @@ is_idle(const struct config *c, struct worker_stats *st, struct crew *cr, struct
 		if (!worker_caught_up(cr->w[i]))
 			return 0;
 	return cr->ningest > 0 && worker_group_drained(cr->w[0]) && state_drained(c, cr);
+}
+
+/* The supervisor's next sleep: TICK_MS, or less when --idle-exit's quiet
+ * ends sooner, so that the exit does not wait for the tick after it. */
+static long
+tick_ms(struct worker_stats *st, long idle_ms, long started_ms)
+{
+	long last = atomic_load(&st->last_message_ms), left;
+
+	if (idle_ms <= 0)
+		return TICK_MS;
+	/* Past the quiet, is_idle() asks the broker: once a tick is enough. */
+	left = (last ? last : started_ms) + idle_ms - clock_ms();
+	return left <= 0 || left >= TICK_MS ? TICK_MS : left;
 }
 
 void
@@ -600,7 +615,8 @@ supervise(struct daemon *d, long idle_ms, struct opsmetrics *om)
 	}
 	r.patient = 0;
 	while (!atomic_load(&stop_requested)) {
-		struct timespec ts = { 0, 200 * 1000000L };
+		long nap = tick_ms(&st, idle_ms, started);
+		struct timespec ts = { 0, nap * 1000000L };
 		nanosleep(&ts, NULL);
 		if (atomic_exchange(&reload_requested, 0)) {
 			int applied = reload(d, &st, &r);
