@@ -328,7 +328,7 @@ crew_start(const struct config *c, const struct ruleset *rs, struct suppress_set
 		wc.kafka = (struct consumer_opts){ .brokers = c->brokers,
 		    .group = owner ? cr->state_group : c->group,
 		    .topics = owner ? &cr->state_topics : &c->topics, .props = &c->kafka_props,
-		    .worker = id, .name = wc.name };
+		    .worker = id, .name = wc.name, .stop = stop };
 		if (owner) {
 			wc.ops = &stateowner_ops;
 			wc.impl = stateowner_new(id, c, rs, sup, st, stop, &wc.kafka, err,
@@ -363,7 +363,7 @@ crew_stop(struct crew *cr, atomic_int *stop, atomic_long *deadline, long deadlin
 	atomic_store(deadline, deadline_ms);
 	atomic_store(stop, 1);
 	while (busy && clock_ms() < deadline_ms + 2000) {
-		struct timespec ts = { 0, 50 * 1000000L };
+		struct timespec ts = { 0, 10 * 1000000L };
 		busy = 0;
 		for (int i = 0; i < cr->n; i++)
 			busy |= !worker_done(cr->w[i]);

@@ -52,6 +52,7 @@ struct consumer {
 	int		(*own)(void *, const char *, int32_t, int64_t *);
 	void		(*disown)(void *, const char *, int32_t);
 	void		*owner;
+	atomic_int	*stop;		/* consumer_opts.stop */
 };
 
 static int
@@ -443,6 +444,7 @@ consumer_new(const struct consumer_opts *o, char *err, size_t errlen)
 	k->own = o->own;
 	k->disown = o->disown;
 	k->owner = o->owner;
+	k->stop = o->stop;
 	if ((k->coop_conf = strategy_kind(o->props, err, errlen)) < 0)
 		goto fail;
 	snprintf(id, sizeof(id), "kaudit-%s%d", o->own ? "state-" : "", o->worker);
@@ -569,9 +571,15 @@ consumer_poll_batch(struct consumer *k, struct kmsg *out, int max, int timeout_m
 		/* Once a batch has started, take whatever is already queued.
 		 * A rebalance inside this poll may shrink the batch
 		 * (drop_filling). */
+		if (k->stop && k->nfilling == 0) {
+			if (atomic_load(k->stop))
+				break;
+			if (left > CONSUMER_STOP_SLICE_MS)
+				left = CONSUMER_STOP_SLICE_MS;
+		}
 		m = poll_one(k, left > 0 ? (int)left : 0);
 		if (m == NULL) {
-			if (left <= 0)
+			if (deadline - clock_ms() <= 0)
 				break;
 			continue;
 		}
@@ -728,6 +736,25 @@ out:
 	return rc;
 }
 
+/* The ends of the partitions of a as the last fetch responses gave them:
+ * no round trip. A fetch is at most fetch.wait.max.ms old, so an end seen
+ * here may be behind the broker's by the messages of that while; that is
+ * enough for a worker to say it read everything it knows of, and
+ * consumer_group_drained() asks the broker. -1 when one is not known yet. */
+static int
+cached_ends(struct consumer *k, const rd_kafka_topic_partition_list_t *a, int64_t *out)
+{
+	for (int i = 0; i < a->cnt; i++) {
+		int64_t lo, hi;
+
+		if (rd_kafka_get_watermark_offsets(k->rk, a->elems[i].topic,
+		    a->elems[i].partition, &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR || hi < 0)
+			return -1;
+		out[i] = hi;
+	}
+	return 0;
+}
+
 /* Where reading resumes for partitions with no position yet: the committed
  * offset, or the low watermark when nothing was committed (the consumer
  * starts at the earliest offset then). Fills p->offset; -1 on failure. */
@@ -819,7 +846,8 @@ consumer_caught_up(struct consumer *k, int timeout_ms)
 	if (rd_kafka_position(k->rk, a) != RD_KAFKA_RESP_ERR_NO_ERROR)
 		goto out;
 	hi = xcalloc((size_t)a->cnt + 1, sizeof(*hi));
-	if (list_offsets(k, a, RD_KAFKA_OFFSET_END, hi, timeout_ms) != 0)
+	if (cached_ends(k, a, hi) != 0 &&
+	    list_offsets(k, a, RD_KAFKA_OFFSET_END, hi, timeout_ms) != 0)
 		goto out;
 	unread = rd_kafka_topic_partition_list_new(a->cnt);
 	for (int i = 0; i < a->cnt; i++)
@@ -1000,7 +1028,7 @@ close_bounded(struct consumer *k, long deadline_ms, rd_kafka_queue_t **qp)
 	while (!(closed = rd_kafka_consumer_closed(k->rk)) && clock_ms() < deadline_ms) {
 		/* The close's queue carries events, not callbacks: the
 		 * revocation that leaving the group makes comes as one. */
-		rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
+		rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 20);
 
 		if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
 			on_rebalance(k->rk, rd_kafka_event_error(ev),
