@@ -21,7 +21,8 @@
 #include <string.h>
 #include <time.h>
 
-#define SUPPRESS_WAKE_MS	500	/* longest wait before the watcher checks for stop */
+#define SUPPRESS_WAKE_MS	100	/* longest wait before the watcher checks for stop:
+					 * each stop and reload waits for it */
 
 struct suppress_entry {
 	int64_t			 id;

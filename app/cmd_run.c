@@ -34,6 +34,7 @@
 #include "schema/db.h"
 
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@
 #include <unistd.h>
 
 #define STATS_EVERY_MS	30000
+#define TICK_MS		200	/* the supervisor's sleep between checks */
 #define LAG_EVERY_MS	1000	/* kaudit_consumer_lag, from librdkafka's cache */
 #define PENDING_EVERY_MS	5000	/* kaudit_outbox_pending and /readyz's database */
 #define IDLE_EXIT_MAX_MS	(7 * 86400 * 1000L)	/* a week */
@@ -211,6 +213,22 @@ state_drained(const struct config *c, struct crew *cr)
 	return 1;
 }
 
+/* state_drained() on a thread of its own, beside the ingesters' check. */
+struct state_check {
+	const struct config	*c;
+	struct crew		*cr;
+	int			 drained;
+};
+
+static void *
+state_check_main(void *arg)
+{
+	struct state_check *sc = arg;
+
+	sc->drained = state_drained(sc->c, sc->cr);
+	return NULL;
+}
+
 /* True once --idle-exit's condition holds: partitions were assigned,
  * nothing arrived for idle_ms, no batch is in hand, every worker has read its
  * partitions to the end, the group has committed every partition of the
@@ -231,10 +249,37 @@ is_idle(const struct config *c, struct worker_stats *st, struct crew *cr, struct
 		last = started_ms;
 	if (clock_ms() - last < idle_ms || !alerter_idle(al))
 		return 0;
+	struct state_check sc = { c, cr, 0 };
+	pthread_t t;
+	int threaded, drained;
+
 	for (int i = 0; i < cr->ningest; i++)
 		if (!worker_caught_up(cr->w[i]))
 			return 0;
-	return cr->ningest > 0 && worker_group_drained(cr->w[0]) && state_drained(c, cr);
+	/* The two groups' checks ask different consumers, so different broker
+	 * connections, and each takes a few round trips: side by side they
+	 * cost the longer one, not the sum. */
+	threaded = pthread_create(&t, NULL, state_check_main, &sc) == 0;
+	drained = cr->ningest > 0 && worker_group_drained(cr->w[0]);
+	if (threaded)
+		pthread_join(t, NULL);
+	else
+		sc.drained = state_drained(c, cr);
+	return drained && sc.drained;
+}
+
+/* The supervisor's next sleep: TICK_MS, or less when --idle-exit's quiet
+ * ends sooner, so that the exit does not wait for the tick after it. */
+static long
+tick_ms(struct worker_stats *st, long idle_ms, long started_ms)
+{
+	long last = atomic_load(&st->last_message_ms), left;
+
+	if (idle_ms <= 0)
+		return TICK_MS;
+	/* Past the quiet, is_idle() asks the broker: once a tick is enough. */
+	left = (last ? last : started_ms) + idle_ms - clock_ms();
+	return left <= 0 || left >= TICK_MS ? TICK_MS : left;
 }
 
 void
@@ -313,7 +358,7 @@ crew_start(const struct config *c, const struct ruleset *rs, struct suppress_set
 		wc.kafka = (struct consumer_opts){ .brokers = c->brokers,
 		    .group = owner ? cr->state_group : c->group,
 		    .topics = owner ? &cr->state_topics : &c->topics, .props = &c->kafka_props,
-		    .worker = id, .name = wc.name };
+		    .worker = id, .name = wc.name, .stop = stop };
 		if (owner) {
 			wc.ops = &stateowner_ops;
 			wc.impl = stateowner_new(id, c, rs, sup, st, stop, &wc.kafka, err,
@@ -348,7 +393,7 @@ crew_stop(struct crew *cr, atomic_int *stop, atomic_long *deadline, long deadlin
 	atomic_store(deadline, deadline_ms);
 	atomic_store(stop, 1);
 	while (busy && clock_ms() < deadline_ms + 2000) {
-		struct timespec ts = { 0, 50 * 1000000L };
+		struct timespec ts = { 0, 10 * 1000000L };
 		busy = 0;
 		for (int i = 0; i < cr->n; i++)
 			busy |= !worker_done(cr->w[i]);
@@ -600,7 +645,8 @@ supervise(struct daemon *d, long idle_ms, struct opsmetrics *om)
 	}
 	r.patient = 0;
 	while (!atomic_load(&stop_requested)) {
-		struct timespec ts = { 0, 200 * 1000000L };
+		long nap = tick_ms(&st, idle_ms, started);
+		struct timespec ts = { 0, nap * 1000000L };
 		nanosleep(&ts, NULL);
 		if (atomic_exchange(&reload_requested, 0)) {
 			int applied = reload(d, &st, &r);

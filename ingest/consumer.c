@@ -25,6 +25,15 @@
 #define COOP_HANG_FIXED		0x020400ff
 #define COOP_ALL_FIXED		0x020601ff
 #define CLOSE_WAIT_MS		15000
+/* A broker answers one request of a connection at a time, so the offset
+ * queries of --idle-exit and the lag gauge wait behind a fetch that finds
+ * nothing for fetch.wait.max.ms (librdkafka's default 500 ms): each such
+ * round trip took that long once the topics were read to their end. */
+#define FETCH_WAIT_MS		"100"
+/* A rebalance (a second worker joining the group just after the first)
+ * reaches the other members with their next heartbeat: librdkafka's default
+ * 3 s held every partition on one worker for 3 s after each start. */
+#define HEARTBEAT_MS		"500"
 
 struct consumer {
 	rd_kafka_t	*rk;
@@ -43,6 +52,7 @@ struct consumer {
 	int		(*own)(void *, const char *, int32_t, int64_t *);
 	void		(*disown)(void *, const char *, int32_t);
 	void		*owner;
+	atomic_int	*stop;		/* consumer_opts.stop */
 };
 
 static int
@@ -438,6 +448,7 @@ consumer_new(const struct consumer_opts *o, char *err, size_t errlen)
 	k->own = o->own;
 	k->disown = o->disown;
 	k->owner = o->owner;
+	k->stop = o->stop;
 	if ((k->coop_conf = strategy_kind(o->props, err, errlen)) < 0)
 		goto fail;
 	snprintf(id, sizeof(id), "kaudit-%s%d", o->own ? "state-" : "", o->worker);
@@ -449,7 +460,9 @@ consumer_new(const struct consumer_opts *o, char *err, size_t errlen)
 	    set_prop(conf, "enable.auto.commit", o->own ? "false" : "true", err, errlen) ||
 	    set_prop(conf, "auto.commit.interval.ms", "1000", err, errlen) ||
 	    set_prop(conf, "auto.offset.reset", "earliest", err, errlen) ||
-	    set_prop(conf, "enable.partition.eof", "false", err, errlen))
+	    set_prop(conf, "enable.partition.eof", "false", err, errlen) ||
+	    set_prop(conf, "fetch.wait.max.ms", FETCH_WAIT_MS, err, errlen) ||
+	    set_prop(conf, "heartbeat.interval.ms", HEARTBEAT_MS, err, errlen))
 		goto fail;
 	for (size_t i = 0; i < o->props->n; i++)
 		if (set_prop(conf, o->props->v[i].key, o->props->v[i].value, err, errlen))
@@ -562,9 +575,15 @@ consumer_poll_batch(struct consumer *k, struct kmsg *out, int max, int timeout_m
 		/* Once a batch has started, take whatever is already queued.
 		 * A rebalance inside this poll may shrink the batch
 		 * (drop_filling). */
+		if (k->stop && k->nfilling == 0) {
+			if (atomic_load(k->stop))
+				break;
+			if (left > CONSUMER_STOP_SLICE_MS)
+				left = CONSUMER_STOP_SLICE_MS;
+		}
 		m = poll_one(k, left > 0 ? (int)left : 0);
 		if (m == NULL) {
-			if (left <= 0)
+			if (deadline - clock_ms() <= 0)
 				break;
 			continue;
 		}
@@ -693,26 +712,74 @@ consumer_member(const struct consumer *k)
 	return atomic_load(&((struct consumer *)k)->member);
 }
 
+/* The end (RD_KAFKA_OFFSET_END) or the start (RD_KAFKA_OFFSET_BEGINNING)
+ * offset of every partition of l, into out[i]: one ListOffsets request per
+ * leader, all sent together, where rd_kafka_query_watermark_offsets() costs
+ * a round trip per partition (a signal topic of 12 partitions took seconds
+ * on a loaded machine). Same isolation level as the watermark query. -1 on
+ * failure. */
+static int
+list_offsets(struct consumer *k, const rd_kafka_topic_partition_list_t *l, int64_t which,
+    int64_t *out, int timeout_ms)
+{
+	rd_kafka_topic_partition_list_t *q = rd_kafka_topic_partition_list_copy(l);
+	int rc = -1;
+
+	for (int i = 0; i < q->cnt; i++)
+		q->elems[i].offset = which;
+	if (rd_kafka_offsets_for_times(k->rk, q, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		goto out;
+	for (int i = 0; i < q->cnt; i++) {
+		if (q->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR || q->elems[i].offset < 0)
+			goto out;
+		out[i] = q->elems[i].offset;
+	}
+	rc = 0;
+out:
+	rd_kafka_topic_partition_list_destroy(q);
+	return rc;
+}
+
+/* The ends of the partitions of a as the last fetch responses gave them:
+ * no round trip. A fetch is at most fetch.wait.max.ms old, so an end seen
+ * here may be behind the broker's by the messages of that while; that is
+ * enough for a worker to say it read everything it knows of, and
+ * consumer_group_drained() asks the broker. -1 when one is not known yet. */
+static int
+cached_ends(struct consumer *k, const rd_kafka_topic_partition_list_t *a, int64_t *out)
+{
+	for (int i = 0; i < a->cnt; i++) {
+		int64_t lo, hi;
+
+		if (rd_kafka_get_watermark_offsets(k->rk, a->elems[i].topic,
+		    a->elems[i].partition, &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR || hi < 0)
+			return -1;
+		out[i] = hi;
+	}
+	return 0;
+}
+
 /* Where reading resumes for partitions with no position yet: the committed
  * offset, or the low watermark when nothing was committed (the consumer
  * starts at the earliest offset then). Fills p->offset; -1 on failure. */
 static int
 resume_offsets(struct consumer *k, rd_kafka_topic_partition_list_t *a, int timeout_ms)
 {
+	int64_t *lo;
+	int rc = -1;
+
 	if (rd_kafka_committed(k->rk, a, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
 		return -1;
-	for (int i = 0; i < a->cnt; i++) {
-		rd_kafka_topic_partition_t *p = &a->elems[i];
-		int64_t lo, hi;
-
-		if (p->offset >= 0)
-			continue;
-		if (rd_kafka_query_watermark_offsets(k->rk, p->topic, p->partition, &lo, &hi,
-		    timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
-			return -1;
-		p->offset = lo;
-	}
-	return 0;
+	lo = xcalloc((size_t)a->cnt, sizeof(*lo));
+	if (list_offsets(k, a, RD_KAFKA_OFFSET_BEGINNING, lo, timeout_ms) != 0)
+		goto out;
+	for (int i = 0; i < a->cnt; i++)
+		if (a->elems[i].offset < 0)
+			a->elems[i].offset = lo[i];
+	rc = 0;
+out:
+	free(lo);
+	return rc;
 }
 
 /* Partitions in a with no position yet (nothing read since they were
@@ -775,11 +842,16 @@ int
 consumer_caught_up(struct consumer *k, int timeout_ms)
 {
 	rd_kafka_topic_partition_list_t *a = NULL, *unread = NULL;
+	int64_t *hi = NULL;
 	int ok = 0;
 
 	if (rd_kafka_assignment(k->rk, &a) != RD_KAFKA_RESP_ERR_NO_ERROR)
 		return 0;
 	if (rd_kafka_position(k->rk, a) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		goto out;
+	hi = xcalloc((size_t)a->cnt + 1, sizeof(*hi));
+	if (cached_ends(k, a, hi) != 0 &&
+	    list_offsets(k, a, RD_KAFKA_OFFSET_END, hi, timeout_ms) != 0)
 		goto out;
 	unread = rd_kafka_topic_partition_list_new(a->cnt);
 	for (int i = 0; i < a->cnt; i++)
@@ -790,17 +862,17 @@ consumer_caught_up(struct consumer *k, int timeout_ms)
 		goto out;
 	for (int i = 0; i < a->cnt; i++) {
 		rd_kafka_topic_partition_t *p = &a->elems[i], *u;
-		int64_t lo, hi, at = p->offset;
+		int64_t at = p->offset;
 
 		if (at < 0 && (u = rd_kafka_topic_partition_list_find(unread, p->topic,
 		    p->partition)) != NULL)
 			at = u->offset;
-		if (rd_kafka_query_watermark_offsets(k->rk, p->topic, p->partition, &lo, &hi,
-		    timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR || at < hi)
+		if (at < hi[i])
 			goto out;
 	}
 	ok = 1;
 out:
+	free(hi);
 	if (unread)
 		rd_kafka_topic_partition_list_destroy(unread);
 	rd_kafka_topic_partition_list_destroy(a);
@@ -839,27 +911,29 @@ consumer_watermarks(struct consumer *k, const char *topic, int64_t *hi, int *n, 
     int timeout_ms)
 {
 	rd_kafka_topic_partition_list_t *l = all_partitions(k, timeout_ms);
+	int64_t *h = NULL;
 	int rc = -1;
 
 	*n = 0;
 	if (l == NULL)
 		return -1;
+	h = xcalloc((size_t)l->cnt + 1, sizeof(*h));
+	if (list_offsets(k, l, RD_KAFKA_OFFSET_END, h, timeout_ms) != 0)
+		goto out;
 	for (int i = 0; i < l->cnt; i++) {
 		rd_kafka_topic_partition_t *p = &l->elems[i];
-		int64_t lo, h;
 
 		if (strcmp(p->topic, topic) != 0)
 			continue;
-		if (p->partition < 0 || p->partition >= max ||
-		    rd_kafka_query_watermark_offsets(k->rk, p->topic, p->partition, &lo, &h,
-		    timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		if (p->partition < 0 || p->partition >= max)
 			goto out;
-		hi[p->partition] = h;
+		hi[p->partition] = h[i];
 		if (p->partition + 1 > *n)
 			*n = p->partition + 1;
 	}
 	rc = 0;
 out:
+	free(h);
 	rd_kafka_topic_partition_list_destroy(l);
 	return rc;
 }
@@ -868,25 +942,38 @@ int
 consumer_group_drained(struct consumer *k, int timeout_ms)
 {
 	rd_kafka_topic_partition_list_t *l = all_partitions(k, timeout_ms);
+	int64_t *hi = NULL, *lo = NULL;
 	int ok = 0;
 
 	if (l == NULL || l->cnt == 0)
 		goto out;
-	if (rd_kafka_committed(k->rk, l, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+	hi = xcalloc((size_t)l->cnt, sizeof(*hi));
+	lo = xcalloc((size_t)l->cnt, sizeof(*lo));
+	/* The committed offsets first: the ends read after them can only
+	 * be later, never hide a message that arrived in between. */
+	if (rd_kafka_committed(k->rk, l, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+	    list_offsets(k, l, RD_KAFKA_OFFSET_END, hi, timeout_ms) != 0)
 		goto out;
+	for (int i = 0; i < l->cnt; i++)
+		if (l->elems[i].offset < 0 && hi[i] > 0) {
+			/* Nothing committed: drained only if the partition is
+			 * empty (asked only then: a second round trip). */
+			if (list_offsets(k, l, RD_KAFKA_OFFSET_BEGINNING, lo, timeout_ms) != 0)
+				goto out;
+			break;
+		}
 	for (int i = 0; i < l->cnt; i++) {
 		rd_kafka_topic_partition_t *p = &l->elems[i];
-		int64_t lo, hi;
 
-		if (rd_kafka_query_watermark_offsets(k->rk, p->topic, p->partition, &lo, &hi,
-		    timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		if (p->offset < 0 && hi[i] > 0 && lo[i] < hi[i])
 			goto out;
-		/* Nothing committed: drained only if the partition is empty. */
-		if ((p->offset >= 0 ? p->offset : lo) < hi)
+		if (p->offset >= 0 && p->offset < hi[i])
 			goto out;
 	}
 	ok = 1;
 out:
+	free(hi);
+	free(lo);
 	if (l)
 		rd_kafka_topic_partition_list_destroy(l);
 	return ok;
@@ -945,7 +1032,7 @@ close_bounded(struct consumer *k, long deadline_ms, rd_kafka_queue_t **qp)
 	while (!(closed = rd_kafka_consumer_closed(k->rk)) && clock_ms() < deadline_ms) {
 		/* The close's queue carries events, not callbacks: the
 		 * revocation that leaving the group makes comes as one. */
-		rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
+		rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 20);
 
 		if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
 			on_rebalance(k->rk, rd_kafka_event_error(ev),

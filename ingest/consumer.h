@@ -16,6 +16,7 @@
 #ifndef KAUDIT_CONSUMER_H
 #define KAUDIT_CONSUMER_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,8 +57,13 @@ struct consumer_opts {
 	int	(*own)(void *arg, const char *topic, int32_t partition, int64_t *offset);
 	void	(*disown)(void *arg, const char *topic, int32_t partition);
 	void	*owner;
+	/* NULL, or the worker's stop request: once set, a poll that has no
+	 * message yet returns within CONSUMER_STOP_SLICE_MS instead of
+	 * waiting out its timeout, so that a stop does not wait for it. */
+	atomic_int	*stop;
 };
 
+#define CONSUMER_STOP_SLICE_MS	20
 #define CONSUMER_OFFSET_BEGINNING	(-2)
 
 /* Checks kafka.properties against the linked librdkafka before anything
@@ -96,8 +102,10 @@ int	consumer_assigned(const struct consumer *k);
 int	consumer_member(const struct consumer *k);
 /* 1 when every assigned partition has been read up to its high watermark
  * (position, or the committed offset when nothing was consumed since the
- * assignment, equals the high watermark). May block up to timeout_ms on a
- * broker round trip; thread-safe against the worker's polling. */
+ * assignment, equals the high watermark). The watermark is the last fetch's
+ * when there was one (no round trip), otherwise the broker's; may block up
+ * to timeout_ms on broker round trips; thread-safe against the worker's
+ * polling. */
 int	consumer_caught_up(struct consumer *k, int timeout_ms);
 /* 1 when the consumer group has committed, for every partition of every
  * subscribed topic, the offset at its high watermark: everything produced so

@@ -55,27 +55,42 @@ t1=$(now)
 kcat_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
 awk -v n="$got" -v s="$kcat_s" 'BEGIN { printf "kcat -G: %d messages in %.2f s: %.0f events/s\n", n, s, n / s }'
 
-# kaudit run with a fresh group and database.
+# kaudit run with a fresh group and database, REPS times (default 1); with
+# KAUDIT_BASE (another binary, such as main's copied aside) the two run
+# back to back in each repetition, on the same topic, so that their figures
+# compare within one run. KAUDIT_BENCH_LOGS (a directory) keeps each run's
+# log, whose timestamps show where the start and the exit go.
 IT_KAFKA_PROPS=$(jq -c --argjson p "$props" '{"auto.offset.reset": "earliest"} + $p' <<<'{}')
-it_config "$IT_DIR/kaudit.yaml" "$topic" "bench-kaudit-$$" "ingest:
+run_kaudit() {	# BINARY LABEL REPETITION
+	local bin=$1 label=$2 rep=$3 t0 t1 rc first last nf
+	it_newdb "$IT_DB" || { echo "bench-daemon: no database" >&2; return 1; }
+	it_config "$IT_DIR/kaudit.yaml" "$topic" "bench-kaudit-$$-$label-$rep" "ingest:
   workers: 2
   batch_max: 500
   batch_ms: 200"
-it_migrate "$IT_DIR/kaudit.yaml" || exit 1
-t0=$(now)
-/usr/bin/time -f '%M' -o "$IT_DIR/maxrss" "$KAUDIT" run -c "$IT_DIR/kaudit.yaml" --idle-exit 1 \
-    >"$IT_DIR/run.log" 2>&1
-rc=$?
-t1=$(now)
-read -r first last nf <<<"$(it_sql "select extract(epoch from min(created_at)),
-    extract(epoch from max(created_at)), count(*) from kaudit.findings")"
-awk -v t0="$t0" -v t1="$t1" -v f="$first" -v l="$last" -v nf="$nf" -v n="$count" \
-    -v ks="$kcat_s" -v rss="$(cat "$IT_DIR/maxrss")" -v rc="$rc" -v p="$props" 'BEGIN {
-	drain = l - t0
-	printf "kaudit run: exit %d; %d findings; kafka.properties %s\n", rc, nf, p
-	printf "  start to first stored finding: %.2f s\n", f - t0
-	printf "  start to last stored finding (drain): %.2f s: %.0f events/s = %.2fx kcat\n", drain, n / drain, (n / drain) / (n / ks)
-	printf "  last finding to exit (--idle-exit 1): %.2f s\n", t1 - l
-	printf "  peak memory: %.0f MB\n", rss / 1024
-}'
-grep -E 'messages [0-9]+ events' "$IT_DIR/run.log" | tail -n 1 | sed 's/^/  /'
+	it_migrate "$IT_DIR/kaudit.yaml" || return 1
+	t0=$(now)
+	/usr/bin/time -f '%M' -o "$IT_DIR/maxrss" "$bin" run -c "$IT_DIR/kaudit.yaml" --idle-exit 1 \
+	    >"$IT_DIR/run.log" 2>&1
+	rc=$?
+	t1=$(now)
+	[ -n "${KAUDIT_BENCH_LOGS:-}" ] && mkdir -p "$KAUDIT_BENCH_LOGS" &&
+	    { echo "start $t0 exit $t1"; cat "$IT_DIR/run.log"; } >"$KAUDIT_BENCH_LOGS/$label-$rep.log"
+	read -r first last nf <<<"$(it_sql "select extract(epoch from min(created_at)),
+	    extract(epoch from max(created_at)), count(*) from kaudit.findings")"
+	awk -v t0="$t0" -v t1="$t1" -v f="$first" -v l="$last" -v nf="$nf" -v n="$count" \
+	    -v ks="$kcat_s" -v rss="$(cat "$IT_DIR/maxrss")" -v rc="$rc" -v p="$props" \
+	    -v who="$label#$rep" 'BEGIN {
+		drain = l - t0
+		printf "kaudit run (%s): exit %d; %d findings; kafka.properties %s\n", who, rc, nf, p
+		printf "  start to first stored finding: %.2f s\n", f - t0
+		printf "  start to last stored finding (drain): %.2f s: %.0f events/s = %.2fx kcat\n", drain, n / drain, (n / drain) / (n / ks)
+		printf "  last finding to exit (--idle-exit 1): %.2f s\n", t1 - l
+		printf "  peak memory: %.0f MB\n", rss / 1024
+	}'
+	grep -E 'messages [0-9]+ events' "$IT_DIR/run.log" | tail -n 1 | sed 's/^/  /'
+}
+for rep in $(seq 1 "${REPS:-1}"); do
+	[ -n "${KAUDIT_BASE:-}" ] && run_kaudit "$KAUDIT_BASE" base "$rep"
+	run_kaudit "$KAUDIT" this "$rep"
+done

@@ -8,7 +8,11 @@
  * disown hooks, offsets from the hooks). During one long batch of A, new
  * messages reach every partition and then consumer B joins the group, so the
  * rebalance revokes partitions from A after the batch already holds some of
- * their messages. */
+ * their messages.
+ *
+ * Then a plain consumer of another group reads the same topic as --idle-exit
+ * sees it: its ends, caught up, the group drained only once committed, and a
+ * stop request ending an empty poll. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -236,6 +240,59 @@ test_revoked_mid_batch(void)
 	free(msgs);
 }
 
+/* What --idle-exit asks of a plain consumer (offsets in Kafka), on the
+ * topic the test above left with 10 messages in each partition: the ends in
+ * one request, nothing drained before the offsets are committed, drained
+ * after; and a stop request ends a poll that has nothing. */
+static void
+test_drain_and_stop(void)
+{
+	static char *tv[1];
+	static struct kv pv[] = { { "auto.offset.reset", "earliest" } };
+	struct strlist topics = { tv, 1 };
+	struct kvlist props = { pv, 1 };
+	atomic_int stop = 0;
+	struct consumer_opts co = { .brokers = brokers, .topics = &topics, .props = &props,
+	    .name = "test consumer", .stop = &stop };
+	struct kmsg *msgs = calloc(4096, sizeof(*msgs));
+	char g[160], err[512];
+	struct consumer *k;
+	int64_t hi[8];
+	int n = 0, got = 0, drained = 0;
+	long start;
+
+	tv[0] = topic;
+	snprintf(g, sizeof(g), "%s-drain", group);
+	co.group = g;
+	if ((k = consumer_new(&co, err, sizeof(err))) == NULL) {
+		printf("  consumer_new: %s\n", err);
+		T_ASSERT(0);
+		free(msgs);
+		return;
+	}
+	start = clock_ms();
+	while (got < 10 * NPART && clock_ms() - start < 30000)
+		got += consumer_poll_batch(k, msgs + got, 4096 - got, 200);
+	T_INTEQ(got, 10 * NPART);
+	T_INTEQ(consumer_watermarks(k, topic, hi, &n, 8, 5000), 0);
+	T_INTEQ(n, NPART);
+	for (int p = 0; p < n; p++)
+		T_INTEQ(hi[p], 10);
+	T_ASSERT(consumer_caught_up(k, 5000));
+	T_ASSERT(!consumer_group_drained(k, 5000));	/* nothing committed yet */
+	consumer_done(k, msgs, got);
+	start = clock_ms();
+	while (!(drained = consumer_group_drained(k, 5000)) && clock_ms() - start < 15000)
+		usleep(200 * 1000);
+	T_ASSERT(drained);
+	atomic_store(&stop, 1);
+	start = clock_ms();
+	T_INTEQ(consumer_poll_batch(k, msgs, 16, 60000), 0);
+	T_ASSERT(clock_ms() - start < 30000);	/* it did not wait for the 60 s */
+	consumer_close(k, clock_ms() + 30000);
+	free(msgs);
+}
+
 int
 main(void)
 {
@@ -247,5 +304,6 @@ main(void)
 	snprintf(topic, sizeof(topic), "ut-consumer-%ld-%ld", (long)getpid(), (long)time(NULL));
 	snprintf(group, sizeof(group), "%s-group", topic);
 	T_RUN(test_revoked_mid_batch);
+	T_RUN(test_drain_and_stop);
 	return t_done();
 }
