@@ -283,6 +283,15 @@ alerter_job_free(struct alerter_job *j)
 	free(j);
 }
 
+/* A POST still in flight when a stop's deadline came: its row's lease was
+ * released, and the job goes with the alerter. */
+static void
+alerter_job_abandoned(void *arg, struct webhook_job *job)
+{
+	(void)arg;
+	alerter_job_free((struct alerter_job *)job);
+}
+
 static void
 alerter_log_attempt(const struct alerter_job *j)
 {
@@ -865,6 +874,7 @@ alerter_free(struct alerter *a)
 {
 	struct alerter_job *j, *next;
 
+	webhook_multi_abandon(a->wm, alerter_job_abandoned, NULL);
 	webhook_multi_free(a->wm);
 	for (j = a->ended; j != NULL; j = next) {
 		next = j->next;

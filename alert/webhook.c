@@ -385,6 +385,20 @@ webhook_multi_release(struct webhook_multi *m, struct webhook *w)
 }
 
 void
+webhook_multi_abandon(struct webhook_multi *m, void (*each)(void *arg, struct webhook_job *job),
+    void *arg)
+{
+	struct webhook_job *job;
+
+	for (int i = 0; m != NULL && i < m->max; i++) {
+		if (m->h[i] == NULL || (job = m->h[i]->job) == NULL)
+			continue;
+		webhook_multi_release(m, m->h[i]);
+		each(arg, job);
+	}
+}
+
+void
 webhook_multi_free(struct webhook_multi *m)
 {
 	if (m == NULL)

@@ -64,6 +64,10 @@ struct webhook_multi;
 struct webhook_multi *webhook_multi_new(int max_transfers);
 /* Abandons the transfers still in flight. */
 void	webhook_multi_free(struct webhook_multi *m);
+/* Stops each transfer still in flight and hands its job to each(arg, job),
+ * whose owner may then free it (a stop's deadline that came first). */
+void	webhook_multi_abandon(struct webhook_multi *m,
+	    void (*each)(void *arg, struct webhook_job *job), void *arg);
 
 /* Starts job, which must stay put until it ends. Returns 0 when it is in
  * flight, 1 when it ended at once (libcurl refused it: job->res is set), -1
