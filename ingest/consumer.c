@@ -296,19 +296,30 @@ on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 		log_debug("kafka %s: %s", fac, buf);
 }
 
+/* The value of property key in props (the last one), or NULL. */
+static const char *
+prop_value(const struct kvlist *props, const char *key)
+{
+	const char *v = NULL;
+
+	for (size_t i = 0; i < props->n; i++)
+		if (strcmp(props->v[i].key, key) == 0)
+			v = props->v[i].value;
+	return v;
+}
+
 /* The configured partition.assignment.strategy (librdkafka's default when
  * unset): 1 when cooperative, 0 when eager, -1 with err when unknown or
  * mixed (librdkafka cannot run both protocols in one consumer). */
 static int
 strategy_kind(const struct kvlist *props, char *err, size_t errlen)
 {
-	const char *v = "range,roundrobin";
+	const char *v = prop_value(props, "partition.assignment.strategy");
 	char tok[64];
 	int coop = 0, eager = 0;
 
-	for (size_t i = 0; i < props->n; i++)
-		if (strcmp(props->v[i].key, "partition.assignment.strategy") == 0)
-			v = props->v[i].value;
+	if (v == NULL)
+		v = "range,roundrobin";
 	for (const char *p = v; *p; ) {
 		size_t n = strcspn(p, ", \t");
 
@@ -334,18 +345,6 @@ strategy_kind(const struct kvlist *props, char *err, size_t errlen)
 		return -1;
 	}
 	return coop;
-}
-
-/* The value of property key in props (the last one), or NULL. */
-static const char *
-prop_value(const struct kvlist *props, const char *key)
-{
-	const char *v = NULL;
-
-	for (size_t i = 0; i < props->n; i++)
-		if (strcmp(props->v[i].key, key) == 0)
-			v = props->v[i].value;
-	return v;
 }
 
 /* SASL OAUTHBEARER needs a token: kaudit sets no token refresh callback,
