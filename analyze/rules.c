@@ -1181,6 +1181,10 @@ ruleset_compile(const struct rule_source *src, size_t nsrc,
 		ruleset_free(rs);
 		return NULL;
 	}
+	for (size_t i = 0; i < rs->nrule; i++)
+		cond_optimize(&rs->ar, rs->rule[i]->cond);
+	cond_optimize(&rs->ar, rs->archive);
+	cond_optimize(&rs->ar, rs->controller);
 	ruleset_index(rs);
 	return rs;
 }
