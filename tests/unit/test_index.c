@@ -252,10 +252,66 @@ test_or_pinned(void)
 	buf_free(&json);
 }
 
+/* Falco rules: a condition is one N_FALCO node, whose `and` chain pins the
+ * keys as a native one does (index.c, falco_constraints); a value that
+ * Falco could read off a non-string (null) does not pin. */
+static const char falco_yaml[] =
+	"- rule: r0\n  desc: d\n  output: o\n  priority: WARNING\n  source: k8s_audit\n"
+	"  condition: ka.verb=create and ka.target.resource in (pods, deployments)\n"
+	"- rule: r1\n  desc: d\n  output: o\n  priority: WARNING\n  source: k8s_audit\n"
+	"  condition: ka.verb=null\n"
+	"- rule: r2\n  desc: d\n  output: o\n  priority: WARNING\n  source: k8s_audit\n"
+	"  condition: ka.target.subresource=exec or ka.verb=get\n";
+
+static void
+test_falco_pinned(void)
+{
+	struct rule_source src = { "falco.yaml", falco_yaml, sizeof(falco_yaml) - 1 };
+	struct buf errs, json;
+	struct ruleset *rs;
+	struct eval_scratch *s;
+	struct jdoc d;
+	struct ev_spec e = { "create", "pods", 1, NULL, "bob" };
+	unsigned long before;
+
+	buf_init(&errs);
+	buf_init(&json);
+	rs = ruleset_compile(&src, 1, NULL, &errs);
+	if (rs == NULL) {
+		printf("  compile: %s", buf_cstr(&errs));
+		T_ASSERT(0);
+		return;
+	}
+	T_INTEQ(rs->ncatchall, 2);
+	s = eval_scratch_new(rs);
+	jdoc_init(&d);
+	for (int n = 0; n < 2; n++) {	/* the verb plain, then escaped */
+		event_json_of(&e, n, &json);
+		before = eval_scratch_evaluated(s);
+		T_INTEQ(fired(rs, s, &d, &json), 1u << 0);
+		T_INTEQ(eval_scratch_evaluated(s) - before, 3);
+	}
+	/* r0 not even tried on another resource */
+	snprintf(e.resource, sizeof(e.resource), "nodes");
+	event_json_of(&e, 0, &json);
+	before = eval_scratch_evaluated(s);
+	T_INTEQ(fired(rs, s, &d, &json), 0);
+	T_INTEQ(eval_scratch_evaluated(s) - before, 2);
+	buf_reset(&json);
+	buf_puts(&json, "{\"auditID\":\"n\",\"verb\":null,\"objectRef\":{\"resource\":\"pods\"}}");
+	T_INTEQ(fired(rs, s, &d, &json), 1u << 1);
+	eval_scratch_free(s);
+	ruleset_free(rs);
+	jdoc_free(&d);
+	buf_free(&errs);
+	buf_free(&json);
+}
+
 int
 main(void)
 {
 	T_RUN(test_index_cache);
 	T_RUN(test_or_pinned);
+	T_RUN(test_falco_pinned);
 	return t_done();
 }
