@@ -362,10 +362,10 @@ finding_retitle(json_t *finding, const struct rule *r)
 	return o;
 }
 
-/* The fields every finding of r starts with, built as finding_head() did
- * before: (re)built when the rule set is compiled, shared by reference by
- * every finding (never changed once built; jansson counts references
- * atomically, so threads may share them). */
+/* The fields every finding of r starts with, as finding_head() built them
+ * for each finding before: now built for a rule's first finding and shared
+ * by reference by the rest (never changed once built; jansson counts
+ * references atomically, so threads may share them). */
 static json_t *
 head_build(const struct rule *r)
 {
@@ -381,22 +381,31 @@ head_build(const struct rule *r)
 	return o;
 }
 
-void
-finding_head_prepare(struct rule *r)
+/* r->head, built by the first thread to need it: a thread that loses the
+ * race drops its own copy. Borrowed. */
+static json_t *
+head_get(const struct rule *r)
 {
-	json_decref(r->head);
-	r->head = head_build(r);
+	json_t **slot = (json_t **)&r->head;	/* a cache, not the rule's meaning */
+	json_t *head = __atomic_load_n(slot, __ATOMIC_ACQUIRE), *mine, *none = NULL;
+
+	if (head != NULL)
+		return head;
+	mine = head_build(r);
+	if (__atomic_compare_exchange_n(slot, &none, mine, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return mine;
+	json_decref(mine);
+	return none;
 }
 
 static void
 finding_head(json_t *o, const struct rule *r)
 {
-	json_t *head = r->head ? json_incref(r->head) : head_build(r), *v;
+	json_t *v;
 	const char *k;
 
-	json_object_foreach(head, k, v)
+	json_object_foreach(head_get(r), k, v)
 		json_object_set_nocheck(o, k, v);
-	json_decref(head);
 }
 
 json_t *

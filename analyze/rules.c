@@ -1181,10 +1181,8 @@ ruleset_compile(const struct rule_source *src, size_t nsrc,
 		ruleset_free(rs);
 		return NULL;
 	}
-	for (size_t i = 0; i < rs->nrule; i++) {
+	for (size_t i = 0; i < rs->nrule; i++)
 		cond_optimize(&rs->ar, rs->rule[i]->cond);
-		finding_head_prepare(rs->rule[i]);
-	}
 	cond_optimize(&rs->ar, rs->archive);
 	cond_optimize(&rs->ar, rs->controller);
 	ruleset_index(rs);

@@ -370,7 +370,8 @@ struct rule {
 	size_t		 nout;
 	struct litset	*ik[IK_COUNT];	/* index constraints; NULL = any value */
 	json_t		*head;		/* rule, title, severity, category, tags of
-					   its findings (finding.c); owned */
+					   its findings, built for the first (finding.c);
+					   owned */
 	size_t		 index;		/* position in the rule set */
 	const char	*file;
 	int		 line;
@@ -486,8 +487,6 @@ json_t	*finding_message_parts(const struct rule *r, struct evctx *c);
 /* A new copy of finding with the head (rule, title, severity, category,
  * tags) of r instead. */
 json_t	*finding_retitle(json_t *finding, const struct rule *r);
-/* Builds r->head from the rule's fields once they are final. */
-void	finding_head_prepare(struct rule *r);
 
 /* signal.c: whether the event of c has a time (stageTimestamp, else
  * requestReceivedTimestamp) the engine can order it by. */
