@@ -8,7 +8,8 @@
 #   make demo                 local Kafka + PostgreSQL + webhook receiver, sample events replayed
 #   make bench                scan throughput against jq on the shared corpus
 #   make bench-scan           scan against jq on realistic traffic and large events,
-#                             peak memory, startup (BASELINE=main compares)
+#                             peak memory, startup, cost against rule count
+#                             (BASELINE=main compares)
 #   make bench-pipeline       daemon throughput, Kafka -> rules -> PostgreSQL
 #   make bench-daemon         kaudit run draining a realistic backlog against kcat on the same topic
 #   make bench-state          what memory across events costs: throughput, bytes per key

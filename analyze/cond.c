@@ -1243,6 +1243,48 @@ ci_contains_any(const struct litset *set, const char *s, size_t n)
 	return 0;
 }
 
+#define CIM_SLOTS	64	/* icontains results kept per scratch (power of 2) */
+#define CIM_STR_MAX	256	/* bytes of a value kept; longer ones are not */
+
+/* The result of ci_contains_any() for one (set, value): the catch-all
+ * rules match every event's user agent against lists of tool names, and a
+ * stream of events repeats few user agents. The value is kept whole and
+ * compared, so a hit is exact; a slot holds the last value that hashed to
+ * it. */
+struct cimemo {
+	const struct litset	*set;
+	size_t			 n;
+	int			 hit;
+	char			 s[CIM_STR_MAX];
+};
+
+static int
+ci_contains_memo(struct eval_scratch *scr, const struct litset *set, const char *s, size_t n)
+{
+	uint64_t w[2] = { 0, 0 };
+	struct cimemo *m;
+	size_t slot;
+
+	if (scr == NULL || n > CIM_STR_MAX)
+		return ci_contains_any(set, s, n);
+	if (scr->cim == NULL)
+		scr->cim = xcalloc(CIM_SLOTS, sizeof(*scr->cim));
+	/* the ends of the value, where user agents differ (versions) */
+	memcpy(w, s, n < 8 ? n : 8);
+	if (n > 8)
+		memcpy(&w[1], s + n - (n < 16 ? n - 8 : 8), n < 16 ? n - 8 : 8);
+	slot = (size_t)(((w[0] * 0x9e3779b97f4a7c15ull) ^ (w[1] * 0xc2b2ae3d27d4eb4full) ^
+	    ((uintptr_t)set >> 4) ^ n) * 0xff51afd7ed558ccdull >> 58) & (CIM_SLOTS - 1);
+	m = &scr->cim[slot];
+	if (m->set == set && m->n == n && memcmp(m->s, s, n) == 0)
+		return m->hit;
+	m->set = set;
+	m->n = n;
+	memcpy(m->s, s, n);
+	m->hit = ci_contains_any(set, s, n);
+	return m->hit;
+}
+
 /* '*' any run, '?' one byte, '\' escapes; iterative with one backtrack point. */
 static int
 glob_match(const char *p, size_t pn, const char *s, size_t sn)
@@ -1315,7 +1357,7 @@ str_match(const struct node *n, struct evctx *c, const struct sval *v, int in_ar
 	if (n->op == OP_CONTAINS && in_array)
 		return set_has(set, v);
 	if (n->op == OP_ICONTAINS && !in_array)
-		return ci_contains_any(set, v->s, v->n);
+		return ci_contains_memo(c->s, set, v->s, v->n);
 	for (size_t i = 0; i < set->nstr; i++) {
 		const struct lit *l = &set->str[i];
 		switch (n->op) {
@@ -1554,6 +1596,145 @@ memo_eval(const struct node *n, struct evctx *c, int elem)
 	return r;
 }
 
+/* --- an OR over one field ---------------------------------------------------------- */
+
+#define ORSW_MIN	3	/* branches on one field that make it worth it */
+#define ORSW_MAX	64	/* branches of one OR (bits of a mask) */
+
+/* An OR most of whose branches start with a comparison of the same field
+ * to a literal: `(ka.useragent.minor = 20 and ...) or (ka.useragent.minor
+ * = 21 and ...) or ...`, as the client rules' release tables are written.
+ * The field is read once and every such comparison made on that one value
+ * before any branch is evaluated; a branch whose comparison fails is false
+ * and skipped without walking its nodes. The branches left are evaluated
+ * as written, in order, so the result is the plain OR's. */
+struct orsw {
+	const struct field	*f;
+	const struct node	**arm;	/* per branch: its first comparison, or NULL */
+};
+
+static int
+orsw_cmp(const struct node *n)
+{
+	return n->kind == N_CMP && n->lit != NULL &&
+	    (n->op == OP_EQ || n->op == OP_LT || n->op == OP_LE || n->op == OP_GT ||
+	    n->op == OP_GE);
+}
+
+/* The comparison a branch starts with, when it is one the switch takes. */
+static const struct node *
+orsw_arm(const struct node *k)
+{
+	if (orsw_cmp(k))
+		return k;
+	if (k->kind == N_AND && k->nkid > 0 && orsw_cmp(k->kid[0]))
+		return k->kid[0];
+	return NULL;
+}
+
+/* Whether a and b read the same value: compiled separately, the same path
+ * gives two structs. */
+static int
+field_same(const struct field *a, const struct field *b)
+{
+	if (a == b)
+		return 1;
+	if (a->base != b->base || a->ef != b->ef || a->comp != b->comp || a->type != b->type ||
+	    a->nseg != b->nseg || strcmp(a->name, b->name) != 0)
+		return 0;
+	for (size_t i = 0; i < a->nseg; i++) {
+		const struct pathseg *x = &a->seg[i], *y = &b->seg[i];
+		if ((x->key == NULL) != (y->key == NULL) || x->index != y->index ||
+		    (x->key && (x->len != y->len || memcmp(x->key, y->key, x->len) != 0)))
+			return 0;
+	}
+	return 1;
+}
+
+static void
+orsw_build(struct arena *a, struct node *n)
+{
+	const struct node *arm[ORSW_MAX];
+	const struct field *f = NULL;
+	size_t narm = 0;
+
+	if (n->nkid < ORSW_MIN || n->nkid > ORSW_MAX)
+		return;
+	for (size_t i = 0; i < n->nkid; i++) {
+		arm[i] = orsw_arm(n->kid[i]);
+		if (arm[i] && f == NULL)
+			f = arm[i]->f;
+		if (arm[i] && !field_same(arm[i]->f, f))
+			arm[i] = NULL;
+		narm += arm[i] != NULL;
+	}
+	if (narm < ORSW_MIN)
+		return;
+	n->sw = arena_alloc(a, sizeof(*n->sw));
+	n->sw->f = f;
+	n->sw->arm = arena_alloc(a, n->nkid * sizeof(*n->sw->arm));
+	memcpy(n->sw->arm, arm, n->nkid * sizeof(*arm));
+}
+
+void
+cond_optimize(struct arena *a, struct node *n)
+{
+	if (n == NULL)
+		return;
+	switch (n->kind) {
+	case N_OR:
+		if (n->sw == NULL)
+			orsw_build(a, n);
+		/* FALLTHROUGH */
+	case N_AND: case N_NOT: case N_ANY: case N_ALL: case N_MEMO:
+		for (size_t i = 0; i < n->nkid; i++)
+			cond_optimize(a, n->kid[i]);
+		break;
+	default:
+		break;
+	}
+}
+
+/* The field's value as cmp_eval() compares a scalar; arrays, lists and
+ * objects make every comparison the switch takes false (SK_NONE). */
+static void
+orsw_value(const struct orsw *sw, struct evctx *c, int elem, struct sval *sv)
+{
+	struct val v;
+
+	field_eval(sw->f, c, elem, &v);
+	sv->k = SK_NONE;
+	switch (v.kind) {
+	case VAL_TOK:
+		if (jtok_type(c->ev->doc, v.tok) != JT_ARR)
+			sval_tok(c, v.tok, sv);
+		break;
+	case VAL_STR: sv->k = SK_STR; sv->s = v.s; sv->n = v.n; break;
+	case VAL_NUM: sv->k = SK_NUM; sv->num = v.num; break;
+	case VAL_BOOL: sv->k = SK_BOOL; sv->b = v.b; break;
+	default: break;
+	}
+}
+
+static int
+orsw_eval(const struct node *n, struct evctx *c, int elem)
+{
+	const struct orsw *sw = n->sw;
+	struct sval sv = { SK_NONE, NULL, 0, 0, 0 };
+	uint64_t out = 0;
+
+	/* every comparison first: a branch evaluated may reuse the scratch
+	 * buffer the value's text sits in */
+	orsw_value(sw, c, elem, &sv);
+	for (size_t i = 0; i < n->nkid; i++)
+		if (sw->arm[i] && !scalar_match(sw->arm[i], c, &sv, 0))
+			out |= 1ull << i;
+	for (size_t i = 0; i < n->nkid; i++)
+		if (!(out >> i & 1) && cond_eval(n->kid[i], c, elem))
+			return 1;
+	return 0;
+}
+
 int
 cond_eval(const struct node *n, struct evctx *c, int elem)
 {
@@ -1564,6 +1745,8 @@ cond_eval(const struct node *n, struct evctx *c, int elem)
 				return 0;
 		return 1;
 	case N_OR:
+		if (n->sw)
+			return orsw_eval(n, c, elem);
 		for (size_t i = 0; i < n->nkid; i++)
 			if (cond_eval(n->kid[i], c, elem))
 				return 1;

@@ -94,6 +94,7 @@ eval_scratch_free(struct eval_scratch *s)
 		free(s->cache[i].rule);
 	}
 	free(s->cache);
+	free(s->cim);
 	free(s);
 }
 

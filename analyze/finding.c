@@ -362,18 +362,50 @@ finding_retitle(json_t *finding, const struct rule *r)
 	return o;
 }
 
-static void
-finding_head(json_t *o, const struct rule *r)
+/* The fields every finding of r starts with, as finding_head() built them
+ * for each finding before: now built for a rule's first finding and shared
+ * by reference by the rest (never changed once built; jansson counts
+ * references atomically, so threads may share them). */
+static json_t *
+head_build(const struct rule *r)
 {
-	json_t *tags = json_array();
+	json_t *o = json_object(), *tags = json_array();
 
 	for (size_t i = 0; i < r->ntags; i++)
 		json_array_append_new(tags, json_string(r->tags[i]));
-	json_object_set_new(o, "rule", json_string(r->id));
-	json_object_set_new(o, "title", json_string(r->title));
-	json_object_set_new(o, "severity", json_string(severity_name(r->severity)));
-	json_object_set_new(o, "category", json_string(r->category));
-	json_object_set_new(o, "tags", tags);
+	json_object_set_new_nocheck(o, "rule", json_string(r->id));
+	json_object_set_new_nocheck(o, "title", json_string(r->title));
+	json_object_set_new_nocheck(o, "severity", json_string(severity_name(r->severity)));
+	json_object_set_new_nocheck(o, "category", json_string(r->category));
+	json_object_set_new_nocheck(o, "tags", tags);
+	return o;
+}
+
+/* r->head, built by the first thread to need it: a thread that loses the
+ * race drops its own copy. Borrowed. */
+static json_t *
+head_get(const struct rule *r)
+{
+	json_t **slot = (json_t **)&r->head;	/* a cache, not the rule's meaning */
+	json_t *head = __atomic_load_n(slot, __ATOMIC_ACQUIRE), *mine, *none = NULL;
+
+	if (head != NULL)
+		return head;
+	mine = head_build(r);
+	if (__atomic_compare_exchange_n(slot, &none, mine, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return mine;
+	json_decref(mine);
+	return none;
+}
+
+static void
+finding_head(json_t *o, const struct rule *r)
+{
+	json_t *v;
+	const char *k;
+
+	json_object_foreach(head_get(r), k, v)
+		json_object_set_nocheck(o, k, v);
 }
 
 json_t *
@@ -385,31 +417,31 @@ finding_build(const struct rule *r, struct evctx *c)
 	int sip = c->ev->f[EF_SOURCE_IPS];
 
 	finding_head(o, r);
-	json_object_set_new(o, "audit_id", finding_audit_id(c));
-	json_object_set_new(o, "stage", c->ev->f[EF_STAGE] >= 0 ? ev_str(c, EF_STAGE) :
+	json_object_set_new_nocheck(o, "audit_id", finding_audit_id(c));
+	json_object_set_new_nocheck(o, "stage", c->ev->f[EF_STAGE] >= 0 ? ev_str(c, EF_STAGE) :
 	    json_string("ResponseComplete"));
-	json_object_set_new(o, "time", finding_time(c));
-	json_object_set_new(o, "cluster", json_string(c->ev->cluster ? c->ev->cluster : "default"));
-	json_object_set_new(o, "user", ev_str(c, EF_USERNAME));
-	json_object_set_new(o, "groups", finding_groups(c));
-	json_object_set_new(o, "impersonated_user", ev_str(c, EF_IMPERSONATED_NAME));
-	json_object_set_new(o, "source_ip", jtok_type(c->ev->doc, sip) == JT_ARR &&
+	json_object_set_new_nocheck(o, "time", finding_time(c));
+	json_object_set_new_nocheck(o, "cluster", json_string(c->ev->cluster ? c->ev->cluster : "default"));
+	json_object_set_new_nocheck(o, "user", ev_str(c, EF_USERNAME));
+	json_object_set_new_nocheck(o, "groups", finding_groups(c));
+	json_object_set_new_nocheck(o, "impersonated_user", ev_str(c, EF_IMPERSONATED_NAME));
+	json_object_set_new_nocheck(o, "source_ip", jtok_type(c->ev->doc, sip) == JT_ARR &&
 	    jtok_type(c->ev->doc, jtok_at(c->ev->doc, sip, 0)) == JT_STR ?
 	    tok_json(c, jtok_at(c->ev->doc, sip, 0)) : json_null());
-	json_object_set_new(o, "user_agent", ev_str(c, EF_USER_AGENT));
-	json_object_set_new(o, "verb", ev_str(c, EF_VERB));
-	json_object_set_new(o, "resource", ev_str(c, EF_RESOURCE));
-	json_object_set_new(o, "subresource", ev_str(c, EF_SUBRESOURCE));
-	json_object_set_new(o, "namespace", ev_str(c, EF_NAMESPACE));
-	json_object_set_new(o, "name", ev_str(c, EF_NAME));
-	json_object_set_new(o, "code", finding_code(c));
+	json_object_set_new_nocheck(o, "user_agent", ev_str(c, EF_USER_AGENT));
+	json_object_set_new_nocheck(o, "verb", ev_str(c, EF_VERB));
+	json_object_set_new_nocheck(o, "resource", ev_str(c, EF_RESOURCE));
+	json_object_set_new_nocheck(o, "subresource", ev_str(c, EF_SUBRESOURCE));
+	json_object_set_new_nocheck(o, "namespace", ev_str(c, EF_NAMESPACE));
+	json_object_set_new_nocheck(o, "name", ev_str(c, EF_NAME));
+	json_object_set_new_nocheck(o, "code", finding_code(c));
 	buf_reset(msg);
 	finding_message(r, c, msg);
-	json_object_set_new(o, "message", jstring(buf_cstr(msg), msg->len, FIELD_STR_MAX));
+	json_object_set_new_nocheck(o, "message", jstring(buf_cstr(msg), msg->len, FIELD_STR_MAX));
 	evidence_walk(&e, r->cond, c, -1, "", 0);
 	c->s->evname = e.name;	/* keep the grown buffer for the next finding */
-	json_object_set_new(o, "evidence", e.obj);
+	json_object_set_new_nocheck(o, "evidence", e.obj);
 	/* later matches counted on it (suppress); the state engine keeps it */
-	json_object_set_new(o, "repeats", json_integer(0));
+	json_object_set_new_nocheck(o, "repeats", json_integer(0));
 	return o;
 }

@@ -11,7 +11,10 @@
  * resource, then verb); a rule with no constraint is a catch-all, evaluated
  * for every event. Keys are compared in lower case on both sides (eval.c
  * lowers the event's): the index only narrows, the condition decides, so a
- * rule that compares case still sees every event it could match. */
+ * rule that compares case still sees every event it could match. A Falco
+ * rule's condition (one N_FALCO node) is read the same way through its own
+ * `and` chain of ka.verb, ka.target.resource and ka.target.subresource. */
+#include "analyze/falco.h"
 #include "analyze/rules_impl.h"
 #include "base/hash.h"
 #include "base/xmalloc.h"
@@ -165,6 +168,66 @@ set_lower(struct arena *a, const struct litset *set)
 	return s;
 }
 
+/* The key a Falco field stands for: the plain ka.verb, ka.target.resource
+ * and ka.target.subresource read the event's own verb and objectRef. */
+static enum ikey
+falco_ikey(const struct ffield *f)
+{
+	if (f->arg != NULL || f->index >= 0)
+		return IK_NONE;
+	if (strcmp(f->name, "ka.verb") == 0)
+		return IK_VERB;
+	if (strcmp(f->name, "ka.target.resource") == 0)
+		return IK_RESOURCE;
+	if (strcmp(f->name, "ka.target.subresource") == 0)
+		return IK_SUBRESOURCE;
+	return IK_NONE;
+}
+
+/* Falco reads a value that is not a string as its JSON text (5, null,
+ * {...}), which the index never sees: only values no such text can be
+ * (a letter first, not true, false or null) may pin a key. */
+static int
+falco_pin_ok(const struct lit *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = v[i].n ? (unsigned char)v[i].s[0] : 0;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) ||
+		    strcmp(v[i].s, "true") == 0 || strcmp(v[i].s, "false") == 0 ||
+		    strcmp(v[i].s, "null") == 0)
+			return 0;
+	}
+	return 1;
+}
+
+/* A Falco rule's condition is one N_FALCO node: the same constraints, read
+ * off the `and` chain of its own tree (`ka.verb = create`,
+ * `ka.target.resource in (pods, deployments)`). In Falco a missing field
+ * fails every comparison, as a missing key fails the index. */
+static void
+falco_constraints(struct arena *a, struct rule *r, const struct fexpr *x)
+{
+	enum ikey ik;
+	struct litset *s;
+
+	if (x->kind == FK_AND) {
+		for (size_t i = 0; i < x->nkid; i++)
+			falco_constraints(a, r, x->kid[i]);
+		return;
+	}
+	if (x->kind != FK_CMP || x->f == NULL || (ik = falco_ikey(x->f)) == IK_NONE || r->ik[ik])
+		return;
+	if (x->op == FO_EQ && x->nval == 1 && x->val != NULL && falco_pin_ok(x->val, 1)) {
+		s = arena_alloc(a, sizeof(*s));
+		s->str = x->val;
+		s->nstr = 1;
+		r->ik[ik] = s;
+	} else if (x->op == FO_IN && x->set != NULL && x->set->nstr > 0 &&
+	    falco_pin_ok(x->set->str, x->set->nstr)) {
+		r->ik[ik] = x->set;
+	}
+}
+
 /* The literal values verb / resource / subresource must have for the rule
  * to match, read off `field = v` and `field in (...)` conjuncts, or off an
  * OR of them. */
@@ -178,6 +241,10 @@ rule_constraints(struct arena *a, struct rule *r)
 	for (size_t i = 0; i < n; i++) {
 		const struct node *k = cj[i];
 		enum ikey ik;
+		if (k->kind == N_FALCO) {
+			falco_constraints(a, r, k->fx);
+			continue;
+		}
 		if (k->kind == N_OR) {
 			for (ik = IK_VERB; ik < IK_COUNT; ik++)
 				if (r->ik[ik] == NULL)

@@ -1181,6 +1181,10 @@ ruleset_compile(const struct rule_source *src, size_t nsrc,
 		ruleset_free(rs);
 		return NULL;
 	}
+	for (size_t i = 0; i < rs->nrule; i++)
+		cond_optimize(&rs->ar, rs->rule[i]->cond);
+	cond_optimize(&rs->ar, rs->archive);
+	cond_optimize(&rs->ar, rs->controller);
 	ruleset_index(rs);
 	return rs;
 }
@@ -1194,6 +1198,8 @@ ruleset_free(struct ruleset *rs)
 		pcre2_code_free(rs->regex[i]);
 	free(rs->regex);
 	ruleset_index_free(rs);
+	for (size_t i = 0; i < rs->nrule; i++)
+		json_decref(rs->rule[i]->head);
 	free(rs->rule);
 	buf_free(&rs->warnings);
 	arena_free(&rs->ar);

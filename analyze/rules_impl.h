@@ -196,6 +196,7 @@ enum nkind { N_AND, N_OR, N_NOT, N_CMP, N_ANY, N_ALL, N_TRUE, N_FALSE, N_MEMO, N
 
 struct fexpr;
 struct ffield;
+struct orsw;
 
 struct cidr {
 	int		 family;	/* 4 or 6 */
@@ -216,6 +217,7 @@ struct node {
 	size_t		 ncidr;
 	size_t		 memo;		/* N_MEMO: slot in eval_scratch.memo */
 	struct fexpr	*fx;		/* N_FALCO */
+	struct orsw	*sw;		/* N_OR: branches ruled out by one field (cond.c) */
 };
 
 struct rlist;
@@ -249,6 +251,9 @@ struct cond_ctx {
 struct node *cond_compile(struct cond_ctx *cc, const char *text, size_t len,
 	    int relative);
 int	cond_eval(const struct node *n, struct evctx *c, int elem);
+/* Prepares n and what it contains for faster evaluation, once compiled
+ * (an OR of comparisons of one field: see cond.c). Results do not change. */
+void	cond_optimize(struct arena *a, struct node *n);
 /* A comparison built from parts instead of text (rule exceptions): `field
  * op value` with op as written ("=", "in", "contains", ...). With seq, val
  * holds a sequence's items; otherwise val[0] is the one value, and a
@@ -364,6 +369,9 @@ struct rule {
 	struct tmpl_seg	*out;		/* output template */
 	size_t		 nout;
 	struct litset	*ik[IK_COUNT];	/* index constraints; NULL = any value */
+	json_t		*head;		/* rule, title, severity, category, tags of
+					   its findings, built for the first (finding.c);
+					   owned */
 	size_t		 index;		/* position in the rule set */
 	const char	*file;
 	int		 line;
@@ -427,6 +435,7 @@ struct eval_scratch {
 	uint32_t	*cand;		/* candidate rules of one event */
 	size_t		 ncand, capcand;
 	struct cand_list *cache;	/* eval.c: candidates by (verb, resource, subresource) */
+	struct cimemo	*cim;		/* cond.c: icontains results by (set, value) */
 	unsigned long	 evaluated;	/* conditions evaluated (tests, stats) */
 	uint64_t	*seen;		/* eval_scratch_dedup(): hashes of (audit_id, rule) */
 	struct buf	 msg, evname;	/* finding_build() */

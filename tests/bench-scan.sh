@@ -11,7 +11,13 @@
 #                time, best of RUNS (default 3) each;
 #   memory       scan's peak resident memory (--stats peak_mb) on 200k and
 #                400k realistic events, default threads and one thread;
-#   startup      scan of a one-event file, best of 20, in ms.
+#   startup      scan of a one-event file, best of 20, in ms;
+#   rule count   scan of the 200k file with 10, 50, 200 and all of the
+#                shipped rules and correlations enabled
+#                (tests/bench/rule_subset.py), stateful rules on (as
+#                shipped) and off (no suppress, no correlation): events/s
+#                by wall time and CPU microseconds per event, best of RUNS
+#                (the baseline's too).
 #
 # BASELINE=path/to/kaudit measures that build the same way in the same run
 # and checks that its findings on the 200k file are byte-identical to this
@@ -138,6 +144,25 @@ for k in "$K" ${baseline:+"$baseline"}; do
 		if [ -z "$bn" ] || [ $((t1 - t0)) -lt "$bn" ]; then bn=$((t1 - t0)); fi
 	done
 	awk -v l="$l" -v ns="$bn" 'BEGIN { printf "  %-34s %6.1f ms\n", l, ns / 1e6 }'
+done
+
+echo
+echo "cost against rule count (200k realistic events, default threads, best of $runs):"
+e=$(wc -l <"$t200")
+for st in on off; do
+	for n in 10 50 200 all; do
+		rm -rf "$dir/rules"
+		[ "$st" = off ] && sl=--stateless || sl=
+		got=$(python3 tests/bench/rule_subset.py "$n" "$dir/rules" $sl) || die "rule_subset.py failed"
+		for k in "$K" ${baseline:+"$baseline"}; do
+			[ "$k" = "$K" ] && l="kaudit" || l="baseline"
+			read -r w c <<<"$(best "$k" scan --rules "$dir/rules" "$t200")"
+			awk -v l="$l" -v st="$st" -v n="$got" -v w="$w" -v c="$c" -v e="$e" 'BEGIN {
+				if (w <= 0) w = 0.001
+				printf "  %-8s stateful %-3s %3d rules %6.2f s wall %6.2f s cpu %8.0f events/s %6.2f us cpu/event\n",
+				    l, st, n, w, c, e / w, c * 1e6 / e }'
+		done
+	done
 done
 
 if [ -n "$baseline" ]; then

@@ -705,6 +705,90 @@ test_bounds(void)
 	buf_free(&errs);
 }
 
+/* An OR whose branches start with comparisons of one field is evaluated
+ * through a switch (cond.c, struct orsw): the same results as the plain OR
+ * for every kind of value, a value unescaped into the scratch included. */
+#define ORSW_COND \
+	"(objectRef.name = web-1 and verb = get) or (objectRef.name = web-0 and verb = create)" \
+	" or objectRef.name > zz or (objectRef.name = \"w\u00e9\" and user.username = \"\u00e9\")" \
+	" or verb = patch"
+
+static void
+test_or_switch(void)
+{
+	struct buf errs;
+	struct ruleset *rs;
+
+	buf_init(&errs);
+	rs = one_rule(ORSW_COND, &errs);
+	T_ASSERT(rs != NULL && rs->rule[0]->cond->kind == N_OR && rs->rule[0]->cond->sw != NULL);
+	ruleset_free(rs);
+	/* two branches on the field: not worth a switch */
+	rs = one_rule("objectRef.name = a or objectRef.name = b or verb = x", &errs);
+	T_ASSERT(rs != NULL && rs->rule[0]->cond->sw == NULL);
+	ruleset_free(rs);
+	buf_free(&errs);
+	T_INTEQ(holds(ORSW_COND), 1);
+	T_INTEQ(holds_on(ORSW_COND, "{\"verb\":\"get\",\"objectRef\":{\"name\":\"web-1\"}}"), 1);
+	T_INTEQ(holds_on(ORSW_COND, "{\"verb\":\"list\",\"objectRef\":{\"name\":\"web-1\"}}"), 0);
+	T_INTEQ(holds_on(ORSW_COND, "{\"verb\":\"get\",\"objectRef\":{\"name\":\"zzz\"}}"), 1);
+	T_INTEQ(holds_on(ORSW_COND, "{\"verb\":\"get\",\"objectRef\":{\"name\":\"z\"}}"), 0);
+	/* the value sits in the scratch, and so does the username read after it */
+	T_INTEQ(holds_on(ORSW_COND, "{\"verb\":\"get\",\"user\":{\"username\":\"\\u00e9\"},"
+	    "\"objectRef\":{\"name\":\"w\\u00e9\"}}"), 1);
+	T_INTEQ(holds_on(ORSW_COND, "{\"verb\":\"get\",\"user\":{\"username\":\"e\"},"
+	    "\"objectRef\":{\"name\":\"w\\u00e9\"}}"), 0);
+	/* missing, null, a number, an array, an object: only the last branch */
+	T_INTEQ(holds_on(ORSW_COND, "{\"verb\":\"create\"}"), 0);
+	T_INTEQ(holds_on(ORSW_COND, "{\"verb\":\"patch\"}"), 1);
+	T_INTEQ(holds_on(ORSW_COND, "{\"verb\":\"create\",\"objectRef\":{\"name\":null}}"), 0);
+	T_INTEQ(holds_on(ORSW_COND, "{\"verb\":\"create\",\"objectRef\":{\"name\":7}}"), 0);
+	T_INTEQ(holds_on(ORSW_COND, "{\"verb\":\"create\",\"objectRef\":{\"name\":[\"web-0\"]}}"), 0);
+	T_INTEQ(holds_on(ORSW_COND, "{\"verb\":\"patch\",\"objectRef\":{\"name\":{\"a\":1}}}"), 1);
+	/* numbers, as the client rules' release tables compare them */
+	T_INTEQ(holds_on("(ka.useragent.minor <= 19 and verb = get) or (ka.useragent.minor = 26"
+	    " and ka.useragent.patch < 2) or (ka.useragent.minor = 27 and verb = get)",
+	    "{\"verb\":\"list\",\"userAgent\":\"kubectl/v1.26.1 (linux/amd64) kubernetes/x\"}"), 1);
+	T_INTEQ(holds_on("(ka.useragent.minor <= 19 and verb = get) or (ka.useragent.minor = 26"
+	    " and ka.useragent.patch < 1) or (ka.useragent.minor = 27 and verb = get)",
+	    "{\"verb\":\"list\",\"userAgent\":\"kubectl/v1.26.1 (linux/amd64) kubernetes/x\"}"), 0);
+}
+
+/* icontains results are kept per scratch by (set, value): values that share
+ * their length and both ends, met one after the other through one scratch,
+ * must each get their own answer. */
+static void
+test_icontains_memo(void)
+{
+	static const char *const ua[] = {
+		"kube-hunter/1.0 (linux) client", "kube-huntxr/1.0 (linux) client",
+		"kube-hunter/1.0 (linux) client", "KUBE-HUNTER/1.0 (linux) client",
+		"kube-hxnter/1.0 (linux) client",
+	};
+	static const int want[] = { 1, 0, 1, 1, 0 };
+	struct buf errs;
+	struct ruleset *rs;
+	struct eval_scratch *s;
+	char json[256];
+
+	buf_init(&errs);
+	rs = one_rule("userAgent icontains (hunter, peirates)", &errs);
+	T_ASSERT(rs != NULL);
+	s = eval_scratch_new(rs);
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < sizeof(ua) / sizeof(ua[0]); i++) {
+			struct tev t;
+			snprintf(json, sizeof(json), "{\"userAgent\":\"%s\"}", ua[i]);
+			tev_load(&t, json);
+			T_INTEQ((int)ruleset_eval(rs, &t.ev, s, NULL, NULL), want[i]);
+			jdoc_free(&t.d);
+		}
+	}
+	eval_scratch_free(s);
+	ruleset_free(rs);
+	buf_free(&errs);
+}
+
 int
 main(void)
 {
@@ -725,5 +809,7 @@ main(void)
 	T_RUN(test_empty_list);
 	T_RUN(test_syntax_errors);
 	T_RUN(test_bounds);
+	T_RUN(test_or_switch);
+	T_RUN(test_icontains_memo);
 	return t_done();
 }
