@@ -109,7 +109,12 @@ st_evaluate(struct worker *w)
 static enum wstate
 st_commit(struct worker *w)
 {
-	if (w->wc.ops->commit(w->wc.impl) == 0) {
+	long t0 = clock_ms();
+	int rc = w->wc.ops->commit(w->wc.impl);
+
+	atomic_fetch_add(&w->wc.st->write_ms, (unsigned long)(clock_ms() - t0));
+	atomic_fetch_add(&w->wc.st->write_wait_ms, (unsigned long)(clock_ms() - t0));
+	if (rc == 0) {
 		if (w->paused) {
 			log_info("%s %d: batch committed after %ld s of trouble; resuming",
 			    w->wc.name, w->wc.id, (clock_ms() - w->waiting_since) / 1000);

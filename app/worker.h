@@ -28,6 +28,8 @@ struct worker_stats {
 	atomic_ulong	signals;	/* handed to the state owners */
 	atomic_ulong	state_findings;	/* new findings of the state owners */
 	atomic_ulong	archived;	/* new rows of the event archive (kaudit.events) */
+	atomic_ulong	write_ms;	/* spent in commits (the database write, the signals' acks) */
+	atomic_ulong	write_wait_ms;	/* of it, the worker threads waited for (see worker.c) */
 	atomic_long	last_message_ms;	/* monotonic ms of the last message seen */
 	atomic_int	assigned;	/* some worker has partitions */
 	atomic_int	busy;		/* batches in hand */
