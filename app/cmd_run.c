@@ -367,6 +367,7 @@ crew_start(const struct config *c, const struct ruleset *rs, struct suppress_set
 			    sizeof(err));
 		} else {
 			wc.ops = &ingester_ops;
+			wc.pipelined = 1;
 			wc.impl = ingester_new(id, c, rs, stateful, sup, st, err, sizeof(err));
 		}
 		if (wc.impl == NULL || (cr->w[cr->n] = worker_start(&wc, err, sizeof(err))) == NULL) {

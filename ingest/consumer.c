@@ -52,6 +52,8 @@ struct consumer {
 	int		(*own)(void *, const char *, int32_t, int64_t *);
 	void		(*disown)(void *, const char *, int32_t);
 	void		*owner;
+	void		(*revoking)(void *);	/* consumer_opts.revoking */
+	void		*revoking_arg;
 	atomic_int	*stop;		/* consumer_opts.stop */
 };
 
@@ -252,6 +254,8 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e, rd_kafka_topic_partition_lis
 		lost = rd_kafka_assignment_lost(rk);
 		if (lost)
 			atomic_store(&k->member, 0);
+		if (k->revoking)
+			k->revoking(k->revoking_arg);
 		drop_held(k, parts);
 		drop_filling(k, parts);
 		(void)apply_assignment(k, parts, 0, coop);
@@ -447,6 +451,8 @@ consumer_new(const struct consumer_opts *o, char *err, size_t errlen)
 	k->own = o->own;
 	k->disown = o->disown;
 	k->owner = o->owner;
+	k->revoking = o->revoking;
+	k->revoking_arg = o->revoking_arg;
 	k->stop = o->stop;
 	if ((k->coop_conf = strategy_kind(o->props, err, errlen)) < 0)
 		goto fail;
