@@ -34,6 +34,13 @@
  * reaches the other members with their next heartbeat: librdkafka's default
  * 3 s held every partition on one worker for 3 s after each start. */
 #define HEARTBEAT_MS		"500"
+/* Each consumer prefetches into its queue up to this much (librdkafka's
+ * default 64 MiB, which made most of a draining daemon's memory: 244 MB of
+ * which about 160 in three consumers' queues on a 200k-event backlog). A
+ * worker drains a few MB/s into PostgreSQL; 4 MiB is still tens of fetches'
+ * worth at that rate, and librdkafka lowers fetch.max.bytes to it, so one
+ * fetch response cannot overshoot it by more than itself. */
+#define QUEUE_KBYTES		"4096"
 
 struct consumer {
 	rd_kafka_t	*rk;
@@ -467,7 +474,8 @@ consumer_new(const struct consumer_opts *o, char *err, size_t errlen)
 	    set_prop(conf, "auto.offset.reset", "earliest", err, errlen) ||
 	    set_prop(conf, "enable.partition.eof", "false", err, errlen) ||
 	    set_prop(conf, "fetch.wait.max.ms", FETCH_WAIT_MS, err, errlen) ||
-	    set_prop(conf, "heartbeat.interval.ms", HEARTBEAT_MS, err, errlen))
+	    set_prop(conf, "heartbeat.interval.ms", HEARTBEAT_MS, err, errlen) ||
+	    set_prop(conf, "queued.max.messages.kbytes", QUEUE_KBYTES, err, errlen))
 		goto fail;
 	for (size_t i = 0; i < o->props->n; i++)
 		if (set_prop(conf, o->props->v[i].key, o->props->v[i].value, err, errlen))
