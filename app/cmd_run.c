@@ -173,11 +173,13 @@ static void
 log_stats(const struct worker_stats *st)
 {
 	log_info("messages %lu events %lu findings %lu bad-input %lu dead-letters %lu "
-	    "db-retries %lu signals %lu stateful-findings %lu archived %lu",
+	    "db-retries %lu signals %lu stateful-findings %lu archived %lu write-ms %lu "
+	    "write-wait-ms %lu",
 	    atomic_load(&st->messages), atomic_load(&st->events), atomic_load(&st->findings),
 	    atomic_load(&st->errors), atomic_load(&st->dead_letters),
 	    atomic_load(&st->db_retries), atomic_load(&st->signals),
-	    atomic_load(&st->state_findings), atomic_load(&st->archived));
+	    atomic_load(&st->state_findings), atomic_load(&st->archived),
+	    atomic_load(&st->write_ms), atomic_load(&st->write_wait_ms));
 }
 
 /* The workers of one process: ingesters, then state owners. */
@@ -365,6 +367,7 @@ crew_start(const struct config *c, const struct ruleset *rs, struct suppress_set
 			    sizeof(err));
 		} else {
 			wc.ops = &ingester_ops;
+			wc.pipelined = 1;
 			wc.impl = ingester_new(id, c, rs, stateful, sup, st, err, sizeof(err));
 		}
 		if (wc.impl == NULL || (cr->w[cr->n] = worker_start(&wc, err, sizeof(err))) == NULL) {

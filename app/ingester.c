@@ -46,6 +46,23 @@ struct batch_event {
 	const struct kmsg *msg;
 };
 
+/* One batch's results; the ingester holds two (worker_conf.pipelined). */
+struct slot {
+	struct decoded		*dec;		/* one per message: events stay valid */
+	struct batch_finding	*found;
+	size_t			 nfound, capfound;
+	struct db_ingest_error	*errs;
+	size_t			 nerrs, caperrs;
+	struct batch_event	*arch;
+	size_t			 narch, caparch;
+	struct buf		 evtext;
+	/* the batch's signals: key and value of each, back to back */
+	struct buf		 sig;
+	size_t			*sigoff;	/* key at sig + sigoff[i], then value */
+	size_t			*sigklen, *sigvlen;
+	size_t			 nsig, capsig;
+};
+
 struct ingester {
 	int			 id;
 	const struct config	*c;
@@ -57,22 +74,16 @@ struct ingester {
 	struct eval_scratch	*scratch;
 	struct decode_opts	 dopts;
 	const char		*cluster;	/* config's, for messages without a header */
-	struct decoded		*dec;		/* one per message: events stay valid */
 	const struct kmsg	*cur;		/* message being evaluated */
-	struct batch_finding	*found;
-	size_t			 nfound, capfound;
-	struct db_ingest_error	*errs;
-	size_t			 nerrs, caperrs;
 	int			 archive;	/* archive.enabled with a condition */
-	struct batch_event	*arch;
-	size_t			 narch, caparch;
-	struct buf		 evtext;
-	/* the batch's signals: key and value of each, back to back */
-	struct buf		 sig;
 	struct buf		 tmp;		/* unescaping a field */
-	size_t			*sigoff;	/* key at sig + sigoff[i], then value */
-	size_t			*sigklen, *sigvlen;
-	size_t			 nsig, capsig;
+	/* slot[head] is the older batch (the one commit() writes, on the
+	 * writer thread), slot[head ^ 1] the newer when nslots is 2; fill is
+	 * the one evaluate() fills, on the worker's thread. head changes
+	 * only in end(), while no commit() runs. */
+	struct slot		 slot[2];
+	int			 head, nslots;
+	struct slot		*fill;
 };
 
 /* The event's requestReceivedTimestamp as a new string, NULL when none: it
@@ -93,16 +104,17 @@ static void
 on_finding(void *arg, json_t *finding, const struct audit_event *ev, const struct rule *r)
 {
 	struct ingester *g = arg;
+	struct slot *b = g->fill;
 	struct batch_finding *f;
 
 	(void)r;
 	obs_finding(json_string_value(json_object_get(finding, "rule")),
 	    json_string_value(json_object_get(finding, "severity")));
-	if (g->nfound == g->capfound) {
-		g->capfound = g->capfound ? g->capfound * 2 : 64;
-		g->found = xrealloc(g->found, g->capfound * sizeof(*g->found));
+	if (b->nfound == b->capfound) {
+		b->capfound = b->capfound ? b->capfound * 2 : 64;
+		b->found = xrealloc(b->found, b->capfound * sizeof(*b->found));
 	}
-	f = &g->found[g->nfound++];
+	f = &b->found[b->nfound++];
 	f->finding = finding;
 	f->event_json = event_json(ev, &f->event_len);
 	f->msg = g->cur;
@@ -113,35 +125,35 @@ on_finding(void *arg, json_t *finding, const struct audit_event *ev, const struc
 static void
 on_signal(void *arg, const struct signal *sg)
 {
-	struct ingester *g = arg;
+	struct slot *b = ((struct ingester *)arg)->fill;
 	size_t vlen;
 	char *v = signal_encode(sg, &vlen);
 
-	if (g->nsig == g->capsig) {
-		g->capsig = g->capsig ? g->capsig * 2 : 64;
-		g->sigoff = xrealloc(g->sigoff, g->capsig * sizeof(*g->sigoff));
-		g->sigklen = xrealloc(g->sigklen, g->capsig * sizeof(*g->sigklen));
-		g->sigvlen = xrealloc(g->sigvlen, g->capsig * sizeof(*g->sigvlen));
+	if (b->nsig == b->capsig) {
+		b->capsig = b->capsig ? b->capsig * 2 : 64;
+		b->sigoff = xrealloc(b->sigoff, b->capsig * sizeof(*b->sigoff));
+		b->sigklen = xrealloc(b->sigklen, b->capsig * sizeof(*b->sigklen));
+		b->sigvlen = xrealloc(b->sigvlen, b->capsig * sizeof(*b->sigvlen));
 	}
-	g->sigoff[g->nsig] = g->sig.len;
-	g->sigklen[g->nsig] = sg->keylen;
-	g->sigvlen[g->nsig] = vlen;
-	g->nsig++;
-	buf_append(&g->sig, sg->key, sg->keylen);
-	buf_append(&g->sig, v, vlen);
+	b->sigoff[b->nsig] = b->sig.len;
+	b->sigklen[b->nsig] = sg->keylen;
+	b->sigvlen[b->nsig] = vlen;
+	b->nsig++;
+	buf_append(&b->sig, sg->key, sg->keylen);
+	buf_append(&b->sig, v, vlen);
 	free(v);
 }
 
 static void
-add_error(struct ingester *g, const struct kmsg *m, int seq, const struct decode_error *de)
+add_error(struct slot *b, const struct kmsg *m, int seq, const struct decode_error *de)
 {
 	struct db_ingest_error *e;
 
-	if (g->nerrs == g->caperrs) {
-		g->caperrs = g->caperrs ? g->caperrs * 2 : 16;
-		g->errs = xrealloc(g->errs, g->caperrs * sizeof(*g->errs));
+	if (b->nerrs == b->caperrs) {
+		b->caperrs = b->caperrs ? b->caperrs * 2 : 16;
+		b->errs = xrealloc(b->errs, b->caperrs * sizeof(*b->errs));
 	}
-	e = &g->errs[g->nerrs++];
+	e = &b->errs[b->nerrs++];
 	e->topic = m->topic;
 	e->partition = m->partition;
 	e->offset = m->offset;
@@ -157,14 +169,14 @@ add_error(struct ingester *g, const struct kmsg *m, int seq, const struct decode
 
 /* Copies a string of the event into evtext; NOSTR when none. */
 static size_t
-keep_str(struct ingester *g, const char *s, size_t len)
+keep_str(struct slot *b, const char *s, size_t len)
 {
-	size_t off = g->evtext.len;
+	size_t off = b->evtext.len;
 
 	if (s == NULL || len > 256)
 		return NOSTR;
-	buf_append(&g->evtext, s, len);
-	buf_putc(&g->evtext, '\0');
+	buf_append(&b->evtext, s, len);
+	buf_putc(&b->evtext, '\0');
 	return off;
 }
 
@@ -172,29 +184,30 @@ keep_str(struct ingester *g, const char *s, size_t len)
 static void
 add_archived(struct ingester *g, const struct audit_event *ev)
 {
+	struct slot *b = g->fill;
 	struct batch_event *a;
 	const char *s;
 	size_t len;
 	int sip = ev->f[EF_SOURCE_IPS];
 
-	if (g->narch == g->caparch) {
-		g->caparch = g->caparch ? g->caparch * 2 : 256;
-		g->arch = xrealloc(g->arch, g->caparch * sizeof(*g->arch));
+	if (b->narch == b->caparch) {
+		b->caparch = b->caparch ? b->caparch * 2 : 256;
+		b->arch = xrealloc(b->arch, b->caparch * sizeof(*b->arch));
 	}
-	a = &g->arch[g->narch++];
+	a = &b->arch[b->narch++];
 	a->json = event_json(ev, &a->len);
 	a->cluster = ev->cluster;
 	a->msg = g->cur;
 	buf_reset(&g->tmp);
 	s = event_str(ev, EF_STAGE_TS, &g->tmp, &len);
-	a->time = keep_str(g, s, len);
+	a->time = keep_str(b, s, len);
 	buf_reset(&g->tmp);
 	s = event_str(ev, EF_RECEIVED_TS, &g->tmp, &len);
-	a->received = keep_str(g, s, len);
+	a->received = keep_str(b, s, len);
 	buf_reset(&g->tmp);
 	s = jtok_type(ev->doc, sip) == JT_ARR ?
 	    jtok_str(ev->doc, jtok_at(ev->doc, sip, 0), &g->tmp, &len) : NULL;
-	a->ip = keep_str(g, s, len);
+	a->ip = keep_str(b, s, len);
 }
 
 /* Decodes and evaluates every message of the batch. */
@@ -205,14 +218,19 @@ ingester_evaluate(void *impl, struct kmsg *msgs, int n)
 	struct eval_out out = { on_finding, g->prod ? on_signal : NULL, g };
 	unsigned long events = 0;
 
+	if (g->nslots == 2) {	/* the worker holds at most two batches */
+		log_error("worker %d: a third batch evaluated; dropped", g->id);
+		return;
+	}
+	g->fill = &g->slot[(g->head + g->nslots++) % 2];
 	for (int i = 0; i < n; i++) {
-		struct decoded *d = &g->dec[i];
+		struct decoded *d = &g->fill->dec[i];
 
 		/* events borrow the name: msgs[i] outlives the batch's write */
 		g->dopts.cluster = msgs[i].cluster[0] ? msgs[i].cluster : g->cluster;
 		decode_message(d, msgs[i].payload, msgs[i].len, &g->dopts);
 		for (size_t j = 0; j < d->nerr; j++)
-			add_error(g, &msgs[i], (int)j, &d->err[j]);
+			add_error(g->fill, &msgs[i], (int)j, &d->err[j]);
 		g->cur = &msgs[i];
 		for (size_t j = 0; j < d->nev; j++) {
 			ruleset_eval_out(g->rs, &d->ev[j], g->scratch, &out);
@@ -224,52 +242,52 @@ ingester_evaluate(void *impl, struct kmsg *msgs, int n)
 	atomic_fetch_add(&g->st->events, events);
 	obs_messages((unsigned long)n);
 	obs_events(events);
-	atomic_fetch_add(&g->st->errors, g->nerrs);
+	atomic_fetch_add(&g->st->errors, g->fill->nerrs);
 }
 
 /* Writes the findings and bad input in one transaction. After a failure it
  * checks the connection (reconnecting when it was lost) and tries once more
  * right away, which rides over a server restart. */
 static int
-write_batch(struct ingester *g)
+write_batch(struct ingester *g, struct slot *b)
 {
 	size_t nhooks = g->c->alert.nwebhooks ? g->c->alert.nwebhooks : 1;
-	struct db_finding *rows = xcalloc(g->nfound ? g->nfound : 1, sizeof(*rows));
-	const char **names = xcalloc((g->nfound ? g->nfound : 1) * nhooks, sizeof(*names));
-	struct db_grouping *groups = xcalloc((g->nfound ? g->nfound : 1) * nhooks,
+	struct db_finding *rows = xcalloc(b->nfound ? b->nfound : 1, sizeof(*rows));
+	const char **names = xcalloc((b->nfound ? b->nfound : 1) * nhooks, sizeof(*names));
+	struct db_grouping *groups = xcalloc((b->nfound ? b->nfound : 1) * nhooks,
 	    sizeof(*groups));
-	struct db_event *ev = xcalloc(g->narch ? g->narch : 1, sizeof(*ev));
-	struct db_batch_in in = { rows, g->nfound, ev, g->narch, g->errs, g->nerrs, NULL, NULL };
+	struct db_event *ev = xcalloc(b->narch ? b->narch : 1, sizeof(*ev));
+	struct db_batch_in in = { rows, b->nfound, ev, b->narch, b->errs, b->nerrs, NULL, NULL };
 	struct db_batch_out out;
 	char err[512];
 	int64_t now = suppress_now_ms();
 	int rc = -1;
 
-	for (size_t i = 0; i < g->narch; i++) {
-		const struct batch_event *a = &g->arch[i];
-		const char *t = g->evtext.data;
+	for (size_t i = 0; i < b->narch; i++) {
+		const struct batch_event *a = &b->arch[i];
+		const char *t = b->evtext.data;
 		ev[i] = (struct db_event){ a->json, a->len,
 		    a->time == NOSTR ? NULL : t + a->time,
 		    a->received == NOSTR ? NULL : t + a->received,
 		    a->ip == NOSTR ? NULL : t + a->ip, a->cluster,
 		    a->msg->topic, a->msg->partition, a->msg->offset };
 	}
-	for (size_t i = 0; i < g->nfound; i++) {
+	for (size_t i = 0; i < b->nfound; i++) {
 		const char **mine = names + i * nhooks;
 		const struct rule *r = ruleset_find(g->rs,
-		    json_string_value(json_object_get(g->found[i].finding, "rule")));
-		rows[i].finding = g->found[i].finding;
-		rows[i].event_json = g->found[i].event_json;
-		rows[i].event_len = g->found[i].event_len;
+		    json_string_value(json_object_get(b->found[i].finding, "rule")));
+		rows[i].finding = b->found[i].finding;
+		rows[i].event_json = b->found[i].event_json;
+		rows[i].event_len = b->found[i].event_len;
 		rows[i].webhooks = mine;
 		rows[i].groups = groups + i * nhooks;
-		rows[i].suppressed_by = suppress_match(g->sup, g->found[i].finding, now);
+		rows[i].suppressed_by = suppress_match(g->sup, b->found[i].finding, now);
 		rows[i].nwebhooks = rows[i].suppressed_by || (r && !rule_alerts(r)) ? 0 :
-		    alert_route(&g->c->alert, g->found[i].finding, mine, groups + i * nhooks);
-		rows[i].topic = g->found[i].msg->topic;
-		rows[i].partition = g->found[i].msg->partition;
-		rows[i].offset = g->found[i].msg->offset;
-		rows[i].received = g->found[i].received;
+		    alert_route(&g->c->alert, b->found[i].finding, mine, groups + i * nhooks);
+		rows[i].topic = b->found[i].msg->topic;
+		rows[i].partition = b->found[i].msg->partition;
+		rows[i].offset = b->found[i].msg->offset;
+		rows[i].received = b->found[i].received;
 	}
 	for (int again = 1;; again = 0) {
 		if (db_write(g->db, &in, &out, err, sizeof(err)) == 0) {
@@ -285,7 +303,7 @@ write_batch(struct ingester *g)
 		if (!again || !db_ok(g->db))
 			break;
 	}
-	for (size_t i = 0; i < g->nfound; i++)
+	for (size_t i = 0; i < b->nfound; i++)
 		alert_route_release(groups + i * nhooks, rows[i].nwebhooks);
 	free(rows);
 	free(names);
@@ -296,15 +314,15 @@ write_batch(struct ingester *g)
 
 /* Sends the batch's signals and waits for Kafka to acknowledge them all. */
 static int
-send_signals(struct ingester *g)
+send_signals(struct ingester *g, const struct slot *s)
 {
 	struct producer_batch b = { 0 };
 	char err[256];
 
-	for (size_t i = 0; i < g->nsig; i++) {
-		const char *k = g->sig.data + g->sigoff[i];
-		if (producer_send(g->prod, &b, k, g->sigklen[i], k + g->sigklen[i],
-		    g->sigvlen[i], err, sizeof(err)) < 0) {
+	for (size_t i = 0; i < s->nsig; i++) {
+		const char *k = s->sig.data + s->sigoff[i];
+		if (producer_send(g->prod, &b, k, s->sigklen[i], k + s->sigklen[i],
+		    s->sigvlen[i], err, sizeof(err)) < 0) {
 			log_once("signals.send", "worker %d: %s; the batch is sent again", g->id,
 			    err);
 			(void)producer_wait(g->prod, &b, SIGNAL_ACK_MS);
@@ -314,10 +332,10 @@ send_signals(struct ingester *g)
 	if (producer_wait(g->prod, &b, SIGNAL_ACK_MS) < 0) {
 		log_once("signals.ack", "worker %d: Kafka did not acknowledge %ld of %zu signals; "
 		    "the batch is sent again", g->id,
-		    (long)(atomic_load(&b.queued) - atomic_load(&b.acked)), g->nsig);
+		    (long)(atomic_load(&b.queued) - atomic_load(&b.acked)), s->nsig);
 		return -1;
 	}
-	atomic_fetch_add(&g->st->signals, g->nsig);
+	atomic_fetch_add(&g->st->signals, s->nsig);
 	return 0;
 }
 
@@ -325,27 +343,57 @@ static int
 ingester_commit(void *impl)
 {
 	struct ingester *g = impl;
+	struct slot *b = &g->slot[g->head];
 
-	if (write_batch(g) < 0)
+	if (write_batch(g, b) < 0)
 		return -1;
-	return g->nsig ? send_signals(g) : 0;
+	return b->nsig ? send_signals(g, b) : 0;
 }
 
+/* Forgets a batch's results. */
+static void
+slot_reset(struct slot *b)
+{
+	for (size_t i = 0; i < b->nfound; i++) {
+		json_decref(b->found[i].finding);
+		free(b->found[i].received);
+	}
+	b->nfound = 0;
+	b->narch = 0;
+	buf_reset(&b->evtext);
+	b->nerrs = 0;
+	b->nsig = 0;
+	buf_reset(&b->sig);
+}
+
+/* The older batch ended; the newer, if any, becomes the older. */
 static void
 ingester_end(void *impl)
 {
 	struct ingester *g = impl;
 
-	for (size_t i = 0; i < g->nfound; i++) {
-		json_decref(g->found[i].finding);
-		free(g->found[i].received);
-	}
-	g->nfound = 0;
-	g->narch = 0;
-	buf_reset(&g->evtext);
-	g->nerrs = 0;
-	g->nsig = 0;
-	buf_reset(&g->sig);
+	if (g->nslots == 0)
+		return;
+	slot_reset(&g->slot[g->head]);
+	g->head ^= 1;
+	g->nslots--;
+}
+
+static void
+slot_free(struct slot *b, int batch_max)
+{
+	slot_reset(b);
+	for (int i = 0; b->dec && i < batch_max; i++)
+		decoded_free(&b->dec[i]);
+	free(b->dec);
+	free(b->found);
+	free(b->errs);
+	buf_free(&b->sig);
+	buf_free(&b->evtext);
+	free(b->arch);
+	free(b->sigoff);
+	free(b->sigklen);
+	free(b->sigvlen);
 }
 
 static void
@@ -353,24 +401,14 @@ ingester_free(void *impl)
 {
 	struct ingester *g = impl;
 
-	ingester_end(g);
 	producer_free(g->prod);
 	if (g->db)
 		db_close(g->db);
 	if (g->scratch)
 		eval_scratch_free(g->scratch);
-	for (int i = 0; g->dec && i < g->c->batch_max; i++)
-		decoded_free(&g->dec[i]);
-	free(g->dec);
-	free(g->found);
-	free(g->errs);
-	buf_free(&g->sig);
+	for (int i = 0; i < 2; i++)
+		slot_free(&g->slot[i], g->c->batch_max);
 	buf_free(&g->tmp);
-	buf_free(&g->evtext);
-	free(g->arch);
-	free(g->sigoff);
-	free(g->sigklen);
-	free(g->sigvlen);
 	free(g);
 }
 
@@ -393,13 +431,17 @@ ingester_new(int id, const struct config *c, const struct ruleset *rs, int state
 	g->dopts.envelope_field = c->envelope_field;
 	g->dopts.cluster = c->cluster;
 	g->cluster = c->cluster;
-	g->dec = xcalloc((size_t)c->batch_max, sizeof(*g->dec));
-	for (int i = 0; i < c->batch_max; i++)
-		decoded_init(&g->dec[i]);
+	for (int s = 0; s < 2; s++) {
+		struct slot *b = &g->slot[s];
+		b->dec = xcalloc((size_t)c->batch_max, sizeof(*b->dec));
+		for (int i = 0; i < c->batch_max; i++)
+			decoded_init(&b->dec[i]);
+		buf_init(&b->sig);
+		buf_init(&b->evtext);
+	}
+	g->fill = &g->slot[0];
 	g->scratch = eval_scratch_new(rs);
-	buf_init(&g->sig);
 	buf_init(&g->tmp);
-	buf_init(&g->evtext);
 	g->archive = c->archive_enabled && c->archive_when[0] != '\0';
 	if ((g->db = db_connect(c->pg_url, err, errlen)) == NULL)
 		goto fail;

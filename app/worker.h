@@ -28,6 +28,8 @@ struct worker_stats {
 	atomic_ulong	signals;	/* handed to the state owners */
 	atomic_ulong	state_findings;	/* new findings of the state owners */
 	atomic_ulong	archived;	/* new rows of the event archive (kaudit.events) */
+	atomic_ulong	write_ms;	/* spent in commits (the database write, the signals' acks) */
+	atomic_ulong	write_wait_ms;	/* of it, the worker threads waited for (see worker.c) */
 	atomic_long	last_message_ms;	/* monotonic ms of the last message seen */
 	atomic_int	assigned;	/* some worker has partitions */
 	atomic_int	busy;		/* batches in hand */
@@ -35,7 +37,11 @@ struct worker_stats {
 
 /* What a kind of work does with a batch. */
 struct worker_ops {
-	/* Works on msgs[0..n) and keeps the results until the batch ends. */
+	/* Works on msgs[0..n) and keeps the results until the batch ends.
+	 * Pipelined (worker_conf.pipelined), the work holds two batches:
+	 * commit() of the older runs on the writer thread while evaluate()
+	 * works on the newer, and commit() and end() act on the older (the
+	 * batches end in the order they were evaluated). */
 	void	(*evaluate)(void *impl, struct kmsg *msgs, int n);
 	/* Writes the batch's results in one transaction (and whatever else
 	 * must be safe before the offsets move on). 0 when done; -1 on
@@ -54,6 +60,11 @@ struct worker_conf {
 	int			 batch_ms;	/* longest wait to fill one */
 	const struct worker_ops	*ops;
 	void			*impl;		/* owned: ops->free at the end */
+	/* 1: a writer thread commits a batch while the next is read and
+	 * evaluated (worker.c); 0: one batch at a time, all on the worker's
+	 * thread (the state owners, whose evaluate() changes the state that
+	 * commit() writes). */
+	int			 pipelined;
 	struct worker_stats	*st;
 	atomic_int		*stop;		/* polled between batches */
 	atomic_long		*deadline;	/* monotonic ms by which a stop must end:

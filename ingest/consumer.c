@@ -34,6 +34,13 @@
  * reaches the other members with their next heartbeat: librdkafka's default
  * 3 s held every partition on one worker for 3 s after each start. */
 #define HEARTBEAT_MS		"500"
+/* Each consumer prefetches into its queue up to this much (librdkafka's
+ * default 64 MiB, which made most of a draining daemon's memory: 244 MB of
+ * which about 160 in three consumers' queues on a 200k-event backlog). A
+ * worker drains a few MB/s into PostgreSQL; 4 MiB is still tens of fetches'
+ * worth at that rate, and librdkafka lowers fetch.max.bytes to it, so one
+ * fetch response cannot overshoot it by more than itself. */
+#define QUEUE_KBYTES		"4096"
 
 struct consumer {
 	rd_kafka_t	*rk;
@@ -52,6 +59,8 @@ struct consumer {
 	int		(*own)(void *, const char *, int32_t, int64_t *);
 	void		(*disown)(void *, const char *, int32_t);
 	void		*owner;
+	void		(*revoking)(void *);	/* consumer_opts.revoking */
+	void		*revoking_arg;
 	atomic_int	*stop;		/* consumer_opts.stop */
 };
 
@@ -252,6 +261,8 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e, rd_kafka_topic_partition_lis
 		lost = rd_kafka_assignment_lost(rk);
 		if (lost)
 			atomic_store(&k->member, 0);
+		if (k->revoking)
+			k->revoking(k->revoking_arg);
 		drop_held(k, parts);
 		drop_filling(k, parts);
 		(void)apply_assignment(k, parts, 0, coop);
@@ -447,6 +458,8 @@ consumer_new(const struct consumer_opts *o, char *err, size_t errlen)
 	k->own = o->own;
 	k->disown = o->disown;
 	k->owner = o->owner;
+	k->revoking = o->revoking;
+	k->revoking_arg = o->revoking_arg;
 	k->stop = o->stop;
 	if ((k->coop_conf = strategy_kind(o->props, err, errlen)) < 0)
 		goto fail;
@@ -461,7 +474,8 @@ consumer_new(const struct consumer_opts *o, char *err, size_t errlen)
 	    set_prop(conf, "auto.offset.reset", "earliest", err, errlen) ||
 	    set_prop(conf, "enable.partition.eof", "false", err, errlen) ||
 	    set_prop(conf, "fetch.wait.max.ms", FETCH_WAIT_MS, err, errlen) ||
-	    set_prop(conf, "heartbeat.interval.ms", HEARTBEAT_MS, err, errlen))
+	    set_prop(conf, "heartbeat.interval.ms", HEARTBEAT_MS, err, errlen) ||
+	    set_prop(conf, "queued.max.messages.kbytes", QUEUE_KBYTES, err, errlen))
 		goto fail;
 	for (size_t i = 0; i < o->props->n; i++)
 		if (set_prop(conf, o->props->v[i].key, o->props->v[i].value, err, errlen))

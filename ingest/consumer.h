@@ -57,6 +57,11 @@ struct consumer_opts {
 	int	(*own)(void *arg, const char *topic, int32_t partition, int64_t *offset);
 	void	(*disown)(void *arg, const char *topic, int32_t partition);
 	void	*owner;
+	/* NULL, or called with revoking_arg inside a consumer poll, on the
+	 * worker's thread, before partitions are revoked (while they are
+	 * still assigned): the worker settles the batch being written. */
+	void	(*revoking)(void *arg);
+	void	*revoking_arg;
 	/* NULL, or the worker's stop request: once set, a poll that has no
 	 * message yet returns within CONSUMER_STOP_SLICE_MS instead of
 	 * waiting out its timeout, so that a stop does not wait for it. */
