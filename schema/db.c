@@ -52,20 +52,20 @@
 static const struct db_sql sql_findings = {
 	"kaudit_findings",
 	"WITH input AS MATERIALIZED ("
-	" SELECT u.ord, u.f::jsonb AS f, u.e, u.w, u.t, u.ip, u.d, u.g, u.s,"
+	" SELECT u.ord, u.f::jsonb AS f, u.w, u.t, u.ip, u.d, u.g, u.s,"
 	"  coalesce(u.pt::timestamptz, now()) AS pt"
 	" FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
-	"  $6::text[], $7::text[], $8::text[], $9::text[]) WITH ORDINALITY"
-	"  AS u(f, e, w, t, ip, d, g, pt, s, ord)"
+	"  $6::text[], $7::text[], $8::text[]) WITH ORDINALITY"
+	"  AS u(f, w, t, ip, d, g, pt, s, ord)"
 	"), r AS MATERIALIZED ("
 	/* kaudit.finding_key() spelled out: computed once, without the call */
-	" SELECT DISTINCT ON (key) * FROM (SELECT ord, f, e, w, t, ip, d, g, pt, s, audit_id,"
+	" SELECT DISTINCT ON (key) * FROM (SELECT ord, f, w, t, ip, d, g, pt, s, audit_id,"
 	"  rule, severity, CASE WHEN d IS NULL"
 	"   THEN '\\x00'::bytea || sha256(convert_to(audit_id, 'UTF8'))"
 	"    || sha256(convert_to(rule, 'UTF8'))"
 	"   ELSE '\\x01'::bytea || sha256(convert_to(rule, 'UTF8'))"
 	"    || sha256(convert_to(d, 'UTF8')) END AS key"
-	" FROM (SELECT ord, f, e, w, t, ip, d, g, pt, s,"
+	" FROM (SELECT ord, f, w, t, ip, d, g, pt, s,"
 	"  coalesce(f->>'audit_id', '') AS audit_id, coalesce(f->>'rule', '') AS rule,"
 	"  CASE WHEN f->>'severity' IN ('info', 'low', 'medium', 'high', 'critical')"
 	"   THEN f->>'severity' ELSE 'info' END AS severity"
@@ -86,7 +86,7 @@ static const struct db_sql sql_findings = {
 	" INSERT INTO kaudit.findings (id, audit_id, rule, title, severity, severity_rank,"
 	"  category, tags, stage, \"time\", cluster, username, groups,"
 	"  impersonated_user, source_ip, source_ip_text, user_agent, verb, resource,"
-	"  subresource, namespace, name, code, message, evidence, event, finding,"
+	"  subresource, namespace, name, code, message, evidence, finding,"
 	"  dedup, repeats, correlation, attributed_user, partition_time)"
 	" SELECT id, audit_id, rule, f->>'title', severity,"
 	"  CASE severity WHEN 'low' THEN 1 WHEN 'medium' THEN 2 WHEN 'high' THEN 3"
@@ -101,7 +101,7 @@ static const struct db_sql sql_findings = {
 	"  f->>'verb', f->>'resource', f->>'subresource', f->>'namespace', f->>'name',"
 	"  CASE WHEN jsonb_typeof(f->'code') = 'number' AND f->>'code' ~ '^-?[0-9]{1,9}$'"
 	"   THEN (f->>'code')::integer END,"
-	"  f->>'message', f->'evidence', e::jsonb, f, d,"
+	"  f->>'message', f->'evidence', f, d,"
 	"  CASE WHEN jsonb_typeof(f->'repeats') = 'number' AND f->>'repeats' ~ '^[0-9]{1,9}$'"
 	"   THEN (f->>'repeats')::integer ELSE 0 END,"
 	"  f->'correlation', f->>'attributed_user', pt"
@@ -157,11 +157,12 @@ static const struct db_sql sql_findings = {
 	" FROM kr WHERE kr.s IS NOT NULL ORDER BY kr.id"
 	")"
 	" SELECT count(*) FROM ins",
-	9
+	8
 };
-static const uint32_t findings_oids[] = {
+#define FINDINGS_ARRAYS	8
+static const uint32_t findings_oids[FINDINGS_ARRAYS] = {
 	DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT,
-	DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT
+	DB_OID_TEXT, DB_OID_TEXT
 };
 
 /* A batch's ingest errors in one statement, like the findings. */
@@ -825,7 +826,6 @@ finding_row(struct db_rows *r, struct batch *b, const struct db_finding *df, siz
 	db_rows_add(r, i);
 	db_rows_text(r, 0, text, strlen(text), 1);
 	free(text);
-	db_rows_text(r, 1, df->event_json, df->event_json ? df->event_len : 0, 1);
 	buf_reset(tmp);
 	buf_putc(tmp, '[');
 	for (size_t k = 0; k < df->nwebhooks; k++) {
@@ -836,30 +836,30 @@ finding_row(struct db_rows *r, struct batch *b, const struct db_finding *df, siz
 		buf_json_str(tmp, df->webhooks[k], strlen(df->webhooks[k]));
 	}
 	buf_putc(tmp, ']');
-	db_rows_text(r, 2, tmp->data, tmp->len, 1);
+	db_rows_text(r, 1, tmp->data, tmp->len, 1);
 	t = string_field(df->finding, "time");
 	if (t != NULL && !time_valid(t))
 		t = NULL;
-	db_rows_text(r, 3, t, t ? strlen(t) : 0, 0);
+	db_rows_text(r, 2, t, t ? strlen(t) : 0, 0);
 	ip = string_field(df->finding, "source_ip");
 	if (ip != NULL && !ip_valid(ip))
 		ip = NULL;
-	db_rows_text(r, 4, ip, ip ? strlen(ip) : 0, 0);
-	db_rows_text(r, 5, df->dedup, df->dedup ? strlen(df->dedup) : 0, 0);
+	db_rows_text(r, 3, ip, ip ? strlen(ip) : 0, 0);
+	db_rows_text(r, 4, df->dedup, df->dedup ? strlen(df->dedup) : 0, 0);
 	if (db_group_refs_json(g, i, tmp))
-		db_rows_text(r, 6, tmp->data, tmp->len, 1);
+		db_rows_text(r, 5, tmp->data, tmp->len, 1);
 	else
-		db_rows_null(r, 6);
+		db_rows_null(r, 5);
 	cand[0] = df->received;
 	cand[1] = t;
 	pt = partition_time(b, cand, 2);
-	db_rows_text(r, 7, pt, pt ? strlen(pt) : 0, 0);
+	db_rows_text(r, 6, pt, pt ? strlen(pt) : 0, 0);
 	if (df->suppressed_by > 0) {
 		char id[24];
 		int len = snprintf(id, sizeof(id), "%lld", (long long)df->suppressed_by);
-		db_rows_text(r, 8, id, (size_t)len, 0);
+		db_rows_text(r, 7, id, (size_t)len, 0);
 	} else {
-		db_rows_null(r, 8);
+		db_rows_null(r, 7);
 	}
 	return 0;
 }
@@ -900,7 +900,7 @@ write_findings(struct db *db, struct batch *b, char *err, size_t errlen)
 	struct db_rows r;
 	int rc = 0;
 
-	db_rows_init(&r, &sql_findings, findings_oids, 9);
+	db_rows_init(&r, &sql_findings, findings_oids, FINDINGS_ARRAYS);
 	for (size_t i = 0; i < b->nf && rc == 0; i++) {
 		if (finding_row(&r, b, &b->f[i], i, &b->groups, &b->tmp) == -1) {
 			log_once("db.bad_finding", "postgres: a finding that is not "
@@ -994,12 +994,11 @@ probe_rows(struct db_rows *r, int kind)
 		return;
 	}
 	if (kind == ROWS_FINDINGS) {
-		db_rows_init(r, &sql_findings, findings_oids, 9);
+		db_rows_init(r, &sql_findings, findings_oids, FINDINGS_ARRAYS);
 		db_rows_add(r, 0);
 		db_rows_text(r, 0, f, sizeof(f) - 1, 1);
-		db_rows_text(r, 1, "{}", 2, 1);
-		db_rows_text(r, 2, "[]", 2, 1);
-		for (size_t k = 3; k < 9; k++)
+		db_rows_text(r, 1, "[]", 2, 1);
+		for (size_t k = 2; k < FINDINGS_ARRAYS; k++)
 			db_rows_null(r, k);
 		return;
 	}
@@ -1144,6 +1143,67 @@ batch_alerts(const struct batch *b)
 	return 0;
 }
 
+/* An event's text and where it first appears; the same text is the same
+ * event (the findings of one event share its decoded text). */
+struct event_ref {
+	uintptr_t	 at;
+	size_t		 i;	/* archived events first, then findings */
+};
+
+static int
+event_ref_cmp(const void *a, const void *b)
+{
+	const struct event_ref *x = a, *y = b;
+
+	if (x->at != y->at)
+		return x->at < y->at ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* The event of every finding is archived in the finding's transaction: the
+ * finding row no longer carries it (0012_event_once.sql), its readers find
+ * it in kaudit.events. This makes b->ev the caller's archived events plus,
+ * once each, the events of findings not among them, in finding order; the
+ * finding gives what the archive row needs besides the text (its time is
+ * the stageTimestamp, its source_ip the first of sourceIPs). The returned
+ * array is the caller's to free. */
+static struct db_event *
+batch_finding_events(struct batch *b)
+{
+	size_t n = 0, nev = b->nev;
+	struct db_event *all = xcalloc(b->nev + b->nf + 1, sizeof(*all));
+	struct event_ref *refs = xcalloc(b->nev + b->nf + 1, sizeof(*refs));
+	unsigned char *take = xcalloc(b->nf + 1, 1);
+
+	for (size_t i = 0; i < b->nev; i++)
+		refs[n++] = (struct event_ref){ (uintptr_t)b->ev[i].json, i };
+	for (size_t i = 0; i < b->nf; i++)
+		if (b->f[i].event_json != NULL && json_is_object(b->f[i].finding))
+			refs[n++] = (struct event_ref){ (uintptr_t)b->f[i].event_json,
+			    b->nev + i };
+	qsort(refs, n, sizeof(*refs), event_ref_cmp);
+	for (size_t k = 0; k < n; k++)
+		if (refs[k].i >= b->nev && (k == 0 || refs[k - 1].at != refs[k].at))
+			take[refs[k].i - b->nev] = 1;
+	if (b->nev > 0)
+		memcpy(all, b->ev, b->nev * sizeof(*all));
+	for (size_t i = 0; i < b->nf; i++) {
+		const struct db_finding *df = &b->f[i];
+
+		if (take[i])
+			all[nev++] = (struct db_event){ df->event_json, df->event_len,
+			    string_field(df->finding, "time"), df->received,
+			    string_field(df->finding, "source_ip"),
+			    string_field(df->finding, "cluster"), df->topic,
+			    df->partition, df->offset };
+	}
+	free(refs);
+	free(take);
+	b->ev = all;
+	b->nev = nev;
+	return all;
+}
+
 /* The months the batch's rows go to. */
 static void
 batch_months(struct batch *b)
@@ -1233,6 +1293,7 @@ int
 db_write(struct db *db, const struct db_batch_in *in, struct db_batch_out *out,
     char *err, size_t errlen)
 {
+	struct db_event *owned;
 	struct batch b;
 	int rc;
 
@@ -1247,6 +1308,7 @@ db_write(struct db *db, const struct db_batch_in *in, struct db_batch_out *out,
 	b.extra_arg = in->extra_arg;
 	buf_init(&b.tmp);
 	b.now = (int64_t)time(NULL);
+	owned = batch_finding_events(&b);
 	db_group_refs_build(&b.groups, b.f, b.nf);
 	batch_months(&b);
 	db->sqlstate[0] = '\0';
@@ -1278,5 +1340,6 @@ db_write(struct db *db, const struct db_batch_in *in, struct db_batch_out *out,
 	db_group_refs_free(&b.groups);
 	buf_free(&b.tmp);
 	free(b.months);
+	free(owned);
 	return rc;
 }
