@@ -768,6 +768,8 @@ struct batch {
 	int64_t				 now;		/* seconds since 1970 */
 	int				*months;	/* the months its rows need */
 	size_t				 nmonths, capmonths;
+	json_t				**docs;		/* findings' events parsed */
+	size_t				 ndocs;
 };
 
 /* A time more than this far back, or ahead, is stored under the time kaudit
@@ -1160,13 +1162,33 @@ event_ref_cmp(const void *a, const void *b)
 	return x->i < y->i ? -1 : x->i > y->i;
 }
 
+/* The archive row of a finding's event. Its times place the row, and the
+ * archive's identity holds the partition time: they must be the event's own,
+ * as the ingester's archived events have them, or a redelivery or the same
+ * event archived by the ingester would make a second row. A correlation's
+ * finding has a time of its own, so they are read from the event's text
+ * (parsed here only for events the caller did not archive); the parsed
+ * document, which the strings point into, is kept in *doc for the batch.
+ * Text that does not parse keeps no time (the write will refuse it). */
+static struct db_event
+finding_event_row(const struct db_finding *df, json_t **doc)
+{
+	json_t *ev = json_loadb(df->event_json, df->event_len, 0, NULL);
+
+	*doc = ev;
+	return (struct db_event){ df->event_json, df->event_len,
+	    json_string_value(json_object_get(ev, "stageTimestamp")),
+	    json_string_value(json_object_get(ev, "requestReceivedTimestamp")),
+	    json_string_value(json_array_get(json_object_get(ev, "sourceIPs"), 0)),
+	    string_field(df->finding, "cluster"), df->topic, df->partition, df->offset };
+}
+
 /* The event of every finding is archived in the finding's transaction: the
  * finding row no longer carries it (0012_event_once.sql), its readers find
  * it in kaudit.events. This makes b->ev the caller's archived events plus,
- * once each, the events of findings not among them, in finding order; the
- * finding gives what the archive row needs besides the text (its time is
- * the stageTimestamp, its source_ip the first of sourceIPs). The returned
- * array is the caller's to free. */
+ * once each, the events of findings not among them, in finding order. The
+ * returned array is the caller's to free; b->docs holds what its rows'
+ * strings point into. */
 static struct db_event *
 batch_finding_events(struct batch *b)
 {
@@ -1187,16 +1209,10 @@ batch_finding_events(struct batch *b)
 			take[refs[k].i - b->nev] = 1;
 	if (b->nev > 0)
 		memcpy(all, b->ev, b->nev * sizeof(*all));
-	for (size_t i = 0; i < b->nf; i++) {
-		const struct db_finding *df = &b->f[i];
-
+	b->docs = xcalloc(b->nf + 1, sizeof(*b->docs));
+	for (size_t i = 0; i < b->nf; i++)
 		if (take[i])
-			all[nev++] = (struct db_event){ df->event_json, df->event_len,
-			    string_field(df->finding, "time"), df->received,
-			    string_field(df->finding, "source_ip"),
-			    string_field(df->finding, "cluster"), df->topic,
-			    df->partition, df->offset };
-	}
+			all[nev++] = finding_event_row(&b->f[i], &b->docs[b->ndocs++]);
 	free(refs);
 	free(take);
 	b->ev = all;
@@ -1341,5 +1357,8 @@ db_write(struct db *db, const struct db_batch_in *in, struct db_batch_out *out,
 	buf_free(&b.tmp);
 	free(b.months);
 	free(owned);
+	for (size_t i = 0; i < b.ndocs; i++)
+		json_decref(b.docs[i]);
+	free(b.docs);
 	return rc;
 }
