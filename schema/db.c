@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "base/buf.h"
+#include "base/hash.h"
 #include "base/utf8.h"
 #include "base/log.h"
 #include "base/xmalloc.h"
@@ -182,22 +183,26 @@ static const uint32_t ingest_error_oids[] = {
 
 /* Archived events (kaudit.events) likewise: the event's text, its validated
  * stageTimestamp, requestReceivedTimestamp and first source IP, its
- * cluster and its partition time (NULL: now); the other columns are read
- * from the jsonb. One row per (audit_id, stage): the unique index holds it
+ * cluster, its partition time (NULL: now) and the audit ID a finding gives
+ * an event without one (analyze/finding.c: "kaudit-" and the FNV-1a of its
+ * text), so that a finding and its archived event share their audit_id;
+ * the other columns are read from the jsonb. One row per (audit_id, stage): the unique index holds it
  * for a row placed by its time (the same on every delivery); a row placed
  * by the clock is looked for first. */
 static const struct db_sql sql_events = {
 	"kaudit_events",
 	/* MATERIALIZED: each event is parsed once, not once per column */
 	"WITH x AS MATERIALIZED ("
-	" SELECT u.e::jsonb AS j, u.t, u.rt, u.ip, u.c, u.pt, u.ord"
-	" FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])"
-	" WITH ORDINALITY AS u(e, t, rt, ip, c, pt, ord))"
+	" SELECT v.*, CASE WHEN jsonb_typeof(v.j->'auditID') = 'string'"
+	"  AND v.j->>'auditID' <> '' THEN v.j->>'auditID' ELSE coalesce(v.a, '') END AS aid"
+	" FROM (SELECT u.e::jsonb AS j, u.t, u.rt, u.ip, u.c, u.pt, u.a, u.ord"
+	" FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
+	"  $7::text[]) WITH ORDINALITY AS u(e, t, rt, ip, c, pt, a, ord)) v)"
 	" INSERT INTO kaudit.events (\"time\", received, audit_id, stage, verb, username,"
 	" groups, impersonated_user, source_ip, user_agent, api_group, resource,"
 	" subresource, namespace, name, code, decision, cluster, annotations, event,"
 	" partition_time)"
-	" SELECT t::timestamptz, rt::timestamptz, coalesce(j->>'auditID', ''), j->>'stage',"
+	" SELECT t::timestamptz, rt::timestamptz, aid, j->>'stage',"
 	"  j->>'verb', j->'user'->>'username',"
 	"  CASE WHEN jsonb_typeof(j->'user'->'groups') = 'array'"
 	"   THEN ARRAY(SELECT jsonb_array_elements_text(j->'user'->'groups')) END,"
@@ -213,15 +218,17 @@ static const struct db_sql sql_events = {
 	"  j, coalesce(pt::timestamptz, now())"
 	" FROM x"
 	" WHERE pt IS NOT NULL OR NOT EXISTS (SELECT 1 FROM kaudit.events y"
-	"  WHERE kaudit.text_digest(y.audit_id) = kaudit.text_digest(coalesce(x.j->>'auditID', ''))"
+	"  WHERE kaudit.text_digest(y.audit_id) = kaudit.text_digest(x.aid)"
 	"  AND kaudit.text_digest(coalesce(y.stage, '')) ="
 	"   kaudit.text_digest(coalesce(x.j->>'stage', '')))"
 	" ORDER BY ord"
 	" ON CONFLICT DO NOTHING",
-	6
+	7
 };
-static const uint32_t events_oids[] = {
-	DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT
+#define EVENTS_ARRAYS	7
+static const uint32_t events_oids[EVENTS_ARRAYS] = {
+	DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT,
+	DB_OID_TEXT
 };
 
 void
@@ -957,6 +964,17 @@ event_row(struct db_rows *r, struct batch *b, const struct db_event *v, size_t i
 	cand[1] = t;
 	pt = partition_time(b, cand, 2);
 	db_rows_text(r, 5, pt, pt ? strlen(pt) : 0, 0);
+	/* the statement uses it when the event has no auditID string; sent
+	 * for every event, as finding.c decides from the decoded event (an
+	 * escaped key, an empty value) what a search of the text would miss */
+	if (v->json != NULL) {
+		char id[40];
+		int n = snprintf(id, sizeof(id), "kaudit-%016llx",
+		    (unsigned long long)fnv1a64(FNV1A64_INIT, v->json, v->len));
+		db_rows_text(r, 6, id, (size_t)n, 0);
+	} else {
+		db_rows_null(r, 6);
+	}
 }
 
 static int
@@ -965,7 +983,7 @@ write_events(struct db *db, struct batch *b, char *err, size_t errlen)
 	struct db_rows r;
 	int rc = 0;
 
-	db_rows_init(&r, &sql_events, events_oids, 6);
+	db_rows_init(&r, &sql_events, events_oids, EVENTS_ARRAYS);
 	for (size_t i = 0; i < b->nev && rc == 0; i++) {
 		if (b->ev[i].json == NULL)
 			continue;
@@ -988,10 +1006,10 @@ probe_rows(struct db_rows *r, int kind)
 	static const char v[] = "{\"auditID\":\"kaudit:probe\",\"stage\":\"kaudit:probe\"}";
 
 	if (kind == ROWS_EVENTS) {
-		db_rows_init(r, &sql_events, events_oids, 6);
+		db_rows_init(r, &sql_events, events_oids, EVENTS_ARRAYS);
 		db_rows_add(r, 0);
 		db_rows_text(r, 0, v, sizeof(v) - 1, 1);
-		for (size_t k = 1; k < 6; k++)
+		for (size_t k = 1; k < EVENTS_ARRAYS; k++)
 			db_rows_null(r, k);
 		return;
 	}

@@ -105,10 +105,10 @@ if [ "$(it_sql "select to_regclass('kaudit.events') is not null")" = t ]; then
 	     from kaudit.findings f where dedup is null" $'0\t0'
 	# a finding stored before 0012 holds its event, which the views read
 	it_sql "insert into kaudit.findings (audit_id, rule, severity, severity_rank, stage, time,
-	    finding, event) values ('pre-12', 'k8s.old', 'low', 1, 'ResponseComplete', now(), '{}',
+	    verb, finding, event) values ('pre-12', 'k8s.old', 'low', 1, 'ResponseComplete', now(), 'get', '{}',
 	    '{\"auditID\": \"pre-12\", \"stage\": \"ResponseComplete\", \"verb\": \"get\"}')" >/dev/null
 	it_expect view-archive-and-findings \
-	    "select count(*) filter (where origin = 'archive') > 0, string_agg(audit_id || ' ' || verb, ',') filter (where origin = 'finding') from kaudit.audit_events" \
+	    "select count(*) filter (where origin = 'archive') > 0, string_agg(audit_id || ' ' || (event->>'verb'), ',') filter (where origin = 'finding') from kaudit.audit_events" \
 	    $'t\tpre-12 get'
 	it_sql "delete from kaudit.findings where audit_id = 'pre-12'" >/dev/null
 else

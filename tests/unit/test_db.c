@@ -757,6 +757,67 @@ out:
 	buf_free(&b2);
 }
 
+/* An event without an auditID: the finding's audit ID is made from the
+ * event's text (analyze/finding.c) and the archive row of the event gets the
+ * same, so the finding reads its event; two such events stay two rows. */
+static void
+test_event_without_audit_id(void)
+{
+	static const char rule[] =
+	    "- rule: t.noid\n"
+	    "  title: t\n"
+	    "  description: t\n"
+	    "  condition: verb = \"delete\" and objectRef.resource = \"secrets\"\n"
+	    "  output: \"%{objectRef.name}\"\n"
+	    "  severity: medium\n"
+	    "  category: evasion\n";
+	static const char *const text[2] = {
+	    "{\"kind\":\"Event\",\"stage\":\"ResponseComplete\",\"verb\":\"delete\","
+	    "\"objectRef\":{\"resource\":\"secrets\",\"name\":\"noid-1\"}}",
+	    "{\"kind\":\"Event\",\"stage\":\"ResponseComplete\",\"verb\":\"delete\","
+	    "\"auditID\":\"\",\"objectRef\":{\"resource\":\"secrets\",\"name\":\"noid-2\"}}" };
+	struct rule_source src = { "t.yaml", rule, sizeof(rule) - 1 };
+	struct db *db = db_connect(url, err, sizeof(err));
+	struct ruleset *rs;
+	struct eval_scratch *sc;
+	struct db_finding df[2];
+	json_t *found[2] = { NULL, NULL };
+	struct tev t[2];
+	struct buf errs;
+	size_t ins = 0;
+
+	buf_init(&errs);
+	rs = ruleset_compile(&src, 1, NULL, &errs);
+	T_ASSERT(rs != NULL && db != NULL);
+	if (rs == NULL || db == NULL)
+		goto out;
+	sc = eval_scratch_new(rs);
+	for (int i = 0; i < 2; i++) {
+		tev_load(&t[i], text[i]);
+		T_INTEQ(ruleset_eval(rs, &t[i].ev, sc, keep_finding, &found[i]), 1);
+		df[i] = (struct db_finding){ found[i], text[i], strlen(text[i]), hooks1, 1,
+		    NULL, 0, 0, NULL, NULL, NULL, 0 };
+	}
+	eval_scratch_free(sc);
+	if (found[0] != NULL && found[1] != NULL) {
+		T_INTEQ(db_write_batch(db, df, 2, NULL, 0, &ins, NULL, err, sizeof(err)), 0);
+		T_INTEQ(ins, 2);
+		expect("SELECT string_agg(e.name || ' ' || (e.audit_id = f.audit_id) || ' ' ||"
+		    " (kaudit.finding_event(f)->'objectRef'->>'name'), ', ' ORDER BY e.name)"
+		    " FROM kaudit.findings f JOIN kaudit.events e ON e.audit_id = f.audit_id"
+		    " WHERE f.rule = 't.noid' AND f.audit_id LIKE 'kaudit-%'",
+		    "noid-1 true noid-1, noid-2 true noid-2");
+	}
+	for (int i = 0; i < 2; i++) {
+		json_decref(found[i]);
+		jdoc_free(&t[i].d);
+	}
+out:
+	ruleset_free(rs);
+	db_close(db);
+	buf_free(&errs);
+}
+
 static void
 test_ingest_errors(void)
 {
@@ -1552,6 +1613,7 @@ main(void)
 	T_RUN(test_trouble);
 	T_RUN(test_kill_isolating);
 	T_RUN(test_upgrade);
+	T_RUN(test_event_without_audit_id);
 	T_RUN(test_upgrade_event_once);
 	T_RUN(test_ingest_errors_one_statement);
 	T_RUN(test_isolation_cost);
