@@ -4,11 +4,12 @@
  *
  * DESIGN: a batch goes to the server as one statement per table and chunk:
  * the findings travel as parallel text[] parameters in binary array format
- * (finding JSON, event JSON, webhook names, validated time and IP) that one
+ * (finding JSON, webhook names, validated time and IP) that one
  * INSERT ... SELECT FROM unnest() spreads into columns, with data-modifying
  * CTEs that add the outbox rows of the findings that were new and put those
- * routed to a grouped webhook into their groups (groups.c); the ingest
- * errors likewise. That is one round trip for hundreds of rows instead of
+ * routed to a grouped webhook into their groups (groups.c); the archived
+ * events (among them the event of every finding, which the finding row does
+ * not repeat) and the ingest errors likewise. That is one round trip for hundreds of rows instead of
  * one or two per row. Values the server would reject (bad UTF-8, \u0000,
  * unparseable times or addresses) are cleaned or nulled here first. When the
  * server still refuses the batch because of its data, the batch is written
@@ -40,8 +41,8 @@
 #define DB_CHUNK_BYTES	(32u << 20)
 #define DB_HEAD_MAX	1024
 
-/* Findings go in as parallel text[] arrays: finding JSON, event JSON, webhook
- * names (a JSON array), validated time and IP, the dedup of a stateful
+/* Findings go in as parallel text[] arrays: finding JSON, webhook names (a
+ * JSON array), validated time and IP, the dedup of a stateful
  * finding, the groups it joins (a JSON array of {w: webhook, k: key text,
  * wait, ivl, rep: its group_wait, group_interval, repeat_interval in ms};
  * see groups.c), its partition time (NULL: now), and the suppression that
