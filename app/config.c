@@ -147,7 +147,7 @@ static const struct ckey config_keys[] = {
 	  "timelines around a finding (docs/storage.md)" },
 	{ "archive.enabled", CT_BOOL, C(archive_enabled), "true", 0, 0,
 	  "archive the events that archive.when holds on, in the transaction of their "
-	  "batch's findings" },
+	  "batch's findings (the event of every finding is archived whatever this says)" },
 	{ "archive.when", CT_STR, C(archive_when), "\"" ARCHIVE_WHEN_DEFAULT "\"", 0, 0,
 	  "which events to archive: a condition in the rule language, with the rules' lists "
 	  "and macros; the default takes every exec, attach, port-forward and proxy, every "

@@ -4,11 +4,12 @@
  *
  * DESIGN: a batch goes to the server as one statement per table and chunk:
  * the findings travel as parallel text[] parameters in binary array format
- * (finding JSON, event JSON, webhook names, validated time and IP) that one
+ * (finding JSON, webhook names, validated time and IP) that one
  * INSERT ... SELECT FROM unnest() spreads into columns, with data-modifying
  * CTEs that add the outbox rows of the findings that were new and put those
- * routed to a grouped webhook into their groups (groups.c); the ingest
- * errors likewise. That is one round trip for hundreds of rows instead of
+ * routed to a grouped webhook into their groups (groups.c); the archived
+ * events (among them the event of every finding, which the finding row does
+ * not repeat) and the ingest errors likewise. That is one round trip for hundreds of rows instead of
  * one or two per row. Values the server would reject (bad UTF-8, \u0000,
  * unparseable times or addresses) are cleaned or nulled here first. When the
  * server still refuses the batch because of its data, the batch is written
@@ -26,6 +27,7 @@
 #include <time.h>
 
 #include "base/buf.h"
+#include "base/hash.h"
 #include "base/utf8.h"
 #include "base/log.h"
 #include "base/xmalloc.h"
@@ -39,8 +41,8 @@
 #define DB_CHUNK_BYTES	(32u << 20)
 #define DB_HEAD_MAX	1024
 
-/* Findings go in as parallel text[] arrays: finding JSON, event JSON, webhook
- * names (a JSON array), validated time and IP, the dedup of a stateful
+/* Findings go in as parallel text[] arrays: finding JSON, webhook names (a
+ * JSON array), validated time and IP, the dedup of a stateful
  * finding, the groups it joins (a JSON array of {w: webhook, k: key text,
  * wait, ivl, rep: its group_wait, group_interval, repeat_interval in ms};
  * see groups.c), its partition time (NULL: now), and the suppression that
@@ -52,20 +54,20 @@
 static const struct db_sql sql_findings = {
 	"kaudit_findings",
 	"WITH input AS MATERIALIZED ("
-	" SELECT u.ord, u.f::jsonb AS f, u.e, u.w, u.t, u.ip, u.d, u.g, u.s,"
+	" SELECT u.ord, u.f::jsonb AS f, u.w, u.t, u.ip, u.d, u.g, u.s,"
 	"  coalesce(u.pt::timestamptz, now()) AS pt"
 	" FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
-	"  $6::text[], $7::text[], $8::text[], $9::text[]) WITH ORDINALITY"
-	"  AS u(f, e, w, t, ip, d, g, pt, s, ord)"
+	"  $6::text[], $7::text[], $8::text[]) WITH ORDINALITY"
+	"  AS u(f, w, t, ip, d, g, pt, s, ord)"
 	"), r AS MATERIALIZED ("
 	/* kaudit.finding_key() spelled out: computed once, without the call */
-	" SELECT DISTINCT ON (key) * FROM (SELECT ord, f, e, w, t, ip, d, g, pt, s, audit_id,"
+	" SELECT DISTINCT ON (key) * FROM (SELECT ord, f, w, t, ip, d, g, pt, s, audit_id,"
 	"  rule, severity, CASE WHEN d IS NULL"
 	"   THEN '\\x00'::bytea || sha256(convert_to(audit_id, 'UTF8'))"
 	"    || sha256(convert_to(rule, 'UTF8'))"
 	"   ELSE '\\x01'::bytea || sha256(convert_to(rule, 'UTF8'))"
 	"    || sha256(convert_to(d, 'UTF8')) END AS key"
-	" FROM (SELECT ord, f, e, w, t, ip, d, g, pt, s,"
+	" FROM (SELECT ord, f, w, t, ip, d, g, pt, s,"
 	"  coalesce(f->>'audit_id', '') AS audit_id, coalesce(f->>'rule', '') AS rule,"
 	"  CASE WHEN f->>'severity' IN ('info', 'low', 'medium', 'high', 'critical')"
 	"   THEN f->>'severity' ELSE 'info' END AS severity"
@@ -86,7 +88,7 @@ static const struct db_sql sql_findings = {
 	" INSERT INTO kaudit.findings (id, audit_id, rule, title, severity, severity_rank,"
 	"  category, tags, stage, \"time\", cluster, username, groups,"
 	"  impersonated_user, source_ip, source_ip_text, user_agent, verb, resource,"
-	"  subresource, namespace, name, code, message, evidence, event, finding,"
+	"  subresource, namespace, name, code, message, evidence, finding,"
 	"  dedup, repeats, correlation, attributed_user, partition_time)"
 	" SELECT id, audit_id, rule, f->>'title', severity,"
 	"  CASE severity WHEN 'low' THEN 1 WHEN 'medium' THEN 2 WHEN 'high' THEN 3"
@@ -101,7 +103,7 @@ static const struct db_sql sql_findings = {
 	"  f->>'verb', f->>'resource', f->>'subresource', f->>'namespace', f->>'name',"
 	"  CASE WHEN jsonb_typeof(f->'code') = 'number' AND f->>'code' ~ '^-?[0-9]{1,9}$'"
 	"   THEN (f->>'code')::integer END,"
-	"  f->>'message', f->'evidence', e::jsonb, f, d,"
+	"  f->>'message', f->'evidence', f, d,"
 	"  CASE WHEN jsonb_typeof(f->'repeats') = 'number' AND f->>'repeats' ~ '^[0-9]{1,9}$'"
 	"   THEN (f->>'repeats')::integer ELSE 0 END,"
 	"  f->'correlation', f->>'attributed_user', pt"
@@ -157,11 +159,12 @@ static const struct db_sql sql_findings = {
 	" FROM kr WHERE kr.s IS NOT NULL ORDER BY kr.id"
 	")"
 	" SELECT count(*) FROM ins",
-	9
+	8
 };
-static const uint32_t findings_oids[] = {
+#define FINDINGS_ARRAYS	8
+static const uint32_t findings_oids[FINDINGS_ARRAYS] = {
 	DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT,
-	DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT
+	DB_OID_TEXT, DB_OID_TEXT
 };
 
 /* A batch's ingest errors in one statement, like the findings. */
@@ -181,22 +184,26 @@ static const uint32_t ingest_error_oids[] = {
 
 /* Archived events (kaudit.events) likewise: the event's text, its validated
  * stageTimestamp, requestReceivedTimestamp and first source IP, its
- * cluster and its partition time (NULL: now); the other columns are read
- * from the jsonb. One row per (audit_id, stage): the unique index holds it
+ * cluster, its partition time (NULL: now) and the audit ID a finding gives
+ * an event without one (analyze/finding.c: "kaudit-" and the FNV-1a of its
+ * text), so that a finding and its archived event share their audit_id;
+ * the other columns are read from the jsonb. One row per (audit_id, stage): the unique index holds it
  * for a row placed by its time (the same on every delivery); a row placed
  * by the clock is looked for first. */
 static const struct db_sql sql_events = {
 	"kaudit_events",
 	/* MATERIALIZED: each event is parsed once, not once per column */
 	"WITH x AS MATERIALIZED ("
-	" SELECT u.e::jsonb AS j, u.t, u.rt, u.ip, u.c, u.pt, u.ord"
-	" FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])"
-	" WITH ORDINALITY AS u(e, t, rt, ip, c, pt, ord))"
+	" SELECT v.*, CASE WHEN jsonb_typeof(v.j->'auditID') = 'string'"
+	"  AND v.j->>'auditID' <> '' THEN v.j->>'auditID' ELSE coalesce(v.a, '') END AS aid"
+	" FROM (SELECT u.e::jsonb AS j, u.t, u.rt, u.ip, u.c, u.pt, u.a, u.ord"
+	" FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
+	"  $7::text[]) WITH ORDINALITY AS u(e, t, rt, ip, c, pt, a, ord)) v)"
 	" INSERT INTO kaudit.events (\"time\", received, audit_id, stage, verb, username,"
 	" groups, impersonated_user, source_ip, user_agent, api_group, resource,"
 	" subresource, namespace, name, code, decision, cluster, annotations, event,"
 	" partition_time)"
-	" SELECT t::timestamptz, rt::timestamptz, coalesce(j->>'auditID', ''), j->>'stage',"
+	" SELECT t::timestamptz, rt::timestamptz, aid, j->>'stage',"
 	"  j->>'verb', j->'user'->>'username',"
 	"  CASE WHEN jsonb_typeof(j->'user'->'groups') = 'array'"
 	"   THEN ARRAY(SELECT jsonb_array_elements_text(j->'user'->'groups')) END,"
@@ -212,15 +219,17 @@ static const struct db_sql sql_events = {
 	"  j, coalesce(pt::timestamptz, now())"
 	" FROM x"
 	" WHERE pt IS NOT NULL OR NOT EXISTS (SELECT 1 FROM kaudit.events y"
-	"  WHERE kaudit.text_digest(y.audit_id) = kaudit.text_digest(coalesce(x.j->>'auditID', ''))"
+	"  WHERE kaudit.text_digest(y.audit_id) = kaudit.text_digest(x.aid)"
 	"  AND kaudit.text_digest(coalesce(y.stage, '')) ="
 	"   kaudit.text_digest(coalesce(x.j->>'stage', '')))"
 	" ORDER BY ord"
 	" ON CONFLICT DO NOTHING",
-	6
+	7
 };
-static const uint32_t events_oids[] = {
-	DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT
+#define EVENTS_ARRAYS	7
+static const uint32_t events_oids[EVENTS_ARRAYS] = {
+	DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT, DB_OID_TEXT,
+	DB_OID_TEXT
 };
 
 void
@@ -767,6 +776,8 @@ struct batch {
 	int64_t				 now;		/* seconds since 1970 */
 	int				*months;	/* the months its rows need */
 	size_t				 nmonths, capmonths;
+	json_t				**docs;		/* findings' events parsed */
+	size_t				 ndocs;
 };
 
 /* A time more than this far back, or ahead, is stored under the time kaudit
@@ -825,7 +836,6 @@ finding_row(struct db_rows *r, struct batch *b, const struct db_finding *df, siz
 	db_rows_add(r, i);
 	db_rows_text(r, 0, text, strlen(text), 1);
 	free(text);
-	db_rows_text(r, 1, df->event_json, df->event_json ? df->event_len : 0, 1);
 	buf_reset(tmp);
 	buf_putc(tmp, '[');
 	for (size_t k = 0; k < df->nwebhooks; k++) {
@@ -836,30 +846,30 @@ finding_row(struct db_rows *r, struct batch *b, const struct db_finding *df, siz
 		buf_json_str(tmp, df->webhooks[k], strlen(df->webhooks[k]));
 	}
 	buf_putc(tmp, ']');
-	db_rows_text(r, 2, tmp->data, tmp->len, 1);
+	db_rows_text(r, 1, tmp->data, tmp->len, 1);
 	t = string_field(df->finding, "time");
 	if (t != NULL && !time_valid(t))
 		t = NULL;
-	db_rows_text(r, 3, t, t ? strlen(t) : 0, 0);
+	db_rows_text(r, 2, t, t ? strlen(t) : 0, 0);
 	ip = string_field(df->finding, "source_ip");
 	if (ip != NULL && !ip_valid(ip))
 		ip = NULL;
-	db_rows_text(r, 4, ip, ip ? strlen(ip) : 0, 0);
-	db_rows_text(r, 5, df->dedup, df->dedup ? strlen(df->dedup) : 0, 0);
+	db_rows_text(r, 3, ip, ip ? strlen(ip) : 0, 0);
+	db_rows_text(r, 4, df->dedup, df->dedup ? strlen(df->dedup) : 0, 0);
 	if (db_group_refs_json(g, i, tmp))
-		db_rows_text(r, 6, tmp->data, tmp->len, 1);
+		db_rows_text(r, 5, tmp->data, tmp->len, 1);
 	else
-		db_rows_null(r, 6);
+		db_rows_null(r, 5);
 	cand[0] = df->received;
 	cand[1] = t;
 	pt = partition_time(b, cand, 2);
-	db_rows_text(r, 7, pt, pt ? strlen(pt) : 0, 0);
+	db_rows_text(r, 6, pt, pt ? strlen(pt) : 0, 0);
 	if (df->suppressed_by > 0) {
 		char id[24];
 		int len = snprintf(id, sizeof(id), "%lld", (long long)df->suppressed_by);
-		db_rows_text(r, 8, id, (size_t)len, 0);
+		db_rows_text(r, 7, id, (size_t)len, 0);
 	} else {
-		db_rows_null(r, 8);
+		db_rows_null(r, 7);
 	}
 	return 0;
 }
@@ -900,7 +910,7 @@ write_findings(struct db *db, struct batch *b, char *err, size_t errlen)
 	struct db_rows r;
 	int rc = 0;
 
-	db_rows_init(&r, &sql_findings, findings_oids, 9);
+	db_rows_init(&r, &sql_findings, findings_oids, FINDINGS_ARRAYS);
 	for (size_t i = 0; i < b->nf && rc == 0; i++) {
 		if (finding_row(&r, b, &b->f[i], i, &b->groups, &b->tmp) == -1) {
 			log_once("db.bad_finding", "postgres: a finding that is not "
@@ -955,6 +965,17 @@ event_row(struct db_rows *r, struct batch *b, const struct db_event *v, size_t i
 	cand[1] = t;
 	pt = partition_time(b, cand, 2);
 	db_rows_text(r, 5, pt, pt ? strlen(pt) : 0, 0);
+	/* the statement uses it when the event has no auditID string; sent
+	 * for every event, as finding.c decides from the decoded event (an
+	 * escaped key, an empty value) what a search of the text would miss */
+	if (v->json != NULL) {
+		char id[40];
+		int n = snprintf(id, sizeof(id), "kaudit-%016llx",
+		    (unsigned long long)fnv1a64(FNV1A64_INIT, v->json, v->len));
+		db_rows_text(r, 6, id, (size_t)n, 0);
+	} else {
+		db_rows_null(r, 6);
+	}
 }
 
 static int
@@ -963,7 +984,7 @@ write_events(struct db *db, struct batch *b, char *err, size_t errlen)
 	struct db_rows r;
 	int rc = 0;
 
-	db_rows_init(&r, &sql_events, events_oids, 6);
+	db_rows_init(&r, &sql_events, events_oids, EVENTS_ARRAYS);
 	for (size_t i = 0; i < b->nev && rc == 0; i++) {
 		if (b->ev[i].json == NULL)
 			continue;
@@ -986,20 +1007,19 @@ probe_rows(struct db_rows *r, int kind)
 	static const char v[] = "{\"auditID\":\"kaudit:probe\",\"stage\":\"kaudit:probe\"}";
 
 	if (kind == ROWS_EVENTS) {
-		db_rows_init(r, &sql_events, events_oids, 6);
+		db_rows_init(r, &sql_events, events_oids, EVENTS_ARRAYS);
 		db_rows_add(r, 0);
 		db_rows_text(r, 0, v, sizeof(v) - 1, 1);
-		for (size_t k = 1; k < 6; k++)
+		for (size_t k = 1; k < EVENTS_ARRAYS; k++)
 			db_rows_null(r, k);
 		return;
 	}
 	if (kind == ROWS_FINDINGS) {
-		db_rows_init(r, &sql_findings, findings_oids, 9);
+		db_rows_init(r, &sql_findings, findings_oids, FINDINGS_ARRAYS);
 		db_rows_add(r, 0);
 		db_rows_text(r, 0, f, sizeof(f) - 1, 1);
-		db_rows_text(r, 1, "{}", 2, 1);
-		db_rows_text(r, 2, "[]", 2, 1);
-		for (size_t k = 3; k < 9; k++)
+		db_rows_text(r, 1, "[]", 2, 1);
+		for (size_t k = 2; k < FINDINGS_ARRAYS; k++)
 			db_rows_null(r, k);
 		return;
 	}
@@ -1144,6 +1164,81 @@ batch_alerts(const struct batch *b)
 	return 0;
 }
 
+/* An event's text and where it first appears; the same text is the same
+ * event (the findings of one event share its decoded text). */
+struct event_ref {
+	uintptr_t	 at;
+	size_t		 i;	/* archived events first, then findings */
+};
+
+static int
+event_ref_cmp(const void *a, const void *b)
+{
+	const struct event_ref *x = a, *y = b;
+
+	if (x->at != y->at)
+		return x->at < y->at ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* The archive row of a finding's event. Its times place the row, and the
+ * archive's identity holds the partition time: they must be the event's own,
+ * as the ingester's archived events have them, or a redelivery or the same
+ * event archived by the ingester would make a second row. A correlation's
+ * finding has a time of its own, so they are read from the event's text
+ * (parsed here only for events the caller did not archive); the parsed
+ * document, which the strings point into, is kept in *doc for the batch.
+ * Text that does not parse keeps no time (the write will refuse it). */
+static struct db_event
+finding_event_row(const struct db_finding *df, json_t **doc)
+{
+	json_t *ev = json_loadb(df->event_json, df->event_len, 0, NULL);
+
+	*doc = ev;
+	return (struct db_event){ df->event_json, df->event_len,
+	    json_string_value(json_object_get(ev, "stageTimestamp")),
+	    json_string_value(json_object_get(ev, "requestReceivedTimestamp")),
+	    json_string_value(json_array_get(json_object_get(ev, "sourceIPs"), 0)),
+	    string_field(df->finding, "cluster"), df->topic, df->partition, df->offset };
+}
+
+/* The event of every finding is archived in the finding's transaction: the
+ * finding row no longer carries it (0012_event_once.sql), its readers find
+ * it in kaudit.events. This makes b->ev the caller's archived events plus,
+ * once each, the events of findings not among them, in finding order. The
+ * returned array is the caller's to free; b->docs holds what its rows'
+ * strings point into. */
+static struct db_event *
+batch_finding_events(struct batch *b)
+{
+	size_t n = 0, nev = b->nev;
+	struct db_event *all = xcalloc(b->nev + b->nf + 1, sizeof(*all));
+	struct event_ref *refs = xcalloc(b->nev + b->nf + 1, sizeof(*refs));
+	unsigned char *take = xcalloc(b->nf + 1, 1);
+
+	for (size_t i = 0; i < b->nev; i++)
+		refs[n++] = (struct event_ref){ (uintptr_t)b->ev[i].json, i };
+	for (size_t i = 0; i < b->nf; i++)
+		if (b->f[i].event_json != NULL && json_is_object(b->f[i].finding))
+			refs[n++] = (struct event_ref){ (uintptr_t)b->f[i].event_json,
+			    b->nev + i };
+	qsort(refs, n, sizeof(*refs), event_ref_cmp);
+	for (size_t k = 0; k < n; k++)
+		if (refs[k].i >= b->nev && (k == 0 || refs[k - 1].at != refs[k].at))
+			take[refs[k].i - b->nev] = 1;
+	if (b->nev > 0)
+		memcpy(all, b->ev, b->nev * sizeof(*all));
+	b->docs = xcalloc(b->nf + 1, sizeof(*b->docs));
+	for (size_t i = 0; i < b->nf; i++)
+		if (take[i])
+			all[nev++] = finding_event_row(&b->f[i], &b->docs[b->ndocs++]);
+	free(refs);
+	free(take);
+	b->ev = all;
+	b->nev = nev;
+	return all;
+}
+
 /* The months the batch's rows go to. */
 static void
 batch_months(struct batch *b)
@@ -1233,6 +1328,7 @@ int
 db_write(struct db *db, const struct db_batch_in *in, struct db_batch_out *out,
     char *err, size_t errlen)
 {
+	struct db_event *owned;
 	struct batch b;
 	int rc;
 
@@ -1247,6 +1343,7 @@ db_write(struct db *db, const struct db_batch_in *in, struct db_batch_out *out,
 	b.extra_arg = in->extra_arg;
 	buf_init(&b.tmp);
 	b.now = (int64_t)time(NULL);
+	owned = batch_finding_events(&b);
 	db_group_refs_build(&b.groups, b.f, b.nf);
 	batch_months(&b);
 	db->sqlstate[0] = '\0';
@@ -1278,5 +1375,9 @@ db_write(struct db *db, const struct db_batch_in *in, struct db_batch_out *out,
 	db_group_refs_free(&b.groups);
 	buf_free(&b.tmp);
 	free(b.months);
+	free(owned);
+	for (size_t i = 0; i < b.ndocs; i++)
+		json_decref(b.docs[i]);
+	free(b.docs);
 	return rc;
 }

@@ -103,7 +103,9 @@ struct db_ingest_error {
 /* One transaction: inserts the findings (nothing for an (audit_id, rule)
  * already stored), one outbox row per (new finding, webhook without
  * grouping), a membership of its group per (new finding, grouped webhook),
- * and the ingest errors (idempotent on topic, partition, offset, seq).
+ * the event of each finding in the archive (kaudit.events, once per
+ * (audit_id, stage); the finding row leaves its event column NULL) and the
+ * ingest errors (idempotent on topic, partition, offset, seq).
  *
  * Returns 0 when the transaction committed. A row PostgreSQL refused on its
  * own while the database took others (see schema/rows.c for the rule) is

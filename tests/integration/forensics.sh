@@ -97,9 +97,20 @@ if [ "$(it_sql "select to_regclass('kaudit.events') is not null")" = t ]; then
 	    e.command, e.source_ip from kaudit.exec_sessions e join kaudit.audit_requests r using (audit_id)
 	    where audit_id = 'ar-1'")
 	if [ "$got" = $'2\tarchive\tid -u\t10.9.8.7' ]; then it_ok view-archive; else it_fail view-archive "got [$got]"; fi
+	# every finding's event is archived (0012): the views find each one
+	# there, none from the finding rows, whose event column is empty
+	it_expect view-findings-events-archived \
+	    "select count(*) filter (where not exists (select 1 from kaudit.audit_events a
+	        where a.audit_id = f.audit_id and a.origin = 'archive')), count(event)
+	     from kaudit.findings f where dedup is null" $'0\t0'
+	# a finding stored before 0012 holds its event, which the views read
+	it_sql "insert into kaudit.findings (audit_id, rule, severity, severity_rank, stage, time,
+	    verb, finding, event) values ('pre-12', 'k8s.old', 'low', 1, 'ResponseComplete', now(), 'get', '{}',
+	    '{\"auditID\": \"pre-12\", \"stage\": \"ResponseComplete\", \"verb\": \"get\"}')" >/dev/null
 	it_expect view-archive-and-findings \
-	    "select count(*) filter (where origin = 'archive') > 0, count(*) filter (where origin = 'finding') > 0 from kaudit.audit_events" \
-	    $'t\tt'
+	    "select count(*) filter (where origin = 'archive') > 0, string_agg(audit_id || ' ' || (event->>'verb'), ',') filter (where origin = 'finding') from kaudit.audit_events" \
+	    $'t\tpre-12 get'
+	it_sql "delete from kaudit.findings where audit_id = 'pre-12'" >/dev/null
 else
 	it_fail view-archive "this schema has no kaudit.events"
 fi

@@ -124,14 +124,14 @@ test_migrate(void)
 	if (db == NULL)
 		return;
 	T_INTEQ(db_check_schema(db, err, sizeof(err)), -1);
-	T_STREQ(err, "database schema is at version 0, kaudit needs 11: run "
+	T_STREQ(err, "database schema is at version 0, kaudit needs 12: run "
 	    "`kaudit migrate -c FILE`");
 	T_INTEQ(db_migrate(db, err, sizeof(err)), 0);
 	T_INTEQ(db_check_schema(db, err, sizeof(err)), 0);
 	T_INTEQ(db_migrate(db, err, sizeof(err)), 0);	/* idempotent */
 	s = pgtest_str("SELECT string_agg(version::text, ',' ORDER BY version)"
 	    " FROM kaudit.schema_migrations");
-	T_STREQ(s, "1,2,3,4,5,6,7,8,9,10,11");
+	T_STREQ(s, "1,2,3,4,5,6,7,8,9,10,11,12");
 	free(s);
 	/* A migration missing below the newest (two branches applied apart):
 	 * the schema is not what this binary expects. */
@@ -143,11 +143,11 @@ test_migrate(void)
 	/* A newer binary migrated this database: say so. */
 	pgtest_exec(pgtest_conn, "INSERT INTO kaudit.schema_migrations VALUES (99, '0099_x.sql')");
 	T_INTEQ(db_check_schema(db, err, sizeof(err)), -1);
-	T_STREQ(err, "database schema is at version 99, newer than this kaudit (11): "
+	T_STREQ(err, "database schema is at version 99, newer than this kaudit (12): "
 	    "upgrade kaudit");
 	/* and `kaudit migrate` leaves it alone */
 	T_INTEQ(db_migrate(db, err, sizeof(err)), -1);
-	T_STREQ(err, "database schema is at version 99, newer than this kaudit (11): "
+	T_STREQ(err, "database schema is at version 99, newer than this kaudit (12): "
 	    "refusing to migrate; upgrade kaudit");
 	pgtest_exec(pgtest_conn, "DELETE FROM kaudit.schema_migrations WHERE version = 99");
 	T_INTEQ(db_check_schema(db, err, sizeof(err)), 0);
@@ -261,14 +261,18 @@ test_partitions(void)
 	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.findings_2019_03"), 1);
 	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.partitions WHERE partition_name"
 	    " LIKE 'findings_9999%'"), 0);
-	/* Retention, dry run: what would go, nothing gone. */
+	/* Retention, dry run: what would go, nothing gone. The findings'
+	 * event (a lease renewal of 2019-01-02) is archived in its own month,
+	 * which is made for every partitioned table: findings_2019_01 is empty. */
 	T_INTEQ(db_retention(db, "findings", 400LL * 86400, 1, &r, &n, err, sizeof(err)), 0);
-	T_INTEQ(n, 1);
-	if (n == 1) {
-		T_STREQ(r[0].partition, "findings_2019_03");
-		T_STREQ(r[0].from, "2019-03-01T00:00:00Z");
-		T_STREQ(r[0].to, "2019-04-01T00:00:00Z");
-		T_INTEQ(r[0].rows, 1);
+	T_INTEQ(n, 2);
+	if (n == 2) {
+		T_STREQ(r[0].partition, "findings_2019_01");
+		T_INTEQ(r[0].rows, 0);
+		T_STREQ(r[1].partition, "findings_2019_03");
+		T_STREQ(r[1].from, "2019-03-01T00:00:00Z");
+		T_STREQ(r[1].to, "2019-04-01T00:00:00Z");
+		T_INTEQ(r[1].rows, 1);
 	}
 	db_retention_free(r, n);
 	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.findings WHERE rule = 'p-old'"), 3);
@@ -287,7 +291,7 @@ test_partitions(void)
 	if (db2 != NULL) {
 		T_INTEQ(db_retention(db2, "findings", 400LL * 86400, 0, &r, &n, err,
 		    sizeof(err)), 0);
-		T_INTEQ(n, 1);
+		T_INTEQ(n, 2);
 		db_retention_free(r, n);
 		db_close(db2);
 	}
@@ -339,6 +343,8 @@ archived(const char *text)
 	return v;
 }
 
+static void	expect(const char *sql, const char *want);
+
 /* The event archive: written in the findings' transaction, one row per
  * (audit_id, stage), both stages of an exec two rows, a redelivery nothing,
  * columns extracted, a refused event kept as a dead letter. */
@@ -366,8 +372,12 @@ test_archive(void)
 		"\"verb\":\"delete\",\"user\":{\"username\":\"bob\"},\"sourceIPs\":[\"not-an-ip\"],"
 		"\"responseStatus\":{\"code\":\"403\"},\"stageTimestamp\":\"yesterday\"}",
 	};
+	static const char ev5[] = "{\"kind\":\"Event\",\"auditID\":\"ar-5\","
+	    "\"stage\":\"ResponseComplete\",\"verb\":\"patch\","
+	    "\"stageTimestamp\":\"2026-01-15T10:00:00Z\",\"sourceIPs\":[\"10.0.0.9\"]}";
 	struct db_event v[4];
-	json_t *f = stage_finding("ar-1", "ar-exec", "ResponseStarted",
+	struct db_finding fs[2];
+	json_t *f2 = NULL, *f = stage_finding("ar-1", "ar-exec", "ResponseStarted",
 	    "2026-01-31T23:59:59.900000Z");
 	struct db_finding df = { f, ev[0], strlen(ev[0]), hooks1, 1, NULL, 0, 0, NULL, NULL,
 	    "2026-01-31T23:59:59.500000Z", 0 };
@@ -388,7 +398,8 @@ test_archive(void)
 	s = pgtest_str("SELECT string_agg(concat_ws(' ', audit_id, stage, verb, username,"
 	    " array_to_string(groups, '+'), source_ip, user_agent, resource, subresource,"
 	    " namespace, name, code, decision, cluster, (SELECT relname FROM pg_class c"
-	    " WHERE c.oid = e.tableoid)), ' | ' ORDER BY audit_id, stage) FROM kaudit.events e");
+	    " WHERE c.oid = e.tableoid)), ' | ' ORDER BY audit_id, stage) FROM kaudit.events e"
+	    " WHERE audit_id LIKE 'ar-%'");
 	T_STREQ(s, "ar-1 ResponseComplete create alice pods exec prod web-0 101 c1 events_2026_01 | "
 	    "ar-1 ResponseStarted create alice dev+x 10.0.0.7 kubectl/v1.30.1 pods exec prod"
 	    " web-0 101 allow c1 events_2026_01 | "
@@ -401,7 +412,12 @@ test_archive(void)
 	T_INTEQ(db_write(db, &in, &out, err, sizeof(err)), 0);
 	T_INTEQ(out.inserted, 0);
 	T_INTEQ(out.archived, 0);
-	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.events"), 3);
+	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.events WHERE audit_id LIKE 'ar-%'"), 3);
+	/* the finding's row holds no event: its readers take the archived one,
+	 * found through the archive's identity index */
+	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.findings f WHERE rule = 'ar-exec'"
+	    " AND event IS NULL AND kaudit.finding_event(f)->>'stage' = 'ResponseStarted'"
+	    " AND kaudit.finding_event(f)->'user'->>'username' = 'alice'"), 1);
 	/* an event PostgreSQL refuses (text that is not JSON): kept as a dead
 	 * letter, the rest of the batch stored */
 	v[0] = archived(ev[0]);
@@ -416,9 +432,32 @@ test_archive(void)
 	T_INTEQ(out.dead, 1);
 	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.dead_letters WHERE kind = 'event'"
 	    " AND topic = 'k8s-audit' AND \"offset\" = 9"), 1);
-	pgtest_exec(pgtest_conn, "DELETE FROM kaudit.events; DELETE FROM kaudit.dead_letters;"
-	    " DELETE FROM kaudit.findings WHERE rule = 'ar-exec'");
+	/* a finding whose event archive.when passed over: archived all the
+	 * same, once for its two findings, with the event's own time and
+	 * address (a correlation's finding has a time of its own) */
 	json_decref(f);
+	f = stage_finding("ar-5", "ar-exec", "ResponseComplete", "2026-01-15T11:00:00Z");
+	json_object_set_new(f, "source_ip", json_string("10.0.0.1"));
+	fs[0] = (struct db_finding){ f, ev5, strlen(ev5), hooks1, 1, NULL, 0, 0, NULL, NULL,
+	    NULL, 0 };
+	fs[1] = fs[0];
+	fs[1].finding = f2 = json_deep_copy(f);
+	json_object_set_new(f2, "rule", json_string("ar-exec-2"));
+	in.f = fs;
+	in.nf = 2;
+	in.nev = 0;
+	T_INTEQ(db_write(db, &in, &out, err, sizeof(err)), 0);
+	T_INTEQ(out.inserted, 2);
+	T_INTEQ(out.archived, 1);
+	expect("SELECT concat_ws(' ', stage, \"time\" AT TIME ZONE 'UTC', host(source_ip), verb)"
+	    " FROM kaudit.events WHERE audit_id = 'ar-5'",
+	    "ResponseComplete 2026-01-15 10:00:00 10.0.0.9 patch");
+	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.findings f WHERE audit_id = 'ar-5'"
+	    " AND event IS NULL AND kaudit.finding_event(f)->>'verb' = 'patch'"), 2);
+	pgtest_exec(pgtest_conn, "DELETE FROM kaudit.events; DELETE FROM kaudit.dead_letters;"
+	    " DELETE FROM kaudit.findings WHERE rule LIKE 'ar-exec%'");
+	json_decref(f);
+	json_decref(f2);
 	db_close(db);
 }
 
@@ -514,7 +553,7 @@ expect(const char *sql, const char *want)
 static void
 test_columns(void)
 {
-#define COLUMN_SQL "SELECT %s FROM kaudit.findings WHERE rule = 'lease-update'" \
+#define COLUMN_SQL "SELECT %s FROM kaudit.findings f WHERE rule = 'lease-update'" \
 	    " AND audit_id = '0286b87c-b86c-443f-bb1e-807844b35307'"
 	static const struct { const char *col, *want; } cols[] = {
 		{ "title", "Node lease updated" },
@@ -540,7 +579,9 @@ test_columns(void)
 		{ "code", "200" },
 		{ "message", "lease renewed" },
 		{ "evidence->>'verb'", "update" },
-		{ "event->'objectRef'->>'resourceVersion'", "17652814" },
+		/* the event is in the archive, not in the finding row */
+		{ "coalesce(event::text, 'null')", "null" },
+		{ "kaudit.finding_event(f)->'objectRef'->>'resourceVersion'", "17652814" },
 		{ "finding->>'rule'", "lease-update" },
 		{ "created_at <= now()", "t" },
 	};
@@ -590,8 +631,9 @@ test_bad_values(void)
 }
 
 /* jsonb refuses \u0000 and invalid UTF-8 is refused as text: both are
- * cleaned. Text that jsonb still refuses puts its finding in dead_letters
- * while its batch-mates are stored. None of them blocks the batch. */
+ * cleaned. Text that jsonb still refuses puts the archive row of its event
+ * in dead_letters; its finding, which no longer parses the event, and the
+ * batch-mates are stored. None of them blocks the batch. */
 static void
 test_nul_event(void)
 {
@@ -613,21 +655,20 @@ test_nul_event(void)
 		    NULL, 0, 0, NULL, NULL, NULL, 0 };
 	}
 	T_INTEQ(db_write_batch(db, df, 4, NULL, 0, &ins, &dead, err, sizeof(err)), 0);
-	T_INTEQ(ins, 3);
+	T_INTEQ(ins, 4);
 	T_INTEQ(dead, 1);
-	expect("SELECT event->>'verb' FROM kaudit.findings WHERE rule = 'nul-0'", "get\xef\xbf\xbdx");
+	expect("SELECT event->>'verb' FROM kaudit.events WHERE audit_id = 'n1'", "get\xef\xbf\xbdx");
 	/* An escaped backslash followed by u0000 is text, not a NUL escape. */
-	expect("SELECT event->>'ok' FROM kaudit.findings WHERE rule = 'nul-0'", "a\\u0000b");
-	expect("SELECT event->>'verb' FROM kaudit.findings WHERE rule = 'nul-1'", "g\xef\xbf\xbd\xef\xbf\xbd");
-	expect("SELECT event->>'verb' FROM kaudit.findings WHERE rule = 'nul-2'", "\xef\xbf\xbd");
-	expect("SELECT sqlstate || ' ' || convert_from(event, 'UTF8') || ' '"
-	    " || (convert_from(item, 'UTF8')::jsonb->>'rule') FROM kaudit.dead_letters"
-	    " WHERE rule = 'nul-3'", "22P02 {\"auditID\":\"n4\", nul-3");
-	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.findings WHERE rule = 'nul-3'"), 0);
+	expect("SELECT event->>'ok' FROM kaudit.events WHERE audit_id = 'n1'", "a\\u0000b");
+	expect("SELECT event->>'verb' FROM kaudit.events WHERE audit_id = 'n2'", "g\xef\xbf\xbd\xef\xbf\xbd");
+	expect("SELECT event->>'verb' FROM kaudit.events WHERE audit_id = 'n3'", "\xef\xbf\xbd");
+	expect("SELECT sqlstate || ' ' || convert_from(event, 'UTF8') FROM kaudit.dead_letters"
+	    " WHERE kind = 'event' AND convert_from(event, 'UTF8') LIKE '%n4%'",
+	    "22P02 {\"auditID\":\"n4\",");
+	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.findings WHERE rule = 'nul-3'"), 1);
 	T_ASSERT(log_count("db.isolate") >= 1);
-	expect("SELECT jsonb_typeof(event) FROM kaudit.findings WHERE rule = 'nul-0'", "object");
 	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.outbox o JOIN kaudit.findings f"
-	    " ON f.id = o.finding_id WHERE f.rule LIKE 'nul-%'"), 3);
+	    " ON f.id = o.finding_id WHERE f.rule LIKE 'nul-%'"), 4);
 	for (int i = 0; i < 4; i++)
 		json_decref(f[i]);
 	db_close(db);
@@ -694,16 +735,17 @@ test_ambiguous_event(void)
 	T_INTEQ(ins, 1);
 	/* the finding's columns, the finding's JSON and the stored event agree
 	 * with what the rules saw */
-	snprintf(sql, sizeof(sql), "SELECT verb || '|' || (event->>'verb') || '|' ||"
-	    " (finding->>'verb') FROM kaudit.findings WHERE audit_id = 'amb-1'");
+	snprintf(sql, sizeof(sql), "SELECT verb || '|' || (kaudit.finding_event(f)->>'verb')"
+	    " || '|' || (finding->>'verb') FROM kaudit.findings f WHERE audit_id = 'amb-1'");
 	expect(sql, "delete|delete|delete");
-	snprintf(sql, sizeof(sql), "SELECT name FROM kaudit.findings WHERE audit_id = 'amb-1'"
-	    " AND name = event->'objectRef'->>'name' AND name = finding->>'name'");
+	snprintf(sql, sizeof(sql), "SELECT name FROM kaudit.findings f WHERE audit_id = 'amb-1'"
+	    " AND name = kaudit.finding_event(f)->'objectRef'->>'name' AND name = finding->>'name'");
 	expect(sql, seen_name);
-	expect("SELECT (event->'requestObject'->'spec'->>'replicas') || '|' || message"
-	    " FROM kaudit.findings WHERE audit_id = 'amb-1'",
+	expect("SELECT (kaudit.finding_event(f)->'requestObject'->'spec'->>'replicas') || '|' ||"
+	    " message FROM kaudit.findings f WHERE audit_id = 'amb-1'",
 	    "0|delete web\xef\xbf\xbd-\xef\xbf\xbd-\xef\xbf\xbd\xef\xbf\xbd 0");
-	expect("SELECT jsonb_typeof(event) FROM kaudit.findings WHERE audit_id = 'amb-1'", "object");
+	expect("SELECT jsonb_typeof(kaudit.finding_event(f)) FROM kaudit.findings f"
+	    " WHERE audit_id = 'amb-1'", "object");
 	json_decref(found);
 done:
 	jdoc_free(&t.d);
@@ -713,6 +755,67 @@ out:
 	buf_free(&errs);
 	buf_free(&b1);
 	buf_free(&b2);
+}
+
+/* An event without an auditID: the finding's audit ID is made from the
+ * event's text (analyze/finding.c) and the archive row of the event gets the
+ * same, so the finding reads its event; two such events stay two rows. */
+static void
+test_event_without_audit_id(void)
+{
+	static const char rule[] =
+	    "- rule: t.noid\n"
+	    "  title: t\n"
+	    "  description: t\n"
+	    "  condition: verb = \"delete\" and objectRef.resource = \"secrets\"\n"
+	    "  output: \"%{objectRef.name}\"\n"
+	    "  severity: medium\n"
+	    "  category: evasion\n";
+	static const char *const text[2] = {
+	    "{\"kind\":\"Event\",\"stage\":\"ResponseComplete\",\"verb\":\"delete\","
+	    "\"objectRef\":{\"resource\":\"secrets\",\"name\":\"noid-1\"}}",
+	    "{\"kind\":\"Event\",\"stage\":\"ResponseComplete\",\"verb\":\"delete\","
+	    "\"auditID\":\"\",\"objectRef\":{\"resource\":\"secrets\",\"name\":\"noid-2\"}}" };
+	struct rule_source src = { "t.yaml", rule, sizeof(rule) - 1 };
+	struct db *db = db_connect(url, err, sizeof(err));
+	struct ruleset *rs;
+	struct eval_scratch *sc;
+	struct db_finding df[2];
+	json_t *found[2] = { NULL, NULL };
+	struct tev t[2];
+	struct buf errs;
+	size_t ins = 0;
+
+	buf_init(&errs);
+	rs = ruleset_compile(&src, 1, NULL, &errs);
+	T_ASSERT(rs != NULL && db != NULL);
+	if (rs == NULL || db == NULL)
+		goto out;
+	sc = eval_scratch_new(rs);
+	for (int i = 0; i < 2; i++) {
+		tev_load(&t[i], text[i]);
+		T_INTEQ(ruleset_eval(rs, &t[i].ev, sc, keep_finding, &found[i]), 1);
+		df[i] = (struct db_finding){ found[i], text[i], strlen(text[i]), hooks1, 1,
+		    NULL, 0, 0, NULL, NULL, NULL, 0 };
+	}
+	eval_scratch_free(sc);
+	if (found[0] != NULL && found[1] != NULL) {
+		T_INTEQ(db_write_batch(db, df, 2, NULL, 0, &ins, NULL, err, sizeof(err)), 0);
+		T_INTEQ(ins, 2);
+		expect("SELECT string_agg(e.name || ' ' || (e.audit_id = f.audit_id) || ' ' ||"
+		    " (kaudit.finding_event(f)->'objectRef'->>'name'), ', ' ORDER BY e.name)"
+		    " FROM kaudit.findings f JOIN kaudit.events e ON e.audit_id = f.audit_id"
+		    " WHERE f.rule = 't.noid' AND f.audit_id LIKE 'kaudit-%'",
+		    "noid-1 true noid-1, noid-2 true noid-2");
+	}
+	for (int i = 0; i < 2; i++) {
+		json_decref(found[i]);
+		jdoc_free(&t[i].d);
+	}
+out:
+	ruleset_free(rs);
+	db_close(db);
+	buf_free(&errs);
 }
 
 static void
@@ -854,7 +957,9 @@ event_with_huge_number(void)
 }
 
 /* A hostile value in one field of a finding (or, for "event", the event
- * text). dead_shipped / dead_strict: whether PostgreSQL refuses the row with
+ * text, which goes to the archive: a refusal dead-letters the archive row
+ * and the finding is stored). dead_shipped / dead_strict: whether
+ * PostgreSQL refuses the row with
  * the schema as shipped, and with the operator's strict additions that
  * test_hostile_strict makes; state is the SQLSTATE of the refusal. */
 struct hostile {
@@ -924,6 +1029,7 @@ static void
 hostile_batch(struct db *db, const struct hostile *h, size_t i, int strict)
 {
 	int dead = strict ? h->dead_strict : h->dead_shipped;
+	int event = strcmp(h->field, "event") == 0, fdead = dead && !event;
 	json_t *f[3] = { case_finding(0, i, "a", "low"), case_finding(2, i, "bad", "high"),
 	    case_finding(1, i, "b", "low") };
 	struct db_finding df[3];
@@ -943,18 +1049,19 @@ hostile_batch(struct db *db, const struct hostile *h, size_t i, int strict)
 	df[1].partition = 7;
 	df[1].offset = (int64_t)i;
 	T_INTEQ(db_write_batch(db, df, 3, NULL, 0, &ins, &nd, err, sizeof(err)), 0);
-	T_INTEQ(ins, dead ? 2 : 3);
+	T_INTEQ(ins, fdead ? 2 : 3);
 	T_INTEQ(nd, dead);
 	T_INTEQ(pgtest_longf("SELECT count(*) FROM kaudit.findings WHERE message = 'case-%zu'"
 	    " AND severity = 'low'", i), 2);
 	T_INTEQ(pgtest_longf("SELECT count(*) FROM kaudit.findings WHERE message = 'case-%zu'"
-	    " AND severity = 'high'", i), !dead);
+	    " AND severity = 'high'", i), !fdead);
 	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.dead_letters") - before, dead);
 	if (dead) {
 		got = pgtest_strf("SELECT sqlstate || ' ' || (error <> '') || ' ' || topic"
 		    " || ' ' || partition || ' ' || \"offset\" || ' ' || kind FROM"
 		    " kaudit.dead_letters ORDER BY id DESC LIMIT 1");
-		snprintf(want, sizeof(want), "%s true k8s-audit 7 %zu finding", h->state, i);
+		snprintf(want, sizeof(want), "%s true k8s-audit 7 %zu %s", h->state, i,
+		    event ? "event" : "finding");
 		T_STREQ(got, want);
 		free(got);
 		/* The row is kept whole: the hostile value is in it. */
@@ -987,7 +1094,7 @@ hostile_batch(struct db *db, const struct hostile *h, size_t i, int strict)
 
 /* The schema as shipped stores every hostile value (long text is indexed
  * by digest or prefix, a time PostgreSQL would refuse is NULL) except an
- * event jsonb refuses, which is dead-lettered. */
+ * event jsonb refuses, whose archive row is dead-lettered. */
 static void
 test_hostile_values(void)
 {
@@ -1220,6 +1327,76 @@ test_upgrade(void)
 	scratch_close(&sc);
 }
 
+/* Version 11 with rows moves to 12: a finding stored with its event keeps
+ * it, a new one leaves it to the archive, both read through
+ * kaudit.finding_event(); dropping the archive's month puts the event of
+ * the kept new finding into its row first (retention). */
+static void
+test_upgrade_event_once(void)
+{
+	static const char *const files[] = { "0001_init.sql", "0002_row_faults.sql",
+	    "0003_outbox_lease.sql", "0004_state.sql", "0005_delivery.sql",
+	    "0006_alert_groups.sql", "0007_partitions.sql", "0008_events.sql",
+	    "0009_lifecycle.sql", "0010_views.sql", "0011_roles.sql" };
+	struct scratch sc;
+	char path[96], sql[160], *text;
+	size_t len, ins = 0;
+	json_t *f = stage_finding("up-new", "upgraded", "ResponseComplete",
+	    "2026-01-20T08:00:00Z");
+	const char *ev = "{\"kind\":\"Event\",\"auditID\":\"up-new\","
+	    "\"stage\":\"ResponseComplete\",\"verb\":\"delete\","
+	    "\"requestReceivedTimestamp\":\"2026-01-20T08:00:00Z\","
+	    "\"stageTimestamp\":\"2026-01-20T08:00:00Z\"}";
+	struct db_finding df = { f, ev, strlen(ev), hooks1, 1, NULL, 0, 0, NULL, NULL,
+	    "2026-01-20T08:00:00Z", 0 };
+
+	if (scratch_open(&sc, "v11") == -1) {
+		T_ASSERT(0);
+		goto out;
+	}
+	T_INTEQ(pgtest_exec(sc.conn, "DROP SCHEMA kaudit CASCADE"), 0);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "schema/migrations/%s", files[i]);
+		text = t_slurp(path, &len);
+		T_ASSERT(text != NULL);
+		T_INTEQ(text ? pgtest_exec(sc.conn, text) : -1, 0);
+		free(text);
+		if (i == 0)
+			T_INTEQ(pgtest_exec(sc.conn, "CREATE TABLE kaudit.schema_migrations"
+			    " (version integer PRIMARY KEY, name text NOT NULL, applied_at"
+			    " timestamptz NOT NULL DEFAULT now())"), 0);
+		snprintf(sql, sizeof(sql), "INSERT INTO kaudit.schema_migrations (version,"
+		    " name) VALUES (%zu, '%s')", i + 1, files[i]);
+		T_INTEQ(pgtest_exec(sc.conn, sql), 0);
+	}
+	/* a finding of version 11, its event in its row */
+	T_INTEQ(pgtest_exec(sc.conn, "SELECT kaudit.partitions_ensure(ARRAY['2026-01-10'::timestamptz]);"
+	    "INSERT INTO kaudit.findings (audit_id, rule, severity, severity_rank, stage,"
+	    " \"time\", finding, event, partition_time) VALUES ('up-old', 'upgraded',"
+	    " 'high', 3, 'ResponseComplete', '2026-01-10', '{}',"
+	    " '{\"auditID\":\"up-old\",\"verb\":\"get\"}', '2026-01-10')"), 0);
+	T_INTEQ(db_check_schema(sc.db, err, sizeof(err)), -1);
+	T_INTEQ(db_migrate(sc.db, err, sizeof(err)), 0);
+	T_INTEQ(db_check_schema(sc.db, err, sizeof(err)), 0);
+	T_INTEQ(db_write_batch(sc.db, &df, 1, NULL, 0, &ins, NULL, err, sizeof(err)), 0);
+	T_INTEQ(ins, 1);
+	expect("SELECT string_agg(audit_id || ' ' || (event IS NULL) || ' ' ||"
+	    " (kaudit.finding_event(f)->>'verb'), ', ' ORDER BY audit_id)"
+	    " FROM kaudit.findings f", "up-new true delete, up-old false get");
+	/* the audit_events view of 0010 shows each once */
+	expect("SELECT string_agg(audit_id || ' ' || origin, ', ' ORDER BY audit_id)"
+	    " FROM kaudit.audit_events", "up-new archive, up-old finding");
+	/* retention drops the archive's month: the kept finding takes its event */
+	T_INTEQ(pgtest_long("SELECT kaudit.partition_drop('events_2026_01')"), 1);
+	expect("SELECT string_agg(audit_id || ' ' || (event->>'verb') || ' ' ||"
+	    " (kaudit.finding_event(f)->>'verb'), ', ' ORDER BY audit_id)"
+	    " FROM kaudit.findings f", "up-new delete delete, up-old get get");
+	T_INTEQ(pgtest_long("SELECT count(*) FROM kaudit.audit_events"), 2);
+out:
+	json_decref(f);
+	scratch_close(&sc);
+}
+
 static double
 now_s(void)
 {
@@ -1295,12 +1472,14 @@ test_isolation_cost(void)
 		snprintf(id, sizeof(id), "iso-b-%d", i);
 		json_object_set_new(f[i], "audit_id", json_string(id));
 	}
+	bad[2] = 'i';	/* not the text test_hostile_values dead-lettered already */
 	df[N / 3].event_json = bad;
 	df[N / 3].event_len = strlen(bad);
 	t0 = now_s();
 	T_INTEQ(db_write_batch(db, df, N, NULL, 0, &ins, &nd, err, sizeof(err)), 0);
 	isolated = now_s() - t0;
-	T_INTEQ(ins, N - 1);
+	/* the finding is stored; its event's archive row is the refused one */
+	T_INTEQ(ins, N);
 	T_INTEQ(nd, 1);
 	printf("  a batch of %d: %.1f ms; with one refused row isolated: %.1f ms\n", N,
 	    whole * 1e3, isolated * 1e3);
@@ -1434,6 +1613,8 @@ main(void)
 	T_RUN(test_trouble);
 	T_RUN(test_kill_isolating);
 	T_RUN(test_upgrade);
+	T_RUN(test_event_without_audit_id);
+	T_RUN(test_upgrade_event_once);
 	T_RUN(test_ingest_errors_one_statement);
 	T_RUN(test_isolation_cost);
 	T_RUN(test_throughput);

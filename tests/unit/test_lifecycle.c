@@ -60,7 +60,7 @@ test_migrate(void)
 	/* every migration is applied, 0010 (the views) included */
 	s = pgtest_str("SELECT string_agg(version::text, ',' ORDER BY version)"
 	    " FROM kaudit.schema_migrations");
-	T_STREQ(s, "1,2,3,4,5,6,7,8,9,10,11");
+	T_STREQ(s, "1,2,3,4,5,6,7,8,9,10,11,12");
 	free(s);
 	T_INTEQ(pgtest_long("SELECT count(*) FROM pg_description d JOIN pg_class c"
 	    " ON c.oid = d.objoid WHERE c.relname IN ('finding_history', 'suppressions',"

@@ -279,6 +279,8 @@ test_reader(void)
 	T_ASSERT(runs(c, "SELECT count(*) FROM kaudit.findings_summary"));
 	T_ASSERT(runs(c, "SELECT count(*) FROM kaudit.alert_failures"));
 	T_ASSERT(runs(c, "SELECT count(*) FROM kaudit.partitions"));
+	/* a finding's event, from the archive since 0012 */
+	T_ASSERT(runs(c, "SELECT count(kaudit.finding_event(f)) FROM kaudit.findings f"));
 	T_ASSERT(refused(c, "INSERT INTO kaudit.findings (audit_id, rule, severity,"
 	    " severity_rank, finding) VALUES ('x', 'y', 'low', 1, '{}')", "42501"));
 	T_ASSERT(refused(c, "INSERT INTO kaudit.events (audit_id, event) VALUES ('x', '{}')",
