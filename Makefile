@@ -17,6 +17,7 @@
 #   make bench-archive        event archive rows/s through the daemon's batch write (needs services)
 #   make bench-db             findings/s through the daemon's batch write alone (needs services)
 #   make bench-alert          webhook delivery latency from commit to receipt (BASELINE=main compares)
+#   make bench-latency        produce -> webhook receipt at 10k realistic events/s (KAUDIT_BASE compares)
 #   make bench-forensics      cookbook queries and a month's report on 1M findings
 #   make bench-gateway        requests/s, events/s and 200 latency of kaudit gateway
 #   make fuzz                 short libFuzzer runs of every parser of outside input (clang)
@@ -57,7 +58,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all check check-run soak unit demo bench bench-scan bench-pipeline bench-daemon bench-state bench-route bench-archive bench-db bench-alert bench-forensics bench-gateway fuzz clean layers
+.PHONY: all check check-run soak unit demo bench bench-scan bench-pipeline bench-daemon bench-state bench-route bench-archive bench-db bench-alert bench-latency bench-forensics bench-gateway fuzz clean layers
 
 # Each build links its own binary; bin/kaudit is the release one, so an
 # instrumented build never replaces what users run.
@@ -171,6 +172,9 @@ bench-db: $(BUILD)/bench/bench_db
 
 bench-alert: bin/kaudit
 	$(Q)BASELINE=$(BASELINE) tests/bench-alert.sh
+
+bench-latency: bin/kaudit
+	$(Q)tests/bench/latency.sh
 
 bench-forensics: bin/kaudit
 	$(Q)KAUDIT=bin/kaudit tests/bench-forensics.sh
