@@ -86,6 +86,7 @@ def report(args):
             if len(parts) == 2:
                 stored.setdefault(parts[0], float(parts[1]))
     to_store, to_recv = [], []
+    last_got = 0.0
     for rec_line in open(args.log, encoding="utf-8"):
         try:
             rec = json.loads(rec_line)
@@ -106,6 +107,7 @@ def report(args):
         got = datetime.strptime(rec["time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
             tzinfo=timezone.utc).timestamp()
         ms = (got - t0) * 1000.0
+        last_got = max(last_got, got)
         (stateful if body.get("correlation") else direct).append(ms)
         t1 = stored.get(body.get("audit_id"))
         if t1 is not None and not body.get("correlation"):
@@ -117,6 +119,12 @@ def report(args):
     if stored:
         print(line("  produce -> transaction", to_store))
         print(line("  transaction -> receipt", to_recv))
+    if last_got:
+        print("  the last notification came %.1f s after the last event was produced "
+              "(the stream lasted %.1f s): %s" % (
+                  last_got - max(produced.values()),
+                  max(produced.values()) - min(produced.values()),
+                  "kept up" if last_got - max(produced.values()) < 1.0 else "fell behind"))
     if unknown:
         print("  %d notifications named no produced event" % unknown)
     return 0
