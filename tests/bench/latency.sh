@@ -34,20 +34,10 @@ ingest=${KAUDIT_BENCH_INGEST:-"  workers: 2
   batch_max: 500
   batch_ms: 200"}
 [ -x "$KAUDIT" ] || { echo "bench-latency: build first (make)" >&2; exit 1; }
-cache=/tmp/kaudit-bench
-mkdir -p "$cache"
-events=$cache/traffic-$count.jsonl
-[ -s "$events" ] || { python3 tests/bench/traffic.py "$count" >"$events.tmp" && mv "$events.tmp" "$events"; } ||
-    { echo "bench-latency: could not write $events" >&2; exit 1; }
-
-env_file=$(tests/services/up.sh) || exit 1
-# shellcheck disable=SC1090
-. "$env_file"
-IT_NAME=bench-latency
-# shellcheck source=tests/integration/lib/common.sh
-. tests/integration/lib/common.sh
-it_init
-trap 'it_cleanup; tests/services/down.sh "$env_file" >/dev/null 2>&1' EXIT
+# shellcheck source=tests/bench/lib.sh
+. tests/bench/lib.sh
+events=$(bench_traffic "$count") || { echo "bench-latency: could not write the traffic file" >&2; exit 1; }
+bench_services bench-latency || exit 1
 IT_KAFKA_PROPS=$(jq -c --argjson p "$props" '{"auto.offset.reset": "earliest"} + $p' <<<'{}')
 
 echo "bench-latency: $count realistic events at $rate/s; $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"

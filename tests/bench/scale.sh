@@ -21,20 +21,10 @@ count=${COUNT:-200000}
 parts=${PARTITIONS:-12}
 procs=${PROCS:-"1 2 3"}
 [ -x "$KAUDIT" ] || { echo "bench-scale: build first (make)" >&2; exit 1; }
-cache=/tmp/kaudit-bench
-mkdir -p "$cache"
-events=$cache/traffic-$count.jsonl
-[ -s "$events" ] || { python3 tests/bench/traffic.py "$count" >"$events.tmp" && mv "$events.tmp" "$events"; } ||
-    { echo "bench-scale: could not write $events" >&2; exit 1; }
-
-env_file=$(tests/services/up.sh) || exit 1
-# shellcheck disable=SC1090
-. "$env_file"
-IT_NAME=bench-scale
-# shellcheck source=tests/integration/lib/common.sh
-. tests/integration/lib/common.sh
-it_init
-trap 'it_cleanup; tests/services/down.sh "$env_file" >/dev/null 2>&1' EXIT
+# shellcheck source=tests/bench/lib.sh
+. tests/bench/lib.sh
+events=$(bench_traffic "$count") || { echo "bench-scale: could not write the traffic file" >&2; exit 1; }
+bench_services bench-scale || exit 1
 IT_KAFKA_PROPS='{"auto.offset.reset": "earliest"}'
 
 now() { date +%s.%N; }
