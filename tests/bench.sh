@@ -91,7 +91,8 @@ table() {
 	cat <<EOF
 $begin
 
-\`make bench\`$([ "$quick" = 1 ] && echo " (QUICK=1: small counts)") on $started;
+\`make bench\`$([ "$quick" = 1 ] && echo " (QUICK=1: small counts)") on
+$started;
 $versions. Baselines in the same run: jq on the same files, \`kcat -G\`
 draining the same topic ($kcat_rate events/s). Every figure is of one run
 on a machine other work may share; the outputs are in $out.
