@@ -5,7 +5,8 @@
 #
 # Runs, one after the other (each starts and stops services of its own):
 #   tests/bench-scan.sh       scan against jq on realistic traffic and large
-#                             events; scan's peak memory
+#                             events; scan's peak memory; its cost against
+#                             rule count, when the script prints it
 #   tests/bench/daemon.sh     kaudit run draining a realistic backlog against
 #                             kcat -G on the same topic: drain, first stored
 #                             finding, idle exit, peak memory
@@ -85,6 +86,13 @@ rss=$(f daemon 's/^  peak memory: \(.*\)$/\1/p')
 mem=$(f scan 's/^  kaudit scan *200k: *\([0-9.]*\) *400k: *\([0-9.]*\).*/\1 \/ \2 MB/p')
 db=$(sed -n 's/^  db_write: .*: \([0-9]*\) findings\/s.*/\1/p' "$out/db.txt" | head -n "$db_rep" | sort -n | tail -n 1)
 lat=$(f latency 's/^  all notifications *n=\([0-9]*\) *p50= *\([0-9]*\) *p90= *\([0-9]*\) *p99= *\([0-9]*\) *max= *\([0-9]*\) ms$/p50 \2 ms, p99 \4 ms (n=\1)/p')
+# bench-scan's cost against rule count, when it prints it
+rules() {	# on|off: "10 rules: N events/s, ..." of this build
+	sed -n "s/^  kaudit  *stateful $1  *\([0-9]*\) rules .* cpu  *\([0-9]*\) events\/s.*/\1 rules: \2/p" \
+	    "$out/scan.txt" | paste -sd';' - | sed 's/;/, /g'
+}
+rules_on=$(rules on)
+rules_off=$(rules off)
 scale=$(sed -n 's/^\([0-9]\) process(es) #1: drain [0-9.]* s, \([0-9]*\) events\/s.*/\1: \2/p' "$out/scale.txt" | paste -sd';' - | sed 's/;/, /g')
 
 table() {
@@ -109,11 +117,13 @@ on a machine other work may share; the outputs are in $out.
 | \`run\` peak memory draining $daemon_n | $rss | | < 150 MB |
 | produce to webhook receipt, 10k events/s | $lat | | p99 < 250 ms |
 | $scale_n events, processes of one group: events/s | $scale | | |
+$([ -n "$rules_on" ] && echo "| \`scan\` events/s against rule count, stateful rules on | $rules_on | | flat |")
+$([ -n "$rules_off" ] && echo "| \`scan\` events/s against rule count, stateful rules off | $rules_off | | flat |")
 
 $end
 EOF
 }
-table >"$out/table.md"
+table | cat -s >"$out/table.md"
 echo
 cat "$out/table.md"
 if [ "$write" = 1 ]; then
