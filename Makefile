@@ -6,7 +6,9 @@
 #                             build/faults-table.md, see docs/operations.md "Faults")
 #   make SANITIZE=address,undefined check
 #   make demo                 local Kafka + PostgreSQL + webhook receiver, sample events replayed
-#   make bench                scan throughput against jq on the shared corpus
+#   make bench                every row of the performance table against its baseline (jq, kcat),
+#                             written into docs/performance.md (QUICK=1: small counts, nothing written)
+#   make bench-gzip           scan throughput against jq on the shared corpus, plain and gzip
 #   make bench-scan           scan against jq on realistic traffic and large events,
 #                             peak memory, startup, cost against rule count
 #                             (BASELINE=main compares)
@@ -18,6 +20,8 @@
 #   make bench-archive        event archive rows/s through the daemon's batch write (needs services)
 #   make bench-db             findings/s through the daemon's batch write alone (needs services)
 #   make bench-alert          webhook delivery latency from commit to receipt (BASELINE=main compares)
+#   make bench-latency        produce -> webhook receipt at 10k realistic events/s (KAUDIT_BASE compares)
+#   make bench-scale          one, two and three kaudit run processes of one group draining a backlog
 #   make bench-forensics      cookbook queries and a month's report on 1M findings
 #   make bench-gateway        requests/s, events/s and 200 latency of kaudit gateway
 #   make fuzz                 short libFuzzer runs of every parser of outside input (clang)
@@ -58,7 +62,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all check check-run soak unit demo bench bench-scan bench-pipeline bench-daemon bench-state bench-route bench-archive bench-db bench-alert bench-forensics bench-gateway fuzz clean layers
+.PHONY: all check check-run soak unit demo bench bench-gzip bench-scan bench-pipeline bench-daemon bench-state bench-route bench-archive bench-db bench-alert bench-latency bench-scale bench-forensics bench-gateway fuzz clean layers
 
 # Each build links its own binary; bin/kaudit is the release one, so an
 # instrumented build never replaces what users run.
@@ -140,8 +144,11 @@ soak: $(BUILD)/kaudit
 layers:
 	$(Q)tools/layers.sh
 
-bench: bin/kaudit
-	$(Q)tests/bench.sh
+bench: bin/kaudit $(BUILD)/bench/bench_db
+	$(Q)BENCH_DB=$(BUILD)/bench/bench_db tests/bench.sh
+
+bench-gzip: bin/kaudit
+	$(Q)tests/bench-gzip.sh
 
 bench-scan: bin/kaudit
 	$(Q)BASELINE=$(BASELINE) tests/bench-scan.sh
@@ -172,6 +179,12 @@ bench-db: $(BUILD)/bench/bench_db
 
 bench-alert: bin/kaudit
 	$(Q)BASELINE=$(BASELINE) tests/bench-alert.sh
+
+bench-latency: bin/kaudit
+	$(Q)tests/bench/latency.sh
+
+bench-scale: bin/kaudit
+	$(Q)tests/bench/scale.sh
 
 bench-forensics: bin/kaudit
 	$(Q)KAUDIT=bin/kaudit tests/bench-forensics.sh

@@ -79,7 +79,8 @@ static const struct ckey config_keys[] = {
 	{ "ingest.batch_max", CT_INT, C(batch_max), "500", 1, 100000,
 	  "messages per database transaction" },
 	{ "ingest.batch_ms", CT_INT, C(batch_ms), "200", 1, 60000,
-	  "longest wait, in ms, to fill a batch" },
+	  "longest wait, in ms, to fill a batch; an ingest worker writes its batch as soon as "
+	  "nothing more is queued (a backlog still fills batch_max)" },
 	{ "ingest.envelope_field", CT_STR, C(envelope_field), "\"\"", 0, 0,
 	  "log-shipper envelope field holding the event as a string or object (empty: none)" },
 	{ "postgres", CT_SECTION, 0, NULL, 0, 0, "where findings are stored" },

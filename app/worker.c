@@ -15,7 +15,8 @@
  *    ▼ stop (after COLLECT)         ▼
  *  CLOSE ◀──────────────────────── RELEASE
  *
- * POLL fills a batch from Kafka (at most batch_max messages, batch_ms).
+ * POLL fills a batch from Kafka (at most batch_max messages, batch_ms; an
+ * ingest batch ends as soon as nothing more is queued: poll_batch).
  * EVALUATE hands it to the work (ingester.c: decode and run the rules;
  * stateowner.c: feed the state), whose results stay in hand until the batch
  * ends. COMMIT makes one attempt to write them in one transaction.
@@ -211,6 +212,28 @@ worker_revoking(void *arg)
 		store_offsets(w);
 }
 
+/* An ingest batch is written as soon as Kafka has nothing more queued: the
+ * first message is waited for (ms at most per call), the rest is what
+ * the fetches already brought, up to batch_max. Under load the queue fills
+ * while the previous batch is written, so batches stay full; a light stream
+ * no longer waits batch_ms for a batch that will not fill. A partition
+ * revoked between the two calls may leave the first message in the batch:
+ * its offset is then dropped and the new owner reads it again, which the
+ * findings' unique key absorbs (at least once, as after a crash). State
+ * owners, whose batches must hold only partitions they own, keep the one
+ * call that fills for batch_ms. */
+static int
+poll_batch(struct worker *w, struct kmsg *msgs, int ms)
+{
+	int n;
+
+	if (w->wc.kafka.own != NULL || w->wc.batch_max == 1)
+		return consumer_poll_batch(w->kc, msgs, w->wc.batch_max, ms);
+	if ((n = consumer_poll_batch(w->kc, msgs, 1, ms)) == 0)
+		return 0;
+	return n + consumer_poll_batch(w->kc, msgs + 1, w->wc.batch_max - 1, 0);
+}
+
 static enum wstate
 st_poll(struct worker *w)
 {
@@ -222,7 +245,7 @@ st_poll(struct worker *w)
 		return W_CLOSE;
 	if (w->inflight && ms > WRITE_POLL_MS)
 		ms = WRITE_POLL_MS;
-	w->fill->n = consumer_poll_batch(w->kc, w->fill->msgs, w->wc.batch_max, ms);
+	w->fill->n = poll_batch(w, w->fill->msgs, ms);
 	if (consumer_assigned(w->kc))
 		atomic_store(&w->wc.st->assigned, 1);
 	if (w->fill->n == 0)

@@ -4,7 +4,7 @@
 # real audit events: OpenShift audit_in.log, kubernetes/test-infra, Panther
 # native events and Falco's k8s_audit trace files compacted with jq -c,
 # repeated to size. Attack-heavy and large (several KB an event): the
-# benchmarks' "large events" file. Used by tests/bench.sh and
+# benchmarks' "large events" file. Used by tests/bench-gzip.sh and
 # tests/bench-scan.sh.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
